@@ -1,0 +1,59 @@
+// The fabric after loading (from fabric.yaml or a containerlab topology):
+// devices, links between their ports, and the endpoints (workloads) with
+// their addresses and labels.
+
+import type { IpAddr } from '../orchestrator/net/ip.ts';
+import type { SourceSpan } from '../orchestrator/diagnostics.ts';
+
+export type DeviceKind = 'host' | 'dpu' | 'smartnic' | 'switch';
+export type Pipeline = 'p4' | 'openconfig';
+export type DpuProfile = 'nfp' | 'bluefield' | 'generic';
+
+export interface Mgmt {
+  address?: string;
+  ssh?: { user: string; port: number; hostKey?: string };
+  p4runtime?: { port: number; deviceId: number; deviceConfig?: string };
+  gnmi?: { port: number };
+  snmp?: { port: number };
+}
+
+export interface Device {
+  name: string;
+  kind: DeviceKind;
+  pipeline?: Pipeline; // switches only
+  profile?: DpuProfile; // dpu/smartnic only
+  attachedTo?: string; // dpu/smartnic: the host it sits in front of
+  mgmt: Mgmt;
+  capacity?: { aclEntries?: number };
+  labels: Record<string, string>;
+  span: SourceSpan;
+}
+
+export interface PortRef {
+  device: string;
+  port: string;
+}
+
+export interface Link {
+  a: PortRef;
+  b: PortRef;
+  span: SourceSpan;
+}
+
+export interface Endpoint {
+  name: string;
+  host?: string; // managed: the host (or its DPU) enforces for it
+  attach?: PortRef; // unmanaged: the switch port it plugs into
+  addresses: IpAddr[];
+  labels: Record<string, string>;
+  span: SourceSpan;
+}
+
+export interface Fabric {
+  file: string;
+  name: string;
+  devices: Device[];
+  links: Link[];
+  endpoints: Endpoint[];
+  digest: string;
+}

@@ -1,0 +1,33 @@
+// Placement: which enforcement point enforces what, and why (DESIGN §4).
+
+import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
+
+export interface EnforcementPoint {
+  device: string;
+  target: TargetName;
+  /** Interface and direction, e.g. "eth1 ingress"; or "*" for all endpoint-facing ports. */
+  attach: string;
+  mode: EnforcementMode;
+}
+
+export interface DevicePlacement {
+  device: string;
+  target: TargetName;
+  mode: EnforcementMode;
+  /** Identities whose traffic this device sees as local (its endpoints, or those behind its ports). */
+  localIdentities: number[];
+  /** Local interfaces (from the fabric's links) and the role of each. */
+  interfaces: { name: string; role: 'uplink' | 'endpoint' | 'host' | 'unmanaged-endpoint' }[];
+  reason: string;
+}
+
+export interface RulePlacement {
+  rule: number;
+  name: string;
+  points: (EnforcementPoint & { reason: string })[];
+}
+
+export interface Placement {
+  devices: DevicePlacement[];
+  rules: RulePlacement[];
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Kernel and lab tests share network namespaces, bpffs pins and ports; they
+// run one file at a time so generated names never race.
+export default defineConfig({
+  test: {
+    include: ['**/*.test.ts'],
+    exclude: ['node_modules/**'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+  },
+});
