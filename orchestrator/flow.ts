@@ -16,6 +16,8 @@ export interface Flow {
   dport: number;
   icmpType?: number;
   icmpCode?: number;
+  /** ICMP echo identifier: pairs an echo reply with its request. */
+  icmpId?: number;
 }
 
 export type Verdict = 'allow' | 'deny';
