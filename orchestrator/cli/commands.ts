@@ -2,5 +2,18 @@
 // Each verb lives in its own module; add a verb here and nowhere else.
 
 import type { CliCommand } from './command.ts';
+import { validateCommand } from './validate.ts';
+import { compileCommand } from './compile.ts';
+import { explainCommand } from './explain.ts';
+import { verifyCommand } from './verify.ts';
+import { labCommand } from './lab.ts';
+import { planCommand, applyCommand, statusCommand } from './rollout.ts';
 
-export const COMMANDS: CliCommand[] = [];
+export const COMMANDS: CliCommand[] = [
+  validateCommand,
+  compileCommand,
+  explainCommand,
+  verifyCommand,
+  labCommand,
+  planCommand, applyCommand, statusCommand,
+];

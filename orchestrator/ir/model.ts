@@ -2,7 +2,7 @@
 // addresses with equal group membership), the longest-prefix table mapping
 // addresses to identities, and the policy resolved into disjoint cells.
 
-import type { Cidr } from '../net/ip.ts';
+import type { Cidr, Family } from '../net/ip.ts';
 import type { Action } from '../policy/model.ts';
 import type { SourceSpan } from '../diagnostics.ts';
 
@@ -23,6 +23,12 @@ export interface Identity {
   groups: string[];
   /** Endpoints (by name) having at least one address in this identity. */
   endpoints: string[];
+  /**
+   * Address families this identity has addresses in. Cells pairing
+   * identities with no family in common are never emitted (no flow mixes
+   * families). Absent in hand-built IRs: both families assumed.
+   */
+  families?: Family[];
 }
 
 /**

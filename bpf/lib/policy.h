@@ -1,0 +1,94 @@
+/* The policy: one longest-prefix lookup keyed by (slot, direction, protocol,
+ * local identity, remote identity, port key). The compiler turned each cell's
+ * port range into a few prefixes of the 16-bit port key, and cells of one
+ * (slot, dir, proto, local, remote) are disjoint, so at most one entry can
+ * match a packet and the lookup cost does not depend on the number of rules.
+ *
+ * Key data (WEFT_POLICY_DATA bytes, network order):
+ *   byte 0      slot
+ *   byte 1      direction (WEFT_DIR_EGRESS: local is the source,
+ *                          WEFT_DIR_INGRESS: local is the destination)
+ *   byte 2      IR protocol (1, 6, 17, 58; WEFT_IR_PROTO_OTHER for the rest)
+ *   byte 3      zero
+ *   bytes 4-7   local identity
+ *   bytes 8-11  remote identity
+ *   bytes 12-13 port key: tcp/udp destination port; icmp (type << 8 | code); other 0
+ *   bytes 14-15 zero (never inside a prefix)
+ * prefixlen = WEFT_POLICY_PREFIX_BASE + port-key prefix length. */
+#ifndef WEFT_POLICY_H
+#define WEFT_POLICY_H
+
+#include "maps.h"
+#include "parse.h"
+
+struct weft_policy_key {
+	__u32 prefixlen;
+	__u8 slot;
+	__u8 dir;
+	__u8 proto;
+	__u8 zero;
+	__be32 local;
+	__be32 remote;
+	__be16 port;
+	__u16 zero2;
+};
+
+struct weft_policy_value {
+	__u32 rule; /* IR rule index */
+	__u8 verdict;
+	__u8 flags;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct weft_policy_key);
+	__type(value, struct weft_policy_value);
+} WEFT_MAP_POLICY SEC(".maps");
+
+static __always_inline __u8 weft_ir_proto(__u8 proto)
+{
+	switch (proto) {
+	case WEFT_ICMP:
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case WEFT_ICMPV6:
+		return proto;
+	default:
+		return WEFT_IR_PROTO_OTHER;
+	}
+}
+
+static __always_inline __u16 weft_port_key(const struct weft_flow *f)
+{
+	switch (f->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		return f->dport;
+	case WEFT_ICMP:
+	case WEFT_ICMPV6:
+		return ((__u16)f->icmp_type << 8) | f->icmp_code;
+	default:
+		return 0;
+	}
+}
+
+static __always_inline struct weft_policy_value *
+weft_policy_lookup(__u8 slot, __u8 dir, const struct weft_flow *f, __u32 local, __u32 remote)
+{
+	struct weft_policy_key k = {
+		.prefixlen = WEFT_POLICY_PREFIX_BASE + 16,
+		.slot = slot,
+		.dir = dir,
+		.proto = weft_ir_proto(f->proto),
+		.local = bpf_htonl(local),
+		.remote = bpf_htonl(remote),
+		.port = bpf_htons(weft_port_key(f)),
+	};
+
+	return bpf_map_lookup_elem(&WEFT_MAP_POLICY, &k);
+}
+
+#endif /* WEFT_POLICY_H */

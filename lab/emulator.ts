@@ -1,0 +1,406 @@
+// The netns/veth emulator: builds a resolved lab topology with one network
+// namespace per node, one veth pair per link and a management bridge in a
+// namespace of its own, starts each node's daemons, and tears all of it down
+// again. Every name is generated from the lab name and recorded in the lab
+// state before it is created, so destroy works after a crash.
+
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { logger } from '../orchestrator/log.ts';
+import { formatIp } from '../orchestrator/net/ip.ts';
+import { ipBatch, inNetns, run, sleep } from './exec.ts';
+import { blockedPorts } from './forwarding.ts';
+import { renderLabInventory } from './inventory.ts';
+import { makeClientKey, makeHostKey, snmpCommunity, startSnmpd, startSshd, startSwitchAgent } from './services.ts';
+import {
+  STATE_VERSION,
+  labDir,
+  mgmtNetnsName,
+  netnsName,
+  netnsTag,
+  readState,
+  writeState,
+  type LabNodeState,
+  type LabProcess,
+  type LabState,
+} from './state.ts';
+import { linksOf, type LabTopology } from './topology.ts';
+
+const log = logger('lab');
+
+export const BRIDGE = 'br0';
+const MGMT_BRIDGE = 'mgmt-br';
+
+export function labNameOf(topo: LabTopology, override?: string): string {
+  const lab = override ?? topo.name;
+  // Namespace names carry the lab name; keep it short and shell-safe.
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9-._]{0,39}$/.test(lab)) throw new Error(`lab name "${lab}" must be 1-40 letters, digits, - . _`);
+  return lab;
+}
+
+export async function netnsList(): Promise<string[]> {
+  const r = await run(['ip', 'netns', 'list']);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter((l) => l !== '');
+}
+
+/** Namespaces of this lab found by their tag, whether or not a state file lists them. */
+async function taggedNamespaces(lab: string): Promise<string[]> {
+  const prefix = `weft-${lab}-`;
+  const out: string[] = [];
+  for (const ns of await netnsList()) {
+    if (!ns.startsWith(prefix)) continue;
+    const r = await run(['ip', '-n', ns, '-o', 'link', 'show', 'lo'], { allowFail: true });
+    if (r.code === 0 && r.stdout.includes(`alias ${netnsTag(lab)}`)) out.push(ns);
+  }
+  return out;
+}
+
+export interface DeployOptions {
+  name?: string;
+  /** Seconds to wait for every daemon to listen. */
+  readyTimeoutS?: number;
+}
+
+export async function deploy(topo: LabTopology, opts: DeployOptions = {}): Promise<LabState> {
+  const lab = labNameOf(topo, opts.name);
+  const previous = readState(lab);
+  if (previous) {
+    const live = new Set(await netnsList());
+    if (previous.phase === 'ready' && previous.namespaces.every((n) => live.has(n))) {
+      throw new Error(`lab ${lab} is already deployed (${join(labDir(lab), 'state.json')}); run weft lab destroy first`);
+    }
+    log.warn({ lab }, 'stale lab state found: destroying the remains first');
+  }
+  // Remains of a crashed deploy (state or tagged namespaces) go first.
+  await destroy(lab);
+
+  const dir = labDir(lab);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mgmtNs = mgmtNetnsName(lab);
+  const state: LabState = {
+    version: STATE_VERSION,
+    lab,
+    topologyFile: topo.file,
+    phase: 'deploying',
+    createdAt: new Date().toISOString(),
+    mgmtNetns: mgmtNs,
+    mgmtSubnet: `${formatIp(4, topo.mgmtSubnet.addr)}/${topo.mgmtSubnet.len}`,
+    mgmtGateway: topo.mgmtGateway,
+    namespaces: [],
+    processes: [],
+    nodes: [],
+    applied: {},
+  };
+  writeState(state);
+  try {
+    await build(topo, lab, dir, state, opts.readyTimeoutS ?? 30);
+  } catch (e) {
+    log.error({ lab, err: e instanceof Error ? e.message : String(e) }, 'deploy failed: removing what was built');
+    await destroy(lab);
+    throw e;
+  }
+  return state;
+}
+
+async function addNetns(state: LabState, ns: string, sysctls: string[]): Promise<void> {
+  // Recorded first: a crash between the two leaves a name destroy will try.
+  state.namespaces.push(ns);
+  writeState(state);
+  await run(['ip', 'netns', 'add', ns]);
+  await ipBatch(['link set lo up', `link set lo alias ${netnsTag(state.lab)}`], ns);
+  if (sysctls.length > 0) await inNetns(ns, `sysctl -qw ${sysctls.join(' ')}`);
+}
+
+async function build(topo: LabTopology, lab: string, dir: string, state: LabState, readyTimeoutS: number): Promise<void> {
+  const tag = netnsTag(lab);
+  const mgmtNs = state.mgmtNetns;
+  const mgmtLen = topo.mgmtSubnet.len;
+  const blocked = blockedPorts(topo);
+
+  await addNetns(state, mgmtNs, ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  await ipBatch(
+    [`link add ${MGMT_BRIDGE} type bridge stp_state 0 forward_delay 0`, `link set ${MGMT_BRIDGE} alias ${tag}`, `addr add ${topo.mgmtGateway}/${mgmtLen} dev ${MGMT_BRIDGE}`, `link set ${MGMT_BRIDGE} up`],
+    mgmtNs,
+  );
+
+  for (const n of topo.nodes) {
+    const ns = netnsName(lab, n.name);
+    const sysctls =
+      n.role === 'endpoint'
+        ? ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']
+        : // Forwarding nodes only bridge: no IPv6 stack of their own chattering on the data ports.
+          ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
+    await addNetns(state, ns, sysctls);
+    const ports = linksOf(topo, n.name).map((l) => l.local.port);
+    const ns_: LabNodeState = { name: n.name, role: n.role, netns: ns, ports, blockedPorts: blocked.get(n.name) ?? [] };
+    if (n.role !== 'endpoint' && n.role !== 'bridge') ns_.mgmtIpv4 = n.mgmtIpv4;
+    if (n.pipeline) {
+      ns_.pipeline = n.pipeline;
+      ns_.agentPort = n.p4runtime?.port ?? n.gnmi?.port;
+    }
+    if (n.role === 'endpoint') ns_.addresses = n.addresses.map((a) => formatIp(a.family, a.value));
+    state.nodes.push(ns_);
+  }
+  writeState(state);
+
+  // Management veths (created straight into their namespaces: nothing appears in the root namespace).
+  const mgmtNodes = topo.nodes.filter((n) => n.role !== 'endpoint' && n.role !== 'bridge');
+  await ipBatch(mgmtNodes.map((n, i) => `link add name mgmt0 netns ${netnsName(lab, n.name)} type veth peer name m${i} netns ${mgmtNs}`));
+  await ipBatch(mgmtNodes.flatMap((_, i) => [`link set m${i} alias ${tag}`, `link set m${i} master ${MGMT_BRIDGE}`, `link set m${i} up`]), mgmtNs);
+  for (const n of mgmtNodes) {
+    await ipBatch([`link set mgmt0 alias ${tag}`, `addr add ${n.mgmtIpv4}/${mgmtLen} dev mgmt0`, 'link set mgmt0 up'], netnsName(lab, n.name));
+  }
+
+  // Data links.
+  await ipBatch(topo.links.map((l) => `link add name ${l.a.port} netns ${netnsName(lab, l.a.node)} type veth peer name ${l.b.port} netns ${netnsName(lab, l.b.node)}`));
+
+  for (const n of topo.nodes) {
+    const ns = netnsName(lab, n.name);
+    const ports = linksOf(topo, n.name).map((l) => l.local.port);
+    const lines = ports.map((p) => `link set ${p} alias ${tag}`);
+    if (n.role === 'endpoint') {
+      const [p] = ports;
+      for (const a of n.addresses) lines.push(`addr add ${formatIp(a.family, a.value)}/${a.family === 4 ? 32 : 128} dev ${p}${a.family === 6 ? ' nodad' : ''}`);
+      lines.push(`link set ${p} up`, `route add 0.0.0.0/0 dev ${p}`, `route add ::/0 dev ${p}`);
+    } else {
+      const off = new Set(blocked.get(n.name) ?? []);
+      lines.push(`link add ${BRIDGE} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`, `link set ${BRIDGE} alias ${tag}`);
+      for (const p of ports) {
+        if (!off.has(p)) lines.push(`link set ${p} master ${BRIDGE}`);
+        lines.push(`link set ${p} up`);
+      }
+      lines.push(`link set ${BRIDGE} up`);
+    }
+    await ipBatch(lines, ns);
+  }
+
+  // Daemons.
+  const keys = await makeClientKey(dir);
+  const community = snmpCommunity(dir);
+  const hostKeys = new Map<string, string>();
+  for (const n of topo.nodes) {
+    const ns = netnsName(lab, n.name);
+    const nodeDir = join(dir, 'nodes', n.name);
+    switch (n.role) {
+      case 'host':
+      case 'dpu':
+      case 'smartnic': {
+        mkdirSync(nodeDir, { recursive: true, mode: 0o700 });
+        hostKeys.set(n.name, await makeHostKey(nodeDir, n.name));
+        addProcess(state, startSshd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, keys }));
+        addProcess(state, startSnmpd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, community, lab }));
+        break;
+      }
+      case 'switch': {
+        mkdirSync(nodeDir, { recursive: true, mode: 0o700 });
+        const pipeline = n.pipeline ?? 'openconfig';
+        addProcess(
+          state,
+          startSwitchAgent({
+            netns: ns,
+            node: n.name,
+            nodeDir,
+            pipeline,
+            address: n.mgmtIpv4,
+            port: n.p4runtime?.port ?? n.gnmi?.port ?? 0,
+            deviceId: n.p4runtime?.deviceId ?? 0,
+            ports: linksOf(topo, n.name).map((l) => l.local.port),
+            bridge: BRIDGE,
+          }),
+        );
+        break;
+      }
+      case 'endpoint':
+      case 'bridge':
+        break;
+    }
+  }
+  await waitReady(state, topo, readyTimeoutS);
+
+  const inventory = join(dir, 'fabric.yaml');
+  writeFileSync(inventory, renderLabInventory({ topo, lab, hostKeys, identityFile: 'keys/client_ed25519' }), { mode: 0o600 });
+  state.inventory = inventory;
+  state.phase = 'ready';
+  writeState(state);
+}
+
+function addProcess(state: LabState, p: LabProcess): void {
+  state.processes.push(p);
+  writeState(state);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tail(file: string): string {
+  if (!existsSync(file)) return '';
+  return readFileSync(file, 'utf8').trim().split('\n').slice(-5).join(' | ');
+}
+
+/** Waits until every daemon listens on its management address. */
+async function waitReady(state: LabState, topo: LabTopology, timeoutS: number): Promise<void> {
+  const want = new Map<string, { proto: 'tcp' | 'udp'; addr: string; p: LabProcess }[]>();
+  const byName = new Map(topo.nodes.map((n) => [n.name, n]));
+  for (const p of state.processes) {
+    const n = byName.get(p.node);
+    if (!n) continue;
+    const entry = (() => {
+      switch (p.service) {
+        case 'sshd':
+          return { proto: 'tcp' as const, addr: `${n.mgmtIpv4}:22` };
+        case 'snmpd':
+          return { proto: 'udp' as const, addr: `${n.mgmtIpv4}:161` };
+        case 'p4runtime-agent':
+        case 'gnmi-agent':
+          return { proto: 'tcp' as const, addr: `${n.mgmtIpv4}:${n.p4runtime?.port ?? n.gnmi?.port}` };
+      }
+    })();
+    want.set(p.netns, [...(want.get(p.netns) ?? []), { ...entry, p }]);
+  }
+  const deadline = Date.now() + timeoutS * 1000;
+  for (;;) {
+    const pending: string[] = [];
+    for (const [ns, items] of want) {
+      const r = await run(['ss', '-N', ns, '-H', '-ltnu'], { allowFail: true });
+      const listening = r.stdout;
+      for (const it of items) {
+        if (!alive(it.p.pid)) throw new Error(`${it.p.service} on ${it.p.node} exited: ${tail(it.p.log)}`);
+        if (!listening.split('\n').some((l) => l.startsWith(it.proto) && l.includes(` ${it.addr} `))) pending.push(`${it.p.node}/${it.p.service}`);
+      }
+    }
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`not listening after ${timeoutS}s: ${pending.join(', ')}`);
+    await sleep(150);
+  }
+}
+
+async function killNetnsProcesses(ns: string): Promise<void> {
+  const pidsOf = async (): Promise<number[]> => {
+    const r = await run(['ip', 'netns', 'pids', ns], { allowFail: true });
+    return r.stdout
+      .split('\n')
+      .filter((l) => /^\d+$/.test(l.trim()))
+      .map(Number);
+  };
+  let pids = await pidsOf();
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  for (let i = 0; i < 20 && pids.length > 0; i++) {
+    await sleep(50);
+    pids = (await pidsOf()).filter(alive);
+  }
+  for (const pid of pids) signal(pid, 'SIGKILL');
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Removes everything a lab made: its processes, namespaces (which takes their
+ * veths, bridges, nftables tables, TC/XDP programs and bpffs mounts with them)
+ * and its state directory. Safe to run twice, and after a crash.
+ */
+export async function destroy(lab: string): Promise<{ namespaces: string[]; processes: number }> {
+  const state = readState(lab);
+  if (state && state.phase !== 'destroying') {
+    state.phase = 'destroying';
+    writeState(state);
+  }
+  const live = new Set(await netnsList());
+  const namespaces = [...new Set([...(state?.namespaces ?? []), ...(await taggedNamespaces(lab))])].filter((ns) => live.has(ns));
+  let processes = 0;
+  // Recorded processes whose namespace is already gone still get stopped,
+  // provided the pid still runs one of ours (its command names this lab's directory).
+  for (const p of state?.processes ?? []) {
+    if (!alive(p.pid)) continue;
+    const cmdline = existsSync(`/proc/${p.pid}/cmdline`) ? readFileSync(`/proc/${p.pid}/cmdline`, 'utf8') : '';
+    if (cmdline.includes(labDir(lab)) || cmdline.includes(p.netns)) {
+      signal(p.pid, 'SIGKILL');
+      processes++;
+    }
+  }
+  for (const ns of namespaces) {
+    const r = await run(['ip', 'netns', 'pids', ns], { allowFail: true });
+    processes += r.stdout.split('\n').filter((l) => l.trim() !== '').length;
+    await killNetnsProcesses(ns);
+  }
+  for (const ns of namespaces) await run(['ip', 'netns', 'del', ns], { allowFail: true });
+  rmSync(labDir(lab), { recursive: true, force: true });
+  return { namespaces, processes };
+}
+
+export interface InspectNode {
+  name: string;
+  role: string;
+  netns: string;
+  present: boolean;
+  mgmt?: string;
+  ports: string[];
+  blockedPorts: string[];
+  services: { service: string; pid: number; running: boolean }[];
+  addresses?: string[];
+  applied?: string;
+}
+
+export interface InspectResult {
+  lab: string;
+  phase: string;
+  topology: string;
+  inventory?: string;
+  mgmtNetns: string;
+  mgmtSubnet: string;
+  nodes: InspectNode[];
+}
+
+export async function inspect(lab: string): Promise<InspectResult | undefined> {
+  const state = readState(lab);
+  if (!state) return undefined;
+  const live = new Set(await netnsList());
+  return {
+    lab,
+    phase: state.phase,
+    topology: state.topologyFile,
+    inventory: state.inventory,
+    mgmtNetns: state.mgmtNetns,
+    mgmtSubnet: state.mgmtSubnet,
+    nodes: state.nodes.map((n) => ({
+      name: n.name,
+      role: n.pipeline ? `${n.role}/${n.pipeline}` : n.role,
+      netns: n.netns,
+      present: live.has(n.netns),
+      mgmt: n.mgmtIpv4,
+      ports: n.ports,
+      blockedPorts: n.blockedPorts,
+      services: state.processes.filter((p) => p.node === n.name).map((p) => ({ service: p.service, pid: p.pid, running: alive(p.pid) })),
+      addresses: n.addresses,
+      applied: state.applied[n.name]?.generation,
+    })),
+  };
+}
+
+/** Labs with a state directory on this machine. */
+export function listLabs(): string[] {
+  const root = labDir('');
+  return existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'state.json'))) : [];
+}
+
+/** Records the generation a rollout applied to a device of the lab. */
+export function recordApplied(lab: string, device: string, generation: string): void {
+  const state = readState(lab);
+  if (!state) return;
+  state.applied[device] = { generation, at: new Date().toISOString() };
+  writeState(state);
+}

@@ -1,0 +1,134 @@
+// The daemons a lab node runs, each started inside the node's namespace:
+// sshd (per-lab host keys, one per-lab client key) and snmpd on hosts and
+// DPUs, the emulated switch agents on switches. Configs are generated into the
+// lab's state directory; nothing under /etc is read or written.
+
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { run } from './exec.ts';
+import type { LabProcess } from './state.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..');
+
+export interface SshKeys {
+  /** Private key of the per-lab client; referenced from the inventory, never copied into it. */
+  clientKey: string;
+  clientPub: string;
+}
+
+/** The per-lab client key (ed25519), made once per deploy. */
+export async function makeClientKey(dir: string): Promise<SshKeys> {
+  const keys = join(dir, 'keys');
+  mkdirSync(keys, { recursive: true, mode: 0o700 });
+  const clientKey = join(keys, 'client_ed25519');
+  if (!existsSync(clientKey)) await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'weft-lab-client', '-f', clientKey]);
+  return { clientKey, clientPub: `${clientKey}.pub` };
+}
+
+/** A node's host key; returns the public key line (the inventory pins it). */
+export async function makeHostKey(nodeDir: string, node: string): Promise<string> {
+  const key = join(nodeDir, 'ssh_host_ed25519_key');
+  if (!existsSync(key)) await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `weft-lab-${node}`, '-f', key]);
+  const [type, blob] = readFileSync(`${key}.pub`, 'utf8').trim().split(/\s+/);
+  return `${type} ${blob}`;
+}
+
+/** The SNMP community of a lab, kept in a file of its own (not in the inventory). */
+export function snmpCommunity(dir: string): string {
+  const f = join(dir, 'snmp-community');
+  if (!existsSync(f)) writeFileSync(f, `weft${randomBytes(6).toString('hex')}\n`, { mode: 0o600 });
+  return readFileSync(f, 'utf8').trim();
+}
+
+/** Starts argv inside netns, detached, its output to `log`; returns its pid. */
+export function startInNetns(netns: string, argv: string[], log: string, env: Record<string, string> = {}): number {
+  const fd = openSync(log, 'a', 0o600);
+  try {
+    const child = spawn('ip', ['netns', 'exec', netns, ...argv], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...env },
+    });
+    if (child.pid === undefined) throw new Error(`cannot start ${argv[0]} in ${netns}`);
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function startSshd(opts: { netns: string; node: string; nodeDir: string; address: string; keys: SshKeys }): LabProcess {
+  const conf = join(opts.nodeDir, 'sshd_config');
+  writeFileSync(
+    conf,
+    [
+      `ListenAddress ${opts.address}`,
+      'Port 22',
+      `HostKey ${join(opts.nodeDir, 'ssh_host_ed25519_key')}`,
+      `PidFile ${join(opts.nodeDir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${opts.keys.clientPub}`,
+      'PermitRootLogin prohibit-password',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      // The state directory lives under /run with root ownership; the key files are 0600.
+      'StrictModes no',
+      'PrintMotd no',
+      'Subsystem sftp internal-sftp',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const log = join(opts.nodeDir, 'sshd.log');
+  // ip netns exec remounts /sys in a private mount namespace; bpffs is mounted
+  // there before sshd starts so agents run over SSH can pin their maps.
+  const script = 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true; exec /usr/sbin/sshd -D -e -f "$0"';
+  const pid = startInNetns(opts.netns, ['sh', '-c', script, conf], log);
+  return { node: opts.node, netns: opts.netns, service: 'sshd', pid, log };
+}
+
+export function startSnmpd(opts: { netns: string; node: string; nodeDir: string; address: string; community: string; lab: string }): LabProcess {
+  const conf = join(opts.nodeDir, 'snmpd.conf');
+  const persist = join(opts.nodeDir, 'snmp');
+  mkdirSync(persist, { recursive: true, mode: 0o700 });
+  writeFileSync(
+    conf,
+    [`rocommunity ${opts.community} default`, `sysName ${opts.node}`, `sysLocation weft lab ${opts.lab}`, `sysContact weft`, `[snmp] persistentDir ${persist}`, ''].join('\n'),
+    { mode: 0o600 },
+  );
+  const log = join(opts.nodeDir, 'snmpd.log');
+  const argv = ['/usr/sbin/snmpd', '-f', '-Lo', '-C', '-c', conf, '-p', join(opts.nodeDir, 'snmpd.pid'), `udp:${opts.address}:161`];
+  const pid = startInNetns(opts.netns, argv, log, { MIBS: '', MIBDIRS: '/nonexistent' });
+  return { node: opts.node, netns: opts.netns, service: 'snmpd', pid, log };
+}
+
+export function startSwitchAgent(opts: {
+  netns: string;
+  node: string;
+  nodeDir: string;
+  pipeline: 'p4' | 'openconfig';
+  address: string;
+  port: number;
+  deviceId: number;
+  ports: string[];
+  bridge: string;
+}): LabProcess {
+  const log = join(opts.nodeDir, 'agent.log');
+  const argv = [
+    process.execPath,
+    join(REPO_ROOT, 'bin/run-ts.js'),
+    join(REPO_ROOT, 'lab/agents/start-switch-agent.ts'),
+    '--pipeline', opts.pipeline,
+    '--device', opts.node,
+    '--listen', `${opts.address}:${opts.port}`,
+    '--device-id', String(opts.deviceId),
+    '--bridge', opts.bridge,
+    '--ports', opts.ports.join(','),
+  ];
+  const pid = startInNetns(opts.netns, argv, log, { WEFT_LOG_LEVEL: 'info' });
+  return { node: opts.node, netns: opts.netns, service: opts.pipeline === 'p4' ? 'p4runtime-agent' : 'gnmi-agent', pid, log };
+}

@@ -1,0 +1,127 @@
+// `weft lab deploy|apply|probe|inspect|destroy|generate`: thin verbs over the
+// netns emulator (lab/), the rollout (orchestrator/rollout/) and the probe.
+
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { deploy, destroy, inspect, labNameOf, type InspectResult } from '../../lab/emulator.ts';
+import { fabricToTopology } from '../../lab/generate.ts';
+import { labApply } from '../../lab/apply.ts';
+import { formatProbe, probeLab } from '../../lab/probe.ts';
+import { readState } from '../../lab/state.ts';
+import { loadTopology } from '../../lab/topology.ts';
+import { loadInventory } from '../../inventory/load.ts';
+import { num, str, UsageError, type CliCommand, type CliIo, type ParsedArgs } from './command.ts';
+
+const SUBVERBS = ['deploy', 'apply', 'probe', 'inspect', 'destroy', 'generate'] as const;
+type Subverb = (typeof SUBVERBS)[number];
+
+function topologyArg(args: ParsedArgs): string {
+  const t = str(args, 'topology');
+  if (!t) throw new UsageError('missing required option -t/--topology');
+  return t;
+}
+
+/** The lab name: --name, else the topology's own name. */
+function labName(args: ParsedArgs): string {
+  const name = str(args, 'name');
+  if (name) return labNameOf({ name } as Parameters<typeof labNameOf>[0]);
+  return labNameOf(loadTopology(topologyArg(args)));
+}
+
+function formatInspect(r: InspectResult): string {
+  const lines = [`lab ${r.lab} (${r.phase}) from ${r.topology}`, `  management: ${r.mgmtSubnet} in netns ${r.mgmtNetns}`];
+  if (r.inventory) lines.push(`  inventory: ${r.inventory}`);
+  lines.push('', `  ${'node'.padEnd(12)} ${'role'.padEnd(18)} ${'mgmt'.padEnd(15)} ${'services'.padEnd(34)} ${'applied'.padEnd(14)} ports`);
+  for (const n of r.nodes) {
+    const services = n.services.map((s) => `${s.service}:${s.running ? s.pid : 'down'}`).join(' ');
+    const ports = n.ports.map((p) => (n.blockedPorts.includes(p) ? `${p}(blocked)` : p)).join(',');
+    const mgmt = n.mgmt ?? (n.addresses ? n.addresses.join(',') : '-');
+    lines.push(`  ${n.name.padEnd(12)} ${n.role.padEnd(18)} ${mgmt.padEnd(15)} ${(services || '-').padEnd(34)} ${(n.applied?.slice(0, 12) ?? '-').padEnd(14)} ${ports}${n.present ? '' : '  [netns missing]'}`);
+  }
+  return lines.join('\n');
+}
+
+async function runSubverb(sub: Subverb, args: ParsedArgs, io: CliIo): Promise<number> {
+  const json = args.options.json === true;
+  switch (sub) {
+    case 'deploy': {
+      const topo = loadTopology(topologyArg(args));
+      const t0 = performance.now();
+      const state = await deploy(topo, { name: str(args, 'name') });
+      const seconds = (performance.now() - t0) / 1000;
+      if (json) io.out(JSON.stringify({ lab: state.lab, inventory: state.inventory, seconds, nodes: state.nodes.length }));
+      else io.out(`lab ${state.lab} deployed in ${seconds.toFixed(1)}s: ${state.nodes.length} nodes\ninventory written to ${state.inventory}`);
+      return 0;
+    }
+    case 'destroy': {
+      const lab = labName(args);
+      const t0 = performance.now();
+      const r = await destroy(lab);
+      const seconds = (performance.now() - t0) / 1000;
+      if (json) io.out(JSON.stringify({ lab, ...r, seconds }));
+      else io.out(`lab ${lab} destroyed in ${seconds.toFixed(1)}s: ${r.namespaces.length} namespaces, ${r.processes} processes removed`);
+      return 0;
+    }
+    case 'inspect': {
+      const lab = labName(args);
+      const r = await inspect(lab);
+      if (!r) {
+        if (json) io.out(JSON.stringify({ lab, deployed: false }));
+        else io.out(`lab ${lab} is not deployed`);
+        return 1;
+      }
+      io.out(json ? JSON.stringify(r) : formatInspect(r));
+      return r.nodes.every((n) => n.present && n.services.every((s) => s.running)) ? 0 : 1;
+    }
+    case 'generate': {
+      const inv = str(args, 'inventory');
+      if (!inv) throw new UsageError('generate needs --inventory FABRIC.yaml');
+      const text = fabricToTopology(loadInventory(inv), { name: str(args, 'name') });
+      const out = str(args, 'out');
+      if (out) {
+        writeFileSync(out, text);
+        io.out(json ? JSON.stringify({ topology: resolve(out) }) : `topology written to ${out}`);
+      } else io.out(text);
+      return 0;
+    }
+    case 'apply': {
+      const policy = str(args, 'policy');
+      if (!policy) throw new UsageError('apply needs --policy P');
+      const topoPath = topologyArg(args);
+      const lab = labName(args);
+      if (!readState(lab)) throw new Error(`lab ${lab} is not deployed (run weft lab deploy -t ${topoPath})`);
+      const r = await labApply({ lab, topologyPath: topoPath, policyPath: policy, outDir: str(args, 'out'), io, json });
+      return r;
+    }
+    case 'probe': {
+      const policy = str(args, 'policy');
+      if (!policy) throw new UsageError('probe needs --policy P');
+      const lab = labName(args);
+      const report = await probeLab({ lab, policyPath: policy, seed: num(args, 'seed') ?? 1, extraPorts: num(args, 'extra-ports') ?? 2 });
+      io.out(json ? JSON.stringify(report) : formatProbe(report));
+      return report.differences === 0 ? 0 : 1;
+    }
+  }
+}
+
+export const labCommand: CliCommand = {
+  name: 'lab',
+  summary: 'deploy, apply to, probe, inspect and destroy a lab of network namespaces',
+  usage: `weft lab ${SUBVERBS.join('|')} -t TOPOLOGY.clab.yml [--policy P] [--name LAB]`,
+  options: [
+    { name: 'topology', type: 'string', help: 'containerlab topology file (-t)' },
+    { name: 'policy', type: 'string', help: 'policy file (apply, probe)' },
+    { name: 'name', type: 'string', help: 'lab name (default: the topology name); two labs of one file need two names' },
+    { name: 'inventory', type: 'string', help: 'generate: the fabric.yaml to turn into a topology' },
+    { name: 'out', type: 'string', help: 'generate: topology file to write; apply: bundle directory to compile into' },
+    { name: 'seed', type: 'number', help: 'probe: seed for the sample of other ports', default: 1 },
+    { name: 'extra-ports', type: 'number', help: 'probe: ports the policy does not name, sampled per protocol', default: 2 },
+  ],
+  async run(args, io) {
+    const sub = args.positional[0];
+    if (!sub || !(SUBVERBS as readonly string[]).includes(sub)) {
+      throw new UsageError(`lab needs a sub-command: ${SUBVERBS.join(', ')}${sub ? ` (got "${sub}")` : ''}`);
+    }
+    return runSubverb(sub as Subverb, args, io);
+  },
+};

@@ -1,0 +1,186 @@
+// `weft compile` without the CLI: parse, build the IR, analyze, place, run
+// every device's codegen, and write the bundle atomically. The new bundle is
+// assembled in a temporary directory beside the output and renamed into place
+// only when complete, so a failure at any step leaves the previous bundle (or
+// nothing) behind.
+
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Device } from '../../inventory/model.ts';
+import { loadInventory } from '../../inventory/load.ts';
+import type { CodegenInput, Target } from '../../targets/contract.ts';
+import { borrowedNote, targetFor as registryTargetFor } from '../../targets/registry.ts';
+import { analyze } from '../analysis/analyze.ts';
+import { InputError, type Diagnostic } from '../diagnostics.ts';
+import { buildIr } from '../ir/build.ts';
+import { irToJson } from '../ir/json.ts';
+import { logger } from '../log.ts';
+import { place } from '../placement/place.ts';
+import { loadPolicy } from '../policy/load.ts';
+import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, SOURCE_POLICY, sourceInventoryPath } from './bundle.ts';
+import {
+  generationDigest,
+  MANIFEST_API_VERSION,
+  MANIFEST_KIND,
+  MANIFEST_SCHEMA_VERSION,
+  sha256,
+  validateManifest,
+  type Manifest,
+  type ManifestDevice,
+  type ManifestFile,
+} from './manifest.ts';
+
+const log = logger('compile');
+
+export interface CompileOptions {
+  policyPath: string;
+  inventoryPath: string;
+  outDir: string;
+  /** Receives analysis warnings (errors are thrown as InputError). */
+  onDiagnostic?: (d: Diagnostic) => void;
+  /** Chooses the target per device; the registry unless a caller substitutes one. */
+  targetFor?: (device: Device) => Target;
+}
+
+const GENERATOR = 'weft 0.1.0';
+
+function checkArtefactPath(device: string, path: string): void {
+  if (path === '' || path.startsWith('/') || path.split('/').some((p) => p === '..' || p === '')) {
+    throw new Error(`${device}: target produced an artefact path outside its directory: "${path}"`);
+  }
+}
+
+/** Refuses to replace something that is not a bundle: --out pointing at a source tree must not wipe it. */
+function checkReplaceable(outDir: string): void {
+  if (!existsSync(outDir)) return;
+  const entries = readdirSync(outDir);
+  if (entries.length > 0 && !entries.includes(MANIFEST_FILE)) {
+    throw new InputError([
+      {
+        code: 'out-not-bundle',
+        severity: 'error',
+        message: `--out ${outDir} exists and is not a Weft bundle (no ${MANIFEST_FILE})`,
+        hint: 'choose an empty or new directory, or a previous bundle to replace',
+      },
+    ]);
+  }
+}
+
+export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
+  const targetFor = opts.targetFor ?? registryTargetFor;
+  const outDir = resolve(opts.outDir);
+  const policyText = readFileSync(opts.policyPath, 'utf8');
+  const inventoryText = readFileSync(opts.inventoryPath, 'utf8');
+  const policy = loadPolicy(opts.policyPath);
+  const fabric = loadInventory(opts.inventoryPath);
+  checkReplaceable(outDir);
+
+  const ir = buildIr(policy, fabric);
+  const diagnostics = analyze(policy, fabric, ir);
+  if (diagnostics.some((d) => d.severity === 'error')) throw new InputError(diagnostics);
+  const warnings: Record<string, number> = {};
+  for (const d of diagnostics) {
+    warnings[d.code] = (warnings[d.code] ?? 0) + 1;
+    opts.onDiagnostic?.(d);
+  }
+  const placement = place(policy, fabric, ir);
+
+  // Codegen runs before anything touches the disk: a target failing here
+  // leaves no trace.
+  const generated: { device: ManifestDevice; files: { path: string; content: string | Uint8Array }[] }[] = [];
+  for (const dp of placement.devices) {
+    const device = fabric.devices.find((d) => d.name === dp.device)!;
+    const target = targetFor(device);
+    const input: CodegenInput = { policy, fabric, ir, placement, device, devicePlacement: dp };
+    const started = performance.now();
+    let out;
+    try {
+      out = await target.codegen(input);
+    } catch (e) {
+      throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    log.debug({ device: device.name, target: target.name, ms: Math.round(performance.now() - started) }, 'codegen done');
+    const files: ManifestFile[] = [];
+    const seen = new Set<string>();
+    for (const f of out.files) {
+      checkArtefactPath(device.name, f.path);
+      if (seen.has(f.path)) throw new Error(`compile ${device.name}: ${target.name} codegen wrote ${f.path} twice`);
+      seen.add(f.path);
+      const bytes = typeof f.content === 'string' ? Buffer.byteLength(f.content) : f.content.byteLength;
+      files.push({ path: f.path, sha256: sha256(f.content), bytes });
+    }
+    files.sort((a, b) => (a.path < b.path ? -1 : 1));
+    const borrowed = borrowedNote(device);
+    generated.push({
+      device: {
+        name: device.name,
+        kind: device.kind,
+        target: dp.target,
+        mode: dp.mode,
+        generation: generationDigest(files),
+        files,
+        notes: [...(borrowed && target.name !== dp.target ? [borrowed] : []), ...out.notes],
+        stats: out.stats,
+      },
+      files: out.files,
+    });
+  }
+
+  const inventorySource = sourceInventoryPath(opts.inventoryPath);
+  const manifest = validateManifest(
+    {
+      apiVersion: MANIFEST_API_VERSION,
+      kind: MANIFEST_KIND,
+      schemaVersion: MANIFEST_SCHEMA_VERSION,
+      generator: GENERATOR,
+      fabric: { name: fabric.name, digest: fabric.digest, source: inventorySource },
+      policy: { name: policy.name, digest: policy.digest, source: SOURCE_POLICY },
+      warnings,
+      devices: generated.map((g) => g.device),
+    } satisfies Manifest,
+    join(outDir, MANIFEST_FILE),
+  );
+
+  mkdirSync(dirname(outDir), { recursive: true });
+  const tmp = mkdtempSync(join(dirname(outDir), `.${basename(outDir)}.tmp-`));
+  try {
+    const write = (rel: string, content: string | Uint8Array): void => {
+      const p = join(tmp, rel);
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, content);
+    };
+    write(SOURCE_POLICY, policyText);
+    write(inventorySource, inventoryText);
+    write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
+    write(PLACEMENT_FILE, `${JSON.stringify(placement, null, 2)}\n`);
+    for (const g of generated) {
+      mkdirSync(join(tmp, DEVICES_DIR, g.device.name), { recursive: true });
+      for (const f of g.files) write(join(DEVICES_DIR, g.device.name, f.path), f.content);
+    }
+    // The manifest goes last: a directory with a manifest is a complete bundle.
+    write(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
+    swapInto(tmp, outDir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  log.info({ out: outDir, devices: manifest.devices.length }, 'bundle written');
+  return manifest;
+}
+
+/** Replaces outDir with tmp; the old bundle stays in place until the new one is. */
+function swapInto(tmp: string, outDir: string): void {
+  if (!existsSync(outDir)) {
+    renameSync(tmp, outDir);
+    return;
+  }
+  const old = `${tmp}.old`;
+  renameSync(outDir, old);
+  try {
+    renameSync(tmp, outDir);
+  } catch (e) {
+    renameSync(old, outDir);
+    throw e;
+  }
+  rmSync(old, { recursive: true, force: true });
+}

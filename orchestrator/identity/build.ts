@@ -1,0 +1,269 @@
+// Identities: the address space of both families cut into classes of equal
+// group membership, and the longest-prefix table that maps an address to its
+// class (DESIGN §3). Overlapping CIDRs, except holes and endpoint addresses
+// are resolved here, once, by one walk over the sorted "interesting" prefixes.
+
+import { FAMILY_BITS, type Family } from '../net/ip.ts';
+import type { Policy } from '../policy/model.ts';
+import type { Fabric } from '../../inventory/model.ts';
+import { WORLD_IDENTITY, type Identity, type LpmEntry } from '../ir/model.ts';
+
+/** Ids below this are reserved (0: none, WORLD_IDENTITY: the empty class). */
+export const FIRST_HASHED_IDENTITY = 256;
+const ID_SPACE = 1 << 24;
+
+interface Node {
+  family: Family;
+  addr: bigint;
+  len: number;
+  cidrOf: number[]; // group indices having this prefix in `cidrs`
+  exceptOf: number[]; // ... in `except`
+  selectedBy: number[]; // groups selecting an endpoint with this (host) address
+  endpoints: string[];
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Sorted union of two sorted, duplicate-free lists. */
+function union(a: readonly number[], b: readonly number[]): number[] {
+  if (b.length === 0) return a as number[];
+  if (a.length === 0) return b as number[];
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i] < b[j])) out.push(a[i++]);
+    else if (i >= a.length || b[j] < a[i]) out.push(b[j++]);
+    else {
+      out.push(a[i++]);
+      j++;
+    }
+  }
+  return out;
+}
+
+function sortedUnique(xs: number[]): number[] {
+  xs.sort((x, y) => x - y);
+  return xs.filter((x, i) => i === 0 || xs[i - 1] !== x);
+}
+
+/** For each endpoint, the indices of the groups whose selector it satisfies. */
+function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], fabric: Fabric): number[][] {
+  // Index selectors by one of their key=value pairs so each endpoint only
+  // checks groups that can possibly select it.
+  const byPair = new Map<string, number[]>();
+  const matchAll: number[] = [];
+  groupSelectors.forEach((sel, gi) => {
+    if (!sel) return;
+    const first = Object.entries(sel)[0];
+    if (!first) {
+      matchAll.push(gi);
+      return;
+    }
+    const key = `${first[0]}=${first[1]}`;
+    const list = byPair.get(key);
+    if (list) list.push(gi);
+    else byPair.set(key, [gi]);
+  });
+  // Endpoints with the same labels select the same groups.
+  const memo = new Map<string, number[]>();
+  return fabric.endpoints.map((ep) => {
+    const labelKey = JSON.stringify(ep.labels);
+    const known = memo.get(labelKey);
+    if (known) return known;
+    const out = [...matchAll];
+    for (const [k, v] of Object.entries(ep.labels)) {
+      for (const gi of byPair.get(`${k}=${v}`) ?? []) {
+        const sel = groupSelectors[gi]!;
+        let ok = true;
+        for (const sk in sel) {
+          if (ep.labels[sk] !== sel[sk]) {
+            ok = false;
+            break;
+          }
+        }
+        if (ok) out.push(gi);
+      }
+    }
+    const sel = sortedUnique(out);
+    memo.set(labelKey, sel);
+    return sel;
+  });
+}
+
+/**
+ * Assigns ids to membership signatures: a hash of the sorted group names into
+ * a 24-bit space, so an identity keeps its id when an edit does not touch
+ * its groups. Collisions probe linearly, in signature order.
+ */
+function assignIds(signatures: string[][]): number[] {
+  const order = signatures.map((_, i) => i);
+  const text = signatures.map((s) => s.join('\n'));
+  order.sort((a, b) => (text[a] < text[b] ? -1 : text[a] > text[b] ? 1 : 0));
+  const taken = new Set<number>();
+  const ids = new Array<number>(signatures.length);
+  const span = ID_SPACE - FIRST_HASHED_IDENTITY;
+  for (const i of order) {
+    if (signatures[i].length === 0) {
+      ids[i] = WORLD_IDENTITY;
+      continue;
+    }
+    let slot = fnv1a(text[i]) % span;
+    while (taken.has(slot)) slot = (slot + 1) % span;
+    taken.add(slot);
+    ids[i] = FIRST_HASHED_IDENTITY + slot;
+  }
+  return ids;
+}
+
+export interface IdentityTable {
+  identities: Identity[];
+  lpm: LpmEntry[];
+}
+
+export function buildIdentities(policy: Policy, fabric: Fabric): IdentityTable {
+  const groups = [...policy.groups.values()];
+  // One map per (family, length), keyed by the address itself.
+  const byLen: Record<Family, Map<bigint, Node>[]> = {
+    4: Array.from({ length: 33 }, () => new Map()),
+    6: Array.from({ length: 129 }, () => new Map()),
+  };
+  const list: Node[] = [];
+  const nodeAt = (family: Family, addr: bigint, len: number): Node => {
+    const m = byLen[family][len];
+    let n = m.get(addr);
+    if (!n) {
+      n = { family, addr, len, cidrOf: [], exceptOf: [], selectedBy: [], endpoints: [] };
+      m.set(addr, n);
+      list.push(n);
+    }
+    return n;
+  };
+  nodeAt(4, 0n, 0);
+  nodeAt(6, 0n, 0);
+  groups.forEach((g, gi) => {
+    for (const c of g.cidrs) nodeAt(c.family, c.addr, c.len).cidrOf.push(gi);
+    for (const c of g.except) nodeAt(c.family, c.addr, c.len).exceptOf.push(gi);
+  });
+  const selected = selectedGroups(
+    groups.map((g) => g.selector),
+    fabric,
+  );
+  fabric.endpoints.forEach((ep, ei) => {
+    for (const a of ep.addresses) {
+      const n = nodeAt(a.family, a.value, FAMILY_BITS[a.family]);
+      n.selectedBy = union(n.selectedBy, selected[ei]);
+      if (n.endpoints[n.endpoints.length - 1] !== ep.name) n.endpoints.push(ep.name);
+    }
+  });
+
+  list.sort((a, b) => a.family - b.family || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.len - b.len));
+  const count = list.length;
+
+  // Pass 1: the prefix tree (parent of each node), each node's membership
+  // signature from its chain of ancestors, and how much of it is covered by
+  // longer prefixes.
+  const parent = new Int32Array(count).fill(-1);
+  const covered = new Array<bigint>(count).fill(0n);
+  const sigOf = new Int32Array(count);
+  const sigIndex = new Map<string, number>();
+  const signatures: string[][] = [];
+  const cidrChain: number[][] = new Array(count);
+  const exceptChain: number[][] = new Array(count);
+  const stack: number[] = [];
+  const hiOf = (n: Node): bigint => n.addr | ((1n << BigInt(FAMILY_BITS[n.family] - n.len)) - 1n);
+  const hi = list.map(hiOf);
+  for (let i = 0; i < count; i++) {
+    const n = list[i];
+    while (stack.length > 0) {
+      const top = list[stack[stack.length - 1]];
+      if (top.family === n.family && n.addr <= hi[stack[stack.length - 1]]) break;
+      stack.pop();
+    }
+    const p = stack.length > 0 ? stack[stack.length - 1] : -1;
+    parent[i] = p;
+    const inherited = p >= 0;
+    cidrChain[i] = n.cidrOf.length === 0 && inherited ? cidrChain[p] : union(inherited ? cidrChain[p] : [], sortedUnique([...n.cidrOf]));
+    exceptChain[i] = n.exceptOf.length === 0 && inherited ? exceptChain[p] : union(inherited ? exceptChain[p] : [], sortedUnique([...n.exceptOf]));
+    if (p >= 0) covered[p] += 1n << BigInt(FAMILY_BITS[n.family] - n.len);
+    const ex = exceptChain[i];
+    const fromCidrs = ex.length === 0 ? cidrChain[i] : cidrChain[i].filter((g) => !ex.includes(g));
+    const member = union(fromCidrs, n.selectedBy);
+    const key = member.join(',');
+    let s = sigIndex.get(key);
+    if (s === undefined) {
+      s = signatures.length;
+      sigIndex.set(key, s);
+      signatures.push(member.map((gi) => groups[gi].name).sort());
+    }
+    sigOf[i] = s;
+    stack.push(i);
+  }
+
+  // Pass 2 (parents come before children): keep a prefix only when it owns
+  // addresses of its own and differs from what its nearest kept ancestor
+  // gives. A /0 owning nothing takes a class that exists, so that no class
+  // without addresses ever appears.
+  const effective = new Int32Array(count);
+  const keep = new Uint8Array(count);
+  const own = (i: number): boolean => covered[i] < 1n << BigInt(FAMILY_BITS[list[i].family] - list[i].len);
+  const used = new Map<number, { families: number; endpoints: Set<string> }>();
+  for (let i = 0; i < count; i++) {
+    const n = list[i];
+    let s = sigOf[i];
+    if (n.len === 0 && !own(i)) {
+      let j = i + 1;
+      while (!own(j)) j++; // a fully covered /0 has a descendant with addresses
+      s = sigOf[j];
+      sigOf[i] = s;
+    }
+    if (own(i)) {
+      let u = used.get(s);
+      if (!u) {
+        u = { families: 0, endpoints: new Set() };
+        used.set(s, u);
+      }
+      u.families |= n.family === 4 ? 1 : 2;
+      for (const e of n.endpoints) u.endpoints.add(e);
+    }
+    const p = parent[i];
+    if (n.len === 0) {
+      keep[i] = 1;
+      effective[i] = s;
+    } else if (own(i) && s !== effective[p]) {
+      keep[i] = 1;
+      effective[i] = s;
+    } else {
+      effective[i] = effective[p];
+    }
+  }
+
+  const usedSigs = [...used.keys()];
+  const ids = assignIds(usedSigs.map((s) => signatures[s]));
+  const idOfSig = new Map<number, number>();
+  usedSigs.forEach((s, k) => idOfSig.set(s, ids[k]));
+
+  const identities: Identity[] = usedSigs.map((s) => {
+    const u = used.get(s)!;
+    const families: Family[] = [];
+    if (u.families & 1) families.push(4);
+    if (u.families & 2) families.push(6);
+    return { id: idOfSig.get(s)!, groups: signatures[s], endpoints: [...u.endpoints].sort(), families };
+  });
+  identities.sort((a, b) => a.id - b.id);
+
+  const lpm: LpmEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (!keep[i]) continue;
+    const n = list[i];
+    lpm.push({ prefix: { family: n.family, addr: n.addr, len: n.len }, id: idOfSig.get(sigOf[i])! });
+  }
+  return { identities, lpm };
+}

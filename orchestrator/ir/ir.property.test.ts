@@ -1,0 +1,118 @@
+// Differential property test: the compiled IR (identities + cells, through
+// IrLookup) must give the reference evaluator's verdict and deciding rule on
+// every generated flow, over many generated policies.
+
+import { describe, expect, it } from 'vitest';
+import { buildIr } from './build.ts';
+import { IrLookup } from './lookup.ts';
+import { irFromJson, irToJson } from './json.ts';
+import { ReferenceEvaluator } from '../reference/evaluator.ts';
+import { generateFlows, generateScenario, makeRng, type ScenarioOptions } from '../testing/generate.ts';
+import { formatIp } from '../net/ip.ts';
+import type { Flow } from '../flow.ts';
+
+function describeFlow(f: Flow): string {
+  const port = f.proto === 1 || f.proto === 58 ? `type ${f.icmpType} code ${f.icmpCode}` : `dport ${f.dport}`;
+  return `${formatIp(f.src.family, f.src.value)} -> ${formatIp(f.dst.family, f.dst.value)} proto ${f.proto} ${port}`;
+}
+
+interface Tally {
+  flows: number;
+  mismatches: number;
+  byRule: number;
+  examples: string[];
+}
+
+function compare(seed: number, opts: ScenarioOptions, flowCount: number, tally: Tally): void {
+  const rng = makeRng(seed);
+  const { policy, fabric } = generateScenario(rng, opts);
+  const ir = buildIr(policy, fabric);
+  const lookup = new IrLookup(ir);
+  const ref = new ReferenceEvaluator(policy, fabric);
+  const flows = generateFlows(rng, policy, fabric, flowCount);
+  for (const f of flows) {
+    const want = ref.verdict(f);
+    const got = lookup.lookup(f);
+    tally.flows++;
+    if (want.rule >= 0) tally.byRule++;
+    if (got.verdict !== want.verdict || got.rule !== want.rule) {
+      tally.mismatches++;
+      if (tally.examples.length < 5) {
+        tally.examples.push(`seed ${seed}: ${describeFlow(f)}: ir ${got.verdict}/${got.rule}, reference ${want.verdict}/${want.rule}`);
+      }
+    }
+  }
+}
+
+describe('IR against the reference evaluator', () => {
+  it('agrees on verdict and deciding rule for 1,000,000 generated flows', () => {
+    const tally: Tally = { flows: 0, mismatches: 0, byRule: 0, examples: [] };
+    // Many small policies (dense overlaps), then fewer larger ones.
+    for (let seed = 1; seed <= 60; seed++) compare(seed, {}, 10_000, tally);
+    for (let seed = 1001; seed <= 1010; seed++) compare(seed, { rules: 120, groups: 30, endpoints: 200 }, 25_000, tally);
+    for (let seed = 2001; seed <= 2003; seed++) compare(seed, { rules: 400, groups: 60, endpoints: 600, hosts: 8, switches: 4 }, 50_000, tally);
+    console.log(`ir verify: ${tally.flows} flows, ${tally.mismatches} mismatches, ${tally.byRule} decided by a rule`);
+    expect(tally.examples).toEqual([]);
+    expect(tally.flows).toBeGreaterThanOrEqual(1_000_000);
+    // The generator aims half its flows at rules: most must be decided by one.
+    expect(tally.byRule / tally.flows).toBeGreaterThan(0.3);
+  });
+
+  it('maps each address to the identity of exactly its groups', () => {
+    let addresses = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const rng = makeRng(seed);
+      const { policy, fabric } = generateScenario(rng);
+      const ir = buildIr(policy, fabric);
+      const lookup = new IrLookup(ir);
+      const ref = new ReferenceEvaluator(policy, fabric);
+      const groupsById = new Map(ir.identities.map((i) => [i.id, i.groups.join(',')]));
+      const byId = new Map(ir.identities.map((i) => [i.id, i]));
+      const idBySig = new Map(ir.identities.map((i) => [i.groups.join(','), i.id]));
+      expect(idBySig.size).toBe(ir.identities.length);
+      for (const f of generateFlows(rng, policy, fabric, 2_000)) {
+        for (const a of [f.src, f.dst]) {
+          addresses++;
+          const sig = ref.groupsOf(a).join(',');
+          const id = lookup.identityOf(a);
+          expect(groupsById.get(id)).toBe(sig);
+          const fams = byId.get(id)?.families;
+          expect(fams).toContain(a.family);
+        }
+      }
+      for (const ep of fabric.endpoints) {
+        for (const a of ep.addresses) {
+          const ident = byId.get(lookup.identityOf(a));
+          expect(ident?.endpoints).toContain(ep.name);
+        }
+      }
+    }
+    console.log(`identity verify: ${addresses} addresses`);
+  });
+
+  it('round-trips the IR through JSON exactly', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const rng = makeRng(seed);
+      const { policy, fabric } = generateScenario(rng);
+      const ir = buildIr(policy, fabric);
+      const text = JSON.stringify(irToJson(ir));
+      const back = irFromJson(JSON.parse(text));
+      expect({ ...back, cells: null }).toEqual({ ...ir, cells: null });
+      for (const col of ['src', 'dst', 'proto', 'lo', 'hi', 'rule'] as const) {
+        expect(back.cells[col].constructor).toBe(ir.cells[col].constructor);
+        expect(Buffer.from(back.cells[col].buffer).equals(Buffer.from(ir.cells[col].buffer))).toBe(true);
+      }
+      expect(back.cells.length).toBe(ir.cells.length);
+      expect(JSON.stringify(irToJson(back))).toBe(text);
+      const a = new IrLookup(ir);
+      const b = new IrLookup(back);
+      for (const f of generateFlows(rng, policy, fabric, 1_000)) expect(b.lookup(f)).toEqual(a.lookup(f));
+    }
+  });
+
+  it('is deterministic', () => {
+    const one = generateScenario(makeRng(77));
+    const two = generateScenario(makeRng(77));
+    expect(JSON.stringify(irToJson(buildIr(one.policy, one.fabric)))).toBe(JSON.stringify(irToJson(buildIr(two.policy, two.fabric))));
+  });
+});

@@ -1,0 +1,164 @@
+// Placement on the example fabric (modes, interfaces, reasons) and, on
+// generated scenarios, the invariant that every flow a rule decides has an
+// exact enforcement point on each managed or unmanaged end.
+
+import { describe, expect, it } from 'vitest';
+import { loadInventory } from '../../inventory/load.ts';
+import type { Fabric } from '../../inventory/model.ts';
+import { buildIr } from '../ir/build.ts';
+import type { Ir } from '../ir/model.ts';
+import { loadPolicy } from '../policy/load.ts';
+import type { Policy } from '../policy/model.ts';
+import { generateScenario, makeRng } from '../testing/generate.ts';
+import { hasAgent, place } from './place.ts';
+
+function example(edit?: (f: Fabric) => void): { policy: Policy; fabric: Fabric; ir: Ir } {
+  const policy = loadPolicy('examples/policy.yaml');
+  const fabric = loadInventory('examples/fabric.yaml');
+  edit?.(fabric);
+  return { policy, fabric, ir: buildIr(policy, fabric) };
+}
+
+function identitiesOf(ir: Ir, endpoint: string): number[] {
+  return ir.identities.filter((i) => i.endpoints.includes(endpoint)).map((i) => i.id);
+}
+
+describe('place on examples/', () => {
+  const { policy, fabric, ir } = example();
+  const p = place(policy, fabric, ir);
+  const dev = (name: string) => p.devices.find((d) => d.device === name)!;
+  const rule = (name: string) => p.rules.find((r) => r.name === name)!;
+
+  it('gives every device with an agent a placement, in fabric order', () => {
+    expect(p.devices.map((d) => d.device)).toEqual(fabric.devices.map((d) => d.name));
+    expect(p.rules.map((r) => r.name)).toEqual(policy.rules.map((r) => r.name));
+  });
+
+  it('hosts are exact for their own endpoints, with their uplink', () => {
+    const h1 = dev('host1');
+    expect(h1).toMatchObject({ target: 'host', mode: 'exact', interfaces: [{ name: 'eth1', role: 'uplink' }] });
+    expect(h1.localIdentities).toEqual(identitiesOf(ir, 'web-1'));
+    const h2 = dev('host2');
+    expect(h2.localIdentities).toEqual([...new Set([...identitiesOf(ir, 'web-2'), ...identitiesOf(ir, 'ops-1')])].sort((a, b) => a - b));
+  });
+
+  it('a DPU in front of a host with an agent is a prefilter', () => {
+    const d = dev('dpu3');
+    expect(d).toMatchObject({ target: 'dpu', mode: 'prefilter' });
+    expect(d.interfaces).toEqual([
+      { name: 'eth1', role: 'host' },
+      { name: 'eth2', role: 'uplink' },
+    ]);
+    expect(d.localIdentities).toEqual(identitiesOf(ir, 'api-1'));
+    expect(d.reason).toContain('host3 runs its own agent');
+  });
+
+  it('a DPU in front of a host without an agent is exact, and the host gets no placement', () => {
+    const { policy: p2, fabric: f2, ir: ir2 } = example((f) => {
+      f.devices.find((d) => d.name === 'host3')!.labels['weft.agent'] = 'false';
+    });
+    const q = place(p2, f2, ir2);
+    expect(q.devices.find((d) => d.device === 'host3')).toBeUndefined();
+    expect(q.devices.find((d) => d.device === 'dpu3')).toMatchObject({ mode: 'exact' });
+    expect(hasAgent(f2.devices.find((d) => d.name === 'host3')!)).toBe(false);
+    const pts = q.rules.find((r) => r.name === 'web-to-api')!.points;
+    expect(pts).toContainEqual(expect.objectContaining({ device: 'dpu3', attach: 'eth1 egress', mode: 'exact' }));
+  });
+
+  it('switches are prefilters on host ports and exact on ports with unmanaged endpoints', () => {
+    const l1 = dev('leaf1');
+    expect(l1).toMatchObject({ target: 'p4', mode: 'prefilter', localIdentities: [] });
+    expect(l1.interfaces).toEqual([
+      { name: 'eth1', role: 'host' },
+      { name: 'eth2', role: 'host' },
+      { name: 'eth49', role: 'uplink' },
+      { name: 'eth50', role: 'uplink' },
+    ]);
+    const l2 = dev('leaf2');
+    expect(l2).toMatchObject({ target: 'p4', mode: 'exact' });
+    expect(l2.interfaces).toContainEqual({ name: 'eth1', role: 'host' }); // faces dpu3
+    expect(l2.interfaces).toContainEqual({ name: 'eth5', role: 'unmanaged-endpoint' });
+    expect(l2.localIdentities).toEqual(identitiesOf(ir, 'monitor-1'));
+    expect(dev('leaf4')).toMatchObject({ target: 'openconfig', mode: 'exact' });
+    expect(dev('spine1').interfaces.every((i) => i.role === 'uplink')).toBe(true);
+    expect(dev('spine1').reason).toContain('transit only');
+  });
+
+  it('an allow rule is enforced at both ends and not on the switches', () => {
+    const pts = rule('web-to-api').points;
+    expect(pts.map((x) => `${x.device} ${x.attach} ${x.mode}`).sort()).toEqual([
+      'host1 * egress exact',
+      'host2 * egress exact',
+      'host3 * ingress exact',
+      'host4 * ingress exact',
+    ]);
+    expect(pts.find((x) => x.device === 'host1')!.reason).toBe('host1 egress: web-1 is a local endpoint of host1');
+  });
+
+  it('a rule towards an unmanaged endpoint is exact on its switch port', () => {
+    const pts = rule('api-to-legacy').points;
+    expect(pts).toContainEqual(
+      expect.objectContaining({ device: 'leaf4', attach: 'eth5 egress', mode: 'exact', reason: 'leaf4 eth5 egress exact: legacy-db is unmanaged behind leaf4:eth5' }),
+    );
+    const mon = rule('monitoring-snmp').points;
+    expect(mon).toContainEqual(
+      expect.objectContaining({ device: 'leaf2', attach: 'eth5 ingress', mode: 'exact', reason: 'leaf2 eth5 ingress exact: monitor-1 is unmanaged behind leaf2:eth5' }),
+    );
+  });
+
+  it('a deny rule is also dropped early by prefilters on the source side', () => {
+    const pts = rule('web-not-db').points;
+    const pre = pts.filter((x) => x.mode === 'prefilter');
+    expect(pre.map((x) => `${x.device} ${x.attach}`).sort()).toEqual(['leaf1 eth1 ingress', 'leaf1 eth2 ingress']);
+    expect(pre[0].reason).toMatch(/^leaf1 prefilter: deny rule dropped close to the source/);
+    expect(pts).toContainEqual(expect.objectContaining({ device: 'host5', attach: '* ingress', mode: 'exact' }));
+    expect(pts).toContainEqual(expect.objectContaining({ device: 'leaf4', attach: 'eth5 egress', mode: 'exact' }));
+    // Deny rules from web-dev on host6 reach leaf4's host port, and dpu3 sees api-1's denied pings.
+    expect(rule('dev-not-prod').points).toContainEqual(expect.objectContaining({ device: 'leaf4', attach: 'eth1 ingress', mode: 'prefilter' }));
+    expect(rule('no-ping').points).toContainEqual(expect.objectContaining({ device: 'dpu3', attach: 'eth1 ingress', mode: 'prefilter' }));
+  });
+
+  it('is deterministic', () => {
+    expect(JSON.stringify(place(policy, fabric, ir))).toBe(JSON.stringify(p));
+  });
+});
+
+describe('place on generated scenarios', () => {
+  it('every cell has an exact point at each end that Weft manages', () => {
+    let cellsChecked = 0;
+    for (let seed = 1; seed <= 25; seed++) {
+      const { policy, fabric } = generateScenario(makeRng(seed));
+      const ir = buildIr(policy, fabric);
+      const p = place(policy, fabric, ir);
+      const byName = new Map(fabric.devices.map((d) => [d.name, d]));
+      const epIds = new Map<string, number[]>();
+      for (const id of ir.identities) for (const e of id.endpoints) epIds.set(e, [...(epIds.get(e) ?? []), id.id]);
+      for (let i = 0; i < ir.cells.length; i++) {
+        const r = ir.cells.rule[i];
+        const pts = p.rules[r].points;
+        for (const e of fabric.endpoints) {
+          const ids = epIds.get(e.name) ?? [];
+          for (const [side, id] of [
+            ['egress', ir.cells.src[i]],
+            ['ingress', ir.cells.dst[i]],
+          ] as const) {
+            if (!ids.includes(id)) continue;
+            if (e.host && hasAgent(byName.get(e.host)!)) {
+              expect(pts.some((x) => x.device === e.host && x.mode === 'exact' && x.attach.endsWith(side)), `seed ${seed} rule ${r} ${e.name} ${side}`).toBe(true);
+            } else if (e.attach) {
+              const dir = side === 'egress' ? 'ingress' : 'egress';
+              expect(pts.some((x) => x.device === e.attach!.device && x.attach === `${e.attach!.port} ${dir}` && x.mode === 'exact')).toBe(true);
+            }
+          }
+        }
+        cellsChecked++;
+      }
+      // Prefilter points only ever carry deny rules.
+      for (const rp of p.rules) {
+        if (policy.rules[rp.rule].action === 'allow') expect(rp.points.every((x) => x.mode === 'exact')).toBe(true);
+      }
+    }
+    console.log(`placement: ${cellsChecked} cells checked over 25 generated scenarios`);
+    expect(cellsChecked).toBeGreaterThan(0);
+  });
+});

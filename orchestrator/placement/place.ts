@@ -1,0 +1,274 @@
+// Placement (DESIGN §4): decides which device enforces which rules, in which
+// mode, on which interfaces, and records why, so `weft explain` and the
+// compile summary can show the reasoning rather than just the outcome.
+
+import type { Device, Fabric } from '../../inventory/model.ts';
+import type { Ir } from '../ir/model.ts';
+import type { Policy } from '../policy/model.ts';
+import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
+import type { DevicePlacement, EnforcementPoint, Placement, RulePlacement } from './model.ts';
+
+/** The label on a host device that says it runs no Weft agent. */
+export const AGENT_LABEL = 'weft.agent';
+
+type Role = DevicePlacement['interfaces'][number]['role'];
+
+/** A host runs an agent unless its fabric labels turn it off. */
+export function hasAgent(device: Device): boolean {
+  return device.kind !== 'host' || device.labels[AGENT_LABEL] !== 'false';
+}
+
+/** The target a device compiles for; undefined when its kind needs a pipeline it lacks. */
+export function targetNameOf(device: Device): TargetName | undefined {
+  switch (device.kind) {
+    case 'host':
+      return 'host';
+    case 'dpu':
+    case 'smartnic':
+      return 'dpu';
+    case 'switch':
+      return device.pipeline;
+    default: {
+      const never: never = device.kind;
+      return never;
+    }
+  }
+}
+
+/** Port names sort as people number them: eth2 before eth10. */
+export function comparePorts(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+interface LocalView {
+  device: Device;
+  target: TargetName;
+  mode: EnforcementMode;
+  interfaces: { name: string; role: Role }[];
+  /** Endpoints this device enforces for, with the interface they are behind ('*': on the host itself). */
+  endpoints: { name: string; via: string; role: 'local' | 'behind-host' | 'unmanaged' }[];
+  reason: string;
+}
+
+/** Identity ids of every endpoint, from the IR's identity table. */
+function endpointIdentities(ir: Ir): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  for (const id of ir.identities) {
+    for (const ep of id.endpoints) {
+      let s = out.get(ep);
+      if (!s) out.set(ep, (s = new Set()));
+      s.add(id.id);
+    }
+  }
+  return out;
+}
+
+function viewOf(fabric: Fabric, device: Device): LocalView | undefined {
+  const target = targetNameOf(device);
+  if (!target || !hasAgent(device)) return undefined;
+  const byName = new Map(fabric.devices.map((d) => [d.name, d]));
+  const peers: { port: string; peer: Device | undefined }[] = [];
+  for (const l of fabric.links) {
+    if (l.a.device === device.name) peers.push({ port: l.a.port, peer: byName.get(l.b.device) });
+    if (l.b.device === device.name) peers.push({ port: l.b.port, peer: byName.get(l.a.device) });
+  }
+  const interfaces: { name: string; role: Role }[] = [];
+  const endpoints: LocalView['endpoints'] = [];
+  const add = (name: string, role: Role): void => {
+    if (!interfaces.some((i) => i.name === name)) interfaces.push({ name, role });
+  };
+  let mode: EnforcementMode;
+  let reason: string;
+  switch (device.kind) {
+    case 'host': {
+      mode = 'exact';
+      for (const p of peers) add(p.port, 'uplink');
+      for (const e of fabric.endpoints) {
+        if (e.host !== device.name) continue;
+        const port = e.attach?.device === device.name ? e.attach.port : '*';
+        if (port !== '*') add(port, 'endpoint');
+        endpoints.push({ name: e.name, via: port, role: 'local' });
+      }
+      reason = `host agent enforces the full policy (exact) for ${countOf(endpoints.length, 'local endpoint')}`;
+      break;
+    }
+    case 'dpu':
+    case 'smartnic': {
+      const host = device.attachedTo ? byName.get(device.attachedTo) : undefined;
+      let hostPort = '*';
+      for (const p of peers) {
+        if (host && p.peer?.name === host.name) {
+          add(p.port, 'host');
+          hostPort = p.port;
+        } else add(p.port, 'uplink');
+      }
+      for (const e of fabric.endpoints) {
+        if (e.host !== undefined && (e.host === device.attachedTo || e.host === device.name)) {
+          endpoints.push({ name: e.name, via: hostPort, role: 'behind-host' });
+        }
+      }
+      if (host && hasAgent(host)) {
+        mode = 'prefilter';
+        reason = `${host.name} runs its own agent, so ${device.name} only drops denied traffic early (prefilter)`;
+      } else {
+        mode = 'exact';
+        reason = host
+          ? `${host.name} runs no agent (${AGENT_LABEL}: "false"), so ${device.name} enforces the full policy in the wire (exact)`
+          : `${device.name} is attached to no known host and enforces the full policy (exact)`;
+      }
+      break;
+    }
+    case 'switch': {
+      const hostPorts: string[] = [];
+      for (const p of peers) {
+        const k = p.peer?.kind;
+        if (k === 'host' || k === 'dpu' || k === 'smartnic') {
+          add(p.port, 'host');
+          hostPorts.push(p.port);
+          const hostName = k === 'host' ? p.peer!.name : p.peer!.attachedTo;
+          for (const e of fabric.endpoints) {
+            if (e.host !== undefined && (e.host === hostName || e.host === p.peer!.name)) {
+              endpoints.push({ name: e.name, via: p.port, role: 'behind-host' });
+            }
+          }
+        } else add(p.port, 'uplink');
+      }
+      const unmanaged: string[] = [];
+      for (const e of fabric.endpoints) {
+        if (e.host === undefined && e.attach?.device === device.name) {
+          add(e.attach.port, 'unmanaged-endpoint');
+          endpoints.push({ name: e.name, via: e.attach.port, role: 'unmanaged' });
+          unmanaged.push(`${e.attach.port} (${e.name})`);
+        }
+      }
+      mode = unmanaged.length > 0 ? 'exact' : 'prefilter';
+      const parts: string[] = [];
+      if (hostPorts.length) parts.push(`prefilter (deny rules) on host-facing ${hostPorts.sort(comparePorts).join(', ')}`);
+      if (unmanaged.length) parts.push(`exact on ${unmanaged.join(', ')} facing unmanaged endpoints`);
+      reason = parts.length ? parts.join('; ') : 'transit only: no hosts or unmanaged endpoints behind its ports';
+      break;
+    }
+    default: {
+      const never: never = device.kind;
+      return never;
+    }
+  }
+  interfaces.sort((a, b) => comparePorts(a.name, b.name));
+  return { device, target, mode, interfaces, endpoints, reason };
+}
+
+function countOf(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
+  const epIds = endpointIdentities(ir);
+  const views = fabric.devices.map((d) => viewOf(fabric, d)).filter((v): v is LocalView => v !== undefined);
+
+  const devices: DevicePlacement[] = views.map((v) => {
+    const local = new Set<number>();
+    for (const e of v.endpoints) {
+      // A switch is exact only for what sits directly behind its ports.
+      if (v.device.kind === 'switch' && e.role !== 'unmanaged') continue;
+      for (const id of epIds.get(e.name) ?? []) local.add(id);
+    }
+    return {
+      device: v.device.name,
+      target: v.target,
+      mode: v.mode,
+      localIdentities: [...local].sort((a, b) => a - b),
+      interfaces: v.interfaces,
+      reason: v.reason,
+    };
+  });
+
+  // Which identities each rule decides for: taken from the cells it wins, so
+  // a shadowed rule is placed nowhere.
+  const srcOf = policy.rules.map(() => new Set<number>());
+  const dstOf = policy.rules.map(() => new Set<number>());
+  const { cells } = ir;
+  for (let i = 0; i < cells.length; i++) {
+    const r = cells.rule[i];
+    srcOf[r]?.add(cells.src[i]);
+    dstOf[r]?.add(cells.dst[i]);
+  }
+
+  const rules: RulePlacement[] = policy.rules.map((rule) => {
+    const S = srcOf[rule.index];
+    const D = dstOf[rule.index];
+    const points: RulePlacement['points'] = [];
+    const hits = (v: LocalView, set: Set<number>, pred: (e: LocalView['endpoints'][number]) => boolean) =>
+      v.endpoints.filter((e) => pred(e) && [...(epIds.get(e.name) ?? [])].some((id) => set.has(id)));
+    const push = (v: LocalView, attach: string, mode: EnforcementMode, reason: string): void => {
+      const p: EnforcementPoint & { reason: string } = { device: v.device.name, target: v.target, attach, mode, reason };
+      points.push(p);
+    };
+    for (const v of views) {
+      const name = v.device.name;
+      switch (v.device.kind) {
+        case 'host': {
+          const out = hits(v, S, () => true);
+          if (out.length) push(v, viaAttach(out, 'egress'), 'exact', `${name} egress: ${names(out)} ${localOf(out, name)}`);
+          const inn = hits(v, D, () => true);
+          if (inn.length) push(v, viaAttach(inn, 'ingress'), 'exact', `${name} ingress: ${names(inn)} ${localOf(inn, name)}`);
+          break;
+        }
+        case 'dpu':
+        case 'smartnic': {
+          const out = hits(v, S, () => true);
+          const inn = hits(v, D, () => true);
+          if (v.mode === 'exact') {
+            if (out.length) push(v, `${out[0].via} ingress`, 'exact', `${name} ${out[0].via} ingress exact: ${names(out)} ${isAre(out)} behind ${name}, whose host runs no agent`);
+            if (inn.length) push(v, `${inn[0].via} egress`, 'exact', `${name} ${inn[0].via} egress exact: ${names(inn)} ${isAre(inn)} behind ${name}, whose host runs no agent`);
+          } else if (rule.action === 'deny' && out.length) {
+            push(v, `${out[0].via} ingress`, 'prefilter', `${name} prefilter: deny rule dropped close to the source (${names(out)} behind ${name}:${out[0].via})`);
+          }
+          break;
+        }
+        case 'switch': {
+          for (const e of hits(v, S, (x) => x.role === 'unmanaged')) {
+            push(v, `${e.via} ingress`, 'exact', `${name} ${e.via} ingress exact: ${e.name} is unmanaged behind ${name}:${e.via}`);
+          }
+          for (const e of hits(v, D, (x) => x.role === 'unmanaged')) {
+            push(v, `${e.via} egress`, 'exact', `${name} ${e.via} egress exact: ${e.name} is unmanaged behind ${name}:${e.via}`);
+          }
+          if (rule.action === 'deny') {
+            const src = hits(v, S, (x) => x.role === 'behind-host');
+            const ports = [...new Set(src.map((e) => e.via))].sort(comparePorts);
+            for (const port of ports) {
+              const behind = src.filter((e) => e.via === port);
+              push(v, `${port} ingress`, 'prefilter', `${name} prefilter: deny rule dropped close to the source (${names(behind)} behind ${name}:${port})`);
+            }
+          }
+          break;
+        }
+        default: {
+          const never: never = v.device.kind;
+          return never;
+        }
+      }
+    }
+    return { rule: rule.index, name: rule.name, points };
+  });
+
+  return { devices, rules };
+}
+
+function names(eps: { name: string }[]): string {
+  const all = [...new Set(eps.map((e) => e.name))];
+  return all.length <= 3 ? all.join(', ') : `${all.slice(0, 3).join(', ')} and ${all.length - 3} more`;
+}
+
+function isAre(eps: unknown[]): string {
+  return eps.length === 1 ? 'is' : 'are';
+}
+
+function localOf(eps: unknown[], host: string): string {
+  return eps.length === 1 ? `is a local endpoint of ${host}` : `are local endpoints of ${host}`;
+}
+
+/** Hosts enforce on their endpoint-facing ports; '*' means all of them. */
+function viaAttach(eps: { via: string }[], dir: 'ingress' | 'egress'): string {
+  const ports = [...new Set(eps.map((e) => e.via))].sort(comparePorts);
+  return ports.length === 1 ? `${ports[0]} ${dir}` : `${ports.includes('*') ? '*' : ports.join(',')} ${dir}`;
+}

@@ -1,0 +1,127 @@
+// The SSH transport for host and DPU agents: connects with the inventory's
+// client key, checks the server's host key against the one pinned in the
+// inventory (fail closed: no pin or a different key refuses the connection),
+// copies a bundle over SFTP and runs `weft agent` remotely.
+
+import { createHash } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { Client, type SFTPWrapper } from 'ssh2';
+import { logger } from '../log.ts';
+
+const log = logger('rollout-ssh');
+
+export class HostKeyMismatchError extends Error {
+  constructor(
+    readonly host: string,
+    readonly presented: string,
+    readonly pinned: string | undefined,
+  ) {
+    super(
+      pinned === undefined
+        ? `${host}: no pinned host key in the inventory (mgmt.ssh.hostKey); refusing to connect (presented ${presented})`
+        : `${host}: host key ${presented} does not match the pinned ${pinned}; refusing to connect`,
+    );
+    this.name = 'HostKeyMismatchError';
+  }
+}
+
+/** SHA256 fingerprint as OpenSSH prints it. */
+export function fingerprint(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** True when `pinned` (an authorized-keys style line, its base64 blob, or a SHA256 fingerprint) names keyBlob. */
+export function hostKeyMatches(keyBlob: Buffer, pinned: string): boolean {
+  const p = pinned.trim();
+  if (p.startsWith('SHA256:')) return p === fingerprint(keyBlob);
+  const parts = p.split(/\s+/);
+  const blob = parts.length >= 2 ? parts[1] : parts[0];
+  return blob === keyBlob.toString('base64');
+}
+
+export interface SshTarget {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  privateKey: Buffer;
+  hostKey?: string;
+}
+
+export class SshSession {
+  private constructor(
+    private readonly client: Client,
+    readonly target: SshTarget,
+  ) {}
+
+  static connect(t: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
+    const client = new Client();
+    let rejected: Error | undefined;
+    return new Promise((resolve, reject) => {
+      client.on('ready', () => resolve(new SshSession(client, t)));
+      client.on('error', (e) => reject(rejected ?? e));
+      client.connect({
+        host: t.host,
+        port: t.port,
+        username: t.user,
+        privateKey: t.privateKey,
+        readyTimeout: timeoutMs,
+        hostVerifier: (key: Buffer) => {
+          if (t.hostKey !== undefined && hostKeyMatches(key, t.hostKey)) return true;
+          rejected = new HostKeyMismatchError(`${t.name} (${t.host}:${t.port})`, fingerprint(key), t.hostKey);
+          log.error({ device: t.name, presented: fingerprint(key) }, 'host key check failed');
+          return false;
+        },
+      });
+    });
+  }
+
+  /** Runs a command; resolves with its exit code and output. */
+  exec(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, stream) => {
+        if (err) return reject(err);
+        let stdout = '';
+        let stderr = '';
+        stream.on('data', (d: Buffer) => (stdout += d.toString()));
+        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        stream.on('close', (code: number | null) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+    });
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+  }
+
+  /** Copies a local directory tree to remoteDir (created, with its parents). */
+  async upload(localDir: string, remoteDir: string): Promise<number> {
+    const sftp = await this.sftp();
+    const mkdir = (p: string): Promise<void> => new Promise((res) => sftp.mkdir(p, () => res()));
+    const put = (l: string, r: string): Promise<void> => new Promise((res, rej) => sftp.fastPut(l, r, (e) => (e ? rej(e) : res())));
+    let files = 0;
+    const parts = remoteDir.split('/').filter((s) => s !== '');
+    for (let i = 1; i <= parts.length; i++) await mkdir(`/${parts.slice(0, i).join('/')}`);
+    const walk = async (l: string, r: string): Promise<void> => {
+      for (const name of readdirSync(l)) {
+        const lp = join(l, name);
+        const rp = posix.join(r, name);
+        if (statSync(lp).isDirectory()) {
+          await mkdir(rp);
+          await walk(lp, rp);
+        } else {
+          await put(lp, rp);
+          files++;
+        }
+      }
+    };
+    await walk(localDir, remoteDir);
+    sftp.end();
+    return files;
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}

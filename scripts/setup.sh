@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what Weft needs on Debian 12 (run as root): the eBPF toolchain,
+# the tools the lab uses inside its namespaces, Node.js 20 if missing, and the
+# npm dependencies. Safe to run again: every step checks before it acts.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: run as root (it installs packages and mounts bpffs)" >&2
+  exit 2
+fi
+
+PACKAGES=(
+  clang llvm libbpf-dev bpftool xdp-tools
+  nftables iproute2 tcpdump
+  openssh-server snmpd
+  ca-certificates curl gnupg
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Debian 12 ships Node.js 18; Weft needs 20 or later.
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(node_major)" -lt 20 ]; then
+  echo "setup.sh: installing Node.js 20 from the NodeSource apt repository"
+  install -d -m 0755 /etc/apt/keyrings
+  curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
+  echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_20.x nodistro main" >/etc/apt/sources.list.d/nodesource.list
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs
+fi
+
+# Pinned maps and programs live in bpffs.
+if ! mountpoint -q /sys/fs/bpf; then
+  mount -t bpf bpf /sys/fs/bpf
+fi
+
+# The lab's hosts run sshd from their own namespaces; it needs its privilege
+# separation directory and host keys, which a fresh install may not have yet.
+install -d -m 0755 /run/sshd
+ssh-keygen -A >/dev/null
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+echo "setup.sh: done (node $(node --version), clang $(clang --version | head -1 | sed 's/.*version //'))"

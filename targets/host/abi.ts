@@ -1,0 +1,140 @@
+// The binary contract between the host datapath (bpf/) and its TypeScript
+// loader: map names, key and value layouts, verdict and direction codes,
+// counter slots. Defined here once; bpf/lib/abi.h is rendered from this file
+// (`make -C bpf abi`) and a test keeps the checked-in header in sync.
+
+/** Maps by concern; the suffix is bumped whenever a layout changes. */
+export const MAP = {
+  ctl: 'weft_ctl_v1',
+  id4: 'weft_id4_v1',
+  id6: 'weft_id6_v1',
+  policy: 'weft_policy_v1',
+  ct: 'weft_ct_v1',
+  stats: 'weft_stats_v1',
+  counters: 'weft_counters_v1',
+  failsafe: 'weft_failsafe_v1',
+} as const;
+export type MapConcern = keyof typeof MAP;
+
+/** Program names (function names in bpf/weft.bpf.c). */
+export const PROG = { tc: 'weft_tc', xdp: 'weft_xdp' } as const;
+
+export const VERDICT = { allow: 1, deny: 2 } as const;
+/** egress: a local endpoint is the source; ingress: a local endpoint is the destination. */
+export const DIR = { egress: 1, ingress: 2 } as const;
+
+/** Slots of the weft_ctl_v1 array (u32 values). */
+export const CTL = {
+  activeSlot: 0,
+  generation: 1,
+  defaultSlot0: 2,
+  defaultSlot1: 3,
+  entries: 4,
+} as const;
+
+/** Bit in an identity value's flags: the address belongs to an endpoint of this host. */
+export const ID_FLAG_LOCAL = 1;
+
+/**
+ * Identity LPM keys: u32 prefixlen, then data = [slot u8, 0, 0, 0, addr...].
+ * The slot byte is always part of the prefix, so prefixlen = 32 + address bits.
+ */
+export const ID4_DATA = 8;
+export const ID6_DATA = 20;
+export const ID_PREFIX_BASE = 32;
+
+/**
+ * Policy LPM key data (16 bytes, network order):
+ *   0 slot u8 | 1 dir u8 | 2 proto u8 (IR proto) | 3 zero
+ *   4 local identity u32 | 8 remote identity u32 | 12 port key u16 | 14 zero u16
+ * prefixlen = 96 + the port-key prefix length (0..16).
+ */
+export const POLICY_DATA = 16;
+export const POLICY_PREFIX_BASE = 96;
+
+/** Policy value: rule u32 (IR rule index), verdict u8, flags u8 (bit 0: log), pad u16. */
+export const POLICY_VALUE = 8;
+
+/**
+ * Conntrack key (40 bytes): family u8 | proto u8 | sport u16 | dport u16 | pad u16 |
+ * src 16 bytes | dst 16 bytes (IPv4 in the first 4 bytes, rest zero).
+ * Ports are host order. ICMP echo: sport = echo id, dport = 0.
+ * The key stored is the one the reply will carry.
+ */
+export const CT_KEY = 40;
+/** Conntrack value: generation u32 that opened it, flags u32. */
+export const CT_VALUE = 8;
+
+/** Failsafe key (20 bytes): family u8 | proto u8 | port u16 (host order) | addr 16 bytes. */
+export const FAILSAFE_KEY = 20;
+
+/** Per-CPU global counters (weft_counters_v1), index: name. */
+export const COUNTERS = [
+  'pass_non_ip',
+  'pass_nd',
+  'pass_failsafe',
+  'pass_not_local',
+  'pass_seen',
+  'pass_ct_reply',
+  'allow_policy',
+  'deny_policy',
+  'drop_malformed',
+  'drop_fragment',
+  'xdp_drop',
+  'ct_full',
+] as const;
+export type CounterName = (typeof COUNTERS)[number];
+
+/** Per-CPU rule hit counters (weft_stats_v1): index slot * stride + rule + 1; + 0 is the default action. */
+export const STATS_DEFAULT_INDEX = 0;
+
+/** Load-time settings (`volatile const struct weft_cfg` in .rodata). */
+export const CFG_FIELDS = ['stats_stride', 'seen_mark'] as const;
+/** skb mark bit a TC program sets once it has judged a packet, so a forwarded packet is judged once per host. */
+export const DEFAULT_SEEN_MARK = 0x00100000;
+
+export const IR_PROTO_OTHER = 0;
+
+function define(name: string, value: number | string): string {
+  return `#define ${name} ${typeof value === 'string' ? `"${value}"` : value}`;
+}
+
+/** The C header with the same constants. */
+export function renderAbiHeader(): string {
+  const lines = [
+    '/* Generated from targets/host/abi.ts by `make -C bpf abi`; do not edit. */',
+    '#ifndef WEFT_ABI_H',
+    '#define WEFT_ABI_H',
+    '',
+  ];
+  for (const [k, v] of Object.entries(MAP)) lines.push(`#define WEFT_MAP_${k.toUpperCase()} ${v}`);
+  lines.push('');
+  for (const [k, v] of Object.entries(VERDICT)) lines.push(define(`WEFT_VERDICT_${k.toUpperCase()}`, v));
+  for (const [k, v] of Object.entries(DIR)) lines.push(define(`WEFT_DIR_${k.toUpperCase()}`, v));
+  lines.push('');
+  lines.push(define('WEFT_CTL_ACTIVE_SLOT', CTL.activeSlot));
+  lines.push(define('WEFT_CTL_GENERATION', CTL.generation));
+  lines.push(define('WEFT_CTL_DEFAULT_SLOT0', CTL.defaultSlot0));
+  lines.push(define('WEFT_CTL_ENTRIES', CTL.entries));
+  lines.push(define('WEFT_ID_FLAG_LOCAL', ID_FLAG_LOCAL));
+  lines.push(define('WEFT_ID4_DATA', ID4_DATA));
+  lines.push(define('WEFT_ID6_DATA', ID6_DATA));
+  lines.push(define('WEFT_ID_PREFIX_BASE', ID_PREFIX_BASE));
+  lines.push(define('WEFT_POLICY_DATA', POLICY_DATA));
+  lines.push(define('WEFT_POLICY_PREFIX_BASE', POLICY_PREFIX_BASE));
+  lines.push(define('WEFT_POLICY_VALUE', POLICY_VALUE));
+  lines.push(define('WEFT_CT_KEY', CT_KEY));
+  lines.push(define('WEFT_CT_VALUE', CT_VALUE));
+  lines.push(define('WEFT_FAILSAFE_KEY', FAILSAFE_KEY));
+  lines.push(define('WEFT_STATS_DEFAULT_INDEX', STATS_DEFAULT_INDEX));
+  lines.push(define('WEFT_IR_PROTO_OTHER', IR_PROTO_OTHER));
+  lines.push(`#define WEFT_DEFAULT_SEEN_MARK 0x${DEFAULT_SEEN_MARK.toString(16).padStart(8, '0')}`);
+  lines.push('');
+  lines.push('enum weft_counter {');
+  COUNTERS.forEach((c, i) => lines.push(`\tWEFT_CNT_${c.toUpperCase()} = ${i},`));
+  lines.push(`\tWEFT_CNT__MAX = ${COUNTERS.length},`);
+  lines.push('};');
+  lines.push('');
+  lines.push('#endif /* WEFT_ABI_H */');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,56 @@
+// Host codegen (DESIGN §5): the datapath object, maps.json with every entry
+// of this host's share, and interfaces.json telling the agent where to
+// attach. Pure except for running clang (cached).
+//
+// Where the programs attach, and why each packet is judged once:
+//   - TC ingress and egress on every interface the fabric links give the host
+//     (uplinks, and endpoint-facing ports when endpoints sit behind them). The
+//     program derives the direction from the addresses (source local: egress;
+//     else destination local: ingress), so it does not matter on which hook a
+//     packet is first seen. It marks the packets it judged (skb mark bit), so a
+//     packet forwarded from one watched port to another is not judged again;
+//     veth crossings into endpoint namespaces clear the mark.
+//   - XDP on uplinks only: the early, stateless drop.
+
+import { readFileSync } from 'node:fs';
+import type { CodegenInput, CodegenOutput } from '../contract.ts';
+import { buildObject } from './build.ts';
+import { computeShare, shareToJson } from './share.ts';
+
+export const INTERFACES_FORMAT = 'weft.host.interfaces/v1';
+
+export interface InterfacesJson {
+  format: typeof INTERFACES_FORMAT;
+  device: string;
+  interfaces: { name: string; role: string; tc: boolean; xdp: boolean }[];
+}
+
+export async function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
+  const share = computeShare(input.ir, input.fabric, input.device);
+  const object = readFileSync(await buildObject());
+  const ifaces: InterfacesJson = {
+    format: INTERFACES_FORMAT,
+    device: input.device.name,
+    interfaces: input.devicePlacement.interfaces.map((i) => ({ name: i.name, role: i.role, tc: true, xdp: i.role === 'uplink' })),
+  };
+  const notes: string[] = [];
+  if (ifaces.interfaces.length === 0) notes.push(`${input.device.name}: no links in the fabric, so the agent has no interface to attach to`);
+  if (share.localAddresses.length === 0) notes.push(`${input.device.name}: no local endpoints; the datapath passes everything`);
+  return {
+    files: [
+      { path: 'policy.bpf.o', content: new Uint8Array(object) },
+      { path: 'maps.json', content: `${JSON.stringify(shareToJson(share))}\n` },
+      { path: 'interfaces.json', content: `${JSON.stringify(ifaces, null, 2)}\n` },
+    ],
+    notes,
+    stats: {
+      localEndpoints: share.localAddresses.length,
+      localIdentities: share.localIdentities.length,
+      id4Entries: share.id4.length,
+      id6Entries: share.id6.length,
+      policyEntries: share.policy.length,
+      policyMaxEntries: share.maxEntries.policy,
+      ctEntries: share.maxEntries.ct,
+    },
+  };
+}

@@ -1,0 +1,246 @@
+// Loads the host datapath object through libbpf and writes a host share into
+// its maps. Two kinds of values: `HostMaps` (live file descriptors that must
+// be closed) and the inert `HostShare` data they are filled from.
+//
+// Generations: every policy entry and identity entry carries a slot byte
+// (0/1). A new share is written into the slot packets are not using, as a
+// delta against what that slot held before; then one 4-byte update of
+// weft_ctl_v1[active] switches every packet to it. A packet reads the slot
+// once, so it never mixes two policies; conntrack is keyed by addresses and
+// is shared by both slots, so established connections survive.
+
+import { readFileSync } from 'node:fs';
+import { CTL, MAP, PROG, VERDICT, type MapConcern } from './abi.ts';
+import { failsafeKey, idKey, idValue, policyKey, policyValue, u32 } from './encode.ts';
+import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
+import type { HostShare, MapSizes } from './share.ts';
+
+export interface LoadSettings {
+  sizes: MapSizes;
+  statsStride: number;
+  /** skb mark bit set on judged packets (0 disables the once-per-host rule). */
+  seenMark: number;
+  /** Existing conntrack map to adopt (a reload keeps established connections). */
+  reuseCtFd?: number;
+}
+
+/** The verifier (or libbpf) refused the object; `summary` holds the lines that say why. */
+export class VerifierError extends Error {
+  constructor(
+    readonly failure: Error,
+    readonly log: string[],
+  ) {
+    super(`the kernel refused the host datapath: ${failure.message}\n${VerifierError.summarize(log).join('\n')}`);
+    this.name = 'VerifierError';
+  }
+
+  /** The verifier's own complaint and what led to it: the tail of the log, without the register dumps' bulk. */
+  static summarize(log: string[]): string[] {
+    const start = log.findIndex((l) => /BEGIN PROG LOAD LOG|processed \d+ insns|invalid|R\d+ |failed to load|libbpf: prog/.test(l));
+    const relevant = log.filter(
+      (l) => /invalid|unbounded|out of range|not allowed|!read_ok|misaligned|back-edge|too large|failed|error|refus|permission|denied|-- END/i.test(l),
+    );
+    const tail = log.slice(Math.max(start < 0 ? 0 : start, log.length - 12));
+    return [...new Set([...relevant.slice(-10), ...tail])].map((l) => `  ${l}`);
+  }
+}
+
+export interface HostMaps {
+  obj: Ptr;
+  fds: Record<MapConcern, number>;
+  progs: { tc: number; xdp: number };
+}
+
+const CONCERNS = Object.keys(MAP) as MapConcern[];
+
+function cfgBlob(statsStride: number, seenMark: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(statsStride, 0);
+  b.writeUInt32LE(seenMark >>> 0, 4);
+  return b;
+}
+
+/** Opens the object, sizes its maps, loads it. Throws VerifierError with the log on refusal. */
+export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
+  readFileSync(objectPath, { flag: 'r' }).length; // a missing file is a plain ENOENT, not a libbpf message
+  const obj = libbpf.openFile(objectPath);
+  try {
+    const sizeOf: Record<MapConcern, number | undefined> = {
+      ctl: undefined,
+      counters: undefined,
+      id4: s.sizes.id4,
+      id6: s.sizes.id6,
+      policy: s.sizes.policy,
+      ct: s.sizes.ct,
+      stats: s.sizes.stats,
+      failsafe: s.sizes.failsafe,
+    };
+    for (const c of CONCERNS) {
+      const n = sizeOf[c];
+      if (n !== undefined) libbpf.setMaxEntries(libbpf.findMap(obj, MAP[c]), Math.max(1, n));
+    }
+    libbpf.setInitialValue(libbpf.rodataMap(obj), cfgBlob(s.statsStride, s.seenMark));
+    if (s.reuseCtFd !== undefined) libbpf.reuseFd(libbpf.findMap(obj, MAP.ct), s.reuseCtFd);
+    const r = withLibbpfLog(() => libbpf.load(obj));
+    if (r.error) {
+      const e = r.error instanceof Error ? r.error : new Error(String(r.error));
+      if (e instanceof LibbpfError && e.errno === 1) {
+        throw new Error(`loading eBPF needs root (CAP_BPF, CAP_NET_ADMIN): ${e.message}`);
+      }
+      throw new VerifierError(e, r.lines);
+    }
+    const fds = {} as Record<MapConcern, number>;
+    for (const c of CONCERNS) fds[c] = libbpf.mapFd(libbpf.findMap(obj, MAP[c]));
+    return { obj, fds, progs: { tc: libbpf.programFd(obj, PROG.tc), xdp: libbpf.programFd(obj, PROG.xdp) } };
+  } catch (e) {
+    libbpf.close(obj);
+    throw e;
+  }
+}
+
+export function closeObject(m: HostMaps): void {
+  libbpf.close(m.obj);
+}
+
+/** Key/value pairs of one slot of each sized map, keyed by hex key for diffing. */
+export interface SlotImage {
+  id: Map<string, { key: Buffer; value: Buffer; family: 4 | 6 }>;
+  policy: Map<string, { key: Buffer; value: Buffer }>;
+}
+
+export function slotImage(share: HostShare, slot: number): SlotImage {
+  const id: SlotImage['id'] = new Map();
+  for (const e of [...share.id4, ...share.id6]) {
+    const key = idKey(slot, e);
+    id.set(key.toString('hex'), { key, value: idValue(e), family: e.prefix.family });
+  }
+  const policy: SlotImage['policy'] = new Map();
+  for (const e of share.policy) {
+    const key = policyKey(slot, e);
+    policy.set(key.toString('hex'), { key, value: policyValue(e) });
+  }
+  return { id, policy };
+}
+
+function writeDelta<T extends { key: Buffer; value: Buffer }>(
+  fdOf: (v: T) => number,
+  before: Map<string, T>,
+  after: Map<string, T>,
+): { deleted: number; written: number } {
+  let deleted = 0;
+  let written = 0;
+  // Deletions first, so the map never holds both the old and new slot contents at once.
+  for (const [k, v] of before) {
+    if (!after.has(k)) {
+      libbpf.delete(fdOf(v), v.key);
+      deleted++;
+    }
+  }
+  const batches = new Map<number, T[]>();
+  for (const [k, v] of after) {
+    const old = before.get(k);
+    if (old && old.value.equals(v.value)) continue;
+    const fd = fdOf(v);
+    let list = batches.get(fd);
+    if (!list) batches.set(fd, (list = []));
+    list.push(v);
+  }
+  for (const [fd, list] of batches) {
+    // LPM tries have no batch operation; one syscall per entry.
+    for (const v of list) libbpf.update(fd, v.key, v.value);
+    written += list.length;
+  }
+  return { deleted, written };
+}
+
+export interface DeltaStats {
+  deleted: number;
+  written: number;
+}
+
+/** Brings one (inactive) slot from `before` to `after`; `before` undefined: the slot is empty. */
+export function writeSlot(m: HostMaps, slot: number, after: HostShare, before?: HostShare): DeltaStats {
+  const a = slotImage(after, slot);
+  const b = before ? slotImage(before, slot) : { id: new Map(), policy: new Map() };
+  const ids = writeDelta((v: { family: 4 | 6 }) => (v.family === 4 ? m.fds.id4 : m.fds.id6), b.id, a.id);
+  const pol = writeDelta(() => m.fds.policy, b.policy, a.policy);
+  zeroStats(m, slot, after.statsStride);
+  libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.defaultAction]));
+  return { deleted: ids.deleted + pol.deleted, written: ids.written + pol.written };
+}
+
+/** Replaces the failsafe list (not per slot: it only ever allows more). */
+export function writeFailsafe(m: HostMaps, share: HostShare, before?: HostShare): void {
+  const want = new Map(share.failsafe.map((f) => [failsafeKey(f).toString('hex'), failsafeKey(f)]));
+  for (const f of before?.failsafe ?? []) {
+    const k = failsafeKey(f);
+    if (!want.has(k.toString('hex'))) libbpf.delete(m.fds.failsafe, k);
+  }
+  for (const k of want.values()) libbpf.update(m.fds.failsafe, k, u32(1));
+}
+
+export function possibleCpus(): number {
+  const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+  let n = 0;
+  for (const part of text.split(',')) {
+    const [lo, hi] = part.split('-').map(Number);
+    n += (hi ?? lo) - lo + 1;
+  }
+  return n;
+}
+
+function zeroStats(m: HostMaps, slot: number, stride: number): void {
+  const zero = Buffer.alloc(8 * possibleCpus());
+  const n = stride;
+  const keys = Buffer.alloc(4 * n);
+  for (let i = 0; i < n; i++) keys.writeUInt32LE(slot * stride + i, 4 * i);
+  const values = Buffer.alloc(zero.length * n);
+  if (!libbpf.updateBatch(m.fds.stats, keys, values, n)) {
+    for (let i = 0; i < n; i++) libbpf.update(m.fds.stats, keys.subarray(4 * i, 4 * i + 4), zero);
+  }
+}
+
+/** The switch: packets read the new slot from the next one on. */
+export function activate(m: HostMaps, slot: number, generation: number): void {
+  libbpf.update(m.fds.ctl, u32(CTL.generation), u32(generation));
+  libbpf.update(m.fds.ctl, u32(CTL.activeSlot), u32(slot));
+}
+
+export function readCtl(ctlFd: number): { activeSlot: number; generation: number } {
+  const v = Buffer.alloc(4);
+  libbpf.lookup(ctlFd, u32(CTL.activeSlot), v);
+  const activeSlot = v.readUInt32LE(0);
+  libbpf.lookup(ctlFd, u32(CTL.generation), v);
+  return { activeSlot, generation: v.readUInt32LE(0) };
+}
+
+/** Per-CPU u64 counters summed over CPUs, for indices lo..lo+n-1. */
+export function readPerCpu(fd: number, lo: number, n: number): bigint[] {
+  const cpus = possibleCpus();
+  const v = Buffer.alloc(8 * cpus);
+  const out: bigint[] = [];
+  for (let i = 0; i < n; i++) {
+    let sum = 0n;
+    if (libbpf.lookup(fd, u32(lo + i), v)) for (let c = 0; c < cpus; c++) sum += v.readBigUInt64LE(8 * c);
+    out.push(sum);
+  }
+  return out;
+}
+
+/** Deletes every conntrack entry (verification runs start from an empty table). */
+export function clearMap(fd: number, keySize: number): number {
+  const key = Buffer.alloc(keySize);
+  let n = 0;
+  while (libbpf.nextKey(fd, null, key)) {
+    libbpf.delete(fd, key);
+    n++;
+  }
+  return n;
+}
+
+/** Kernel memory charged to a map (memlock from fdinfo), in bytes. */
+export function mapMemory(fd: number): number {
+  const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  const m = /memlock:\s*(\d+)/.exec(info);
+  return m ? Number(m[1]) : 0;
+}

@@ -1,0 +1,397 @@
+// OpenConfig codegen: the policy as ordered openconfig-acl entries (the lowest
+// matching sequence-id wins), one ACL_IPV4 and one ACL_IPV6 acl-set per mode,
+// bound on ingress of the ports the placement gives this switch.
+//
+//   exact     (ports facing unmanaged endpoints): reply entries first (reversed
+//             allow cells, TCP with ACK set), then every rule in order, then a
+//             catch-all with the policy's default action.
+//   prefilter (other ports): deny rules, plus the allow rules a later deny
+//             overlaps (so first-match order still protects them), then a
+//             catch-all ACCEPT. It only drops flows the reference denies.
+
+import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.ts';
+import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
+import { IPPROTO, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
+import type { CodegenInput, EnforcementMode } from '../contract.ts';
+import { AddressBook } from './addresses.ts';
+import {
+  ICMPV4_CODES,
+  ICMPV4_TYPES,
+  ICMPV6_CODES,
+  ICMPV6_TYPES,
+  type AclConfig,
+  type AclEntry,
+  type AclInterface,
+  type AclSet,
+  type AclType,
+  type PortRange,
+} from './model.ts';
+
+export const DEFAULT_ACL_CAPACITY = 1024;
+const SEQ_STEP = 10;
+
+/** Header fields of one entry, without addresses or action. */
+interface Fields {
+  protocol?: number;
+  srcPort?: PortRange;
+  dstPort?: PortRange;
+  icmp?: { type?: number; code?: number };
+  tcpFlags?: AclEntry['tcpFlags'];
+}
+
+export interface AclPlan {
+  config: AclConfig;
+  notes: string[];
+  stats: Record<string, number>;
+}
+
+export function setName(mode: EnforcementMode, type: AclType): string {
+  return `weft-${mode}-${type === 'ACL_IPV4' ? 'ipv4' : 'ipv6'}`;
+}
+
+function rulePorts(rule: Rule): PortMatch[] {
+  return rule.ports.length > 0 ? rule.ports : [{ protocol: 'any', span: rule.span }];
+}
+
+function fullRange(lo: number, hi: number): boolean {
+  return lo === 0 && hi === 65535;
+}
+
+/** Port matches overlap: used to decide which allow rules a prefilter keeps. */
+function portsOverlap(a: PortMatch, b: PortMatch): boolean {
+  if (a.protocol === 'any' || b.protocol === 'any') return true;
+  if (a.protocol !== b.protocol) return false;
+  if ((a.protocol === 'tcp' || a.protocol === 'udp') && (b.protocol === 'tcp' || b.protocol === 'udp')) {
+    return a.lo <= b.hi && b.lo <= a.hi;
+  }
+  if ((a.protocol === 'icmp' || a.protocol === 'icmpv6') && (b.protocol === 'icmp' || b.protocol === 'icmpv6')) {
+    const t = a.type === undefined || b.type === undefined || a.type === b.type;
+    const c = a.code === undefined || b.code === undefined || a.code === b.code;
+    return t && c;
+  }
+  return true;
+}
+
+/**
+ * A port match in one family: `fields` (a union of entries) matches exactly
+ * the flows of the match that the openconfig model can name; when `complete`
+ * is false the rest are ICMP messages outside the model (icmpInModel), and
+ * `cover` is a wider single entry that contains the whole match.
+ */
+interface Expressed {
+  fields: Fields[];
+  complete: boolean;
+  cover: Fields;
+  /** The remainder lies in the other family's ICMP (no container can name it). */
+  crossFamily: boolean;
+  why: string;
+}
+
+function express(pm: PortMatch, family: Family): Expressed {
+  const done = (f: Fields): Expressed => ({ fields: [f], complete: true, cover: f, crossFamily: false, why: '' });
+  switch (pm.protocol) {
+    case 'any':
+      return done({});
+    case 'tcp':
+    case 'udp': {
+      const fields: Fields = { protocol: IPPROTO[pm.protocol] };
+      if (!fullRange(pm.lo, pm.hi)) fields.dstPort = { lo: pm.lo, hi: pm.hi };
+      return done(fields);
+    }
+    case 'icmp':
+    case 'icmpv6': {
+      const protocol = IPPROTO[pm.protocol];
+      if (pm.type === undefined && pm.code === undefined) return done({ protocol });
+      const what = `${pm.protocol} type ${pm.type ?? 'any'} code ${pm.code ?? 'any'} in IPv${family}`;
+      const native = pm.protocol === 'icmp' ? family === 4 : family === 6;
+      if (!native) {
+        return { fields: [], complete: false, cover: { protocol }, crossFamily: true, why: `${what}: the ACL_IPV${family} icmp container names ${family === 4 ? 'ICMPv4' : 'ICMPv6'} only` };
+      }
+      const types = family === 4 ? ICMPV4_TYPES : ICMPV6_TYPES;
+      const codes = family === 4 ? ICMPV4_CODES : ICMPV6_CODES;
+      const partial = (fields: Fields[], cover: Fields, why: string): Expressed => ({ fields, complete: false, cover, crossFamily: false, why: `${what}: ${why}` });
+      if (pm.type === undefined) {
+        const code = pm.code as number;
+        const fields = Object.keys(types)
+          .map(Number)
+          .filter((t) => codes[`${t}/${code}`] !== undefined)
+          .map((t) => ({ protocol, icmp: { type: t, code } }));
+        return partial(fields, { protocol }, `a code without a type is named per type, and only types with an identity for code ${code}`);
+      }
+      if (types[pm.type] === undefined) return partial([], { protocol }, `no openconfig-icmpv${family}-types identity for type ${pm.type}`);
+      if (pm.code === undefined) return done({ protocol, icmp: { type: pm.type } });
+      if (codes[`${pm.type}/${pm.code}`] === undefined) {
+        return partial([], { protocol, icmp: { type: pm.type } }, `no openconfig-icmpv${family}-types identity for code ${pm.code}`);
+      }
+      return done({ protocol, icmp: { type: pm.type, code: pm.code } });
+    }
+    default: {
+      const never: never = pm;
+      throw new Error(`unhandled port match ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * The entries for a match the model cannot name completely. Prefilter: an
+ * allow widens, a deny keeps only what it can name (never drop more). Exact:
+ * an allow keeps what it can name and a cross-family deny widens to its
+ * protocol, so the unnameable ICMP messages are dropped (fail closed); a deny
+ * that would have to widen over nameable messages cannot be exact.
+ */
+function incompleteFields(ex: Expressed, rule: Rule, mode: EnforcementMode, notes: Set<string>): Fields[] {
+  if (mode === 'prefilter') {
+    if (rule.action === 'allow') {
+      notes.add(`prefilter: rule ${rule.name}: ${ex.why}; the allow is widened`);
+      return [ex.cover];
+    }
+    notes.add(`prefilter: rule ${rule.name}: ${ex.why}; the rest of the deny is left to the hosts`);
+    return ex.fields;
+  }
+  if (rule.action === 'allow') {
+    notes.add(`exact: rule ${rule.name}: ${ex.why}; those messages are dropped (fail closed)`);
+    return ex.fields;
+  }
+  if (ex.crossFamily) {
+    notes.add(`exact: rule ${rule.name}: ${ex.why}; the deny covers the whole protocol (fail closed)`);
+    return [ex.cover];
+  }
+  throw new UnsupportedError('openconfig', 'icmp match', `rule ${rule.name}: ${ex.why} (an exact deny cannot be widened; name a type and code openconfig has an identity for)`);
+}
+
+/** A rule's peers as identities; undefined means `any`. */
+function peerIds(book: AddressBook, refs: Rule['from']): Set<number> | undefined {
+  const out = new Set<number>();
+  for (const r of refs) {
+    if (r.kind === 'any') return undefined;
+    for (const id of book.groupIdentities(r.name)) out.add(id);
+  }
+  return out;
+}
+
+function intersects(a: Set<number> | undefined, b: Set<number> | undefined): boolean {
+  if (a === undefined) return b === undefined || b.size > 0;
+  if (b === undefined) return a.size > 0;
+  const [small, big] = a.size < b.size ? [a, b] : [b, a];
+  for (const x of small) if (big.has(x)) return true;
+  return false;
+}
+
+class EntryList {
+  readonly entries: AclEntry[] = [];
+  add(e: Omit<AclEntry, 'seq'>): void {
+    this.entries.push({ ...e, seq: (this.entries.length + 1) * SEQ_STEP });
+  }
+}
+
+function addressList(book: AddressBook, ids: Set<number> | undefined, family: Family): (Cidr | undefined)[] {
+  if (ids === undefined) return [undefined];
+  return book.prefixes(ids, family);
+}
+
+/** Forward entries of one rule in one family (first-match order is the list order). */
+function ruleEntries(
+  out: EntryList,
+  book: AddressBook,
+  rule: Rule,
+  family: Family,
+  mode: EnforcementMode,
+  notes: Set<string>,
+): void {
+  const srcs = addressList(book, peerIds(book, rule.from), family);
+  const dsts = addressList(book, peerIds(book, rule.to), family);
+  if (srcs.length === 0 || dsts.length === 0) return;
+  for (const pm of rulePorts(rule)) {
+    const ex = express(pm, family);
+    for (const fields of ex.complete ? ex.fields : incompleteFields(ex, rule, mode, notes)) {
+      for (const src of srcs) {
+        for (const dst of dsts) {
+          out.add({
+            description: `rule ${rule.name}`,
+            ...(src ? { src } : {}),
+            ...(dst ? { dst } : {}),
+            ...fields,
+            action: rule.action === 'allow' ? 'ACCEPT' : 'DROP',
+            log: rule.log,
+          });
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Reply entries for an exact set: for every allow cell whose destination is
+ * local to this switch, the reversed flow with TCP ACK set (UDP: source port;
+ * ICMP echo: the echo reply). Cells are first-match resolved, so a reply
+ * entry only ever passes a reply of a flow the policy allows.
+ */
+function replyEntries(out: EntryList, input: CodegenInput, book: AddressBook, family: Family): void {
+  const { ir } = input;
+  const local = new Set(input.devicePlacement.localIdentities);
+  const cells = ir.cells;
+  // (reply source identity, proto, lo, hi) -> reply destination identities
+  const groups = new Map<string, { from: number; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
+  for (let i = 0; i < cells.length; i++) {
+    const r = cells.rule[i];
+    if (r < 0 || ir.rules[r].action !== 'allow') continue;
+    if (!local.has(cells.dst[i])) continue;
+    const proto = cells.proto[i];
+    let lo = cells.lo[i];
+    let hi = cells.hi[i];
+    if (proto === 1 || proto === 58) {
+      if (proto === 1 && family !== 4) continue;
+      if (proto === 58 && family !== 6) continue;
+      const echo = proto === 1 ? 8 << 8 : 128 << 8;
+      if (lo > echo || hi < echo) continue;
+      lo = hi = echo;
+    } else if (proto !== 6 && proto !== 17) continue;
+    const key = `${cells.dst[i]}|${proto}|${lo}|${hi}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { from: cells.dst[i], proto, lo, hi, to: new Set(), rules: new Set() }));
+    g.to.add(cells.src[i]);
+    g.rules.add(ir.rules[r].name);
+  }
+  for (const g of groups.values()) {
+    const srcs = book.prefixes([g.from], family);
+    const dsts = book.prefixes(g.to, family);
+    let fields: Fields;
+    if (g.proto === 6) {
+      fields = { protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] } };
+      if (!fullRange(g.lo, g.hi)) fields.srcPort = { lo: g.lo, hi: g.hi };
+    } else if (g.proto === 17) {
+      fields = { protocol: 17 };
+      if (!fullRange(g.lo, g.hi)) fields.srcPort = { lo: g.lo, hi: g.hi };
+    } else {
+      fields = { protocol: g.proto, icmp: g.proto === 1 ? { type: 0, code: 0 } : { type: 129, code: 0 } };
+    }
+    const names = [...g.rules].sort();
+    const description = `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`;
+    for (const src of srcs) {
+      for (const dst of dsts) {
+        out.add({ description, src, dst, ...fields, action: 'ACCEPT', log: false });
+      }
+    }
+  }
+}
+
+/** The deny rules, and the allow rules a later deny overlaps, in policy order. */
+function prefilterRules(book: AddressBook, rules: Rule[]): Rule[] {
+  const peers = rules.map((r) => ({ from: peerIds(book, r.from), to: peerIds(book, r.to), ports: rulePorts(r) }));
+  const keep: Rule[] = [];
+  const laterDenies: number[] = [];
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const r = rules[i];
+    if (r.action === 'deny') {
+      laterDenies.push(i);
+      keep.push(r);
+      continue;
+    }
+    const a = peers[i];
+    const overlapped = laterDenies.some((j) => {
+      const d = peers[j];
+      return a.ports.some((p) => d.ports.some((q) => portsOverlap(p, q))) && intersects(a.from, d.from) && intersects(a.to, d.to);
+    });
+    if (overlapped) keep.push(r);
+  }
+  return keep.reverse();
+}
+
+function buildSet(
+  input: CodegenInput,
+  book: AddressBook,
+  rules: Rule[],
+  mode: EnforcementMode,
+  type: AclType,
+  notes: Set<string>,
+): { set: AclSet; replies: number } {
+  const family: Family = type === 'ACL_IPV4' ? 4 : 6;
+  const list = new EntryList();
+  if (mode === 'exact') replyEntries(list, input, book, family);
+  const replies = list.entries.length;
+  const forward = mode === 'exact' ? rules : prefilterRules(book, rules);
+  for (const rule of forward) ruleEntries(list, book, rule, family, mode, notes);
+  const fallback = mode === 'exact' ? input.ir.defaultAction : 'allow';
+  list.add({
+    description: mode === 'exact' ? `default ${input.ir.defaultAction}` : 'prefilter: pass the rest to the hosts',
+    action: fallback === 'allow' ? 'ACCEPT' : 'DROP',
+    log: false,
+  });
+  const set: AclSet = {
+    name: setName(mode, type),
+    type,
+    description: `weft ${mode} policy ${input.ir.policyName} ${input.ir.policyDigest.slice(0, 12)}`,
+    entries: list.entries,
+  };
+  return { set, replies };
+}
+
+/** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
+export function planAcl(input: CodegenInput): AclPlan {
+  const { policy, ir, device, devicePlacement } = input;
+  const book = new AddressBook(ir);
+  const notes = new Set<string>();
+  // Rules that win no cell are never a first match: they need no entries.
+  const winners = new Set<number>();
+  for (let i = 0; i < ir.cells.length; i++) if (ir.cells.rule[i] >= 0) winners.add(ir.cells.rule[i]);
+  const rules = policy.rules.filter((r) => winners.has(r.index));
+  const shadowed = policy.rules.length - rules.length;
+  if (shadowed > 0) notes.add(`${shadowed} rule(s) never decide a flow (shadowed or empty groups): no entries`);
+
+  const modeOf = (role: string): EnforcementMode => (role === 'unmanaged-endpoint' ? 'exact' : devicePlacement.mode);
+  const modes = new Set(devicePlacement.interfaces.map((i) => modeOf(i.role)));
+  const sets: AclSet[] = [];
+  let replies = 0;
+  for (const mode of (['exact', 'prefilter'] as EnforcementMode[]).filter((m) => modes.has(m))) {
+    for (const type of ['ACL_IPV4', 'ACL_IPV6'] as AclType[]) {
+      const built = buildSet(input, book, rules, mode, type, notes);
+      sets.push(built.set);
+      replies += built.replies;
+    }
+  }
+  if (modes.has('exact')) {
+    notes.add(
+      'exact ports are stateless: replies pass by reverse entries (TCP: ACK set; UDP: source port; ICMP: echo reply), ' +
+        'so a reply-shaped packet of a connection that was never opened passes too',
+    );
+    if (ir.defaultAction === 'allow') notes.add('exact ports: replies of flows allowed only by the default action get no reverse entries');
+  }
+  const interfaces: AclInterface[] = [...devicePlacement.interfaces]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((i) => {
+      const mode = modeOf(i.role);
+      return {
+        id: i.name,
+        iface: i.name,
+        ingress: (['ACL_IPV4', 'ACL_IPV6'] as AclType[]).map((type) => ({ setName: setName(mode, type), type })),
+      };
+    });
+  if (interfaces.length === 0) notes.add('no interfaces in the placement: acl-sets are not bound anywhere');
+
+  const count = (t: AclType): number => sets.filter((s) => s.type === t).reduce((n, s) => n + s.entries.length, 0);
+  const total = count('ACL_IPV4') + count('ACL_IPV6');
+  const capacity = device.capacity?.aclEntries ?? DEFAULT_ACL_CAPACITY;
+  if (total > capacity) {
+    const bag = new DiagnosticBag();
+    bag.error(
+      'acl-capacity-exceeded',
+      `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')})`,
+      device.span,
+      `raise capacity.aclEntries to at least ${total} if the switch has room, or narrow the rules placed on it`,
+    );
+    bag.throwIfErrors();
+  }
+  return {
+    config: { sets, interfaces },
+    notes: [...notes],
+    stats: {
+      entries: total,
+      ipv4Entries: count('ACL_IPV4'),
+      ipv6Entries: count('ACL_IPV6'),
+      replyEntries: replies,
+      aclSets: sets.length,
+      boundInterfaces: interfaces.length,
+      capacity,
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// `weft verify --target openconfig`: the compiled acl.json, read back through
+// the same reader the agent uses, interpreted on generated flows and compared
+// with the reference evaluator.
+//   exact ports:     the artefact's verdict equals the reference's, except
+//                    (a) a reply entry passing a packet whose reversed flow the
+//                    reference allows (the stateless approximation), and
+//                    (b) ICMP messages the model cannot name, dropped where the
+//                    reference allows them (fail closed); both are counted.
+//                    Replies of allowed flows towards local endpoints must pass.
+//   prefilter ports: never drops a flow the reference allows.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Flow } from '../../orchestrator/flow.ts';
+import { formatIp } from '../../orchestrator/net/ip.ts';
+import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
+import { generateFlows, makeRng } from '../../orchestrator/testing/generate.ts';
+import type { CodegenInput, EnforcementMode, VerifyOptions, VerifyReport } from '../contract.ts';
+import { AddressBook } from './addresses.ts';
+import { icmpInModel, parseAclConfig, type AclConfig } from './model.ts';
+import { AclInterpreter, permits, TCP_ACK, TCP_SYN, type AclDecision } from './semantics.ts';
+
+export interface OpenconfigVerifyReport extends VerifyReport {
+  /** Flows passed by a reply entry whose reversed flow the reference allows. */
+  replyApproximated: number;
+  /** ICMP messages outside the model dropped although the reference allows them. */
+  failClosed: number;
+  /** Replies of allowed flows checked to pass. */
+  repliesChecked: number;
+}
+
+export function describeFlow(f: Flow): string {
+  const proto = f.proto === 6 ? 'tcp' : f.proto === 17 ? 'udp' : f.proto === 1 ? 'icmp' : f.proto === 58 ? 'icmpv6' : `proto ${f.proto}`;
+  const l4 = f.proto === 6 || f.proto === 17 ? ` ${f.sport}->${f.dport}` : f.proto === 1 || f.proto === 58 ? ` type ${f.icmpType ?? 0} code ${f.icmpCode ?? 0}` : '';
+  return `${formatIp(f.src.family, f.src.value)} -> ${formatIp(f.dst.family, f.dst.value)} ${proto}${l4}`;
+}
+
+/** The packet a reply to `f` would be (echo requests get their echo reply). */
+export function replyOf(f: Flow): Flow {
+  const r: Flow = { src: f.dst, dst: f.src, proto: f.proto, sport: f.dport, dport: f.sport };
+  if (f.proto === 1 || f.proto === 58) {
+    r.icmpType = f.icmpType === 8 ? 0 : f.icmpType === 128 ? 129 : f.icmpType;
+    r.icmpCode = f.icmpCode;
+    r.icmpId = f.icmpId;
+  }
+  return r;
+}
+
+/** The flow a reply-shaped packet would answer. */
+function requestOf(p: Flow): Flow {
+  const r: Flow = { src: p.dst, dst: p.src, proto: p.proto, sport: p.dport, dport: p.sport };
+  if (p.proto === 1 || p.proto === 58) {
+    r.icmpType = p.icmpType === 0 ? 8 : p.icmpType === 129 ? 128 : p.icmpType;
+    r.icmpCode = p.icmpCode;
+  }
+  return r;
+}
+
+function isEchoRequest(f: Flow): boolean {
+  return f.icmpCode === 0 && ((f.proto === 1 && f.src.family === 4 && f.icmpType === 8) || (f.proto === 58 && f.src.family === 6 && f.icmpType === 128));
+}
+
+function isReplyEntry(d: AclDecision): boolean {
+  return d.kind === 'entry' && (d.description ?? '').startsWith('reply of');
+}
+
+export function readAclConfig(text: string): AclConfig {
+  return parseAclConfig(JSON.parse(text));
+}
+
+/** Checks an acl configuration against the reference on the given flows. */
+export function checkAcl(config: AclConfig, input: CodegenInput, flows: Flow[]): OpenconfigVerifyReport {
+  const { policy, fabric, ir, device, devicePlacement } = input;
+  const acl = new AclInterpreter(config);
+  const reference = new ReferenceEvaluator(policy, fabric);
+  const book = new AddressBook(ir);
+  const local = new Set(devicePlacement.localIdentities);
+  const report: OpenconfigVerifyReport = {
+    device: device.name,
+    target: 'openconfig',
+    mode: devicePlacement.mode,
+    flows: 0,
+    mismatches: 0,
+    examples: [],
+    replyApproximated: 0,
+    failClosed: 0,
+    repliesChecked: 0,
+  };
+  const mismatch = (text: string): void => {
+    report.mismatches++;
+    if (report.examples.length < 5) report.examples.push(text);
+  };
+  const bound = new Set(acl.boundInterfaces());
+  // Ports of one mode share their acl-sets: one representative per mode.
+  const byMode = new Map<EnforcementMode, string>();
+  for (const i of devicePlacement.interfaces) {
+    if (!bound.has(i.name)) mismatch(`interface ${i.name} (${i.role}) has no acl-set bound`);
+    const mode: EnforcementMode = i.role === 'unmanaged-endpoint' ? 'exact' : devicePlacement.mode;
+    if (!byMode.has(mode)) byMode.set(mode, i.name);
+  }
+  const verdicts = flows.map((f) => reference.verdict(f));
+  for (const [mode, iface] of byMode) {
+    for (let k = 0; k < flows.length; k++) {
+      const f = flows[k];
+      const want = verdicts[k].verdict === 'allow';
+      const d = acl.decide(iface, f, f.proto === 6 ? TCP_SYN : 0);
+      const got = permits(d);
+      report.flows++;
+      if (mode === 'prefilter') {
+        if (!got && want) mismatch(`${iface} prefilter drops ${describeFlow(f)} which rule ${verdicts[k].rule} allows`);
+        continue;
+      }
+      if (got !== want) {
+        if (got && isReplyEntry(d) && reference.verdict(requestOf(f)).verdict === 'allow') report.replyApproximated++;
+        else if (!got && (f.proto === 1 || f.proto === 58) && !icmpInModel(f.src.family, f.proto, f.icmpType ?? 0, f.icmpCode ?? 0)) report.failClosed++;
+        else mismatch(`${iface} exact: ${describeFlow(f)}: acl ${got ? 'allows' : 'denies'}, reference ${want ? 'allows' : 'denies'} (rule ${verdicts[k].rule})`);
+      }
+      // A reply towards the unmanaged side's peer: the allowed flow's answer must pass.
+      const replyable = f.proto === 6 || f.proto === 17 || isEchoRequest(f);
+      if (want && verdicts[k].rule >= 0 && replyable && local.has(book.identityOf(f.dst))) {
+        const r = replyOf(f);
+        report.repliesChecked++;
+        report.flows++;
+        if (!permits(acl.decide(iface, r, f.proto === 6 ? TCP_ACK : 0))) mismatch(`${iface} exact: reply ${describeFlow(r)} of an allowed flow is dropped`);
+      }
+    }
+  }
+  return report;
+}
+
+export async function verifyOpenconfig(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<OpenconfigVerifyReport> {
+  const config = readAclConfig(await readFile(join(deviceDir, 'acl.json'), 'utf8'));
+  const flows = generateFlows(makeRng(opts.seed), input.policy, input.fabric, opts.packets);
+  return checkAcl(config, input, flows);
+}

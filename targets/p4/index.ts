@@ -1,0 +1,31 @@
+// The P4 switch target: Weft's ACL table (p4/weft.p4) filled with P4Runtime
+// entries computed from the policy. Artefacts per device: p4info.txtpb (the
+// pipeline the entries are for) and entries.json (INSERT updates).
+
+import type { Device } from '../../inventory/model.ts';
+import type { CodegenInput, CodegenOutput, Target } from '../contract.ts';
+import { buildAclEntries, checkCapacity, entriesDocument } from './codegen.ts';
+import { P4INFO_TEXT } from './p4info.ts';
+import { ENTRIES_FILE, P4INFO_FILE, verifyP4 } from './verify.ts';
+
+async function codegen(input: CodegenInput): Promise<CodegenOutput> {
+  const program = buildAclEntries(input);
+  checkCapacity(input, program.entries.length);
+  const doc = entriesDocument(program.entries, input.device.mgmt.p4runtime?.deviceId ?? 1);
+  return {
+    files: [
+      { path: P4INFO_FILE, content: P4INFO_TEXT },
+      { path: ENTRIES_FILE, content: `${JSON.stringify(doc, null, 1)}\n` },
+    ],
+    notes: program.notes,
+    stats: program.stats,
+  };
+}
+
+export const p4Target: Target = {
+  name: 'p4',
+  capabilities: { ipv6: true, stateful: false, modes: ['exact', 'prefilter'] },
+  appliesTo: (device: Device) => device.kind === 'switch' && device.pipeline === 'p4',
+  codegen,
+  verify: verifyP4,
+};

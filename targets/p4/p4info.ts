@@ -1,0 +1,113 @@
+// The Weft pipeline as its P4Info describes it: the ACL table's id, size, key
+// fields (id, width, match kind) and action ids. Codegen, the interpreter and
+// the emulated switch all read ids from here, never from constants.
+
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { T, TO_OBJECT } from './proto.ts';
+import { parseTextProto } from './textproto.ts';
+
+export const P4INFO_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'p4', 'weft.p4info.txtpb');
+export const P4_SOURCE_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'p4', 'weft.p4');
+
+/** Key names of the ACL table, in key order (as in p4/weft.p4). */
+export const ACL_FIELDS = [
+  'ingress_port',
+  'ether_type',
+  'ipv4_src',
+  'ipv4_dst',
+  'ipv6_src',
+  'ipv6_dst',
+  'ip_proto',
+  'l4_src_port',
+  'l4_dst_port',
+  'tcp_flags',
+  'icmp_type',
+  'icmp_code',
+] as const;
+export type AclFieldName = (typeof ACL_FIELDS)[number];
+
+export interface PipelineField {
+  name: AclFieldName;
+  id: number;
+  bitwidth: number;
+  matchType: string;
+}
+
+export interface Pipeline {
+  tableId: number;
+  tableName: string;
+  size: number;
+  fields: PipelineField[];
+  fieldByName: Map<AclFieldName, PipelineField>;
+  fieldById: Map<number, PipelineField>;
+  permitId: number;
+  denyId: number;
+  defaultActionId: number;
+  directCounterId: number;
+}
+
+/** Plain-object P4Info as decoded with TO_OBJECT. */
+export interface P4InfoObject {
+  pkgInfo?: { arch?: string };
+  tables?: {
+    preamble?: { id?: number; name?: string; alias?: string };
+    matchFields?: { id?: number; name?: string; bitwidth?: number; matchType?: string }[];
+    actionRefs?: { id?: number }[];
+    initialDefaultAction?: { actionId?: number };
+    directResourceIds?: number[];
+    size?: string | number;
+  }[];
+  actions?: { preamble?: { id?: number; name?: string; alias?: string } }[];
+  directCounters?: { preamble?: { id?: number; name?: string; alias?: string }; spec?: { unit?: string }; directTableId?: number }[];
+}
+
+/**
+ * Extracts the Weft pipeline from a P4Info, or says what is missing; used on
+ * the checked-in file and by a switch checking the P4Info it is given.
+ */
+export function pipelineFromP4Info(info: P4InfoObject): Pipeline {
+  const table = info.tables?.find((t) => t.preamble?.alias === 'weft_acl' || t.preamble?.name?.endsWith('.weft_acl'));
+  if (!table?.preamble?.id) throw new Error('p4info: no table weft_acl');
+  const fields: PipelineField[] = [];
+  for (const name of ACL_FIELDS) {
+    const f = table.matchFields?.find((m) => m.name === name);
+    if (!f?.id || !f.bitwidth) throw new Error(`p4info: table weft_acl has no match field ${name}`);
+    if (f.matchType !== 'TERNARY') throw new Error(`p4info: match field ${name} is ${f.matchType ?? 'unset'}, expected TERNARY`);
+    fields.push({ name, id: f.id, bitwidth: f.bitwidth, matchType: f.matchType });
+  }
+  const actionId = (alias: string): number => {
+    const a = info.actions?.find((x) => x.preamble?.alias === alias || x.preamble?.name?.endsWith(`.${alias}`));
+    if (!a?.preamble?.id) throw new Error(`p4info: no action ${alias}`);
+    if (!table.actionRefs?.some((r) => r.id === a.preamble!.id)) throw new Error(`p4info: table weft_acl does not reference action ${alias}`);
+    return a.preamble.id;
+  };
+  const permitId = actionId('permit');
+  const denyId = actionId('deny');
+  const counter = info.directCounters?.find((c) => c.directTableId === table.preamble!.id);
+  if (!counter?.preamble?.id) throw new Error('p4info: table weft_acl has no direct counter');
+  const size = Number(table.size ?? 0);
+  if (!(size > 0)) throw new Error('p4info: table weft_acl has no size');
+  return {
+    tableId: table.preamble.id,
+    tableName: table.preamble.name ?? 'weft_acl',
+    size,
+    fields,
+    fieldByName: new Map(fields.map((f) => [f.name, f])),
+    fieldById: new Map(fields.map((f) => [f.id, f])),
+    permitId,
+    denyId,
+    defaultActionId: table.initialDefaultAction?.actionId ?? permitId,
+    directCounterId: counter.preamble.id,
+  };
+}
+
+export function parseP4InfoText(text: string, file = 'p4info.txtpb'): P4InfoObject {
+  const plain = parseTextProto(text, T.P4Info, file);
+  return T.P4Info.toObject(T.P4Info.fromObject(plain), TO_OBJECT) as P4InfoObject;
+}
+
+export const P4INFO_TEXT: string = readFileSync(P4INFO_PATH, 'utf8');
+export const P4INFO: P4InfoObject = parseP4InfoText(P4INFO_TEXT, 'p4/weft.p4info.txtpb');
+export const PIPELINE: Pipeline = pipelineFromP4Info(P4INFO);

@@ -1,0 +1,115 @@
+// Concrete prefixes for the address sets a switch ACL matches on. The IR maps
+// addresses to identities by longest prefix; a switch needs, for a set of
+// identities, the prefixes covering exactly their addresses. The LPM table is
+// swept into disjoint intervals (each prefix minus its longer nested entries),
+// the intervals of the wanted identities are merged, and each maximal
+// interval becomes its minimal prefix cover.
+
+import { FAMILY_BITS, rangeToCidrs, type Cidr, type Family } from '../../orchestrator/net/ip.ts';
+import type { Ir, LpmEntry } from '../../orchestrator/ir/model.ts';
+import type { PeerRef } from '../../orchestrator/policy/model.ts';
+
+export interface AddressInterval {
+  lo: bigint;
+  hi: bigint;
+  id: number;
+}
+
+/** A set of addresses as prefixes per family; `any` is every address of both families. */
+export interface AddressSet {
+  any: boolean;
+  v4: Cidr[];
+  v6: Cidr[];
+}
+
+export const ANY_ADDRESS: AddressSet = { any: true, v4: [{ family: 4, addr: 0n, len: 0 }], v6: [{ family: 6, addr: 0n, len: 0 }] };
+
+export function prefixesOf(set: AddressSet, family: Family): Cidr[] {
+  return family === 4 ? set.v4 : set.v6;
+}
+
+/** The LPM table of one family as disjoint intervals covering the whole space, in address order. */
+export function lpmIntervals(lpm: LpmEntry[], family: Family): AddressInterval[] {
+  const bits = BigInt(FAMILY_BITS[family]);
+  const entries = lpm
+    .filter((e) => e.prefix.family === family)
+    .map((e) => ({ lo: e.prefix.addr, hi: e.prefix.addr | ((1n << (bits - BigInt(e.prefix.len))) - 1n), len: e.prefix.len, id: e.id }))
+    .sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.len - b.len));
+  const out: AddressInterval[] = [];
+  const stack: typeof entries = [];
+  let cursor = 0n;
+  const emit = (lo: bigint, hi: bigint, id: number): void => {
+    if (lo > hi) return;
+    const last = out[out.length - 1];
+    if (last && last.id === id && last.hi + 1n === lo) last.hi = hi;
+    else out.push({ lo, hi, id });
+  };
+  const popUntil = (addr: bigint | undefined): void => {
+    while (stack.length > 0 && (addr === undefined || addr > stack[stack.length - 1].hi)) {
+      const top = stack.pop()!;
+      emit(cursor, top.hi, top.id);
+      cursor = top.hi + 1n;
+    }
+  };
+  for (const e of entries) {
+    popUntil(e.lo);
+    const top = stack[stack.length - 1];
+    if (top) emit(cursor, e.lo - 1n, top.id);
+    cursor = e.lo;
+    stack.push(e);
+  }
+  popUntil(undefined);
+  return out;
+}
+
+/** Resolves rule peers (`any` or group names) into prefix sets through the IR, with a cache per distinct peer list. */
+export class AddressResolver {
+  private readonly intervals: Record<Family, AddressInterval[]>;
+  private readonly idsOfGroup = new Map<string, number[]>();
+  private readonly cache = new Map<string, AddressSet>();
+
+  constructor(ir: Ir) {
+    this.intervals = { 4: lpmIntervals(ir.lpm, 4), 6: lpmIntervals(ir.lpm, 6) };
+    for (const ident of ir.identities) {
+      for (const g of ident.groups) {
+        let ids = this.idsOfGroup.get(g);
+        if (!ids) this.idsOfGroup.set(g, (ids = []));
+        ids.push(ident.id);
+      }
+    }
+  }
+
+  /** Identities covered by a peer list (undefined: every address). */
+  identitiesOf(peers: PeerRef[]): Set<number> | undefined {
+    if (peers.some((p) => p.kind === 'any')) return undefined;
+    const ids = new Set<number>();
+    for (const p of peers) if (p.kind === 'group') for (const id of this.idsOfGroup.get(p.name) ?? []) ids.add(id);
+    return ids;
+  }
+
+  resolve(peers: PeerRef[]): AddressSet {
+    const ids = this.identitiesOf(peers);
+    if (!ids) return ANY_ADDRESS;
+    const key = [...ids].sort((a, b) => a - b).join(',');
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const set: AddressSet = { any: false, v4: this.cover(4, ids), v6: this.cover(6, ids) };
+    this.cache.set(key, set);
+    return set;
+  }
+
+  private cover(family: Family, ids: Set<number>): Cidr[] {
+    const out: Cidr[] = [];
+    let run: { lo: bigint; hi: bigint } | undefined;
+    for (const iv of this.intervals[family]) {
+      if (!ids.has(iv.id)) continue;
+      if (run && run.hi + 1n === iv.lo) run.hi = iv.hi;
+      else {
+        if (run) out.push(...rangeToCidrs(family, run.lo, run.hi));
+        run = { lo: iv.lo, hi: iv.hi };
+      }
+    }
+    if (run) out.push(...rangeToCidrs(family, run.lo, run.hi));
+    return out;
+  }
+}

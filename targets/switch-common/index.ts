@@ -1,0 +1,40 @@
+// Shared by the switch targets (targets/p4, targets/openconfig):
+//   - AddressResolver / lpmIntervals: rule peers -> exact prefix sets per
+//     family, derived from the IR's LPM table;
+//   - deriveSwitchRules: the ordered rule list for a priority-ordered ACL
+//     (control permits, reply permits, forward rules in policy order, the
+//     default), with shadowed and verdict-neutral rules dropped; servicesOf
+//     and mergeRanges normalise a rule's ports;
+//   - packetOfFlow / checkSwitchFlows: flows as the packets a switch sees
+//     (ingress port, SYN for a new TCP flow) and the exact/prefilter check
+//     against the reference evaluator that both targets' verify run.
+// This file only re-exports.
+
+export { AddressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
+export {
+  CONTROL_RULES,
+  deriveSwitchRules,
+  FULL_PORTS,
+  mergeRanges,
+  ND_TYPES,
+  servicesOf,
+  TCP_FLAG_ACK,
+  TCP_FLAG_SYN,
+  winningRules,
+  type DeriveOptions,
+  type PortRange,
+  type Service,
+  type SwitchRule,
+  type SwitchRuleList,
+} from './rules.ts';
+export {
+  checkSwitchFlows,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  isControlTraffic,
+  packetOfFlow,
+  type SwitchCheckInput,
+  type SwitchCheckResult,
+  type SwitchPacket,
+  type SwitchVerdict,
+} from './flows.ts';

@@ -1,0 +1,223 @@
+// The ordered rule list a priority-ordered switch ACL is built from, shared
+// by the P4 and OpenConfig targets. First match wins in the policy and the
+// highest priority wins in a TCAM, so each policy rule becomes one band of
+// entries in policy order. What is dropped, and why it is safe:
+//   - rules that win no IR cell (fully shadowed): every flow they match is
+//     decided by an earlier rule;
+//   - exact mode: trailing rules whose action equals the default: removing
+//     them sends their flows to the default, which gives the same verdict;
+//   - prefilter mode: every rule after the last deny rule (the prefilter
+//     permits whatever no entry denies).
+// Allow rules also yield reverse rules for replies (stateless switches):
+// TCP replies with ACK set, and for prefilter UDP replies from the service
+// port, plus any TCP segment with ACK set and any echo reply (a prefilter
+// may pass more than the policy); all of them only ever permit.
+
+import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
+import type { Ir } from '../../orchestrator/ir/model.ts';
+import type { EnforcementMode } from '../contract.ts';
+import { AddressResolver, ANY_ADDRESS, type AddressSet } from './addresses.ts';
+
+export interface PortRange {
+  lo: number;
+  hi: number;
+}
+
+/** What a switch entry matches above L3. */
+export type Service =
+  | { kind: 'any' }
+  | { kind: 'ports'; proto: 6 | 17; dst: PortRange[]; src: PortRange[]; tcpAck: boolean }
+  | { kind: 'icmp'; proto: 1 | 58; type?: number; code?: number };
+
+export const TCP_FLAG_ACK = 0x10;
+export const TCP_FLAG_SYN = 0x02;
+export const FULL_PORTS: PortRange[] = [{ lo: 0, hi: 65535 }];
+
+export interface SwitchRule {
+  /** Policy rule index this band comes from. */
+  rule: number;
+  name: string;
+  action: 'permit' | 'deny';
+  src: AddressSet;
+  dst: AddressSet;
+  services: Service[];
+}
+
+export interface SwitchRuleList {
+  /** Control traffic that must always pass (IPv6 neighbour discovery): permits, placed first. */
+  control: SwitchRule[];
+  /** Replies carried past the forward rules: only permits, placed above them. */
+  reverse: SwitchRule[];
+  /** The policy's rules that still matter, in policy order. */
+  forward: SwitchRule[];
+  /** Verdict for IP traffic no rule matches. */
+  defaultAction: 'permit' | 'deny';
+  stats: { policyRules: number; shadowed: number; trailingDefault: number; afterLastDeny: number };
+}
+
+/** Merges overlapping or adjacent ranges. */
+export function mergeRanges(ranges: PortRange[]): PortRange[] {
+  const sorted = [...ranges].sort((a, b) => a.lo - b.lo);
+  const out: PortRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.lo <= last.hi + 1) last.hi = Math.max(last.hi, r.hi);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+/** A rule's `ports` list as services: ranges of one protocol merged, `any` absorbing the rest. */
+export function servicesOf(ports: PortMatch[]): Service[] {
+  if (ports.length === 0 || ports.some((p) => p.protocol === 'any')) return [{ kind: 'any' }];
+  const ranges: Record<6 | 17, PortRange[]> = { 6: [], 17: [] };
+  const icmp = new Map<string, Service>();
+  for (const p of ports) {
+    switch (p.protocol) {
+      case 'tcp':
+      case 'udp':
+        ranges[IPPROTO[p.protocol]].push({ lo: p.lo, hi: p.hi });
+        break;
+      case 'icmp':
+      case 'icmpv6': {
+        const s: Service = { kind: 'icmp', proto: IPPROTO[p.protocol], type: p.type, code: p.code };
+        icmp.set(`${s.proto}/${s.type ?? '*'}/${s.code ?? '*'}`, s);
+        break;
+      }
+      case 'any':
+        break;
+      default: {
+        const never: never = p;
+        return never;
+      }
+    }
+  }
+  const out: Service[] = [];
+  for (const proto of [6, 17] as const) {
+    if (ranges[proto].length) out.push({ kind: 'ports', proto, dst: mergeRanges(ranges[proto]), src: FULL_PORTS, tcpAck: false });
+  }
+  // An ICMP match with a wildcard type covers every type/code entry of that protocol.
+  for (const [, s] of [...icmp].sort(([a], [b]) => a.localeCompare(b))) {
+    if (s.kind !== 'icmp') continue;
+    const wildType = icmp.get(`${s.proto}/*/*`);
+    const wildCode = s.type === undefined ? undefined : icmp.get(`${s.proto}/${s.type}/*`);
+    if ((wildType && wildType !== s) || (wildCode && wildCode !== s)) continue;
+    out.push(s);
+  }
+  return out;
+}
+
+/** Reverse services for the replies of an allow rule's connections. */
+function reverseServices(services: Service[], proto: 6 | 17): Service[] {
+  const out: Service[] = [];
+  for (const s of services) {
+    if (s.kind === 'any') out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: FULL_PORTS, tcpAck: proto === 6 });
+    else if (s.kind === 'ports' && s.proto === proto) out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: s.dst, tcpAck: proto === 6 });
+  }
+  return out;
+}
+
+const ANY_V6: AddressSet = { any: false, v4: [], v6: ANY_ADDRESS.v6 };
+
+/** IPv6 neighbour discovery (ICMPv6 133-137): a switch ACL never blocks it. */
+export const ND_TYPES = [133, 134, 135, 136, 137] as const;
+
+export const CONTROL_RULES: SwitchRule[] = [
+  {
+    rule: -1,
+    name: 'neighbour discovery',
+    action: 'permit',
+    src: ANY_V6,
+    dst: ANY_V6,
+    services: ND_TYPES.map((type) => ({ kind: 'icmp', proto: 58, type })),
+  },
+];
+
+/** Prefilter only: established TCP and echo replies pass; the hosts behind enforce them exactly. */
+const PREFILTER_REPLIES: SwitchRule[] = [
+  {
+    rule: -1,
+    name: 'tcp segments with ack',
+    action: 'permit',
+    src: ANY_ADDRESS,
+    dst: ANY_ADDRESS,
+    services: [{ kind: 'ports', proto: 6, dst: FULL_PORTS, src: FULL_PORTS, tcpAck: true }],
+  },
+  {
+    rule: -1,
+    name: 'echo replies',
+    action: 'permit',
+    src: ANY_ADDRESS,
+    dst: ANY_ADDRESS,
+    services: [
+      { kind: 'icmp', proto: 1, type: 0 },
+      { kind: 'icmp', proto: 58, type: 129 },
+    ],
+  },
+];
+
+/** Policy rules that decide at least one flow (win at least one IR cell). */
+export function winningRules(ir: Ir): Set<number> {
+  const won = new Set<number>();
+  for (let i = 0; i < ir.cells.length; i++) won.add(ir.cells.rule[i]);
+  return won;
+}
+
+export interface DeriveOptions {
+  mode: EnforcementMode;
+  /** Reuse one resolver across devices of the same compile. */
+  resolver?: AddressResolver;
+}
+
+export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): SwitchRuleList {
+  const resolver = opts.resolver ?? new AddressResolver(ir);
+  const won = winningRules(ir);
+  const defaultAction = policy.defaultAction === 'allow' ? 'permit' : 'deny';
+  const live = policy.rules.filter((r) => won.has(r.index));
+  let end = live.length;
+  let trailingDefault = 0;
+  let afterLastDeny = 0;
+  switch (opts.mode) {
+    case 'exact':
+      while (end > 0 && live[end - 1].action === policy.defaultAction) end--;
+      trailingDefault = live.length - end;
+      break;
+    case 'prefilter':
+      while (end > 0 && live[end - 1].action !== 'deny') end--;
+      afterLastDeny = live.length - end;
+      break;
+    default: {
+      const never: never = opts.mode;
+      return never;
+    }
+  }
+  const toSwitch = (r: Rule): SwitchRule => ({
+    rule: r.index,
+    name: r.name,
+    action: r.action === 'allow' ? 'permit' : 'deny',
+    src: resolver.resolve(r.from),
+    dst: resolver.resolve(r.to),
+    services: servicesOf(r.ports),
+  });
+  const forward = live.slice(0, end).map(toSwitch);
+
+  // Replies of every allow rule that decides flows, including those cut above.
+  const reverse: SwitchRule[] = opts.mode === 'prefilter' ? [...PREFILTER_REPLIES] : [];
+  const hasUdpDeny = forward.some((r) => r.action === 'deny' && r.services.some((s) => s.kind === 'any' || (s.kind === 'ports' && s.proto === 17)));
+  for (const r of live) {
+    if (r.action !== 'allow') continue;
+    const fwd = toSwitch(r);
+    const protos: (6 | 17)[] = opts.mode === 'exact' ? [6] : hasUdpDeny ? [17] : [];
+    for (const proto of protos) {
+      const services = reverseServices(fwd.services, proto);
+      if (services.length) reverse.push({ rule: r.index, name: `${r.name} (reply)`, action: 'permit', src: fwd.dst, dst: fwd.src, services });
+    }
+  }
+  return {
+    control: CONTROL_RULES,
+    reverse,
+    forward,
+    defaultAction,
+    stats: { policyRules: policy.rules.length, shadowed: policy.rules.length - live.length, trailingDefault, afterLastDeny },
+  };
+}

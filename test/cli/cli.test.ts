@@ -1,0 +1,174 @@
+// The CLI contract (DESIGN §7) through the real entry point, bin/weft.js:
+// exit codes 0/1/2, --help on every verb, --json that parses, errors with
+// file:line:col, and explain's verdicts against the reference evaluator.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadInventory } from '../../inventory/load.ts';
+import type { Flow } from '../../orchestrator/flow.ts';
+import { parseIp } from '../../orchestrator/net/ip.ts';
+import { loadPolicy } from '../../orchestrator/policy/load.ts';
+import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
+
+const POLICY = 'examples/policy.yaml';
+const FABRIC = 'examples/fabric.yaml';
+const BAD = 'test/fixtures/bad-policy/policy.yaml';
+
+function weft(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/weft.js', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, WEFT_LOG_LEVEL: 'warn' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'weft-cli-test-'));
+});
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('weft', () => {
+  it('shows its commands with --help and exits 2 without a command', () => {
+    const h = weft('--help');
+    expect(h.code).toBe(0);
+    for (const v of ['validate', 'compile', 'explain', 'verify']) expect(h.stdout).toContain(v);
+    expect(weft().code).toBe(2);
+    const u = weft('frobnicate');
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it.each(['validate', 'compile', 'explain', 'verify'])('%s --help exits 0 and lists its options', (verb) => {
+    const r = weft(verb, '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`usage: weft ${verb}`);
+    expect(r.stdout).toContain('--json');
+  });
+});
+
+describe('weft validate', () => {
+  it('accepts the example (exit 0) and lists diagnostics as JSON', () => {
+    const t = weft('validate', '--policy', POLICY, '--inventory', FABRIC);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/^ok: policy dc1-segmentation \(21 rules/m);
+    const j = weft('validate', '--policy', POLICY, '--inventory', FABRIC, '--json');
+    expect(j.code).toBe(0);
+    const out = JSON.parse(j.stdout);
+    expect(out).toMatchObject({ ok: true, errors: 0 });
+    for (const d of out.diagnostics) {
+      expect(d.severity).toBe('warning');
+      expect(d.span.file).toBe(POLICY);
+    }
+  });
+
+  it('reports every error of a bad policy with file:line:col and exits 2', () => {
+    const t = weft('validate', '--policy', BAD, '--inventory', FABRIC);
+    expect(t.code).toBe(2);
+    const lines = t.stderr.split('\n').filter((l) => l.includes(': error: '));
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const l of lines) expect(l).toMatch(/^test\/fixtures\/bad-policy\/policy\.yaml:\d+:\d+: error: /);
+    const j = weft('validate', '--policy', BAD, '--inventory', FABRIC, '--json');
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: false });
+  });
+
+  it('exits 2 on a missing option or file', () => {
+    const m = weft('validate', '--policy', POLICY);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toContain('missing required option --inventory');
+    expect(weft('validate', '--policy', 'no/such/policy.yaml', '--inventory', FABRIC).code).toBe(2);
+  });
+});
+
+describe('weft compile', () => {
+  it('writes the bundle and prints a per-device summary; --json prints the manifest', () => {
+    const out = join(work, 'out');
+    const t = weft('compile', '--policy', POLICY, '--inventory', FABRIC, '--out', out);
+    expect(t.stderr).toBe('');
+    expect(t.code).toBe(0);
+    for (const d of loadInventory(FABRIC).devices) expect(t.stdout).toMatch(new RegExp(`^  ${d.name} `, 'm'));
+    expect(existsSync(join(out, 'manifest.json'))).toBe(true);
+    const j = weft('compile', '--policy', POLICY, '--inventory', FABRIC, '--out', out, '--json');
+    expect(j.code).toBe(0);
+    const m = JSON.parse(j.stdout);
+    expect(m).toMatchObject({ apiVersion: 'weft.dev/v1', kind: 'Bundle' });
+    expect(m).toEqual(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')));
+  });
+
+  it('writes nothing and exits 2 on a bad policy', () => {
+    const out = join(work, 'bad-out');
+    const t = weft('compile', '--policy', BAD, '--inventory', FABRIC, '--out', out);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/^test\/fixtures\/bad-policy\/policy\.yaml:\d+:\d+: error: /m);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(work).filter((f) => f.includes('bad-out'))).toEqual([]);
+  });
+});
+
+describe('weft verify', () => {
+  it('checks the compiled example (exit 0) and refuses a damaged bundle (exit 2)', () => {
+    const out = join(work, 'verify-out');
+    expect(weft('compile', '--policy', POLICY, '--inventory', FABRIC, '--out', out).code).toBe(0);
+    const v = weft('verify', '--bundle', out, '--packets', '300', '--json');
+    expect(v.code).toBe(0);
+    const r = JSON.parse(v.stdout);
+    expect(r).toMatchObject({ ok: true, mismatches: 0 });
+    expect(r.flows).toBeGreaterThan(0);
+    const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...m, schemaVersion: 2 }));
+    const bad = weft('verify', '--bundle', out);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('newer than this Weft understands');
+    expect(weft('verify', '--bundle', out, '--target', 'tofino').code).toBe(2);
+  });
+});
+
+describe('weft explain', () => {
+  const reference = new ReferenceEvaluator(loadPolicy(POLICY), loadInventory(FABRIC));
+  const base = ['explain', '--policy', POLICY, '--inventory', FABRIC, '--json'];
+  const cases: { args: string[]; flow: Flow }[] = [
+    { args: ['--src', '10.0.1.11', '--dst', '10.0.2.21', '--proto', 'tcp', '--dport', '8080'], flow: mk('10.0.1.11', '10.0.2.21', 6, 8080) },
+    { args: ['--src', '10.0.1.11', '--dst', '10.0.3.31', '--proto', 'tcp', '--dport', '5432'], flow: mk('10.0.1.11', '10.0.3.31', 6, 5432) },
+    { args: ['--src', '10.250.1.10', '--dst', '10.0.3.99', '--proto', 'icmp'], flow: { ...mk('10.250.1.10', '10.0.3.99', 1, 0), icmpType: 8, icmpCode: 0 } },
+    { args: ['--src', '10.250.9.5', '--dst', '10.0.3.99', '--proto', 'tcp', '--dport', '22'], flow: mk('10.250.9.5', '10.0.3.99', 6, 22) },
+    { args: ['--src', 'fd00:2::22', '--dst', 'fd00:4::41', '--proto', 'udp', '--dport', '2049'], flow: mk('fd00:2::22', 'fd00:4::41', 17, 2049) },
+    { args: ['--src', 'fd00:5::51', '--dst', 'fd00:1::12', '--proto', 'icmpv6', '--type', '128'], flow: { ...mk('fd00:5::51', 'fd00:1::12', 58, 0), icmpType: 128, icmpCode: 0 } },
+  ];
+
+  function mk(src: string, dst: string, proto: number, dport: number): Flow {
+    return { src: parseIp(src)!, dst: parseIp(dst)!, proto, sport: proto === 6 || proto === 17 ? 49152 : 0, dport };
+  }
+
+  it.each(cases.map((c) => [c.args.join(' '), c] as const))('%s: exit 0, verdict of the reference', (_name, c) => {
+    const r = weft(...base, ...c.args);
+    expect(r.code).toBe(0);
+    const x = JSON.parse(r.stdout);
+    const ref = reference.verdict(c.flow);
+    expect(x.verdict).toBe(ref.verdict);
+    expect(x.decidedBy).toBe(ref.rule < 0 ? 'default' : 'rule');
+    if (ref.rule >= 0) expect(x.rule.index).toBe(ref.rule);
+    expect(x.src.groups).toEqual(reference.groupsOf(c.flow.src));
+  });
+
+  it('prints a readable explanation by default', () => {
+    const r = weft('explain', '--policy', POLICY, '--inventory', FABRIC, '--src', '10.0.1.11', '--dst', '10.0.2.21', '--proto', 'tcp', '--dport', '8080');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^verdict: {2}(allow|deny)$/m);
+    expect(r.stdout).toContain('path:     host1:eth1 -> eth1:leaf1:');
+    expect(r.stdout).toContain('enforcement points:');
+  });
+
+  it('exits 2 on bad flow options', () => {
+    const common = ['explain', '--policy', POLICY, '--inventory', FABRIC];
+    expect(weft(...common, '--src', '10.0.1.300', '--dst', '10.0.2.21', '--proto', 'tcp', '--dport', '1').code).toBe(2);
+    expect(weft(...common, '--src', '10.0.1.11', '--dst', 'fd00::1', '--proto', 'tcp', '--dport', '1').code).toBe(2);
+    expect(weft(...common, '--src', 'fd00::1', '--dst', 'fd00::2', '--proto', 'icmp').code).toBe(2);
+    expect(weft(...common, '--src', '10.0.1.11', '--dst', '10.0.2.21', '--proto', 'sctp').code).toBe(2);
+    const r = weft(...common, '--src', '10.0.1.11', '--dst', '10.0.2.21', '--proto', 'tcp', '--dport', '70000');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--dport 70000 is not an integer within 0-65535');
+  });
+});
