@@ -11,7 +11,7 @@ for (const seed of [1,2,3,4,5]) {
   const ir = buildIr(policy, fabric);
   const pl = place(policy, fabric, ir);
   const ref = new ReferenceEvaluator(policy, fabric);
-  const flows = generateFlows(makeRng(seed+100), policy, fabric, 20000);
+  const flows = generateFlows(makeRng(seed+100), policy, fabric, 200000);
   for (const dp of pl.devices.filter(d => d.target === 'p4' || d.target==='openconfig')) {
     const t0 = Date.now();
     const prog = buildAclEntries({ policy, ir, devicePlacement: dp });
@@ -19,7 +19,7 @@ for (const seed of [1,2,3,4,5]) {
     const interp = new AclInterpreter(prog.entries);
     const ex = dp.interfaces.filter(i => i.role === 'unmanaged-endpoint').map(i => i.name);
     const ot = dp.interfaces.filter(i => i.role !== 'unmanaged-endpoint').map(i => i.name);
-    const r = checkSwitchFlows({ exactPorts: ex, prefilterPorts: ot, flows, reference: f => ref.verdict(f).verdict, evaluate: p => interp.evaluate(p), describe: describeFlow });
+    const r = checkSwitchFlows({ exactPorts: ex, prefilterPorts: ot, flows, ports: 'rotate', reference: f => ref.verdict(f).verdict, evaluate: p => interp.evaluate(p), describe: describeFlow });
     console.log(seed, dp.device, dp.mode, policy.rules.length, 'rules', prog.entries.length, 'entries', ex.join(','), '|', ot.join(','), r.checks, r.mismatches, `${t1-t0}ms/${Date.now()-t1}ms`, r.examples.slice(0,2));
   }
 }

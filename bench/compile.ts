@@ -139,7 +139,9 @@ function compileHere(o: CompileBenchOptions): Record<string, unknown> {
   const { policy, fabric } = benchScenario(o);
   const inputRssMiB = process.memoryUsage().rss / 2 ** 20;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const ir = buildIr(policy, fabric);
+  const cpu = process.cpuUsage(c0);
   const wallMs = performance.now() - t0;
   return {
     rules: policy.rules.length,
@@ -150,6 +152,8 @@ function compileHere(o: CompileBenchOptions): Record<string, unknown> {
     lpmEntries: ir.lpm.length,
     cells: ir.cells.length,
     wallMs: Math.round(wallMs),
+    // CPU time of the compile: wall time swings with other load on the box.
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     inputRssMiB: Math.round(inputRssMiB),
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   };

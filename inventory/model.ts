@@ -49,11 +49,26 @@ export interface Endpoint {
   span: SourceSpan;
 }
 
+/**
+ * A plain L2 bridge of a containerlab topology (kind bridge / ovs-bridge): it
+ * joins ports but enforces nothing, so it is not a Device. Links with a
+ * bridge at either end live in its `links`, never in Fabric.links (a link
+ * between two bridges is listed under the first of them).
+ */
+export interface Bridge {
+  name: string;
+  labels: Record<string, string>;
+  links: Link[];
+  span: SourceSpan;
+}
+
 export interface Fabric {
   file: string;
   name: string;
   devices: Device[];
   links: Link[];
   endpoints: Endpoint[];
+  /** Only from containerlab topologies; absent or empty elsewhere. */
+  bridges?: Bridge[];
   digest: string;
 }

@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { compileBundle } from '../orchestrator/compile/driver.ts';
-import type { CliIo } from '../orchestrator/cli/command.ts';
 import { formatResults, type DeviceResult } from '../orchestrator/rollout/rollout.ts';
 import { recordApplied } from './emulator.ts';
 import { REPO_ROOT } from './services.ts';
@@ -14,14 +13,20 @@ import { labDir, readState } from './state.ts';
 
 export interface LabApplyOptions {
   lab: string;
-  topologyPath: string;
   policyPath: string;
   outDir?: string;
-  io: CliIo;
-  json: boolean;
 }
 
-export async function labApply(opts: LabApplyOptions): Promise<number> {
+export interface LabApplyResult {
+  lab: string;
+  bundle: string;
+  seconds: number;
+  /** Exit code of `weft apply`. */
+  code: number;
+  results: DeviceResult[];
+}
+
+export async function labApply(opts: LabApplyOptions): Promise<LabApplyResult> {
   const state = readState(opts.lab);
   if (!state?.inventory || state.phase !== 'ready') throw new Error(`lab ${opts.lab} is not deployed`);
   const t0 = performance.now();
@@ -51,8 +56,9 @@ export async function labApply(opts: LabApplyOptions): Promise<number> {
     throw new Error(`weft apply in ${state.mgmtNetns} failed (exit ${code}): ${stderr.trim().split('\n').slice(-5).join(' | ')}`);
   }
   for (const r of results) if (r.status === 'applied' || r.status === 'unchanged') recordApplied(opts.lab, r.device, r.generation);
-  const seconds = (performance.now() - t0) / 1000;
-  if (opts.json) opts.io.out(JSON.stringify({ lab: opts.lab, bundle: outDir, seconds, results }));
-  else opts.io.out(`lab ${opts.lab}: bundle ${outDir}, pushed from ${state.mgmtNetns} in ${seconds.toFixed(1)}s\n${formatResults(results)}`);
-  return code === 0 ? 0 : 1;
+  return { lab: opts.lab, bundle: outDir, seconds: (performance.now() - t0) / 1000, code, results };
+}
+
+export function formatLabApply(r: LabApplyResult): string {
+  return `lab ${r.lab}: bundle ${r.bundle}, pushed from the management namespace in ${r.seconds.toFixed(1)}s\n${formatResults(r.results)}`;
 }

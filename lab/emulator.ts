@@ -11,7 +11,7 @@ import { formatIp } from '../orchestrator/net/ip.ts';
 import { ipBatch, inNetns, run, sleep } from './exec.ts';
 import { blockedPorts } from './forwarding.ts';
 import { renderLabInventory } from './inventory.ts';
-import { makeClientKey, makeHostKey, snmpCommunity, startSnmpd, startSshd, startSwitchAgent } from './services.ts';
+import { NODE_STAGING_DIR, makeClientKey, makeHostKey, snmpCommunity, startSnmpd, startSshd, startSwitchAgent } from './services.ts';
 import {
   STATE_VERSION,
   labDir,
@@ -221,7 +221,7 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
   await waitReady(state, topo, readyTimeoutS);
 
   const inventory = join(dir, 'fabric.yaml');
-  writeFileSync(inventory, renderLabInventory({ topo, lab, hostKeys, identityFile: 'keys/client_ed25519' }), { mode: 0o600 });
+  writeFileSync(inventory, renderLabInventory({ topo, lab, hostKeys, identityFile: 'keys/client_ed25519', stagingDir: () => NODE_STAGING_DIR }), { mode: 0o600 });
   state.inventory = inventory;
   state.phase = 'ready';
   writeState(state);

@@ -13,6 +13,8 @@ export interface LabInventoryInput {
   hostKeys: Map<string, string>;
   /** Client private key path, relative to the inventory file. */
   identityFile: string;
+  /** Where a rollout copies bundles on a node: inside the lab's directory, so destroy removes them. */
+  stagingDir: (node: string) => string;
 }
 
 export function renderLabInventory(input: LabInventoryInput): string {
@@ -40,7 +42,7 @@ export function renderLabInventory(input: LabInventoryInput): string {
         }
         d.mgmt = {
           address: n.mgmtIpv4,
-          ssh: { user: 'root', port: 22, hostKey: input.hostKeys.get(n.name), identityFile: input.identityFile },
+          ssh: { user: 'root', port: 22, hostKey: input.hostKeys.get(n.name), identityFile: input.identityFile, stagingDir: input.stagingDir(n.name) },
           snmp: { port: 161 },
         };
         break;

@@ -5,12 +5,18 @@
 
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from './exec.ts';
-import type { LabProcess } from './state.ts';
+import { labsRoot, type LabProcess } from './state.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
+
+/** The host agent's run directory (and the parent of the labs' state by default). */
+const WEFT_RUN = '/run/weft';
+
+/** Where a rollout stages bundles inside a lab node (the node's private /run/weft). */
+export const NODE_STAGING_DIR = `${WEFT_RUN}/bundles`;
 
 export interface SshKeys {
   /** Private key of the per-lab client; referenced from the inventory, never copied into it. */
@@ -83,11 +89,27 @@ export function startSshd(opts: { netns: string; node: string; nodeDir: string; 
     { mode: 0o600 },
   );
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  mkdirSync(WEFT_RUN, { recursive: true, mode: 0o755 });
+  const nodeRun = join(opts.nodeDir, 'run');
+  mkdirSync(nodeRun, { recursive: true, mode: 0o700 });
   const log = join(opts.nodeDir, 'sshd.log');
-  // ip netns exec remounts /sys in a private mount namespace; bpffs is mounted
-  // there before sshd starts so agents run over SSH can pin their maps.
-  const script = 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true; exec /usr/sbin/sshd -D -e -f "$0"';
-  const pid = startInNetns(opts.netns, ['sh', '-c', script, conf], log);
+  // Everything a session runs sees the node as its own machine: `ip netns exec`
+  // gives sshd a private mount namespace, where bpffs is mounted for the
+  // agent's pins and /run/weft is the node's own directory (agent state of
+  // two nodes must not meet in one /run/weft). The lab directories stay
+  // visible at their usual path inside it, for sshd's own config and keys.
+  const labsRel = relative(WEFT_RUN, labsRoot());
+  const keepLabs = !labsRel.startsWith('..') && labsRel !== '';
+  const script = [
+    'set -e',
+    keepLabs ? `mkdir -p "$2/${labsRel}" && mount --bind "$3" "$2/${labsRel}"` : '',
+    `mount --rbind "$2" ${WEFT_RUN}`,
+    'mount -t bpf bpf /sys/fs/bpf',
+    'exec /usr/sbin/sshd -D -e -f "$1"',
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
+  const pid = startInNetns(opts.netns, ['sh', '-c', script, 'sshd-start', conf, nodeRun, labsRoot()], log);
   return { node: opts.node, netns: opts.netns, service: 'sshd', pid, log };
 }
 

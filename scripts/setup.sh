@@ -45,11 +45,6 @@ if ! mountpoint -q /sys/fs/bpf; then
   mount -t bpf bpf /sys/fs/bpf
 fi
 
-# The lab's hosts run sshd from their own namespaces; it needs its privilege
-# separation directory and host keys, which a fresh install may not have yet.
-install -d -m 0755 /run/sshd
-ssh-keygen -A >/dev/null
-
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

@@ -3,9 +3,10 @@
 #define WEFT_ABI_H
 
 #define WEFT_MAP_CTL weft_ctl_v1
-#define WEFT_MAP_ID4 weft_id4_v1
-#define WEFT_MAP_ID6 weft_id6_v1
-#define WEFT_MAP_POLICY weft_policy_v1
+#define WEFT_MAP_ID4 weft_id4_v2
+#define WEFT_MAP_ID6 weft_id6_v2
+#define WEFT_MAP_POLICY weft_policy_v2
+#define WEFT_MAP_PLEN weft_plen_v1
 #define WEFT_MAP_CT weft_ct_v1
 #define WEFT_MAP_STATS weft_stats_v1
 #define WEFT_MAP_COUNTERS weft_counters_v1
@@ -21,11 +22,14 @@
 #define WEFT_CTL_DEFAULT_SLOT0 2
 #define WEFT_CTL_ENTRIES 4
 #define WEFT_ID_FLAG_LOCAL 1
-#define WEFT_ID4_DATA 8
-#define WEFT_ID6_DATA 20
-#define WEFT_ID_PREFIX_BASE 32
-#define WEFT_POLICY_DATA 16
-#define WEFT_POLICY_PREFIX_BASE 96
+#define WEFT_ID4_KEY 8
+#define WEFT_ID6_KEY 20
+#define WEFT_POLICY_KEY 16
+#define WEFT_PLEN_ID4 0
+#define WEFT_PLEN_ID6 1
+#define WEFT_PLEN_POLICY 2
+#define WEFT_PLEN_TABLES 3
+#define WEFT_PLEN_MAX 132
 #define WEFT_POLICY_VALUE 8
 #define WEFT_CT_KEY 40
 #define WEFT_CT_VALUE 8

@@ -1,27 +1,31 @@
-/* Address -> identity: one longest-prefix lookup per address in a per-family
- * trie. The compiler resolved overlapping CIDRs, except holes and endpoint
- * addresses into these prefixes, so the datapath never sees a group.
+/* Address -> identity: a longest-prefix match done as one exact hash lookup
+ * per prefix length present in this slot (weft_plen_v1), longest first; the
+ * first hit is the longest match. The compiler resolved overlapping CIDRs,
+ * except holes and endpoint addresses into these prefixes, so the datapath
+ * never sees a group.
  *
- * Key (WEFT_ID{4,6}_DATA bytes after prefixlen): slot u8, 3 zero bytes, the
- * address in network order. prefixlen = WEFT_ID_PREFIX_BASE + address bits,
- * so an entry only ever matches lookups of its own slot. */
+ * Key: slot u8 | prefix length u8 | zero u16 | address masked to the prefix
+ * (network order). */
 #ifndef WEFT_IDENTITY_H
 #define WEFT_IDENTITY_H
 
 #include "maps.h"
 #include "parse.h"
 
+#define WEFT_ID4_MAX_LENS 33
+#define WEFT_ID6_MAX_LENS 129
+
 struct weft_id4_key {
-	__u32 prefixlen;
 	__u8 slot;
-	__u8 zero[3];
+	__u8 plen;
+	__u16 zero;
 	__u32 addr;
 };
 
 struct weft_id6_key {
-	__u32 prefixlen;
 	__u8 slot;
-	__u8 zero[3];
+	__u8 plen;
+	__u16 zero;
 	__u32 addr[4];
 };
 
@@ -31,7 +35,7 @@ struct weft_id_value {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct weft_id4_key);
@@ -39,29 +43,72 @@ struct {
 } WEFT_MAP_ID4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct weft_id6_key);
 	__type(value, struct weft_id_value);
 } WEFT_MAP_ID6 SEC(".maps");
 
-/* Unknown addresses (empty tables) resolve to identity 0, not local. */
+/* Network-order mask of the first `bits` bits of a 32-bit word (bits may be <= 0 or >= 32). */
+static __always_inline __u32 weft_mask32(int bits)
+{
+	if (bits <= 0)
+		return 0;
+	if (bits >= 32)
+		return 0xffffffff;
+	return bpf_htonl(~((1U << (32 - bits)) - 1));
+}
+
+static __always_inline struct weft_id_value *weft_identity4(__u8 slot, __u32 addr)
+{
+	struct weft_plens *pl = weft_plens(slot, WEFT_PLEN_ID4);
+
+	if (!pl)
+		return 0;
+	for (int i = 0; i < WEFT_ID4_MAX_LENS; i++) {
+		if (i >= pl->count)
+			break;
+		__u8 len = pl->len[i];
+		struct weft_id4_key k = { .slot = slot, .plen = len, .addr = addr & weft_mask32(len) };
+		struct weft_id_value *v = bpf_map_lookup_elem(&WEFT_MAP_ID4, &k);
+
+		if (v)
+			return v;
+	}
+	return 0;
+}
+
+static __always_inline struct weft_id_value *weft_identity6(__u8 slot, const __u32 *addr)
+{
+	struct weft_plens *pl = weft_plens(slot, WEFT_PLEN_ID6);
+
+	if (!pl)
+		return 0;
+	for (int i = 0; i < WEFT_ID6_MAX_LENS; i++) {
+		if (i >= pl->count)
+			break;
+		int len = pl->len[i];
+		struct weft_id6_key k = { .slot = slot, .plen = len };
+
+		k.addr[0] = addr[0] & weft_mask32(len);
+		k.addr[1] = addr[1] & weft_mask32(len - 32);
+		k.addr[2] = addr[2] & weft_mask32(len - 64);
+		k.addr[3] = addr[3] & weft_mask32(len - 96);
+		struct weft_id_value *v = bpf_map_lookup_elem(&WEFT_MAP_ID6, &k);
+
+		if (v)
+			return v;
+	}
+	return 0;
+}
+
+/* Unknown addresses (no prefix covers them) resolve to identity 0, not local. */
 static __always_inline struct weft_id_value weft_identity(__u8 slot, __u8 family, const __u32 *addr)
 {
 	struct weft_id_value out = {};
-	struct weft_id_value *v;
+	struct weft_id_value *v = family == 4 ? weft_identity4(slot, addr[0]) : weft_identity6(slot, addr);
 
-	if (family == 4) {
-		struct weft_id4_key k = { .prefixlen = WEFT_ID_PREFIX_BASE + 32, .slot = slot, .addr = addr[0] };
-
-		v = bpf_map_lookup_elem(&WEFT_MAP_ID4, &k);
-	} else {
-		struct weft_id6_key k = { .prefixlen = WEFT_ID_PREFIX_BASE + 128, .slot = slot };
-
-		__builtin_memcpy(k.addr, addr, 16);
-		v = bpf_map_lookup_elem(&WEFT_MAP_ID6, &k);
-	}
 	if (v)
 		out = *v;
 	return out;

@@ -29,6 +29,28 @@ struct {
 	__type(value, __u32);
 } WEFT_MAP_CTL SEC(".maps");
 
+/* Prefix lengths present per slot and table (WEFT_PLEN_*), longest first:
+ * the longest-prefix lookups try exactly these, so their cost follows the
+ * number of distinct lengths, not the number of entries. */
+struct weft_plens {
+	__u32 count;
+	__u8 len[WEFT_PLEN_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * WEFT_PLEN_TABLES);
+	__type(key, __u32);
+	__type(value, struct weft_plens);
+} WEFT_MAP_PLEN SEC(".maps");
+
+static __always_inline struct weft_plens *weft_plens(__u8 slot, __u32 table)
+{
+	__u32 k = slot * WEFT_PLEN_TABLES + table;
+
+	return bpf_map_lookup_elem(&WEFT_MAP_PLEN, &k);
+}
+
 struct weft_slot {
 	__u32 generation; /* recorded in conntrack entries, for status */
 	__u8 slot;        /* 0 or 1 */

@@ -1,32 +1,34 @@
-/* The policy: one longest-prefix lookup keyed by (slot, direction, protocol,
- * local identity, remote identity, port key). The compiler turned each cell's
- * port range into a few prefixes of the 16-bit port key, and cells of one
- * (slot, dir, proto, local, remote) are disjoint, so at most one entry can
- * match a packet and the lookup cost does not depend on the number of rules.
+/* The policy: one exact hash lookup per port-key prefix length present in
+ * this slot (at most 17, longest first), keyed by (slot, direction, protocol,
+ * local identity, remote identity, port key). The compiler turned each
+ * cell's port range into a few prefixes of the 16-bit port key, and cells of
+ * one (slot, dir, proto, local, remote) are disjoint, so at most one entry
+ * can match a packet and the cost does not depend on the number of rules.
  *
- * Key data (WEFT_POLICY_DATA bytes, network order):
+ * Key (WEFT_POLICY_KEY bytes, network order):
  *   byte 0      slot
  *   byte 1      direction (WEFT_DIR_EGRESS: local is the source,
  *                          WEFT_DIR_INGRESS: local is the destination)
  *   byte 2      IR protocol (1, 6, 17, 58; WEFT_IR_PROTO_OTHER for the rest)
- *   byte 3      zero
+ *   byte 3      port-key prefix length (0..16)
  *   bytes 4-7   local identity
  *   bytes 8-11  remote identity
- *   bytes 12-13 port key: tcp/udp destination port; icmp (type << 8 | code); other 0
- *   bytes 14-15 zero (never inside a prefix)
- * prefixlen = WEFT_POLICY_PREFIX_BASE + port-key prefix length. */
+ *   bytes 12-13 port key masked to the prefix: tcp/udp destination port;
+ *               icmp (type << 8 | code); other 0
+ *   bytes 14-15 zero */
 #ifndef WEFT_POLICY_H
 #define WEFT_POLICY_H
 
 #include "maps.h"
 #include "parse.h"
 
+#define WEFT_PORT_MAX_LENS 17
+
 struct weft_policy_key {
-	__u32 prefixlen;
 	__u8 slot;
 	__u8 dir;
 	__u8 proto;
-	__u8 zero;
+	__u8 plen;
 	__be32 local;
 	__be32 remote;
 	__be16 port;
@@ -41,7 +43,7 @@ struct weft_policy_value {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct weft_policy_key);
@@ -78,17 +80,32 @@ static __always_inline __u16 weft_port_key(const struct weft_flow *f)
 static __always_inline struct weft_policy_value *
 weft_policy_lookup(__u8 slot, __u8 dir, const struct weft_flow *f, __u32 local, __u32 remote)
 {
+	struct weft_plens *pl = weft_plens(slot, WEFT_PLEN_POLICY);
+	__u16 port = weft_port_key(f);
 	struct weft_policy_key k = {
-		.prefixlen = WEFT_POLICY_PREFIX_BASE + 16,
 		.slot = slot,
 		.dir = dir,
 		.proto = weft_ir_proto(f->proto),
 		.local = bpf_htonl(local),
 		.remote = bpf_htonl(remote),
-		.port = bpf_htons(weft_port_key(f)),
 	};
 
-	return bpf_map_lookup_elem(&WEFT_MAP_POLICY, &k);
+	if (!pl)
+		return 0;
+	for (int i = 0; i < WEFT_PORT_MAX_LENS; i++) {
+		if (i >= pl->count)
+			break;
+		__u8 len = pl->len[i] & 31;
+		__u16 mask = len >= 16 ? 0xffff : (__u16)~(0xffff >> len);
+		struct weft_policy_value *v;
+
+		k.plen = len;
+		k.port = bpf_htons(port & mask);
+		v = bpf_map_lookup_elem(&WEFT_MAP_POLICY, &k);
+		if (v)
+			return v;
+	}
+	return 0;
 }
 
 #endif /* WEFT_POLICY_H */

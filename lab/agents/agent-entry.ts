@@ -2,6 +2,7 @@
 // start the P4Runtime and the gNMI agent, for the lab's switch wrapper.
 
 import type { SwitchDatapath } from './datapath.ts';
+import { startGnmiAgent } from './gnmi/index.ts';
 
 export interface AgentStartOptions {
   pipeline: 'p4' | 'openconfig';
@@ -14,11 +15,18 @@ export interface AgentStartOptions {
 }
 
 export interface RunningAgent {
+  address: string;
   close(): Promise<void>;
 }
 
 export async function startAgent(opts: AgentStartOptions): Promise<RunningAgent> {
-  const modPath = opts.pipeline === 'p4' ? './p4runtime/main.ts' : './gnmi/main.ts';
-  const mod = (await import(modPath)) as Record<string, unknown>;
-  throw new Error(`agent module ${modPath} exports ${Object.keys(mod).join(', ')}: not wired yet`);
+  switch (opts.pipeline) {
+    case 'openconfig':
+      return startGnmiAgent({ address: opts.listen, datapath: opts.datapath, interfaces: opts.ports });
+    case 'p4': {
+      const modPath = './p4runtime/index.ts';
+      const mod = (await import(modPath)) as Record<string, unknown>;
+      throw new Error(`P4Runtime agent (${modPath}: ${Object.keys(mod).join(', ')}) is not wired`);
+    }
+  }
 }

@@ -89,8 +89,10 @@ function renderMatch(field: AclField, m: TernaryMatch | RangeMatch): string | nu
   switch (m.kind) {
     case 'ternary': {
       const mask = m.mask & full;
+      // A value with bits outside its mask can never equal (field & mask).
+      if ((m.value & ~mask) !== 0n) return null;
       if (mask === 0n) return '';
-      const value = m.value & mask;
+      const value = m.value;
       if (mask === full) return `${expr} ${formatValue(field, value)}`;
       const isAddr = field === 'ipv4Src' || field === 'ipv4Dst' || field === 'ipv6Src' || field === 'ipv6Dst';
       const len = isAddr ? prefixLen(mask, width) : undefined;
@@ -149,9 +151,41 @@ export function renderNftTable(table: string, acl: SwitchAclTable): RenderedTabl
   return { text, counters };
 }
 
+/** Protocols whose headers carry each transport-header field: the raw `th`/`@th` reads need the guard. */
+const NEEDS_PROTO: Partial<Record<AclField, readonly bigint[]>> = {
+  l4Src: [6n, 17n],
+  l4Dst: [6n, 17n],
+  icmpType: [1n, 58n],
+  icmpCode: [1n, 58n],
+};
+
+/**
+ * The entry's exact protocol, when it has one. A field the packet does not
+ * carry never matches (a port match never matches ICMP); nft reads `th`
+ * bytes of any protocol, so an entry whose protocol does not already say so
+ * gets an explicit `meta l4proto` guard.
+ */
+function protoGuard(e: SwitchAclEntry): string | null {
+  const p = e.match.ipProto;
+  const exact = p?.kind === 'ternary' && (p.mask & 0xffn) === 0xffn ? p.value : p?.kind === 'range' && p.lo === p.hi ? p.lo : undefined;
+  const guards: string[] = [];
+  for (const [f, protos] of Object.entries(NEEDS_PROTO) as [AclField, readonly bigint[]][]) {
+    if (!e.match[f]) continue;
+    if (exact !== undefined) {
+      if (!protos.includes(exact)) return null;
+      continue;
+    }
+    guards.push(`meta l4proto { ${protos.join(', ')} }`);
+  }
+  return [...new Set(guards)].join(' ');
+}
+
 function renderEntry(e: SwitchAclEntry, counter: string): string | null {
   const parts: string[] = [];
   if (e.inPort !== undefined) parts.push(`iifname ${JSON.stringify(e.inPort)}`);
+  const guard = protoGuard(e);
+  if (guard === null) return null;
+  if (guard !== '') parts.push(guard);
   for (const f of FIELD_ORDER) {
     const m = e.match[f];
     if (!m) continue;

@@ -7,6 +7,7 @@ import { compileCommand } from './compile.ts';
 import { explainCommand } from './explain.ts';
 import { verifyCommand } from './verify.ts';
 import { labCommand } from './lab.ts';
+import { agentCommand } from './agent.ts';
 import { planCommand, applyCommand, statusCommand } from './rollout.ts';
 
 export const COMMANDS: CliCommand[] = [
@@ -15,5 +16,6 @@ export const COMMANDS: CliCommand[] = [
   explainCommand,
   verifyCommand,
   labCommand,
+  agentCommand,
   planCommand, applyCommand, statusCommand,
 ];

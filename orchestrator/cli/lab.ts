@@ -5,14 +5,15 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { deploy, destroy, inspect, labNameOf, type InspectResult } from '../../lab/emulator.ts';
 import { fabricToTopology } from '../../lab/generate.ts';
-import { labApply } from '../../lab/apply.ts';
+import { formatLabApply, labApply } from '../../lab/apply.ts';
+import { runE2e } from '../../lab/e2e.ts';
 import { formatProbe, probeLab } from '../../lab/probe.ts';
 import { readState } from '../../lab/state.ts';
 import { loadTopology } from '../../lab/topology.ts';
 import { loadInventory } from '../../inventory/load.ts';
 import { num, str, UsageError, type CliCommand, type CliIo, type ParsedArgs } from './command.ts';
 
-const SUBVERBS = ['deploy', 'apply', 'probe', 'inspect', 'destroy', 'generate'] as const;
+const SUBVERBS = ['deploy', 'apply', 'probe', 'inspect', 'destroy', 'generate', 'e2e'] as const;
 type Subverb = (typeof SUBVERBS)[number];
 
 function topologyArg(args: ParsedArgs): string {
@@ -90,8 +91,9 @@ async function runSubverb(sub: Subverb, args: ParsedArgs, io: CliIo): Promise<nu
       const topoPath = topologyArg(args);
       const lab = labName(args);
       if (!readState(lab)) throw new Error(`lab ${lab} is not deployed (run weft lab deploy -t ${topoPath})`);
-      const r = await labApply({ lab, topologyPath: topoPath, policyPath: policy, outDir: str(args, 'out'), io, json });
-      return r;
+      const r = await labApply({ lab, policyPath: policy, outDir: str(args, 'out') });
+      io.out(json ? JSON.stringify(r) : formatLabApply(r));
+      return r.code === 0 ? 0 : 1;
     }
     case 'probe': {
       const policy = str(args, 'policy');
@@ -101,12 +103,26 @@ async function runSubverb(sub: Subverb, args: ParsedArgs, io: CliIo): Promise<nu
       io.out(json ? JSON.stringify(report) : formatProbe(report));
       return report.differences === 0 ? 0 : 1;
     }
+    case 'e2e': {
+      const policy = str(args, 'policy');
+      if (!policy) throw new UsageError('e2e needs --policy P');
+      const r = await runE2e({
+        topologyPath: topologyArg(args),
+        policyPath: policy,
+        name: str(args, 'name'),
+        seed: num(args, 'seed'),
+        extraPorts: num(args, 'extra-ports'),
+        say: json ? undefined : (l) => io.out(l),
+      });
+      if (json) io.out(JSON.stringify(r));
+      return r.ok ? 0 : 1;
+    }
   }
 }
 
 export const labCommand: CliCommand = {
   name: 'lab',
-  summary: 'deploy, apply to, probe, inspect and destroy a lab of network namespaces',
+  summary: 'deploy, apply to, probe, inspect and destroy a lab of network namespaces (e2e: all of it)',
   usage: `weft lab ${SUBVERBS.join('|')} -t TOPOLOGY.clab.yml [--policy P] [--name LAB]`,
   options: [
     { name: 'topology', type: 'string', help: 'containerlab topology file (-t)' },

@@ -6,9 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { buildIr } from './build.ts';
 import { IrLookup } from './lookup.ts';
 import { ReferenceEvaluator } from '../reference/evaluator.ts';
-import { flow, ip, makeFabric, makePolicy, type EndpointSpec, type PolicySpec } from '../testing/build.ts';
+import { flow, makeFabric, makePolicy, type EndpointSpec, type PolicySpec } from '../testing/build.ts';
 import type { Flow, Verdict } from '../flow.ts';
-import { WORLD_IDENTITY } from './model.ts';
 
 type Expect = [Flow, Verdict, number];
 
@@ -203,70 +202,5 @@ describe('buildIr on hand-made policies', () => {
         [flow('1.0.0.1', '1.0.0.2', 'udp', 8000), 'deny', -1],
       ],
     );
-  });
-});
-
-describe('identities', () => {
-  it('gives the world identity to addresses in no group and keeps cells disjoint and sorted', () => {
-    const policy = makePolicy({
-      groups: { a: { cidrs: ['10.0.0.0/8'] }, b: { cidrs: ['10.0.0.0/8', '192.168.0.0/16'] } },
-      rules: [{ from: ['a'], to: ['b'], action: 'allow' }],
-    });
-    const ir = buildIr(policy, makeFabric([]));
-    const lookup = new IrLookup(ir);
-    expect(lookup.identityOf(ip('8.8.8.8'))).toBe(WORLD_IDENTITY);
-    expect(lookup.identityOf(ip('::1'))).toBe(WORLD_IDENTITY);
-    const ab = lookup.identityOf(ip('10.1.1.1'));
-    const bOnly = lookup.identityOf(ip('192.168.1.1'));
-    expect(ab).not.toBe(bOnly);
-    expect(ir.identities.find((i) => i.id === ab)?.groups).toEqual(['a', 'b']);
-    expect(ir.identities.find((i) => i.id === bOnly)?.groups).toEqual(['b']);
-    // Only IPv4 identities can pair with them: no cell for world-v6 pairs.
-    const c = ir.cells;
-    for (let i = 1; i < c.length; i++) {
-      const prev = [c.src[i - 1], c.dst[i - 1], c.proto[i - 1], c.hi[i - 1]];
-      const cur = [c.src[i], c.dst[i], c.proto[i], c.lo[i]];
-      const before = prev[0] < cur[0] || (prev[0] === cur[0] && (prev[1] < cur[1] || (prev[1] === cur[1] && (prev[2] < cur[2] || (prev[2] === cur[2] && prev[3] < cur[3])))));
-      expect(before).toBe(true);
-    }
-    expect(c.length).toBe(5 * 2); // (ab -> ab), (ab -> b-only), every IR protocol
-  });
-
-  it('never makes a class without addresses (a prefix tiled by its excepts)', () => {
-    const policy = makePolicy({
-      groups: { hollow: { cidrs: ['10.0.0.0/24'], except: ['10.0.0.0/25', '10.0.0.128/25'] } },
-      rules: [{ from: ['hollow'], to: ['any'], action: 'allow' }],
-    });
-    const ir = buildIr(policy, makeFabric([]));
-    expect(ir.identities.map((i) => i.groups)).toEqual([[]]);
-    expect(ir.cells.length).toBe(0);
-  });
-
-  it('keeps ids of identities an edit did not touch', () => {
-    const groups = {
-      web: { selector: { app: 'web' } },
-      db: { selector: { app: 'db' } },
-      ops: { cidrs: ['10.250.0.0/16'] },
-      lab: { cidrs: ['10.0.0.0/16'], except: ['10.0.9.0/24'] },
-    };
-    const eps: EndpointSpec[] = [
-      { name: 'w1', addresses: ['10.0.1.1'], labels: { app: 'web' } },
-      { name: 'w2', addresses: ['10.1.1.2'], labels: { app: 'web' } },
-      { name: 'd1', addresses: ['10.0.2.1'], labels: { app: 'db' } },
-      { name: 'd2', addresses: ['10.3.2.1'], labels: { app: 'db' } },
-    ];
-    const rules = [{ from: ['web'], to: ['db'], action: 'allow' as const }];
-    const before = buildIr(makePolicy({ groups, rules }), makeFabric(eps));
-    const after = buildIr(makePolicy({ groups: { ...groups, ops: { cidrs: ['10.250.0.0/15', 'fd00::/8'] } }, rules }), makeFabric(eps));
-    const idsOf = (ir: typeof before): Map<string, number> => new Map(ir.identities.map((i) => [i.groups.join(','), i.id]));
-    const b = idsOf(before);
-    const a = idsOf(after);
-    let kept = 0;
-    for (const [sig, id] of b) {
-      if (sig.split(',').includes('ops')) continue;
-      expect(a.get(sig)).toBe(id);
-      kept++;
-    }
-    expect(kept).toBeGreaterThanOrEqual(5);
   });
 });

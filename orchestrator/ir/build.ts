@@ -77,17 +77,24 @@ export function buildIr(policy: Policy, fabric: Fabric): Ir {
   const lists = pairLists(policy.rules, identities);
   // Many pairs share one rule list (every identity of app A against every
   // identity of app B); each distinct list is resolved once.
+  const single: (Segments | undefined)[] = new Array(policy.rules.length);
   const cache = new Map<string, Segments>();
   const cells = new CellWriter();
   for (let p = 0; p < lists.pairs; p++) {
     const from = lists.start[p];
     const to = lists.start[p + 1];
-    const list = lists.ruleOf.subarray(from, to);
-    const key = to - from === 1 ? String(list[0]) : list.join(',');
-    let seg = cache.get(key);
-    if (!seg) {
-      seg = resolveList(list, shapes);
-      cache.set(key, seg);
+    let seg: Segments | undefined;
+    if (to - from === 1) {
+      const r = lists.ruleOf[from];
+      seg = single[r] ??= resolveList([r], shapes);
+    } else {
+      const list = lists.ruleOf.subarray(from, to);
+      const key = list.join(',');
+      seg = cache.get(key);
+      if (!seg) {
+        seg = resolveList(list, shapes);
+        cache.set(key, seg);
+      }
     }
     cells.add(identities[lists.pairSrc[p]].id, identities[lists.pairDst[p]].id, seg);
   }

@@ -110,6 +110,32 @@ describe('IR against the reference evaluator', () => {
     }
   });
 
+  it('emits cells sorted by (src, dst, proto, lo), disjoint, over known identities and rules', () => {
+    let cells = 0;
+    const bad: string[] = [];
+    for (let seed = 1; seed <= 30; seed++) {
+      const { policy, fabric } = generateScenario(makeRng(seed));
+      const ir = buildIr(policy, fabric);
+      const ids = new Set(ir.identities.map((i) => i.id));
+      const c = ir.cells;
+      cells += c.length;
+      // Plain checks and one expect at the end: a table holds up to 10^5 cells.
+      for (let i = 0; i < c.length; i++) {
+        const ok =
+          ids.has(c.src[i]) &&
+          ids.has(c.dst[i]) &&
+          [0, 1, 6, 17, 58].includes(c.proto[i]) &&
+          c.lo[i] <= c.hi[i] &&
+          c.rule[i] >= 0 &&
+          c.rule[i] < policy.rules.length;
+        const order = i === 0 ? -1 : c.src[i - 1] - c.src[i] || c.dst[i - 1] - c.dst[i] || c.proto[i - 1] - c.proto[i] || (c.hi[i - 1] < c.lo[i] ? -1 : 1);
+        if (!ok || order >= 0) bad.push(`seed ${seed} cell ${i}`);
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(cells).toBeGreaterThan(1000);
+  });
+
   it('is deterministic', () => {
     const one = generateScenario(makeRng(77));
     const two = generateScenario(makeRng(77));

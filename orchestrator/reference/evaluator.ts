@@ -50,22 +50,23 @@ export class ReferenceEvaluator {
     }
   }
 
-  private inGroup(a: IpAddr, g: ResolvedGroup): boolean {
-    if (g.endpointAddresses.has(addrKey(a))) return true;
+  private inGroup(a: IpAddr, key: string, g: ResolvedGroup): boolean {
+    if (g.endpointAddresses.has(key)) return true;
     return inRanges(a, g.cidrs) && !inRanges(a, g.except);
   }
 
-  private inPeer(a: IpAddr, p: PeerRef): boolean {
+  private inPeer(a: IpAddr, key: string, p: PeerRef): boolean {
     if (p.kind === 'any') return true;
     const g = this.groups.get(p.name);
     if (!g) throw new Error(`reference: unknown group "${p.name}"`);
-    return this.inGroup(a, g);
+    return this.inGroup(a, key, g);
   }
 
   /** Names of the groups containing an address, sorted. */
   groupsOf(a: IpAddr): string[] {
+    const key = addrKey(a);
     const out: string[] = [];
-    for (const g of this.groups.values()) if (this.inGroup(a, g)) out.push(g.name);
+    for (const g of this.groups.values()) if (this.inGroup(a, key, g)) out.push(g.name);
     return out.sort();
   }
 
@@ -93,9 +94,11 @@ export class ReferenceEvaluator {
 
   /** The first matching rule's action (rule = its index), else the default (rule = -1). */
   verdict(f: Flow): { verdict: Verdict; rule: number } {
+    const sk = addrKey(f.src);
+    const dk = addrKey(f.dst);
     for (const r of this.policy.rules) {
-      if (!r.from.some((p) => this.inPeer(f.src, p))) continue;
-      if (!r.to.some((p) => this.inPeer(f.dst, p))) continue;
+      if (!r.from.some((p) => this.inPeer(f.src, sk, p))) continue;
+      if (!r.to.some((p) => this.inPeer(f.dst, dk, p))) continue;
       if (r.ports.length > 0 && !r.ports.some((m) => ReferenceEvaluator.portMatches(m, f))) continue;
       return { verdict: r.action, rule: r.index };
     }

@@ -5,7 +5,7 @@
 // only the bundle and the inventory's connection details.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Device } from '../../inventory/model.ts';
 import type { TargetName } from '../../targets/contract.ts';
@@ -107,18 +107,33 @@ export interface ApplyOptions {
   onResult?: (r: DeviceResult) => void;
 }
 
-/** `mgmt.ssh.identityFile` of each device, read straight from the inventory file (resolved against its directory). */
-function identityFiles(inventoryPath: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const doc = parseDocument(readFileSync(inventoryPath, 'utf8')).toJS() as { spec?: { devices?: { name?: string; mgmt?: { ssh?: { identityFile?: string } } }[] } } | null;
+/** Where bundles are copied on a device unless its inventory entry says otherwise. */
+export const DEFAULT_STAGING_DIR = '/var/lib/weft/bundles';
+
+interface SshExtras {
+  /** Client key, resolved against the inventory's directory. */
+  identityFile?: string;
+  /** Where the bundle is copied on the device. */
+  stagingDir?: string;
+}
+
+/**
+ * SSH settings of each device that only the rollout uses (`mgmt.ssh.identityFile`,
+ * `mgmt.ssh.stagingDir`), read straight from the inventory file.
+ */
+function sshExtras(inventoryPath: string): Map<string, SshExtras> {
+  const out = new Map<string, SshExtras>();
+  const doc = parseDocument(readFileSync(inventoryPath, 'utf8')).toJS() as { spec?: { devices?: { name?: string; mgmt?: { ssh?: SshExtras } }[] } } | null;
   for (const d of doc?.spec?.devices ?? []) {
-    const f = d.mgmt?.ssh?.identityFile;
-    if (d.name && f) out.set(d.name, isAbsolute(f) ? f : resolve(dirname(inventoryPath), f));
+    const ssh = d.mgmt?.ssh;
+    if (!d.name || !ssh) continue;
+    const f = ssh.identityFile;
+    out.set(d.name, { identityFile: f ? (isAbsolute(f) ? f : resolve(dirname(inventoryPath), f)) : undefined, stagingDir: ssh.stagingDir });
   }
   return out;
 }
 
-async function pushHost(bundle: Bundle, device: Device, md: ManifestDevice, key: string): Promise<string> {
+async function pushHost(bundle: Bundle, device: Device, md: ManifestDevice, key: string, stagingDir: string): Promise<string> {
   const ssh = device.mgmt.ssh ?? { user: 'root', port: 22 };
   if (!device.mgmt.address) throw new Error(`device ${device.name} has no mgmt.address`);
   const session = await SshSession.connect({
@@ -130,7 +145,7 @@ async function pushHost(bundle: Bundle, device: Device, md: ManifestDevice, key:
     hostKey: ssh.hostKey,
   });
   try {
-    const remote = `/tmp/weft-bundles/${device.name}-${md.generation.slice(0, 16)}`;
+    const remote = posix.join(stagingDir, `${device.name}-${md.generation.slice(0, 16)}`);
     const files = await session.upload(bundle.dir, remote);
     const cmd = `${process.execPath} ${join(REPO_ROOT, 'bin/weft.js')} agent apply ${remote} --device ${device.name} --json`;
     const r = await session.exec(cmd);
@@ -145,7 +160,7 @@ export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> 
   const { bundle } = opts;
   const plan = planRollout(bundle, opts.state, opts.force);
   const byName = new Map(bundle.fabric.devices.map((d) => [d.name, d]));
-  const keys = identityFiles(opts.inventoryPath);
+  const extras = sshExtras(opts.inventoryPath);
   const results: DeviceResult[] = [];
   for (const wave of [...new Set(plan.map((p) => p.wave))]) {
     const items = plan.filter((p) => p.wave === wave);
@@ -161,8 +176,9 @@ export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> 
           let detail: string;
           switch (p.transport) {
             case 'ssh': {
-              const key = opts.identity ?? keys.get(device.name) ?? join(process.env.HOME ?? '/root', '.ssh/id_ed25519');
-              detail = await pushHost(bundle, device, md, key);
+              const x = extras.get(device.name) ?? {};
+              const key = opts.identity ?? x.identityFile ?? join(process.env.HOME ?? '/root', '.ssh/id_ed25519');
+              detail = await pushHost(bundle, device, md, key, x.stagingDir ?? DEFAULT_STAGING_DIR);
               break;
             }
             case 'p4runtime':

@@ -6,9 +6,10 @@
 /** Maps by concern; the suffix is bumped whenever a layout changes. */
 export const MAP = {
   ctl: 'weft_ctl_v1',
-  id4: 'weft_id4_v1',
-  id6: 'weft_id6_v1',
-  policy: 'weft_policy_v1',
+  id4: 'weft_id4_v2',
+  id6: 'weft_id6_v2',
+  policy: 'weft_policy_v2',
+  plen: 'weft_plen_v1',
   ct: 'weft_ct_v1',
   stats: 'weft_stats_v1',
   counters: 'weft_counters_v1',
@@ -36,21 +37,29 @@ export const CTL = {
 export const ID_FLAG_LOCAL = 1;
 
 /**
- * Identity LPM keys: u32 prefixlen, then data = [slot u8, 0, 0, 0, addr...].
- * The slot byte is always part of the prefix, so prefixlen = 32 + address bits.
+ * Longest-prefix match as exact hash lookups, one per prefix length present
+ * (longest first); the lengths present per slot and table are listed in
+ * weft_plen_v1, so the cost depends on how many distinct lengths a host's
+ * share uses (at most 33 / 129 / 17), never on how many entries it has.
+ *
+ * Identity keys: slot u8 | prefix length u8 | zero u16 | address, masked to
+ * the prefix, network order (4 or 16 bytes).
  */
-export const ID4_DATA = 8;
-export const ID6_DATA = 20;
-export const ID_PREFIX_BASE = 32;
+export const ID4_KEY = 8;
+export const ID6_KEY = 20;
 
 /**
- * Policy LPM key data (16 bytes, network order):
- *   0 slot u8 | 1 dir u8 | 2 proto u8 (IR proto) | 3 zero
- *   4 local identity u32 | 8 remote identity u32 | 12 port key u16 | 14 zero u16
- * prefixlen = 96 + the port-key prefix length (0..16).
+ * Policy key (16 bytes, network order):
+ *   0 slot u8 | 1 dir u8 | 2 proto u8 (IR proto) | 3 port-key prefix length u8 (0..16)
+ *   4 local identity u32 | 8 remote identity u32 | 12 port key u16, masked | 14 zero u16
  */
-export const POLICY_DATA = 16;
-export const POLICY_PREFIX_BASE = 96;
+export const POLICY_KEY = 16;
+
+/** weft_plen_v1: index slot * PLEN_TABLES + table; value: count u32, then up to PLEN_MAX lengths (u8, descending). */
+export const PLEN = { id4: 0, id6: 1, policy: 2 } as const;
+export const PLEN_TABLES = 3;
+export const PLEN_MAX = 132;
+export const PLEN_VALUE = 4 + PLEN_MAX;
 
 /** Policy value: rule u32 (IR rule index), verdict u8, flags u8 (bit 0: log), pad u16. */
 export const POLICY_VALUE = 8;
@@ -117,11 +126,12 @@ export function renderAbiHeader(): string {
   lines.push(define('WEFT_CTL_DEFAULT_SLOT0', CTL.defaultSlot0));
   lines.push(define('WEFT_CTL_ENTRIES', CTL.entries));
   lines.push(define('WEFT_ID_FLAG_LOCAL', ID_FLAG_LOCAL));
-  lines.push(define('WEFT_ID4_DATA', ID4_DATA));
-  lines.push(define('WEFT_ID6_DATA', ID6_DATA));
-  lines.push(define('WEFT_ID_PREFIX_BASE', ID_PREFIX_BASE));
-  lines.push(define('WEFT_POLICY_DATA', POLICY_DATA));
-  lines.push(define('WEFT_POLICY_PREFIX_BASE', POLICY_PREFIX_BASE));
+  lines.push(define('WEFT_ID4_KEY', ID4_KEY));
+  lines.push(define('WEFT_ID6_KEY', ID6_KEY));
+  lines.push(define('WEFT_POLICY_KEY', POLICY_KEY));
+  for (const [k, v] of Object.entries(PLEN)) lines.push(define(`WEFT_PLEN_${k.toUpperCase()}`, v));
+  lines.push(define('WEFT_PLEN_TABLES', PLEN_TABLES));
+  lines.push(define('WEFT_PLEN_MAX', PLEN_MAX));
   lines.push(define('WEFT_POLICY_VALUE', POLICY_VALUE));
   lines.push(define('WEFT_CT_KEY', CT_KEY));
   lines.push(define('WEFT_CT_VALUE', CT_VALUE));

@@ -1,7 +1,7 @@
 // Byte layouts of the host maps' keys and values (see abi.ts and the bpf/lib
 // headers); the loader writes these and the verifier reads them back.
 
-import { CT_KEY, DIR, FAILSAFE_KEY, ID4_DATA, ID6_DATA, ID_FLAG_LOCAL, ID_PREFIX_BASE, POLICY_DATA, POLICY_PREFIX_BASE, POLICY_VALUE, VERDICT } from './abi.ts';
+import { DIR, FAILSAFE_KEY, ID4_KEY, ID6_KEY, ID_FLAG_LOCAL, PLEN_MAX, PLEN_VALUE, POLICY_KEY, POLICY_VALUE, VERDICT } from './abi.ts';
 import type { FailsafeEntry, IdEntry, PolicyEntry } from './share.ts';
 import type { Family } from '../../orchestrator/net/ip.ts';
 
@@ -13,12 +13,13 @@ function writeAddr(buf: Buffer, offset: number, family: Family, value: bigint): 
   }
 }
 
+/** Prefixes are canonical (host bits zero), so the address is already masked. */
 export function idKey(slot: number, e: Pick<IdEntry, 'prefix'>): Buffer {
   const family = e.prefix.family;
-  const k = Buffer.alloc(4 + (family === 4 ? ID4_DATA : ID6_DATA));
-  k.writeUInt32LE(ID_PREFIX_BASE + e.prefix.len, 0);
-  k[4] = slot;
-  writeAddr(k, 8, family, e.prefix.addr);
+  const k = Buffer.alloc(family === 4 ? ID4_KEY : ID6_KEY);
+  k[0] = slot;
+  k[1] = e.prefix.len;
+  writeAddr(k, 4, family, e.prefix.addr);
   return k;
 }
 
@@ -30,14 +31,14 @@ export function idValue(e: Pick<IdEntry, 'id' | 'local'>): Buffer {
 }
 
 export function policyKey(slot: number, e: PolicyEntry): Buffer {
-  const k = Buffer.alloc(4 + POLICY_DATA);
-  k.writeUInt32LE(POLICY_PREFIX_BASE + e.portLen, 0);
-  k[4] = slot;
-  k[5] = DIR[e.dir];
-  k[6] = e.proto;
-  k.writeUInt32BE(e.local, 8);
-  k.writeUInt32BE(e.remote, 12);
-  k.writeUInt16BE(e.port, 16);
+  const k = Buffer.alloc(POLICY_KEY);
+  k[0] = slot;
+  k[1] = DIR[e.dir];
+  k[2] = e.proto;
+  k[3] = e.portLen;
+  k.writeUInt32BE(e.local, 4);
+  k.writeUInt32BE(e.remote, 8);
+  k.writeUInt16BE(e.port, 12);
   return k;
 }
 
@@ -64,4 +65,12 @@ export function u32(n: number): Buffer {
   return b;
 }
 
-export const CT_KEY_SIZE = CT_KEY;
+/** The prefix lengths present in a table, longest first (weft_plen_v1 value). */
+export function plensValue(lengths: Iterable<number>): Buffer {
+  const sorted = [...new Set(lengths)].sort((a, b) => b - a);
+  if (sorted.length > PLEN_MAX) throw new Error(`${sorted.length} prefix lengths exceed ${PLEN_MAX}`);
+  const v = Buffer.alloc(PLEN_VALUE);
+  v.writeUInt32LE(sorted.length, 0);
+  sorted.forEach((l, i) => (v[4 + i] = l));
+  return v;
+}

@@ -71,6 +71,7 @@ const fn = {
   objPin: lib.func('int bpf_obj_pin(int fd, const char *path)'),
   objGet: lib.func('int bpf_obj_get(const char *path)'),
   progGetFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+  mapGetFdById: lib.func('int bpf_map_get_fd_by_id(uint32_t id)'),
   testRun: lib.func('int bpf_prog_test_run_opts(int fd, void *opts)'),
   tcHookCreate: lib.func('int bpf_tc_hook_create(bpf_tc_hook *hook)'),
   tcHookDestroy: lib.func('int bpf_tc_hook_destroy(bpf_tc_hook *hook)'),
@@ -114,8 +115,9 @@ const printCb = koffi.register(
     const text = printBuf.subarray(0, Math.max(0, Math.min(n, printBuf.length - 1))).toString('utf8');
     for (const line of text.split('\n')) {
       if (line.length === 0) continue;
-      capture?.push(line);
-      if (level === 0) log.warn({ libbpf: line });
+      // While a caller collects the lines it reports them itself.
+      if (capture) capture.push(line);
+      if (level === 0 && !capture) log.warn({ libbpf: line });
       else log.debug({ libbpf: line });
     }
     return 0;
@@ -230,12 +232,18 @@ export const libbpf = {
   progFdById(id: number): number {
     return check('bpf_prog_get_fd_by_id', fn.progGetFdById(id) as number);
   },
+  mapFdById(id: number): number {
+    return check('bpf_map_get_fd_by_id', fn.mapGetFdById(id) as number);
+  },
   closeFd(fd: number): void {
     fn.close(fd);
   },
-  tcHookCreate(h: TcHookSpec): void {
+  /** Creates the clsact qdisc; false when it was already there. */
+  tcHookCreate(h: TcHookSpec): boolean {
     const rc = fn.tcHookCreate({ sz: koffi.sizeof(TcHook), ifindex: h.ifindex, attach_point: h.attachPoint, parent: 0 }) as number;
-    if (rc !== -17) check('bpf_tc_hook_create', rc); // EEXIST: clsact is already there
+    if (rc === -17) return false; // EEXIST
+    check('bpf_tc_hook_create', rc);
+    return true;
   },
   /** Destroys the whole clsact qdisc (ingress and egress). */
   tcHookDestroy(ifindex: number): number {
@@ -304,6 +312,7 @@ export class TestRunner {
     packet.copy(this.data);
     const o = this.opts;
     o.writeUInt32LE(packet.length, 24); // data_size_in
+    o.writeUInt32LE(0, 28); // data_size_out: the kernel writes the output length back here
     o.writeUInt32LE(0, 56); // retval
     o.writeInt32LE(repeat, 60); // repeat
     check('bpf_prog_test_run_opts', fn.testRun(this.progFd, o) as number);

@@ -10,8 +10,8 @@
 // is shared by both slots, so established connections survive.
 
 import { readFileSync } from 'node:fs';
-import { CTL, MAP, PROG, VERDICT, type MapConcern } from './abi.ts';
-import { failsafeKey, idKey, idValue, policyKey, policyValue, u32 } from './encode.ts';
+import { CTL, MAP, PLEN, PLEN_TABLES, PROG, VERDICT, type MapConcern } from './abi.ts';
+import { failsafeKey, idKey, idValue, plensValue, policyKey, policyValue, u32 } from './encode.ts';
 import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
 import type { HostShare, MapSizes } from './share.ts';
 
@@ -34,24 +34,27 @@ export class VerifierError extends Error {
     this.name = 'VerifierError';
   }
 
-  /** The verifier's own complaint and what led to it: the tail of the log, without the register dumps' bulk. */
+  /** The verifier's own complaint is at the end of its log: that tail, and libbpf's one-line reason. */
   static summarize(log: string[]): string[] {
-    const start = log.findIndex((l) => /BEGIN PROG LOAD LOG|processed \d+ insns|invalid|R\d+ |failed to load|libbpf: prog/.test(l));
-    const relevant = log.filter(
-      (l) => /invalid|unbounded|out of range|not allowed|!read_ok|misaligned|back-edge|too large|failed|error|refus|permission|denied|-- END/i.test(l),
-    );
-    const tail = log.slice(Math.max(start < 0 ? 0 : start, log.length - 12));
-    return [...new Set([...relevant.slice(-10), ...tail])].map((l) => `  ${l}`);
+    const begin = log.findLastIndex((l) => l.includes('BEGIN PROG LOAD LOG'));
+    const end = log.findLastIndex((l) => l.includes('END PROG LOAD LOG'));
+    const verifier = begin >= 0 ? log.slice(begin + 1, end > begin ? end : undefined) : [];
+    const reason = log.filter((l) => /^libbpf: .*(failed|error)/i.test(l)).slice(0, 2);
+    return [...reason, ...(verifier.length ? ['verifier log (tail):', ...verifier.slice(-12)] : log.slice(-12))].map((l) => `  ${l}`);
   }
 }
 
-export interface HostMaps {
-  obj: Ptr;
+export interface MapFds {
   fds: Record<MapConcern, number>;
+}
+
+export interface HostMaps extends MapFds {
+  obj: Ptr;
   progs: { tc: number; xdp: number };
 }
 
-const CONCERNS = Object.keys(MAP) as MapConcern[];
+export const MAP_CONCERNS = Object.keys(MAP) as MapConcern[];
+
 
 function cfgBlob(statsStride: number, seenMark: number): Buffer {
   const b = Buffer.alloc(8);
@@ -68,6 +71,7 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
     const sizeOf: Record<MapConcern, number | undefined> = {
       ctl: undefined,
       counters: undefined,
+      plen: undefined,
       id4: s.sizes.id4,
       id6: s.sizes.id6,
       policy: s.sizes.policy,
@@ -75,7 +79,7 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
       stats: s.sizes.stats,
       failsafe: s.sizes.failsafe,
     };
-    for (const c of CONCERNS) {
+    for (const c of MAP_CONCERNS) {
       const n = sizeOf[c];
       if (n !== undefined) libbpf.setMaxEntries(libbpf.findMap(obj, MAP[c]), Math.max(1, n));
     }
@@ -90,7 +94,7 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
       throw new VerifierError(e, r.lines);
     }
     const fds = {} as Record<MapConcern, number>;
-    for (const c of CONCERNS) fds[c] = libbpf.mapFd(libbpf.findMap(obj, MAP[c]));
+    for (const c of MAP_CONCERNS) fds[c] = libbpf.mapFd(libbpf.findMap(obj, MAP[c]));
     return { obj, fds, progs: { tc: libbpf.programFd(obj, PROG.tc), xdp: libbpf.programFd(obj, PROG.xdp) } };
   } catch (e) {
     libbpf.close(obj);
@@ -146,7 +150,6 @@ function writeDelta<T extends { key: Buffer; value: Buffer }>(
     list.push(v);
   }
   for (const [fd, list] of batches) {
-    // LPM tries have no batch operation; one syscall per entry.
     for (const v of list) libbpf.update(fd, v.key, v.value);
     written += list.length;
   }
@@ -159,18 +162,22 @@ export interface DeltaStats {
 }
 
 /** Brings one (inactive) slot from `before` to `after`; `before` undefined: the slot is empty. */
-export function writeSlot(m: HostMaps, slot: number, after: HostShare, before?: HostShare): DeltaStats {
+export function writeSlot(m: MapFds, slot: number, statsStride: number, after: HostShare, before?: HostShare): DeltaStats {
   const a = slotImage(after, slot);
   const b = before ? slotImage(before, slot) : { id: new Map(), policy: new Map() };
   const ids = writeDelta((v: { family: 4 | 6 }) => (v.family === 4 ? m.fds.id4 : m.fds.id6), b.id, a.id);
   const pol = writeDelta(() => m.fds.policy, b.policy, a.policy);
-  zeroStats(m, slot, after.statsStride);
+  // Lengths last: until the flip no packet reads this slot, and after it every listed length has its entries.
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(after.id4.map((e) => e.prefix.len)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(after.id6.map((e) => e.prefix.len)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(after.policy.map((e) => e.portLen)));
+  zeroStats(m, slot, statsStride);
   libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.defaultAction]));
   return { deleted: ids.deleted + pol.deleted, written: ids.written + pol.written };
 }
 
 /** Replaces the failsafe list (not per slot: it only ever allows more). */
-export function writeFailsafe(m: HostMaps, share: HostShare, before?: HostShare): void {
+export function writeFailsafe(m: MapFds, share: HostShare, before?: HostShare): void {
   const want = new Map(share.failsafe.map((f) => [failsafeKey(f).toString('hex'), failsafeKey(f)]));
   for (const f of before?.failsafe ?? []) {
     const k = failsafeKey(f);
@@ -189,7 +196,7 @@ export function possibleCpus(): number {
   return n;
 }
 
-function zeroStats(m: HostMaps, slot: number, stride: number): void {
+function zeroStats(m: MapFds, slot: number, stride: number): void {
   const zero = Buffer.alloc(8 * possibleCpus());
   const n = stride;
   const keys = Buffer.alloc(4 * n);
@@ -201,7 +208,7 @@ function zeroStats(m: HostMaps, slot: number, stride: number): void {
 }
 
 /** The switch: packets read the new slot from the next one on. */
-export function activate(m: HostMaps, slot: number, generation: number): void {
+export function activate(m: MapFds, slot: number, generation: number): void {
   libbpf.update(m.fds.ctl, u32(CTL.generation), u32(generation));
   libbpf.update(m.fds.ctl, u32(CTL.activeSlot), u32(slot));
 }

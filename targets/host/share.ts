@@ -228,7 +228,8 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     );
   }
 
-  const statsStride = ir.rules.length + 1;
+  // Room for added rules too, so that a policy growing a little stays a delta.
+  const statsStride = slotCapacity(ir.rules.length + 1);
   const ct = Math.min(CT_MAX, Math.max(CT_MIN, endpoints.length * CT_PER_ENDPOINT));
   return {
     device: device.name,

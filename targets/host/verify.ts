@@ -44,6 +44,8 @@ export interface HostVerifyReport extends VerifyReport {
   sequences: number;
   transit: number;
   failsafeHits: number;
+  /** Packets the reference denied (a run that denies nothing proves little). */
+  denied: number;
 }
 
 function describe(f: Flow): string {
@@ -76,9 +78,10 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
     sequences: 0,
     transit: 0,
     failsafeHits: 0,
+    denied: 0,
   };
   try {
-    writeSlot(maps, 0, share);
+    writeSlot(maps, 0, share.statsStride, share);
     writeFailsafe(maps, share);
     activate(maps, 0, 1);
     const tc = new TestRunner(maps.progs.tc);
@@ -118,6 +121,7 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
         report.transit++;
         want = 'allow';
       }
+      if (want === 'deny') report.denied++;
       if (dstLocal) {
         const x = xdp.run(pkt).retval === XDP_DROP ? 'deny' : 'allow';
         report.xdpPackets++;

@@ -12,6 +12,7 @@
 import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import { IPPROTO, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
+import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import type { CodegenInput, EnforcementMode } from '../contract.ts';
 import { AddressBook } from './addresses.ts';
 import {
@@ -29,6 +30,7 @@ import {
 
 export const DEFAULT_ACL_CAPACITY = 1024;
 const SEQ_STEP = 10;
+const ANY_PEER = -1;
 
 /** Header fields of one entry, without addresses or action. */
 interface Fields {
@@ -43,6 +45,27 @@ export interface AclPlan {
   config: AclConfig;
   notes: string[];
   stats: Record<string, number>;
+}
+
+/**
+ * The mode of a switch port (DESIGN §4): exact facing unmanaged endpoints,
+ * prefilter facing hosts; uplinks carry traffic already checked at its
+ * source and stay unbound.
+ */
+export function portMode(role: DevicePlacement['interfaces'][number]['role']): EnforcementMode | undefined {
+  switch (role) {
+    case 'unmanaged-endpoint':
+      return 'exact';
+    case 'host':
+    case 'endpoint':
+      return 'prefilter';
+    case 'uplink':
+      return undefined;
+    default: {
+      const never: never = role;
+      throw new Error(`unhandled port role ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 export function setName(mode: EnforcementMode, type: AclType): string {
@@ -196,9 +219,21 @@ function ruleEntries(
   rule: Rule,
   family: Family,
   mode: EnforcementMode,
+  sources: Set<number>,
   notes: Set<string>,
 ): void {
-  const srcs = addressList(book, peerIds(book, rule.from), family);
+  const from = peerIds(book, rule.from);
+  const narrowed = addressList(book, new Set([...sources].filter((id) => from === undefined || from.has(id))), family);
+  // Narrowing to the sources behind the bound ports (see buildSet) is required
+  // for exact allows (anti-spoofing) and would be unsafe for prefilter allows
+  // (a later deny must not catch what an earlier allow protected); a deny may
+  // take whichever of the two needs fewer entries.
+  let srcs: (Cidr | undefined)[];
+  if (rule.action === 'allow') srcs = mode === 'exact' ? narrowed : addressList(book, from, family);
+  else {
+    const whole = addressList(book, from, family);
+    srcs = whole.length < narrowed.length ? whole : narrowed;
+  }
   const dsts = addressList(book, peerIds(book, rule.to), family);
   if (srcs.length === 0 || dsts.length === 0) return;
   for (const pm of rulePorts(rule)) {
@@ -230,8 +265,9 @@ function replyEntries(out: EntryList, input: CodegenInput, book: AddressBook, fa
   const { ir } = input;
   const local = new Set(input.devicePlacement.localIdentities);
   const cells = ir.cells;
-  // (reply source identity, proto, lo, hi) -> reply destination identities
-  const groups = new Map<string, { from: number; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
+  // Allowed port segments per (reply source, proto, reply destination),
+  // merged where adjacent: cells split ports at every rule's boundaries.
+  const spans = new Map<string, { from: number; proto: number; to: number; ranges: { lo: number; hi: number; rule: string }[] }>();
   for (let i = 0; i < cells.length; i++) {
     const r = cells.rule[i];
     if (r < 0 || ir.rules[r].action !== 'allow') continue;
@@ -246,15 +282,46 @@ function replyEntries(out: EntryList, input: CodegenInput, book: AddressBook, fa
       if (lo > echo || hi < echo) continue;
       lo = hi = echo;
     } else if (proto !== 6 && proto !== 17) continue;
-    const key = `${cells.dst[i]}|${proto}|${lo}|${hi}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { from: cells.dst[i], proto, lo, hi, to: new Set(), rules: new Set() }));
-    g.to.add(cells.src[i]);
-    g.rules.add(ir.rules[r].name);
+    // TCP replies carry ACK, which no connection's first packet has: they may
+    // go to any address (as an ACL "established" match does) and stay few.
+    const to = proto === 6 ? ANY_PEER : cells.src[i];
+    const key = `${cells.dst[i]}|${proto}|${to}`;
+    let s = spans.get(key);
+    if (!s) spans.set(key, (s = { from: cells.dst[i], proto, to, ranges: [] }));
+    s.ranges.push({ lo, hi, rule: ir.rules[r].name });
+  }
+  // Merged (reply source, proto, port range) -> reply destinations, then
+  // regrouped by (proto, port range, destinations) so sources share entries.
+  const byRange = new Map<string, { from: number; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
+  for (const s of spans.values()) {
+    s.ranges.sort((x, y) => x.lo - y.lo);
+    const merged: { lo: number; hi: number; rules: Set<string> }[] = [];
+    for (const r of s.ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r.lo <= last.hi + 1) {
+        last.hi = Math.max(last.hi, r.hi);
+        last.rules.add(r.rule);
+      } else merged.push({ lo: r.lo, hi: r.hi, rules: new Set([r.rule]) });
+    }
+    for (const m of merged) {
+      const key = `${s.from}|${s.proto}|${m.lo}|${m.hi}`;
+      let g = byRange.get(key);
+      if (!g) byRange.set(key, (g = { from: s.from, proto: s.proto, lo: m.lo, hi: m.hi, to: new Set(), rules: new Set() }));
+      g.to.add(s.to);
+      for (const n of m.rules) g.rules.add(n);
+    }
+  }
+  const groups = new Map<string, { from: Set<number>; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
+  for (const g of byRange.values()) {
+    const key = `${g.proto}|${g.lo}|${g.hi}|${[...g.to].sort((a, b) => a - b).join(',')}`;
+    let h = groups.get(key);
+    if (!h) groups.set(key, (h = { from: new Set(), proto: g.proto, lo: g.lo, hi: g.hi, to: g.to, rules: new Set() }));
+    h.from.add(g.from);
+    for (const n of g.rules) h.rules.add(n);
   }
   for (const g of groups.values()) {
-    const srcs = book.prefixes([g.from], family);
-    const dsts = book.prefixes(g.to, family);
+    const srcs = book.prefixes(g.from, family);
+    const dsts = g.to.has(ANY_PEER) ? [undefined] : book.prefixes(g.to, family);
     let fields: Fields;
     if (g.proto === 6) {
       fields = { protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] } };
@@ -269,10 +336,31 @@ function replyEntries(out: EntryList, input: CodegenInput, book: AddressBook, fa
     const description = `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`;
     for (const src of srcs) {
       for (const dst of dsts) {
-        out.add({ description, src, dst, ...fields, action: 'ACCEPT', log: false });
+        out.add({ description, src, ...(dst ? { dst } : {}), ...fields, action: 'ACCEPT', log: false });
       }
     }
   }
+}
+
+/** Identities of the endpoints on hosts (or behind their DPUs) attached to this switch's host ports. */
+function hostSideIdentities(input: CodegenInput, book: AddressBook): Set<number> {
+  const { fabric, device, devicePlacement } = input;
+  const hostPorts = new Set(devicePlacement.interfaces.filter((i) => i.role === 'host').map((i) => i.name));
+  const hosts = new Set<string>();
+  for (const l of fabric.links) {
+    for (const [me, peer] of [[l.a, l.b], [l.b, l.a]]) {
+      if (me.device !== device.name || !hostPorts.has(me.port)) continue;
+      hosts.add(peer.device);
+      const d = fabric.devices.find((x) => x.name === peer.device);
+      if (d?.attachedTo) hosts.add(d.attachedTo);
+    }
+  }
+  const out = new Set<number>();
+  for (const e of fabric.endpoints) {
+    if (e.host === undefined || !hosts.has(e.host)) continue;
+    for (const a of e.addresses) out.add(book.identityOf(a));
+  }
+  return out;
 }
 
 /** The deny rules, and the allow rules a later deny overlaps, in policy order. */
@@ -310,13 +398,21 @@ function buildSet(
   if (mode === 'exact') replyEntries(list, input, book, family);
   const replies = list.entries.length;
   const forward = mode === 'exact' ? rules : prefilterRules(book, rules);
-  for (const rule of forward) ruleEntries(list, book, rule, family, mode, notes);
-  const fallback = mode === 'exact' ? input.ir.defaultAction : 'allow';
-  list.add({
-    description: mode === 'exact' ? `default ${input.ir.defaultAction}` : 'prefilter: pass the rest to the hosts',
-    action: fallback === 'allow' ? 'ACCEPT' : 'DROP',
-    log: false,
-  });
+  // Exact: the unmanaged endpoints' identities, and everything else is dropped
+  // as spoofed. Prefilter: the identities of the endpoints behind the host
+  // ports; a deny narrowed to them drops less, which a prefilter may.
+  const local = new Set(input.devicePlacement.localIdentities);
+  const sources = mode === 'exact' ? local : hostSideIdentities(input, book);
+  for (const rule of forward) ruleEntries(list, book, rule, family, mode, sources, notes);
+  if (mode === 'prefilter') {
+    list.add({ description: 'prefilter: pass the rest to the hosts', action: 'ACCEPT', log: false });
+  } else {
+    // Exact ports face unmanaged endpoints: a source address from outside them is spoofed.
+    if (input.ir.defaultAction === 'allow') {
+      for (const src of book.prefixes(local, family)) list.add({ description: 'default allow', src, action: 'ACCEPT', log: false });
+    }
+    list.add({ description: input.ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP', log: false });
+  }
   const set: AclSet = {
     name: setName(mode, type),
     type,
@@ -338,8 +434,11 @@ export function planAcl(input: CodegenInput): AclPlan {
   const shadowed = policy.rules.length - rules.length;
   if (shadowed > 0) notes.add(`${shadowed} rule(s) never decide a flow (shadowed or empty groups): no entries`);
 
-  const modeOf = (role: string): EnforcementMode => (role === 'unmanaged-endpoint' ? 'exact' : devicePlacement.mode);
-  const modes = new Set(devicePlacement.interfaces.map((i) => modeOf(i.role)));
+  const ports = devicePlacement.interfaces.flatMap((i) => {
+    const mode = portMode(i.role);
+    return mode ? [{ name: i.name, mode }] : [];
+  });
+  const modes = new Set(ports.map((p) => p.mode));
   const sets: AclSet[] = [];
   let replies = 0;
   for (const mode of (['exact', 'prefilter'] as EnforcementMode[]).filter((m) => modes.has(m))) {
@@ -350,22 +449,18 @@ export function planAcl(input: CodegenInput): AclPlan {
     }
   }
   if (modes.has('exact')) {
+    notes.add('exact ports admit only source addresses of the endpoints behind this switch\'s unmanaged ports (anti-spoofing); the policy decides the rest');
     notes.add(
       'exact ports are stateless: replies pass by reverse entries (TCP: ACK set; UDP: source port; ICMP: echo reply), ' +
         'so a reply-shaped packet of a connection that was never opened passes too',
     );
     if (ir.defaultAction === 'allow') notes.add('exact ports: replies of flows allowed only by the default action get no reverse entries');
   }
-  const interfaces: AclInterface[] = [...devicePlacement.interfaces]
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map((i) => {
-      const mode = modeOf(i.role);
-      return {
-        id: i.name,
-        iface: i.name,
-        ingress: (['ACL_IPV4', 'ACL_IPV6'] as AclType[]).map((type) => ({ setName: setName(mode, type), type })),
-      };
-    });
+  const interfaces: AclInterface[] = ports.map((p) => ({
+    id: p.name,
+    iface: p.name,
+    ingress: (['ACL_IPV4', 'ACL_IPV6'] as AclType[]).map((type) => ({ setName: setName(p.mode, type), type })),
+  }));
   if (interfaces.length === 0) notes.add('no interfaces in the placement: acl-sets are not bound anywhere');
 
   const count = (t: AclType): number => sets.filter((s) => s.type === t).reduce((n, s) => n + s.entries.length, 0);

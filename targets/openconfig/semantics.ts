@@ -60,18 +60,24 @@ interface CompiledEntry {
 }
 
 class CompiledSet {
-  readonly entries: CompiledEntry[];
+  /** Entries in sequence order, split by the protocol they can match (an entry without one is in every list). */
+  private readonly byProto = new Map<number, CompiledEntry[]>();
+  private readonly anyProto: CompiledEntry[] = [];
+
   constructor(readonly set: AclSet) {
-    this.entries = set.entries.map((entry) => ({
+    const all = set.entries.map((entry) => ({
       entry,
       src: entry.src ? prefixMatcher(entry.src) : undefined,
       dst: entry.dst ? prefixMatcher(entry.dst) : undefined,
       flagMask: (entry.tcpFlags?.flags ?? []).reduce((m, f) => m | TCP_FLAG_BITS[f], 0),
     }));
+    const protos = new Set(set.entries.flatMap((e) => (e.protocol === undefined ? [] : [e.protocol])));
+    for (const p of protos) this.byProto.set(p, all.filter((c) => c.entry.protocol === undefined || c.entry.protocol === p));
+    this.anyProto = all.filter((c) => c.entry.protocol === undefined);
   }
 
   decide(flow: Flow, src: number[], dst: number[], tcpFlags: number): AclDecision {
-    for (const c of this.entries) {
+    for (const c of this.byProto.get(flow.proto) ?? this.anyProto) {
       const e = c.entry;
       if (e.protocol !== undefined && e.protocol !== flow.proto) continue;
       if (e.srcPort || e.dstPort) {

@@ -1,7 +1,10 @@
 // `weft verify --target openconfig`: the compiled acl.json, read back through
 // the same reader the agent uses, interpreted on generated flows and compared
 // with the reference evaluator.
-//   exact ports:     the artefact's verdict equals the reference's, except
+//   exact ports:     a source from outside the switch's unmanaged endpoints
+//                    is dropped (anti-spoofing), and each flow is also tried
+//                    from one of their addresses; the verdict then equals the
+//                    reference's, except
 //                    (a) a reply entry passing a packet whose reversed flow the
 //                    reference allows (the stateless approximation), and
 //                    (b) ICMP messages the model cannot name, dropped where the
@@ -12,11 +15,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Flow } from '../../orchestrator/flow.ts';
-import { formatIp } from '../../orchestrator/net/ip.ts';
+import { formatIp, type IpAddr } from '../../orchestrator/net/ip.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { generateFlows, makeRng } from '../../orchestrator/testing/generate.ts';
 import type { CodegenInput, EnforcementMode, VerifyOptions, VerifyReport } from '../contract.ts';
 import { AddressBook } from './addresses.ts';
+import { portMode } from './codegen.ts';
 import { icmpInModel, parseAclConfig, type AclConfig } from './model.ts';
 import { AclInterpreter, permits, TCP_ACK, TCP_SYN, type AclDecision } from './semantics.ts';
 
@@ -94,30 +98,50 @@ export function checkAcl(config: AclConfig, input: CodegenInput, flows: Flow[]):
   // Ports of one mode share their acl-sets: one representative per mode.
   const byMode = new Map<EnforcementMode, string>();
   for (const i of devicePlacement.interfaces) {
+    const mode = portMode(i.role);
+    if (!mode) continue;
     if (!bound.has(i.name)) mismatch(`interface ${i.name} (${i.role}) has no acl-set bound`);
-    const mode: EnforcementMode = i.role === 'unmanaged-endpoint' ? 'exact' : devicePlacement.mode;
     if (!byMode.has(mode)) byMode.set(mode, i.name);
+  }
+  // Exact ports see the unmanaged endpoints' own addresses as sources: each
+  // flow is also tried from one of them, and as given must not pass if spoofed.
+  const localSources: Record<4 | 6, IpAddr[]> = { 4: [], 6: [] };
+  for (const e of fabric.endpoints) {
+    if (e.host !== undefined || e.attach?.device !== device.name) continue;
+    for (const a of e.addresses) localSources[a.family].push(a);
   }
   const verdicts = flows.map((f) => reference.verdict(f));
   for (const [mode, iface] of byMode) {
     for (let k = 0; k < flows.length; k++) {
-      const f = flows[k];
-      const want = verdicts[k].verdict === 'allow';
+      let f = flows[k];
+      let verdict = verdicts[k];
+      if (mode === 'exact') {
+        if (!local.has(book.identityOf(f.src))) {
+          report.flows++;
+          const d = acl.decide(iface, f, f.proto === 6 ? TCP_SYN : 0);
+          if (permits(d)) mismatch(`${iface} exact: spoofed source passes: ${describeFlow(f)}`);
+          const pool = localSources[f.src.family];
+          if (pool.length === 0) continue;
+          f = { ...f, src: pool[k % pool.length] };
+          verdict = reference.verdict(f);
+        }
+      }
+      const want = verdict.verdict === 'allow';
       const d = acl.decide(iface, f, f.proto === 6 ? TCP_SYN : 0);
       const got = permits(d);
       report.flows++;
       if (mode === 'prefilter') {
-        if (!got && want) mismatch(`${iface} prefilter drops ${describeFlow(f)} which rule ${verdicts[k].rule} allows`);
+        if (!got && want) mismatch(`${iface} prefilter drops ${describeFlow(f)} which rule ${verdict.rule} allows`);
         continue;
       }
       if (got !== want) {
         if (got && isReplyEntry(d) && reference.verdict(requestOf(f)).verdict === 'allow') report.replyApproximated++;
         else if (!got && (f.proto === 1 || f.proto === 58) && !icmpInModel(f.src.family, f.proto, f.icmpType ?? 0, f.icmpCode ?? 0)) report.failClosed++;
-        else mismatch(`${iface} exact: ${describeFlow(f)}: acl ${got ? 'allows' : 'denies'}, reference ${want ? 'allows' : 'denies'} (rule ${verdicts[k].rule})`);
+        else mismatch(`${iface} exact: ${describeFlow(f)}: acl ${got ? 'allows' : 'denies'}, reference ${want ? 'allows' : 'denies'} (rule ${verdict.rule})`);
       }
       // A reply towards the unmanaged side's peer: the allowed flow's answer must pass.
       const replyable = f.proto === 6 || f.proto === 17 || isEchoRequest(f);
-      if (want && verdicts[k].rule >= 0 && replyable && local.has(book.identityOf(f.dst))) {
+      if (want && verdict.rule >= 0 && replyable && local.has(book.identityOf(f.dst))) {
         const r = replyOf(f);
         report.repliesChecked++;
         report.flows++;

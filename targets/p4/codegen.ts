@@ -3,13 +3,16 @@
 // Table layout, highest priority first (one priority per band; entries within
 // a band are disjoint, so their order does not matter):
 //   1. control: IPv6 neighbour discovery permitted on every port;
-//   2. per exact port (facing an unmanaged endpoint), keyed by ingress port:
-//      reverse TCP entries (ACK set) for replies of allowed connections, the
-//      forward rules in policy order, then the default for IP at that port;
-//   3. prefilter, every other port: permits for established TCP, echo
-//      replies and UDP replies, then the rules up to the last deny rule;
+//   2. the exact block, for ports facing unmanaged endpoints: reverse TCP
+//      entries (ACK set) for replies of allowed connections, the forward
+//      rules in policy order, then the default for IP;
+//   3. the prefilter block, for every other port: permits for established
+//      TCP, echo replies and UDP replies, then the rules up to the last deny
+//      rule;
 //   4. the table default (permit): non-IP control traffic, and IP that no
 //      prefilter entry denies.
+// Of blocks 2 and 3, the cheaper one is keyed on its ingress ports and goes
+// first, ending in a catch-all for those ports; the other follows unkeyed.
 
 import { InputError, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import type { CodegenInput } from '../contract.ts';
@@ -94,8 +97,8 @@ function compactServices(matches: Match[]): Match[] {
   return rest;
 }
 
-/** The entries of one rule band (without priority). */
-export function ruleMatches(rule: SwitchRule, inPort: number | undefined): Match[] {
+/** The entries of one rule band (without priority), on the given ingress port set (undefined: every port). */
+export function ruleMatches(rule: SwitchRule, ports: Ternary[] | undefined): Match[] {
   const services = compactServices(rule.services.flatMap(serviceMatches));
   const out: Match[] = [];
   for (const family of [4, 6] as const) {
@@ -110,13 +113,16 @@ export function ruleMatches(rule: SwitchRule, inPort: number | undefined): Match
           const m: Match = { ether_type: ether, ...svc };
           if (s.mask !== 0n) m[sf] = s;
           if (d.mask !== 0n) m[df] = d;
-          if (inPort !== undefined) m.ingress_port = exactTernary(inPort, 9);
           out.push(m);
         }
       }
     }
   }
-  return out;
+  return onPorts(out, ports);
+}
+
+function onPorts(matches: Match[], ports: Ternary[] | undefined): Match[] {
+  return ports ? ports.flatMap((p) => matches.map((m) => ({ ingress_port: p, ...m }))) : matches;
 }
 
 export interface P4Band {
@@ -131,46 +137,67 @@ export interface P4Program {
   stats: Record<string, number>;
 }
 
-/** Builds the bands, top to bottom, and numbers them into priorities (bottom band = 1). */
+type Block = { label: string; rules: SwitchRule[]; terminal: 'permit' | 'deny' | undefined; ports: Ternary[] };
+
+/**
+ * Builds the bands, top to bottom, and numbers them into priorities (bottom
+ * band = 1). Exact ports and the other (prefilter) ports each get one block;
+ * the block whose port set costs fewer entries is keyed on ingress port and
+ * ends in a catch-all for its ports, the other sits below it unkeyed, so
+ * neither block is copied per port.
+ */
 export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'devicePlacement'>, resolver = new AddressResolver(input.ir)): P4Program {
   const { policy, ir, devicePlacement } = input;
   const exactPorts = devicePlacement.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
   const otherPorts = devicePlacement.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
-  const bands: P4Band[] = [];
+  const portSet = (names: string[]): Ternary[] => mergeTernaries(names.map((n) => exactTernary(portNumber(n), 9)), 9);
   const notes: string[] = [];
-  const addRules = (rules: SwitchRule[], inPort: number | undefined, label: string): void => {
-    for (const r of rules) {
-      const origin = r.rule >= 0 ? `${label}rule ${r.rule} ${r.name}` : `${label}${r.name}`;
-      bands.push({ origin, action: r.action, matches: ruleMatches(r, inPort) });
-    }
-  };
 
   const exact = exactPorts.length ? deriveSwitchRules(policy, ir, { mode: 'exact', resolver }) : undefined;
   const pre = otherPorts.length || !exact ? deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver }) : undefined;
-  const control = (exact ?? pre)!.control;
-  addRules(control, undefined, '');
-
+  const blocks: Block[] = [];
   if (exact) {
-    for (const port of exactPorts) {
-      const num = portNumber(port);
-      addRules(exact.reverse, num, `${port} exact: `);
-      addRules(exact.forward, num, `${port} exact: `);
-      bands.push({
-        origin: `${port} exact: default ${policy.defaultAction}`,
-        action: exact.defaultAction,
-        matches: [ETHERTYPE_IPV4, ETHERTYPE_IPV6].map((et) => ({ ingress_port: exactTernary(num, 9), ether_type: exactTernary(et, 16) })),
-      });
-    }
+    blocks.push({ label: 'exact', rules: [...exact.reverse, ...exact.forward], terminal: exact.defaultAction, ports: portSet(exactPorts) });
     notes.push(
       `exact on ${exactPorts.join(', ')}: stateless; TCP replies to allowed connections pass by ${exact.reverse.length} reverse rule(s) matching ACK; UDP and ICMP replies pass only where a rule allows them as flows`,
     );
   }
   if (pre) {
-    addRules(pre.reverse, undefined, 'prefilter: ');
-    addRules(pre.forward, undefined, 'prefilter: ');
+    blocks.push({ label: 'prefilter', rules: [...pre.reverse, ...pre.forward], terminal: undefined, ports: portSet(otherPorts) });
     notes.push(
       `prefilter${otherPorts.length ? ` on ${otherPorts.join(', ')}` : ''}: drops only what deny rules drop; TCP segments with ACK, echo replies and UDP replies of allowed rules are passed for the hosts to enforce`,
     );
+  }
+  const bandsOf = (b: Block, keyed: boolean): P4Band[] => {
+    const ports = keyed ? b.ports : undefined;
+    const bands: P4Band[] = b.rules.map((r) => ({
+      origin: r.rule >= 0 ? `${b.label}: rule ${r.rule} ${r.name}` : `${b.label}: ${r.name}`,
+      action: r.action,
+      matches: ruleMatches(r, ports),
+    }));
+    if (keyed) {
+      // Everything else entering these ports ends here, so the unkeyed block below never sees it.
+      const action = b.terminal ?? 'permit';
+      const catchAll = b.terminal ? [ETHERTYPE_IPV4, ETHERTYPE_IPV6].map((et) => ({ ether_type: exactTernary(et, 16) })) : [{}];
+      bands.push({ origin: `${b.label}: default ${action}`, action, matches: onPorts(catchAll, ports) });
+    } else if (b.terminal) {
+      bands.push({
+        origin: `${b.label}: default ${b.terminal}`,
+        action: b.terminal,
+        matches: [ETHERTYPE_IPV4, ETHERTYPE_IPV6].map((et) => ({ ether_type: exactTernary(et, 16) })),
+      });
+    }
+    return bands;
+  };
+
+  const bands: P4Band[] = [];
+  for (const r of (exact ?? pre)!.control) bands.push({ origin: r.name, action: r.action, matches: ruleMatches(r, undefined) });
+  if (blocks.length === 1) {
+    bands.push(...bandsOf(blocks[0], false));
+  } else {
+    const cost = (b: Block): number => bandsOf(b, false).reduce((n, band) => n + band.matches.length, 0) * (b.ports.length - 1);
+    const [keyed, unkeyed] = cost(blocks[0]) <= cost(blocks[1]) ? blocks : [blocks[1], blocks[0]];
+    bands.push(...bandsOf(keyed, true), ...bandsOf(unkeyed, false));
   }
 
   const entries: AclEntry[] = [];

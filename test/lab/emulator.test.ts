@@ -41,7 +41,7 @@ function sshWithPinnedKey(lab: string, device: string, pinnedOverride?: string):
   try {
     return netnsExec(mgmtNetnsName(lab), [
       'ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${known}`, '-o', 'ConnectTimeout=5',
-      '-i', join(labDir(lab), d.mgmt.ssh?.identityFile as string), `root@${d.mgmt.address}`, 'ip -o link show mgmt0; mount -t bpf',
+      '-i', join(labDir(lab), d.mgmt.ssh?.identityFile as string), `root@${d.mgmt.address}`, 'ip -o link show mgmt0; mount -t bpf; ls /run/weft',
     ]);
   } finally {
     rmSync(known, { force: true });

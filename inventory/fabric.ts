@@ -1,0 +1,505 @@
+// Reads fabric.yaml (DESIGN §9) into the Fabric model, and the checks every
+// inventory source shares (device references, port use, endpoint placement,
+// duplicate addresses), which containerlab topologies run too.
+
+import { createHash } from 'node:crypto';
+import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
+import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
+import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
+import { checkHeader } from '../orchestrator/policy/load.ts';
+import { clip, listChoices, YamlSource, type YNode } from '../orchestrator/yaml/source.ts';
+import type { Bridge, Device, DeviceKind, DpuProfile, Endpoint, Fabric, Link, Mgmt, Pipeline, PortRef } from './model.ts';
+
+export const DEVICE_KINDS: readonly DeviceKind[] = ['host', 'dpu', 'smartnic', 'switch'];
+export const PIPELINES: readonly Pipeline[] = ['p4', 'openconfig'];
+export const DPU_PROFILES: readonly DpuProfile[] = ['nfp', 'bluefield', 'generic'];
+/** Names end up in paths (out/devices/<name>/) and namespace names. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export const DEFAULT_SSH = { user: 'root', port: 22 } as const;
+export const DEFAULT_P4RUNTIME = { port: 9559, deviceId: 1 } as const;
+export const DEFAULT_GNMI = { port: 57400 } as const;
+
+/**
+ * Keys that look like credentials. Inventories are checked in and copied into
+ * bundles, so secrets must come from the environment or from files; a key
+ * naming such a file (passwordFile, tokenEnv...) is fine.
+ */
+const SECRET_KEY_RE = /pass(word|wd|phrase)?$|secret|token|private[-_.]?key|api[-_.]?key|credential/i;
+const SECRET_OK_RE = /(file|path|env|envvar)$/i;
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY_RE.test(key) && !SECRET_OK_RE.test(key);
+}
+
+export const SECRET_HINT = 'valid: no secrets in the inventory; pass them through environment variables or files (e.g. mgmt.ssh.identityFile: keys/id_ed25519)';
+
+export function fabricDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+type Spans = Record<string, SourceSpan>;
+
+/**
+ * Collects devices, links, bridges and endpoints with the span of each field
+ * (so a cross-reference error points at the exact reference), then checks
+ * them together in `check`.
+ */
+export class FabricBuilder {
+  readonly devices: Device[] = [];
+  readonly links: Link[] = [];
+  readonly endpoints: Endpoint[] = [];
+  readonly bridges: Bridge[] = [];
+  private readonly spans = new Map<object, Spans>();
+
+  constructor(private readonly bag: DiagnosticBag) {}
+
+  device(d: Device, spans: Spans = {}): void {
+    this.devices.push(d);
+    this.spans.set(d, spans);
+  }
+
+  link(l: Link, spans: Spans = {}): void {
+    this.links.push(l);
+    this.spans.set(l, spans);
+  }
+
+  endpoint(e: Endpoint, spans: Spans = {}): void {
+    this.endpoints.push(e);
+    this.spans.set(e, spans);
+  }
+
+  bridge(br: Bridge): void {
+    this.bridges.push(br);
+  }
+
+  /** A link with a bridge at one end (or both). */
+  bridgeLink(br: Bridge, l: Link, spans: Spans = {}): void {
+    br.links.push(l);
+    this.spans.set(l, spans);
+  }
+
+  private at(obj: { span: SourceSpan }, field: string): SourceSpan {
+    return this.spans.get(obj)?.[field] ?? obj.span;
+  }
+
+  /** Cross-reference checks shared by every inventory format. */
+  check(): void {
+    const { bag } = this;
+    const byName = new Map<string, Device>();
+    const bridgeNames = new Set(this.bridges.map((b) => b.name));
+    for (const d of this.devices) {
+      const first = byName.get(d.name);
+      if (first || bridgeNames.has(d.name)) {
+        bag.error('duplicate-device', `device "${d.name}" is defined twice`, this.at(d, 'name'), `valid: unique device names${first ? `; the first is at line ${first.span.line}` : ''}`);
+        continue;
+      }
+      byName.set(d.name, d);
+    }
+    const deviceList = (): string => listChoices([...byName.keys()].slice(0, 20));
+    for (const d of this.devices) {
+      // An invalid pipeline was already reported where it was written.
+      if (d.kind === 'switch' && d.pipeline === undefined && this.spans.get(d)?.pipeline === undefined) {
+        bag.error('missing-pipeline', `switch ${d.name} has no pipeline`, this.at(d, 'kind'), `valid: pipeline: ${listChoices(PIPELINES)}`);
+      }
+      if (d.kind === 'dpu' || d.kind === 'smartnic') {
+        if (d.attachedTo === undefined) {
+          bag.error('missing-attached-to', `${d.kind} ${d.name} does not say which host it sits in front of`, this.at(d, 'kind'), 'valid: attachedTo: <a host device>');
+        } else {
+          const h = byName.get(d.attachedTo);
+          if (!h || h.kind !== 'host') {
+            bag.error(
+              'bad-attached-to',
+              `${d.kind} ${d.name}: attachedTo "${d.attachedTo}" ${h ? `is a ${h.kind}, not a host` : 'names no device'}`,
+              this.at(d, 'attachedTo'),
+              `valid: a host device: ${listChoices(this.devices.filter((x) => x.kind === 'host').map((x) => x.name).slice(0, 20))}`,
+            );
+          }
+        }
+      }
+    }
+    // Ports: one link per port; an endpoint's attach port must be free of device links.
+    const usedPorts = new Map<string, SourceSpan>();
+    const usePort = (p: PortRef, span: SourceSpan): void => {
+      const key = `${p.device}:${p.port}`;
+      const first = usedPorts.get(key);
+      if (first) bag.error('port-in-use', `port ${key} is used by two links`, span, `valid: one link per port; the other link is at line ${first.line}`);
+      else usedPorts.set(key, span);
+    };
+    for (const l of this.links) {
+      for (const side of ['a', 'b'] as const) {
+        const p = l[side];
+        const span = this.at(l, side);
+        if (!byName.has(p.device)) {
+          bag.error('unknown-device', `link end "${p.device}:${p.port}" names no device`, span, `valid: a defined device: ${deviceList()}`);
+        } else {
+          usePort(p, span);
+        }
+      }
+    }
+    for (const b of this.bridges) {
+      for (const l of b.links) {
+        for (const side of ['a', 'b'] as const) usePort(l[side], this.at(l, side));
+      }
+    }
+    const epNames = new Map<string, SourceSpan>();
+    const addrs = new Map<string, { ep: string; span: SourceSpan }>();
+    for (const e of this.endpoints) {
+      const first = epNames.get(e.name);
+      if (first) bag.error('duplicate-endpoint', `endpoint "${e.name}" is defined twice`, this.at(e, 'name'), `valid: unique endpoint names; the first is at line ${first.line}`);
+      else epNames.set(e.name, this.at(e, 'name'));
+      if (e.host === undefined && e.attach === undefined) {
+        bag.error('endpoint-without-location', `endpoint ${e.name} has neither a host nor an attach port`, this.at(e, 'name'), 'valid: host: <host device> for a managed endpoint, or attach: "<switch>:<port>" for an unmanaged one');
+      }
+      if (e.host !== undefined) {
+        const h = byName.get(e.host);
+        if (!h || h.kind !== 'host') {
+          bag.error(
+            'bad-endpoint-host',
+            `endpoint ${e.name}: host "${e.host}" ${h ? `is a ${h.kind}, not a host` : 'names no device'}`,
+            this.at(e, 'host'),
+            `valid: a host device (a DPU enforces for the host it is attachedTo): ${listChoices(this.devices.filter((x) => x.kind === 'host').map((x) => x.name).slice(0, 20))}`,
+          );
+        }
+      }
+      if (e.attach !== undefined) {
+        const key = `${e.attach.device}:${e.attach.port}`;
+        const s = byName.get(e.attach.device);
+        // A managed endpoint may name the port of its own host it plugs into.
+        const ownHost = e.host !== undefined && e.attach.device === e.host;
+        if (!s || (s.kind !== 'switch' && !ownHost)) {
+          bag.error(
+            'bad-endpoint-attach',
+            `endpoint ${e.name}: attach "${key}" ${s ? `is on a ${s.kind}, not a switch` : 'names no device'}`,
+            this.at(e, 'attach'),
+            `valid: "<switch>:<port>" with a switch device: ${listChoices(this.devices.filter((x) => x.kind === 'switch').map((x) => x.name).slice(0, 20))}`,
+          );
+        } else if (usedPorts.has(key)) {
+          bag.error('port-in-use', `endpoint ${e.name}: attach port ${key} is already used by a link`, this.at(e, 'attach'), `valid: a port facing the endpoint, not one linking devices (the link is at line ${usedPorts.get(key)?.line})`);
+        }
+      }
+      e.addresses.forEach((a, i) => {
+        const key = `${a.family}/${a.value}`;
+        const span = this.at(e, `address.${i}`);
+        const other = addrs.get(key);
+        if (other) {
+          bag.error('duplicate-address', `endpoint ${e.name}: address ${formatIp(a.family, a.value)} is also endpoint ${other.ep}'s`, span, `valid: each address on one endpoint only (see line ${other.span.line})`);
+        } else {
+          addrs.set(key, { ep: e.name, span });
+        }
+      });
+    }
+  }
+}
+
+/** Parses fabric.yaml text; throws InputError with every diagnostic on bad input. */
+export function parseFabric(text: string, file: string): Fabric {
+  const bag = new DiagnosticBag();
+  const src = YamlSource.parse(text, file, bag);
+  const fabric = src ? readFabricDocument(src) : undefined;
+  bag.throwIfErrors();
+  if (!fabric) throw new Error('unreachable: fabric unread without errors');
+  return fabric;
+}
+
+/** Reads an already parsed fabric.yaml document (errors go to src.bag). */
+export function readFabricDocument(src: YamlSource): Fabric | undefined {
+  const top = src.map(src.root, 'fabric document', 'valid: a mapping with apiVersion, kind, metadata and spec');
+  if (!top) return undefined;
+  checkSecrets(src, top);
+  checkHeader(src, top, 'Fabric');
+  let name = src.file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  const meta = src.get(top, 'metadata');
+  const metaMap = meta === undefined ? undefined : src.map(meta, 'metadata');
+  const nameNode = metaMap ? src.get(metaMap, 'name') : undefined;
+  if (nameNode !== undefined) name = src.string(nameNode, 'metadata.name') ?? name;
+  const specNode = src.require(top, 'spec', 'fabric', 'valid: spec: {devices, links, endpoints}');
+  const spec = specNode === undefined ? undefined : src.map(specNode, 'spec');
+  if (!spec) return undefined;
+  const b = new FabricBuilder(src.bag);
+  const devNode = src.require(spec, 'devices', 'spec', 'valid: devices: [{name, kind, mgmt}, ...]');
+  const devs = devNode === undefined ? undefined : src.seq(devNode, 'spec.devices');
+  for (const item of devs ? src.items(devs) : []) readDevice(src, b, item);
+  const linkNode = src.get(spec, 'links');
+  const links = linkNode === undefined ? undefined : src.seq(linkNode, 'spec.links', 'valid: links: [{endpoints: ["host1:eth1", "leaf1:eth1"]}]');
+  for (const item of links ? src.items(links) : []) readLink(src, b, item);
+  const epNode = src.get(spec, 'endpoints');
+  const eps = epNode === undefined ? undefined : src.seq(epNode, 'spec.endpoints');
+  for (const item of eps ? src.items(eps) : []) readEndpoint(src, b, item);
+  b.check();
+  return { file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: fabricDigest(src.text) };
+}
+
+/** Every mapping key anywhere in the document that looks like a credential. */
+function checkSecrets(src: YamlSource, root: YNode): void {
+  const walk = (n: YNode | null, depth: number): void => {
+    if (n === null || depth > 64) return;
+    if (isMap(n)) {
+      for (const p of n.items) {
+        const k = p.key as YNode | null;
+        if (k && isScalar(k) && typeof k.value === 'string' && isSecretKey(k.value)) {
+          src.bag.error('secret-in-inventory', `key "${clip(k.value)}" looks like a secret`, src.span(k), SECRET_HINT);
+        }
+        walk(p.value as YNode | null, depth + 1);
+      }
+    } else if (isSeq(n)) {
+      for (const i of n.items) walk(i as YNode | null, depth + 1);
+    }
+  };
+  walk(root, 0);
+}
+
+export function checkName(src: YamlSource, node: YNode, what: string): string | undefined {
+  const name = src.textValue(node, `${what} name`);
+  if (name === undefined) return undefined;
+  if (!NAME_RE.test(name)) {
+    src.bag.error('bad-name', `${what} name "${clip(name)}" has characters Weft cannot use in paths and interface names`, src.span(node), 'valid: letters, digits, ".", "_" and "-", starting with a letter or digit');
+    return undefined;
+  }
+  return name;
+}
+
+function choice<T extends string>(src: YamlSource, node: YNode, what: string, code: string, valid: readonly T[]): T | undefined {
+  const v = isScalar(node) ? node.value : undefined;
+  if (typeof v === 'string' && (valid as readonly string[]).includes(v)) return v as T;
+  src.bag.error(code, `${what} is ${src.describe(node)}`, src.span(node), `valid: ${listChoices(valid)}`);
+  return undefined;
+}
+
+function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void {
+  const m = src.map(node, 'device', 'valid: {name, kind, mgmt, ...}');
+  if (!m) return;
+  const spans: Spans = {};
+  const nameNode = src.require(m, 'name', 'device', 'valid: name: leaf1');
+  const name = nameNode === undefined ? undefined : checkName(src, nameNode, 'device');
+  if (nameNode) spans.name = src.span(nameNode);
+  const label = `device ${name ?? '?'}`;
+  const kindNode = src.require(m, 'kind', label, `valid: kind: ${listChoices(DEVICE_KINDS)}`);
+  const kind = kindNode === undefined ? undefined : choice(src, kindNode, `${label}: kind`, 'bad-device-kind', DEVICE_KINDS);
+  if (kindNode) spans.kind = src.span(kindNode);
+  let pipeline: Pipeline | undefined;
+  const pNode = src.get(m, 'pipeline');
+  if (pNode !== undefined) {
+    pipeline = choice(src, pNode, `${label}: pipeline`, 'bad-pipeline', PIPELINES);
+    spans.pipeline = src.span(pNode);
+    if (kind !== undefined && kind !== 'switch') src.bag.error('misplaced-key', `${label}: pipeline on a ${kind}`, src.span(pNode), 'valid: pipeline only on switches');
+  }
+  let profile: DpuProfile | undefined;
+  let attachedTo: string | undefined;
+  const isDpu = kind === 'dpu' || kind === 'smartnic';
+  const prNode = src.get(m, 'profile');
+  if (prNode !== undefined) {
+    profile = choice(src, prNode, `${label}: profile`, 'bad-profile', DPU_PROFILES);
+    if (kind !== undefined && !isDpu) src.bag.error('misplaced-key', `${label}: profile on a ${kind}`, src.span(prNode), 'valid: profile only on dpu and smartnic devices');
+  }
+  const atNode = src.get(m, 'attachedTo');
+  if (atNode !== undefined) {
+    attachedTo = src.string(atNode, `${label}: attachedTo`);
+    spans.attachedTo = src.span(atNode);
+    if (kind !== undefined && !isDpu) src.bag.error('misplaced-key', `${label}: attachedTo on a ${kind}`, src.span(atNode), 'valid: attachedTo only on dpu and smartnic devices');
+  }
+  const mgmtNode = src.get(m, 'mgmt');
+  const mgmt = mgmtNode === undefined ? {} : readMgmt(src, mgmtNode, label);
+  let capacity: Device['capacity'];
+  const capNode = src.get(m, 'capacity');
+  if (capNode !== undefined) {
+    const cm = src.map(capNode, `${label}: capacity`, 'valid: capacity: {aclEntries: 1024}');
+    const ae = cm ? src.get(cm, 'aclEntries') : undefined;
+    if (ae !== undefined) {
+      const n = src.int(ae, `${label}: capacity.aclEntries`, 1, 2 ** 31 - 1, 'bad-capacity');
+      if (n !== undefined) capacity = { aclEntries: n };
+    } else if (cm) capacity = {};
+  }
+  const labelsNode = src.get(m, 'labels');
+  const labels = labelsNode === undefined ? {} : readLabels(src, labelsNode, `${label}: labels`);
+  if (name === undefined || kind === undefined) return;
+  const d: Device = { name, kind, mgmt: withDefaults(kind, pipeline, mgmt), labels, span: src.span(m) };
+  if (kind === 'switch' && pipeline) d.pipeline = pipeline;
+  if (isDpu) {
+    d.profile = profile ?? 'generic';
+    if (attachedTo !== undefined) d.attachedTo = attachedTo;
+  }
+  if (capacity) d.capacity = capacity;
+  b.device(d, spans);
+}
+
+/** Management transports a device kind needs get their default port when not given. */
+export function withDefaults(kind: DeviceKind, pipeline: Pipeline | undefined, mgmt: Mgmt): Mgmt {
+  const out: Mgmt = { ...mgmt };
+  switch (kind) {
+    case 'host':
+    case 'dpu':
+    case 'smartnic':
+      out.ssh ??= { ...DEFAULT_SSH };
+      break;
+    case 'switch':
+      if (pipeline === 'p4') out.p4runtime ??= { ...DEFAULT_P4RUNTIME };
+      if (pipeline === 'openconfig') out.gnmi ??= { ...DEFAULT_GNMI };
+      break;
+    default: {
+      const never: never = kind;
+      throw new Error(`unhandled device kind ${String(never)}`);
+    }
+  }
+  return out;
+}
+
+function readMgmt(src: YamlSource, node: YNode, label: string): Mgmt {
+  const m = src.map(node, `${label}: mgmt`, 'valid: mgmt: {address: 172.20.20.11, ssh: {user: root, port: 22}}');
+  const out: Mgmt = {};
+  if (!m) return out;
+  const addr = src.get(m, 'address');
+  if (addr !== undefined) {
+    const a = src.textValue(addr, `${label}: mgmt.address`);
+    if (a !== undefined) {
+      if (checkMgmtAddress(a)) out.address = a;
+      else src.bag.error('bad-address', `${label}: mgmt.address "${clip(a)}" is neither an IP address nor a host name`, src.span(addr), 'valid: an IPv4/IPv6 address (no prefix) or a DNS name');
+    }
+  }
+  const port = (mm: YAMLMap, what: string, dflt: number): number => {
+    const p = src.get(mm, 'port');
+    return p === undefined ? dflt : (src.int(p, `${label}: ${what}.port`, 1, 65535, 'bad-port') ?? dflt);
+  };
+  const ssh = src.get(m, 'ssh');
+  if (ssh !== undefined) {
+    const sm = src.map(ssh, `${label}: mgmt.ssh`, 'valid: ssh: {user: root, port: 22}');
+    if (sm) {
+      const u = src.get(sm, 'user');
+      const user = u === undefined ? DEFAULT_SSH.user : (src.string(u, `${label}: mgmt.ssh.user`) ?? DEFAULT_SSH.user);
+      out.ssh = { user, port: port(sm, 'mgmt.ssh', DEFAULT_SSH.port) };
+      const hk = src.get(sm, 'hostKey');
+      if (hk !== undefined) {
+        const k = src.string(hk, `${label}: mgmt.ssh.hostKey`);
+        if (k !== undefined) out.ssh.hostKey = k;
+      }
+    }
+  }
+  const p4 = src.get(m, 'p4runtime');
+  if (p4 !== undefined) {
+    const pm = src.map(p4, `${label}: mgmt.p4runtime`, 'valid: p4runtime: {port: 9559, deviceId: 1}');
+    if (pm) {
+      const idNode = src.get(pm, 'deviceId');
+      const deviceId = idNode === undefined ? DEFAULT_P4RUNTIME.deviceId : (src.int(idNode, `${label}: mgmt.p4runtime.deviceId`, 0, Number.MAX_SAFE_INTEGER, 'bad-device-id') ?? DEFAULT_P4RUNTIME.deviceId);
+      out.p4runtime = { port: port(pm, 'mgmt.p4runtime', DEFAULT_P4RUNTIME.port), deviceId };
+      const dc = src.get(pm, 'deviceConfig');
+      if (dc !== undefined) {
+        const c = src.string(dc, `${label}: mgmt.p4runtime.deviceConfig`);
+        if (c !== undefined) out.p4runtime.deviceConfig = c;
+      }
+    }
+  }
+  const gnmi = src.get(m, 'gnmi');
+  if (gnmi !== undefined) {
+    const gm = src.map(gnmi, `${label}: mgmt.gnmi`, 'valid: gnmi: {port: 57400}');
+    if (gm) out.gnmi = { port: port(gm, 'mgmt.gnmi', DEFAULT_GNMI.port) };
+  }
+  const snmp = src.get(m, 'snmp');
+  if (snmp !== undefined) {
+    const nm = src.map(snmp, `${label}: mgmt.snmp`, 'valid: snmp: {port: 161}');
+    if (nm) out.snmp = { port: port(nm, 'mgmt.snmp', 161) };
+  }
+  return out;
+}
+
+export function checkMgmtAddress(a: string): boolean {
+  if (/^[0-9.]+$/.test(a) || a.includes(':')) return parseIp(a) !== undefined;
+  return /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(a) && a.length <= 253;
+}
+
+export function readLabels(src: YamlSource, node: YNode, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const m = src.map(node, what, 'valid: labels: {app: web, env: prod}');
+  if (!m) return out;
+  for (const { key, keyNode, value } of src.pairs(m, what)) {
+    // weft.* labels carry Weft's own settings in containerlab topologies.
+    if (key.startsWith('weft.')) {
+      src.bag.error('reserved-label', `${what}: label "${clip(key)}" uses the reserved weft. prefix`, src.span(keyNode), 'valid: any label key not starting with "weft."');
+      continue;
+    }
+    const v = src.textValue(value, `${what}.${key}`);
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** "dev:port" -> PortRef, or a diagnostic. */
+export function readPortRef(src: YamlSource, node: YNode | null, what: string): PortRef | undefined {
+  const t = src.string(node, what, 'valid: "<device>:<port>", e.g. "leaf1:eth1"');
+  if (t === undefined) return undefined;
+  const i = t.indexOf(':');
+  const device = t.slice(0, i);
+  const port = t.slice(i + 1);
+  if (i <= 0 || port === '' || /\s/.test(t)) {
+    src.bag.error('bad-port-ref', `${what} "${clip(t)}" is not "<device>:<port>"`, src.span(node), 'valid: "<device>:<port>", e.g. "leaf1:eth1"');
+    return undefined;
+  }
+  return { device, port };
+}
+
+function readLink(src: YamlSource, b: FabricBuilder, node: YNode | null): void {
+  const m = src.map(node, 'link', 'valid: {endpoints: ["host1:eth1", "leaf1:eth1"]}');
+  if (!m) return;
+  const eNode = src.require(m, 'endpoints', 'link', 'valid: endpoints: ["host1:eth1", "leaf1:eth1"]');
+  const seq = eNode === undefined ? undefined : src.seq(eNode, 'link endpoints', 'valid: endpoints: ["host1:eth1", "leaf1:eth1"]');
+  if (!seq || !eNode) return;
+  const items = src.items(seq);
+  if (items.length !== 2) {
+    src.bag.error('bad-link', `a link has ${items.length} endpoints`, src.span(eNode), 'valid: exactly two, ["<device>:<port>", "<device>:<port>"]');
+    return;
+  }
+  const a = readPortRef(src, items[0], 'link endpoint');
+  const bb = readPortRef(src, items[1], 'link endpoint');
+  if (!a || !bb) return;
+  b.link({ a, b: bb, span: src.span(m) }, { a: src.span(items[0]), b: src.span(items[1]) });
+}
+
+/** An endpoint address: an IP without prefix length. */
+export function readAddress(src: YamlSource, node: YNode | null, what: string): IpAddr | undefined {
+  const t = src.string(node, what, 'valid: an IPv4 or IPv6 address such as 10.0.1.11 or "fd00:1::11"');
+  if (t === undefined) return undefined;
+  const ip = parseIp(t.trim());
+  if (!ip) {
+    src.bag.error('bad-address', `${what} "${clip(t)}" is not an IP address`, src.span(node), t.includes('/') ? 'valid: an address without a /length' : 'valid: an IPv4 or IPv6 address such as 10.0.1.11 or "fd00:1::11"');
+  }
+  return ip;
+}
+
+function readEndpoint(src: YamlSource, b: FabricBuilder, node: YNode | null): void {
+  const m = src.map(node, 'endpoint', 'valid: {name, host | attach, addresses, labels}');
+  if (!m) return;
+  const spans: Spans = {};
+  const nameNode = src.require(m, 'name', 'endpoint', 'valid: name: web-1');
+  const name = nameNode === undefined ? undefined : checkName(src, nameNode, 'endpoint');
+  if (nameNode) spans.name = src.span(nameNode);
+  const label = `endpoint ${name ?? '?'}`;
+  const e: Endpoint = { name: name ?? '', addresses: [], labels: {}, span: src.span(m) };
+  const hostNode = src.get(m, 'host');
+  if (hostNode !== undefined) {
+    const h = src.string(hostNode, `${label}: host`);
+    if (h !== undefined) e.host = h;
+    spans.host = src.span(hostNode);
+  }
+  const attNode = src.get(m, 'attach');
+  if (attNode !== undefined) {
+    const a = readPortRef(src, attNode, `${label}: attach`);
+    if (a) e.attach = a;
+    spans.attach = src.span(attNode);
+  }
+  const addrNode = src.require(m, 'addresses', label, 'valid: addresses: [10.0.1.11, "fd00:1::11"]');
+  const addrs = addrNode === undefined ? undefined : src.seq(addrNode, `${label}: addresses`, 'valid: addresses: [10.0.1.11, "fd00:1::11"]');
+  if (addrs && addrNode) {
+    const items = src.items(addrs);
+    if (items.length === 0) src.bag.error('endpoint-without-address', `${label} has an empty address list`, src.span(addrNode), 'valid: at least one IPv4 or IPv6 address');
+    for (const item of items) {
+      const ip = readAddress(src, item, `${label}: address`);
+      if (ip) {
+        spans[`address.${e.addresses.length}`] = src.span(item);
+        e.addresses.push(ip);
+      }
+    }
+  }
+  const labelsNode = src.get(m, 'labels');
+  if (labelsNode !== undefined) e.labels = readLabels(src, labelsNode, `${label}: labels`);
+  if (name === undefined) return;
+  b.endpoint(e, spans);
+}

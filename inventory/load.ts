@@ -1,0 +1,45 @@
+// Loads an inventory file: a containerlab topology (a top-level `topology`
+// key, or a .clab.yml / .clab.yaml name) or a Weft fabric.yaml. The file is
+// read and parsed once; the document decides which reader runs.
+
+import { readFileSync, statSync } from 'node:fs';
+import { isMap } from 'yaml';
+import { DiagnosticBag } from '../orchestrator/diagnostics.ts';
+import { checkInputSize, YamlSource } from '../orchestrator/yaml/source.ts';
+import { readContainerlabDocument } from './containerlab.ts';
+import { readFabricDocument } from './fabric.ts';
+import type { Fabric } from './model.ts';
+
+export { fabricToContainerlab, parseContainerlab } from './containerlab.ts';
+export { parseFabric } from './fabric.ts';
+
+const CLAB_NAME_RE = /\.clab\.ya?ml$/;
+
+/** Parses inventory text of either format; throws InputError on bad input. */
+export function parseInventory(text: string, file: string): Fabric {
+  const bag = new DiagnosticBag();
+  const src = YamlSource.parse(text, file, bag);
+  let fabric: Fabric | undefined;
+  if (src) {
+    const root = src.root;
+    const clab = CLAB_NAME_RE.test(file) || (root !== null && isMap(root) && src.keyNode(root, 'topology') !== undefined);
+    fabric = clab ? readContainerlabDocument(src) : readFabricDocument(src);
+  }
+  bag.throwIfErrors();
+  if (!fabric) throw new Error('unreachable: inventory unread without errors');
+  return fabric;
+}
+
+/** Reads and parses an inventory file; an oversized file is refused before it is read. */
+export function loadInventory(path: string): Fabric {
+  const bag = new DiagnosticBag();
+  let size = 0;
+  try {
+    size = statSync(path).size;
+  } catch (e) {
+    bag.error('unreadable-file', `cannot read the inventory file: ${(e as Error).message}`, { file: path, line: 1, col: 1 }, 'valid: a readable fabric.yaml or *.clab.yml');
+  }
+  if (!bag.hasErrors) checkInputSize(size, path, bag);
+  bag.throwIfErrors();
+  return parseInventory(readFileSync(path, 'utf8'), path);
+}

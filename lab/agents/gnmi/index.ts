@@ -1,0 +1,3 @@
+// The emulated gNMI switch agent, for the lab's switch wrapper and tests.
+export { startGnmiAgent, type GnmiAgent, type GnmiAgentOptions } from './agent.ts';
+export { MemoryDatapath } from './memory-datapath.ts';

@@ -1,0 +1,186 @@
+// Normalisation of policy.yaml into the Policy model, error collection, and
+// behaviour on oversized or hostile input.
+
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../diagnostics.ts';
+import { formatCidr } from '../net/ip.ts';
+import { MAX_INPUT_BYTES } from '../yaml/source.ts';
+import { loadPolicy, parsePolicy } from './load.ts';
+
+const FIX = join(import.meta.dirname, '../../test/fixtures');
+const HEAD = 'apiVersion: weft.dev/v1\nkind: Policy\nmetadata: {name: t}\n';
+
+function errorsOf(text: string): InputError {
+  try {
+    parsePolicy(text, 'p.yaml');
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('parsePolicy normalisation', () => {
+  it('reads the DESIGN example', () => {
+    const text = readFileSync(join(FIX, 'valid/design/policy.yaml'), 'utf8');
+    const p = parsePolicy(text, 'policy.yaml');
+    expect(p.name).toBe('dc1-segmentation');
+    expect(p.defaultAction).toBe('deny');
+    expect(p.digest).toBe(createHash('sha256').update(text).digest('hex'));
+    expect([...p.groups.keys()]).toEqual(['web', 'db', 'ops']);
+    expect(p.groups.get('db')?.selector).toEqual({ app: 'db', env: 'prod' });
+    expect(p.groups.get('db')?.cidrs).toEqual([]);
+    const ops = p.groups.get('ops');
+    expect(ops?.selector).toBeUndefined();
+    expect(ops?.cidrs.map(formatCidr)).toEqual(['10.250.0.0/16']);
+    expect(ops?.except.map(formatCidr)).toEqual(['10.250.9.0/24']);
+    expect(p.sections.map((s) => s.name)).toEqual(['baseline']);
+    expect(p.rules.map((r) => [r.index, r.name, r.section, r.action])).toEqual([
+      [0, 'ops-ssh', 'baseline', 'allow'],
+      [1, 'web-to-db', 'baseline', 'allow'],
+      [2, 'no-icmp-to-db', 'baseline', 'deny'],
+    ]);
+    expect(p.rules[0].from).toEqual([{ kind: 'group', name: 'ops', span: { file: 'policy.yaml', line: 14, col: 18 } }]);
+    expect(p.rules[0].to).toEqual([{ kind: 'any' }]);
+    expect(p.rules[1].ports.map(({ span: _s, ...rest }) => rest)).toEqual([
+      { protocol: 'tcp', lo: 5432, hi: 5432 },
+      { protocol: 'udp', lo: 8000, hi: 8099 },
+    ]);
+    expect(p.rules[2].ports.map(({ span: _s, ...rest }) => rest)).toEqual([{ protocol: 'icmp', type: 8 }]);
+    expect(p.rules[1].span).toEqual({ file: 'policy.yaml', line: 18, col: 11 });
+  });
+
+  it('normalises ports, peers and defaults', () => {
+    const p = parsePolicy(
+      `${HEAD}spec:
+  defaultAction: allow
+  groups:
+    a: {cidrs: ["fd00::/8", 10.0.0.0/8], except: [10.1.0.0/16, "fd00:1::/32"], selector: {tier: 01, on: true}}
+  rules:
+    - {name: r0, from: a, to: any, action: deny, log: true}
+    - name: r1
+      from: [any, a]
+      to: [a]
+      extra-key: ignored
+      ports:
+        - {protocol: tcp}
+        - {protocol: udp, port: "53"}
+        - {protocol: tcp, port: 8000-8099}
+        - {protocol: tcp, port: " 1 - 2 "}
+        - {protocol: icmpv6, type: 128, code: 0}
+        - {protocol: icmp}
+        - {protocol: any}
+      action: allow
+`,
+      'x/p.yaml',
+    );
+    expect(p.defaultAction).toBe('allow');
+    const a = p.groups.get('a');
+    expect(a?.cidrs.map(formatCidr)).toEqual(['fd00::/8', '10.0.0.0/8']);
+    expect(a?.except.map(formatCidr)).toEqual(['10.1.0.0/16', 'fd00:1::/32']);
+    expect(a?.selector).toEqual({ tier: '01', on: 'true' });
+    expect(p.sections).toEqual([]);
+    expect(p.rules[0]).toMatchObject({ name: 'r0', section: '', from: [{ kind: 'group', name: 'a' }], to: [{ kind: 'any' }], ports: [], log: true });
+    expect(p.rules[1].from.map((x) => x.kind)).toEqual(['any', 'group']);
+    expect(p.rules[1].log).toBe(false);
+    expect(p.rules[1].ports.map(({ span: _s, ...rest }) => rest)).toEqual([
+      { protocol: 'tcp', lo: 0, hi: 65535 },
+      { protocol: 'udp', lo: 53, hi: 53 },
+      { protocol: 'tcp', lo: 8000, hi: 8099 },
+      { protocol: 'tcp', lo: 1, hi: 2 },
+      { protocol: 'icmpv6', type: 128, code: 0 },
+      { protocol: 'icmp' },
+      { protocol: 'any' },
+    ]);
+  });
+
+  it('names the policy after its file when metadata is absent, and accepts an empty spec', () => {
+    const p = parsePolicy('apiVersion: weft.dev/v1\nkind: Policy\nspec: {}\n', 'dir/prod.yaml');
+    expect(p.name).toBe('prod');
+    expect(p.rules).toEqual([]);
+    expect(p.groups.size).toBe(0);
+    expect(p.defaultAction).toBe('deny');
+  });
+
+  it('collects every error of the bad-policy fixture in one InputError', () => {
+    let err: unknown;
+    try {
+      loadPolicy(join(FIX, 'bad-policy/policy.yaml'));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    const codes = (err as InputError).diagnostics.map((d) => d.code).sort();
+    expect(codes).toEqual(['cidr-host-bits', 'reversed-port-range', 'unknown-group']);
+    expect((err as Error).message).toMatch(/bad-policy\/policy\.yaml:14:12: error: .*unknown group "dbz"/);
+  });
+
+  it('reports wrong types with what was found', () => {
+    const e = errorsOf(`${HEAD}spec:\n  groups: [web]\n  rules: {a: 1}\n`);
+    const msgs = e.diagnostics.map((d) => `${d.code} ${d.span?.line}:${d.span?.col} ${d.message}`);
+    expect(msgs).toEqual(['wrong-type 5:11 spec.groups must be a mapping, found a list', 'wrong-type 6:10 spec.rules must be a list, found a mapping']);
+  });
+
+  it('hints the defined groups on an unknown group', () => {
+    const e = errorsOf(`${HEAD}spec:\n  groups: {web: {selector: {a: b}}, db: {cidrs: [10.0.0.0/8]}}\n  rules: [{name: r, from: wbe, to: any, action: allow}]\n`);
+    expect(e.diagnostics[0].hint).toBe('valid: any or a defined group: web or db');
+  });
+
+  it('refuses deep nesting without crashing', () => {
+    const deep = `${HEAD}spec: ${'['.repeat(5000)}${']'.repeat(5000)}\n`;
+    const e = errorsOf(deep);
+    expect(e.diagnostics.map((d) => d.code)).toContain('too-deep');
+  });
+});
+
+describe('big input', () => {
+  function bigPolicy(targetBytes: number): string {
+    const parts = [`${HEAD}spec:\n  groups:\n    g: {cidrs: [10.0.0.0/8]}\n  rules:\n`];
+    let size = parts[0].length;
+    for (let i = 0; size < targetBytes; i++) {
+      const line = `    - {name: r${i}, from: [g], to: [any], ports: [{protocol: tcp, port: ${i % 65536}}], action: allow}\n`;
+      parts.push(line);
+      size += line.length;
+    }
+    return parts.join('');
+  }
+
+  it('refuses a 50 MB policy cleanly, from a file and from text', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-big-'));
+    try {
+      const text = bigPolicy(50 * 1000 * 1000);
+      expect(text.length).toBeGreaterThan(MAX_INPUT_BYTES);
+      const file = join(dir, 'policy.yaml');
+      writeFileSync(file, text);
+      for (const run of [() => loadPolicy(file), () => parsePolicy(text, file)]) {
+        let err: unknown;
+        const t0 = Date.now();
+        try {
+          run();
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(InputError);
+        const d = (err as InputError).diagnostics[0];
+        expect(d.code).toBe('input-too-large');
+        expect(d.message).toMatch(/input is 4[78]\.\d MiB, larger than the 16\.0 MiB Weft reads/);
+        console.log(`policy 50 MB: refused in ${Date.now() - t0} ms`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('parses a large policy below the limit', () => {
+    const text = bigPolicy(2 * 1024 * 1024);
+    const t0 = Date.now();
+    const p = parsePolicy(text, 'big.yaml');
+    console.log(`policy ${(text.length / 1048576).toFixed(1)} MiB, ${p.rules.length} rules: parsed in ${Date.now() - t0} ms`);
+    expect(p.rules.length).toBeGreaterThan(20_000);
+    expect(p.rules[p.rules.length - 1].index).toBe(p.rules.length - 1);
+  });
+});

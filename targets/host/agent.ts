@@ -1,0 +1,554 @@
+// The host agent (`weft agent apply|status|remove`): installs one device's
+// artefacts from a bundle into the kernel, switches generations, reports, and
+// removes everything it created.
+//
+// Kernel state lives in two places, both named by scope (the network
+// namespace name, or "host"):
+//   /sys/fs/bpf/weft/<scope>/   pinned maps and programs (survive the agent)
+//   /run/weft/<scope>/          state.json (generation, attach points, sizes)
+//                               and slot<N>.json (what each map slot holds,
+//                               so the next apply writes only the delta)
+// Attachments: TC filters (clsact, cls_bpf, handle/priority below) and XDP
+// on the interfaces of the bundle's interfaces.json, inside --netns if given.
+//
+// apply is a delta when the object is unchanged and the new share fits the
+// loaded maps: write the inactive slot, flip. Otherwise a reload: a new object
+// adopting the pinned conntrack map, its programs replacing the attached ones
+// in place (tc replace, XDP replace), then the pins are swapped.
+
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { COUNTERS, DEFAULT_SEEN_MARK, MAP, PROG, type MapConcern } from './abi.ts';
+import { INTERFACES_FORMAT, type InterfacesJson } from './codegen.ts';
+import {
+  BPF_TC_EGRESS,
+  BPF_TC_INGRESS,
+  CLONE_NEWNET,
+  libbpf,
+  XDP_FLAGS_DRV_MODE,
+  XDP_FLAGS_SKB_MODE,
+} from './libbpf.ts';
+import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, readCtl, readPerCpu, writeFailsafe, writeSlot, type MapFds } from './loader.ts';
+import { shareFromJson, type HostShare, type MapsJson, type MapSizes } from './share.ts';
+import { logger } from '../../orchestrator/log.ts';
+
+const log = logger('host-agent');
+
+export const TC_HANDLE = 1;
+export const TC_PRIORITY = 0x5746;
+const STATE_FORMAT = 'weft.host.agent-state/v1';
+
+export interface AgentOptions {
+  netns?: string;
+  bpffs?: string; // default /sys/fs/bpf
+  runDir?: string; // default /run/weft
+}
+
+export type Hook = 'tc-ingress' | 'tc-egress' | 'xdp';
+
+export interface AttachPoint {
+  iface: string;
+  hook: Hook;
+  progId: number;
+  /** XDP only. */
+  mode?: 'native' | 'generic';
+}
+
+interface AgentState {
+  format: typeof STATE_FORMAT;
+  device: string;
+  bundle: string;
+  netns?: string;
+  generation: number;
+  activeSlot: number;
+  objectDigest: string;
+  mapsDigest: string;
+  statsStride: number;
+  maxEntries: MapSizes;
+  attach: AttachPoint[];
+  /** Interfaces whose clsact qdisc this agent created (removed again on remove). */
+  createdClsact: string[];
+  rules: HostShare['rules'];
+  appliedAt: string;
+}
+
+export interface ApplyResult {
+  device: string;
+  scope: string;
+  generation: number;
+  action: 'load' | 'reload' | 'delta' | 'unchanged';
+  entriesWritten: number;
+  entriesDeleted: number;
+  attach: AttachPoint[];
+  ms: number;
+}
+
+export interface StatusResult {
+  scope: string;
+  device: string;
+  bundle: string;
+  generation: number;
+  activeSlot: number;
+  appliedAt: string;
+  attach: (AttachPoint & { attached: boolean })[];
+  rules: { index: number; name: string; action: string; hits: string }[];
+  defaultHits: string;
+  counters: Record<string, string>;
+  mapMemoryBytes: number;
+  maps: Record<string, { maxEntries: number }>;
+}
+
+function paths(o: AgentOptions) {
+  const scope = o.netns ?? 'host';
+  const bpffs = o.bpffs ?? '/sys/fs/bpf';
+  return {
+    scope,
+    bpffs,
+    pinDir: join(bpffs, 'weft', scope),
+    runDir: join(o.runDir ?? '/run/weft', scope),
+  };
+}
+
+/** Environment checks with errors that say what to do. */
+function preflight(o: AgentOptions): void {
+  if (typeof process.geteuid === 'function' && process.geteuid() !== 0) {
+    throw new Error('weft agent needs root (CAP_BPF and CAP_NET_ADMIN to load and attach eBPF); run it as root');
+  }
+  const { bpffs } = paths(o);
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '));
+  if (!mounts.some((m) => m[1] === bpffs && m[2] === 'bpf')) {
+    throw new Error(`no BPF filesystem mounted at ${bpffs}: mount it with \`mount -t bpf bpf ${bpffs}\``);
+  }
+  if (o.netns !== undefined) netnsPath(o.netns);
+}
+
+function netnsPath(ns: string): string {
+  for (const dir of ['/run/netns', '/var/run/netns']) {
+    const p = join(dir, ns);
+    if (existsSync(p)) return p;
+  }
+  let known: string[] = [];
+  try {
+    known = readdirSync('/run/netns');
+  } catch {
+    // no namespaces at all
+  }
+  throw new Error(`network namespace "${ns}" does not exist (known: ${known.length ? known.join(', ') : 'none'})`);
+}
+
+/**
+ * Runs f with this thread in the namespace. Only this (the JS) thread moves,
+ * and only its network namespace: bpffs paths stay those of the caller.
+ */
+export function inNetns<T>(ns: string | undefined, f: () => T): T {
+  if (ns === undefined) return f();
+  const self = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(netnsPath(ns), 'r');
+  try {
+    libbpf.setns(target, CLONE_NEWNET);
+    try {
+      return f();
+    } finally {
+      libbpf.setns(self, CLONE_NEWNET);
+    }
+  } finally {
+    closeSync(target);
+    closeSync(self);
+  }
+}
+
+function ifindexOf(name: string, ns: string | undefined): number {
+  const i = libbpf.ifIndex(name);
+  if (i === 0) throw new Error(`interface ${name} (from the fabric's links) does not exist${ns ? ` in network namespace ${ns}` : ''}`);
+  return i;
+}
+
+function sha(b: Buffer | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+function readState(runDir: string): AgentState | undefined {
+  const f = join(runDir, 'state.json');
+  if (!existsSync(f)) return undefined;
+  const s = JSON.parse(readFileSync(f, 'utf8')) as AgentState;
+  if (s.format !== STATE_FORMAT) throw new Error(`${f}: unknown state format "${String(s.format)}"; run \`weft agent remove\` first`);
+  return s;
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+function readSlotShare(runDir: string, slot: number): HostShare | undefined {
+  const f = join(runDir, `slot${slot}.json`);
+  return existsSync(f) ? shareFromJson(JSON.parse(readFileSync(f, 'utf8')) as MapsJson, f) : undefined;
+}
+
+function openPinnedMaps(pinDir: string): MapFds {
+  const fds = {} as Record<MapConcern, number>;
+  for (const c of MAP_CONCERNS) {
+    const fd = libbpf.objGet(join(pinDir, MAP[c]));
+    if (fd < 0) {
+      for (const open of Object.values(fds)) libbpf.closeFd(open);
+      throw new Error(`pinned map ${join(pinDir, MAP[c])} is missing; run \`weft agent remove\` and apply again`);
+    }
+    fds[c] = fd;
+  }
+  return { fds };
+}
+
+function closeFds(m: MapFds): void {
+  for (const fd of Object.values(m.fds)) libbpf.closeFd(fd);
+}
+
+function readDevice(bundleDir: string, device: string) {
+  const dir = join(bundleDir, 'devices', device);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    let known: string[] = [];
+    try {
+      known = readdirSync(join(bundleDir, 'devices'));
+    } catch {
+      throw new Error(`${bundleDir} is not a weft bundle (no devices/ folder); run \`weft compile\` first`);
+    }
+    throw new Error(`bundle ${bundleDir} has no device "${device}" (devices: ${known.join(', ') || 'none'})`);
+  }
+  const mapsText = readFileSync(join(dir, 'maps.json'), 'utf8');
+  const share = shareFromJson(JSON.parse(mapsText) as MapsJson, join(dir, 'maps.json'));
+  const ifaces = JSON.parse(readFileSync(join(dir, 'interfaces.json'), 'utf8')) as InterfacesJson;
+  if (ifaces.format !== INTERFACES_FORMAT) throw new Error(`${join(dir, 'interfaces.json')}: unknown format "${String(ifaces.format)}"`);
+  const objectPath = join(dir, 'policy.bpf.o');
+  return { dir, mapsText, share, ifaces, objectPath, objectDigest: sha(readFileSync(objectPath)) };
+}
+
+function fits(state: AgentState, active: HostShare | undefined, next: HostShare): boolean {
+  const a = active ?? { id4: [], id6: [], policy: [] };
+  return (
+    a.id4.length + next.id4.length <= state.maxEntries.id4 &&
+    a.id6.length + next.id6.length <= state.maxEntries.id6 &&
+    a.policy.length + next.policy.length <= state.maxEntries.policy &&
+    next.rules.length + 1 <= state.statsStride
+  );
+}
+
+interface ProgFds {
+  tc: number;
+  xdp: number;
+}
+
+/** Attaches (or replaces in place) every hook; returns the attach points and the qdiscs created. */
+function attachAll(ifaces: InterfacesJson, progs: ProgFds, prev: AgentState | undefined, ns: string | undefined): { attach: AttachPoint[]; created: string[] } {
+  return inNetns(ns, () => {
+    const attach: AttachPoint[] = [];
+    const created: string[] = [];
+    for (const i of ifaces.interfaces) {
+      const ifindex = ifindexOf(i.name, ns);
+      if (i.tc) {
+        // Remember qdiscs we created (now or in an earlier generation): remove takes them away again.
+        if (libbpf.tcHookCreate({ ifindex, attachPoint: BPF_TC_INGRESS }) || prev?.createdClsact.includes(i.name)) created.push(i.name);
+        for (const [hook, point] of [
+          ['tc-ingress', BPF_TC_INGRESS],
+          ['tc-egress', BPF_TC_EGRESS],
+        ] as const) {
+          const progId = libbpf.tcAttach({ ifindex, attachPoint: point }, progs.tc, TC_HANDLE, TC_PRIORITY);
+          attach.push({ iface: i.name, hook, progId });
+        }
+      }
+      if (i.xdp) {
+        const current = libbpf.xdpQueryId(ifindex, 0);
+        const ours = prev?.attach.find((a) => a.iface === i.name && a.hook === 'xdp');
+        if (current !== 0 && current !== ours?.progId) {
+          throw new Error(`${i.name} already runs XDP program id ${current}, not loaded by weft; unload it first (xdp-loader unload ${i.name} --all)`);
+        }
+        let mode: 'native' | 'generic' = ours?.mode ?? 'native';
+        let rc = libbpf.xdpAttach(ifindex, progs.xdp, mode === 'native' ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+        if (rc < 0 && mode === 'native' && !ours) {
+          log.info({ iface: i.name, errno: -rc }, 'native XDP not available, using generic');
+          mode = 'generic';
+          rc = libbpf.xdpAttach(ifindex, progs.xdp, XDP_FLAGS_SKB_MODE);
+        }
+        if (rc < 0) throw new Error(`attaching XDP to ${i.name} failed (errno ${-rc})`);
+        attach.push({ iface: i.name, hook: 'xdp', progId: libbpf.xdpQueryId(ifindex, 0), mode });
+      }
+    }
+    return { attach, created };
+  });
+}
+
+/** Undoes attach points (best effort: an interface may be gone already). */
+function detachAll(points: AttachPoint[], createdClsact: string[], ns: string | undefined): void {
+  inNetns(ns, () => {
+    for (const p of points) {
+      const ifindex = libbpf.ifIndex(p.iface);
+      if (ifindex === 0) continue;
+      if (p.hook === 'xdp') {
+        if (libbpf.xdpQueryId(ifindex, 0) === p.progId) libbpf.xdpDetach(ifindex, p.mode === 'generic' ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+      } else {
+        libbpf.tcDetach({ ifindex, attachPoint: p.hook === 'tc-ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS }, TC_HANDLE, TC_PRIORITY);
+      }
+    }
+    for (const name of createdClsact) {
+      const ifindex = libbpf.ifIndex(name);
+      if (ifindex !== 0) libbpf.tcHookDestroy(ifindex);
+    }
+  });
+}
+
+function pinAll(pinDir: string, fds: Record<MapConcern, number>, progs: ProgFds): void {
+  mkdirSync(pinDir, { recursive: true });
+  for (const c of MAP_CONCERNS) libbpf.pin(fds[c], join(pinDir, MAP[c]));
+  libbpf.pin(progs.tc, join(pinDir, PROG.tc));
+  libbpf.pin(progs.xdp, join(pinDir, PROG.xdp));
+}
+
+function unpinAll(pinDir: string): void {
+  rmSync(pinDir, { recursive: true, force: true });
+}
+
+export function agentApply(bundleDir: string, deviceName: string, o: AgentOptions = {}): ApplyResult {
+  const t0 = performance.now();
+  preflight(o);
+  const { scope, pinDir, runDir } = paths(o);
+  const dev = readDevice(bundleDir, deviceName);
+  const state = readState(runDir);
+  if (state && state.device !== deviceName) {
+    throw new Error(`scope ${scope} runs device ${state.device}; remove it first (weft agent remove${o.netns ? ` --netns ${o.netns}` : ''})`);
+  }
+  // Interfaces must exist before anything is loaded.
+  inNetns(o.netns, () => dev.ifaces.interfaces.forEach((i) => ifindexOf(i.name, o.netns)));
+  mkdirSync(runDir, { recursive: true });
+  const mapsDigest = sha(dev.mapsText);
+
+  if (state && state.objectDigest === dev.objectDigest && existsSync(pinDir)) {
+    const active = readSlotShare(runDir, state.activeSlot);
+    if (fits(state, active, dev.share)) {
+      return applyDelta(state, dev, mapsDigest, active, o, t0, bundleDir);
+    }
+    log.info({ scope }, 'new share does not fit the loaded maps: reloading');
+  }
+  return applyLoad(state, dev, mapsDigest, o, t0, bundleDir);
+}
+
+function applyDelta(
+  state: AgentState,
+  dev: ReturnType<typeof readDevice>,
+  mapsDigest: string,
+  active: HostShare | undefined,
+  o: AgentOptions,
+  t0: number,
+  bundleDir: string,
+): ApplyResult {
+  const { scope, pinDir, runDir } = paths(o);
+  const maps = openPinnedMaps(pinDir);
+  const progs = { tc: libbpf.objGet(join(pinDir, PROG.tc)), xdp: libbpf.objGet(join(pinDir, PROG.xdp)) };
+  try {
+    if (progs.tc < 0 || progs.xdp < 0) throw new Error(`pinned programs under ${pinDir} are missing; run \`weft agent remove\` and apply again`);
+    let written = 0;
+    let deleted = 0;
+    let action: ApplyResult['action'] = 'unchanged';
+    if (mapsDigest !== state.mapsDigest) {
+      const slot = 1 - state.activeSlot;
+      const before = readSlotShare(runDir, slot);
+      const d = writeSlot(maps, slot, state.statsStride, dev.share, before);
+      writeFailsafe(maps, dev.share, active);
+      // The slot file is written before the flip: if we die between the two,
+      // the next apply still knows what the (inactive) slot holds.
+      writeJsonAtomic(join(runDir, `slot${slot}.json`), dev.mapsText);
+      activate(maps, slot, state.generation + 1);
+      state.activeSlot = slot;
+      state.generation += 1;
+      state.mapsDigest = mapsDigest;
+      state.rules = dev.share.rules;
+      written = d.written;
+      deleted = d.deleted;
+      action = 'delta';
+    }
+    // Re-attach wherever the pinned programs went missing (an interface recreated, a qdisc flushed).
+    const { attach, created } = attachAll(dev.ifaces, progs, state, o.netns);
+    state.attach = attach;
+    state.createdClsact = created;
+    state.bundle = bundleDir;
+    state.appliedAt = new Date().toISOString();
+    writeJsonAtomic(join(runDir, 'state.json'), state);
+    return { device: state.device, scope, generation: state.generation, action, entriesWritten: written, entriesDeleted: deleted, attach, ms: performance.now() - t0 };
+  } finally {
+    closeFds(maps);
+    if (progs.tc >= 0) libbpf.closeFd(progs.tc);
+    if (progs.xdp >= 0) libbpf.closeFd(progs.xdp);
+  }
+}
+
+function applyLoad(
+  state: AgentState | undefined,
+  dev: ReturnType<typeof readDevice>,
+  mapsDigest: string,
+  o: AgentOptions,
+  t0: number,
+  bundleDir: string,
+): ApplyResult {
+  const { scope, pinDir, runDir } = paths(o);
+  const oldCt = state ? libbpf.objGet(join(pinDir, MAP.ct)) : -1;
+  const generation = (state?.generation ?? 0) + 1;
+  let m;
+  try {
+    m = loadObject(dev.objectPath, {
+      sizes: dev.share.maxEntries,
+      statsStride: dev.share.statsStride,
+      seenMark: DEFAULT_SEEN_MARK,
+      reuseCtFd: oldCt >= 0 ? oldCt : undefined,
+    });
+  } finally {
+    if (oldCt >= 0) libbpf.closeFd(oldCt);
+  }
+  try {
+    const d = writeSlot(m, 0, dev.share.statsStride, dev.share);
+    writeFailsafe(m, dev.share);
+    activate(m, 0, generation);
+    let attached;
+    try {
+      attached = attachAll(dev.ifaces, m.progs, state, o.netns);
+    } catch (e) {
+      rollbackAttach(state, dev.ifaces, o, pinDir);
+      throw e;
+    }
+    unpinAll(pinDir);
+    pinAll(pinDir, m.fds, m.progs);
+    rmSync(join(runDir, 'slot1.json'), { force: true });
+    writeJsonAtomic(join(runDir, 'slot0.json'), dev.mapsText);
+    const next: AgentState = {
+      format: STATE_FORMAT,
+      device: dev.share.device,
+      bundle: bundleDir,
+      netns: o.netns,
+      generation,
+      activeSlot: 0,
+      objectDigest: dev.objectDigest,
+      mapsDigest,
+      statsStride: dev.share.statsStride,
+      maxEntries: dev.share.maxEntries,
+      attach: attached.attach,
+      createdClsact: attached.created,
+      rules: dev.share.rules,
+      appliedAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(join(runDir, 'state.json'), next);
+    return {
+      device: next.device,
+      scope,
+      generation,
+      action: state ? 'reload' : 'load',
+      entriesWritten: d.written,
+      entriesDeleted: 0,
+      attach: attached.attach,
+      ms: performance.now() - t0,
+    };
+  } finally {
+    // Pins and attachments hold the kernel objects from here on.
+    closeObject(m);
+  }
+}
+
+/** A reload failed half way: put the previous programs back, or take ours off if there were none. */
+function rollbackAttach(state: AgentState | undefined, ifaces: InterfacesJson, o: AgentOptions, pinDir: string): void {
+  try {
+    if (state) {
+      const progs = { tc: libbpf.objGet(join(pinDir, PROG.tc)), xdp: libbpf.objGet(join(pinDir, PROG.xdp)) };
+      if (progs.tc >= 0 && progs.xdp >= 0) attachAll({ ...ifaces, interfaces: ifaces.interfaces.filter((i) => state.attach.some((a) => a.iface === i.name)) }, progs, state, o.netns);
+      if (progs.tc >= 0) libbpf.closeFd(progs.tc);
+      if (progs.xdp >= 0) libbpf.closeFd(progs.xdp);
+    } else {
+      const points: AttachPoint[] = ifaces.interfaces.flatMap((i) => [
+        { iface: i.name, hook: 'tc-ingress' as const, progId: 0 },
+        { iface: i.name, hook: 'tc-egress' as const, progId: 0 },
+      ]);
+      detachAll(points, [], o.netns);
+    }
+  } catch (e) {
+    log.error({ err: e }, 'rollback of a failed attach failed');
+  }
+}
+
+export interface RemoveResult {
+  scope: string;
+  device?: string;
+  detached: AttachPoint[];
+  unpinned: string[];
+}
+
+export function agentRemove(o: AgentOptions = {}): RemoveResult {
+  preflight({ ...o, netns: undefined });
+  const { scope, pinDir, runDir } = paths(o);
+  const state = readState(runDir);
+  const unpinned = existsSync(pinDir) ? readdirSync(pinDir).map((f) => join(pinDir, f)) : [];
+  let detached: AttachPoint[] = [];
+  if (state) {
+    const nsGone = o.netns !== undefined && !['/run/netns', '/var/run/netns'].some((d) => existsSync(join(d, o.netns!)));
+    if (!nsGone) {
+      detachAll(state.attach, state.createdClsact, o.netns);
+      detached = state.attach;
+    }
+  }
+  unpinAll(pinDir);
+  rmSync(runDir, { recursive: true, force: true });
+  // Leave /sys/fs/bpf/weft itself only while other scopes use it.
+  const root = join(paths(o).bpffs, 'weft');
+  if (existsSync(root) && readdirSync(root).length === 0) rmSync(root, { recursive: true, force: true });
+  return { scope, device: state?.device, detached, unpinned };
+}
+
+/** Scopes with agent state (for `status` without --netns). */
+export function agentScopes(o: AgentOptions = {}): string[] {
+  preflight({ ...o, netns: undefined });
+  const root = o.runDir ?? '/run/weft';
+  return existsSync(root) ? readdirSync(root).filter((s) => existsSync(join(root, s, 'state.json'))) : [];
+}
+
+export function agentStatus(o: AgentOptions = {}): StatusResult {
+  preflight({ ...o, netns: undefined });
+  const { scope, pinDir, runDir } = paths(o);
+  const state = readState(runDir);
+  if (!state) throw new Error(`nothing applied in scope ${scope} (weft agent apply BUNDLE --device NAME${o.netns ? ` --netns ${o.netns}` : ''})`);
+  const maps = openPinnedMaps(pinDir);
+  try {
+    const ctl = readCtl(maps.fds.ctl);
+    const hits = readPerCpu(maps.fds.stats, ctl.activeSlot * state.statsStride, state.rules.length + 1);
+    const counters = readPerCpu(maps.fds.counters, 0, COUNTERS.length);
+    const attach = inNetns(o.netns, () =>
+      state.attach.map((a) => {
+        const ifindex = libbpf.ifIndex(a.iface);
+        let current = 0;
+        if (ifindex !== 0) {
+          current =
+            a.hook === 'xdp'
+              ? libbpf.xdpQueryId(ifindex, 0)
+              : libbpf.tcQuery({ ifindex, attachPoint: a.hook === 'tc-ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS }, TC_HANDLE, TC_PRIORITY);
+        }
+        return { ...a, attached: current !== 0 && current === a.progId };
+      }),
+    );
+    let mem = 0;
+    for (const c of MAP_CONCERNS) mem += mapMemory(maps.fds[c]);
+    return {
+      scope,
+      device: state.device,
+      bundle: state.bundle,
+      generation: ctl.generation,
+      activeSlot: ctl.activeSlot,
+      appliedAt: state.appliedAt,
+      attach,
+      rules: state.rules.map((r, i) => ({ index: r.index, name: r.name, action: r.action, hits: String(hits[i + 1] ?? 0n) })),
+      defaultHits: String(hits[0] ?? 0n),
+      counters: Object.fromEntries(COUNTERS.map((c, i) => [c, String(counters[i])])),
+      mapMemoryBytes: mem,
+      maps: Object.fromEntries(
+        (Object.keys(state.maxEntries) as (keyof MapSizes)[]).map((k) => [MAP[k], { maxEntries: state.maxEntries[k] }]),
+      ),
+    };
+  } finally {
+    closeFds(maps);
+  }
+}

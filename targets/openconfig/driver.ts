@@ -1,0 +1,125 @@
+// Talks to one OpenConfig switch: pushes a compiled device directory
+// (set-request.json) in one gNMI Set, reads the result back, and checks a
+// running switch for drift from its artefact. When a Set fails the driver
+// asks the switch what it now runs, so the caller learns that nothing was
+// half-applied (the switch holds the old or the new configuration, whole).
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GnmiClient, type GnmiClientOptions } from './client.ts';
+import { jsonIetfValue, type SetRequest } from './gnmi.ts';
+import { aclContentJson, parseAclConfig, type AclConfig } from './model.ts';
+import { readAclConfig } from './verify.ts';
+
+export interface DeviceArtefacts {
+  acl: AclConfig;
+  setRequest: SetRequest;
+}
+
+export async function readDeviceDir(deviceDir: string): Promise<DeviceArtefacts> {
+  const acl = readAclConfig(await readFile(join(deviceDir, 'acl.json'), 'utf8'));
+  const setRequest = JSON.parse(await readFile(join(deviceDir, 'set-request.json'), 'utf8')) as SetRequest;
+  return { acl, setRequest };
+}
+
+function canonical(c: AclConfig): string {
+  return JSON.stringify(aclContentJson(c));
+}
+
+/** Human-readable differences between what runs and what should. */
+export function diffAcl(running: AclConfig, wanted: AclConfig): string[] {
+  const out: string[] = [];
+  const key = (s: { name: string; type: string }): string => `${s.name} ${s.type}`;
+  const run = new Map(running.sets.map((s) => [key(s), s]));
+  const want = new Map(wanted.sets.map((s) => [key(s), s]));
+  for (const [k, s] of want) {
+    const r = run.get(k);
+    if (!r) out.push(`acl-set ${k}: missing`);
+    else if (JSON.stringify(aclContentJson({ sets: [r], interfaces: [] })) !== JSON.stringify(aclContentJson({ sets: [s], interfaces: [] }))) {
+      out.push(`acl-set ${k}: entries differ (${r.entries.length} running, ${s.entries.length} wanted)`);
+    }
+  }
+  for (const k of run.keys()) if (!want.has(k)) out.push(`acl-set ${k}: not in the artefact`);
+  const bind = (c: AclConfig): Map<string, string> => new Map(c.interfaces.map((i) => [i.id, i.ingress.map((r) => `${r.setName} ${r.type}`).sort().join(', ')]));
+  const rb = bind(running);
+  const wb = bind(wanted);
+  for (const [id, b] of wb) if (rb.get(id) !== b) out.push(`interface ${id}: ingress ${rb.get(id) ?? 'unbound'}, wanted ${b}`);
+  for (const id of rb.keys()) if (!wb.has(id)) out.push(`interface ${id}: bound, but not in the artefact`);
+  return out;
+}
+
+export class OpenconfigDriver {
+  private readonly client: GnmiClient;
+
+  constructor(address: string, opts: GnmiClientOptions = {}) {
+    this.client = new GnmiClient(address, opts);
+  }
+
+  /** The switch's running acl configuration (Get /acl). */
+  async running(): Promise<AclConfig> {
+    return parseAclConfig(await this.client.getJson('/acl'));
+  }
+
+  /** Checks the switch speaks openconfig-acl in JSON_IETF before anything is written. */
+  async checkCapabilities(): Promise<void> {
+    const caps = await this.client.capabilities();
+    if (!(caps.supportedModels ?? []).some((m) => m.name === 'openconfig-acl')) {
+      throw new Error(`gnmi ${this.client.address}: the switch does not list openconfig-acl among its models`);
+    }
+    if (!(caps.supportedEncodings ?? []).includes('JSON_IETF')) {
+      throw new Error(`gnmi ${this.client.address}: the switch does not accept JSON_IETF (has ${(caps.supportedEncodings ?? []).join(', ')})`);
+    }
+  }
+
+  /** Pushes a compiled device directory in one Set and confirms the switch runs it. */
+  async apply(deviceDir: string): Promise<{ entries: number }> {
+    const art = await readDeviceDir(deviceDir);
+    await this.checkCapabilities();
+    try {
+      await this.client.set(art.setRequest);
+    } catch (e) {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await this.stateAfterFailure(art.acl)}`);
+    }
+    const diff = diffAcl(await this.running(), art.acl);
+    if (diff.length > 0) throw new Error(`gnmi ${this.client.address}: the switch accepted the Set but runs something else: ${diff.join('; ')}`);
+    return { entries: art.acl.sets.reduce((n, s) => n + s.entries.length, 0) };
+  }
+
+  private async stateAfterFailure(wanted: AclConfig): Promise<string> {
+    try {
+      const running = await this.running();
+      return canonical(running) === canonical(wanted)
+        ? 'the switch runs the new configuration in full (the reply was lost)'
+        : 'the switch still runs its previous configuration, unchanged';
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return `the switch cannot be read back (${why}); a gNMI Set is all or nothing, so it runs either the previous or the new configuration: apply again to converge`;
+    }
+  }
+
+  /** Drift check: Subscribe ONCE to /acl and compare with the artefact. */
+  async drift(deviceDir: string): Promise<string[]> {
+    const art = await readDeviceDir(deviceDir);
+    const notes = await this.client.once(['/acl']);
+    const u = notes.flatMap((n) => n.update ?? []).find((x) => x.val?.jsonIetfVal !== undefined);
+    if (!u) return ['the switch sent no /acl configuration'];
+    return diffAcl(parseAclConfig(jsonIetfValue(u.val)), art.acl);
+  }
+
+  /** Per-entry matched-packets counters, keyed "interface/set/type/seq". */
+  async counters(): Promise<Map<string, bigint>> {
+    const path = '/acl/interfaces/interface/ingress-acl-sets/ingress-acl-set/acl-entries/acl-entry/state/matched-packets';
+    const notes = await this.client.once([path]);
+    const out = new Map<string, bigint>();
+    for (const u of notes.flatMap((n) => n.update ?? [])) {
+      const e = u.path?.elem ?? [];
+      const k = `${e[2]?.key?.id}/${e[4]?.key?.['set-name']}/${e[4]?.key?.type}/${e[6]?.key?.['sequence-id']}`;
+      out.set(k, BigInt(u.val?.uintVal ?? 0));
+    }
+    return out;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,272 @@
+// P4Runtime client over @grpc/grpc-js: opens the StreamChannel and wins (or
+// loses) arbitration with an election id, sets the forwarding pipeline,
+// writes batches and decodes per-update errors from the status details
+// trailer, and reads entries and direct counters back.
+
+import * as grpc from '@grpc/grpc-js';
+import { logger } from '../../orchestrator/log.ts';
+import { entryFromProto, type AclEntry, type TableEntryLike, type UpdateJson } from './entries.ts';
+import { PIPELINE, type P4InfoObject } from './p4info.ts';
+import {
+  bigintToUint128,
+  codeName,
+  decodeWriteErrors,
+  P4RUNTIME_SERVICE,
+  STATUS_DETAILS_KEY,
+  uint128ToBigint,
+  type Uint128Object,
+  type UpdateStatus,
+} from './service.ts';
+
+const log = logger('p4runtime-client');
+
+const MAX_MESSAGE = 64 * 1024 * 1024;
+
+export type Atomicity = 'CONTINUE_ON_ERROR' | 'ROLLBACK_ON_ERROR' | 'DATAPLANE_ATOMIC';
+export type PipelineAction = 'VERIFY' | 'VERIFY_AND_SAVE' | 'VERIFY_AND_COMMIT' | 'COMMIT' | 'RECONCILE_AND_COMMIT';
+
+/** A Write the device refused, with every update's outcome (index into the batch). */
+export class P4WriteError extends Error {
+  constructor(
+    readonly device: string,
+    readonly code: number,
+    readonly updates: UpdateStatus[],
+    detail: string,
+  ) {
+    const failed = updates.filter((u) => u.code !== 0 && u.code !== 10);
+    const shown = failed
+      .slice(0, 5)
+      .map((u) => `update ${u.index}: ${codeName(u.code)}: ${u.message}`)
+      .join('; ');
+    super(`${device}: write refused (${codeName(code)}): ${detail}${shown ? `: ${shown}` : ''}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`);
+    this.name = 'P4WriteError';
+  }
+}
+
+/** Any other RPC failure, with the gRPC code. */
+export class P4RpcError extends Error {
+  constructor(
+    readonly device: string,
+    readonly rpc: string,
+    readonly code: number,
+    detail: string,
+  ) {
+    super(`${device}: ${rpc} failed (${codeName(code)}): ${detail}`);
+    this.name = 'P4RpcError';
+  }
+}
+
+export interface ConnectOptions {
+  address: string;
+  deviceId: number;
+  electionId: bigint;
+  role?: string;
+  /** For messages: the device's name in the inventory. */
+  name?: string;
+  timeoutMs?: number;
+}
+
+interface StreamResponse {
+  arbitration?: { deviceId?: string; electionId?: Uint128Object; status?: { code?: number; message?: string } };
+  error?: { canonicalCode?: number; message?: string };
+}
+
+export class P4RuntimeClient {
+  private primary = false;
+  private primaryWaiters: ((ok: boolean) => void)[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly client: grpc.Client,
+    private readonly stream: grpc.ClientDuplexStream<object, StreamResponse>,
+    readonly opts: Required<Omit<ConnectOptions, 'role'>> & { role: string },
+  ) {}
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  /** True while this client holds the highest election id for its device and role. */
+  get isPrimary(): boolean {
+    return this.primary;
+  }
+
+  /**
+   * Connects and arbitrates. Resolves once the device has answered the
+   * arbitration (primary or backup); rejects if it cannot be reached.
+   */
+  static async connect(opts: ConnectOptions): Promise<P4RuntimeClient> {
+    const full = { name: opts.name ?? opts.address, role: opts.role ?? '', timeoutMs: opts.timeoutMs ?? 10_000, ...opts } as P4RuntimeClient['opts'];
+    const client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), {
+      'grpc.max_send_message_length': MAX_MESSAGE,
+      'grpc.max_receive_message_length': MAX_MESSAGE,
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.waitForReady(Date.now() + full.timeoutMs, (err) => (err ? reject(new P4RpcError(full.name, 'connect', grpc.status.UNAVAILABLE, `${opts.address}: ${err.message}`)) : resolve()));
+    }).catch((e) => {
+      client.close();
+      throw e;
+    });
+    const m = P4RUNTIME_SERVICE.StreamChannel;
+    const stream = client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize as (b: Buffer) => StreamResponse);
+    const c = new P4RuntimeClient(client, stream, full);
+    const first = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new P4RpcError(full.name, 'arbitration', grpc.status.DEADLINE_EXCEEDED, 'no arbitration answer')), full.timeoutMs);
+      c.primaryWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      stream.on('error', (e: grpc.ServiceError) => {
+        clearTimeout(timer);
+        c.primary = false;
+        if (!c.closed) log.warn({ device: full.name, err: e.message }, 'stream channel closed');
+        reject(new P4RpcError(full.name, 'StreamChannel', e.code ?? grpc.status.UNKNOWN, e.details ?? e.message));
+      });
+    });
+    stream.on('data', (msg: StreamResponse) => c.onStream(msg));
+    stream.on('end', () => {
+      c.primary = false;
+    });
+    stream.write({
+      arbitration: {
+        deviceId: String(opts.deviceId),
+        role: full.role ? { name: full.role } : undefined,
+        electionId: bigintToUint128(opts.electionId),
+      },
+    });
+    try {
+      await first;
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  private onStream(msg: StreamResponse): void {
+    if (msg.arbitration) {
+      const code = msg.arbitration.status?.code ?? 0;
+      this.primary = code === 0;
+      const primaryId = uint128ToBigint(msg.arbitration.electionId);
+      log.debug({ device: this.name, primary: this.primary, primaryElectionId: primaryId?.toString() }, 'arbitration');
+      const w = this.primaryWaiters;
+      this.primaryWaiters = [];
+      for (const f of w) f(this.primary);
+    } else if (msg.error) {
+      log.warn({ device: this.name, code: msg.error.canonicalCode, message: msg.error.message }, 'stream error');
+    }
+  }
+
+  private base(): { deviceId: string; electionId: { high: string; low: string }; role?: string } {
+    return { deviceId: String(this.opts.deviceId), electionId: bigintToUint128(this.opts.electionId), role: this.opts.role || undefined };
+  }
+
+  private unary<Res>(name: 'Write' | 'SetForwardingPipelineConfig' | 'GetForwardingPipelineConfig' | 'Capabilities', req: object): Promise<Res> {
+    const m = P4RUNTIME_SERVICE[name];
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize as (b: Buffer) => Res,
+        req,
+        new grpc.Metadata(),
+        { deadline: Date.now() + this.opts.timeoutMs },
+        (err, res) => (err ? reject(err) : resolve(res as Res)),
+      );
+    });
+  }
+
+  async capabilities(): Promise<string> {
+    try {
+      const r = await this.unary<{ p4runtimeApiVersion?: string }>('Capabilities', { deviceId: String(this.opts.deviceId) });
+      return r.p4runtimeApiVersion ?? '';
+    } catch (e) {
+      throw this.rpcError('Capabilities', e);
+    }
+  }
+
+  async setPipeline(p4info: P4InfoObject, action: PipelineAction, deviceConfig?: Uint8Array): Promise<void> {
+    try {
+      await this.unary('SetForwardingPipelineConfig', { ...this.base(), action, config: { p4info, p4DeviceConfig: deviceConfig ? Buffer.from(deviceConfig) : undefined } });
+    } catch (e) {
+      throw this.rpcError('SetForwardingPipelineConfig', e);
+    }
+  }
+
+  /** The device's current P4Info, or undefined when it has no pipeline yet. */
+  async getPipeline(): Promise<P4InfoObject | undefined> {
+    try {
+      const r = await this.unary<{ config?: { p4info?: P4InfoObject } }>('GetForwardingPipelineConfig', { deviceId: String(this.opts.deviceId), responseType: 'P4INFO_AND_COOKIE' });
+      return r.config?.p4info;
+    } catch (e) {
+      const err = e as grpc.ServiceError;
+      if (err.code === grpc.status.FAILED_PRECONDITION || err.code === grpc.status.NOT_FOUND) return undefined;
+      throw this.rpcError('GetForwardingPipelineConfig', e);
+    }
+  }
+
+  /**
+   * Writes one batch. On refusal throws P4WriteError carrying each update's
+   * outcome as the device reported it (grpc-status-details-bin).
+   */
+  async write(updates: UpdateJson[], atomicity: Atomicity = 'ROLLBACK_ON_ERROR'): Promise<void> {
+    try {
+      await this.unary('Write', { ...this.base(), updates, atomicity });
+    } catch (e) {
+      const err = e as grpc.ServiceError;
+      const bin = err.metadata?.get(STATUS_DETAILS_KEY)?.[0];
+      if (bin instanceof Buffer) throw new P4WriteError(this.name, err.code, decodeWriteErrors(bin), err.details ?? err.message);
+      throw this.rpcError('Write', e);
+    }
+  }
+
+  private readRaw(entities: object[]): Promise<{ tableEntry?: TableEntryLike; directCounterEntry?: { tableEntry?: TableEntryLike; data?: { packetCount?: string; byteCount?: string } } }[]> {
+    const m = P4RUNTIME_SERVICE.Read;
+    return new Promise((resolve, reject) => {
+      const out: object[] = [];
+      const call = this.client.makeServerStreamRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize as (b: Buffer) => { entities?: object[] },
+        { deviceId: String(this.opts.deviceId), role: this.opts.role || undefined, entities },
+        new grpc.Metadata(),
+        { deadline: Date.now() + this.opts.timeoutMs },
+      );
+      call.on('data', (r: { entities?: object[] }) => out.push(...(r.entities ?? [])));
+      call.on('error', (e) => reject(this.rpcError('Read', e)));
+      call.on('end', () => resolve(out as never));
+    });
+  }
+
+  /** Every entry of Weft's ACL table. */
+  async readEntries(): Promise<AclEntry[]> {
+    const ents = await this.readRaw([{ tableEntry: { tableId: PIPELINE.tableId } }]);
+    return ents.filter((e) => e.tableEntry).map((e) => entryFromProto(e.tableEntry!));
+  }
+
+  /** Direct counters of every entry, with the entry they belong to. */
+  async readCounters(): Promise<{ entry: AclEntry; packets: bigint; bytes: bigint }[]> {
+    const ents = await this.readRaw([{ directCounterEntry: { tableEntry: { tableId: PIPELINE.tableId } } }]);
+    return ents
+      .filter((e) => e.directCounterEntry?.tableEntry)
+      .map((e) => ({
+        entry: entryFromProto(e.directCounterEntry!.tableEntry!),
+        packets: BigInt(e.directCounterEntry!.data?.packetCount ?? 0),
+        bytes: BigInt(e.directCounterEntry!.data?.byteCount ?? 0),
+      }));
+  }
+
+  private rpcError(rpc: string, e: unknown): Error {
+    if (e instanceof P4RpcError || e instanceof P4WriteError) return e;
+    const err = e as grpc.ServiceError;
+    return new P4RpcError(this.name, rpc, err.code ?? grpc.status.UNKNOWN, err.details ?? err.message ?? String(e));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stream.end();
+    this.stream.cancel();
+    this.client.close();
+  }
+}
