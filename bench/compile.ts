@@ -1,7 +1,9 @@
 // Compile benchmark: identities + IR for a data-center sized policy (10,000
 // rules over 100,000 endpoints on a 1,000-device fabric). The compile runs in
 // a child process so its peak RSS is its own. Run alone:
-//   node bin/run-ts.js bench/compile.ts
+//   node bin/run-ts.js bench/compile.ts [--any-to-any]
+// --any-to-any adds one rule over `any` on both sides, the worst case of the
+// cell model: one cell per pair of identities.
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,9 +21,11 @@ export interface CompileBenchOptions {
   devices: number;
   apps: number;
   seed: number;
+  /** Add one `any` to `any` rule (ping everywhere): every pair of identities gets a cell. */
+  anyToAny: boolean;
 }
 
-const DEFAULTS: CompileBenchOptions = { rules: 10_000, endpoints: 100_000, devices: 1_000, apps: 400, seed: 1 };
+const DEFAULTS: CompileBenchOptions = { rules: 10_000, endpoints: 100_000, devices: 1_000, apps: 400, seed: 1, anyToAny: false };
 const TIERS = ['web', 'app', 'db'];
 const ENVS = ['prod', 'stage', 'dev'];
 const PORTS = [80, 443, 8080, 8443, 5432, 3306, 6379, 9092, 2379, 11211, 27017, 9200];
@@ -109,6 +113,7 @@ export function benchScenario(o: CompileBenchOptions): { policy: Policy; fabric:
   rule(['app0'], ['any'], [{ protocol: 'tcp', lo: 9100, hi: 9100, span: s() }, { protocol: 'icmp', type: 8, span: s() }], 'allow');
   rule(['any'], ['app1'], [{ protocol: 'udp', lo: 53, hi: 53, span: s() }, { protocol: 'tcp', lo: 53, hi: 53, span: s() }], 'allow');
   rule(['env-dev'], ['db-prod'], [], 'deny');
+  if (o.anyToAny) rule(['any'], ['any'], [{ protocol: 'icmp', type: 8, span: s() }, { protocol: 'icmpv6', type: 128, span: s() }], 'allow');
   rule(['zone3'], ['zone4'], [{ protocol: 'tcp', lo: 0, hi: 1023, span: s() }], 'deny');
   while (rules.length < o.rules) {
     const from = rng.chance(0.8) ? [appGroup()] : [appGroup(), appGroup()];
@@ -177,6 +182,6 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--child') {
     process.stdout.write(`${JSON.stringify(compileHere(JSON.parse(process.argv[3]) as CompileBenchOptions))}\n`);
   } else {
-    console.log(JSON.stringify(await run(), null, 2));
+    console.log(JSON.stringify(await run({ anyToAny: process.argv.includes('--any-to-any') }), null, 2));
   }
 }

@@ -1,10 +1,12 @@
-// The inventory a deployed lab writes (fabric.yaml, DESIGN §9): management
-// addresses, transports, pinned SSH host keys and a file reference to the
-// lab's client key. `weft apply` reads it like any other fabric.
+// The inventory a deployed lab writes (fabric.yaml, DESIGN §9): the
+// topology's fabric with each device's management address in the lab, its
+// SSH host key pinned, a file reference to the lab's client key and where a
+// rollout stages bundles. `weft apply` reads it like any other fabric.
 
 import { stringify } from 'yaml';
+import type { Device, Mgmt } from '../inventory/model.ts';
 import { formatIp } from '../orchestrator/net/ip.ts';
-import { endpointAttachment, linksOf, type LabTopology } from './topology.ts';
+import type { LabTopology } from './topology.ts';
 
 export interface LabInventoryInput {
   topo: LabTopology;
@@ -13,70 +15,52 @@ export interface LabInventoryInput {
   hostKeys: Map<string, string>;
   /** Client private key path, relative to the inventory file. */
   identityFile: string;
-  /** Where a rollout copies bundles on a node: inside the lab's directory, so destroy removes them. */
+  /** Where a rollout copies bundles on a node. */
   stagingDir: (node: string) => string;
+}
+
+function mgmtOf(d: Device, input: LabInventoryInput, address: string): Record<string, unknown> {
+  const m: Mgmt = d.mgmt;
+  const out: Record<string, unknown> = { address };
+  switch (d.kind) {
+    case 'switch':
+      if (d.pipeline === 'p4') out.p4runtime = { port: m.p4runtime?.port ?? 9559, deviceId: m.p4runtime?.deviceId ?? 1, ...(m.p4runtime?.deviceConfig ? { deviceConfig: m.p4runtime.deviceConfig } : {}) };
+      else out.gnmi = { port: m.gnmi?.port ?? 57400 };
+      break;
+    case 'host':
+    case 'dpu':
+    case 'smartnic':
+      // The lab's sshd listens on 22 as root and snmpd on 161, whatever the topology says.
+      out.ssh = { user: 'root', port: 22, hostKey: input.hostKeys.get(d.name), identityFile: input.identityFile, stagingDir: input.stagingDir(d.name) };
+      out.snmp = { port: 161 };
+      break;
+  }
+  return out;
 }
 
 export function renderLabInventory(input: LabInventoryInput): string {
   const { topo } = input;
-  const deviceNodes = topo.nodes.filter((n) => n.role === 'host' || n.role === 'dpu' || n.role === 'smartnic' || n.role === 'switch');
-  const isDevice = new Set(deviceNodes.map((n) => n.name));
-  const devices = deviceNodes.map((n) => {
-    const d: Record<string, unknown> = { name: n.name, kind: n.role };
-    switch (n.role) {
-      case 'switch': {
-        d.pipeline = n.pipeline;
-        const mgmt: Record<string, unknown> = { address: n.mgmtIpv4 };
-        if (n.p4runtime) mgmt.p4runtime = { port: n.p4runtime.port, deviceId: n.p4runtime.deviceId };
-        if (n.gnmi) mgmt.gnmi = { port: n.gnmi.port };
-        d.mgmt = mgmt;
-        if (n.capacity !== undefined) d.capacity = { aclEntries: n.capacity };
-        break;
-      }
-      case 'dpu':
-      case 'smartnic':
-      case 'host': {
-        if (n.role !== 'host') {
-          d.profile = n.profile;
-          if (n.attachedTo) d.attachedTo = n.attachedTo;
-        }
-        d.mgmt = {
-          address: n.mgmtIpv4,
-          ssh: { user: 'root', port: 22, hostKey: input.hostKeys.get(n.name), identityFile: input.identityFile, stagingDir: input.stagingDir(n.name) },
-          snmp: { port: 161 },
-        };
-        break;
-      }
-      case 'endpoint':
-      case 'bridge':
-        break;
-    }
-    if (Object.keys(n.labels).length > 0) d.labels = n.labels;
-    return d;
+  const f = topo.fabric;
+  const mgmtAddr = new Map(topo.nodes.map((n) => [n.name, n.mgmtIpv4]));
+  const devices = f.devices.map((d) => {
+    const o: Record<string, unknown> = { name: d.name, kind: d.kind };
+    if (d.pipeline) o.pipeline = d.pipeline;
+    if (d.profile) o.profile = d.profile;
+    if (d.attachedTo) o.attachedTo = d.attachedTo;
+    o.mgmt = mgmtOf(d, input, mgmtAddr.get(d.name) as string);
+    if (d.capacity) o.capacity = d.capacity;
+    if (Object.keys(d.labels).length > 0) o.labels = d.labels;
+    return o;
   });
-  const links = topo.links
-    .filter((l) => isDevice.has(l.a.node) && isDevice.has(l.b.node))
-    .map((l) => ({ endpoints: [`${l.a.node}:${l.a.port}`, `${l.b.node}:${l.b.port}`] }));
-  const endpoints = topo.nodes
-    .filter((n) => n.role === 'endpoint')
-    .map((n) => {
-      const at = endpointAttachment(topo, n);
-      const e: Record<string, unknown> = { name: n.name };
-      if (at.host) e.host = at.host;
-      // A managed endpoint also names the host port it plugs into, so the host
-      // agent knows its endpoint-facing interface (and leaves mgmt0 alone).
-      const [l] = linksOf(topo, n.name);
-      const attach = at.attach ?? (at.host && l.peer.node === at.host ? l.peer : undefined);
-      if (attach) e.attach = `${attach.node}:${attach.port}`;
-      e.addresses = n.addresses.map((a) => formatIp(a.family, a.value));
-      e.labels = n.labels;
-      return e;
-    });
-  const doc = {
-    apiVersion: 'weft.dev/v1',
-    kind: 'Fabric',
-    metadata: { name: input.lab },
-    spec: { devices, links, endpoints },
-  };
+  const links = f.links.map((l) => ({ endpoints: [`${l.a.device}:${l.a.port}`, `${l.b.device}:${l.b.port}`] }));
+  const endpoints = f.endpoints.map((e) => {
+    const o: Record<string, unknown> = { name: e.name };
+    if (e.host) o.host = e.host;
+    if (e.attach) o.attach = `${e.attach.device}:${e.attach.port}`;
+    o.addresses = e.addresses.map((a) => formatIp(a.family, a.value));
+    o.labels = e.labels;
+    return o;
+  });
+  const doc = { apiVersion: 'weft.dev/v1', kind: 'Fabric', metadata: { name: input.lab }, spec: { devices, links, endpoints } };
   return `# Inventory of the Weft lab "${input.lab}" (from ${topo.file}); written by weft lab deploy.\n${stringify(doc, { lineWidth: 0 })}`;
 }

@@ -124,7 +124,7 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
   const tcpPorts = services.filter((s) => s.kind === 'tcp').map((s) => s.port);
   const udpPorts = services.filter((s) => s.kind === 'udp').map((s) => s.port);
   const eps = fabric.endpoints.map((e) => ({ e, node: state.nodes.find((n) => n.name === e.name) })).filter((x) => x.node !== undefined);
-  const timeoutMs = opts.timeoutMs ?? 400;
+  const timeoutMs = opts.timeoutMs ?? 300;
 
   const agents = new Map<string, ProbeAgent>();
   try {
@@ -165,7 +165,7 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
       const s = svcOf.get(c.service) as Service;
       c.observed = await (agents.get(c.src) as ProbeAgent).probe(s.kind, c.dstAddr, s.port, timeoutMs);
     };
-    await pool(cells, opts.concurrency ?? 48, runCell);
+    await pool(cells, opts.concurrency ?? 128, runCell);
     // A blocked probe that should have passed gets a second chance with more
     // time, so a slow first packet on a busy machine is not reported as a difference.
     const suspects = cells.filter((c) => c.expected && !c.observed);

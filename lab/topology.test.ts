@@ -1,41 +1,50 @@
-// Topology resolution: roles from labels or kinds, errors with spans and
-// hints, management addresses, the spanning tree that breaks loops, and the
-// fabric -> topology -> inventory round trip.
+// Topology resolution for the emulator: management subnet and addresses, lab
+// port names, the spanning tree that breaks loops, the checked-in example
+// topology being what `weft lab generate` makes of the example fabric, and
+// the lab inventory carrying the fabric through.
 
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../orchestrator/diagnostics.ts';
-import { parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
-import type { Fabric } from '../inventory/model.ts';
+import { formatIp } from '../orchestrator/net/ip.ts';
+import { fabricToContainerlab, loadInventory } from '../inventory/load.ts';
 import { blockedPorts } from './forwarding.ts';
-import { fabricToTopology } from './generate.ts';
 import { renderLabInventory } from './inventory.ts';
-import { parseTopology } from './topology.ts';
+import { loadTopology, parseTopology } from './topology.ts';
+
+const repo = resolve(import.meta.dirname, '..');
 
 function errorsOf(text: string): string[] {
   try {
     parseTopology(text, 't.clab.yml');
   } catch (e) {
-    if (e instanceof InputError) return e.diagnostics.map((d) => `${d.code}@${d.span?.line}:${d.span?.col}`);
+    if (e instanceof InputError) return e.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code}@${d.span?.line}:${d.span?.col}`);
     throw e;
   }
   return [];
 }
 
 describe('parseTopology', () => {
-  it('reports unknown kinds, roles, nodes and ports with their position', () => {
+  it('reports what a lab cannot build, with its position', () => {
     const text = [
       'name: x',
+      'mgmt: {ipv4-subnet: 10.9.0.0/24}',
       'topology:',
       '  nodes:',
-      '    a: {kind: podman_thing}',
-      '    b: {kind: linux, labels: {weft.role: router}}',
+      '    a: {kind: linux, mgmt-ipv4: 10.8.0.5}',
       '    c: {kind: linux}',
+      '    mgmt: {kind: linux}',
       '  links:',
-      '    - endpoints: ["c:eth1", "zz:eth1"]',
-      '    - endpoints: ["c:mgmt0", "c:eth2"]',
+      '    - endpoints: ["c:eth1", "host:veth-x"]',
+      '    - endpoints: ["c:a-very-long-port-name", "a:eth1"]',
     ].join('\n');
-    expect(errorsOf(text)).toEqual(['unknown-kind@4:5', 'bad-role@5:5', 'unknown-node@8:7', 'bad-port@9:7']);
+    expect(errorsOf(text)).toEqual(['bad-mgmt-address@5:5', 'reserved-name@7:5', 'unsupported-link@9:7', 'bad-port@10:7']);
+  });
+
+  it('passes the inventory loader’s diagnostics through', () => {
+    expect(errorsOf(['name: x', 'topology:', '  nodes:', '    a: {kind: podman_thing}'].join('\n'))[0]).toMatch(/^unknown-kind@4:/);
   });
 
   it('assigns management addresses after the gateway, skipping explicit ones', () => {
@@ -69,46 +78,27 @@ describe('parseTopology', () => {
   });
 });
 
-describe('fabric -> topology -> inventory', () => {
-  const span = { file: 'f.yaml', line: 1, col: 1 };
-  const ip = (s: string): IpAddr => parseIp(s) as IpAddr;
-  const fabric: Fabric = {
-    file: 'f.yaml',
-    name: 'dc',
-    digest: '',
-    devices: [
-      { name: 'leaf1', kind: 'switch', pipeline: 'p4', mgmt: { address: '172.20.20.11', p4runtime: { port: 9559, deviceId: 7 } }, capacity: { aclEntries: 64 }, labels: {}, span },
-      { name: 'leaf2', kind: 'switch', pipeline: 'openconfig', mgmt: { address: '172.20.20.12', gnmi: { port: 57400 } }, labels: {}, span },
-      { name: 'h1', kind: 'host', mgmt: { address: '172.20.20.21', ssh: { user: 'root', port: 22 } }, labels: { rack: 'r1' }, span },
-      { name: 'd1', kind: 'dpu', profile: 'bluefield', attachedTo: 'h1', mgmt: { address: '172.20.20.31', ssh: { user: 'root', port: 22 } }, labels: {}, span },
-    ],
-    links: [
-      { a: { device: 'h1', port: 'eth1' }, b: { device: 'd1', port: 'eth1' }, span },
-      { a: { device: 'd1', port: 'eth2' }, b: { device: 'leaf1', port: 'eth1' }, span },
-      { a: { device: 'leaf1', port: 'eth2' }, b: { device: 'leaf2', port: 'eth1' }, span },
-    ],
-    endpoints: [
-      { name: 'web', host: 'h1', addresses: [ip('10.0.0.1'), ip('fd00::1')], labels: { app: 'web' }, span },
-      { name: 'box', attach: { device: 'leaf2', port: 'eth5' }, addresses: [ip('10.0.0.9')], labels: { app: 'box' }, span },
-    ],
-  };
+describe('the example topology', () => {
+  it('is what weft lab generate makes of examples/fabric.yaml', () => {
+    const generated = fabricToContainerlab(loadInventory(join(repo, 'examples/fabric.yaml')));
+    expect(readFileSync(join(repo, 'lab/topologies/example.clab.yml'), 'utf8').trim()).toBe(generated.trim());
+  });
 
-  it('carries devices, transports and endpoints through the topology into the lab inventory', () => {
-    const text = fabricToTopology(fabric, { name: 'dc' });
-    const topo = parseTopology(text, 'dc.clab.yml');
-    const inv = parseYaml(renderLabInventory({ topo, lab: 'dc', hostKeys: new Map([['h1', 'ssh-ed25519 AAAA'], ['d1', 'ssh-ed25519 BBBB']]), identityFile: 'keys/k', stagingDir: (n) => `/s/${n}` })) as {
-      spec: { devices: Record<string, unknown>[]; links: { endpoints: string[] }[]; endpoints: Record<string, unknown>[] };
-    };
-    expect(inv.spec.devices).toEqual([
-      { name: 'leaf1', kind: 'switch', pipeline: 'p4', mgmt: { address: '172.20.20.11', p4runtime: { port: 9559, deviceId: 7 } }, capacity: { aclEntries: 64 } },
-      { name: 'leaf2', kind: 'switch', pipeline: 'openconfig', mgmt: { address: '172.20.20.12', gnmi: { port: 57400 } } },
-      { name: 'h1', kind: 'host', mgmt: { address: '172.20.20.21', ssh: { user: 'root', port: 22, hostKey: 'ssh-ed25519 AAAA', identityFile: 'keys/k', stagingDir: '/s/h1' }, snmp: { port: 161 } }, labels: { rack: 'r1' } },
-      { name: 'd1', kind: 'dpu', profile: 'bluefield', attachedTo: 'h1', mgmt: { address: '172.20.20.31', ssh: { user: 'root', port: 22, hostKey: 'ssh-ed25519 BBBB', identityFile: 'keys/k', stagingDir: '/s/d1' }, snmp: { port: 161 } } },
-    ]);
-    expect(inv.spec.links.map((l) => l.endpoints.join(' '))).toEqual(['h1:eth1 d1:eth1', 'd1:eth2 leaf1:eth1', 'leaf1:eth2 leaf2:eth1']);
-    expect(inv.spec.endpoints).toEqual([
-      { name: 'web', host: 'h1', attach: 'h1:eth2', addresses: ['10.0.0.1', 'fd00::1'], labels: { app: 'web' } },
-      { name: 'box', attach: 'leaf2:eth5', addresses: ['10.0.0.9'], labels: { app: 'box' } },
-    ]);
+  it('gives a lab inventory with the fabric’s devices, links and endpoints, management details added', () => {
+    const fabric = loadInventory(join(repo, 'examples/fabric.yaml'));
+    const topo = loadTopology(join(repo, 'lab/topologies/example.clab.yml'));
+    const inv = parseYaml(
+      renderLabInventory({ topo, lab: 'dc1', hostKeys: new Map([['host1', 'ssh-ed25519 AAAA']]), identityFile: 'keys/k', stagingDir: (n) => `/s/${n}` }),
+    ) as { spec: { devices: { name: string; kind: string; mgmt: Record<string, unknown> }[]; links: { endpoints: string[] }[]; endpoints: { name: string; host?: string; attach?: string; addresses: string[] }[] } };
+    expect(inv.spec.devices.map((d) => `${d.name}/${d.kind}/${d.mgmt.address as string}`)).toEqual(fabric.devices.map((d) => `${d.name}/${d.kind}/${d.mgmt.address}`));
+    expect(inv.spec.links).toHaveLength(fabric.links.length);
+    expect(inv.spec.endpoints.map((e) => `${e.name} ${e.host ?? '-'} ${e.addresses.join(',')}`)).toEqual(
+      fabric.endpoints.map((e) => `${e.name} ${e.host ?? '-'} ${e.addresses.map((a) => formatIp(a.family, a.value)).join(',')}`),
+    );
+    const host1 = inv.spec.devices.find((d) => d.name === 'host1');
+    expect(host1?.mgmt).toEqual({ address: '172.20.20.21', ssh: { user: 'root', port: 22, hostKey: 'ssh-ed25519 AAAA', identityFile: 'keys/k', stagingDir: '/s/host1' }, snmp: { port: 161 } });
+    // Managed endpoints name the host port they plug into, so the host agent knows its endpoint-facing interface.
+    expect(inv.spec.endpoints.find((e) => e.name === 'web-1')?.attach).toBe('host1:eth2');
+    expect(inv.spec.endpoints.find((e) => e.name === 'storage-1')?.attach).toBe('leaf3:eth5');
   });
 });

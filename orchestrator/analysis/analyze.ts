@@ -7,7 +7,7 @@ import type { Diagnostic } from '../diagnostics.ts';
 import type { Policy, Rule } from '../policy/model.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import type { Ir } from '../ir/model.ts';
-import { pairLists, PROTO_SLOTS, ruleShape, winsInSlot, type RuleShape } from '../ir/expand.ts';
+import { forEachPair, ListInterner, PROTO_SLOTS, ruleShape, winsInSlot, type RuleShape } from '../ir/expand.ts';
 
 /** Parts of the sorted disjoint pairs `have` that lie outside [lo, hi]. */
 function minus(have: number[], lo: number, hi: number): number[] {
@@ -42,13 +42,17 @@ interface RuleFacts {
 function analyzeLists(policy: Policy, ir: Ir, shapes: RuleShape[]): RuleFacts[] {
   const rules = policy.rules;
   const facts: RuleFacts[] = rules.map(() => ({ applies: false, needed: false, coveredBy: new Set() }));
-  const lists = pairLists(rules, ir.identities);
-  const seen = new Set<string>();
-  for (let p = 0; p < lists.pairs; p++) {
-    const list = lists.ruleOf.subarray(lists.start[p], lists.start[p + 1]);
-    const key = list.join(',');
-    if (seen.has(key)) continue;
-    seen.add(key);
+  // Findings depend on the rule list only: each distinct list is examined once.
+  const lists = new ListInterner<true>();
+  forEachPair(rules, ir.identities, (_s, _d, pairList) => {
+    lists.get(pairList, (list) => {
+      examine(list);
+      return true;
+    });
+  });
+  return facts;
+
+  function examine(list: number[]): void {
     for (const r of list) facts[r].applies = true;
     for (let slot = 0; slot < PROTO_SLOTS; slot++) {
       const wins = winsInSlot(list, shapes, slot);
@@ -86,7 +90,6 @@ function analyzeLists(policy: Policy, ir: Ir, shapes: RuleShape[]): RuleFacts[] 
       }
     }
   }
-  return facts;
 }
 
 function isEmptySide(peers: Rule['from'], empty: Set<string>): boolean {

@@ -4,13 +4,12 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { deploy, destroy, inspect, labNameOf, type InspectResult } from '../../lab/emulator.ts';
-import { fabricToTopology } from '../../lab/generate.ts';
 import { formatLabApply, labApply } from '../../lab/apply.ts';
 import { runE2e } from '../../lab/e2e.ts';
 import { formatProbe, probeLab } from '../../lab/probe.ts';
 import { readState } from '../../lab/state.ts';
 import { loadTopology } from '../../lab/topology.ts';
-import { loadInventory } from '../../inventory/load.ts';
+import { fabricToContainerlab, loadInventory } from '../../inventory/load.ts';
 import { num, str, UsageError, type CliCommand, type CliIo, type ParsedArgs } from './command.ts';
 
 const SUBVERBS = ['deploy', 'apply', 'probe', 'inspect', 'destroy', 'generate', 'e2e'] as const;
@@ -77,7 +76,7 @@ async function runSubverb(sub: Subverb, args: ParsedArgs, io: CliIo): Promise<nu
     case 'generate': {
       const inv = str(args, 'inventory');
       if (!inv) throw new UsageError('generate needs --inventory FABRIC.yaml');
-      const text = fabricToTopology(loadInventory(inv), { name: str(args, 'name') });
+      const text = fabricToContainerlab(loadInventory(inv));
       const out = str(args, 'out');
       if (out) {
         writeFileSync(out, text);

@@ -11,7 +11,7 @@ import { flag, str, UsageError, type CliCommand, type OptionSpec, type ParsedArg
 
 const OPTIONS: OptionSpec[] = [
   { name: 'policy', type: 'string', help: 'policy file (compiled first unless --bundle is given)' },
-  { name: 'inventory', type: 'string', help: 'inventory (fabric.yaml or .clab.yml): device addresses, pinned host keys, client key', required: true },
+  { name: 'inventory', type: 'string', help: 'inventory (fabric.yaml or .clab.yml); with --bundle only its key file references are read (addresses and pinned host keys come from the bundle)', required: true },
   { name: 'bundle', type: 'string', help: 'an already compiled bundle directory' },
   { name: 'out', type: 'string', help: 'where to compile the bundle (default: a temporary directory)' },
   { name: 'state', type: 'string', help: 'rollout state file (applied generations)', default: '.weft/rollout.json' },

@@ -6,7 +6,7 @@ import type { Fabric } from '../../inventory/model.ts';
 import { buildIdentities } from '../identity/build.ts';
 import { logger } from '../log.ts';
 import type { CellTable, Ir, IrRule } from './model.ts';
-import { pairLists, protoOfSlot, resolveList, ruleShape, type Segments } from './expand.ts';
+import { forEachPair, ListInterner, protoOfSlot, resolveList, ruleShape, type Segments } from './expand.ts';
 
 const log = logger('ir');
 
@@ -74,30 +74,18 @@ export function buildIr(policy: Policy, fabric: Fabric): Ir {
     if (r.index !== i) throw new Error(`rule ${r.name}: index ${r.index} is not its position ${i}`);
   });
   const shapes = policy.rules.map((r) => ruleShape(r.ports));
-  const lists = pairLists(policy.rules, identities);
   // Many pairs share one rule list (every identity of app A against every
   // identity of app B); each distinct list is resolved once.
   const single: (Segments | undefined)[] = new Array(policy.rules.length);
-  const cache = new Map<string, Segments>();
+  const lists = new ListInterner<Segments>();
+  const resolve = (list: number[]): Segments => resolveList(list, shapes);
   const cells = new CellWriter();
-  for (let p = 0; p < lists.pairs; p++) {
-    const from = lists.start[p];
-    const to = lists.start[p + 1];
-    let seg: Segments | undefined;
-    if (to - from === 1) {
-      const r = lists.ruleOf[from];
-      seg = single[r] ??= resolveList([r], shapes);
-    } else {
-      const list = lists.ruleOf.subarray(from, to);
-      const key = list.join(',');
-      seg = cache.get(key);
-      if (!seg) {
-        seg = resolveList(list, shapes);
-        cache.set(key, seg);
-      }
-    }
-    cells.add(identities[lists.pairSrc[p]].id, identities[lists.pairDst[p]].id, seg);
-  }
+  let pairs = 0;
+  forEachPair(policy.rules, identities, (s, d, list) => {
+    pairs++;
+    const seg = list.length === 1 ? (single[list[0]] ??= resolve(list)) : lists.get(list, resolve);
+    cells.add(identities[s].id, identities[d].id, seg);
+  });
   const rules: IrRule[] = policy.rules.map((r) => ({
     index: r.index,
     name: r.name,
@@ -108,7 +96,7 @@ export function buildIr(policy: Policy, fabric: Fabric): Ir {
   }));
   const table = cells.table();
   log.debug(
-    { identities: identities.length, lpm: lpm.length, pairs: lists.pairs, lists: cache.size, cells: table.length, identityMs: t1 - t0, cellMs: performance.now() - t1 },
+    { identities: identities.length, lpm: lpm.length, pairs, lists: lists.size, cells: table.length, identityMs: t1 - t0, cellMs: performance.now() - t1 },
     'ir built',
   );
   return {

@@ -96,40 +96,15 @@ function familyMask(id: Identity): number {
   return m;
 }
 
-/** Growable Int32 column. */
-class Column {
-  data: Int32Array;
-  length = 0;
-  constructor(capacity = 1024) {
-    this.data = new Int32Array(capacity);
-  }
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-}
-
-export interface PairLists {
-  /** Pairs in (src, dst) order of dense identity indices. */
-  pairs: number;
-  pairSrc: Int32Array;
-  pairDst: Int32Array;
-  /** Rules of pair p: ruleOf[start[p] .. start[p+1]), ascending. */
-  start: Int32Array;
-  ruleOf: Int32Array;
-}
-
 /**
- * For every pair of identities some rule applies to, the rules that apply,
- * in order. Built as (src, dst, rule) triples in rule order and then two
- * stable counting sorts (by dst, then by src), so the cost is linear in the
- * number of triples and no per-pair object is made.
+ * Visits every pair of identities (with a family in common) that some rule
+ * applies to, in (src, dst) order of dense identity indices, with the rules
+ * that apply, ascending. One source at a time: the rules whose `from` holds
+ * it append themselves to a bucket per destination, so the cost is linear
+ * in the (src, dst, rule) triples and only one source's buckets are alive.
+ * `list` is reused between calls: copy it to keep it.
  */
-export function pairLists(rules: Rule[], identities: Identity[]): PairLists {
+export function forEachPair(rules: Rule[], identities: Identity[], visit: (src: number, dst: number, list: number[]) => void): void {
   const n = identities.length;
   const byGroup = new Map<string, number[]>();
   identities.forEach((id, k) => {
@@ -142,65 +117,76 @@ export function pairLists(rules: Rule[], identities: Identity[]): PairLists {
   const all = Int32Array.from(identities.keys());
   const mark = new Uint8Array(n);
   const fam = Uint8Array.from(identities, familyMask);
-  const ts = new Column();
-  const td = new Column();
-  const tr = new Column();
+  const rulesFrom: number[][] = Array.from({ length: n }, () => []);
+  const toSets: Int32Array[] = [];
   for (const r of rules) {
-    const from = peerSet(r.from, byGroup, all, mark);
-    const to = peerSet(r.to, byGroup, all, mark);
-    for (const s of from) {
-      const fs = fam[s];
-      for (const d of to) {
+    for (const s of peerSet(r.from, byGroup, all, mark)) rulesFrom[s].push(r.index);
+    toSets[r.index] = peerSet(r.to, byGroup, all, mark);
+  }
+  const buckets: number[][] = Array.from({ length: n }, () => []);
+  const touched: number[] = [];
+  for (let s = 0; s < n; s++) {
+    const fs = fam[s];
+    const from = rulesFrom[s];
+    for (let i = 0; i < from.length; i++) {
+      const r = from[i];
+      const to = toSets[r];
+      for (let j = 0; j < to.length; j++) {
+        const d = to[j];
         if ((fs & fam[d]) === 0) continue;
-        ts.push(s);
-        td.push(d);
-        tr.push(r.index);
+        const b = buckets[d];
+        if (b.length === 0) touched.push(d);
+        b.push(r);
       }
     }
-  }
-  const t = ts.length;
-  const order1 = countingOrder(td.data, t, n, null);
-  const order = countingOrder(ts.data, t, n, order1);
-  const pairSrc = new Column();
-  const pairDst = new Column();
-  const start = new Column();
-  const ruleOf = new Int32Array(t);
-  let ps = -1;
-  let pd = -1;
-  for (let i = 0; i < t; i++) {
-    const j = order[i];
-    const s = ts.data[j];
-    const d = td.data[j];
-    if (s !== ps || d !== pd) {
-      pairSrc.push(s);
-      pairDst.push(d);
-      start.push(i);
-      ps = s;
-      pd = d;
+    if (touched.length * 8 > n) {
+      // Most destinations touched: a scan is cheaper than a sort.
+      for (let d = 0; d < n; d++) {
+        if (buckets[d].length === 0) continue;
+        visit(s, d, buckets[d]);
+        buckets[d].length = 0;
+      }
+    } else {
+      touched.sort((a, b) => a - b);
+      for (const d of touched) {
+        visit(s, d, buckets[d]);
+        buckets[d].length = 0;
+      }
     }
-    ruleOf[i] = tr.data[j];
+    touched.length = 0;
   }
-  start.push(t);
-  return {
-    pairs: pairSrc.length,
-    pairSrc: pairSrc.data.subarray(0, pairSrc.length),
-    pairDst: pairDst.data.subarray(0, pairDst.length),
-    start: start.data.subarray(0, start.length),
-    ruleOf,
-  };
 }
 
-/** Stable counting sort of positions (all, or `within` in its order) by key. */
-function countingOrder(keys: Int32Array, t: number, buckets: number, within: Int32Array | null): Int32Array {
-  const count = new Int32Array(buckets + 1);
-  for (let i = 0; i < t; i++) count[keys[i] + 1]++;
-  for (let b = 0; b < buckets; b++) count[b + 1] += count[b];
-  const out = new Int32Array(t);
-  for (let i = 0; i < t; i++) {
-    const j = within ? within[i] : i;
-    out[count[keys[j]]++] = j;
+/**
+ * Interns rule lists: equal lists get one slot, found by a 64-bit hash and
+ * confirmed by comparison, so no key string is built per pair.
+ */
+export class ListInterner<T> {
+  private readonly slots = new Map<number, { list: number[]; value: T }[]>();
+  size = 0;
+
+  get(list: number[], make: (list: number[]) => T): T {
+    let h1 = 0x811c9dc5 ^ list.length;
+    let h2 = 0x9747b28c;
+    for (const x of list) {
+      h1 = Math.imul(h1 ^ x, 0x01000193);
+      h2 = Math.imul(h2 ^ x, 0x5bd1e995) ^ (h2 >>> 15);
+    }
+    const key = (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+    let bucket = this.slots.get(key);
+    if (!bucket) {
+      bucket = [];
+      this.slots.set(key, bucket);
+    }
+    for (const e of bucket) {
+      if (e.list.length === list.length && e.list.every((x, i) => x === list[i])) return e.value;
+    }
+    const copy = [...list];
+    const value = make(copy);
+    bucket.push({ list: copy, value });
+    this.size++;
+    return value;
   }
-  return out;
 }
 
 /** A resolved rule list: segments (slot, lo, hi, rule), sorted by slot then lo. */
@@ -211,18 +197,47 @@ export interface Segments {
   rule: number[];
 }
 
-/** Parts of [lo, hi] not in `claimed` (sorted disjoint pairs). */
-function subtract(lo: number, hi: number, claimed: number[], out: number[]): void {
-  let cur = lo;
-  for (let i = 0; i < claimed.length && cur <= hi; i += 2) {
-    const clo = claimed[i];
-    const chi = claimed[i + 1];
-    if (chi < cur) continue;
-    if (clo > hi) break;
-    if (clo > cur) out.push(cur, clo - 1);
-    cur = chi + 1;
+/** Parts of `want` not in `claimed` (both sorted disjoint pairs), in one pass. */
+function subtractAll(want: number[], claimed: number[]): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (let i = 0; i < want.length; i += 2) {
+    let cur = want[i];
+    const hi = want[i + 1];
+    while (j < claimed.length && claimed[j + 1] < cur) j += 2;
+    for (let k = j; k < claimed.length && cur <= hi; k += 2) {
+      const clo = claimed[k];
+      if (clo > hi) break;
+      if (clo > cur) out.push(cur, clo - 1);
+      cur = Math.max(cur, claimed[k + 1] + 1);
+    }
+    if (cur <= hi) out.push(cur, hi);
   }
-  if (cur <= hi) out.push(cur, hi);
+  return out;
+}
+
+/** Union of two disjoint sorted pair lists, adjacent pairs coalesced. */
+function mergeDisjoint(a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    let lo: number;
+    let hi: number;
+    if (j >= b.length || (i < a.length && a[i] < b[j])) {
+      lo = a[i];
+      hi = a[i + 1];
+      i += 2;
+    } else {
+      lo = b[j];
+      hi = b[j + 1];
+      j += 2;
+    }
+    const n = out.length;
+    if (n > 0 && out[n - 1] + 1 >= lo) out[n - 1] = Math.max(out[n - 1], hi);
+    else out.push(lo, hi);
+  }
+  return out;
 }
 
 /** First match over one slot: the pieces each rule of `list` wins, in list order. */
@@ -230,14 +245,15 @@ export function winsInSlot(list: ArrayLike<number>, shapes: RuleShape[], slot: n
   let claimed: number[] = [];
   const out: { rule: number; pieces: number[] }[] = [];
   for (let i = 0; i < list.length; i++) {
+    // Once the whole key space is taken, later rules win nothing here.
+    if (claimed.length === 2 && claimed[0] === 0 && claimed[1] === 0xffff) break;
     const r = list[i];
     const want = shapes[r][slot];
     if (want.length === 0) continue;
-    const pieces: number[] = [];
-    for (let k = 0; k < want.length; k += 2) subtract(want[k], want[k + 1], claimed, pieces);
+    const pieces = subtractAll(want, claimed);
     if (pieces.length === 0) continue;
     out.push({ rule: r, pieces });
-    claimed = normalize([...claimed, ...pieces]);
+    claimed = mergeDisjoint(claimed, pieces);
   }
   return out;
 }

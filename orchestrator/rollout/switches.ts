@@ -4,21 +4,22 @@
 
 import type { Device } from '../../inventory/model.ts';
 import { OpenconfigDriver } from '../../targets/openconfig/driver.ts';
-import type { ManifestDevice } from '../compile/manifest.ts';
-import { UnsupportedError } from '../diagnostics.ts';
+import { applyP4 } from '../../targets/p4/driver.ts';
 
-function endpoint(device: Device, port: number | undefined, what: string): string {
-  if (!device.mgmt.address) throw new Error(`device ${device.name} has no mgmt.address`);
-  if (port === undefined) throw new Error(`device ${device.name} has no mgmt.${what}.port`);
-  return `${device.mgmt.address}:${port}`;
+function gnmiAddress(device: Device): string {
+  const a = device.mgmt.address;
+  if (!a || !device.mgmt.gnmi) throw new Error(`${device.name}: no mgmt.address / mgmt.gnmi in the inventory (needed to reach its gNMI server)`);
+  return `${a.includes(':') ? `[${a}]` : a}:${device.mgmt.gnmi.port}`;
 }
 
-export async function pushSwitch(transport: 'p4runtime' | 'gnmi', device: Device, deviceDir: string, md: ManifestDevice): Promise<string> {
+export async function pushSwitch(transport: 'p4runtime' | 'gnmi', device: Device, deviceDir: string): Promise<string> {
   switch (transport) {
-    case 'p4runtime':
-      throw new UnsupportedError('p4', 'P4Runtime client', `cannot push ${md.files.length} files from ${deviceDir} to ${device.name}`);
+    case 'p4runtime': {
+      const r = await applyP4({ device, deviceDir });
+      return `P4Runtime write: ${r.inserted} inserted, ${r.modified} modified, ${r.deleted} deleted${r.pipelineSet ? ', pipeline set' : ''}; ${r.entries} entries read back`;
+    }
     case 'gnmi': {
-      const driver = new OpenconfigDriver(endpoint(device, device.mgmt.gnmi?.port, 'gnmi'));
+      const driver = new OpenconfigDriver(gnmiAddress(device));
       try {
         const r = await driver.apply(deviceDir);
         return `gNMI Set of ${r.entries} acl entries, read back identical`;

@@ -423,6 +423,8 @@ interface FlowSource {
   interesting: Record<Family, bigint[]>;
   ports: number[];
   icmpKeys: { type: number; code: number }[];
+  /** Addresses of the endpoints each group selects, filled on first use. */
+  pools: Map<string, IpAddr[]>;
 }
 
 function addressNear(src: FlowSource, family: Family): bigint {
@@ -440,7 +442,12 @@ function addressFromPeer(src: FlowSource, peer: PeerRef, family: Family): bigint
   if (peer.kind === 'group') {
     const g = src.policy.groups.get(peer.name);
     const candidates: (() => bigint | undefined)[] = [];
-    const eps = groupAddressPool(src.policy, src.fabric, peer.name).filter((a) => a.family === family);
+    let pool = src.pools.get(peer.name);
+    if (!pool) {
+      pool = groupAddressPool(src.policy, src.fabric, peer.name);
+      src.pools.set(peer.name, pool);
+    }
+    const eps = pool.filter((a) => a.family === family);
     if (eps.length > 0) candidates.push(() => rng.pick(eps).value);
     const cidrs = g ? g.cidrs.filter((c) => c.family === family) : [];
     if (cidrs.length > 0) {
@@ -517,7 +524,7 @@ function flowSource(rng: Rng, policy: Policy, fabric: Fabric): FlowSource {
       }
     }
   }
-  return { rng, policy, fabric, interesting: interestingAddresses(policy, fabric), ports: [...ports], icmpKeys };
+  return { rng, policy, fabric, interesting: interestingAddresses(policy, fabric), ports: [...ports], icmpKeys, pools: new Map() };
 }
 
 /**

@@ -36,8 +36,9 @@ export class VerifierError extends Error {
 
   /** The verifier's own complaint is at the end of its log: that tail, and libbpf's one-line reason. */
   static summarize(log: string[]): string[] {
-    const begin = log.findLastIndex((l) => l.includes('BEGIN PROG LOAD LOG'));
-    const end = log.findLastIndex((l) => l.includes('END PROG LOAD LOG'));
+    const lastIndex = (text: string) => log.map((l) => l.includes(text)).lastIndexOf(true);
+    const begin = lastIndex('BEGIN PROG LOAD LOG');
+    const end = lastIndex('END PROG LOAD LOG');
     const verifier = begin >= 0 ? log.slice(begin + 1, end > begin ? end : undefined) : [];
     const reason = log.filter((l) => /^libbpf: .*(failed|error)/i.test(l)).slice(0, 2);
     return [...reason, ...(verifier.length ? ['verifier log (tail):', ...verifier.slice(-12)] : log.slice(-12))].map((l) => `  ${l}`);

@@ -175,15 +175,16 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     if (!egress && !ingress) continue;
     const rule = cells.rule[i];
     const r = ir.rules[rule];
+    const proto = cells.proto[i];
     const prefixes = portPrefixes(cells.lo[i], cells.hi[i]);
-    const base = { proto: cells.proto[i], rule, verdict: r.action, log: r.log };
+    // Object literals, not spreads: this loop makes hundreds of thousands of entries.
     if (egress) {
       relevant.add(dst);
-      for (const p of prefixes) policy.push({ ...base, dir: 'egress', local: src, remote: dst, port: p.value, portLen: p.len });
+      for (const p of prefixes) policy.push({ dir: 'egress', proto, local: src, remote: dst, port: p.value, portLen: p.len, rule, verdict: r.action, log: r.log });
     }
     if (ingress) {
       relevant.add(src);
-      for (const p of prefixes) policy.push({ ...base, dir: 'ingress', local: dst, remote: src, port: p.value, portLen: p.len });
+      for (const p of prefixes) policy.push({ dir: 'ingress', proto, local: dst, remote: src, port: p.value, portLen: p.len, rule, verdict: r.action, log: r.log });
     }
   }
 

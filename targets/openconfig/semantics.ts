@@ -59,45 +59,89 @@ interface CompiledEntry {
   flagMask: number;
 }
 
+/** The bits of an address word kept by a prefix of `len` bits starting at word `i`. */
+function maskedKey(addr: number[], len: number): string | number {
+  if (addr.length === 1) return len * 4294967296 + (len === 0 ? 0 : (addr[0] & ((0xffffffff << (32 - len)) >>> 0)) >>> 0);
+  let key = `${len}`;
+  for (let i = 0; i < 4; i++) {
+    const bits = Math.max(0, Math.min(32, len - i * 32));
+    key += `:${bits === 0 ? 0 : (addr[i] & ((0xffffffff << (32 - bits)) >>> 0)) >>> 0}`;
+  }
+  return key;
+}
+
 class CompiledSet {
-  /** Entries in sequence order, split by the protocol they can match (an entry without one is in every list). */
-  private readonly byProto = new Map<number, CompiledEntry[]>();
-  private readonly anyProto: CompiledEntry[] = [];
+  private readonly all: CompiledEntry[];
+  /** Entry indexes (ascending) per source prefix, and the prefix lengths in use. */
+  private readonly bySrc = new Map<string | number, number[]>();
+  private readonly srcLens: number[];
 
   constructor(readonly set: AclSet) {
-    const all = set.entries.map((entry) => ({
+    this.all = set.entries.map((entry) => ({
       entry,
       src: entry.src ? prefixMatcher(entry.src) : undefined,
       dst: entry.dst ? prefixMatcher(entry.dst) : undefined,
       flagMask: (entry.tcpFlags?.flags ?? []).reduce((m, f) => m | TCP_FLAG_BITS[f], 0),
     }));
-    const protos = new Set(set.entries.flatMap((e) => (e.protocol === undefined ? [] : [e.protocol])));
-    for (const p of protos) this.byProto.set(p, all.filter((c) => c.entry.protocol === undefined || c.entry.protocol === p));
-    this.anyProto = all.filter((c) => c.entry.protocol === undefined);
+    const lens = new Set<number>();
+    this.all.forEach((c, i) => {
+      const len = c.entry.src?.len ?? 0;
+      lens.add(len);
+      const key = maskedKey(c.src?.value ?? [0, 0, 0, 0].slice(0, set.type === 'ACL_IPV4' ? 1 : 4), len);
+      const l = this.bySrc.get(key);
+      if (l) l.push(i);
+      else this.bySrc.set(key, [i]);
+    });
+    this.srcLens = [...lens];
+  }
+
+  private matches(c: CompiledEntry, flow: Flow, dst: number[], tcpFlags: number): boolean {
+    const e = c.entry;
+    if (e.protocol !== undefined && e.protocol !== flow.proto) return false;
+    if (e.srcPort || e.dstPort) {
+      if (flow.proto !== 6 && flow.proto !== 17) return false;
+      if (e.srcPort && (flow.sport < e.srcPort.lo || flow.sport > e.srcPort.hi)) return false;
+      if (e.dstPort && (flow.dport < e.dstPort.lo || flow.dport > e.dstPort.hi)) return false;
+    }
+    if (e.tcpFlags) {
+      if (flow.proto !== 6) return false;
+      const hit = tcpFlags & c.flagMask;
+      if (e.tcpFlags.match === 'ALL' ? hit !== c.flagMask : hit === 0) return false;
+    }
+    if (e.icmp) {
+      if (e.icmp.type !== undefined && flow.icmpType !== e.icmp.type) return false;
+      if (e.icmp.code !== undefined && flow.icmpCode !== e.icmp.code) return false;
+    }
+    return prefixHits(c.dst, dst);
   }
 
   decide(flow: Flow, src: number[], dst: number[], tcpFlags: number): AclDecision {
-    for (const c of this.byProto.get(flow.proto) ?? this.anyProto) {
-      const e = c.entry;
-      if (e.protocol !== undefined && e.protocol !== flow.proto) continue;
-      if (e.srcPort || e.dstPort) {
-        if (flow.proto !== 6 && flow.proto !== 17) continue;
-        if (e.srcPort && (flow.sport < e.srcPort.lo || flow.sport > e.srcPort.hi)) continue;
-        if (e.dstPort && (flow.dport < e.dstPort.lo || flow.dport > e.dstPort.hi)) continue;
-      }
-      if (e.tcpFlags) {
-        if (flow.proto !== 6) continue;
-        const hit = tcpFlags & c.flagMask;
-        if (e.tcpFlags.match === 'ALL' ? hit !== c.flagMask : hit === 0) continue;
-      }
-      if (e.icmp) {
-        if (e.icmp.type !== undefined && flow.icmpType !== e.icmp.type) continue;
-        if (e.icmp.code !== undefined && flow.icmpCode !== e.icmp.code) continue;
-      }
-      if (!prefixHits(c.src, src) || !prefixHits(c.dst, dst)) continue;
-      return { kind: 'entry', action: e.action, set: this.set.name, seq: e.seq, description: e.description };
+    // Only entries whose source prefix covers the packet's source can match:
+    // walk those lists together in sequence order.
+    const lists: number[][] = [];
+    for (const len of this.srcLens) {
+      const l = this.bySrc.get(maskedKey(src, len));
+      if (l) lists.push(l);
     }
-    return { kind: 'implicit-deny', set: this.set.name };
+    const pos = new Array<number>(lists.length).fill(0);
+    for (;;) {
+      let best = -1;
+      let bestIdx = Infinity;
+      for (let k = 0; k < lists.length; k++) {
+        const idx = lists[k][pos[k]];
+        if (idx !== undefined && idx < bestIdx) {
+          bestIdx = idx;
+          best = k;
+        }
+      }
+      if (best < 0) return { kind: 'implicit-deny', set: this.set.name };
+      pos[best]++;
+      const c = this.all[bestIdx];
+      if (this.matches(c, flow, dst, tcpFlags)) {
+        const e = c.entry;
+        return { kind: 'entry', action: e.action, set: this.set.name, seq: e.seq, description: e.description };
+      }
+    }
   }
 }
 

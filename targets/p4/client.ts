@@ -75,6 +75,8 @@ export class P4RuntimeClient {
   private primary = false;
   private primaryWaiters: ((ok: boolean) => void)[] = [];
   private closed = false;
+  /** Calls in flight, cancelled by close() so a lost controller never leaves a call waiting. */
+  private readonly inflight = new Set<grpc.Call>();
 
   private constructor(
     private readonly client: grpc.Client,
@@ -96,7 +98,7 @@ export class P4RuntimeClient {
    * arbitration (primary or backup); rejects if it cannot be reached.
    */
   static async connect(opts: ConnectOptions): Promise<P4RuntimeClient> {
-    const full = { name: opts.name ?? opts.address, role: opts.role ?? '', timeoutMs: opts.timeoutMs ?? 10_000, ...opts } as P4RuntimeClient['opts'];
+    const full: P4RuntimeClient['opts'] = { ...opts, name: opts.name ?? opts.address, role: opts.role ?? '', timeoutMs: opts.timeoutMs ?? 10_000 };
     const client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), {
       'grpc.max_send_message_length': MAX_MESSAGE,
       'grpc.max_receive_message_length': MAX_MESSAGE,
@@ -164,15 +166,20 @@ export class P4RuntimeClient {
   private unary<Res>(name: 'Write' | 'SetForwardingPipelineConfig' | 'GetForwardingPipelineConfig' | 'Capabilities', req: object): Promise<Res> {
     const m = P4RUNTIME_SERVICE[name];
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
+      const call = this.client.makeUnaryRequest(
         m.path,
         m.requestSerialize,
         m.responseDeserialize as (b: Buffer) => Res,
         req,
         new grpc.Metadata(),
         { deadline: Date.now() + this.opts.timeoutMs },
-        (err, res) => (err ? reject(err) : resolve(res as Res)),
+        (err, res) => {
+          this.inflight.delete(call);
+          if (err) reject(err);
+          else resolve(res as Res);
+        },
       );
+      this.inflight.add(call);
     });
   }
 
@@ -232,9 +239,16 @@ export class P4RuntimeClient {
         new grpc.Metadata(),
         { deadline: Date.now() + this.opts.timeoutMs },
       );
+      this.inflight.add(call);
       call.on('data', (r: { entities?: object[] }) => out.push(...(r.entities ?? [])));
-      call.on('error', (e) => reject(this.rpcError('Read', e)));
-      call.on('end', () => resolve(out as never));
+      call.on('error', (e) => {
+        this.inflight.delete(call);
+        reject(this.rpcError('Read', e));
+      });
+      call.on('end', () => {
+        this.inflight.delete(call);
+        resolve(out as never);
+      });
     });
   }
 
@@ -265,6 +279,8 @@ export class P4RuntimeClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const call of this.inflight) call.cancel();
+    this.inflight.clear();
     this.stream.end();
     this.stream.cancel();
     this.client.close();

@@ -3,22 +3,24 @@
 // Table layout, highest priority first (one priority per band; entries within
 // a band are disjoint, so their order does not matter):
 //   1. control: IPv6 neighbour discovery permitted on every port;
-//   2. the exact block, for ports facing unmanaged endpoints: reverse TCP
-//      entries (ACK set) for replies of allowed connections, the forward
-//      rules in policy order, then the default for IP;
+//   2. one exact block per port facing unmanaged endpoints, keyed on that
+//      port: reverse TCP entries (ACK set) for replies the endpoints send,
+//      the forward rules in policy order restricted to the endpoints'
+//      addresses as sources, the default, then a drop of all other IP (only
+//      spoofed packets are left);
 //   3. the prefilter block, for every other port: permits for established
-//      TCP, echo replies and UDP replies, then the rules up to the last deny
-//      rule;
+//      TCP, echo replies and UDP replies, then the deny rules and the allow
+//      rules that take precedence over them;
 //   4. the table default (permit): non-IP control traffic, and IP that no
 //      prefilter entry denies.
-// Of blocks 2 and 3, the cheaper one is keyed on its ingress ports and goes
-// first, ending in a catch-all for those ports; the other follows unkeyed.
 
 import { InputError, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import type { CodegenInput } from '../contract.ts';
-import type { Cidr, Family } from '../../orchestrator/net/ip.ts';
+import type { Cidr, Family, IpAddr } from '../../orchestrator/net/ip.ts';
+import type { Fabric } from '../../inventory/model.ts';
 import {
   AddressResolver,
+  ANY_ADDRESS,
   deriveSwitchRules,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
@@ -137,68 +139,62 @@ export interface P4Program {
   stats: Record<string, number>;
 }
 
-type Block = { label: string; rules: SwitchRule[]; terminal: 'permit' | 'deny' | undefined; ports: Ternary[] };
+/** Addresses of the unmanaged endpoints plugged into a port of this device. */
+function sourcesAt(fabric: Fabric, device: string, port: string): IpAddr[] {
+  return fabric.endpoints.filter((e) => e.host === undefined && e.attach?.device === device && e.attach.port === port).flatMap((e) => e.addresses);
+}
 
 /**
  * Builds the bands, top to bottom, and numbers them into priorities (bottom
- * band = 1). Exact ports and the other (prefilter) ports each get one block;
- * the block whose port set costs fewer entries is keyed on ingress port and
- * ends in a catch-all for its ports, the other sits below it unkeyed, so
- * neither block is copied per port.
+ * band = 1). Each exact port gets its own block keyed on that port, holding
+ * only what its endpoints can send (their addresses as sources) and the
+ * replies they send, closed by the default for them and a drop of anything
+ * else (spoofed sources). The prefilter block follows, unkeyed.
  */
-export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'devicePlacement'>, resolver = new AddressResolver(input.ir)): P4Program {
+export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'devicePlacement'> & { fabric?: Fabric }, resolver = new AddressResolver(input.ir)): P4Program {
   const { policy, ir, devicePlacement } = input;
   const exactPorts = devicePlacement.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
   const otherPorts = devicePlacement.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
-  const portSet = (names: string[]): Ternary[] => mergeTernaries(names.map((n) => exactTernary(portNumber(n), 9)), 9);
   const notes: string[] = [];
-
-  const exact = exactPorts.length ? deriveSwitchRules(policy, ir, { mode: 'exact', resolver }) : undefined;
-  const pre = otherPorts.length || !exact ? deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver }) : undefined;
-  const blocks: Block[] = [];
-  if (exact) {
-    blocks.push({ label: 'exact', rules: [...exact.reverse, ...exact.forward], terminal: exact.defaultAction, ports: portSet(exactPorts) });
-    notes.push(
-      `exact on ${exactPorts.join(', ')}: stateless; TCP replies to allowed connections pass by ${exact.reverse.length} reverse rule(s) matching ACK; UDP and ICMP replies pass only where a rule allows them as flows`,
-    );
-  }
-  if (pre) {
-    blocks.push({ label: 'prefilter', rules: [...pre.reverse, ...pre.forward], terminal: undefined, ports: portSet(otherPorts) });
-    notes.push(
-      `prefilter${otherPorts.length ? ` on ${otherPorts.join(', ')}` : ''}: drops only what deny rules drop; TCP segments with ACK, echo replies and UDP replies of allowed rules are passed for the hosts to enforce`,
-    );
-  }
-  const bandsOf = (b: Block, keyed: boolean): P4Band[] => {
-    const ports = keyed ? b.ports : undefined;
-    const bands: P4Band[] = b.rules.map((r) => ({
-      origin: r.rule >= 0 ? `${b.label}: rule ${r.rule} ${r.name}` : `${b.label}: ${r.name}`,
-      action: r.action,
-      matches: ruleMatches(r, ports),
-    }));
-    if (keyed) {
-      // Everything else entering these ports ends here, so the unkeyed block below never sees it.
-      const action = b.terminal ?? 'permit';
-      const catchAll = b.terminal ? [ETHERTYPE_IPV4, ETHERTYPE_IPV6].map((et) => ({ ether_type: exactTernary(et, 16) })) : [{}];
-      bands.push({ origin: `${b.label}: default ${action}`, action, matches: onPorts(catchAll, ports) });
-    } else if (b.terminal) {
-      bands.push({
-        origin: `${b.label}: default ${b.terminal}`,
-        action: b.terminal,
-        matches: [ETHERTYPE_IPV4, ETHERTYPE_IPV6].map((et) => ({ ether_type: exactTernary(et, 16) })),
-      });
-    }
-    return bands;
-  };
-
   const bands: P4Band[] = [];
-  for (const r of (exact ?? pre)!.control) bands.push({ origin: r.name, action: r.action, matches: ruleMatches(r, undefined) });
-  if (blocks.length === 1) {
-    bands.push(...bandsOf(blocks[0], false));
-  } else {
-    const cost = (b: Block): number => bandsOf(b, false).reduce((n, band) => n + band.matches.length, 0) * (b.ports.length - 1);
-    const [keyed, unkeyed] = cost(blocks[0]) <= cost(blocks[1]) ? blocks : [blocks[1], blocks[0]];
-    bands.push(...bandsOf(keyed, true), ...bandsOf(unkeyed, false));
+  const band = (origin: string, action: 'permit' | 'deny', matches: Match[]): void => {
+    if (matches.length) bands.push({ origin, action, matches });
+  };
+  const ipOnly = (m: Match): Match[] => [ETHERTYPE_IPV4, ETHERTYPE_IPV6].map((et) => ({ ...m, ether_type: exactTernary(et, 16) }));
+
+  let control: SwitchRule[] | undefined;
+  let shadowed = 0;
+  let exactRules = 0;
+  for (const port of exactPorts) {
+    const sources = input.fabric ? sourcesAt(input.fabric, devicePlacement.device, port) : [];
+    const list = deriveSwitchRules(policy, ir, { mode: 'exact', resolver, sources: sources.length ? sources : undefined });
+    control ??= list.control;
+    shadowed = list.stats.shadowed;
+    exactRules += list.forward.length;
+    const ports = [exactTernary(portNumber(port), 9)];
+    const label = `${port} exact`;
+    for (const r of [...list.reverse, ...list.forward]) band(`${label}: ${r.rule >= 0 ? `rule ${r.rule} ` : ''}${r.name}`, r.action, ruleMatches(r, ports));
+    if (list.guard && list.defaultAction === 'permit') {
+      band(`${label}: default permit`, 'permit', ruleMatches({ rule: -1, name: 'default', action: 'permit', src: list.guard, dst: ANY_ADDRESS, services: [{ kind: 'any' }] }, ports));
+    }
+    // Closes the block: the default (or, with known sources, the spoof drop) for all IP entering the port.
+    const closing = list.guard ? 'deny' : list.defaultAction;
+    band(`${label}: ${list.guard ? 'other sources' : `default ${closing}`}`, closing, onPorts(ipOnly({}), ports));
+    notes.push(
+      `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; TCP replies of allowed connections pass by ${list.reverse.length} reverse rule(s) matching ACK, service ports rounded out to one prefix; UDP and ICMP replies pass only where a rule allows them as flows`,
+    );
   }
+  if (otherPorts.length || exactPorts.length === 0) {
+    const pre = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver });
+    control ??= pre.control;
+    shadowed = pre.stats.shadowed;
+    for (const r of [...pre.reverse, ...pre.forward]) band(`prefilter: ${r.rule >= 0 ? `rule ${r.rule} ` : ''}${r.name}`, r.action, ruleMatches(r, undefined));
+    notes.push(
+      `prefilter${otherPorts.length ? ` on ${otherPorts.join(', ')}` : ''}: drops only what deny rules drop (${pre.forward.filter((r) => r.action === 'deny').length} of them); TCP segments with ACK, echo replies and UDP replies of allowed rules are passed for the hosts to enforce`,
+    );
+  }
+  const top: P4Band[] = (control ?? []).map((r) => ({ origin: r.name, action: r.action, matches: ruleMatches(r, undefined) }));
+  bands.unshift(...top);
 
   const entries: AclEntry[] = [];
   let priority = bands.length;
@@ -210,10 +206,9 @@ export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'dev
     entries: entries.length,
     exactPorts: exactPorts.length,
     policyRules: policy.rules.length,
-    shadowedRules: (exact ?? pre)!.stats.shadowed,
+    shadowedRules: shadowed,
+    exactRules,
   };
-  if (exact) stats.exactRules = exact.forward.length;
-  if (pre) stats.prefilterRules = pre.forward.length;
   return { entries, notes, stats };
 }
 

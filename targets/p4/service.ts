@@ -55,18 +55,19 @@ export interface UpdateStatus {
 
 /** Encodes per-update outcomes the way P4Runtime servers report a failed batch. */
 export function encodeWriteErrors(message: string, statuses: { code: number; message: string }[]): Buffer {
+  // protobufjs keeps google.protobuf.Any's own field names (type_url).
   const details = statuses.map((s) => ({
-    typeUrl: P4_ERROR_TYPE_URL,
+    type_url: P4_ERROR_TYPE_URL,
     value: Buffer.from(T.P4Error.encode(T.P4Error.fromObject({ canonicalCode: s.code, message: s.message })).finish()),
   }));
   return Buffer.from(T.Status.encode(T.Status.fromObject({ code: 2, message, details })).finish());
 }
 
 export function decodeWriteErrors(bin: Buffer): UpdateStatus[] {
-  const st = T.Status.toObject(T.Status.decode(bin), TO_OBJECT) as { details?: { typeUrl?: string; value?: Buffer }[] };
+  const st = T.Status.toObject(T.Status.decode(bin), TO_OBJECT) as { details?: { type_url?: string; value?: Buffer }[] };
   return (st.details ?? [])
     .map((d, index) => {
-      if (d.typeUrl !== P4_ERROR_TYPE_URL || !d.value) return { index, code: 2, message: `unexpected detail ${d.typeUrl ?? ''}` };
+      if (d.type_url !== P4_ERROR_TYPE_URL || !d.value) return { index, code: 2, message: `unexpected detail ${d.type_url ?? ''}` };
       const e = T.P4Error.toObject(T.P4Error.decode(d.value), TO_OBJECT) as { canonicalCode?: number; message?: string };
       return { index, code: e.canonicalCode ?? 0, message: e.message ?? '' };
     });

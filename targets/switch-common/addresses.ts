@@ -5,7 +5,7 @@
 // the intervals of the wanted identities are merged, and each maximal
 // interval becomes its minimal prefix cover.
 
-import { FAMILY_BITS, rangeToCidrs, type Cidr, type Family } from '../../orchestrator/net/ip.ts';
+import { FAMILY_BITS, rangeToCidrs, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Ir, LpmEntry } from '../../orchestrator/ir/model.ts';
 import type { PeerRef } from '../../orchestrator/policy/model.ts';
 
@@ -77,6 +77,28 @@ export class AddressResolver {
         ids.push(ident.id);
       }
     }
+  }
+
+  /** The identity of one address (the IR's longest-prefix lookup). */
+  identityOfAddress(a: IpAddr): number {
+    const ivs = this.intervals[a.family];
+    let lo = 0;
+    let hi = ivs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ivs[mid].lo <= a.value) lo = mid;
+      else hi = mid - 1;
+    }
+    return ivs[lo].id;
+  }
+
+  /** Host prefixes of the given addresses that fall in a set of identities (undefined: all of them). */
+  hostsIn(addrs: IpAddr[], ids: Set<number> | undefined): AddressSet {
+    const pick = (family: Family): Cidr[] =>
+      addrs
+        .filter((a) => a.family === family && (!ids || ids.has(this.identityOfAddress(a))))
+        .map((a) => ({ family, addr: a.value, len: FAMILY_BITS[family] }));
+    return { any: false, v4: pick(4), v6: pick(6) };
   }
 
   /** Identities covered by a peer list (undefined: every address). */

@@ -4,10 +4,12 @@
 // entries in policy order. What is dropped, and why it is safe:
 //   - rules that win no IR cell (fully shadowed): every flow they match is
 //     decided by an earlier rule;
-//   - exact mode: trailing rules whose action equals the default: removing
-//     them sends their flows to the default, which gives the same verdict;
-//   - prefilter mode: every rule after the last deny rule (the prefilter
-//     permits whatever no entry denies).
+//   - verdict-neutral rules: a rule whose action equals the fallback (the
+//     policy default in exact mode, permit in prefilter mode) and that no
+//     later kept rule of the other action overlaps: without it, its flows
+//     reach later rules of the same action or the fallback, same verdict.
+//     This covers trailing default-action rules and, in prefilter mode,
+//     every allow rule after the last deny rule.
 // Allow rules also yield reverse rules for replies (stateless switches):
 // TCP replies with ACK set, and for prefilter UDP replies from the service
 // port, plus any TCP segment with ACK set and any echo reply (a prefilter
@@ -15,6 +17,7 @@
 
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
+import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { EnforcementMode } from '../contract.ts';
 import { AddressResolver, ANY_ADDRESS, type AddressSet } from './addresses.ts';
 
@@ -52,7 +55,9 @@ export interface SwitchRuleList {
   forward: SwitchRule[];
   /** Verdict for IP traffic no rule matches. */
   defaultAction: 'permit' | 'deny';
-  stats: { policyRules: number; shadowed: number; trailingDefault: number; afterLastDeny: number };
+  /** With `sources`: the legitimate sources; IP from anywhere else is denied after the default. */
+  guard?: AddressSet;
+  stats: { policyRules: number; shadowed: number; neutral: number };
 }
 
 /** Merges overlapping or adjacent ranges. */
@@ -107,12 +112,24 @@ export function servicesOf(ports: PortMatch[]): Service[] {
   return out;
 }
 
-/** Reverse services for the replies of an allow rule's connections. */
+/** The smallest aligned power-of-two block holding a range: one prefix (one TCAM entry). */
+export function roundOut(r: PortRange): PortRange {
+  const size = (r.lo ^ r.hi).toString(2).length * (r.lo === r.hi ? 0 : 1);
+  const lo = (r.lo >> size) << size;
+  return { lo, hi: lo + (1 << size) - 1 };
+}
+
+/**
+ * Reverse services for the replies of an allow rule's connections. The
+ * service port range (now the reply's source port) is rounded out to one
+ * prefix: replies need not be matched more tightly than the stateless
+ * approximation already is, and this keeps one entry per address pair.
+ */
 function reverseServices(services: Service[], proto: 6 | 17): Service[] {
   const out: Service[] = [];
   for (const s of services) {
     if (s.kind === 'any') out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: FULL_PORTS, tcpAck: proto === 6 });
-    else if (s.kind === 'ports' && s.proto === proto) out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: s.dst, tcpAck: proto === 6 });
+    else if (s.kind === 'ports' && s.proto === proto) out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: mergeRanges(s.dst.map(roundOut)), tcpAck: proto === 6 });
   }
   return out;
 }
@@ -167,46 +184,49 @@ export interface DeriveOptions {
   mode: EnforcementMode;
   /** Reuse one resolver across devices of the same compile. */
   resolver?: AddressResolver;
+  /**
+   * Exact mode at a port facing unmanaged endpoints: their addresses. Only
+   * traffic from them can legitimately enter the port, so forward rules keep
+   * only these sources, reverse rules only replies from them, and anything
+   * else entering the port is spoofed (dropped by `guard`).
+   */
+  sources?: IpAddr[];
 }
 
 export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): SwitchRuleList {
   const resolver = opts.resolver ?? new AddressResolver(ir);
   const won = winningRules(ir);
   const defaultAction = policy.defaultAction === 'allow' ? 'permit' : 'deny';
-  const live = policy.rules.filter((r) => won.has(r.index));
-  let end = live.length;
-  let trailingDefault = 0;
-  let afterLastDeny = 0;
-  switch (opts.mode) {
-    case 'exact':
-      while (end > 0 && live[end - 1].action === policy.defaultAction) end--;
-      trailingDefault = live.length - end;
-      break;
-    case 'prefilter':
-      while (end > 0 && live[end - 1].action !== 'deny') end--;
-      afterLastDeny = live.length - end;
-      break;
-    default: {
-      const never: never = opts.mode;
-      return never;
-    }
-  }
+  const sources = opts.mode === 'exact' ? opts.sources : undefined;
+  const srcOf = (peers: Rule['from']): AddressSet => (sources ? resolver.hostsIn(sources, resolver.identitiesOf(peers)) : resolver.resolve(peers));
   const toSwitch = (r: Rule): SwitchRule => ({
     rule: r.index,
     name: r.name,
     action: r.action === 'allow' ? 'permit' : 'deny',
-    src: resolver.resolve(r.from),
+    src: srcOf(r.from),
     dst: resolver.resolve(r.to),
     services: servicesOf(r.ports),
   });
-  const forward = live.slice(0, end).map(toSwitch);
+  const sourceIds = sources ? new Set(sources.map((a) => resolver.identityOfAddress(a))) : undefined;
+  const reaches = (peers: Rule['from']): boolean => {
+    if (!sourceIds) return true;
+    const ids = resolver.identitiesOf(peers);
+    return !ids || [...sourceIds].some((id) => ids.has(id));
+  };
+  const live = policy.rules.filter((r) => won.has(r.index) && reaches(r.from));
+  // The verdict a flow gets when no entry decides it: the policy default in
+  // exact mode; permit in prefilter mode (it only drops what it must).
+  const fallback = opts.mode === 'exact' ? policy.defaultAction : 'allow';
+  const kept = pruneNeutral(live, fallback, resolver, sourceIds);
+  const forward = kept.map((r) => toSwitch(r));
 
   // Replies of every allow rule that decides flows, including those cut above.
   const reverse: SwitchRule[] = opts.mode === 'prefilter' ? [...PREFILTER_REPLIES] : [];
   const hasUdpDeny = forward.some((r) => r.action === 'deny' && r.services.some((s) => s.kind === 'any' || (s.kind === 'ports' && s.proto === 17)));
-  for (const r of live) {
-    if (r.action !== 'allow') continue;
-    const fwd = toSwitch(r);
+  for (const r of policy.rules) {
+    if (r.action !== 'allow' || !won.has(r.index)) continue;
+    const fwd = { ...toSwitch(r), src: resolver.resolve(r.from), dst: srcOf(r.to) };
+    if (sources && fwd.dst.v4.length + fwd.dst.v6.length === 0) continue;
     const protos: (6 | 17)[] = opts.mode === 'exact' ? [6] : hasUdpDeny ? [17] : [];
     for (const proto of protos) {
       const services = reverseServices(fwd.services, proto);
@@ -215,9 +235,68 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
   }
   return {
     control: CONTROL_RULES,
+    guard: sources ? resolver.hostsIn(sources, undefined) : undefined,
     reverse,
     forward,
     defaultAction,
-    stats: { policyRules: policy.rules.length, shadowed: policy.rules.length - live.length, trailingDefault, afterLastDeny },
+    stats: { policyRules: policy.rules.length, shadowed: policy.rules.length - live.length, neutral: live.length - kept.length },
   };
+}
+
+/** Whether two services can match the same packet. */
+export function servicesOverlap(a: Service, b: Service): boolean {
+  if (a.kind === 'any' || b.kind === 'any') return true;
+  if (a.kind === 'ports' && b.kind === 'ports') {
+    if (a.proto !== b.proto) return false;
+    const hit = (x: PortRange[], y: PortRange[]) => x.some((r) => y.some((q) => r.lo <= q.hi && q.lo <= r.hi));
+    return hit(a.dst, b.dst) && hit(a.src, b.src);
+  }
+  if (a.kind === 'icmp' && b.kind === 'icmp') {
+    const eq = (x: number | undefined, y: number | undefined) => x === undefined || y === undefined || x === y;
+    return a.proto === b.proto && eq(a.type, b.type) && eq(a.code, b.code);
+  }
+  return false;
+}
+
+function setsOverlap(a: Set<number> | undefined, b: Set<number> | undefined): boolean {
+  if (!a || !b) return (a?.size ?? 1) > 0 && (b?.size ?? 1) > 0;
+  const [small, big] = a.size <= b.size ? [a, b] : [b, a];
+  for (const x of small) if (big.has(x)) return true;
+  return false;
+}
+
+/** Overlap checks allowed per derivation; past it, remaining rules are kept as they are (always safe). */
+const PRUNE_BUDGET = 5_000_000;
+
+function pruneNeutral(live: Rule[], fallback: Rule['action'], resolver: AddressResolver, sourceIds: Set<number> | undefined): Rule[] {
+  interface Shape {
+    rule: Rule;
+    src: Set<number> | undefined;
+    dst: Set<number> | undefined;
+    services: Service[];
+  }
+  const restrict = (ids: Set<number> | undefined): Set<number> | undefined => (!sourceIds ? ids : !ids ? sourceIds : new Set([...ids].filter((i) => sourceIds.has(i))));
+  const shape = (r: Rule): Shape => ({ rule: r, src: restrict(resolver.identitiesOf(r.from)), dst: resolver.identitiesOf(r.to), services: servicesOf(r.ports) });
+  const keptRev: Rule[] = [];
+  const deciders: Shape[] = [];
+  let budget = PRUNE_BUDGET;
+  for (let i = live.length - 1; i >= 0; i--) {
+    const r = live[i];
+    if (r.action !== fallback) {
+      keptRev.push(r);
+      deciders.push(shape(r));
+      continue;
+    }
+    if (budget <= 0) {
+      keptRev.push(r);
+      continue;
+    }
+    budget -= deciders.length;
+    const me = shape(r);
+    const overlaps = deciders.some(
+      (d) => setsOverlap(me.src, d.src) && setsOverlap(me.dst, d.dst) && me.services.some((s) => d.services.some((t) => servicesOverlap(s, t))),
+    );
+    if (overlaps) keptRev.push(r);
+  }
+  return keptRev.reverse();
 }

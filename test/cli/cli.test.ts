@@ -53,7 +53,7 @@ describe('weft validate', () => {
   it('accepts the example (exit 0) and lists diagnostics as JSON', () => {
     const t = weft('validate', '--policy', POLICY, '--inventory', FABRIC);
     expect(t.code).toBe(0);
-    expect(t.stdout).toMatch(/^ok: policy dc1-segmentation \(19 rules/m);
+    expect(t.stdout).toMatch(/^ok: policy dc1-segmentation \(23 rules/m);
     const j = weft('validate', '--policy', POLICY, '--inventory', FABRIC, '--json');
     expect(j.code).toBe(0);
     const out = JSON.parse(j.stdout);

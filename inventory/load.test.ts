@@ -1,0 +1,269 @@
+// Inventory loading: fabric.yaml normalisation, containerlab topologies
+// (label conventions, kinds, bridges, inheritance), format detection, the
+// fabric -> containerlab -> fabric round trip validated against the
+// containerlab JSON schema, and oversized input.
+
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../orchestrator/diagnostics.ts';
+import { formatIp } from '../orchestrator/net/ip.ts';
+import { generateScenario, makeRng } from '../orchestrator/testing/generate.ts';
+import { fabricToContainerlab, loadInventory, parseContainerlab, parseFabric, parseInventory } from './load.ts';
+import type { Fabric } from './model.ts';
+
+const REPO = join(import.meta.dirname, '..');
+const FIX = join(REPO, 'test/fixtures');
+const SCHEMA = join(REPO, '../shared/containerlab/clab.schema.json');
+const FHEAD = 'apiVersion: weft.dev/v1\nkind: Fabric\nmetadata: {name: f}\nspec:\n';
+
+function diagnosticsOf(run: () => unknown): InputError {
+  try {
+    run();
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error('expected an InputError');
+}
+
+/** A fabric as plain comparable data: no spans, file or digest; endpoints by name. */
+function comparable(f: Fabric, dropHostAttach = new Set<string>()): unknown {
+  const strip = <T extends object>(o: T): unknown => JSON.parse(JSON.stringify(o, (k, v: unknown) => (k === 'span' ? undefined : typeof v === 'bigint' ? v.toString() : v)));
+  return {
+    name: f.name,
+    devices: strip(f.devices),
+    links: strip(f.links),
+    bridges: strip(f.bridges ?? []),
+    endpoints: strip(
+      [...f.endpoints]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((e) => {
+          const { attach, ...rest } = e;
+          return dropHostAttach.has(e.name) ? rest : { ...rest, attach };
+        }),
+    ),
+  };
+}
+
+/** Endpoints whose containerlab form gains the host port they plug into. */
+function hostOnly(f: Fabric): Set<string> {
+  return new Set(f.endpoints.filter((e) => e.host !== undefined && e.attach === undefined).map((e) => e.name));
+}
+
+describe('parseFabric', () => {
+  it('normalises the DESIGN example, filling transport defaults', () => {
+    const text = readFileSync(join(FIX, 'valid/design/fabric.yaml'), 'utf8');
+    const f = parseFabric(text, 'fabric.yaml');
+    expect(f.name).toBe('dc1');
+    expect(f.digest).toMatch(/^[0-9a-f]{64}$/);
+    const by = new Map(f.devices.map((d) => [d.name, d]));
+    expect(by.get('leaf1')).toMatchObject({ kind: 'switch', pipeline: 'p4', mgmt: { address: '172.20.20.11', p4runtime: { port: 9559, deviceId: 1 } }, capacity: { aclEntries: 1024 } });
+    expect(by.get('leaf2')?.mgmt).toEqual({ address: '172.20.20.12', gnmi: { port: 57400 } });
+    expect(by.get('host2')?.mgmt).toEqual({ address: '172.20.20.22', ssh: { user: 'root', port: 22 } });
+    expect(by.get('dpu2')).toMatchObject({ kind: 'dpu', profile: 'bluefield', attachedTo: 'host2', mgmt: { ssh: { user: 'root', port: 22 } } });
+    expect(by.get('host1')?.labels).toEqual({});
+    expect(f.links.map((l) => `${l.a.device}:${l.a.port}-${l.b.device}:${l.b.port}`)).toEqual(['host1:eth1-leaf1:eth1', 'dpu2:eth1-leaf1:eth2', 'leaf1:eth10-leaf2:eth10']);
+    const web = f.endpoints[0];
+    expect(web).toMatchObject({ name: 'web-1', host: 'host1', labels: { app: 'web', env: 'prod' } });
+    expect(web.addresses.map((a) => formatIp(a.family, a.value))).toEqual(['10.0.1.11', 'fd00:1::11']);
+    expect(f.endpoints[2]).toMatchObject({ name: 'printer', attach: { device: 'leaf2', port: 'eth5' } });
+    expect(f.endpoints[2].host).toBeUndefined();
+    expect(f.bridges).toBeUndefined();
+  });
+
+  it('defaults a DPU profile to generic and accepts a managed endpoint naming its host port', () => {
+    const f = parseFabric(
+      `${FHEAD}  devices:\n    - {name: h, kind: host}\n    - {name: d, kind: smartnic, attachedTo: h}\n  endpoints:\n    - {name: e, host: h, attach: "h:eth2", addresses: ["fd00::1"]}\n`,
+      'f.yaml',
+    );
+    expect(f.devices[1]).toMatchObject({ kind: 'smartnic', profile: 'generic', attachedTo: 'h' });
+    expect(f.endpoints[0]).toMatchObject({ host: 'h', attach: { device: 'h', port: 'eth2' } });
+  });
+
+  it('allows key names that point at secrets kept elsewhere', () => {
+    const f = parseFabric(`${FHEAD}  devices:\n    - {name: h, kind: host, mgmt: {ssh: {user: ops, hostKey: "ssh-ed25519 AAAA", identityFile: k, passwordFile: p}}}\n`, 'f.yaml');
+    expect(f.devices[0].mgmt.ssh).toEqual({ user: 'ops', port: 22, hostKey: 'ssh-ed25519 AAAA' });
+    const e = diagnosticsOf(() => parseFabric(`${FHEAD}  devices:\n    - {name: h, kind: host, mgmt: {ssh: {privateKey: x}}, token: y}\n`, 'f.yaml'));
+    expect(e.diagnostics.map((d) => [d.code, d.span?.col])).toEqual([
+      ['secret-in-inventory', 42],
+      ['secret-in-inventory', 59],
+    ]);
+    expect(e.diagnostics[0].hint).toMatch(/environment variables or files/);
+  });
+
+  it('collects errors from every part of the file', () => {
+    const e = diagnosticsOf(() =>
+      parseFabric(`apiVersion: weft.dev/v1\nkind: Fabric\nspec:\n  devices:\n    - {name: s, kind: switch}\n    - {name: d, kind: dpu}\n  links:\n    - endpoints: ["s:e1", "x:e1"]\n`, 'f.yaml'),
+    );
+    expect(e.diagnostics.map((d) => d.code).sort()).toEqual(['missing-attached-to', 'missing-pipeline', 'unknown-device']);
+  });
+});
+
+describe('parseContainerlab', () => {
+  it('reads the lab example topology', () => {
+    const f = loadInventory(join(REPO, 'lab/topologies/example.clab.yml'));
+    expect(f.name).toBe('weft-example');
+    const by = new Map(f.devices.map((d) => [d.name, d]));
+    expect(by.get('spine1')).toMatchObject({ kind: 'switch', pipeline: 'openconfig', mgmt: { address: '172.20.20.2', gnmi: { port: 57400 } }, capacity: { aclEntries: 2048 } });
+    expect(by.get('leaf2')).toMatchObject({ pipeline: 'p4', mgmt: { p4runtime: { port: 9559, deviceId: 2 } } });
+    expect(by.get('dpu3')).toMatchObject({ kind: 'dpu', profile: 'bluefield', attachedTo: 'host3' });
+    expect(by.get('host1')?.mgmt.ssh).toEqual({ user: 'root', port: 22 });
+    expect(f.devices.every((d) => !('weft.role' in d.labels))).toBe(true);
+    const ep = new Map(f.endpoints.map((e) => [e.name, e]));
+    expect(ep.get('web-1')).toMatchObject({ host: 'host1', attach: { device: 'host1', port: 'eth2' }, labels: { app: 'web', tier: 'frontend', env: 'prod' } });
+    expect(ep.get('kiosk-1')?.labels.quarantine).toBe('true');
+    expect(ep.get('storage-1')).toMatchObject({ attach: { device: 'leaf3', port: 'eth5' } });
+    expect(ep.get('storage-1')?.host).toBeUndefined();
+    // Endpoint links are not device links.
+    expect(f.links).toHaveLength(15);
+  });
+
+  it('maps kinds to roles without weft labels, bridges apart', () => {
+    const f = loadInventory(join(REPO, 'lab/topologies/plain.clab.yml'));
+    expect(f.devices.map((d) => [d.name, d.kind, d.pipeline])).toEqual([
+      ['srl1', 'switch', 'openconfig'],
+      ['srv1', 'host', undefined],
+      ['srv2', 'host', undefined],
+    ]);
+    expect(f.links).toHaveLength(1);
+    expect(f.bridges?.map((b) => [b.name, b.links.map((l) => `${l.a.device}:${l.a.port}-${l.b.device}:${l.b.port}`)])).toEqual([['br1', ['srv2:eth1-br1:eth1', 'br1:eth2-srl1:e1-2']]]);
+  });
+
+  it('applies defaults, kinds and groups, and reads extended and special links', () => {
+    const f = parseContainerlab(
+      `name: t
+topology:
+  defaults: {kind: linux, labels: {site: a}}
+  kinds:
+    nokia_srlinux: {labels: {weft.gnmi.port: 6030}}
+  groups:
+    spines: {kind: nokia_srlinux, labels: {tier: spine}}
+  nodes:
+    h1: {labels: {weft.ssh.user: admin, weft.ssh.port: 2222}}
+    s1: {group: spines, mgmt-ipv6: "2001:db8::5"}
+    e1: {labels: {weft.role: endpoint, weft.addresses: "10.0.0.1 10.0.0.2", weft.host: h1, app: x}}
+  links:
+    - type: veth
+      endpoints: [{node: h1, interface: eth1}, {node: s1, interface: e1-1}]
+    - endpoints: ["e1:eth1", "s1:e1-2"]
+    - endpoints: ["h1:eth9", "host:h1-eth9"]
+    - type: dummy
+      endpoints: [{node: h1, interface: dummy0}]
+`,
+      'x.yaml',
+    );
+    expect(f.devices.map((d) => [d.name, d.kind, d.labels])).toEqual([
+      ['h1', 'host', { site: 'a' }],
+      ['s1', 'switch', { site: 'a', tier: 'spine' }],
+    ]);
+    expect(f.devices[0].mgmt.ssh).toEqual({ user: 'admin', port: 2222 });
+    expect(f.devices[1].mgmt).toEqual({ address: '2001:db8::5', gnmi: { port: 6030 } });
+    expect(f.links.map((l) => `${l.a.device}:${l.a.port}-${l.b.device}:${l.b.port}`)).toEqual(['h1:eth1-s1:e1-1']);
+    expect(f.endpoints[0]).toMatchObject({ name: 'e1', host: 'h1', attach: { device: 's1', port: 'e1-2' }, labels: { site: 'a', app: 'x' } });
+    expect(f.endpoints[0].addresses).toHaveLength(2);
+  });
+});
+
+describe('loadInventory format detection', () => {
+  it('picks containerlab by the topology key or the file name, fabric.yaml otherwise', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-inv-'));
+    try {
+      copyFileSync(join(REPO, 'lab/topologies/plain.clab.yml'), join(dir, 'lab.yaml'));
+      expect(loadInventory(join(dir, 'lab.yaml')).devices).toHaveLength(3);
+      expect(loadInventory(join(FIX, 'valid/design/fabric.yaml')).name).toBe('dc1');
+      // By name: a .clab.yml without a topology key is read (and rejected) as containerlab.
+      writeFileSync(join(dir, 'x.clab.yml'), 'name: x\n');
+      expect(diagnosticsOf(() => loadInventory(join(dir, 'x.clab.yml'))).diagnostics[0].message).toMatch(/"topology" is missing/);
+      expect(diagnosticsOf(() => loadInventory(join(dir, 'none.yaml'))).diagnostics[0].code).toBe('unreadable-file');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('fabric -> containerlab -> fabric', () => {
+  const schemaPresent = existsSync(SCHEMA);
+  if (!schemaPresent && process.env.CI === 'true') {
+    it('finds the containerlab schema', () => {
+      expect.fail(`containerlab schema missing at ${SCHEMA}`);
+    });
+  }
+  const validate = schemaPresent ? new Ajv({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync(SCHEMA, 'utf8')) as object) : undefined;
+  const checkSchema = (text: string, what: string): void => {
+    if (!validate) return;
+    const ok = validate(parseYaml(text));
+    expect(ok, `${what}: ${JSON.stringify(validate.errors?.slice(0, 5))}`).toBe(true);
+  };
+  if (!schemaPresent) console.log(`containerlab schema not found at ${SCHEMA}: schema checks skipped`);
+
+  const sources: [string, () => Fabric][] = [
+    ['examples/fabric.yaml', () => loadInventory(join(REPO, 'examples/fabric.yaml'))],
+    ['design fabric', () => loadInventory(join(FIX, 'valid/design/fabric.yaml'))],
+    ['lab example', () => loadInventory(join(REPO, 'lab/topologies/example.clab.yml'))],
+    ['plain lab with a bridge', () => loadInventory(join(REPO, 'lab/topologies/plain.clab.yml'))],
+    ['hosts lab', () => loadInventory(join(FIX, 'lab-hosts/hosts.clab.yml'))],
+  ];
+  for (const [what, make] of sources) {
+    it(`round-trips ${what}`, () => {
+      const f = make();
+      const text = fabricToContainerlab(f);
+      checkSchema(text, what);
+      const back = parseContainerlab(text, 'back.clab.yml');
+      expect(comparable(back, hostOnly(f))).toEqual(comparable(f, hostOnly(f)));
+    });
+  }
+
+  it('round-trips generated fabrics', () => {
+    let n = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const { fabric } = generateScenario(makeRng(seed));
+      const text = fabricToContainerlab(fabric);
+      checkSchema(text, `seed ${seed}`);
+      const back = parseContainerlab(text, 'gen.clab.yml');
+      expect(comparable(back, hostOnly(fabric)), `seed ${seed}`).toEqual(comparable(fabric, hostOnly(fabric)));
+      n++;
+    }
+    console.log(`containerlab round trip: ${n} generated fabrics, 0 mismatches`);
+  });
+
+  it('validates the lab topologies against the schema', () => {
+    for (const f of ['lab/topologies/example.clab.yml', 'lab/topologies/plain.clab.yml', 'test/fixtures/lab-hosts/hosts.clab.yml']) {
+      checkSchema(readFileSync(join(REPO, f), 'utf8'), f);
+    }
+  });
+});
+
+describe('big inventories', () => {
+  function bigFabric(targetBytes: number): string {
+    const parts = [`${FHEAD}  devices:\n    - {name: h, kind: host}\n  endpoints:\n`];
+    let size = parts[0].length;
+    for (let i = 0; size < targetBytes; i++) {
+      const line = `    - {name: e${i}, host: h, addresses: [10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}], labels: {app: a${i % 7}}}\n`;
+      parts.push(line);
+      size += line.length;
+    }
+    return parts.join('');
+  }
+
+  it('refuses a 50 MB fabric cleanly and parses a 1 MiB one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-bigfab-'));
+    try {
+      const file = join(dir, 'fabric.yaml');
+      writeFileSync(file, bigFabric(50 * 1000 * 1000));
+      const e = diagnosticsOf(() => loadInventory(file));
+      expect(e.diagnostics.map((d) => d.code)).toEqual(['input-too-large']);
+      expect(e.message).toContain(`${file}:1:1`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const text = bigFabric(1024 * 1024);
+    const t0 = Date.now();
+    const f = parseInventory(text, 'fabric.yaml');
+    console.log(`fabric ${(text.length / 1048576).toFixed(1)} MiB, ${f.endpoints.length} endpoints: parsed in ${Date.now() - t0} ms`);
+    expect(f.endpoints.length).toBeGreaterThan(10_000);
+  });
+});

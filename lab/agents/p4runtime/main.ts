@@ -1,0 +1,57 @@
+// Runs the emulated P4Runtime switch agent:
+//   node bin/run-ts.js lab/agents/p4runtime/main.ts --listen ADDR:PORT --device-id N
+//        [--datapath memory] [--port-map eth1=1,eth2=2]
+// Prints one JSON line {"listening": "host:port"} on stdout when ready and
+// stops cleanly on SIGTERM/SIGINT.
+
+import { parseArgs } from 'node:util';
+import { MemoryDatapath } from '../memory-datapath.ts';
+import type { SwitchDatapath } from '../datapath.ts';
+import { startP4RuntimeAgent } from './server.ts';
+
+/** Datapaths this entry point can build; the lab registers its kernel one by passing --datapath. */
+export const DATAPATHS: Record<string, () => Promise<SwitchDatapath>> = {
+  memory: async () => new MemoryDatapath(),
+};
+
+function parsePortMap(text: string | undefined): Record<string, number> | undefined {
+  if (!text) return undefined;
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const m = /^([^=]+)=(\d+)$/.exec(part.trim());
+    if (!m) throw new Error(`--port-map: "${part}" is not NAME=NUMBER`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      listen: { type: 'string' },
+      'device-id': { type: 'string', default: '1' },
+      datapath: { type: 'string', default: 'memory' },
+      'port-map': { type: 'string' },
+    },
+  });
+  if (!values.listen) throw new Error('--listen ADDR:PORT is required');
+  const make = DATAPATHS[values.datapath ?? 'memory'];
+  if (!make) throw new Error(`unknown --datapath "${values.datapath}" (valid: ${Object.keys(DATAPATHS).join(', ')})`);
+  const agent = await startP4RuntimeAgent({
+    address: values.listen,
+    deviceId: Number(values['device-id']),
+    datapath: await make(),
+    portMap: parsePortMap(values['port-map']),
+  });
+  process.stdout.write(`${JSON.stringify({ listening: agent.address })}\n`);
+  const stop = (): void => {
+    void agent.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`p4runtime agent: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(2);
+});

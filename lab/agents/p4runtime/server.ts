@@ -1,0 +1,402 @@
+// The emulated P4 switch agent: a real p4.v1.P4Runtime gRPC server for Weft's
+// pipeline. It behaves as the P4Runtime specification asks where Weft
+// depends on it:
+//   - StreamChannel arbitration per (device id, role): the highest election
+//     id is primary (answered OK), every other stream is told ALREADY_EXISTS
+//     and its Write / SetForwardingPipelineConfig get PERMISSION_DENIED;
+//   - SetForwardingPipelineConfig checks the P4Info it is given (VERIFY,
+//     VERIFY_AND_COMMIT, VERIFY_AND_SAVE + COMMIT, RECONCILE_AND_COMMIT);
+//   - Write validates every update (INSERT of an existing key:
+//     ALREADY_EXISTS, MODIFY/DELETE of a missing one: NOT_FOUND, malformed:
+//     INVALID_ARGUMENT, over the table size: RESOURCE_EXHAUSTED).
+// Atomicity: whatever the request asks, a batch is applied all-or-nothing
+// (ROLLBACK_ON_ERROR semantics, and the datapath swaps the whole table at
+// once, so it is dataplane-atomic too). A failed batch is answered UNKNOWN
+// with a google.rpc.Status in grpc-status-details-bin holding one p4.v1.Error
+// per update: the failing ones with their code, the others ABORTED (rolled
+// back). The committed table is translated into a SwitchAclTable and handed
+// to the node's SwitchDatapath.
+
+import * as grpc from '@grpc/grpc-js';
+import { logger } from '../../../orchestrator/log.ts';
+import type { SwitchAclEntry, SwitchAclTable, SwitchDatapath, AclField } from '../datapath.ts';
+import { entryFromProto, entryKey, entryToJson, type AclEntry, type TableEntryLike } from '../../../targets/p4/entries.ts';
+import { pipelineFromP4Info, type AclFieldName, type P4InfoObject, type Pipeline } from '../../../targets/p4/p4info.ts';
+import {
+  encodeWriteErrors,
+  P4RUNTIME_SERVICE,
+  STATUS_DETAILS_KEY,
+  uint128ToBigint,
+  bigintToUint128,
+  type Uint128Object,
+} from '../../../targets/p4/service.ts';
+import { T } from '../../../targets/p4/proto.ts';
+
+const log = logger('p4runtime-agent');
+
+const FIELD_OF: Record<Exclude<AclFieldName, 'ingress_port'>, AclField> = {
+  ether_type: 'etherType',
+  ipv4_src: 'ipv4Src',
+  ipv4_dst: 'ipv4Dst',
+  ipv6_src: 'ipv6Src',
+  ipv6_dst: 'ipv6Dst',
+  ip_proto: 'ipProto',
+  l4_src_port: 'l4Src',
+  l4_dst_port: 'l4Dst',
+  tcp_flags: 'tcpFlags',
+  icmp_type: 'icmpType',
+  icmp_code: 'icmpCode',
+};
+
+export interface P4RuntimeAgentOptions {
+  /** host:port to listen on; port 0 picks a free one. */
+  address: string;
+  deviceId: number;
+  datapath: SwitchDatapath;
+  /** Interface name -> P4 port number; default: ethN is port N. */
+  portMap?: Record<string, number>;
+}
+
+export interface P4RuntimeAgent {
+  /** host:port actually bound. */
+  address: string;
+  port: number;
+  /** Committed entries, for tests and status. */
+  entries(): AclEntry[];
+  close(): Promise<void>;
+  /** Drops every client connection at once (a lost link), for fault tests. */
+  dropConnections(): void;
+}
+
+type Code = number;
+class UpdateFailure extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Stream {
+  call: grpc.ServerDuplexStream<object, object>;
+  deviceId: bigint;
+  role: string;
+  electionId: bigint;
+}
+
+interface UpdateObject {
+  type?: string;
+  entity?: { tableEntry?: TableEntryLike & { isDefaultAction?: boolean } };
+}
+
+export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<P4RuntimeAgent> {
+  const deviceId = BigInt(opts.deviceId);
+  let pipeline: { info: P4InfoObject; pipe: Pipeline; cookie?: string } | undefined;
+  let saved: { info: P4InfoObject; pipe: Pipeline; cookie?: string } | undefined;
+  let table = new Map<string, AclEntry>();
+  const streams = new Set<Stream>();
+  const numberToName = new Map<number, string>();
+  for (const [name, n] of Object.entries(opts.portMap ?? {})) numberToName.set(n, name);
+  const portName = (n: number): string => numberToName.get(n) ?? `eth${n}`;
+  const knownPorts = (): number[] => (opts.portMap ? [...numberToName.keys()] : [...Array(511).keys()]);
+
+  const primaryOf = (role: string): Stream | undefined => {
+    let best: Stream | undefined;
+    for (const s of streams) if (s.role === role && (!best || s.electionId > best.electionId)) best = s;
+    return best;
+  };
+  const announce = (role: string): void => {
+    const primary = primaryOf(role);
+    for (const s of streams) {
+      if (s.role !== role) continue;
+      const isPrimary = s === primary;
+      s.call.write({
+        arbitration: {
+          deviceId: deviceId.toString(),
+          role: role ? { name: role } : undefined,
+          electionId: primary ? bigintToUint128(primary.electionId) : undefined,
+          status: isPrimary ? { code: grpc.status.OK, message: 'primary' } : { code: grpc.status.ALREADY_EXISTS, message: 'backup: a higher election id is primary' },
+        },
+      });
+    }
+  };
+
+  /** Checks that a request comes from the primary of its role. */
+  const checkPrimary = (req: { deviceId?: string; electionId?: Uint128Object; role?: string }): void => {
+    if (BigInt(req.deviceId ?? 0) !== deviceId) throw new UpdateFailure(grpc.status.NOT_FOUND, `unknown device id ${req.deviceId ?? 0} (this is device ${deviceId})`);
+    const role = req.role ?? '';
+    const primary = primaryOf(role);
+    const eid = uint128ToBigint(req.electionId);
+    if (!primary || eid === undefined || eid !== primary.electionId) {
+      throw new UpdateFailure(grpc.status.PERMISSION_DENIED, `election id ${eid ?? 'none'} is not the primary's for role "${role}"`);
+    }
+  };
+
+  const toSwitchTable = (entries: AclEntry[], pipe: Pipeline): SwitchAclTable => {
+    const out: SwitchAclEntry[] = [];
+    for (const e of entries) {
+      const match: SwitchAclEntry['match'] = {};
+      for (const [name, t] of Object.entries(e.match) as [AclFieldName, { value: bigint; mask: bigint }][]) {
+        if (name === 'ingress_port') continue;
+        match[FIELD_OF[name]] = { kind: 'ternary', value: t.value, mask: t.mask };
+      }
+      const id = entryKey(e);
+      const port = e.match.ingress_port;
+      if (!port) {
+        out.push({ priority: e.priority, match, action: e.action, id });
+        continue;
+      }
+      // A ternary port set becomes one entry per existing port it covers.
+      for (const n of knownPorts()) {
+        if ((BigInt(n) & port.mask) === port.value) out.push({ priority: e.priority, inPort: portName(n), match, action: e.action, id });
+      }
+    }
+    const dflt = pipe.defaultActionId === pipe.denyId ? 'deny' : 'permit';
+    return { entries: out, defaultIp: dflt, defaultNonIp: dflt };
+  };
+
+  const fail = (cb: (err: Partial<grpc.StatusObject> | null) => void, e: unknown): void => {
+    if (e instanceof UpdateFailure) cb({ code: e.code, details: e.message });
+    else cb({ code: grpc.status.INTERNAL, details: e instanceof Error ? e.message : String(e) });
+  };
+
+  const impl: grpc.UntypedServiceImplementation = {
+    StreamChannel(call: grpc.ServerDuplexStream<object, object>) {
+      let me: Stream | undefined;
+      const leave = (): void => {
+        if (!me) return;
+        streams.delete(me);
+        const role = me.role;
+        me = undefined;
+        announce(role);
+      };
+      call.on('data', (msg: { arbitration?: { deviceId?: string; role?: { name?: string }; electionId?: Uint128Object } }) => {
+        const arb = msg.arbitration;
+        if (!arb) return;
+        if (BigInt(arb.deviceId ?? 0) !== deviceId) {
+          call.emit('error', { code: grpc.status.NOT_FOUND, details: `unknown device id ${arb.deviceId ?? 0}` });
+          return;
+        }
+        const eid = uint128ToBigint(arb.electionId);
+        if (eid === undefined) {
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'arbitration without an election id' });
+          return;
+        }
+        const role = arb.role?.name ?? '';
+        for (const s of streams) {
+          if (s !== me && s.role === role && s.electionId === eid) {
+            call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `election id ${eid} is already used by another client` });
+            return;
+          }
+        }
+        if (me && me.role !== role) leave();
+        if (!me) {
+          me = { call, deviceId, role, electionId: eid };
+          streams.add(me);
+        } else me.electionId = eid;
+        announce(role);
+      });
+      call.on('end', () => {
+        leave();
+        call.end();
+      });
+      call.on('error', leave);
+      call.on('cancelled', leave);
+      call.on('close', leave);
+    },
+
+    SetForwardingPipelineConfig(call: grpc.ServerUnaryCall<Record<string, never>, object>, cb: grpc.sendUnaryData<object>) {
+      const req = call.request as { deviceId?: string; electionId?: Uint128Object; role?: string; action?: string; config?: { p4info?: P4InfoObject; cookie?: { cookie?: string } } };
+      (async () => {
+        checkPrimary(req);
+        const action = req.action ?? 'UNSPECIFIED';
+        const verify = (): { info: P4InfoObject; pipe: Pipeline; cookie?: string } => {
+          if (!req.config?.p4info) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'no p4info in the config');
+          try {
+            return { info: req.config.p4info, pipe: pipelineFromP4Info(req.config.p4info), cookie: req.config.cookie?.cookie };
+          } catch (e) {
+            throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `this switch runs Weft's ACL pipeline only: ${(e as Error).message}`);
+          }
+        };
+        const commit = async (next: { info: P4InfoObject; pipe: Pipeline; cookie?: string }, keep: boolean): Promise<void> => {
+          const nextTable = keep ? table : new Map<string, AclEntry>();
+          await opts.datapath.program(toSwitchTable([...nextTable.values()], next.pipe));
+          pipeline = next;
+          table = nextTable;
+        };
+        switch (action) {
+          case 'VERIFY':
+            verify();
+            break;
+          case 'VERIFY_AND_SAVE':
+            saved = verify();
+            break;
+          case 'VERIFY_AND_COMMIT':
+            await commit(verify(), false);
+            break;
+          case 'COMMIT':
+            if (!saved) throw new UpdateFailure(grpc.status.FAILED_PRECONDITION, 'COMMIT without a saved config (use VERIFY_AND_SAVE first)');
+            await commit(saved, false);
+            saved = undefined;
+            break;
+          case 'RECONCILE_AND_COMMIT': {
+            const next = verify();
+            // Weft's pipeline has one table; the entries survive when its shape is unchanged.
+            const same = pipeline !== undefined && JSON.stringify(T.P4Info.toObject(T.P4Info.fromObject(pipeline.info))) === JSON.stringify(T.P4Info.toObject(T.P4Info.fromObject(next.info)));
+            await commit(next, same);
+            break;
+          }
+          default:
+            throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `unsupported pipeline action ${action}`);
+        }
+        log.info({ device: opts.deviceId, action }, 'pipeline config');
+        return {};
+      })().then((r) => cb(null, r), (e) => fail(cb, e));
+    },
+
+    GetForwardingPipelineConfig(call: grpc.ServerUnaryCall<Record<string, never>, object>, cb: grpc.sendUnaryData<object>) {
+      const req = call.request as { deviceId?: string };
+      if (BigInt(req.deviceId ?? 0) !== deviceId) return cb({ code: grpc.status.NOT_FOUND, details: `unknown device id ${req.deviceId ?? 0}` });
+      if (!pipeline) return cb({ code: grpc.status.FAILED_PRECONDITION, details: 'no forwarding pipeline config set' });
+      cb(null, { config: { p4info: pipeline.info, cookie: pipeline.cookie ? { cookie: pipeline.cookie } : undefined } });
+    },
+
+    Write(call: grpc.ServerUnaryCall<Record<string, never>, object>, cb: grpc.sendUnaryData<object>) {
+      const req = call.request as { deviceId?: string; electionId?: Uint128Object; role?: string; updates?: UpdateObject[]; atomicity?: string };
+      (async () => {
+        checkPrimary(req);
+        if (!pipeline) throw new UpdateFailure(grpc.status.FAILED_PRECONDITION, 'no forwarding pipeline config set');
+        const pipe = pipeline.pipe;
+        const updates = req.updates ?? [];
+        const staged = new Map(table);
+        const results: { code: number; message: string }[] = [];
+        for (const u of updates) {
+          try {
+            applyUpdate(staged, u, pipe);
+            results.push({ code: grpc.status.OK, message: '' });
+          } catch (e) {
+            const f = e instanceof UpdateFailure ? e : new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
+            results.push({ code: f.code, message: f.message });
+          }
+        }
+        const failed = results.filter((r) => r.code !== grpc.status.OK).length;
+        if (failed > 0) {
+          for (const r of results) if (r.code === grpc.status.OK) Object.assign(r, { code: grpc.status.ABORTED, message: 'rolled back: another update of the batch failed' });
+          const md = new grpc.Metadata();
+          md.set(STATUS_DETAILS_KEY, encodeWriteErrors(`${failed} of ${updates.length} updates failed`, results));
+          throw Object.assign(new UpdateFailure(grpc.status.UNKNOWN, `${failed} of ${updates.length} updates failed; none applied`), { metadata: md });
+        }
+        await opts.datapath.program(toSwitchTable([...staged.values()], pipe));
+        table = staged;
+        log.info({ device: opts.deviceId, updates: updates.length, entries: table.size }, 'write applied');
+        return {};
+      })().then(
+        (r) => cb(null, r),
+        (e) => {
+          const md = (e as { metadata?: grpc.Metadata }).metadata;
+          if (md && e instanceof UpdateFailure) cb({ code: e.code, details: e.message, metadata: md });
+          else if (e instanceof UpdateFailure) fail(cb, e);
+          else cb({ code: grpc.status.INTERNAL, details: `datapath refused the table, nothing applied: ${(e as Error).message}` });
+        },
+      );
+    },
+
+    Read(call: grpc.ServerWritableStream<Record<string, never>, object>) {
+      const req = call.request as { deviceId?: string; entities?: { tableEntry?: TableEntryLike; directCounterEntry?: { tableEntry?: TableEntryLike } }[] };
+      (async () => {
+        if (BigInt(req.deviceId ?? 0) !== deviceId) throw new UpdateFailure(grpc.status.NOT_FOUND, `unknown device id ${req.deviceId ?? 0}`);
+        if (!pipeline) throw new UpdateFailure(grpc.status.FAILED_PRECONDITION, 'no forwarding pipeline config set');
+        const pipe = pipeline.pipe;
+        const counters = await opts.datapath.counters();
+        const out: object[] = [];
+        for (const ent of req.entities ?? []) {
+          const te = ent.tableEntry ?? ent.directCounterEntry?.tableEntry;
+          if (!te) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'only table entries and direct counters can be read');
+          for (const e of filterEntries(table, te, pipe)) {
+            const json = entryToJson(e, pipe);
+            if (ent.tableEntry) out.push({ tableEntry: json });
+            else out.push({ directCounterEntry: { tableEntry: json, data: { packetCount: String(counters.get(entryKey(e)) ?? 0n), byteCount: '0' } } });
+          }
+        }
+        // Stream in chunks so a large table stays under message limits.
+        for (let i = 0; i < out.length || i === 0; i += 1000) call.write({ entities: out.slice(i, i + 1000) });
+        call.end();
+      })().catch((e) => {
+        const f = e instanceof UpdateFailure ? e : new UpdateFailure(grpc.status.INTERNAL, (e as Error).message);
+        call.emit('error', { code: f.code, details: f.message });
+      });
+    },
+
+    Capabilities(_call: grpc.ServerUnaryCall<object, object>, cb: grpc.sendUnaryData<object>) {
+      cb(null, { p4runtimeApiVersion: '1.4.0' });
+    },
+  };
+
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  server.addService(P4RUNTIME_SERVICE, impl);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  const host = opts.address.slice(0, opts.address.lastIndexOf(':'));
+  log.info({ device: opts.deviceId, address: `${host}:${port}` }, 'p4runtime agent listening');
+  return {
+    address: `${host}:${port}`,
+    port,
+    entries: () => [...table.values()],
+    dropConnections: () => {
+      for (const s of [...streams]) s.call.destroy(new Error('connection dropped'));
+      server.forceShutdown();
+    },
+    close: async () => {
+      for (const s of [...streams]) s.call.end();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await opts.datapath.close();
+    },
+  };
+}
+
+/** Applies one update to the staged table, or throws the P4Runtime error for it. */
+function applyUpdate(staged: Map<string, AclEntry>, u: UpdateObject, pipe: Pipeline): void {
+  const te = u.entity?.tableEntry;
+  if (!te) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'only table entries can be written');
+  if (te.isDefaultAction) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'the default action of weft_acl is fixed by the pipeline');
+  let entry: AclEntry;
+  try {
+    entry = entryFromProto(te, pipe);
+  } catch (e) {
+    throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
+  }
+  const key = entryKey(entry);
+  switch (u.type) {
+    case 'INSERT':
+      if (staged.has(key)) throw new UpdateFailure(grpc.status.ALREADY_EXISTS, `entry ${key} already exists`);
+      if (staged.size >= pipe.size) throw new UpdateFailure(grpc.status.RESOURCE_EXHAUSTED, `table ${pipe.tableName} is full (${pipe.size} entries)`);
+      staged.set(key, entry);
+      break;
+    case 'MODIFY':
+      if (!staged.has(key)) throw new UpdateFailure(grpc.status.NOT_FOUND, `entry ${key} does not exist`);
+      staged.set(key, entry);
+      break;
+    case 'DELETE':
+      if (!staged.delete(key)) throw new UpdateFailure(grpc.status.NOT_FOUND, `entry ${key} does not exist`);
+      break;
+    default:
+      throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `update type ${u.type ?? 'UNSPECIFIED'} is not INSERT, MODIFY or DELETE`);
+  }
+}
+
+/** Read filter: table id 0 means every table; a match (with priority) selects that one entry. */
+function filterEntries(table: Map<string, AclEntry>, te: TableEntryLike, pipe: Pipeline): AclEntry[] {
+  if (te.tableId && te.tableId !== pipe.tableId) throw new UpdateFailure(grpc.status.NOT_FOUND, `unknown table id ${te.tableId}`);
+  const all = [...table.values()].sort((a, b) => b.priority - a.priority || (entryKey(a) < entryKey(b) ? -1 : 1));
+  if (!te.match?.length) return all;
+  let want: AclEntry;
+  try {
+    want = entryFromProto({ ...te, tableId: pipe.tableId, action: { action: { actionId: pipe.permitId } } }, pipe);
+  } catch (e) {
+    throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
+  }
+  const hit = table.get(entryKey(want));
+  return hit ? [hit] : [];
+}

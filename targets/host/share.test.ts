@@ -1,0 +1,103 @@
+// The host share without a kernel: port ranges as prefixes, the pruned
+// address table and cells judged by the artefact interpreter against the
+// reference on generated scenarios, the capacity error and the failsafe.
+
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../orchestrator/diagnostics.ts';
+import { buildIr } from '../../orchestrator/ir/build.ts';
+import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
+import { generateFlows, generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
+import { HostSemantics } from './semantics.ts';
+import { computeShare, portPrefixes, shareFromJson, shareToJson } from './share.ts';
+
+describe('portPrefixes', () => {
+  it('covers every range exactly with aligned, disjoint prefixes', () => {
+    const rng = makeRng(7);
+    const ranges: [number, number][] = [[0, 65535], [0, 0], [65535, 65535], [8000, 8099], [1024, 65535], [1, 65534]];
+    for (let i = 0; i < 2000; i++) {
+      const a = rng.int(0, 65535);
+      ranges.push([a, rng.chance(0.5) ? a + rng.int(0, 300) : rng.int(a, 65535)].map((x) => Math.min(65535, x)) as [number, number]);
+    }
+    for (const [lo, hi] of ranges) {
+      const ps = portPrefixes(lo, hi);
+      let next = lo;
+      for (const p of ps) {
+        const size = 1 << (16 - p.len);
+        expect(p.value % size).toBe(0);
+        expect(p.value).toBe(next);
+        next += size;
+      }
+      expect(next - 1).toBe(hi);
+      expect(ps.length).toBeLessThanOrEqual(30);
+    }
+  });
+});
+
+describe('computeShare', () => {
+  it('judges every flow from or to a local endpoint like the reference (5 scenarios)', () => {
+    let judged = 0;
+    const mismatches: string[] = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const rng = makeRng(seed);
+      const { policy, fabric } = generateScenario(rng);
+      const ir = buildIr(policy, fabric);
+      const ref = new ReferenceEvaluator(policy, fabric);
+      for (const device of fabric.devices.filter((d) => d.kind === 'host')) {
+        const share = shareFromJson(JSON.parse(JSON.stringify(shareToJson(computeShare(ir, fabric, device)))));
+        const sem = new HostSemantics(share);
+        const locals = share.localAddresses;
+        for (const f of generateFlows(rng, policy, fabric, 3000)) {
+          const sameFamily = locals.filter((a) => a.family === f.src.family);
+          const variants = sameFamily.length ? [f, { ...f, src: rng.pick(sameFamily) }, { ...f, dst: rng.pick(sameFamily) }] : [f];
+          for (const v of variants) {
+            const got = sem.verdict(v);
+            if (!got) continue;
+            judged++;
+            const want = ref.verdict(v);
+            if (got.verdict !== want.verdict || got.rule !== want.rule) {
+              mismatches.push(`${JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString(16) : x))}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+            }
+          }
+        }
+      }
+    }
+    console.log(`host share: ${judged} flows judged by the artefact interpreter, ${mismatches.length} mismatches`);
+    expect(mismatches.slice(0, 5)).toEqual([]);
+    expect(judged).toBeGreaterThan(20_000);
+  });
+
+  it('keeps only what local endpoints need', () => {
+    const { policy, fabric } = generateScenario(makeRng(3));
+    const ir = buildIr(policy, fabric);
+    for (const device of fabric.devices.filter((d) => d.kind === 'host')) {
+      const share = computeShare(ir, fabric, device);
+      const L = new Set(share.localIdentities);
+      expect(share.policy.filter((p) => !L.has(p.local)).length).toBe(0);
+      expect(share.id4.length + share.id6.length).toBeLessThanOrEqual(ir.lpm.length + share.localAddresses.length);
+    }
+  });
+
+  it('refuses a share over capacity with the numbers', () => {
+    const { policy, fabric } = generateScenario(makeRng(4));
+    const ir = buildIr(policy, fabric);
+    const device = fabric.devices.find((d) => d.kind === 'host' && fabric.endpoints.some((e) => e.host === d.name))!;
+    try {
+      computeShare(ir, fabric, device, { slotLimit: 3 });
+      expect.unreachable('no capacity error');
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      const d = (e as InputError).diagnostics[0];
+      expect(d.code).toBe('host-capacity');
+      expect(d.message).toMatch(/needs [\d,]+ entries in the .* over the limit of 3 per generation/);
+      expect(d.hint).toMatch(/capacity.aclEntries/);
+    }
+  });
+
+  it('lists the management SSH service as failsafe', () => {
+    const { policy, fabric } = generateScenario(makeRng(5));
+    const ir = buildIr(policy, fabric);
+    const device = { ...fabric.devices.find((d) => d.kind === 'host')!, mgmt: { address: '172.20.20.21', ssh: { user: 'root', port: 2222 } } };
+    const share = computeShare(ir, fabric, device);
+    expect(share.failsafe).toEqual([{ address: { family: 4, value: 0xac141415n }, proto: 6, port: 2222 }]);
+  });
+});

@@ -1,0 +1,73 @@
+// Rollout over the lab's real transports on the two-leaf lab: `weft lab
+// apply` pushes every device (P4Runtime, gNMI, SSH + host agent) from the
+// management namespace, the probe sees exactly the reference verdicts, a
+// second apply changes nothing, and a host whose pinned key is wrong is
+// refused (fail closed).
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify } from 'yaml';
+import { labApply } from '../../lab/apply.ts';
+import { deploy, destroy, inspect } from '../../lab/emulator.ts';
+import { probeLab } from '../../lab/probe.ts';
+import { labDir, mgmtNetnsName } from '../../lab/state.ts';
+import { loadTopology } from '../../lab/topology.ts';
+import { labName, leftovers, netnsExec, requireLab } from './helpers.ts';
+
+const repo = resolve(import.meta.dirname, '../..');
+const policyPath = join(repo, 'test/fixtures/lab-two-leaf/policy.yaml');
+const enabled = requireLab();
+const lab = labName('r');
+
+afterAll(async () => {
+  await destroy(lab);
+});
+
+describe.runIf(enabled)('lab rollout on two-leaf', () => {
+  it('applies over every transport, probes clean, is idempotent, and fails closed on a wrong host key', async () => {
+    const state = await deploy(loadTopology(join(repo, 'lab/topologies/two-leaf.clab.yml')), { name: lab });
+    const first = await labApply({ lab, policyPath });
+    expect(first.results.map((r) => `${r.device} ${r.transport} ${r.status}`).sort()).toEqual([
+      'host1 ssh applied',
+      'host2 ssh applied',
+      'leaf1 p4runtime applied',
+      'leaf2 gnmi applied',
+    ]);
+    expect(first.code).toBe(0);
+    const shown = await inspect(lab);
+    for (const r of first.results) expect(shown?.nodes.find((n) => n.name === r.device)?.applied).toBe(r.generation);
+
+    const probe = await probeLab({ lab, policyPath, seed: 7, extraPorts: 3 });
+    console.log(`two-leaf probe: ${probe.probes} probes, ${probe.differences} differences`);
+    expect(probe.cells.filter((c) => c.expected !== c.observed)).toEqual([]);
+    expect(probe.cells.some((c) => c.expected)).toBe(true);
+    expect(probe.cells.some((c) => !c.expected)).toBe(true);
+
+    const again = await labApply({ lab, policyPath });
+    expect(again.results.every((r) => r.status === 'unchanged')).toBe(true);
+
+    // A wrong pin for host1 (host2's key), compiled into a fresh bundle: the push to host1 is refused.
+    const inventory = state.inventory as string;
+    const doc = parseYaml(readFileSync(inventory, 'utf8')) as { spec: { devices: { name: string; mgmt: { ssh?: { hostKey: string } } }[] } };
+    const h1 = doc.spec.devices.find((d) => d.name === 'host1');
+    const h2 = doc.spec.devices.find((d) => d.name === 'host2');
+    if (!h1?.mgmt.ssh || !h2?.mgmt.ssh) throw new Error('inventory lacks host ssh settings');
+    h1.mgmt.ssh.hostKey = h2.mgmt.ssh.hostKey;
+    const tampered = join(labDir(lab), 'tampered.yaml');
+    writeFileSync(tampered, stringify(doc));
+    const r = netnsExec(mgmtNetnsName(lab), [
+      process.execPath, join(repo, 'bin/weft.js'), 'apply', '--inventory', tampered, '--policy', policyPath, '--state', join(labDir(lab), 'tampered-state.json'), '--json',
+    ]);
+    expect(r.code).toBe(1);
+    const results = (JSON.parse(r.out.slice(r.out.indexOf('{'))) as { results: { device: string; status: string; detail: string }[] }).results;
+    const host1 = results.find((x) => x.device === 'host1');
+    expect(host1?.status).toBe('failed');
+    expect(host1?.detail).toMatch(/does not match the pinned/);
+    expect(results.find((x) => x.device === 'host2')?.status).toBe('applied');
+    expect(r.out).not.toContain('BEGIN OPENSSH PRIVATE KEY');
+
+    await destroy(lab);
+    expect(leftovers(lab)).toEqual([]);
+  });
+});
