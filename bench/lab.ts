@@ -1,32 +1,29 @@
-// Lab figures: deploy and destroy time of the example lab (namespaces, veths,
-// sshd/snmpd, switch agents), and the size of what it builds.
+// Lab figures on the example lab: deploy, apply (every transport), probe and
+// destroy times, the size of the probe matrix and its differences.
 
 import { join, resolve } from 'node:path';
-import { deploy, destroy } from '../lab/emulator.ts';
-import { loadTopology } from '../lab/topology.ts';
+import { runE2e } from '../lab/e2e.ts';
 
 export async function run(): Promise<Record<string, unknown>> {
   if (process.getuid?.() !== 0) return { skipped: 'the lab needs root' };
-  const topo = loadTopology(join(resolve(import.meta.dirname, '..'), 'lab/topologies/example.clab.yml'));
-  const lab = `bench${process.pid % 100000}`;
-  const t0 = performance.now();
-  let state;
-  try {
-    state = await deploy(topo, { name: lab });
-  } catch (e) {
-    await destroy(lab);
-    throw e;
-  }
-  const deploySeconds = (performance.now() - t0) / 1000;
-  const t1 = performance.now();
-  const d = await destroy(lab);
-  const destroySeconds = (performance.now() - t1) / 1000;
+  const repo = resolve(import.meta.dirname, '..');
+  const r = await runE2e({
+    topologyPath: join(repo, 'lab/topologies/example.clab.yml'),
+    policyPath: join(repo, 'examples/policy.yaml'),
+    name: `bench${process.pid % 100000}`,
+  });
+  const s = (x: number | undefined): number | undefined => (x === undefined ? undefined : Number(x.toFixed(2)));
   return {
-    'lab.example.nodes': state.nodes.length,
-    'lab.example.links': topo.links.length,
-    'lab.example.processes': state.processes.length,
-    'lab.example.deploySeconds': Number(deploySeconds.toFixed(2)),
-    'lab.example.destroySeconds': Number(destroySeconds.toFixed(2)),
-    'lab.example.namespacesRemoved': d.namespaces.length,
+    'lab.example.deploySeconds': s(r.deploySeconds),
+    'lab.example.applySeconds': s(r.apply?.seconds),
+    'lab.example.devicesApplied': r.apply?.results.filter((x) => x.status === 'applied').length,
+    'lab.example.probeSeconds': s(r.probe?.seconds),
+    'lab.example.probeEndpoints': r.probe?.endpoints,
+    'lab.example.probePairs': r.probe?.pairs,
+    'lab.example.probeServices': r.probe?.services.length,
+    'lab.example.probes': r.probe?.probes,
+    'lab.example.probeDifferences': r.probe?.differences,
+    'lab.example.destroySeconds': s(r.destroySeconds),
+    'lab.example.e2eSeconds': s(r.totalSeconds),
   };
 }

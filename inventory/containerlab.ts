@@ -26,6 +26,7 @@
 
 import { isMap, isScalar, stringify, type YAMLMap } from 'yaml';
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
+import { logger } from '../orchestrator/log.ts';
 import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
 import { clip, listChoices, YamlSource, type YNode } from '../orchestrator/yaml/source.ts';
 import {
@@ -43,6 +44,8 @@ import {
   withDefaults,
 } from './fabric.ts';
 import type { Bridge, Device, DeviceKind, DpuProfile, Endpoint, Fabric, Link, Mgmt, Pipeline, PortRef } from './model.ts';
+
+const log = logger('inventory');
 
 type Role = DeviceKind | 'endpoint' | 'bridge';
 const ROLES: readonly Role[] = ['host', 'dpu', 'smartnic', 'switch', 'endpoint', 'bridge'];
@@ -163,18 +166,31 @@ export function readContainerlabDocument(src: YamlSource): Fabric | undefined {
   const endpointPeer = new Map<string, { peer: PortRef; span: SourceSpan; count: number }>();
   const linksNode = src.get(topo, 'links');
   const links = linksNode === undefined ? undefined : src.seq(linksNode, 'topology.links', 'valid: links: [{endpoints: ["a:eth1", "b:eth1"]}]');
+  const linkPorts = new Map<string, SourceSpan>();
   for (const item of links ? src.items(links) : []) {
     const ends = readLinkEnds(src, item);
     if (!ends) continue;
     const [a, bb] = ends;
     const span = src.span(item);
-    if (SPECIAL_NODES.has(a.ref.device) || SPECIAL_NODES.has(bb.ref.device)) continue;
+    if (SPECIAL_NODES.has(a.ref.device) || SPECIAL_NODES.has(bb.ref.device)) {
+      log.debug({ file: src.file, line: span.line, link: `${a.ref.device}:${a.ref.port} ${bb.ref.device}:${bb.ref.port}` }, 'link leaves the topology; not part of the fabric');
+      continue;
+    }
     let ok = true;
     for (const e of ends) {
       if (!nodes.has(e.ref.device)) {
         src.bag.error('unknown-node', `link end "${e.ref.device}:${e.ref.port}" names no node`, e.span, `valid: a node of the topology: ${listChoices([...nodes.keys()].slice(0, 20))}`);
         ok = false;
       }
+    }
+    // A containerlab port carries one link, whatever sits at its ends.
+    for (const e of ends) {
+      const key = `${e.ref.device}:${e.ref.port}`;
+      const first = linkPorts.get(key);
+      if (first) {
+        src.bag.error('port-in-use', `port ${key} is used by two links`, e.span, `valid: one link per port; the other link is at line ${first.line}`);
+        ok = false;
+      } else linkPorts.set(key, e.span);
     }
     if (!ok) continue;
     const ra = nodes.get(a.ref.device);
@@ -229,6 +245,10 @@ function readNode(src: YamlSource, name: string, keyNode: YNode, value: YNode | 
   const groupName = body ? scalarAt(src, body, 'group') : undefined;
   const group = groupName !== undefined && inh.groups && isScalar(groupName) ? src.get(inh.groups, String(groupName.value)) : undefined;
   const groupMap = group && isMap(group) ? group : undefined;
+  if (groupName !== undefined && !groupMap) {
+    const groups = inh.groups ? src.pairs(inh.groups, 'topology.groups').map((p) => p.key) : [];
+    src.bag.error('unknown-node-group', `node ${name}: group "${clip(src.scalarText(groupName))}" is not defined in topology.groups`, src.span(groupName), `valid: one of the defined groups: ${listChoices(groups)}`);
+  }
   const kindNode = scalarAt(src, body, 'kind') ?? scalarAt(src, groupMap, 'kind') ?? scalarAt(src, inh.defaults, 'kind');
   const kind = kindNode === undefined ? '' : (src.string(kindNode, `node ${name}: kind`) ?? '');
   const kindDef = kind && inh.kinds ? src.get(inh.kinds, kind) : undefined;
@@ -369,7 +389,10 @@ function readLinkEnds(src: YamlSource, node: YNode | null): [{ ref: PortRef; spa
   const type = src.get(m, 'type');
   const typeName = type !== undefined && isScalar(type) ? String(type.value) : undefined;
   // Only veth links join two nodes; host, mgmt-net, macvlan, vxlan and dummy links leave the fabric.
-  if (typeName !== undefined && typeName !== 'veth') return undefined;
+  if (typeName !== undefined && typeName !== 'veth') {
+    log.debug({ file: src.file, line: src.span(m).line, type: typeName }, 'link type joins no two nodes; not part of the fabric');
+    return undefined;
+  }
   const eNode = src.require(m, 'endpoints', 'link', 'valid: endpoints: ["a:eth1", "b:eth1"]');
   const seq = eNode === undefined ? undefined : src.seq(eNode, 'link endpoints');
   if (!seq || !eNode) return undefined;
@@ -471,6 +494,7 @@ export function fabricToContainerlab(fabric: Fabric): string {
   const nodes: Record<string, Record<string, unknown>> = {};
   const links: { endpoints: [string, string] }[] = [];
   const used = new Set<string>();
+  const nextFree = new Map<string, number>();
   const use = (p: PortRef): void => void used.add(`${p.device}:${p.port}`);
   const add = (name: string, node: Record<string, unknown>): void => {
     if (nodes[name]) throw new Error(`fabric ${fabric.name}: "${name}" names two nodes; containerlab needs unique node names`);
@@ -495,8 +519,10 @@ export function fabricToContainerlab(fabric: Fabric): string {
       far = e.attach;
       if (e.host !== undefined && e.attach.device !== e.host) labels['weft.host'] = e.host;
     } else if (e.host !== undefined) {
-      let i = 1;
+      // Next free ethN of the host, remembered per host so many endpoints stay linear.
+      let i = nextFree.get(e.host) ?? 1;
       while (used.has(`${e.host}:eth${i}`)) i++;
+      nextFree.set(e.host, i + 1);
       far = { device: e.host, port: `eth${i}` };
     } else {
       throw new Error(`endpoint ${e.name} has neither a host nor an attach port`);

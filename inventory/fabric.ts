@@ -6,8 +6,7 @@ import { createHash } from 'node:crypto';
 import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
-import { checkHeader } from '../orchestrator/policy/load.ts';
-import { clip, listChoices, YamlSource, type YNode } from '../orchestrator/yaml/source.ts';
+import { checkWeftHeader, clip, listChoices, YamlSource, type YNode } from '../orchestrator/yaml/source.ts';
 import type { Bridge, Device, DeviceKind, DpuProfile, Endpoint, Fabric, Link, Mgmt, Pipeline, PortRef } from './model.ts';
 
 export const DEVICE_KINDS: readonly DeviceKind[] = ['host', 'dpu', 'smartnic', 'switch'];
@@ -207,7 +206,7 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   const top = src.map(src.root, 'fabric document', 'valid: a mapping with apiVersion, kind, metadata and spec');
   if (!top) return undefined;
   checkSecrets(src, top);
-  checkHeader(src, top, 'Fabric');
+  checkWeftHeader(src, top, 'Fabric');
   let name = src.file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   const meta = src.get(top, 'metadata');
   const metaMap = meta === undefined ? undefined : src.map(meta, 'metadata');

@@ -6,6 +6,7 @@
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../orchestrator/diagnostics.ts';
 import { logger } from '../orchestrator/log.ts';
 import { formatIp } from '../orchestrator/net/ip.ts';
 import { ipBatch, inNetns, run, sleep } from './exec.ts';
@@ -31,11 +32,16 @@ const log = logger('lab');
 export const BRIDGE = 'br0';
 const MGMT_BRIDGE = 'mgmt-br';
 
-export function labNameOf(topo: LabTopology, override?: string): string {
-  const lab = override ?? topo.name;
-  // Namespace names carry the lab name; keep it short and shell-safe.
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9-._]{0,39}$/.test(lab)) throw new Error(`lab name "${lab}" must be 1-40 letters, digits, - . _`);
+/** Namespace names carry the lab name: it must stay short and shell-safe. */
+export function checkLabName(lab: string): string {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9-._]{0,39}$/.test(lab)) {
+    throw new InputError([{ code: 'bad-lab-name', severity: 'error', message: `lab name "${lab}" cannot name namespaces`, hint: 'valid: 1-40 letters, digits, - . _ (the topology name, or --name)' }]);
+  }
   return lab;
+}
+
+export function labNameOf(topo: LabTopology, override?: string): string {
+  return checkLabName(override ?? topo.name);
 }
 
 export async function netnsList(): Promise<string[]> {
@@ -96,7 +102,7 @@ export async function deploy(topo: LabTopology, opts: DeployOptions = {}): Promi
   };
   writeState(state);
   try {
-    await build(topo, lab, dir, state, opts.readyTimeoutS ?? 30);
+    await build(topo, lab, dir, state, opts.readyTimeoutS ?? 60);
   } catch (e) {
     log.error({ lab, err: e instanceof Error ? e.message : String(e) }, 'deploy failed: removing what was built');
     await destroy(lab);
@@ -283,21 +289,26 @@ async function waitReady(state: LabState, topo: LabTopology, timeoutS: number): 
   }
 }
 
-async function killNetnsProcesses(ns: string): Promise<void> {
-  const pidsOf = async (): Promise<number[]> => {
-    const r = await run(['ip', 'netns', 'pids', ns], { allowFail: true });
-    return r.stdout
-      .split('\n')
-      .filter((l) => /^\d+$/.test(l.trim()))
-      .map(Number);
-  };
-  let pids = await pidsOf();
-  for (const pid of pids) signal(pid, 'SIGTERM');
-  for (let i = 0; i < 20 && pids.length > 0; i++) {
+async function netnsPids(ns: string): Promise<number[]> {
+  const r = await run(['ip', 'netns', 'pids', ns], { allowFail: true });
+  return r.stdout
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l.trim()))
+    .map(Number);
+}
+
+/** Stops every process inside the namespaces: TERM, a second to finish, then KILL. Returns how many there were. */
+async function killNetnsProcesses(namespaces: string[]): Promise<number> {
+  const all = async (): Promise<number[]> => (await Promise.all(namespaces.map(netnsPids))).flat();
+  const first = await all();
+  for (const pid of first) signal(pid, 'SIGTERM');
+  let left = first;
+  for (let i = 0; i < 20 && left.length > 0; i++) {
     await sleep(50);
-    pids = (await pidsOf()).filter(alive);
+    left = (await all()).filter(alive);
   }
-  for (const pid of pids) signal(pid, 'SIGKILL');
+  for (const pid of left) signal(pid, 'SIGKILL');
+  return first.length;
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -332,12 +343,8 @@ export async function destroy(lab: string): Promise<{ namespaces: string[]; proc
       processes++;
     }
   }
-  for (const ns of namespaces) {
-    const r = await run(['ip', 'netns', 'pids', ns], { allowFail: true });
-    processes += r.stdout.split('\n').filter((l) => l.trim() !== '').length;
-    await killNetnsProcesses(ns);
-  }
-  for (const ns of namespaces) await run(['ip', 'netns', 'del', ns], { allowFail: true });
+  processes += await killNetnsProcesses(namespaces);
+  await Promise.all(namespaces.map((ns) => run(['ip', 'netns', 'del', ns], { allowFail: true })));
   rmSync(labDir(lab), { recursive: true, force: true });
   return { namespaces, processes };
 }

@@ -26,7 +26,7 @@ describe('probeServices', () => {
 
 describe('formatProbe', () => {
   it('marks differences and ends with the summary line', () => {
-    const cell = { src: 'a', dst: 'b', family: 4 as const, srcAddr: '10.0.0.1', dstAddr: '10.0.0.2', rule: 3 };
+    const cell = { src: 'a', dst: 'b', family: 4 as const, srcAddr: '10.0.0.1', dstAddr: '10.0.0.2', rule: 3, ruleName: 'no-ping' };
     const r: ProbeReport = {
       lab: 'x',
       endpoints: 2,
@@ -42,7 +42,7 @@ describe('formatProbe', () => {
     };
     const text = formatProbe(r).split('\n');
     expect(text.some((l) => /^a -> b v4 +A\. {2}A!$/.test(l))).toBe(true);
-    expect(text.at(-2)).toBe('difference: a (10.0.0.1) -> b (10.0.0.2) ping: expected deny (rule 3), observed allow');
+    expect(text.at(-2)).toBe('difference: a (10.0.0.1) -> b (10.0.0.2) ping: expected deny (no-ping), observed allow');
     expect(text.at(-1)).toMatch(/^probe x: 2 probes \(1 endpoint pairs x 2 services.*1 differences/);
   });
 });

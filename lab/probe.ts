@@ -66,7 +66,9 @@ export interface ProbeCell {
   service: string;
   expected: boolean;
   observed: boolean;
+  /** The deciding rule's index (-1: the default action) and name. */
   rule: number;
+  ruleName: string;
 }
 
 export interface ProbeReport {
@@ -154,6 +156,7 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
               expected: v.verdict === 'allow',
               observed: false,
               rule: v.rule,
+              ruleName: v.rule < 0 ? 'default' : (policy.rules[v.rule]?.name ?? String(v.rule)),
             });
           }
         }
@@ -193,7 +196,7 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
 /** The observed matrix beside the expected one: one row per (src, dst, family), one column per service. */
 export function formatProbe(r: ProbeReport): string {
   const lines: string[] = [];
-  lines.push(`services (columns): ${r.services.map((s, i) => `${i % 10}=${s}`).join(' ')}`);
+  lines.push(`columns: ${r.services.map((s, i) => `${i + 1}=${s}`).join(' ')}`);
   lines.push('legend: A allowed, . blocked, ! observed differs from expected');
   const rows = new Map<string, ProbeCell[]>();
   for (const c of r.cells) {
@@ -201,7 +204,13 @@ export function formatProbe(r: ProbeReport): string {
     rows.set(k, [...(rows.get(k) ?? []), c]);
   }
   const width = Math.max(...[...rows.keys()].map((k) => k.length), 10);
-  lines.push(`${''.padEnd(width)}  ${'expected'.padEnd(r.services.length)}  ${'observed'.padEnd(r.services.length)}`);
+  const n = r.services.length;
+  // A ruler of column numbers (ones digit, tens above) over both matrices.
+  const tens = r.services.map((_, i) => (i + 1 >= 10 ? String(Math.floor((i + 1) / 10) % 10) : ' ')).join('');
+  const ones = r.services.map((_, i) => String((i + 1) % 10)).join('');
+  lines.push(`${''.padEnd(width)}  ${'expected'.padEnd(n)}  ${'observed'.padEnd(n)}`);
+  lines.push(`${''.padEnd(width)}  ${tens}  ${tens}`);
+  lines.push(`${''.padEnd(width)}  ${ones}  ${ones}`);
   for (const [k, cs] of rows) {
     const exp = cs.map((c) => (c.expected ? 'A' : '.')).join('');
     const obs = cs.map((c) => (c.expected !== c.observed ? '!' : c.observed ? 'A' : '.')).join('');
@@ -209,7 +218,7 @@ export function formatProbe(r: ProbeReport): string {
   }
   const diffs = r.cells.filter((c) => c.expected !== c.observed);
   for (const d of diffs.slice(0, 40)) {
-    lines.push(`difference: ${d.src} (${d.srcAddr}) -> ${d.dst} (${d.dstAddr}) ${d.service}: expected ${d.expected ? 'allow' : 'deny'} (rule ${d.rule}), observed ${d.observed ? 'allow' : 'deny'}`);
+    lines.push(`difference: ${d.src} (${d.srcAddr}) -> ${d.dst} (${d.dstAddr}) ${d.service}: expected ${d.expected ? 'allow' : 'deny'} (${d.ruleName}), observed ${d.observed ? 'allow' : 'deny'}`);
   }
   if (diffs.length > 40) lines.push(`... and ${diffs.length - 40} more differences`);
   lines.push(

@@ -81,7 +81,8 @@ describe('parseTopology', () => {
 describe('the example topology', () => {
   it('is what weft lab generate makes of examples/fabric.yaml', () => {
     const generated = fabricToContainerlab(loadInventory(join(repo, 'examples/fabric.yaml')));
-    expect(readFileSync(join(repo, 'lab/topologies/example.clab.yml'), 'utf8').trim()).toBe(generated.trim());
+    const hint = 'regenerate: bin/weft.js lab generate --inventory examples/fabric.yaml --out lab/topologies/example.clab.yml';
+    expect(readFileSync(join(repo, 'lab/topologies/example.clab.yml'), 'utf8').trim(), hint).toBe(generated.trim());
   });
 
   it('gives a lab inventory with the fabric’s devices, links and endpoints, management details added', () => {

@@ -5,11 +5,11 @@
 // address (assigned when the file gives none), and every link with both port
 // names, endpoints' links included.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
 import { parseContainerlab } from '../inventory/load.ts';
 import type { DpuProfile, Fabric, Pipeline } from '../inventory/model.ts';
-import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
+import { DiagnosticBag, InputError, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { parseCidr, parseIp, formatIp, type Cidr, type IpAddr } from '../orchestrator/net/ip.ts';
 
 export type LabRole = 'host' | 'dpu' | 'smartnic' | 'switch' | 'endpoint' | 'bridge';
@@ -59,6 +59,9 @@ export const DEFAULT_MGMT_SUBNET = '172.20.20.0/24';
 const SPECIAL_NODES = new Set(['host', 'mgmt-net', 'macvlan']);
 
 export function loadTopology(path: string): LabTopology {
+  if (!existsSync(path)) {
+    throw new InputError([{ code: 'missing-file', severity: 'error', message: `topology ${path} does not exist`, span: { file: path, line: 1, col: 1 }, hint: 'valid: a containerlab file, e.g. lab/topologies/example.clab.yml' }]);
+  }
   return parseTopology(readFileSync(path, 'utf8'), path);
 }
 

@@ -26,7 +26,7 @@ weft() { node bin/weft.js "$@"; }
 step setup ./scripts/setup.sh
 step validate weft validate --policy "$POLICY" --inventory "$FABRIC"
 step compile weft compile --policy "$POLICY" --inventory "$FABRIC" --out "$OUT"
-step verify weft verify --bundle "$OUT" --packets 20000
+step verify weft verify --bundle "$OUT" --packets 5000
 
 cleanup() { weft lab destroy -t "$TOPOLOGY" >/dev/null 2>&1 || true; }
 trap cleanup EXIT

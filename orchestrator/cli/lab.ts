@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { deploy, destroy, inspect, labNameOf, type InspectResult } from '../../lab/emulator.ts';
+import { checkLabName, deploy, destroy, inspect, labNameOf, type InspectResult } from '../../lab/emulator.ts';
 import { formatLabApply, labApply } from '../../lab/apply.ts';
 import { runE2e } from '../../lab/e2e.ts';
 import { formatProbe, probeLab } from '../../lab/probe.ts';
@@ -24,7 +24,7 @@ function topologyArg(args: ParsedArgs): string {
 /** The lab name: --name, else the topology's own name. */
 function labName(args: ParsedArgs): string {
   const name = str(args, 'name');
-  if (name) return labNameOf({ name } as Parameters<typeof labNameOf>[0]);
+  if (name) return checkLabName(name);
   return labNameOf(loadTopology(topologyArg(args)));
 }
 

@@ -1,7 +1,7 @@
 // `weft plan|apply|status`: roll a compiled bundle out to the fabric's devices
 // over their real transports (orchestrator/rollout/).
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileBundle } from '../compile/driver.ts';
@@ -19,15 +19,30 @@ const OPTIONS: OptionSpec[] = [
   { name: 'force', type: 'boolean', help: 'push devices whose generation is already applied' },
 ];
 
-async function bundleOf(args: ParsedArgs): Promise<Bundle> {
+/** The bundle to roll out: given, or compiled (into --out, else a temporary directory removed by `done`). */
+async function bundleOf(args: ParsedArgs): Promise<{ bundle: Bundle; label: string; done: () => void }> {
   const given = str(args, 'bundle');
-  if (given) return readBundle(given);
+  if (given) {
+    const bundle = await readBundle(given);
+    return { bundle, label: bundle.dir, done: () => undefined };
+  }
   const policyPath = str(args, 'policy');
   const inventoryPath = str(args, 'inventory') as string;
   if (!policyPath) throw new UsageError('give --policy P (to compile) or --bundle DIR');
-  const outDir = str(args, 'out') ?? join(mkdtempSync(join(tmpdir(), 'weft-rollout-')), 'out');
-  await compileBundle({ policyPath, inventoryPath, outDir });
-  return readBundle(outDir);
+  const out = str(args, 'out');
+  const tmp = out ? undefined : mkdtempSync(join(tmpdir(), 'weft-rollout-'));
+  const done = (): void => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  };
+  try {
+    const outDir = out ?? join(tmp as string, 'out');
+    await compileBundle({ policyPath, inventoryPath, outDir });
+    const bundle = await readBundle(outDir);
+    return { bundle, label: tmp ? 'compiled into a temporary directory' : bundle.dir, done };
+  } catch (e) {
+    done();
+    throw e;
+  }
 }
 
 function stateOf(args: ParsedArgs, bundle: Bundle): { path: string; state: RolloutState } {
@@ -43,12 +58,13 @@ export const planCommand: CliCommand = {
   usage: 'weft plan --inventory I (--policy P | --bundle DIR)',
   options: OPTIONS,
   async run(args, io) {
-    const bundle = await bundleOf(args);
+    const { bundle, label, done } = await bundleOf(args);
+    done();
     const { state } = stateOf(args, bundle);
     const plan = planRollout(bundle, state, flag(args, 'force'));
-    if (args.options.json) io.out(JSON.stringify({ bundle: bundle.dir, plan }));
+    if (args.options.json) io.out(JSON.stringify({ bundle: label, plan }));
     else {
-      io.out(`bundle ${bundle.dir}`);
+      io.out(`bundle ${label}`);
       for (const p of plan) io.out(`  wave ${p.wave}  ${p.device.padEnd(12)} ${p.target.padEnd(10)} ${p.transport.padEnd(9)} ${(p.address ?? '-').padEnd(15)} ${p.action} ${p.generation.slice(0, 12)}${p.current ? ` (now ${p.current.slice(0, 12)})` : ''}`);
       io.out(`${plan.filter((p) => p.action === 'apply').length} to apply, ${plan.filter((p) => p.action === 'unchanged').length} unchanged`);
     }
@@ -62,18 +78,23 @@ export const applyCommand: CliCommand = {
   usage: 'weft apply --inventory I (--policy P | --bundle DIR) [--state FILE] [--force]',
   options: OPTIONS,
   async run(args, io) {
-    const bundle = await bundleOf(args);
+    const { bundle, label, done } = await bundleOf(args);
     const { path, state } = stateOf(args, bundle);
-    const results = await applyRollout({
-      bundle,
-      inventoryPath: str(args, 'inventory') as string,
-      identity: str(args, 'identity'),
-      state,
-      force: flag(args, 'force'),
-    });
+    let results;
+    try {
+      results = await applyRollout({
+        bundle,
+        inventoryPath: str(args, 'inventory') as string,
+        identity: str(args, 'identity'),
+        state,
+        force: flag(args, 'force'),
+      });
+    } finally {
+      done();
+    }
     writeRolloutState(path, state);
-    if (args.options.json) io.out(JSON.stringify({ bundle: bundle.dir, results }));
-    else io.out(`bundle ${bundle.dir}\n${formatResults(results)}`);
+    if (args.options.json) io.out(JSON.stringify({ bundle: label, results }));
+    else io.out(`bundle ${label}\n${formatResults(results)}`);
     return results.some((r) => r.status === 'failed') ? 1 : 0;
   },
 };
@@ -84,7 +105,8 @@ export const statusCommand: CliCommand = {
   usage: 'weft status --inventory I (--policy P | --bundle DIR) [--state FILE]',
   options: OPTIONS,
   async run(args, io) {
-    const bundle = await bundleOf(args);
+    const { bundle, done } = await bundleOf(args);
+    done();
     const { state } = stateOf(args, bundle);
     const rows = bundle.manifest.devices.map((d) => ({
       device: d.name,

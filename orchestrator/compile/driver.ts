@@ -4,7 +4,7 @@
 // only when complete, so a failure at any step leaves the previous bundle (or
 // nothing) behind.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
 import { loadInventory } from '../../inventory/load.ts';
@@ -17,6 +17,7 @@ import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
 import { place } from '../placement/place.ts';
 import { loadPolicy } from '../policy/load.ts';
+import { replaceDir } from './swap.ts';
 import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, SOURCE_POLICY, sourceInventoryPath } from './bundle.ts';
 import {
   generationDigest,
@@ -159,28 +160,11 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     }
     // The manifest goes last: a directory with a manifest is a complete bundle.
     write(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
-    swapInto(tmp, outDir);
+    replaceDir(tmp, outDir);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
   log.info({ out: outDir, devices: manifest.devices.length }, 'bundle written');
   return manifest;
-}
-
-/** Replaces outDir with tmp; the old bundle stays in place until the new one is. */
-function swapInto(tmp: string, outDir: string): void {
-  if (!existsSync(outDir)) {
-    renameSync(tmp, outDir);
-    return;
-  }
-  const old = `${tmp}.old`;
-  renameSync(outDir, old);
-  try {
-    renameSync(tmp, outDir);
-  } catch (e) {
-    renameSync(old, outDir);
-    throw e;
-  }
-  rmSync(old, { recursive: true, force: true });
 }

@@ -10,59 +10,81 @@ import { forEachPair, ListInterner, protoOfSlot, resolveList, ruleShape, type Se
 
 const log = logger('ir');
 
-class CellWriter {
-  private cap = 1024;
-  length = 0;
-  src = new Uint32Array(this.cap);
-  dst = new Uint32Array(this.cap);
-  proto = new Uint8Array(this.cap);
-  lo = new Uint16Array(this.cap);
-  hi = new Uint16Array(this.cap);
-  rule = new Int32Array(this.cap);
+const MAX_CHUNK = 1 << 20;
 
-  private grow(need: number): void {
-    if (need <= this.cap) return;
-    let cap = this.cap;
-    while (cap < need) cap *= 2;
-    const re = <T extends Uint32Array | Uint8Array | Uint16Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.src = re(this.src, (n) => new Uint32Array(n));
-    this.dst = re(this.dst, (n) => new Uint32Array(n));
-    this.proto = re(this.proto, (n) => new Uint8Array(n));
-    this.lo = re(this.lo, (n) => new Uint16Array(n));
-    this.hi = re(this.hi, (n) => new Uint16Array(n));
-    this.rule = re(this.rule, (n) => new Int32Array(n));
-    this.cap = cap;
-  }
+interface Chunk {
+  src: Uint32Array;
+  dst: Uint32Array;
+  proto: Uint8Array;
+  lo: Uint16Array;
+  hi: Uint16Array;
+  rule: Int32Array;
+}
+
+function chunk(size: number): Chunk {
+  return {
+    src: new Uint32Array(size),
+    dst: new Uint32Array(size),
+    proto: new Uint8Array(size),
+    lo: new Uint16Array(size),
+    hi: new Uint16Array(size),
+    rule: new Int32Array(size),
+  };
+}
+
+/**
+ * Cells are written into chunks (growing up to MAX_CHUNK) and joined once at the end:
+ * growing one array by doubling would copy it again and again and, with
+ * large external buffers, trigger full collections of a heap that holds
+ * the whole inventory.
+ */
+class CellWriter {
+  private readonly chunks: { chunk: Chunk; used: number }[] = [];
+  private cur: Chunk = chunk(4096);
+  private used = 0;
+  length = 0;
 
   add(src: number, dst: number, seg: Segments): void {
-    const n = seg.lo.length;
-    this.grow(this.length + n);
-    for (let k = 0; k < n; k++) {
-      const i = this.length++;
-      this.src[i] = src;
-      this.dst[i] = dst;
-      this.proto[i] = protoOfSlot(seg.slot[k]);
-      this.lo[i] = seg.lo[k];
-      this.hi[i] = seg.hi[k];
-      this.rule[i] = seg.rule[k];
+    for (let k = 0; k < seg.lo.length; k++) {
+      if (this.used === this.cur.src.length) {
+        this.chunks.push({ chunk: this.cur, used: this.used });
+        this.cur = chunk(Math.min(MAX_CHUNK, this.length));
+        this.used = 0;
+      }
+      const c = this.cur;
+      const i = this.used++;
+      c.src[i] = src;
+      c.dst[i] = dst;
+      c.proto[i] = protoOfSlot(seg.slot[k]);
+      c.lo[i] = seg.lo[k];
+      c.hi[i] = seg.hi[k];
+      c.rule[i] = seg.rule[k];
+      this.length++;
     }
   }
 
   table(): CellTable {
     const n = this.length;
-    return {
+    const t: CellTable = {
       length: n,
-      src: this.src.slice(0, n),
-      dst: this.dst.slice(0, n),
-      proto: this.proto.slice(0, n),
-      lo: this.lo.slice(0, n),
-      hi: this.hi.slice(0, n),
-      rule: this.rule.slice(0, n),
+      src: new Uint32Array(n),
+      dst: new Uint32Array(n),
+      proto: new Uint8Array(n),
+      lo: new Uint16Array(n),
+      hi: new Uint16Array(n),
+      rule: new Int32Array(n),
     };
+    let at = 0;
+    for (const { chunk: c, used: m } of [...this.chunks, { chunk: this.cur, used: this.used }]) {
+      t.src.set(c.src.subarray(0, m), at);
+      t.dst.set(c.dst.subarray(0, m), at);
+      t.proto.set(c.proto.subarray(0, m), at);
+      t.lo.set(c.lo.subarray(0, m), at);
+      t.hi.set(c.hi.subarray(0, m), at);
+      t.rule.set(c.rule.subarray(0, m), at);
+      at += m;
+    }
+    return t;
   }
 }
 

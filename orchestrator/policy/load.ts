@@ -15,10 +15,9 @@ import { basename } from 'node:path';
 import { isScalar, type YAMLMap } from 'yaml';
 import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
 import { parseCidr, type Cidr } from '../net/ip.ts';
-import { checkInputSize, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
+import { checkInputSize, checkWeftHeader, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
 import type { Action, GroupDef, PeerRef, Policy, PortMatch, ProtocolName, Rule, Section } from './model.ts';
 
-export const POLICY_API_VERSION = 'weft.dev/v1';
 const PROTOCOLS: readonly ProtocolName[] = ['tcp', 'udp', 'icmp', 'icmpv6', 'any'];
 const ACTIONS: readonly Action[] = ['allow', 'deny'];
 
@@ -26,7 +25,7 @@ const ACTIONS: readonly Action[] = ['allow', 'deny'];
 export function parsePolicy(text: string, file: string): Policy {
   const bag = new DiagnosticBag();
   const src = YamlSource.parse(text, file, bag);
-  const policy = src ? readPolicy(src, text) : undefined;
+  const policy = src ? readPolicy(src) : undefined;
   bag.throwIfErrors();
   if (!policy) throw new Error('unreachable: policy unread without errors');
   return policy;
@@ -46,10 +45,10 @@ export function loadPolicy(path: string): Policy {
   return parsePolicy(readFileSync(path, 'utf8'), path);
 }
 
-function readPolicy(src: YamlSource, text: string): Policy | undefined {
+function readPolicy(src: YamlSource): Policy | undefined {
   const top = src.map(src.root, 'policy document', 'valid: a mapping with apiVersion, kind, metadata and spec');
   if (!top) return undefined;
-  checkHeader(src, top, 'Policy');
+  checkWeftHeader(src, top, 'Policy');
   let name = basename(src.file).replace(/\.ya?ml$/, '');
   const meta = src.get(top, 'metadata');
   if (meta !== undefined) {
@@ -90,24 +89,8 @@ function readPolicy(src: YamlSource, text: string): Policy | undefined {
     groups,
     sections,
     rules,
-    digest: createHash('sha256').update(text).digest('hex'),
+    digest: createHash('sha256').update(src.text).digest('hex'),
   };
-}
-
-/** apiVersion and kind of a Weft document. */
-export function checkHeader(src: YamlSource, top: YAMLMap, kind: string): void {
-  const av = src.require(top, 'apiVersion', `${kind.toLowerCase()} document`, `valid: apiVersion: ${POLICY_API_VERSION}`);
-  if (av !== undefined) {
-    const v = isScalar(av) ? av.value : undefined;
-    if (v !== POLICY_API_VERSION) {
-      src.bag.error('bad-api-version', `apiVersion is ${src.describe(av)}`, src.span(av), `valid: ${POLICY_API_VERSION}`);
-    }
-  }
-  const k = src.require(top, 'kind', `${kind.toLowerCase()} document`, `valid: kind: ${kind}`);
-  if (k !== undefined) {
-    const v = isScalar(k) ? k.value : undefined;
-    if (v !== kind) src.bag.error('bad-kind', `kind is ${src.describe(k)}`, src.span(k), `valid: ${kind}`);
-  }
 }
 
 function readAction(src: YamlSource, node: YNode, what: string): Action | undefined {
@@ -138,13 +121,13 @@ function readGroups(src: YamlSource, spec: YAMLMap): Map<string, GroupDef> {
       if (selMap) def.selector = readStringMap(src, selMap, `group ${key}: selector`);
     }
     const cidrsNode = src.get(g, 'cidrs');
-    if (cidrsNode !== undefined) def.cidrs = readCidrList(src, cidrsNode, `group ${key}: cidrs`);
+    if (cidrsNode !== undefined) def.cidrs = readCidrList(src, cidrsNode, `group ${key}: cidrs`).map((c) => c.cidr);
     const exceptNode = src.get(g, 'except');
     if (exceptNode !== undefined) {
       if (cidrsNode === undefined) {
         src.bag.error('except-without-cidrs', `group ${key} has "except" but no "cidrs"`, src.span(src.keyNode(g, 'except')), 'valid: except removes addresses from the group\'s cidrs; add cidrs or drop except');
       } else {
-        const ex = readCidrList(src, exceptNode, `group ${key}: except`, true);
+        const ex = readCidrList(src, exceptNode, `group ${key}: except`);
         const families = new Set(def.cidrs.map((c) => c.family));
         for (const { cidr, node: n } of ex) {
           if (def.cidrs.length > 0 && !families.has(cidr.family)) {
@@ -176,9 +159,8 @@ function readStringMap(src: YamlSource, map: YAMLMap, what: string): Record<stri
   return out;
 }
 
-function readCidrList(src: YamlSource, node: YNode, what: string): Cidr[];
-function readCidrList(src: YamlSource, node: YNode, what: string, withNodes: true): { cidr: Cidr; node: YNode }[];
-function readCidrList(src: YamlSource, node: YNode, what: string, withNodes?: true): Cidr[] | { cidr: Cidr; node: YNode }[] {
+/** The prefixes of a cidrs/except list, each with its node (for spans). */
+function readCidrList(src: YamlSource, node: YNode, what: string): { cidr: Cidr; node: YNode }[] {
   const out: { cidr: Cidr; node: YNode }[] = [];
   const seq = src.seq(node, what, `valid: ${what.split(': ')[1] ?? 'cidrs'}: [10.0.0.0/8, "fd00::/8"]`);
   if (seq) {
@@ -195,7 +177,7 @@ function readCidrList(src: YamlSource, node: YNode, what: string, withNodes?: tr
       }
     }
   }
-  return withNodes ? out : out.map((o) => o.cidr);
+  return out;
 }
 
 interface RuleContext {

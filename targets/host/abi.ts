@@ -30,7 +30,9 @@ export const CTL = {
   generation: 1,
   defaultSlot0: 2,
   defaultSlot1: 3,
-  entries: 4,
+  /** Failsafe entries listed; 0 skips the failsafe lookups on the fast path. */
+  failsafeCount: 4,
+  entries: 5,
 } as const;
 
 /** Bit in an identity value's flags: the address belongs to an endpoint of this host. */
@@ -97,8 +99,6 @@ export type CounterName = (typeof COUNTERS)[number];
 /** Per-CPU rule hit counters (weft_stats_v1): index slot * stride + rule + 1; + 0 is the default action. */
 export const STATS_DEFAULT_INDEX = 0;
 
-/** Load-time settings (`volatile const struct weft_cfg` in .rodata). */
-export const CFG_FIELDS = ['stats_stride', 'seen_mark'] as const;
 /** skb mark bit a TC program sets once it has judged a packet, so a forwarded packet is judged once per host. */
 export const DEFAULT_SEEN_MARK = 0x00100000;
 
@@ -124,6 +124,7 @@ export function renderAbiHeader(): string {
   lines.push(define('WEFT_CTL_ACTIVE_SLOT', CTL.activeSlot));
   lines.push(define('WEFT_CTL_GENERATION', CTL.generation));
   lines.push(define('WEFT_CTL_DEFAULT_SLOT0', CTL.defaultSlot0));
+  lines.push(define('WEFT_CTL_FAILSAFE_COUNT', CTL.failsafeCount));
   lines.push(define('WEFT_CTL_ENTRIES', CTL.entries));
   lines.push(define('WEFT_ID_FLAG_LOCAL', ID_FLAG_LOCAL));
   lines.push(define('WEFT_ID4_KEY', ID4_KEY));

@@ -30,7 +30,7 @@ import {
   XDP_FLAGS_SKB_MODE,
 } from './libbpf.ts';
 import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, readCtl, readPerCpu, writeFailsafe, writeSlot, type MapFds } from './loader.ts';
-import { shareFromJson, type HostShare, type MapsJson, type MapSizes } from './share.ts';
+import { checkMapsJson, sizesFromJson, type HostShare, type MapsJson, type MapSizes } from './share.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('host-agent');
@@ -70,7 +70,19 @@ interface AgentState {
   /** Interfaces whose clsact qdisc this agent created (removed again on remove). */
   createdClsact: string[];
   rules: HostShare['rules'];
+  /** Entries each slot holds (null: empty), to decide whether a delta fits. */
+  slotCounts: (SlotCounts | null)[];
   appliedAt: string;
+}
+
+interface SlotCounts {
+  id4: number;
+  id6: number;
+  policy: number;
+}
+
+function countsOf(j: MapsJson): SlotCounts {
+  return { id4: j.maps[MAP.id4].entries.length, id6: j.maps[MAP.id6].entries.length, policy: j.maps[MAP.policy].entries.length };
 }
 
 export interface ApplyResult {
@@ -184,9 +196,9 @@ function writeJsonAtomic(file: string, value: unknown): void {
   renameSync(tmp, file);
 }
 
-function readSlotShare(runDir: string, slot: number): HostShare | undefined {
+function readSlot(runDir: string, slot: number): MapsJson | undefined {
   const f = join(runDir, `slot${slot}.json`);
-  return existsSync(f) ? shareFromJson(JSON.parse(readFileSync(f, 'utf8')) as MapsJson, f) : undefined;
+  return existsSync(f) ? checkMapsJson(JSON.parse(readFileSync(f, 'utf8')) as MapsJson, f) : undefined;
 }
 
 function openPinnedMaps(pinDir: string): MapFds {
@@ -218,19 +230,20 @@ function readDevice(bundleDir: string, device: string) {
     throw new Error(`bundle ${bundleDir} has no device "${device}" (devices: ${known.join(', ') || 'none'})`);
   }
   const mapsText = readFileSync(join(dir, 'maps.json'), 'utf8');
-  const share = shareFromJson(JSON.parse(mapsText) as MapsJson, join(dir, 'maps.json'));
+  const maps = checkMapsJson(JSON.parse(mapsText) as MapsJson, join(dir, 'maps.json'));
   const ifaces = JSON.parse(readFileSync(join(dir, 'interfaces.json'), 'utf8')) as InterfacesJson;
   if (ifaces.format !== INTERFACES_FORMAT) throw new Error(`${join(dir, 'interfaces.json')}: unknown format "${String(ifaces.format)}"`);
   const objectPath = join(dir, 'policy.bpf.o');
-  return { dir, mapsText, share, ifaces, objectPath, objectDigest: sha(readFileSync(objectPath)) };
+  return { dir, mapsText, maps, ifaces, objectPath, objectDigest: sha(readFileSync(objectPath)) };
 }
 
-function fits(state: AgentState, active: HostShare | undefined, next: HostShare): boolean {
-  const a = active ?? { id4: [], id6: [], policy: [] };
+function fits(state: AgentState, next: MapsJson): boolean {
+  const a = state.slotCounts[state.activeSlot] ?? { id4: 0, id6: 0, policy: 0 };
+  const n = countsOf(next);
   return (
-    a.id4.length + next.id4.length <= state.maxEntries.id4 &&
-    a.id6.length + next.id6.length <= state.maxEntries.id6 &&
-    a.policy.length + next.policy.length <= state.maxEntries.policy &&
+    a.id4 + n.id4 <= state.maxEntries.id4 &&
+    a.id6 + n.id6 <= state.maxEntries.id6 &&
+    a.policy + n.policy <= state.maxEntries.policy &&
     next.rules.length + 1 <= state.statsStride
   );
 }
@@ -324,10 +337,7 @@ export function agentApply(bundleDir: string, deviceName: string, o: AgentOption
   const mapsDigest = sha(dev.mapsText);
 
   if (state && state.objectDigest === dev.objectDigest && existsSync(pinDir)) {
-    const active = readSlotShare(runDir, state.activeSlot);
-    if (fits(state, active, dev.share)) {
-      return applyDelta(state, dev, mapsDigest, active, o, t0, bundleDir);
-    }
+    if (fits(state, dev.maps)) return applyDelta(state, dev, mapsDigest, o, t0, bundleDir);
     log.info({ scope }, 'new share does not fit the loaded maps: reloading');
   }
   return applyLoad(state, dev, mapsDigest, o, t0, bundleDir);
@@ -337,7 +347,6 @@ function applyDelta(
   state: AgentState,
   dev: ReturnType<typeof readDevice>,
   mapsDigest: string,
-  active: HostShare | undefined,
   o: AgentOptions,
   t0: number,
   bundleDir: string,
@@ -352,9 +361,9 @@ function applyDelta(
     let action: ApplyResult['action'] = 'unchanged';
     if (mapsDigest !== state.mapsDigest) {
       const slot = 1 - state.activeSlot;
-      const before = readSlotShare(runDir, slot);
-      const d = writeSlot(maps, slot, state.statsStride, dev.share, before);
-      writeFailsafe(maps, dev.share, active);
+      const before = readSlot(runDir, slot);
+      const d = writeSlot(maps, slot, state.statsStride, dev.maps, before);
+      writeFailsafe(maps, dev.maps);
       // The slot file is written before the flip: if we die between the two,
       // the next apply still knows what the (inactive) slot holds.
       writeJsonAtomic(join(runDir, `slot${slot}.json`), dev.mapsText);
@@ -362,7 +371,8 @@ function applyDelta(
       state.activeSlot = slot;
       state.generation += 1;
       state.mapsDigest = mapsDigest;
-      state.rules = dev.share.rules;
+      state.rules = dev.maps.rules;
+      state.slotCounts[slot] = countsOf(dev.maps);
       written = d.written;
       deleted = d.deleted;
       action = 'delta';
@@ -396,8 +406,8 @@ function applyLoad(
   let m;
   try {
     m = loadObject(dev.objectPath, {
-      sizes: dev.share.maxEntries,
-      statsStride: dev.share.statsStride,
+      sizes: sizesFromJson(dev.maps),
+      statsStride: dev.maps.statsStride,
       seenMark: DEFAULT_SEEN_MARK,
       reuseCtFd: oldCt >= 0 ? oldCt : undefined,
     });
@@ -405,8 +415,8 @@ function applyLoad(
     if (oldCt >= 0) libbpf.closeFd(oldCt);
   }
   try {
-    const d = writeSlot(m, 0, dev.share.statsStride, dev.share);
-    writeFailsafe(m, dev.share);
+    const d = writeSlot(m, 0, dev.maps.statsStride, dev.maps);
+    writeFailsafe(m, dev.maps);
     activate(m, 0, generation);
     let attached;
     try {
@@ -421,18 +431,19 @@ function applyLoad(
     writeJsonAtomic(join(runDir, 'slot0.json'), dev.mapsText);
     const next: AgentState = {
       format: STATE_FORMAT,
-      device: dev.share.device,
+      device: dev.maps.device,
       bundle: bundleDir,
       netns: o.netns,
       generation,
       activeSlot: 0,
       objectDigest: dev.objectDigest,
       mapsDigest,
-      statsStride: dev.share.statsStride,
-      maxEntries: dev.share.maxEntries,
+      statsStride: dev.maps.statsStride,
+      maxEntries: sizesFromJson(dev.maps),
       attach: attached.attach,
       createdClsact: attached.created,
-      rules: dev.share.rules,
+      rules: dev.maps.rules,
+      slotCounts: [countsOf(dev.maps), null],
       appliedAt: new Date().toISOString(),
     };
     writeJsonAtomic(join(runDir, 'state.json'), next);

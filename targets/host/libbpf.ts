@@ -14,14 +14,11 @@ const lib = koffi.load(LIBBPF_PATH);
 const libc = koffi.load('libc.so.6');
 
 export const BPF_ANY = 0;
-export const BPF_NOEXIST = 1;
 export const BPF_TC_INGRESS = 1;
 export const BPF_TC_EGRESS = 2;
 export const BPF_TC_F_REPLACE = 1;
-export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1;
 export const XDP_FLAGS_SKB_MODE = 2;
 export const XDP_FLAGS_DRV_MODE = 4;
-export const XDP_FLAGS_REPLACE = 16;
 export const CLONE_NEWNET = 0x40000000;
 
 const TcHook = koffi.struct('bpf_tc_hook', {
@@ -38,7 +35,6 @@ const TcOpts = koffi.struct('bpf_tc_opts', {
   handle: 'uint32_t',
   priority: 'uint32_t',
 });
-const XdpAttachOpts = koffi.struct('bpf_xdp_attach_opts', { sz: 'size_t', old_prog_fd: 'int' });
 const BatchOpts = koffi.struct('bpf_map_batch_opts', { sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t' });
 
 export interface TcHookSpec {
@@ -78,8 +74,8 @@ const fn = {
   tcAttach: lib.func('int bpf_tc_attach(bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
   tcDetach: lib.func('int bpf_tc_detach(bpf_tc_hook *hook, bpf_tc_opts *opts)'),
   tcQuery: lib.func('int bpf_tc_query(bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
-  xdpAttach: lib.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, bpf_xdp_attach_opts *opts)'),
-  xdpDetach: lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, bpf_xdp_attach_opts *opts)'),
+  xdpAttach: lib.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)'),
+  xdpDetach: lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, void *opts)'),
   xdpQueryId: lib.func('int bpf_xdp_query_id(int ifindex, int flags, _Out_ uint32_t *id)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t n, const char *fmt, void *ap)'),
   close: libc.func('int close(int fd)'),
@@ -240,7 +236,9 @@ export const libbpf = {
   },
   /** Creates the clsact qdisc; false when it was already there. */
   tcHookCreate(h: TcHookSpec): boolean {
-    const rc = fn.tcHookCreate({ sz: koffi.sizeof(TcHook), ifindex: h.ifindex, attach_point: h.attachPoint, parent: 0 }) as number;
+    // An existing qdisc is the normal case after the first apply; libbpf would print the kernel's refusal.
+    const r = withLibbpfLog(() => fn.tcHookCreate({ sz: koffi.sizeof(TcHook), ifindex: h.ifindex, attach_point: h.attachPoint, parent: 0 }) as number);
+    const rc = r.result ?? -1;
     if (rc === -17) return false; // EEXIST
     check('bpf_tc_hook_create', rc);
     return true;

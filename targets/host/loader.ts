@@ -10,10 +10,10 @@
 // is shared by both slots, so established connections survive.
 
 import { readFileSync } from 'node:fs';
-import { CTL, MAP, PLEN, PLEN_TABLES, PROG, VERDICT, type MapConcern } from './abi.ts';
+import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, VERDICT, type MapConcern } from './abi.ts';
 import { failsafeKey, idKey, idValue, plensValue, policyKey, policyValue, u32 } from './encode.ts';
 import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
-import type { HostShare, MapSizes } from './share.ts';
+import { failsafeFromJson, parsePrefix, type IdJson, type MapsJson, type MapSizes } from './share.ts';
 
 export interface LoadSettings {
   sizes: MapSizes;
@@ -57,6 +57,7 @@ export interface HostMaps extends MapFds {
 export const MAP_CONCERNS = Object.keys(MAP) as MapConcern[];
 
 
+/** struct weft_cfg of bpf/lib/maps.h: two u32 in this order. */
 function cfgBlob(statsStride: number, seenMark: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeUInt32LE(statsStride, 0);
@@ -107,54 +108,17 @@ export function closeObject(m: HostMaps): void {
   libbpf.close(m.obj);
 }
 
-/** Key/value pairs of one slot of each sized map, keyed by hex key for diffing. */
-export interface SlotImage {
-  id: Map<string, { key: Buffer; value: Buffer; family: 4 | 6 }>;
-  policy: Map<string, { key: Buffer; value: Buffer }>;
-}
-
-export function slotImage(share: HostShare, slot: number): SlotImage {
-  const id: SlotImage['id'] = new Map();
-  for (const e of [...share.id4, ...share.id6]) {
-    const key = idKey(slot, e);
-    id.set(key.toString('hex'), { key, value: idValue(e), family: e.prefix.family });
+function diff<T>(before: T[], after: T[], key: (e: T) => string, value: (e: T) => string): { removed: T[]; changed: T[] } {
+  const old = new Map<string, string>();
+  for (const e of before) old.set(key(e), value(e));
+  const changed: T[] = [];
+  const kept = new Set<string>();
+  for (const e of after) {
+    const k = key(e);
+    kept.add(k);
+    if (old.get(k) !== value(e)) changed.push(e);
   }
-  const policy: SlotImage['policy'] = new Map();
-  for (const e of share.policy) {
-    const key = policyKey(slot, e);
-    policy.set(key.toString('hex'), { key, value: policyValue(e) });
-  }
-  return { id, policy };
-}
-
-function writeDelta<T extends { key: Buffer; value: Buffer }>(
-  fdOf: (v: T) => number,
-  before: Map<string, T>,
-  after: Map<string, T>,
-): { deleted: number; written: number } {
-  let deleted = 0;
-  let written = 0;
-  // Deletions first, so the map never holds both the old and new slot contents at once.
-  for (const [k, v] of before) {
-    if (!after.has(k)) {
-      libbpf.delete(fdOf(v), v.key);
-      deleted++;
-    }
-  }
-  const batches = new Map<number, T[]>();
-  for (const [k, v] of after) {
-    const old = before.get(k);
-    if (old && old.value.equals(v.value)) continue;
-    const fd = fdOf(v);
-    let list = batches.get(fd);
-    if (!list) batches.set(fd, (list = []));
-    list.push(v);
-  }
-  for (const [fd, list] of batches) {
-    for (const v of list) libbpf.update(fd, v.key, v.value);
-    written += list.length;
-  }
-  return { deleted, written };
+  return { removed: before.filter((e) => !kept.has(key(e))), changed };
 }
 
 export interface DeltaStats {
@@ -162,29 +126,63 @@ export interface DeltaStats {
   written: number;
 }
 
-/** Brings one (inactive) slot from `before` to `after`; `before` undefined: the slot is empty. */
-export function writeSlot(m: MapFds, slot: number, statsStride: number, after: HostShare, before?: HostShare): DeltaStats {
-  const a = slotImage(after, slot);
-  const b = before ? slotImage(before, slot) : { id: new Map(), policy: new Map() };
-  const ids = writeDelta((v: { family: 4 | 6 }) => (v.family === 4 ? m.fds.id4 : m.fds.id6), b.id, a.id);
-  const pol = writeDelta(() => m.fds.policy, b.policy, a.policy);
+const prefixLen = (e: IdJson) => Number(e.prefix.slice(e.prefix.indexOf('/') + 1));
+
+/**
+ * Brings one (inactive) slot from `before` to `after` (undefined: the slot is
+ * empty). Entries are compared as text, and only the ones that differ are
+ * encoded and written: a one-rule change costs a few syscalls.
+ */
+export function writeSlot(m: MapFds, slot: number, statsStride: number, after: MapsJson, before?: MapsJson): DeltaStats {
+  let deleted = 0;
+  let written = 0;
+  for (const [name, fd] of [
+    [MAP.id4, m.fds.id4],
+    [MAP.id6, m.fds.id6],
+  ] as const) {
+    const d = diff(before?.maps[name].entries ?? [], after.maps[name].entries, (e) => e.prefix, (e) => `${e.id}|${e.local}`);
+    // Deletions first, so the map never needs room for both contents of the slot.
+    for (const e of d.removed) libbpf.delete(fd, idKey(slot, { prefix: parsePrefix(e.prefix) }));
+    for (const e of d.changed) libbpf.update(fd, idKey(slot, { prefix: parsePrefix(e.prefix) }), idValue(e));
+    deleted += d.removed.length;
+    written += d.changed.length;
+  }
+  const p = diff(
+    before?.maps[MAP.policy].entries ?? [],
+    after.maps[MAP.policy].entries,
+    (e) => `${e.dir}|${e.proto}|${e.local}|${e.remote}|${e.port}|${e.portLen}`,
+    (e) => `${e.rule}|${e.verdict}|${e.log}`,
+  );
+  for (const e of p.removed) libbpf.delete(m.fds.policy, policyKey(slot, e));
+  for (const e of p.changed) libbpf.update(m.fds.policy, policyKey(slot, e), policyValue(e));
+  deleted += p.removed.length;
+  written += p.changed.length;
   // Lengths last: until the flip no packet reads this slot, and after it every listed length has its entries.
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(after.id4.map((e) => e.prefix.len)));
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(after.id6.map((e) => e.prefix.len)));
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(after.policy.map((e) => e.portLen)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(after.maps[MAP.id4].entries.map(prefixLen)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(after.maps[MAP.id6].entries.map(prefixLen)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(after.maps[MAP.policy].entries.map((e) => e.portLen)));
   zeroStats(m, slot, statsStride);
   libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.defaultAction]));
-  return { deleted: ids.deleted + pol.deleted, written: ids.written + pol.written };
+  return { deleted, written };
 }
 
-/** Replaces the failsafe list (not per slot: it only ever allows more). */
-export function writeFailsafe(m: MapFds, share: HostShare, before?: HostShare): void {
-  const want = new Map(share.failsafe.map((f) => [failsafeKey(f).toString('hex'), failsafeKey(f)]));
-  for (const f of before?.failsafe ?? []) {
-    const k = failsafeKey(f);
-    if (!want.has(k.toString('hex'))) libbpf.delete(m.fds.failsafe, k);
-  }
+/**
+ * Brings the failsafe list to `after` (not per slot: it only ever allows
+ * more). New entries go in before stale ones go out, so a listed service is
+ * never briefly unlisted.
+ */
+export function writeFailsafe(m: MapFds, after: MapsJson): void {
+  const want = new Map(failsafeFromJson(after).map((f) => [failsafeKey(f).toString('hex'), failsafeKey(f)]));
   for (const k of want.values()) libbpf.update(m.fds.failsafe, k, u32(1));
+  const stale: Buffer[] = [];
+  const key = Buffer.alloc(FAILSAFE_KEY);
+  let prev: Buffer | null = null;
+  while (libbpf.nextKey(m.fds.failsafe, prev, key)) {
+    if (!want.has(key.toString('hex'))) stale.push(Buffer.from(key));
+    prev = Buffer.from(key);
+  }
+  for (const k of stale) libbpf.delete(m.fds.failsafe, k);
+  libbpf.update(m.fds.ctl, u32(CTL.failsafeCount), u32(want.size));
 }
 
 export function possibleCpus(): number {

@@ -34,10 +34,10 @@ describe('portPrefixes', () => {
 });
 
 describe('computeShare', () => {
-  it('judges every flow from or to a local endpoint like the reference (5 scenarios)', () => {
+  it('judges every flow from or to a local endpoint like the reference (3 scenarios)', () => {
     let judged = 0;
     const mismatches: string[] = [];
-    for (const seed of [1, 2, 3, 4, 5]) {
+    for (const seed of [1, 2, 3]) {
       const rng = makeRng(seed);
       const { policy, fabric } = generateScenario(rng);
       const ir = buildIr(policy, fabric);
@@ -46,7 +46,7 @@ describe('computeShare', () => {
         const share = shareFromJson(JSON.parse(JSON.stringify(shareToJson(computeShare(ir, fabric, device)))));
         const sem = new HostSemantics(share);
         const locals = share.localAddresses;
-        for (const f of generateFlows(rng, policy, fabric, 3000)) {
+        for (const f of generateFlows(rng, policy, fabric, 2500)) {
           const sameFamily = locals.filter((a) => a.family === f.src.family);
           const variants = sameFamily.length ? [f, { ...f, src: rng.pick(sameFamily) }, { ...f, dst: rng.pick(sameFamily) }] : [f];
           for (const v of variants) {

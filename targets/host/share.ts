@@ -17,6 +17,7 @@
 // - Each local address gets its own host prefix carrying the local flag.
 
 import { InputError } from '../../orchestrator/diagnostics.ts';
+import { MAP } from './abi.ts';
 import { FAMILY_BITS, formatCidr, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
@@ -260,6 +261,22 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
 
 export const MAPS_FORMAT = 'weft.host.maps/v1';
 
+export interface IdJson {
+  prefix: string;
+  id: number;
+  local: boolean;
+}
+export interface FailsafeJson {
+  address: string;
+  proto: number;
+  port: number;
+}
+interface Sized<T> {
+  maxEntries: number;
+  entries: T[];
+}
+
+/** maps.json: every map by its kernel name (abi.ts), with its size and every entry of one slot. */
 export interface MapsJson {
   format: typeof MAPS_FORMAT;
   device: string;
@@ -269,18 +286,14 @@ export interface MapsJson {
   localAddresses: string[];
   localIdentities: number[];
   statsStride: number;
-  maps: {
-    weft_id4_v1: { maxEntries: number; entries: { prefix: string; id: number; local: boolean }[] };
-    weft_id6_v1: { maxEntries: number; entries: { prefix: string; id: number; local: boolean }[] };
-    weft_policy_v1: { maxEntries: number; entries: PolicyEntry[] };
-    weft_ct_v1: { maxEntries: number; entries: [] };
-    weft_stats_v1: { maxEntries: number; entries: [] };
-    weft_failsafe_v1: { maxEntries: number; entries: { address: string; proto: number; port: number }[] };
-  };
+  maps: Record<typeof MAP.id4 | typeof MAP.id6, Sized<IdJson>> &
+    Record<typeof MAP.policy, Sized<PolicyEntry>> &
+    Record<typeof MAP.ct | typeof MAP.stats, Sized<never>> &
+    Record<typeof MAP.failsafe, Sized<FailsafeJson>>;
 }
 
 export function shareToJson(s: HostShare): MapsJson {
-  const ids = (es: IdEntry[]) => es.map((e) => ({ prefix: formatCidr(e.prefix), id: e.id, local: e.local }));
+  const ids = (es: IdEntry[]): IdJson[] => es.map((e) => ({ prefix: formatCidr(e.prefix), id: e.id, local: e.local }));
   return {
     format: MAPS_FORMAT,
     device: s.device,
@@ -291,12 +304,12 @@ export function shareToJson(s: HostShare): MapsJson {
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
     maps: {
-      weft_id4_v1: { maxEntries: s.maxEntries.id4, entries: ids(s.id4) },
-      weft_id6_v1: { maxEntries: s.maxEntries.id6, entries: ids(s.id6) },
-      weft_policy_v1: { maxEntries: s.maxEntries.policy, entries: s.policy },
-      weft_ct_v1: { maxEntries: s.maxEntries.ct, entries: [] },
-      weft_stats_v1: { maxEntries: s.maxEntries.stats, entries: [] },
-      weft_failsafe_v1: {
+      [MAP.id4]: { maxEntries: s.maxEntries.id4, entries: ids(s.id4) },
+      [MAP.id6]: { maxEntries: s.maxEntries.id6, entries: ids(s.id6) },
+      [MAP.policy]: { maxEntries: s.maxEntries.policy, entries: s.policy },
+      [MAP.ct]: { maxEntries: s.maxEntries.ct, entries: [] },
+      [MAP.stats]: { maxEntries: s.maxEntries.stats, entries: [] },
+      [MAP.failsafe]: {
         maxEntries: s.maxEntries.failsafe,
         entries: s.failsafe.map((f) => ({ address: formatIp(f.address.family, f.address.value), proto: f.proto, port: f.port })),
       },
@@ -304,7 +317,7 @@ export function shareToJson(s: HostShare): MapsJson {
   };
 }
 
-function parsePrefix(text: string, where: string): Cidr {
+export function parsePrefix(text: string, where = 'maps.json'): Cidr {
   const slash = text.indexOf('/');
   const ip = parseIp(slash < 0 ? text : text.slice(0, slash));
   const len = slash < 0 ? undefined : Number(text.slice(slash + 1));
@@ -312,15 +325,40 @@ function parsePrefix(text: string, where: string): Cidr {
   return { family: ip.family, addr: ip.value, len };
 }
 
-export function shareFromJson(j: MapsJson, where = 'maps.json'): HostShare {
+function parseAddr(t: string, where: string): IpAddr {
+  const a = parseIp(t);
+  if (!a) throw new Error(`${where}: bad address "${t}"`);
+  return a;
+}
+
+/** Checks the format; the agent works on this raw form (parsing 100k prefixes it would not touch costs time). */
+export function checkMapsJson(j: MapsJson, where = 'maps.json'): MapsJson {
   if (j.format !== MAPS_FORMAT) throw new Error(`${where}: format "${String(j.format)}" is not ${MAPS_FORMAT} (recompile the bundle with this weft)`);
-  const ids = (es: MapsJson['maps']['weft_id4_v1']['entries']): IdEntry[] =>
-    es.map((e) => ({ prefix: parsePrefix(e.prefix, where), id: e.id, local: e.local }));
-  const addr = (t: string): IpAddr => {
-    const a = parseIp(t);
-    if (!a) throw new Error(`${where}: bad address "${t}"`);
-    return a;
+  for (const name of [MAP.id4, MAP.id6, MAP.policy, MAP.ct, MAP.stats, MAP.failsafe]) {
+    if (!j.maps?.[name]) throw new Error(`${where}: no entry for map ${name} (recompile the bundle with this weft)`);
+  }
+  return j;
+}
+
+export function failsafeFromJson(j: MapsJson, where = 'maps.json'): FailsafeEntry[] {
+  return j.maps[MAP.failsafe].entries.map((f) => ({ address: parseAddr(f.address, where), proto: f.proto, port: f.port }));
+}
+
+export function sizesFromJson(j: MapsJson): MapSizes {
+  const m = j.maps;
+  return {
+    id4: m[MAP.id4].maxEntries,
+    id6: m[MAP.id6].maxEntries,
+    policy: m[MAP.policy].maxEntries,
+    ct: m[MAP.ct].maxEntries,
+    stats: m[MAP.stats].maxEntries,
+    failsafe: m[MAP.failsafe].maxEntries,
   };
+}
+
+export function shareFromJson(raw: MapsJson, where = 'maps.json'): HostShare {
+  const j = checkMapsJson(raw, where);
+  const ids = (es: IdJson[]): IdEntry[] => es.map((e) => ({ prefix: parsePrefix(e.prefix, where), id: e.id, local: e.local }));
   const m = j.maps;
   return {
     device: j.device,
@@ -328,20 +366,13 @@ export function shareFromJson(j: MapsJson, where = 'maps.json'): HostShare {
     policyDigest: j.policy.digest,
     defaultAction: j.defaultAction,
     rules: j.rules,
-    localAddresses: j.localAddresses.map(addr),
+    localAddresses: j.localAddresses.map((a) => parseAddr(a, where)),
     localIdentities: j.localIdentities,
-    id4: ids(m.weft_id4_v1.entries),
-    id6: ids(m.weft_id6_v1.entries),
-    policy: m.weft_policy_v1.entries,
-    failsafe: m.weft_failsafe_v1.entries.map((f) => ({ address: addr(f.address), proto: f.proto, port: f.port })),
-    maxEntries: {
-      id4: m.weft_id4_v1.maxEntries,
-      id6: m.weft_id6_v1.maxEntries,
-      policy: m.weft_policy_v1.maxEntries,
-      ct: m.weft_ct_v1.maxEntries,
-      stats: m.weft_stats_v1.maxEntries,
-      failsafe: m.weft_failsafe_v1.maxEntries,
-    },
+    id4: ids(m[MAP.id4].entries),
+    id6: ids(m[MAP.id6].entries),
+    policy: m[MAP.policy].entries,
+    failsafe: failsafeFromJson(j, where),
+    maxEntries: sizesFromJson(j),
     statsStride: j.statsStride,
   };
 }

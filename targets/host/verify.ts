@@ -24,12 +24,11 @@ import { formatIp, type IpAddr } from '../../orchestrator/net/ip.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { ReferenceConntrack } from '../../orchestrator/reference/stateful.ts';
 import { generateFlows, generatePacketSequences, makeRng, type Rng } from '../../orchestrator/testing/generate.ts';
-import { CT_KEY } from './abi.ts';
+import { CT_KEY, DEFAULT_SEEN_MARK } from './abi.ts';
 import { TestRunner } from './libbpf.ts';
 import { activate, clearMap, closeObject, loadObject, writeFailsafe, writeSlot } from './loader.ts';
 import { buildPacket } from './packet.ts';
 import { shareFromJson, type HostShare, type MapsJson } from './share.ts';
-import { DEFAULT_SEEN_MARK } from './abi.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('host-verify');
@@ -59,13 +58,14 @@ function moved(f: Flow, src: IpAddr, dst: IpAddr): Flow {
   return { src, dst, proto: f.proto, sport: f.sport, dport: f.dport, icmpType: f.icmpType, icmpCode: f.icmpCode, icmpId: f.icmpId };
 }
 
-export function readShare(deviceDir: string): HostShare {
+export function readMaps(deviceDir: string): { raw: MapsJson; share: HostShare } {
   const file = join(deviceDir, 'maps.json');
-  return shareFromJson(JSON.parse(readFileSync(file, 'utf8')) as MapsJson, file);
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as MapsJson;
+  return { raw, share: shareFromJson(raw, file) };
 }
 
 export async function verifyHost(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<HostVerifyReport> {
-  const share = readShare(deviceDir);
+  const { raw, share } = readMaps(deviceDir);
   const maps = loadObject(join(deviceDir, 'policy.bpf.o'), {
     sizes: share.maxEntries,
     statsStride: share.statsStride,
@@ -86,8 +86,8 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
     denied: 0,
   };
   try {
-    writeSlot(maps, 0, share.statsStride, share);
-    writeFailsafe(maps, share);
+    writeSlot(maps, 0, share.statsStride, raw);
+    writeFailsafe(maps, raw);
     activate(maps, 0, 1);
     const tc = new TestRunner(maps.progs.tc);
     const xdp = new TestRunner(maps.progs.xdp);

@@ -115,38 +115,40 @@ export function checkAcl(config: AclConfig, input: CodegenInput, flows: Flow[]):
     for (let k = 0; k < flows.length; k++) {
       let f = flows[k];
       let verdict = verdicts[k];
-      if (mode === 'exact') {
-        if (!local.has(book.identityOf(f.src))) {
-          report.flows++;
-          const d = acl.decide(iface, f, f.proto === 6 ? TCP_SYN : 0);
-          if (permits(d)) mismatch(`${iface} exact: spoofed source passes: ${describeFlow(f)}`);
-          const pool = localSources[f.src.family];
-          if (pool.length === 0) continue;
-          f = { ...f, src: pool[k % pool.length] };
-          verdict = reference.verdict(f);
+      if (mode === 'prefilter') {
+        report.flows++;
+        if (verdict.verdict === 'allow' && !permits(acl.decide(iface, f, f.proto === 6 ? TCP_SYN : 0))) {
+          mismatch(`${iface} prefilter drops ${describeFlow(f)} which rule ${verdict.rule} allows`);
         }
+        continue;
+      }
+      const pool = localSources[f.src.family];
+      // Replies enter the exact port from the local endpoint: the answer to
+      // an allowed flow towards it (tried with one of its addresses) must pass.
+      const toLocal = local.has(book.identityOf(f.dst)) || pool.length === 0 ? f : { ...f, dst: pool[k % pool.length] };
+      const toVerdict = toLocal === f ? verdict : reference.verdict(toLocal);
+      const replyable = f.proto === 6 || f.proto === 17 || isEchoRequest(f);
+      if (toVerdict.verdict === 'allow' && toVerdict.rule >= 0 && replyable && local.has(book.identityOf(toLocal.dst))) {
+        const r = replyOf(toLocal);
+        report.repliesChecked++;
+        report.flows++;
+        if (!permits(acl.decide(iface, r, f.proto === 6 ? TCP_ACK : 0))) mismatch(`${iface} exact: reply ${describeFlow(r)} of an allowed flow is dropped`);
+      }
+      if (!local.has(book.identityOf(f.src))) {
+        report.flows++;
+        if (permits(acl.decide(iface, f, f.proto === 6 ? TCP_SYN : 0))) mismatch(`${iface} exact: spoofed source passes: ${describeFlow(f)}`);
+        if (pool.length === 0) continue;
+        f = { ...f, src: pool[k % pool.length] };
+        verdict = reference.verdict(f);
       }
       const want = verdict.verdict === 'allow';
       const d = acl.decide(iface, f, f.proto === 6 ? TCP_SYN : 0);
       const got = permits(d);
       report.flows++;
-      if (mode === 'prefilter') {
-        if (!got && want) mismatch(`${iface} prefilter drops ${describeFlow(f)} which rule ${verdict.rule} allows`);
-        continue;
-      }
-      if (got !== want) {
-        if (got && isReplyEntry(d) && reference.verdict(requestOf(f)).verdict === 'allow') report.replyApproximated++;
-        else if (!got && (f.proto === 1 || f.proto === 58) && !icmpInModel(f.src.family, f.proto, f.icmpType ?? 0, f.icmpCode ?? 0)) report.failClosed++;
-        else mismatch(`${iface} exact: ${describeFlow(f)}: acl ${got ? 'allows' : 'denies'}, reference ${want ? 'allows' : 'denies'} (rule ${verdict.rule})`);
-      }
-      // A reply towards the unmanaged side's peer: the allowed flow's answer must pass.
-      const replyable = f.proto === 6 || f.proto === 17 || isEchoRequest(f);
-      if (want && verdict.rule >= 0 && replyable && local.has(book.identityOf(f.dst))) {
-        const r = replyOf(f);
-        report.repliesChecked++;
-        report.flows++;
-        if (!permits(acl.decide(iface, r, f.proto === 6 ? TCP_ACK : 0))) mismatch(`${iface} exact: reply ${describeFlow(r)} of an allowed flow is dropped`);
-      }
+      if (got === want) continue;
+      if (got && isReplyEntry(d) && reference.verdict(requestOf(f)).verdict === 'allow') report.replyApproximated++;
+      else if (!got && (f.proto === 1 || f.proto === 58) && !icmpInModel(f.src.family, f.proto, f.icmpType ?? 0, f.icmpCode ?? 0)) report.failClosed++;
+      else mismatch(`${iface} exact: ${describeFlow(f)}: acl ${got ? 'allows' : 'denies'}, reference ${want ? 'allows' : 'denies'} (rule ${verdict.rule})`);
     }
   }
   return report;

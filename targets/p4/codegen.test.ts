@@ -3,7 +3,8 @@
 // prefix ternaries, LPM sweeping, reverse entries, ND, capacity, JSON form.
 
 import { describe, expect, it } from 'vitest';
-import { generateFlows, generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
+import { generateFlows, generatePacketSequences, generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
+import { ReferenceConntrack } from '../../orchestrator/reference/stateful.ts';
 import { buildIr } from '../../orchestrator/ir/build.ts';
 import { place } from '../../orchestrator/placement/place.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
@@ -12,7 +13,7 @@ import { parseCidr, parseIp, type Cidr } from '../../orchestrator/net/ip.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
 import type { Device } from '../../inventory/model.ts';
-import { checkSwitchFlows, lpmIntervals, packetOfFlow, TCP_FLAG_ACK } from '../switch-common/index.ts';
+import { checkSwitchFlows, endpointSources, isControlTraffic, lpmIntervals, packetOfFlow, TCP_FLAG_ACK } from '../switch-common/index.ts';
 import { buildAclEntries, checkCapacity, entriesDocument } from './codegen.ts';
 import { entryFromProto } from './entries.ts';
 import { AclInterpreter } from './semantics.ts';
@@ -90,14 +91,17 @@ function asPrefilter(dp: DevicePlacement): DevicePlacement {
 }
 
 describe('p4 entries against the reference evaluator', () => {
-  for (const seed of [1, 2]) {
-    it(`generated policy ${seed}: exact ports equal, prefilter ports never drop an allowed flow`, () => {
-      const { policy, fabric } = generateScenario(makeRng(seed));
+  for (const [seed, defaultAction] of [
+    [1, undefined],
+    [2, undefined],
+    [3, 'allow'],
+  ] as const) {
+    it(`generated policy ${seed}${defaultAction ? ` (default ${defaultAction})` : ''}: exact ports equal, prefilter ports never drop an allowed flow`, () => {
+      const { policy, fabric } = generateScenario(makeRng(seed), { defaultAction, rules: defaultAction ? 12 : undefined });
       const ir = buildIr(policy, fabric);
       const placement = place(policy, fabric, ir);
       const ref = new ReferenceEvaluator(policy, fabric);
       const flows = generateFlows(makeRng(seed * 1000 + 1), policy, fabric, 200_000);
-      const verdicts = flows.map((f) => ref.verdict(f).verdict);
       const switches = placement.devices.filter((d) => d.target === 'p4' || d.target === 'openconfig');
       expect(switches.length).toBeGreaterThan(0);
       const dp = switches.find((d) => d.mode === 'exact') ?? switches[0];
@@ -106,22 +110,22 @@ describe('p4 entries against the reference evaluator', () => {
         ['as placed', dp],
         ['prefilter only', asPrefilter(dp)],
       ] as const) {
-        const program = buildAclEntries({ policy, ir, devicePlacement: placementOf });
+        const program = buildAclEntries({ policy, ir, devicePlacement: placementOf, fabric });
         const interp = new AclInterpreter(program.entries);
         const exactPorts = placementOf.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
         const prefilterPorts = placementOf.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
-        let n = 0;
         const r = checkSwitchFlows({
           exactPorts,
           prefilterPorts,
           flows,
-          reference: () => verdicts[n++],
+          reference: (f) => ref.verdict(f).verdict,
+          sourcesOf: (port) => endpointSources(fabric, dp.device, port),
           evaluate: (p) => interp.evaluate(p),
           describe: describeFlow,
           ports: 'rotate',
         });
         console.log(
-          `p4 verify seed ${seed} ${dp.device} ${label}: ${flows.length} flows, ${r.checks} checks over ${exactPorts.length} exact + ${prefilterPorts.length} prefilter ports, ${program.entries.length} entries, ${r.mismatches} mismatches`,
+          `p4 verify seed ${seed} (default ${policy.defaultAction}) ${dp.device} ${label}: ${flows.length} flows, ${r.checks} checks over ${exactPorts.length} exact + ${prefilterPorts.length} prefilter ports, ${program.entries.length} entries, ${r.mismatches} mismatches`,
         );
         expect(r.examples).toEqual([]);
         expect(r.mismatches).toBe(0);
@@ -258,5 +262,75 @@ describe('p4 entries on a hand-built policy', () => {
     expect((err as InputError).message).toContain('fabric.yaml:7:5');
     expect(() => checkCapacity({ device: { ...device, capacity: undefined } }, program.entries.length)).not.toThrow();
     expect(() => checkCapacity({ device: { ...device, capacity: undefined } }, 5000)).toThrow(/more than 4096 \(the size of table weft_acl/);
+  });
+});
+
+describe('p4 entries on request/reply sequences (stateless replies)', () => {
+  it('carries every reply the stateful reference allows, except the documented UDP/ICMP replies at exact ports', () => {
+    const seed = 2;
+    const { policy, fabric } = generateScenario(makeRng(seed), { defaultAction: 'deny' });
+    const ir = buildIr(policy, fabric);
+    const dp = place(policy, fabric, ir).devices.find((d) => d.mode === 'exact' && (d.target === 'p4' || d.target === 'openconfig'))!;
+    const interp = new AclInterpreter(buildAclEntries({ policy, ir, devicePlacement: dp, fabric }).entries);
+    const exactPorts = dp.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
+    const uplink = dp.interfaces.find((i) => i.role !== 'unmanaged-endpoint')!.name;
+    const portOf = new Map<string, string>();
+    for (const p of exactPorts) for (const a of endpointSources(fabric, dp.device, p)) portOf.set(`${a.family}/${a.value}`, p);
+    const ref = new ReferenceEvaluator(policy, fabric);
+    const sequences = generatePacketSequences(makeRng(seed + 50), policy, fabric, 50_000);
+    // Half the sequences start at an unmanaged endpoint, so replies come back from one.
+    const endpoints = [...portOf.keys()].map((k) => {
+      const [fam, v] = k.split('/');
+      return { family: Number(fam) as 4 | 6, value: BigInt(v) };
+    });
+    let packets = 0;
+    let carried = 0;
+    let wrong = 0;
+    let approximated = 0;
+    const examples: string[] = [];
+    sequences.forEach((seq0, i) => {
+      const ct = new ReferenceConntrack(ref);
+      const e = endpoints.filter((a) => a.family === seq0[0].src.family);
+      const swap = i % 2 === 0 && e.length > 0 ? e[i % e.length] : undefined;
+      const first = seq0[0];
+      const seq = swap
+        ? seq0.map((p) => ({
+            ...p,
+            src: p.src.value === first.src.value ? swap : p.src,
+            dst: p.dst.value === first.src.value ? swap : p.dst,
+          }))
+        : seq0;
+      const seen = new Set<string>();
+      for (const p of seq) {
+        packets++;
+        const key = `${p.src.value}|${p.dst.value}|${p.proto}|${p.sport}|${p.dport}`;
+        const rkey = `${p.dst.value}|${p.src.value}|${p.proto}|${p.dport}|${p.sport}`;
+        const established = seen.has(key) || seen.has(rkey);
+        seen.add(key);
+        const port = portOf.get(`${p.src.family}/${p.src.value}`);
+        const packet = packetOfFlow(p, { inPort: port ?? uplink, established });
+        const verdict = interp.evaluate(packet);
+        const want = ct.packet(p);
+        if (isControlTraffic(packet)) {
+          if (verdict !== 'permit') wrong++;
+          continue;
+        }
+        if (want === 'allow' && verdict === 'permit') carried++;
+        if (port === undefined) {
+          if (want === 'allow' && verdict !== 'permit') wrong++;
+        } else if (want === 'allow' && verdict !== 'permit') {
+          if (p.proto === 6) wrong++;
+          else approximated++;
+        } else if (want === 'deny' && verdict === 'permit') {
+          if (established && p.proto === 6) approximated++;
+          else wrong++;
+        }
+        if (wrong > 0 && examples.length < 3 && examples.length < wrong) examples.push(`${describeFlow(p)} at ${port ?? uplink}: switch ${verdict}, reference ${want}`);
+      }
+    });
+    console.log(`p4 stateful seed ${seed}: ${sequences.length} sequences, ${packets} packets, ${carried} allowed packets carried, ${approximated} stateless approximations, ${wrong} wrong`);
+    expect(examples).toEqual([]);
+    expect(wrong).toBe(0);
+    expect(carried).toBeGreaterThan(packets / 20);
   });
 });

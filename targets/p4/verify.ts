@@ -10,7 +10,7 @@ import { formatIp } from '../../orchestrator/net/ip.ts';
 import type { Flow } from '../../orchestrator/flow.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { generateFlows, makeRng } from '../../orchestrator/testing/generate.ts';
-import { checkSwitchFlows } from '../switch-common/index.ts';
+import { checkSwitchFlows, endpointSources } from '../switch-common/index.ts';
 import { entryFromProto, type AclEntry, type EntriesDocument } from './entries.ts';
 import { parseP4InfoText, pipelineFromP4Info, PIPELINE } from './p4info.ts';
 import { AclInterpreter } from './semantics.ts';
@@ -52,6 +52,8 @@ export async function verifyP4(deviceDir: string, input: CodegenInput, opts: Ver
     reference: (f) => ref.verdict(f).verdict,
     evaluate: (p) => interp.evaluate(p),
     describe: describeFlow,
+    sourcesOf: (port) => endpointSources(input.fabric, input.device.name, port),
+    ports: 'rotate',
   });
   return {
     device: input.device.name,

@@ -4,12 +4,16 @@
 //   - a new flow is its first packet: TCP with SYN only, so reverse entries
 //     (which need ACK) never decide it;
 //   - IPv6 neighbour discovery is control traffic: always permitted;
-//   - exact ports: the verdict equals the reference's;
+//   - exact ports: the verdict equals the reference's; where the port's
+//     endpoints are known (`sourcesOf`), traffic entering it comes from their
+//     addresses: half the flows are re-sourced from them, and any other
+//     source entering the port is spoofed and must be denied;
 //   - every other port (prefilter): never deny what the reference allows.
 
 import type { Flow, Verdict } from '../../orchestrator/flow.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { EnforcementMode } from '../contract.ts';
+import type { Fabric } from '../../inventory/model.ts';
 import { ND_TYPES, TCP_FLAG_ACK, TCP_FLAG_SYN } from './rules.ts';
 
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -30,6 +34,11 @@ export interface SwitchPacket {
 }
 
 export type SwitchVerdict = 'permit' | 'deny';
+
+/** Addresses of the unmanaged endpoints plugged into one port of a device. */
+export function endpointSources(fabric: Fabric, device: string, port: string): IpAddr[] {
+  return fabric.endpoints.filter((e) => e.host === undefined && e.attach?.device === device && e.attach.port === port).flatMap((e) => e.addresses);
+}
 
 /** The packet a flow's first packet (or, with `established`, a later one) looks like on the wire. */
 export function packetOfFlow(flow: Flow, opts: { inPort?: string; established?: boolean } = {}): SwitchPacket {
@@ -62,6 +71,8 @@ export interface SwitchCheckInput {
   reference(flow: Flow): Verdict;
   evaluate(packet: SwitchPacket): SwitchVerdict;
   describe?(flow: Flow): string;
+  /** Addresses of the endpoints behind an exact port, when known. */
+  sourcesOf?(port: string): IpAddr[];
   /**
    * 'all': every flow at every port. 'rotate': flow i at port i mod n, so a
    * large flow count covers every port without multiplying the work.
@@ -85,10 +96,22 @@ export function checkSwitchFlows(input: SwitchCheckInput): SwitchCheckResult {
     ...input.prefilterPorts.map((port) => ({ port, mode: 'prefilter' as const })),
   ];
   const rotate = input.ports === 'rotate';
+  const sources = new Map(input.exactPorts.map((p) => [p, input.sourcesOf?.(p) ?? []]));
+  const keyOf = (a: IpAddr): string => `${a.family}/${a.value}`;
+  const sourceKeys = new Map([...sources].map(([p, list]) => [p, new Set(list.map(keyOf))]));
   for (let n = 0; n < input.flows.length; n++) {
-    const flow = input.flows[n];
-    const ref = input.reference(flow);
+    const original = input.flows[n];
+    let originalRef: Verdict | undefined;
     for (const { port, mode } of rotate ? [ports[n % ports.length]] : ports) {
+      let flow = original;
+      let ref: Verdict;
+      const legit = sources.get(port)?.filter((a) => a.family === original.src.family) ?? [];
+      if (mode === 'exact' && (sources.get(port)?.length ?? 0) > 0) {
+        if (n % 2 === 0 && legit.length > 0) flow = { ...original, src: legit[(n >> 1) % legit.length] };
+        ref = sourceKeys.get(port)!.has(keyOf(flow.src)) ? input.reference(flow) : 'deny';
+      } else {
+        ref = originalRef ??= input.reference(original);
+      }
       const packet = packetOfFlow(flow, { inPort: port });
       const got = input.evaluate(packet);
       checks++;

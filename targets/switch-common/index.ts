@@ -5,9 +5,10 @@
 //     (control permits, reply permits, forward rules in policy order, the
 //     default), with shadowed and verdict-neutral rules dropped; servicesOf
 //     and mergeRanges normalise a rule's ports;
-//   - packetOfFlow / checkSwitchFlows: flows as the packets a switch sees
-//     (ingress port, SYN for a new TCP flow) and the exact/prefilter check
-//     against the reference evaluator that both targets' verify run.
+//   - packetOfFlow / checkSwitchFlows / endpointSources: flows as the packets
+//     a switch sees (ingress port, SYN for a new TCP flow, sources of the
+//     endpoints behind a port) and the exact/prefilter check against the
+//     reference evaluator that both targets' verify run.
 // This file only re-exports.
 
 export { AddressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
@@ -29,6 +30,7 @@ export {
 } from './rules.ts';
 export {
   checkSwitchFlows,
+  endpointSources,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
   isControlTraffic,

@@ -10,12 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../inventory/load.ts';
 import type { Flow } from '../../orchestrator/flow.ts';
 import { parseIp } from '../../orchestrator/net/ip.ts';
+import { generationDigest, sha256, type ManifestDevice } from '../../orchestrator/compile/manifest.ts';
 import { loadPolicy } from '../../orchestrator/policy/load.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 
 const POLICY = 'examples/policy.yaml';
 const FABRIC = 'examples/fabric.yaml';
 const BAD = 'test/fixtures/bad-policy/policy.yaml';
+// Action ids of p4/weft.p4info.txtpb.
+const P4_PERMIT_ACTION = 16777217;
+const P4_DENY_ACTION = 16777218;
 
 function weft(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['bin/weft.js', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, WEFT_LOG_LEVEL: 'warn' } });
@@ -90,12 +94,14 @@ describe('weft compile', () => {
     expect(t.stderr).toBe('');
     expect(t.code).toBe(0);
     for (const d of loadInventory(FABRIC).devices) expect(t.stdout).toMatch(new RegExp(`^  ${d.name} `, 'm'));
-    expect(existsSync(join(out, 'manifest.json'))).toBe(true);
+    const first = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     const j = weft('compile', '--policy', POLICY, '--inventory', FABRIC, '--out', out, '--json');
     expect(j.code).toBe(0);
     const m = JSON.parse(j.stdout);
     expect(m).toMatchObject({ apiVersion: 'weft.dev/v1', kind: 'Bundle' });
     expect(m).toEqual(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')));
+    // Every target's codegen is deterministic: recompiling keeps every generation.
+    expect(m.devices.map((d: ManifestDevice) => d.generation)).toEqual(first.devices.map((d: ManifestDevice) => d.generation));
   });
 
   it('writes nothing and exits 2 on a bad policy', () => {
@@ -109,15 +115,33 @@ describe('weft compile', () => {
 });
 
 describe('weft verify', () => {
-  it('checks the compiled example (exit 0) and refuses a damaged bundle (exit 2)', () => {
+  it('checks the compiled example (exit 0), fails on a miscompiled artefact (exit 1), refuses a damaged bundle (exit 2)', () => {
     const out = join(work, 'verify-out');
     expect(weft('compile', '--policy', POLICY, '--inventory', FABRIC, '--out', out).code).toBe(0);
-    const v = weft('verify', '--bundle', out, '--packets', '300', '--json');
+    // The switch targets verify without privileges; host verification runs in the kernel tests.
+    const v = weft('verify', '--bundle', out, '--target', 'p4', '--packets', '300', '--json');
     expect(v.code).toBe(0);
     const r = JSON.parse(v.stdout);
     expect(r).toMatchObject({ ok: true, mismatches: 0 });
     expect(r.flows).toBeGreaterThan(0);
+    expect(r.devices.map((d: { device: string }) => d.device)).toEqual(['leaf1', 'leaf2']);
     const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+
+    // A miscompiled artefact (permit entries turned into denies, so the
+    // prefilter drops allowed flows; the manifest made consistent with it) is
+    // a failed check: exit 1.
+    const entriesPath = join(out, 'devices/leaf1/entries.json');
+    const broken = readFileSync(entriesPath, 'utf8').replaceAll(`"actionId": ${P4_PERMIT_ACTION}`, `"actionId": ${P4_DENY_ACTION}`);
+    writeFileSync(entriesPath, broken);
+    const leaf1: ManifestDevice = m.devices.find((d: ManifestDevice) => d.name === 'leaf1');
+    leaf1.files = leaf1.files.map((f) => (f.path === 'entries.json' ? { ...f, sha256: sha256(broken), bytes: Buffer.byteLength(broken) } : f));
+    leaf1.generation = generationDigest(leaf1.files);
+    writeFileSync(join(out, 'manifest.json'), JSON.stringify(m));
+    const failed = weft('verify', '--bundle', out, '--target', 'p4', '--packets', '300');
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^leaf1 .* [1-9][0-9]* mismatches$/m);
+    expect(failed.stdout).toMatch(/^leaf2 .* 0 mismatches$/m);
+
     writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...m, schemaVersion: 2 }));
     const bad = weft('verify', '--bundle', out);
     expect(bad.code).toBe(2);

@@ -46,4 +46,24 @@ describe.skipIf(why !== undefined)('host datapath against the reference (BPF_PRO
       }
     }, 300_000);
   }
+
+  it('lets the failsafe (management SSH on an endpoint address) through whatever the policy says', async () => {
+    ensureBpffs();
+    const { policy, fabric } = generateScenario(makeRng(13), { ipv6: true });
+    const hostName = fabric.endpoints.find((e) => e.host && e.addresses.some((a) => a.family === 4))!.host!;
+    const ep = fabric.endpoints.find((e) => e.host === hostName && e.addresses.some((a) => a.family === 4))!;
+    const v4 = ep.addresses.find((a) => a.family === 4)!;
+    const mgmt = [v4.value >> 24n, (v4.value >> 16n) & 255n, (v4.value >> 8n) & 255n, v4.value & 255n].join('.');
+    fabric.devices = fabric.devices.map((d) => (d.name === hostName ? { ...d, mgmt: { address: mgmt, ssh: { user: 'root', port: 22 } } } : d));
+    const dir = tempDir('weft-hv-fs');
+    try {
+      const inputs = await writeHostBundle(dir.path, policy, fabric);
+      const r = await verifyHost(join(dir.path, 'devices', hostName), inputs.get(hostName)!, { packets: 50_000, seed: 13 });
+      console.log(`host verify: failsafe ${mgmt}:22 on ${hostName}: ${r.tcPackets} TC packets, ${r.failsafeHits} failsafe hits, ${r.mismatches} mismatches`);
+      expect(r.mismatches).toBe(0);
+      expect(r.failsafeHits).toBeGreaterThan(0);
+    } finally {
+      dir.remove();
+    }
+  }, 300_000);
 });

@@ -32,7 +32,7 @@ interface InvDevice {
 }
 
 /** ssh from the management namespace with StrictHostKeyChecking against the pinned key only. */
-function sshWithPinnedKey(lab: string, device: string, pinnedOverride?: string): { code: number; out: string } {
+function sshWithPinnedKey(lab: string, device: string, pinnedOverride?: string): { code: number; out: string; err: string } {
   const state = readState(lab);
   const inv = parseYaml(readFileSync(state?.inventory as string, 'utf8')) as { spec: { devices: InvDevice[] } };
   const d = inv.spec.devices.find((x) => x.name === device) as InvDevice;
@@ -77,7 +77,7 @@ describe.runIf(enabled)('lab emulator', () => {
 
     // sshd answers on the management network with the pinned key and no other; bpffs is mounted for the agent.
     const ok = sshWithPinnedKey(lab, 'host1');
-    expect(ok.code, ok.out).toBe(0);
+    expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toContain('mgmt0');
     expect(ok.out).toContain('bpf');
     const wrong = sshWithPinnedKey(lab, 'host1', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOzg2qgA8/9s7bJDJuCpO7fJj1VcU3b6zrdXjVtY8c9P');
@@ -118,6 +118,22 @@ describe.runIf(enabled)('lab emulator', () => {
     expect((await inspect(b))?.nodes.every((n) => n.present)).toBe(true);
     await destroy(b);
     expect(leftovers(b)).toEqual([]);
+  });
+
+  it('deploys a containerlab file without weft labels, kinds mapping to roles', async () => {
+    const lab = labName('p');
+    made.push(lab);
+    await deploy(loadTopology(join(repo, 'lab/topologies/plain.clab.yml')), { name: lab });
+    const r = await inspect(lab);
+    const roles = Object.fromEntries((r?.nodes ?? []).map((n) => [n.name, `${n.role} ${n.services.map((s) => `${s.service}:${s.running}`).join(',')}`.trim()]));
+    expect(roles).toEqual({
+      srl1: 'switch/openconfig gnmi-agent:true',
+      srv1: 'host sshd:true,snmpd:true',
+      srv2: 'host sshd:true,snmpd:true',
+      br1: 'bridge',
+    });
+    await destroy(lab);
+    expect(leftovers(lab)).toEqual([]);
   });
 
   it('destroys a lab whose processes were killed and whose state file was lost', async () => {

@@ -57,11 +57,12 @@ export function leftovers(lab: string): string[] {
   return out;
 }
 
-export function netnsExec(ns: string, argv: string[]): { code: number; out: string } {
+/** Runs argv inside a namespace; `out` is stdout, `err` stderr. */
+export function netnsExec(ns: string, argv: string[], timeoutMs = 60_000): { code: number; out: string; err: string } {
   try {
-    return { code: 0, out: execFileSync('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 }).toString() };
+    return { code: 0, out: execFileSync('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs }).toString(), err: '' };
   } catch (e) {
-    const err = e as { status?: number; stdout?: Buffer; stderr?: Buffer };
-    return { code: err.status ?? 1, out: `${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}` };
+    const x = e as { status?: number; stdout?: Buffer; stderr?: Buffer };
+    return { code: x.status ?? 1, out: x.stdout?.toString() ?? '', err: x.stderr?.toString() ?? '' };
   }
 }

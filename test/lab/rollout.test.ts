@@ -59,13 +59,13 @@ describe.runIf(enabled)('lab rollout on two-leaf', () => {
     const r = netnsExec(mgmtNetnsName(lab), [
       process.execPath, join(repo, 'bin/weft.js'), 'apply', '--inventory', tampered, '--policy', policyPath, '--state', join(labDir(lab), 'tampered-state.json'), '--json',
     ]);
-    expect(r.code).toBe(1);
-    const results = (JSON.parse(r.out.slice(r.out.indexOf('{'))) as { results: { device: string; status: string; detail: string }[] }).results;
+    expect(r.code, r.err).toBe(1);
+    const results = (JSON.parse(r.out) as { results: { device: string; status: string; detail: string }[] }).results;
     const host1 = results.find((x) => x.device === 'host1');
     expect(host1?.status).toBe('failed');
     expect(host1?.detail).toMatch(/does not match the pinned/);
     expect(results.find((x) => x.device === 'host2')?.status).toBe('applied');
-    expect(r.out).not.toContain('BEGIN OPENSSH PRIVATE KEY');
+    expect(`${r.out}${r.err}`).not.toContain('PRIVATE KEY');
 
     await destroy(lab);
     expect(leftovers(lab)).toEqual([]);

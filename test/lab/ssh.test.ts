@@ -32,7 +32,7 @@ describe.runIf(enabled)('rollout ssh transport', () => {
       process.execPath, join(repo, 'bin/run-ts.js'), join(repo, 'test/lab/ssh-session.run.ts'),
       host1.mgmt.address, join(labDir(lab), host1.mgmt.ssh.identityFile), host1.mgmt.ssh.hostKey, host2.mgmt.ssh.hostKey,
     ]);
-    expect(r.code, r.out).toBe(0);
+    expect(r.code, r.err).toBe(0);
     const out = JSON.parse(r.out.trim().split('\n').pop() as string) as Record<string, unknown>;
     expect(out.uploaded).toBe(2);
     const exec = out.exec as { code: number; stdout: string };

@@ -17,12 +17,13 @@ import { applyP4, diffEntries, removeP4 } from '../../../targets/p4/driver.ts';
 import { P4INFO, P4INFO_TEXT, type P4InfoObject } from '../../../targets/p4/p4info.ts';
 import { entryToJson, type AclEntry, type UpdateJson } from '../../../targets/p4/entries.ts';
 import { buildAclEntries, entriesDocument } from '../../../targets/p4/codegen.ts';
+
 import { exactTernary } from '../../../targets/p4/ternary.ts';
 import { generateFlows, generateScenario, makeRng } from '../../../orchestrator/testing/generate.ts';
 import { buildIr } from '../../../orchestrator/ir/build.ts';
 import { place } from '../../../orchestrator/placement/place.ts';
 import { ReferenceEvaluator } from '../../../orchestrator/reference/evaluator.ts';
-import { checkSwitchFlows } from '../../../targets/switch-common/index.ts';
+import { checkSwitchFlows, endpointSources } from '../../../targets/switch-common/index.ts';
 import type { Device } from '../../../inventory/model.ts';
 
 function entry(priority: number, dport: number, action: 'permit' | 'deny' = 'deny'): AclEntry {
@@ -178,7 +179,7 @@ describe('P4Runtime agent and client', () => {
     const { policy, fabric } = generateScenario(makeRng(2));
     const ir = buildIr(policy, fabric);
     const dp = place(policy, fabric, ir).devices.find((d) => d.mode === 'exact' && (d.target === 'p4' || d.target === 'openconfig'))!;
-    const program = buildAclEntries({ policy, ir, devicePlacement: dp });
+    const program = buildAclEntries({ policy, ir, devicePlacement: dp, fabric });
     const dir = mkdtempSync(join(tmpdir(), 'weft-p4-'));
     try {
       writeFileSync(join(dir, 'p4info.txtpb'), P4INFO_TEXT);
@@ -198,6 +199,7 @@ describe('P4Runtime agent and client', () => {
         flows,
         reference: (f) => ref.verdict(f).verdict,
         evaluate: (p) => datapath.evaluate(p),
+        sourcesOf: (port) => endpointSources(fabric, dp.device, port),
         ports: 'rotate',
       });
       console.log(`p4runtime enforce: ${flows.length} flows through the agent's datapath, ${r.mismatches} mismatches`);

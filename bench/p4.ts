@@ -1,0 +1,155 @@
+// P4 switch benchmark: ACL entries per switch for generated policies of 100
+// to 10,000 rules with port ranges, against the naive expansion (every group
+// to prefixes as written, every range to prefixes, src x dst x ports per
+// rule, no pruning or merging), and codegen time. Run alone:
+//   node bin/run-ts.js bench/p4.ts
+
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { SourceSpan } from '../orchestrator/diagnostics.ts';
+import { cidrRange, rangeToCidrs, type Cidr, type Family } from '../orchestrator/net/ip.ts';
+import type { GroupDef, PeerRef, Policy, PortMatch, Rule } from '../orchestrator/policy/model.ts';
+import type { Fabric } from '../inventory/model.ts';
+import type { DevicePlacement } from '../orchestrator/placement/model.ts';
+import { buildIr } from '../orchestrator/ir/build.ts';
+import { makeRng, type Rng } from '../orchestrator/testing/generate.ts';
+import { buildAclEntries } from '../targets/p4/codegen.ts';
+import { rangeTernaries } from '../targets/p4/ternary.ts';
+
+const SIZES = [100, 1_000, 10_000];
+const at: SourceSpan = { file: 'bench-p4', line: 1, col: 1 };
+
+function cidr(family: Family, addr: bigint, len: number): Cidr {
+  const bits = family === 4 ? 32 : 128;
+  const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(bits - len);
+  return { family, addr: addr & mask, len };
+}
+
+/**
+ * Zones as data centers lay them out: each group owns one to three /20
+ * blocks of 10.0.0.0/8 (a subnet of /20-/26 inside each, a third with a
+ * hole), and some a /64 of fd00::/16; groups do not overlap.
+ */
+function makeGroups(rng: Rng, count: number): GroupDef[] {
+  const groups: GroupDef[] = [];
+  let block = 0;
+  for (let g = 0; g < count; g++) {
+    const cidrs: Cidr[] = [];
+    const except: Cidr[] = [];
+    for (let k = rng.int(1, 3); k > 0; k--) {
+      const base = (10n << 24n) | (BigInt(block++ % 4096) << 12n);
+      const len = rng.int(20, 26);
+      const c = cidr(4, base | BigInt(rng.int(0, 0xfff)), len);
+      cidrs.push(c);
+      if (rng.chance(0.33) && len < 24) except.push(cidr(4, c.addr | BigInt(rng.int(0, (1 << (32 - len)) - 1)), rng.int(len + 2, 28)));
+    }
+    if (rng.chance(0.3)) cidrs.push(cidr(6, (0xfd00n << 112n) | (BigInt(g) << 64n), 64));
+    groups.push({ name: `zone${g}`, cidrs, except, span: at });
+  }
+  return groups;
+}
+
+function makePorts(rng: Rng): PortMatch[] {
+  const out: PortMatch[] = [];
+  for (let k = rng.int(1, 3); k > 0; k--) {
+    const protocol = rng.chance(0.75) ? 'tcp' : 'udp';
+    if (rng.chance(0.45)) {
+      const lo = rng.int(1, 60000);
+      out.push({ protocol, lo, hi: Math.min(65535, lo + rng.int(1, 4000)), span: at });
+    } else {
+      const p = rng.pick([22, 53, 80, 443, 3306, 5432, 6379, 8080, 8443, 9092, 9100, 11211]);
+      out.push({ protocol, lo: p, hi: p, span: at });
+    }
+  }
+  return out;
+}
+
+function makePolicy(rng: Rng, rules: number): Policy {
+  const groups = makeGroups(rng, Math.min(1300, Math.max(20, Math.floor(rules / 8))));
+  const peer = (): PeerRef[] => (rng.chance(0.05) ? [{ kind: 'any' }] : [{ kind: 'group', name: rng.pick(groups).name, span: at }]);
+  const list: Rule[] = [];
+  for (let i = 0; i < rules; i++) {
+    list.push({ index: i, name: `r${i}`, section: '', from: peer(), to: peer(), ports: makePorts(rng), action: rng.chance(0.25) ? 'deny' : 'allow', log: false, span: at });
+  }
+  return { file: 'bench-p4', name: `bench-${rules}`, defaultAction: 'deny', groups: new Map(groups.map((g) => [g.name, g])), sections: [], rules: list, digest: `bench-${rules}` };
+}
+
+/** Prefixes of a group as written: each CIDR minus its holes, no merging across CIDRs. */
+function naiveGroupPrefixes(g: GroupDef | undefined, family: Family): number {
+  if (!g) return 1; // any: one wildcard
+  let n = 0;
+  for (const c of g.cidrs.filter((x) => x.family === family)) {
+    const { lo, hi } = cidrRange(c);
+    const holes = g.except
+      .filter((e) => e.family === family)
+      .map(cidrRange)
+      .filter((h) => h.lo >= lo && h.hi <= hi)
+      .sort((a, b) => (a.lo < b.lo ? -1 : 1));
+    let cur = lo;
+    for (const h of holes) {
+      if (h.lo > cur) n += rangeToCidrs(family, cur, h.lo - 1n).length;
+      if (h.hi + 1n > cur) cur = h.hi + 1n;
+    }
+    if (cur <= hi) n += rangeToCidrs(family, cur, hi).length;
+  }
+  return n;
+}
+
+function naiveEntries(policy: Policy): number {
+  let total = 0;
+  for (const r of policy.rules) {
+    const ports = r.ports.reduce((n, p) => n + (p.protocol === 'tcp' || p.protocol === 'udp' ? rangeTernaries(p.lo, p.hi, 16).length : 1), 0);
+    for (const family of [4, 6] as const) {
+      const count = (refs: PeerRef[]) => refs.reduce((n, p) => n + naiveGroupPrefixes(p.kind === 'any' ? undefined : policy.groups.get(p.name), family), 0);
+      total += count(r.from) * count(r.to) * ports;
+    }
+  }
+  return total;
+}
+
+const FABRIC: Fabric = { file: 'bench-p4', name: 'bench', devices: [], links: [], endpoints: [], digest: 'bench' };
+
+function placement(mode: 'exact' | 'prefilter'): DevicePlacement {
+  return {
+    device: 'leaf1',
+    target: 'p4',
+    mode,
+    localIdentities: [],
+    interfaces: [
+      { name: 'eth1', role: 'uplink' },
+      { name: 'eth2', role: mode === 'exact' ? 'unmanaged-endpoint' : 'host' },
+    ],
+    reason: 'bench',
+  };
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const size of SIZES) {
+    const policy = makePolicy(makeRng(size), size);
+    const t0 = performance.now();
+    const ir = buildIr(policy, FABRIC);
+    const t1 = performance.now();
+    // Exact without known sources: the whole policy on the port, the like-for-like comparison with the naive expansion.
+    const exact = buildAclEntries({ policy, ir, devicePlacement: placement('exact') });
+    const t2 = performance.now();
+    const pre = buildAclEntries({ policy, ir, devicePlacement: placement('prefilter') });
+    const t3 = performance.now();
+    const naive = naiveEntries(policy);
+    const exactForward = exact.entries.filter((e) => e.origin.startsWith('eth2 exact') && !e.origin.endsWith('(reply)')).length;
+    out[`rules${size}.naiveEntries`] = naive;
+    out[`rules${size}.exactEntries`] = exact.entries.length;
+    out[`rules${size}.exactForwardEntries`] = exactForward;
+    out[`rules${size}.naiveOverExactForward`] = Number((naive / Math.max(1, exactForward)).toFixed(2));
+    out[`rules${size}.prefilterEntries`] = pre.entries.length;
+    out[`rules${size}.naiveOverPrefilter`] = Number((naive / Math.max(1, pre.entries.length)).toFixed(2));
+    out[`rules${size}.irMs`] = Math.round(t1 - t0);
+    out[`rules${size}.codegenExactMs`] = Math.round(t2 - t1);
+    out[`rules${size}.codegenPrefilterMs`] = Math.round(t3 - t2);
+  }
+  return out;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  console.log(JSON.stringify(await run(), null, 1));
+}
