@@ -95,15 +95,16 @@ static __always_inline enum weft_outcome weft_judge(struct weft_pkt *pkt, enum w
 		return WEFT_PASS_JUDGED;
 	}
 
-	struct weft_policy_value *cell;
+	struct weft_policy_value cell;
+	int hit;
 
 	if (hook == WEFT_HOOK_TC && src_local)
-		cell = weft_policy_lookup(s.slot, WEFT_DIR_EGRESS, &f, src.id, dst.id);
+		hit = weft_policy_lookup(s.slot, WEFT_DIR_EGRESS, &f, src.id, dst.id, &cell);
 	else
-		cell = weft_policy_lookup(s.slot, WEFT_DIR_INGRESS, &f, dst.id, src.id);
+		hit = weft_policy_lookup(s.slot, WEFT_DIR_INGRESS, &f, dst.id, src.id, &cell);
 
-	__u8 verdict = cell ? cell->verdict : s.deflt;
-	__u32 rule_plus_one = cell ? cell->rule + 1 : WEFT_STATS_DEFAULT_INDEX;
+	__u8 verdict = hit ? cell.verdict : s.deflt;
+	__u32 rule_plus_one = hit ? cell.rule + 1 : WEFT_STATS_DEFAULT_INDEX;
 
 	if (verdict == WEFT_VERDICT_ALLOW) {
 		if (hook == WEFT_HOOK_XDP)

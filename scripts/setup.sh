@@ -13,7 +13,7 @@ fi
 
 PACKAGES=(
   clang llvm libbpf-dev bpftool xdp-tools
-  nftables iproute2 tcpdump
+  nftables iproute2 tcpdump iputils-ping procps make
   openssh-server snmpd
   ca-certificates curl gnupg
 )

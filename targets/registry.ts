@@ -2,7 +2,7 @@
 // targets here; adding a target touches this file and its own folder only.
 
 import type { Device } from '../inventory/model.ts';
-import type { Target, TargetName } from './contract.ts';
+import type { Target } from './contract.ts';
 import { hostTarget } from './host/index.ts';
 import { p4Target } from './p4/index.ts';
 import { openconfigTarget } from './openconfig/index.ts';
@@ -26,8 +26,4 @@ export function targetFor(device: Device): Target {
   if (borrowed) return borrowed;
   const what = device.kind === 'switch' ? `switch pipeline "${device.pipeline ?? '(none)'}"` : `device kind "${device.kind}"`;
   throw new Error(`${device.name}: no target for ${what} (supported targets: ${TARGETS.map((t) => t.name).join(', ')})`);
-}
-
-export function targetNames(): TargetName[] {
-  return TARGETS.map((t) => t.name);
 }

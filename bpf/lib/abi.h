@@ -30,7 +30,7 @@
 #define WEFT_PLEN_ID6 1
 #define WEFT_PLEN_POLICY 2
 #define WEFT_PLEN_TABLES 3
-#define WEFT_PLEN_MAX 132
+#define WEFT_PLEN_MAX 256
 #define WEFT_POLICY_VALUE 8
 #define WEFT_CT_KEY 40
 #define WEFT_CT_VALUE 8

@@ -60,58 +60,56 @@ static __always_inline __u32 weft_mask32(int bits)
 	return bpf_htonl(~((1U << (32 - bits)) - 1));
 }
 
-static __always_inline struct weft_id_value *weft_identity4(__u8 slot, __u32 addr)
+/* One bpf_loop step per prefix length: the verifier checks the step once,
+ * instead of unrolling up to 129 lookups per address into the program. */
+struct weft_id_search {
+	__u32 addr[4];
+	__u8 slot;
+	__u8 family;
+	__u8 found;
+	__u8 pad;
+	struct weft_id_value out;
+};
+
+static long weft_id_step(__u32 i, void *ctx)
 {
-	struct weft_plens *pl = weft_plens(slot, WEFT_PLEN_ID4);
+	struct weft_id_search *s = ctx;
+	struct weft_plens *pl = weft_plens(s->slot, s->family == 4 ? WEFT_PLEN_ID4 : WEFT_PLEN_ID6);
+	struct weft_id_value *v;
 
-	if (!pl)
-		return 0;
-	for (int i = 0; i < WEFT_ID4_MAX_LENS; i++) {
-		if (i >= pl->count)
-			break;
-		__u8 len = pl->len[i];
-		struct weft_id4_key k = { .slot = slot, .plen = len, .addr = addr & weft_mask32(len) };
-		struct weft_id_value *v = bpf_map_lookup_elem(&WEFT_MAP_ID4, &k);
+	if (!pl || i >= pl->count)
+		return 1;
+	/* the mask keeps the index provably inside len[WEFT_PLEN_MAX = 256] */
+	int len = pl->len[i & 0xff];
 
-		if (v)
-			return v;
+	if (s->family == 4) {
+		struct weft_id4_key k = { .slot = s->slot, .plen = len, .addr = s->addr[0] & weft_mask32(len) };
+
+		v = bpf_map_lookup_elem(&WEFT_MAP_ID4, &k);
+	} else {
+		struct weft_id6_key k = { .slot = s->slot, .plen = len };
+
+		k.addr[0] = s->addr[0] & weft_mask32(len);
+		k.addr[1] = s->addr[1] & weft_mask32(len - 32);
+		k.addr[2] = s->addr[2] & weft_mask32(len - 64);
+		k.addr[3] = s->addr[3] & weft_mask32(len - 96);
+		v = bpf_map_lookup_elem(&WEFT_MAP_ID6, &k);
 	}
-	return 0;
-}
-
-static __always_inline struct weft_id_value *weft_identity6(__u8 slot, const __u32 *addr)
-{
-	struct weft_plens *pl = weft_plens(slot, WEFT_PLEN_ID6);
-
-	if (!pl)
+	if (!v)
 		return 0;
-	for (int i = 0; i < WEFT_ID6_MAX_LENS; i++) {
-		if (i >= pl->count)
-			break;
-		int len = pl->len[i];
-		struct weft_id6_key k = { .slot = slot, .plen = len };
-
-		k.addr[0] = addr[0] & weft_mask32(len);
-		k.addr[1] = addr[1] & weft_mask32(len - 32);
-		k.addr[2] = addr[2] & weft_mask32(len - 64);
-		k.addr[3] = addr[3] & weft_mask32(len - 96);
-		struct weft_id_value *v = bpf_map_lookup_elem(&WEFT_MAP_ID6, &k);
-
-		if (v)
-			return v;
-	}
-	return 0;
+	s->out = *v;
+	s->found = 1;
+	return 1;
 }
 
 /* Unknown addresses (no prefix covers them) resolve to identity 0, not local. */
 static __always_inline struct weft_id_value weft_identity(__u8 slot, __u8 family, const __u32 *addr)
 {
-	struct weft_id_value out = {};
-	struct weft_id_value *v = family == 4 ? weft_identity4(slot, addr[0]) : weft_identity6(slot, addr);
+	struct weft_id_search s = { .slot = slot, .family = family };
 
-	if (v)
-		out = *v;
-	return out;
+	__builtin_memcpy(s.addr, addr, 16);
+	bpf_loop(family == 4 ? WEFT_ID4_MAX_LENS : WEFT_ID6_MAX_LENS, weft_id_step, &s, 0);
+	return s.out;
 }
 
 #endif /* WEFT_IDENTITY_H */

@@ -77,35 +77,54 @@ static __always_inline __u16 weft_port_key(const struct weft_flow *f)
 	}
 }
 
-static __always_inline struct weft_policy_value *
-weft_policy_lookup(__u8 slot, __u8 dir, const struct weft_flow *f, __u32 local, __u32 remote)
+struct weft_policy_search {
+	struct weft_policy_key k;
+	__u16 port;
+	__u8 found;
+	__u8 pad;
+	struct weft_policy_value out;
+};
+
+static long weft_policy_step(__u32 i, void *ctx)
 {
-	struct weft_plens *pl = weft_plens(slot, WEFT_PLEN_POLICY);
-	__u16 port = weft_port_key(f);
-	struct weft_policy_key k = {
-		.slot = slot,
-		.dir = dir,
-		.proto = weft_ir_proto(f->proto),
-		.local = bpf_htonl(local),
-		.remote = bpf_htonl(remote),
+	struct weft_policy_search *s = ctx;
+	struct weft_plens *pl = weft_plens(s->k.slot, WEFT_PLEN_POLICY);
+	struct weft_policy_value *v;
+
+	if (!pl || i >= pl->count)
+		return 1;
+	/* the mask keeps the index provably inside len[WEFT_PLEN_MAX = 256] */
+	__u8 len = pl->len[i & 0xff] & 31;
+	__u16 mask = len >= 16 ? 0xffff : (__u16)~(0xffff >> len);
+
+	s->k.plen = len;
+	s->k.port = bpf_htons(s->port & mask);
+	v = bpf_map_lookup_elem(&WEFT_MAP_POLICY, &s->k);
+	if (!v)
+		return 0;
+	s->out = *v;
+	s->found = 1;
+	return 1;
+}
+
+/* Fills *out and returns 1 when a cell matches; 0: the default action applies. */
+static __always_inline int weft_policy_lookup(__u8 slot, __u8 dir, const struct weft_flow *f, __u32 local, __u32 remote,
+					      struct weft_policy_value *out)
+{
+	struct weft_policy_search s = {
+		.k = {
+			.slot = slot,
+			.dir = dir,
+			.proto = weft_ir_proto(f->proto),
+			.local = bpf_htonl(local),
+			.remote = bpf_htonl(remote),
+		},
+		.port = weft_port_key(f),
 	};
 
-	if (!pl)
-		return 0;
-	for (int i = 0; i < WEFT_PORT_MAX_LENS; i++) {
-		if (i >= pl->count)
-			break;
-		__u8 len = pl->len[i] & 31;
-		__u16 mask = len >= 16 ? 0xffff : (__u16)~(0xffff >> len);
-		struct weft_policy_value *v;
-
-		k.plen = len;
-		k.port = bpf_htons(port & mask);
-		v = bpf_map_lookup_elem(&WEFT_MAP_POLICY, &k);
-		if (v)
-			return v;
-	}
-	return 0;
+	bpf_loop(WEFT_PORT_MAX_LENS, weft_policy_step, &s, 0);
+	*out = s.out;
+	return s.found;
 }
 
 #endif /* WEFT_POLICY_H */

@@ -17,7 +17,6 @@ import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
 import { place } from '../placement/place.ts';
 import { loadPolicy } from '../policy/load.ts';
-import { replaceDir } from './swap.ts';
 import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, SOURCE_POLICY, sourceInventoryPath } from './bundle.ts';
 import {
   generationDigest,
@@ -30,6 +29,7 @@ import {
   type ManifestDevice,
   type ManifestFile,
 } from './manifest.ts';
+import { replaceDir } from './swap.ts';
 
 const log = logger('compile');
 
@@ -43,7 +43,7 @@ export interface CompileOptions {
   targetFor?: (device: Device) => Target;
 }
 
-const GENERATOR = 'weft 0.1.0';
+const GENERATOR = `weft ${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
 
 function checkArtefactPath(device: string, path: string): void {
   if (path === '' || path.startsWith('/') || path.split('/').some((p) => p === '..' || p === '')) {

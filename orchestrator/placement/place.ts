@@ -2,7 +2,7 @@
 // mode, on which interfaces, and records why, so `weft explain` and the
 // compile summary can show the reasoning rather than just the outcome.
 
-import type { Device, Fabric } from '../../inventory/model.ts';
+import type { Device, Endpoint, Fabric } from '../../inventory/model.ts';
 import type { Ir } from '../ir/model.ts';
 import type { Policy } from '../policy/model.ts';
 import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
@@ -63,19 +63,51 @@ function endpointIdentities(ir: Ir): Map<string, Set<number>> {
   return out;
 }
 
-function viewOf(fabric: Fabric, device: Device): LocalView | undefined {
+/** Lookups built once per fabric, so placing a device costs what it touches. */
+interface FabricIndex {
+  byName: Map<string, Device>;
+  peers: Map<string, { port: string; peer: Device | undefined }[]>;
+  /** Managed endpoints by the device named in their `host`. */
+  byHost: Map<string, Endpoint[]>;
+  /** Unmanaged endpoints by the device they attach to. */
+  unmanagedAt: Map<string, Endpoint[]>;
+}
+
+function indexFabric(fabric: Fabric): FabricIndex {
+  const byName = new Map(fabric.devices.map((d) => [d.name, d]));
+  const push = <T>(m: Map<string, T[]>, k: string, v: T): void => {
+    let l = m.get(k);
+    if (!l) m.set(k, (l = []));
+    l.push(v);
+  };
+  const peers = new Map<string, { port: string; peer: Device | undefined }[]>();
+  for (const l of fabric.links) {
+    push(peers, l.a.device, { port: l.a.port, peer: byName.get(l.b.device) });
+    push(peers, l.b.device, { port: l.b.port, peer: byName.get(l.a.device) });
+  }
+  const byHost = new Map<string, Endpoint[]>();
+  const unmanagedAt = new Map<string, Endpoint[]>();
+  for (const e of fabric.endpoints) {
+    if (e.host !== undefined) push(byHost, e.host, e);
+    else if (e.attach) push(unmanagedAt, e.attach.device, e);
+  }
+  return { byName, peers, byHost, unmanagedAt };
+}
+
+function viewOf(ix: FabricIndex, device: Device): LocalView | undefined {
   const target = targetNameOf(device);
   if (!target || !hasAgent(device)) return undefined;
-  const byName = new Map(fabric.devices.map((d) => [d.name, d]));
-  const peers: { port: string; peer: Device | undefined }[] = [];
-  for (const l of fabric.links) {
-    if (l.a.device === device.name) peers.push({ port: l.a.port, peer: byName.get(l.b.device) });
-    if (l.b.device === device.name) peers.push({ port: l.b.port, peer: byName.get(l.a.device) });
-  }
+  const { byName } = ix;
+  const peers = ix.peers.get(device.name) ?? [];
+  const managedBy = (...hosts: (string | undefined)[]): Endpoint[] =>
+    [...new Set(hosts)].flatMap((h) => (h === undefined ? [] : (ix.byHost.get(h) ?? [])));
   const interfaces: { name: string; role: Role }[] = [];
   const endpoints: LocalView['endpoints'] = [];
+  const seen = new Set<string>();
   const add = (name: string, role: Role): void => {
-    if (!interfaces.some((i) => i.name === name)) interfaces.push({ name, role });
+    if (seen.has(name)) return;
+    seen.add(name);
+    interfaces.push({ name, role });
   };
   let mode: EnforcementMode;
   let reason: string;
@@ -83,8 +115,7 @@ function viewOf(fabric: Fabric, device: Device): LocalView | undefined {
     case 'host': {
       mode = 'exact';
       for (const p of peers) add(p.port, 'uplink');
-      for (const e of fabric.endpoints) {
-        if (e.host !== device.name) continue;
+      for (const e of managedBy(device.name)) {
         const port = e.attach?.device === device.name ? e.attach.port : '*';
         if (port !== '*') add(port, 'endpoint');
         endpoints.push({ name: e.name, via: port, role: 'local' });
@@ -102,11 +133,7 @@ function viewOf(fabric: Fabric, device: Device): LocalView | undefined {
           hostPort = p.port;
         } else add(p.port, 'uplink');
       }
-      for (const e of fabric.endpoints) {
-        if (e.host !== undefined && (e.host === device.attachedTo || e.host === device.name)) {
-          endpoints.push({ name: e.name, via: hostPort, role: 'behind-host' });
-        }
-      }
+      for (const e of managedBy(device.attachedTo, device.name)) endpoints.push({ name: e.name, via: hostPort, role: 'behind-host' });
       if (host && hasAgent(host)) {
         mode = 'prefilter';
         reason = `${host.name} runs its own agent, so ${device.name} only drops denied traffic early (prefilter)`;
@@ -126,20 +153,15 @@ function viewOf(fabric: Fabric, device: Device): LocalView | undefined {
           add(p.port, 'host');
           hostPorts.push(p.port);
           const hostName = k === 'host' ? p.peer!.name : p.peer!.attachedTo;
-          for (const e of fabric.endpoints) {
-            if (e.host !== undefined && (e.host === hostName || e.host === p.peer!.name)) {
-              endpoints.push({ name: e.name, via: p.port, role: 'behind-host' });
-            }
-          }
+          for (const e of managedBy(hostName, p.peer!.name)) endpoints.push({ name: e.name, via: p.port, role: 'behind-host' });
         } else add(p.port, 'uplink');
       }
       const unmanaged: string[] = [];
-      for (const e of fabric.endpoints) {
-        if (e.host === undefined && e.attach?.device === device.name) {
-          add(e.attach.port, 'unmanaged-endpoint');
-          endpoints.push({ name: e.name, via: e.attach.port, role: 'unmanaged' });
-          unmanaged.push(`${e.attach.port} (${e.name})`);
-        }
+      for (const e of ix.unmanagedAt.get(device.name) ?? []) {
+        const port = e.attach!.port;
+        add(port, 'unmanaged-endpoint');
+        endpoints.push({ name: e.name, via: port, role: 'unmanaged' });
+        unmanaged.push(`${port} (${e.name})`);
       }
       mode = unmanaged.length > 0 ? 'exact' : 'prefilter';
       const parts: string[] = [];
@@ -163,7 +185,8 @@ function countOf(n: number, what: string): string {
 
 export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
   const epIds = endpointIdentities(ir);
-  const views = fabric.devices.map((d) => viewOf(fabric, d)).filter((v): v is LocalView => v !== undefined);
+  const ix = indexFabric(fabric);
+  const views = fabric.devices.map((d) => viewOf(ix, d)).filter((v): v is LocalView => v !== undefined);
 
   const devices: DevicePlacement[] = views.map((v) => {
     const local = new Set<number>();
@@ -193,30 +216,61 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
     dstOf[r]?.add(cells.dst[i]);
   }
 
+  // Where each identity's endpoints are enforced, so a rule only visits the
+  // devices its identities live on instead of every device of the fabric.
+  type Ep = LocalView['endpoints'][number];
+  const byId = new Map<number, { view: number; ep: number }[]>();
+  views.forEach((v, view) =>
+    v.endpoints.forEach((e, ep) => {
+      for (const id of epIds.get(e.name) ?? []) {
+        let l = byId.get(id);
+        if (!l) byId.set(id, (l = []));
+        l.push({ view, ep });
+      }
+    }),
+  );
+  const gather = (ids: Set<number>): Map<number, Set<number>> => {
+    const out = new Map<number, Set<number>>();
+    for (const id of ids) {
+      for (const h of byId.get(id) ?? []) {
+        let l = out.get(h.view);
+        if (!l) out.set(h.view, (l = new Set()));
+        l.add(h.ep);
+      }
+    }
+    return out;
+  };
+
   const rules: RulePlacement[] = policy.rules.map((rule) => {
-    const S = srcOf[rule.index];
-    const D = dstOf[rule.index];
+    const fromHits = gather(srcOf[rule.index]);
+    const toHits = gather(dstOf[rule.index]);
     const points: RulePlacement['points'] = [];
-    const hits = (v: LocalView, set: Set<number>, pred: (e: LocalView['endpoints'][number]) => boolean) =>
-      v.endpoints.filter((e) => pred(e) && [...(epIds.get(e.name) ?? [])].some((id) => set.has(id)));
+    // A view's endpoints on one side of the rule, in the view's own order.
+    const at = (hits: Map<number, Set<number>>, vi: number, pred: (e: Ep) => boolean): Ep[] => {
+      const eps = hits.get(vi);
+      return eps ? [...eps].sort((a, b) => a - b).map((i) => views[vi].endpoints[i]).filter(pred) : [];
+    };
     const push = (v: LocalView, attach: string, mode: EnforcementMode, reason: string): void => {
       const p: EnforcementPoint & { reason: string } = { device: v.device.name, target: v.target, attach, mode, reason };
       points.push(p);
     };
-    for (const v of views) {
+    const touched = [...new Set([...fromHits.keys(), ...toHits.keys()])].sort((a, b) => a - b);
+    for (const vi of touched) {
+      const v = views[vi];
       const name = v.device.name;
+      const hits = (side: 'from' | 'to', pred: (e: Ep) => boolean = () => true): Ep[] => at(side === 'from' ? fromHits : toHits, vi, pred);
       switch (v.device.kind) {
         case 'host': {
-          const out = hits(v, S, () => true);
+          const out = hits('from');
           if (out.length) push(v, viaAttach(out, 'egress'), 'exact', `${name} egress: ${names(out)} ${localOf(out, name)}`);
-          const inn = hits(v, D, () => true);
+          const inn = hits('to');
           if (inn.length) push(v, viaAttach(inn, 'ingress'), 'exact', `${name} ingress: ${names(inn)} ${localOf(inn, name)}`);
           break;
         }
         case 'dpu':
         case 'smartnic': {
-          const out = hits(v, S, () => true);
-          const inn = hits(v, D, () => true);
+          const out = hits('from');
+          const inn = hits('to');
           if (v.mode === 'exact') {
             if (out.length) push(v, `${out[0].via} ingress`, 'exact', `${name} ${out[0].via} ingress exact: ${names(out)} ${isAre(out)} behind ${name}, whose host runs no agent`);
             if (inn.length) push(v, `${inn[0].via} egress`, 'exact', `${name} ${inn[0].via} egress exact: ${names(inn)} ${isAre(inn)} behind ${name}, whose host runs no agent`);
@@ -226,14 +280,14 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
           break;
         }
         case 'switch': {
-          for (const e of hits(v, S, (x) => x.role === 'unmanaged')) {
+          for (const e of hits('from', (x) => x.role === 'unmanaged')) {
             push(v, `${e.via} ingress`, 'exact', `${name} ${e.via} ingress exact: ${e.name} is unmanaged behind ${name}:${e.via}`);
           }
-          for (const e of hits(v, D, (x) => x.role === 'unmanaged')) {
+          for (const e of hits('to', (x) => x.role === 'unmanaged')) {
             push(v, `${e.via} egress`, 'exact', `${name} ${e.via} egress exact: ${e.name} is unmanaged behind ${name}:${e.via}`);
           }
           if (rule.action === 'deny') {
-            const src = hits(v, S, (x) => x.role === 'behind-host');
+            const src = hits('from', (x) => x.role === 'behind-host');
             const ports = [...new Set(src.map((e) => e.via))].sort(comparePorts);
             for (const port of ports) {
               const behind = src.filter((e) => e.via === port);

@@ -57,10 +57,10 @@ export const ID6_KEY = 20;
  */
 export const POLICY_KEY = 16;
 
-/** weft_plen_v1: index slot * PLEN_TABLES + table; value: count u32, then up to PLEN_MAX lengths (u8, descending). */
+/** weft_plen_v1: index slot * PLEN_TABLES + table; value: count u32, then up to PLEN_MAX lengths (u8, descending). 256 so that an index masked to 8 bits is always in bounds. */
 export const PLEN = { id4: 0, id6: 1, policy: 2 } as const;
 export const PLEN_TABLES = 3;
-export const PLEN_MAX = 132;
+export const PLEN_MAX = 256;
 export const PLEN_VALUE = 4 + PLEN_MAX;
 
 /** Policy value: rule u32 (IR rule index), verdict u8, flags u8 (bit 0: log), pad u16. */

@@ -104,7 +104,9 @@ export function check(call: string, rc: number, detail?: string): number {
 // libbpf reports through one global print callback; the loader collects its
 // lines (the verifier log among them) while it works and logs them at debug.
 let capture: string[] | undefined;
-const printBuf = Buffer.alloc(8192);
+// The verifier log arrives as one message of up to 16 MiB (libbpf's log buffer);
+// a va_list can be formatted only once, so the buffer is that large from the start.
+const printBuf = Buffer.allocUnsafeSlow(16 << 20);
 const printCb = koffi.register(
   (level: number, fmt: string, ap: unknown) => {
     const n = fn.vsnprintf(printBuf, printBuf.length, fmt, ap) as number;

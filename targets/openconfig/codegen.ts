@@ -1,13 +1,21 @@
 // OpenConfig codegen: the policy as ordered openconfig-acl entries (the lowest
 // matching sequence-id wins), one ACL_IPV4 and one ACL_IPV6 acl-set per mode,
-// bound on ingress of the ports the placement gives this switch.
+// bound on ingress of the ports the placement gives this switch (uplinks stay
+// unbound: their traffic was checked at its source).
 //
 //   exact     (ports facing unmanaged endpoints): reply entries first (reversed
-//             allow cells, TCP with ACK set), then every rule in order, then a
-//             catch-all with the policy's default action.
-//   prefilter (other ports): deny rules, plus the allow rules a later deny
-//             overlaps (so first-match order still protects them), then a
-//             catch-all ACCEPT. It only drops flows the reference denies.
+//             allow cells: TCP with ACK set, UDP from the service port, ICMP
+//             echo replies), then every rule in order narrowed to the
+//             unmanaged endpoints' own sources, then the default action for
+//             them and a drop for every other (spoofed) source.
+//   prefilter (host-facing ports): deny rules, cheapest first while they fit
+//             capacity.aclEntries, plus the allow rules a kept deny overlaps
+//             (so first-match order still protects them), then a catch-all
+//             ACCEPT. It only ever drops flows the reference denies.
+//
+// Sizes are counted before entries are written: a rule over two large
+// selector groups is a cross product of prefixes, and an exact set that does
+// not fit is an error naming the count rather than a long wait.
 
 import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
@@ -212,16 +220,31 @@ function addressList(book: AddressBook, ids: Set<number> | undefined, family: Fa
   return book.prefixes(ids, family);
 }
 
-/** Forward entries of one rule in one family (first-match order is the list order). */
-function ruleEntries(
-  out: EntryList,
+/**
+ * One rule's entries in one family, not yet written out: every (source,
+ * destination, fields) combination, so sizes are known before anything is
+ * materialised (a rule over two large selector groups can need millions).
+ */
+interface Block {
+  rule: Rule;
+  family: Family;
+  srcs: (Cidr | undefined)[];
+  dsts: (Cidr | undefined)[];
+  fields: Fields[];
+}
+
+function blockSize(b: Block): number {
+  return b.srcs.length * b.dsts.length * b.fields.length;
+}
+
+function ruleBlock(
   book: AddressBook,
   rule: Rule,
   family: Family,
   mode: EnforcementMode,
   sources: Set<number>,
   notes: Set<string>,
-): void {
+): Block | undefined {
   const from = peerIds(book, rule.from);
   const narrowed = addressList(book, new Set([...sources].filter((id) => from === undefined || from.has(id))), family);
   // Narrowing to the sources behind the bound ports (see buildSet) is required
@@ -235,21 +258,27 @@ function ruleEntries(
     srcs = whole.length < narrowed.length ? whole : narrowed;
   }
   const dsts = addressList(book, peerIds(book, rule.to), family);
-  if (srcs.length === 0 || dsts.length === 0) return;
+  if (srcs.length === 0 || dsts.length === 0) return undefined;
+  const fields: Fields[] = [];
   for (const pm of rulePorts(rule)) {
     const ex = express(pm, family);
-    for (const fields of ex.complete ? ex.fields : incompleteFields(ex, rule, mode, notes)) {
-      for (const src of srcs) {
-        for (const dst of dsts) {
-          out.add({
-            description: `rule ${rule.name}`,
-            ...(src ? { src } : {}),
-            ...(dst ? { dst } : {}),
-            ...fields,
-            action: rule.action === 'allow' ? 'ACCEPT' : 'DROP',
-            log: rule.log,
-          });
-        }
+    fields.push(...(ex.complete ? ex.fields : incompleteFields(ex, rule, mode, notes)));
+  }
+  return fields.length > 0 ? { rule, family, srcs, dsts, fields } : undefined;
+}
+
+function writeBlock(out: EntryList, b: Block): void {
+  for (const fields of b.fields) {
+    for (const src of b.srcs) {
+      for (const dst of b.dsts) {
+        out.add({
+          description: `rule ${b.rule.name}`,
+          ...(src ? { src } : {}),
+          ...(dst ? { dst } : {}),
+          ...fields,
+          action: b.rule.action === 'allow' ? 'ACCEPT' : 'DROP',
+          log: b.rule.log,
+        });
       }
     }
   }
@@ -363,63 +392,63 @@ function hostSideIdentities(input: CodegenInput, book: AddressBook): Set<number>
   return out;
 }
 
-/** The deny rules, and the allow rules a later deny overlaps, in policy order. */
-function prefilterRules(book: AddressBook, rules: Rule[]): Rule[] {
+/**
+ * The prefilter's rules: deny rules, cheapest first, while they fit the
+ * budget together with the allow rules that must stay ahead of them (an
+ * earlier allow that overlaps a kept deny). A deny left out only means the
+ * hosts drop those flows instead; the result stays in policy order.
+ */
+function prefilterRules(book: AddressBook, rules: Rule[], cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
   const peers = rules.map((r) => ({ from: peerIds(book, r.from), to: peerIds(book, r.to), ports: rulePorts(r) }));
-  const keep: Rule[] = [];
-  const laterDenies: number[] = [];
-  for (let i = rules.length - 1; i >= 0; i--) {
-    const r = rules[i];
-    if (r.action === 'deny') {
-      laterDenies.push(i);
-      keep.push(r);
+  const overlaps = (i: number, j: number): boolean => {
+    const a = peers[i];
+    const d = peers[j];
+    return a.ports.some((p) => d.ports.some((q) => portsOverlap(p, q))) && intersects(a.from, d.from) && intersects(a.to, d.to);
+  };
+  const denies = rules.map((r, i) => ({ r, i, c: cost(r) })).filter((x) => x.r.action === 'deny').sort((x, y) => x.c - y.c || x.i - y.i);
+  const kept = new Set<number>();
+  const left: Rule[] = [];
+  let used = 0;
+  for (const d of denies) {
+    // A deny with no entries here (no local source, say) needs nothing kept.
+    if (d.c === 0) continue;
+    const needed: number[] = [];
+    let extra = d.c;
+    for (let i = 0; i < d.i && extra + used <= budget; i++) {
+      if (rules[i].action !== 'allow' || kept.has(i) || !overlaps(i, d.i)) continue;
+      needed.push(i);
+      extra += cost(rules[i]);
+    }
+    if (used + extra > budget) {
+      left.push(d.r);
       continue;
     }
-    const a = peers[i];
-    const overlapped = laterDenies.some((j) => {
-      const d = peers[j];
-      return a.ports.some((p) => d.ports.some((q) => portsOverlap(p, q))) && intersects(a.from, d.from) && intersects(a.to, d.to);
-    });
-    if (overlapped) keep.push(r);
+    used += extra;
+    kept.add(d.i);
+    for (const i of needed) kept.add(i);
   }
-  return keep.reverse();
+  return { keep: rules.filter((_, i) => kept.has(i)), left };
 }
 
-function buildSet(
-  input: CodegenInput,
-  book: AddressBook,
-  rules: Rule[],
-  mode: EnforcementMode,
-  type: AclType,
-  notes: Set<string>,
-): { set: AclSet; replies: number } {
-  const family: Family = type === 'ACL_IPV4' ? 4 : 6;
-  const list = new EntryList();
-  if (mode === 'exact') replyEntries(list, input, book, family);
-  const replies = list.entries.length;
-  const forward = mode === 'exact' ? rules : prefilterRules(book, rules);
-  // Exact: the unmanaged endpoints' identities, and everything else is dropped
-  // as spoofed. Prefilter: the identities of the endpoints behind the host
-  // ports; a deny narrowed to them drops less, which a prefilter may.
-  const local = new Set(input.devicePlacement.localIdentities);
-  const sources = mode === 'exact' ? local : hostSideIdentities(input, book);
-  for (const rule of forward) ruleEntries(list, book, rule, family, mode, sources, notes);
-  if (mode === 'prefilter') {
-    list.add({ description: 'prefilter: pass the rest to the hosts', action: 'ACCEPT', log: false });
-  } else {
-    // Exact ports face unmanaged endpoints: a source address from outside them is spoofed.
-    if (input.ir.defaultAction === 'allow') {
-      for (const src of book.prefixes(local, family)) list.add({ description: 'default allow', src, action: 'ACCEPT', log: false });
-    }
-    list.add({ description: input.ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP', log: false });
-  }
-  const set: AclSet = {
+function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entries: AclEntry[]): AclSet {
+  return {
     name: setName(mode, type),
     type,
     description: `weft ${mode} policy ${input.ir.policyName} ${input.ir.policyDigest.slice(0, 12)}`,
-    entries: list.entries,
+    entries,
   };
-  return { set, replies };
+}
+
+function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number): never {
+  const bag = new DiagnosticBag();
+  bag.error(
+    'acl-capacity-exceeded',
+    `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (${what})`,
+    device.span,
+    `raise capacity.aclEntries to at least ${total} if the switch has room, or narrow the rules placed on it`,
+  );
+  bag.throwIfErrors();
+  throw new Error('unreachable: the bag holds an error');
 }
 
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
@@ -433,22 +462,40 @@ export function planAcl(input: CodegenInput): AclPlan {
   const rules = policy.rules.filter((r) => winners.has(r.index));
   const shadowed = policy.rules.length - rules.length;
   if (shadowed > 0) notes.add(`${shadowed} rule(s) never decide a flow (shadowed or empty groups): no entries`);
+  const capacity = device.capacity?.aclEntries ?? DEFAULT_ACL_CAPACITY;
 
   const ports = devicePlacement.interfaces.flatMap((i) => {
     const mode = portMode(i.role);
     return mode ? [{ name: i.name, mode }] : [];
   });
   const modes = new Set(ports.map((p) => p.mode));
+  const types: AclType[] = ['ACL_IPV4', 'ACL_IPV6'];
+  const familyOf = (t: AclType): Family => (t === 'ACL_IPV4' ? 4 : 6);
   const sets: AclSet[] = [];
   let replies = 0;
-  for (const mode of (['exact', 'prefilter'] as EnforcementMode[]).filter((m) => modes.has(m))) {
-    for (const type of ['ACL_IPV4', 'ACL_IPV6'] as AclType[]) {
-      const built = buildSet(input, book, rules, mode, type, notes);
-      sets.push(built.set);
-      replies += built.replies;
-    }
-  }
+
   if (modes.has('exact')) {
+    // Exact: the unmanaged endpoints' identities are the only sources; the
+    // rest is dropped as spoofed.
+    const local = new Set(devicePlacement.localIdentities);
+    const built = types.map((type) => {
+      const family = familyOf(type);
+      const list = new EntryList();
+      replyEntries(list, input, book, family);
+      const blocks = rules.flatMap((r) => ruleBlock(book, r, family, 'exact', local, notes) ?? []);
+      return { type, family, list, replies: list.entries.length, blocks };
+    });
+    const size = built.reduce((n, b) => n + b.replies + b.blocks.reduce((m, x) => m + blockSize(x), 0) + 1, 0);
+    if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity);
+    for (const b of built) {
+      for (const block of b.blocks) writeBlock(b.list, block);
+      if (ir.defaultAction === 'allow') {
+        for (const src of book.prefixes(local, b.family)) b.list.add({ description: 'default allow', src, action: 'ACCEPT', log: false });
+      }
+      b.list.add({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP', log: false });
+      sets.push(setOf(input, 'exact', b.type, b.list.entries));
+      replies += b.replies;
+    }
     notes.add('exact ports admit only source addresses of the endpoints behind this switch\'s unmanaged ports (anti-spoofing); the policy decides the rest');
     notes.add(
       'exact ports are stateless: replies pass by reverse entries (TCP: ACK set; UDP: source port; ICMP: echo reply), ' +
@@ -456,26 +503,44 @@ export function planAcl(input: CodegenInput): AclPlan {
     );
     if (ir.defaultAction === 'allow') notes.add('exact ports: replies of flows allowed only by the default action get no reverse entries');
   }
+
+  if (modes.has('prefilter')) {
+    // Prefilter: denies narrowed to the sources behind the host ports when
+    // that is smaller (dropping less is always allowed).
+    const sources = hostSideIdentities(input, book);
+    const blocks = new Map<number, Block[]>();
+    const blocksOf = (r: Rule): Block[] => {
+      let b = blocks.get(r.index);
+      if (!b) blocks.set(r.index, (b = types.flatMap((t) => ruleBlock(book, r, familyOf(t), 'prefilter', sources, notes) ?? [])));
+      return b;
+    };
+    const cost = (r: Rule): number => blocksOf(r).reduce((n, b) => n + blockSize(b), 0);
+    const used = sets.reduce((n, s) => n + s.entries.length, 0);
+    const { keep, left } = prefilterRules(book, rules, cost, capacity - used - types.length);
+    if (left.length > 0) {
+      notes.add(
+        `prefilter: ${left.length} deny rule(s) left to the hosts to fit capacity.aclEntries ${capacity} ` +
+          `(${left.slice(0, 3).map((r) => `${r.name}: ${cost(r)} entries`).join(', ')}${left.length > 3 ? ', ...' : ''})`,
+      );
+    }
+    for (const type of types) {
+      const list = new EntryList();
+      for (const r of keep) for (const b of blocksOf(r)) if (b.family === familyOf(type)) writeBlock(list, b);
+      list.add({ description: 'prefilter: pass the rest to the hosts', action: 'ACCEPT', log: false });
+      sets.push(setOf(input, 'prefilter', type, list.entries));
+    }
+  }
+
   const interfaces: AclInterface[] = ports.map((p) => ({
     id: p.name,
     iface: p.name,
-    ingress: (['ACL_IPV4', 'ACL_IPV6'] as AclType[]).map((type) => ({ setName: setName(p.mode, type), type })),
+    ingress: types.map((type) => ({ setName: setName(p.mode, type), type })),
   }));
-  if (interfaces.length === 0) notes.add('no interfaces in the placement: acl-sets are not bound anywhere');
+  if (interfaces.length === 0) notes.add('no host or unmanaged-endpoint ports (uplinks only): no acl-set is bound, traffic is checked at its source');
 
   const count = (t: AclType): number => sets.filter((s) => s.type === t).reduce((n, s) => n + s.entries.length, 0);
   const total = count('ACL_IPV4') + count('ACL_IPV6');
-  const capacity = device.capacity?.aclEntries ?? DEFAULT_ACL_CAPACITY;
-  if (total > capacity) {
-    const bag = new DiagnosticBag();
-    bag.error(
-      'acl-capacity-exceeded',
-      `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')})`,
-      device.span,
-      `raise capacity.aclEntries to at least ${total} if the switch has room, or narrow the rules placed on it`,
-    );
-    bag.throwIfErrors();
-  }
+  if (total > capacity) capacityError(device, `ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')}`, total, capacity);
   return {
     config: { sets, interfaces },
     notes: [...notes],

@@ -191,11 +191,10 @@ export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'dev
   }
   const top: P4Band[] = (control ?? []).map((r) => ({ origin: r.name, action: r.action, matches: ruleMatches(r, undefined) }));
   bands.unshift(...top);
-  const coalesced = coalesce(bands);
 
   const entries: AclEntry[] = [];
-  let priority = coalesced.length;
-  for (const b of coalesced) {
+  let priority = bands.length;
+  for (const b of bands) {
     for (const match of b.matches) entries.push({ priority, match, action: b.action, origin: b.origin });
     priority--;
   }
@@ -207,60 +206,6 @@ export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'dev
     exactRules,
   };
   return { entries, notes, stats };
-}
-
-/**
- * Adjacent bands with the same action commute under first match, so they
- * share one priority; their entries are then merged field by field: entries
- * equal in every other field and differing in one bit of this field become
- * one, and a wildcard absorbs the rest of its group.
- */
-function coalesce(bands: P4Band[]): P4Band[] {
-  const out: P4Band[] = [];
-  let run = 0;
-  for (const b of bands) {
-    const last = out[out.length - 1];
-    if (last && last.action === b.action) {
-      last.matches.push(...b.matches);
-      run++;
-      last.origin = `${last.origin.replace(/ \(\+\d+ more\)$/, '')} (+${run} more)`;
-    } else {
-      out.push({ ...b, matches: [...b.matches] });
-      run = 0;
-    }
-  }
-  for (const b of out) b.matches = mergeMatches(b.matches);
-  return out;
-}
-
-function ternaryKey(t: Ternary | undefined): string {
-  return t ? `${t.value.toString(16)}/${t.mask.toString(16)}` : '*';
-}
-
-export function mergeMatches(matches: Match[]): Match[] {
-  let cur = matches;
-  for (const f of PIPELINE.fields) {
-    const groups = new Map<string, { rest: Match; values: Ternary[]; wild: boolean }>();
-    for (const m of cur) {
-      const key = PIPELINE.fields.map((g) => (g.name === f.name ? '' : ternaryKey(m[g.name]))).join('|');
-      let grp = groups.get(key);
-      if (!grp) {
-        const rest = { ...m };
-        delete rest[f.name];
-        groups.set(key, (grp = { rest, values: [], wild: false }));
-      }
-      const t = m[f.name];
-      if (!t || t.mask === 0n) grp.wild = true;
-      else grp.values.push(t);
-    }
-    const next: Match[] = [];
-    for (const g of groups.values()) {
-      if (g.wild) next.push(g.rest);
-      else for (const t of mergeTernaries(g.values, f.bitwidth)) next.push(t.mask === 0n ? g.rest : { ...g.rest, [f.name]: t });
-    }
-    cur = next;
-  }
-  return cur;
 }
 
 /** Refuses a table that does not fit the device, naming the count. */

@@ -49,8 +49,8 @@ export function rangeTernaries(lo: number, hi: number, width: number): Ternary[]
 
 /**
  * Merges pairs with equal masks whose values differ in one masked bit, until
- * no pair merges. The input must be pairwise disjoint or duplicate-free; the
- * output covers the same set with at most as many pairs, sorted.
+ * no pair merges. The output covers exactly the union of the input, with at
+ * most as many pairs, sorted.
  */
 export function mergeTernaries(items: Ternary[], width: number): Ternary[] {
   const byMask = new Map<bigint, Set<bigint>>();
@@ -85,8 +85,4 @@ export function mergeTernaries(items: Ternary[], width: number): Ternary[] {
   const out: Ternary[] = [];
   for (const [mask, values] of byMask) for (const value of values) out.push({ value, mask });
   return out.sort((a, b) => (a.mask !== b.mask ? (a.mask > b.mask ? -1 : 1) : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-}
-
-export function ternaryMatches(t: Ternary, v: bigint): boolean {
-  return (v & t.mask) === t.value;
 }

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../inventory/load.ts';
 import type { Flow } from '../../orchestrator/flow.ts';
 import { parseIp } from '../../orchestrator/net/ip.ts';
+import { COMMANDS } from '../../orchestrator/cli/commands.ts';
+import { main } from '../../orchestrator/cli/main.ts';
 import { generationDigest, sha256, type ManifestDevice } from '../../orchestrator/compile/manifest.ts';
 import { loadPolicy } from '../../orchestrator/policy/load.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
@@ -50,6 +52,16 @@ describe('weft', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`usage: weft ${verb}`);
     expect(r.stdout).toContain('--json');
+  });
+
+  it('every registered command answers --help (in process)', async () => {
+    for (const c of COMMANDS) {
+      const out: string[] = [];
+      const code = await main([c.name, '--help'], { out: (t) => out.push(t), err: (t) => out.push(t) });
+      expect(code, c.name).toBe(0);
+      expect(out.join('\n'), c.name).toContain(`usage: weft ${c.name}`);
+    }
+    expect(COMMANDS.length).toBeGreaterThanOrEqual(4);
   });
 });
 

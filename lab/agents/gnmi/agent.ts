@@ -385,6 +385,7 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
               return;
             }
             if (mode === 'POLL') return;
+            const onChangeConfig: Subscription[] = [];
             for (const s of subs) {
               const elems = joinPath(list.prefix, s.path);
               const counters = elems.length > 0 && isCounterPath(aclElems(elems, 'subscribe'));
@@ -405,10 +406,11 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
                   if (moved.length > 0 && !call.writableEnded) call.write({ update: { timestamp: nowNs(), update: moved } });
                 };
                 timers.push(setInterval(() => void look().catch(fail), opts.counterPollMs ?? 100));
-              } else {
-                onChange = () => void send(subs.filter((x) => x.mode !== 'SAMPLE')).catch(fail);
-                changeListeners.add(onChange);
-              }
+              } else onChangeConfig.push(s);
+            }
+            if (onChangeConfig.length > 0) {
+              onChange = () => void send(onChangeConfig).catch(fail);
+              changeListeners.add(onChange);
             }
           } else if (req.poll !== undefined) {
             if (!list || (list.mode ?? 'STREAM') !== 'POLL') throw new StatusError(grpc.status.FAILED_PRECONDITION, 'poll on a stream that is not in POLL mode');

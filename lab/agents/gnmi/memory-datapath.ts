@@ -55,10 +55,6 @@ export class MemoryDatapath implements SwitchDatapath {
     for (const id of [...this.counts.keys()]) if (!table.entries.some((e) => e.id === id)) this.counts.delete(id);
   }
 
-  current(): SwitchAclTable {
-    return this.table;
-  }
-
   /** Decides one IP packet as the switch would, counting the entry it hits. */
   offer(p: MemoryPacket): 'permit' | 'deny' {
     const fields = fieldsOf(p);
