@@ -67,7 +67,7 @@ const SPECIAL_NODES = new Set(['host', 'mgmt-net', 'macvlan']);
 
 /** weft.* labels a node may carry, per role. */
 const DEVICE_LABELS = [
-  'role', 'pipeline', 'profile', 'attachedTo', 'capacity', 'mgmt.address', 'ssh.user', 'ssh.port', 'ssh.hostKey',
+  'role', 'pipeline', 'profile', 'attachedTo', 'capacity', 'agent', 'mgmt.address', 'ssh.user', 'ssh.port', 'ssh.hostKey',
   'p4runtime.port', 'p4runtime.deviceId', 'p4runtime.deviceConfig', 'gnmi.port', 'snmp.port',
 ];
 const ENDPOINT_LABELS = ['role', 'addresses', 'host'];
@@ -380,6 +380,14 @@ function toDevice(src: YamlSource, raw: RawNode, kind: DeviceKind): Device | und
     if (at) d.attachedTo = at.value;
   }
   if (cap !== undefined) d.capacity = { aclEntries: cap };
+  const agent = w('agent');
+  if (agent && kind === 'host') {
+    if (agent.value !== 'true' && agent.value !== 'false') {
+      src.bag.error('bad-label', `node ${raw.name}: weft.agent "${clip(agent.value)}"`, agent.span, 'valid: "true" or "false"');
+      return undefined;
+    }
+    if (agent.value === 'false') d.agent = false;
+  }
   return d;
 }
 
@@ -550,6 +558,7 @@ function deviceNode(d: Device): Record<string, unknown> {
   if (d.profile) labels['weft.profile'] = d.profile;
   if (d.attachedTo) labels['weft.attachedTo'] = d.attachedTo;
   if (d.capacity?.aclEntries !== undefined) labels['weft.capacity'] = String(d.capacity.aclEntries);
+  if (d.agent === false) labels['weft.agent'] = 'false';
   const m = d.mgmt;
   if (m.ssh) {
     labels['weft.ssh.user'] = m.ssh.user;

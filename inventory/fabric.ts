@@ -297,6 +297,12 @@ function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void
     spans.attachedTo = src.span(atNode);
     if (kind !== undefined && !isDpu) src.bag.error('misplaced-key', `${label}: attachedTo on a ${kind}`, src.span(atNode), 'valid: attachedTo only on dpu and smartnic devices');
   }
+  let agent: boolean | undefined;
+  const agNode = src.get(m, 'agent');
+  if (agNode !== undefined) {
+    agent = src.bool(agNode, `${label}: agent`);
+    if (kind !== undefined && kind !== 'host') src.bag.error('misplaced-key', `${label}: agent on a ${kind}`, src.span(agNode), 'valid: agent only on host devices');
+  }
   const mgmtNode = src.get(m, 'mgmt');
   const mgmt = mgmtNode === undefined ? {} : readMgmt(src, mgmtNode, label);
   let capacity: Device['capacity'];
@@ -319,6 +325,7 @@ function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void
     if (attachedTo !== undefined) d.attachedTo = attachedTo;
   }
   if (capacity) d.capacity = capacity;
+  if (kind === 'host' && agent === false) d.agent = false;
   b.device(d, spans);
 }
 

@@ -23,6 +23,8 @@ export interface Device {
   pipeline?: Pipeline; // switches only
   profile?: DpuProfile; // dpu/smartnic only
   attachedTo?: string; // dpu/smartnic: the host it sits in front of
+  /** Hosts: false when no Weft agent runs there (its DPU then enforces exactly). */
+  agent?: boolean;
   mgmt: Mgmt;
   capacity?: { aclEntries?: number };
   labels: Record<string, string>;

@@ -15,7 +15,6 @@ PACKAGES=(
   clang llvm libbpf-dev bpftool xdp-tools
   nftables iproute2 tcpdump iputils-ping procps make
   openssh-server snmpd
-  ca-certificates curl gnupg
 )
 
 missing=()
@@ -29,15 +28,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# Debian 12 ships Node.js 18; Weft needs 20 or later.
-node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-if [ "$(node_major)" -lt 20 ]; then
-  echo "setup.sh: installing Node.js 20 from the NodeSource apt repository"
-  install -d -m 0755 /etc/apt/keyrings
-  curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
-  echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_20.x nodistro main" >/etc/apt/sources.list.d/nodesource.list
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs
+# Debian 12 ships Node.js 18; Weft needs 20 or later, which the machine must bring.
+if [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 20 ]; then
+  echo "setup.sh: Node.js 20 or later is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 2
 fi
 
 # Pinned maps and programs live in bpffs.

@@ -11,7 +11,7 @@ import { loadInventory } from '../../inventory/load.ts';
 import type { CodegenInput, Target } from '../../targets/contract.ts';
 import { borrowedNote, targetFor as registryTargetFor } from '../../targets/registry.ts';
 import { analyze } from '../analysis/analyze.ts';
-import { InputError, type Diagnostic } from '../diagnostics.ts';
+import { InputError, UnsupportedError, type Diagnostic } from '../diagnostics.ts';
 import { buildIr } from '../ir/build.ts';
 import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
@@ -98,6 +98,8 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     try {
       out = await target.codegen(input);
     } catch (e) {
+      // Bad input and unsupported features keep their kind, so the CLI exits 2.
+      if (e instanceof InputError || e instanceof UnsupportedError) throw e;
       throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     log.debug({ device: device.name, target: target.name, ms: Math.round(performance.now() - started) }, 'codegen done');

@@ -50,9 +50,31 @@ describe('explain on examples/', () => {
     expect(x.verdict).toBe(reference.verdict(f).verdict);
     expect(x.verdict).toBe('deny');
     expect(x.droppedAt).toEqual({ device: 'host1', interface: '*' });
-    // the leaf's prefilter carries the deny rule, and legacy-db's port is exact
-    expect(x.points.find((p) => p.device === 'leaf1')).toMatchObject({ mode: 'prefilter', decision: 'deny' });
-    expect(x.points.at(-1)).toMatchObject({ device: 'leaf4', interface: 'eth5', direction: 'egress', mode: 'exact', decision: 'deny' });
+    // The leaf's prefilter carries the deny rule. legacy-db's switch port
+    // checks only what legacy-db sends, so nothing on leaf4 sees this flow.
+    expect(x.points.map((p) => `${p.device} ${p.interface} ${p.direction} ${p.mode} ${p.decision}`)).toEqual([
+      'host1 * egress exact deny',
+      'leaf1 eth1 ingress prefilter deny',
+    ]);
+    expect(x.notes).toEqual([]);
+  });
+
+  it('the reply direction, from unmanaged legacy-db, is exact on ingress of its switch port', () => {
+    const f = flow('10.0.3.99', '10.0.1.11', 1, 0, 8);
+    const x = explainer.explain(f);
+    expect(x.verdict).toBe(reference.verdict(f).verdict);
+    expect(x.points[0]).toMatchObject({ device: 'leaf4', interface: 'eth5', direction: 'ingress', mode: 'exact', decision: x.verdict });
+    expect(x.points[0].why).toMatch(/^traffic from legacy-db \(unmanaged behind leaf4:eth5\) is checked as it enters; /);
+  });
+
+  it('says so when no exact point decides a flow into an unmanaged endpoint', () => {
+    const f = flow('198.51.100.7', '10.0.3.99', 6, 5432);
+    const x = explainer.explain(f);
+    expect(x.verdict).toBe(reference.verdict(f).verdict);
+    expect(x.points.filter((p) => p.mode === 'exact')).toEqual([]);
+    expect(x.notes).toContain(
+      'legacy-db is unmanaged: leaf4:eth5 checks only traffic from it, and traffic to it is decided at its source; no exact point on this path decides this flow',
+    );
   });
 
   it('an address outside the fabric has its groups but only one side of the path', () => {
@@ -65,9 +87,10 @@ describe('explain on examples/', () => {
     expect(x.notes.join(' ')).toContain('not a fabric endpoint');
   });
 
-  it('on generated flows: the verdict is the reference verdict and the path drops exactly the denied flows', () => {
+  it('on generated flows: the verdict is the reference verdict, the path drops exactly the denied flows, exactly at their source', () => {
     const flows = generateFlows(makeRng(7), policy, fabric, 3000);
     const addrs = new Set(fabric.endpoints.flatMap((e) => e.addresses.map((a) => `${a.family}/${a.value}`)));
+    const switches = new Set(fabric.devices.filter((d) => d.kind === 'switch').map((d) => d.name));
     let withPath = 0;
     let mismatches = 0;
     for (const f of flows) {
@@ -78,7 +101,14 @@ describe('explain on examples/', () => {
       if (bothInside && x.path) {
         withPath++;
         if ((x.droppedAt !== undefined) !== (ref.verdict === 'deny')) mismatches++;
+        // Every flow between fabric endpoints is decided exactly where it
+        // enters: its host's egress, or the ingress of its switch port.
+        const [device, port] = x.src.attachment!.split(':');
+        const first = x.points.find((p) => p.mode === 'exact');
+        const ok = switches.has(device) ? first?.interface === port && first.direction === 'ingress' : first?.direction === 'egress';
+        if (first?.device !== device || !ok) mismatches++;
       }
+      for (const p of x.points) if (switches.has(p.device) && p.direction !== 'ingress') mismatches++;
       for (const p of x.points) if (p.mode === 'prefilter' && p.decision === 'deny' && ref.verdict === 'allow') mismatches++;
     }
     console.log(`explain: ${flows.length} flows (${withPath} between fabric endpoints), ${mismatches} mismatches`);

@@ -32,7 +32,7 @@ export interface PointDecision {
   interface: string;
   direction: 'ingress' | 'egress';
   mode: EnforcementMode;
-  /** pass: a prefilter lets it through for an exact point further on to decide. */
+  /** pass: a prefilter lets it through and leaves the decision to the exact points on the path. */
   decision: 'allow' | 'deny' | 'pass';
   why: string;
 }
@@ -137,6 +137,12 @@ export class Explainer {
     }
 
     const points = hops ? this.pointsOn(hops, flow, compiled.rule, src.endpoint, dst.endpoint) : [];
+    const dstEp = dst.endpoint;
+    if (dstEp?.host === undefined && dstEp?.attach && !points.some((p) => p.mode === 'exact')) {
+      notes.push(
+        `${dstEp.name} is unmanaged: ${formatAttachment(dstEp.attach)} checks only traffic from it, and traffic to it is decided at its source; no exact point on this path decides this flow`,
+      );
+    }
     const drop = points.find((p) => p.decision === 'deny');
     const rule = ref.rule >= 0 ? this.policy.rules[ref.rule] : undefined;
     return {
@@ -170,7 +176,7 @@ export class Explainer {
         ? `deny rule ${this.ir.rules[rule].name} is placed here, close to the source`
         : verdict === 'allow'
           ? `${ruleName} allows it; a prefilter only drops`
-          : `${ruleName}; a prefilter carries deny rules only, the exact point downstream drops it`;
+          : `${ruleName}; a prefilter carries deny rules only, an exact point on the path drops it`;
       out.push({ device: dp.device, target: dp.target, interface: port, direction: 'ingress', mode: 'prefilter', decision: placed ? 'deny' : 'pass', why });
     };
     hops.forEach((hop, i) => {
@@ -193,8 +199,9 @@ export class Explainer {
           break;
         case 'switch':
           if (role(hop.in) === 'host') prefilter(dp, hop.in!);
-          if (role(hop.in) === 'unmanaged-endpoint') exact(dp, hop.in!, 'ingress', `${srcEp?.name ?? 'the source'} is unmanaged behind ${hop.device}:${hop.in}`);
-          if (role(hop.out) === 'unmanaged-endpoint') exact(dp, hop.out!, 'egress', `${dstEp?.name ?? 'the destination'} is unmanaged behind ${hop.device}:${hop.out}`);
+          // Switches check ports facing unmanaged endpoints on ingress only:
+          // traffic towards such an endpoint was decided at its source.
+          if (role(hop.in) === 'unmanaged-endpoint') exact(dp, hop.in!, 'ingress', `traffic from ${srcEp?.name ?? 'the source'} (unmanaged behind ${hop.device}:${hop.in}) is checked as it enters`);
           break;
         case undefined:
           break;

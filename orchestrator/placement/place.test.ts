@@ -1,6 +1,7 @@
 // Placement on the example fabric (modes, interfaces, reasons) and, on
 // generated scenarios, the invariant that every flow a rule decides has an
-// exact enforcement point on each managed or unmanaged end.
+// exact enforcement point at its source end (managed or unmanaged) and at its
+// destination end when a host or DPU manages it.
 
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../inventory/load.ts';
@@ -55,7 +56,7 @@ describe('place on examples/', () => {
 
   it('a DPU in front of a host without an agent is exact, and the host gets no placement', () => {
     const { policy: p2, fabric: f2, ir: ir2 } = example((f) => {
-      f.devices.find((d) => d.name === 'host3')!.labels['weft.agent'] = 'false';
+      f.devices.find((d) => d.name === 'host3')!.agent = false;
     });
     const q = place(p2, f2, ir2);
     expect(q.devices.find((d) => d.device === 'host3')).toBeUndefined();
@@ -79,6 +80,7 @@ describe('place on examples/', () => {
     expect(l2.interfaces).toContainEqual({ name: 'eth1', role: 'host' }); // faces dpu3
     expect(l2.interfaces).toContainEqual({ name: 'eth5', role: 'unmanaged-endpoint' });
     expect(l2.localIdentities).toEqual(identitiesOf(ir, 'monitor-1'));
+    expect(l2.reason).toBe('prefilter (deny rules) on host-facing eth1, eth2; exact on ingress of eth5 (monitor-1): traffic from unmanaged endpoints is checked as it enters');
     expect(dev('leaf4')).toMatchObject({ target: 'openconfig', mode: 'exact' });
     expect(dev('spine1').interfaces.every((i) => i.role === 'uplink')).toBe(true);
     expect(dev('spine1').reason).toContain('transit only');
@@ -95,15 +97,29 @@ describe('place on examples/', () => {
     expect(pts.find((x) => x.device === 'host1')!.reason).toBe('host1 egress: web-1 is a local endpoint of host1');
   });
 
-  it('a rule towards an unmanaged endpoint is exact on its switch port', () => {
-    const pts = rule('api-to-legacy').points;
-    expect(pts).toContainEqual(
-      expect.objectContaining({ device: 'leaf4', attach: 'eth5 egress', mode: 'exact', reason: 'leaf4 eth5 egress exact: legacy-db is unmanaged behind leaf4:eth5' }),
-    );
+  it('a rule towards an unmanaged endpoint is exact at its sources, not on its switch port', () => {
+    // Switch targets check a port facing an unmanaged endpoint on ingress only.
+    expect(rule('api-to-legacy').points.map((x) => `${x.device} ${x.attach} ${x.mode}`)).toEqual(['host3 * egress exact', 'host4 * egress exact']);
+  });
+
+  it('a rule from an unmanaged endpoint is exact on ingress of its switch port', () => {
     const mon = rule('monitoring-snmp').points;
     expect(mon).toContainEqual(
-      expect.objectContaining({ device: 'leaf2', attach: 'eth5 ingress', mode: 'exact', reason: 'leaf2 eth5 ingress exact: monitor-1 is unmanaged behind leaf2:eth5' }),
+      expect.objectContaining({
+        device: 'leaf2',
+        attach: 'eth5 ingress',
+        mode: 'exact',
+        reason: 'leaf2 eth5 ingress exact: traffic from monitor-1 (unmanaged behind leaf2:eth5) is checked as it enters',
+      }),
     );
+    expect(mon.filter((x) => x.device.startsWith('leaf'))).toHaveLength(1);
+  });
+
+  it('switch points are all on ingress', () => {
+    const switches = new Set(fabric.devices.filter((d) => d.kind === 'switch').map((d) => d.name));
+    const onSwitches = p.rules.flatMap((r) => r.points.filter((x) => switches.has(x.device)));
+    expect(onSwitches.length).toBeGreaterThan(0);
+    for (const x of onSwitches) expect(x.attach, x.reason).toMatch(/ ingress$/);
   });
 
   it('a deny rule is also dropped early by prefilters on the source side', () => {
@@ -112,7 +128,7 @@ describe('place on examples/', () => {
     expect(pre.map((x) => `${x.device} ${x.attach}`).sort()).toEqual(['leaf1 eth1 ingress', 'leaf1 eth2 ingress']);
     expect(pre[0].reason).toMatch(/^leaf1 prefilter: deny rule dropped close to the source/);
     expect(pts).toContainEqual(expect.objectContaining({ device: 'host5', attach: '* ingress', mode: 'exact' }));
-    expect(pts).toContainEqual(expect.objectContaining({ device: 'leaf4', attach: 'eth5 egress', mode: 'exact' }));
+    expect(pts.some((x) => x.device === 'leaf4')).toBe(false); // legacy-db gets its denials at their sources
     // Deny rules from web-dev on host6 reach leaf4's host port, and dpu3 sees api-1's denied pings.
     expect(rule('dev-not-prod').points).toContainEqual(expect.objectContaining({ device: 'leaf4', attach: 'eth1 ingress', mode: 'prefilter' }));
     expect(rule('no-ping').points).toContainEqual(expect.objectContaining({ device: 'dpu3', attach: 'eth1 ingress', mode: 'prefilter' }));
@@ -124,14 +140,19 @@ describe('place on examples/', () => {
 });
 
 describe('place on generated scenarios', () => {
-  it('every cell has an exact point at each end that Weft manages', () => {
+  it('every cell a rule decides has an exact point at its source end, and at its destination end when a host or DPU manages it', () => {
     let cells = 0;
-    let checks = 0;
+    const checks = { host: 0, dpu: 0, unmanaged: 0, unmanagedDst: 0 };
     for (let seed = 1; seed <= 12; seed++) {
       const { policy, fabric } = generateScenario(makeRng(seed));
+      // Every other scenario with a DPU turns its host's agent off, so the
+      // DPU enforces exactly for that host's endpoints.
+      const dpu = fabric.devices.find((d) => d.kind === 'dpu' || d.kind === 'smartnic');
+      if (dpu && seed % 2 === 0) fabric.devices.find((d) => d.name === dpu.attachedTo)!.agent = false;
       const ir = buildIr(policy, fabric);
       const p = place(policy, fabric, ir);
       const byName = new Map(fabric.devices.map((d) => [d.name, d]));
+      const dpuOf = (host: string) => fabric.devices.find((d) => (d.kind === 'dpu' || d.kind === 'smartnic') && d.attachedTo === host);
       // The identities each rule decides for, as sources and as destinations.
       const src = policy.rules.map(() => new Set<number>());
       const dst = policy.rules.map(() => new Set<number>());
@@ -141,28 +162,44 @@ describe('place on generated scenarios', () => {
       }
       cells += ir.cells.length;
       for (const rp of p.rules) {
+        const exactAt = (device: string, attach: (a: string) => boolean) => rp.points.some((x) => x.device === device && x.mode === 'exact' && attach(x.attach));
         for (const e of fabric.endpoints) {
           const ids = ir.identities.filter((i) => i.endpoints.includes(e.name)).map((i) => i.id);
-          for (const [side, set] of [
-            ['egress', src[rp.rule]],
-            ['ingress', dst[rp.rule]],
-          ] as const) {
-            if (!ids.some((id) => set.has(id))) continue;
-            checks++;
-            const where = `seed ${seed} rule ${rp.name} ${e.name} ${side}`;
-            if (e.host && hasAgent(byName.get(e.host)!)) {
-              expect(rp.points.some((x) => x.device === e.host && x.mode === 'exact' && x.attach.endsWith(side)), where).toBe(true);
+          for (const end of ['source', 'destination'] as const) {
+            if (!ids.some((id) => (end === 'source' ? src : dst)[rp.rule].has(id))) continue;
+            const where = `seed ${seed} rule ${rp.name} ${e.name} as ${end}`;
+            if (e.host !== undefined) {
+              const host = byName.get(e.host)!;
+              // A host sends on egress and receives on ingress; a DPU in front
+              // of it sees the same traffic the other way round.
+              if (hasAgent(host)) {
+                checks.host++;
+                expect(exactAt(host.name, (a) => a.endsWith(end === 'source' ? ' egress' : ' ingress')), where).toBe(true);
+              } else {
+                checks.dpu++;
+                const d = dpuOf(host.name);
+                expect(d, where).toBeDefined();
+                expect(exactAt(d!.name, (a) => a.endsWith(end === 'source' ? ' ingress' : ' egress')), where).toBe(true);
+              }
+            } else if (e.attach && end === 'source') {
+              checks.unmanaged++;
+              expect(exactAt(e.attach.device, (a) => a === `${e.attach!.port} ingress`), where).toBe(true);
             } else if (e.attach) {
-              const dir = side === 'egress' ? 'ingress' : 'egress';
-              expect(rp.points.some((x) => x.device === e.attach!.device && x.attach === `${e.attach!.port} ${dir}` && x.mode === 'exact'), where).toBe(true);
+              // Nothing enforces on the way into an unmanaged endpoint: its
+              // traffic was decided where it came from.
+              checks.unmanagedDst++;
+              expect(rp.points.some((x) => x.device === e.attach!.device && x.attach === `${e.attach!.port} egress`), where).toBe(false);
             }
           }
         }
-        // Prefilter points only ever carry deny rules.
+        // Switches enforce on ingress only, and prefilters only carry deny rules.
+        for (const x of rp.points) if (byName.get(x.device)!.kind === 'switch') expect(x.attach.endsWith(' ingress'), `seed ${seed} rule ${rp.name} ${x.device} ${x.attach}`).toBe(true);
         if (policy.rules[rp.rule].action === 'allow') expect(rp.points.every((x) => x.mode === 'exact')).toBe(true);
       }
     }
-    console.log(`placement: ${checks} rule/endpoint ends checked over 12 generated scenarios (${cells} cells)`);
-    expect(checks).toBeGreaterThan(0);
+    console.log(
+      `placement: ${checks.host} host-managed and ${checks.dpu} DPU-managed ends, ${checks.unmanaged} unmanaged source ends and ${checks.unmanagedDst} unmanaged destination ends checked over 12 generated scenarios (${cells} cells)`,
+    );
+    for (const n of Object.values(checks)) expect(n).toBeGreaterThan(0);
   });
 });

@@ -8,14 +8,11 @@ import type { Policy } from '../policy/model.ts';
 import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
 import type { DevicePlacement, EnforcementPoint, Placement, RulePlacement } from './model.ts';
 
-/** The label on a host device that says it runs no Weft agent. */
-export const AGENT_LABEL = 'weft.agent';
-
 type Role = DevicePlacement['interfaces'][number]['role'];
 
-/** A host runs an agent unless its fabric labels turn it off. */
+/** A host runs an agent unless the fabric says `agent: false` (containerlab: label weft.agent "false"). */
 export function hasAgent(device: Device): boolean {
-  return device.kind !== 'host' || device.labels[AGENT_LABEL] !== 'false';
+  return device.kind !== 'host' || device.agent !== false;
 }
 
 /** The target a device compiles for; undefined when its kind needs a pipeline it lacks. */
@@ -140,7 +137,7 @@ function viewOf(ix: FabricIndex, device: Device): LocalView | undefined {
       } else {
         mode = 'exact';
         reason = host
-          ? `${host.name} runs no agent (${AGENT_LABEL}: "false"), so ${device.name} enforces the full policy in the wire (exact)`
+          ? `${host.name} runs no agent (agent: false), so ${device.name} enforces the full policy in the wire (exact)`
           : `${device.name} is attached to no known host and enforces the full policy (exact)`;
       }
       break;
@@ -166,7 +163,7 @@ function viewOf(ix: FabricIndex, device: Device): LocalView | undefined {
       mode = unmanaged.length > 0 ? 'exact' : 'prefilter';
       const parts: string[] = [];
       if (hostPorts.length) parts.push(`prefilter (deny rules) on host-facing ${hostPorts.sort(comparePorts).join(', ')}`);
-      if (unmanaged.length) parts.push(`exact on ${unmanaged.join(', ')} facing unmanaged endpoints`);
+      if (unmanaged.length) parts.push(`exact on ingress of ${unmanaged.join(', ')}: traffic from unmanaged endpoints is checked as it enters`);
       reason = parts.length ? parts.join('; ') : 'transit only: no hosts or unmanaged endpoints behind its ports';
       break;
     }
@@ -280,11 +277,10 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
           break;
         }
         case 'switch': {
+          // Switch targets check only what enters a port facing an unmanaged
+          // endpoint; traffic towards it is decided at its source.
           for (const e of hits('from', (x) => x.role === 'unmanaged')) {
-            push(v, `${e.via} ingress`, 'exact', `${name} ${e.via} ingress exact: ${e.name} is unmanaged behind ${name}:${e.via}`);
-          }
-          for (const e of hits('to', (x) => x.role === 'unmanaged')) {
-            push(v, `${e.via} egress`, 'exact', `${name} ${e.via} egress exact: ${e.name} is unmanaged behind ${name}:${e.via}`);
+            push(v, `${e.via} ingress`, 'exact', `${name} ${e.via} ingress exact: traffic from ${e.name} (unmanaged behind ${name}:${e.via}) is checked as it enters`);
           }
           if (rule.action === 'deny') {
             const src = hits('from', (x) => x.role === 'behind-host');

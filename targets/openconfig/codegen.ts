@@ -3,15 +3,22 @@
 // bound on ingress of the ports the placement gives this switch (uplinks stay
 // unbound: their traffic was checked at its source).
 //
+//   control   (every ACL_IPV6 set, first): IPv6 neighbour discovery always
+//             passes, as on the P4 target; without it an endpoint behind an
+//             exact port cannot resolve its peers.
 //   exact     (ports facing unmanaged endpoints): reply entries first (reversed
 //             allow cells: TCP with ACK set, UDP from the service port, ICMP
 //             echo replies), then every rule in order narrowed to the
 //             unmanaged endpoints' own sources, then the default action for
 //             them and a drop for every other (spoofed) source.
-//   prefilter (host-facing ports): deny rules, cheapest first while they fit
-//             capacity.aclEntries, plus the allow rules a kept deny overlaps
-//             (so first-match order still protects them), then a catch-all
-//             ACCEPT. It only ever drops flows the reference denies.
+//   prefilter (host-facing ports): reply entries first (any TCP segment with
+//             ACK, any echo reply, and while a deny can match UDP, UDP from
+//             the service ports of allow rules back to their sources), then
+//             deny rules, cheapest first while they fit capacity.aclEntries,
+//             plus the allow rules a kept deny overlaps (so first-match order
+//             still protects them), then a catch-all ACCEPT. It only ever
+//             drops packets the stateful reference denies: replies of allowed
+//             connections pass.
 //
 // Sizes are counted before entries are written: a rule over two large
 // selector groups is a cross product of prefixes, and an exact set that does
@@ -22,6 +29,7 @@ import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import { IPPROTO, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import type { CodegenInput, EnforcementMode } from '../contract.ts';
+import { ND_TYPES } from '../switch-common/index.ts';
 import { AddressBook } from './addresses.ts';
 import {
   ICMPV4_CODES,
@@ -451,6 +459,88 @@ function capacityError(device: CodegenInput['device'], what: string, total: numb
   throw new Error('unreachable: the bag holds an error');
 }
 
+/** IPv6 neighbour discovery, permitted ahead of everything else in every ACL_IPV6 set. */
+function controlEntries(out: EntryList): void {
+  for (const type of ND_TYPES) {
+    out.add({ description: `control: neighbour discovery (${ICMPV6_TYPES[type].toLowerCase()})`, protocol: 58, icmp: { type }, action: 'ACCEPT', log: false });
+  }
+}
+
+/** Address pairs one UDP reply entry group of a prefilter may take before it widens a side to any. */
+const PREFILTER_REPLY_PAIRS = 64;
+
+/**
+ * Prefilter reply entries, ahead of the denies: a reply of an allowed
+ * connection must never be dropped, and a deny (whose destinations are the
+ * allowed flow's sources, say) can match it. TCP segments with ACK and echo
+ * replies pass whole (no connection's first packet has either); UDP replies
+ * pass from an allow rule's service ports back to its sources, as long as a
+ * deny can match UDP at all. Where a rule's address pairs are many, a side is
+ * widened to any (a prefilter may pass more).
+ */
+function prefilterReplyEntries(out: EntryList, book: AddressBook, rules: Rule[], family: Family, notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
+  out.add({ description: 'reply: tcp segments with ack', protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] }, action: 'ACCEPT', log: false });
+  out.add({ description: 'reply: echo replies', ...(family === 4 ? { protocol: 1, icmp: { type: 0 } } : { protocol: 58, icmp: { type: 129 } }), action: 'ACCEPT', log: false });
+  // The other family's ICMP (nonsense on the wire, but a policy may allow
+  // it): this set's icmp container cannot name its echo reply, so it passes whole.
+  out.add({ description: 'reply: other-family icmp', protocol: family === 4 ? 58 : 1, action: 'ACCEPT', log: false });
+  const udpDeny = rules.some((r) => r.action === 'deny' && rulePorts(r).some((p) => p.protocol === 'any' || p.protocol === 'udp'));
+  if (!udpDeny) return;
+  if (pairs === 0) {
+    // No room for addresses: the service ports of every allow rule, from anywhere.
+    const all = mergePortRanges(
+      rules.flatMap((r) => (r.action !== 'allow' ? [] : rulePorts(r).flatMap((p) => (p.protocol === 'any' ? [{ lo: 0, hi: 65535 }] : p.protocol === 'udp' ? [{ lo: p.lo, hi: p.hi }] : [])))),
+    );
+    if (all.length) notes.add(`prefilter: udp replies of allow rules are passed from their service ports with any address, to fit capacity.aclEntries`);
+    for (const range of all) out.add({ description: 'reply: udp from allowed service ports', protocol: 17, ...(fullRange(range.lo, range.hi) ? {} : { srcPort: range }), action: 'ACCEPT', log: false });
+    return;
+  }
+  for (const r of rules) {
+    if (r.action !== 'allow') continue;
+    const ports = rulePorts(r);
+    const ranges = ports.some((p) => p.protocol === 'any')
+      ? [{ lo: 0, hi: 65535 }]
+      : mergePortRanges(ports.flatMap((p) => (p.protocol === 'udp' ? [{ lo: p.lo, hi: p.hi }] : [])));
+    if (ranges.length === 0) continue;
+    const from = addressList(book, peerIds(book, r.to), family);
+    const to = addressList(book, peerIds(book, r.from), family);
+    if (from.length === 0 || to.length === 0) continue;
+    const choices: [(Cidr | undefined)[], (Cidr | undefined)[]][] = [
+      [from, to],
+      [from, [undefined]],
+      [[undefined], to],
+      [[undefined], [undefined]],
+    ];
+    const [srcs, dsts] = choices.find(([a, b]) => a.length * b.length <= pairs) ?? choices[3];
+    if (srcs !== from || dsts !== to) notes.add(`prefilter: replies of rule ${r.name} (udp) are passed with ${srcs === from ? 'any destination' : dsts === to ? 'any source' : 'any address'} (${from.length} x ${to.length} prefix pairs)`);
+    for (const range of ranges) {
+      for (const src of srcs) {
+        for (const dst of dsts) {
+          out.add({
+            description: `reply of ${r.name} (prefilter)`,
+            ...(src ? { src } : {}),
+            ...(dst ? { dst } : {}),
+            protocol: 17,
+            ...(fullRange(range.lo, range.hi) ? {} : { srcPort: range }),
+            action: 'ACCEPT',
+            log: false,
+          });
+        }
+      }
+    }
+  }
+}
+
+function mergePortRanges(ranges: PortRange[]): PortRange[] {
+  const out: PortRange[] = [];
+  for (const r of [...ranges].sort((a, b) => a.lo - b.lo)) {
+    const last = out[out.length - 1];
+    if (last && r.lo <= last.hi + 1) last.hi = Math.max(last.hi, r.hi);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
 export function planAcl(input: CodegenInput): AclPlan {
   const { policy, ir, device, devicePlacement } = input;
@@ -481,11 +571,13 @@ export function planAcl(input: CodegenInput): AclPlan {
     const built = types.map((type) => {
       const family = familyOf(type);
       const list = new EntryList();
+      if (family === 6) controlEntries(list);
+      const control = list.entries.length;
       replyEntries(list, input, book, family);
       const blocks = rules.flatMap((r) => ruleBlock(book, r, family, 'exact', local, notes) ?? []);
-      return { type, family, list, replies: list.entries.length, blocks };
+      return { type, family, list, replies: list.entries.length - control, blocks };
     });
-    const size = built.reduce((n, b) => n + b.replies + b.blocks.reduce((m, x) => m + blockSize(x), 0) + 1, 0);
+    const size = built.reduce((n, b) => n + b.list.entries.length + b.blocks.reduce((m, x) => m + blockSize(x), 0) + 1, 0);
     if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity);
     for (const b of built) {
       for (const block of b.blocks) writeBlock(b.list, block);
@@ -515,7 +607,21 @@ export function planAcl(input: CodegenInput): AclPlan {
       return b;
     };
     const cost = (r: Rule): number => blocksOf(r).reduce((n, b) => n + blockSize(b), 0);
-    const used = sets.reduce((n, s) => n + s.entries.length, 0);
+    // Control and reply entries first; where they would take more than half
+    // the room, UDP replies lose their addresses (a prefilter may pass more).
+    const headsOf = (pairs?: number): Map<AclType, EntryList> =>
+      new Map(
+        types.map((type) => {
+          const list = new EntryList();
+          if (familyOf(type) === 6) controlEntries(list);
+          prefilterReplyEntries(list, book, rules, familyOf(type), notes, pairs);
+          return [type, list] as const;
+        }),
+      );
+    const room = capacity - sets.reduce((n, s) => n + s.entries.length, 0);
+    let heads = headsOf();
+    if ([...heads.values()].reduce((n, l) => n + l.entries.length, 0) > room / 2) heads = headsOf(0);
+    const used = sets.reduce((n, s) => n + s.entries.length, 0) + [...heads.values()].reduce((n, l) => n + l.entries.length, 0);
     const { keep, left } = prefilterRules(book, rules, cost, capacity - used - types.length);
     if (left.length > 0) {
       notes.add(
@@ -524,7 +630,7 @@ export function planAcl(input: CodegenInput): AclPlan {
       );
     }
     for (const type of types) {
-      const list = new EntryList();
+      const list = heads.get(type)!;
       for (const r of keep) for (const b of blocksOf(r)) if (b.family === familyOf(type)) writeBlock(list, b);
       list.add({ description: 'prefilter: pass the rest to the hosts', action: 'ACCEPT', log: false });
       sets.push(setOf(input, 'prefilter', type, list.entries));

@@ -4,7 +4,8 @@
 // a band are disjoint, so their order does not matter):
 //   1. control: IPv6 neighbour discovery permitted on every port;
 //   2. one exact block per port facing unmanaged endpoints, keyed on that
-//      port: reverse TCP entries (ACK set) for replies the endpoints send,
+//      port: reverse entries for replies the endpoints send (TCP with ACK
+//      set, UDP from the service ports, echo replies),
 //      the forward rules in policy order restricted to the endpoints'
 //      addresses as sources, the default, then a drop of all other IP (only
 //      spoofed packets are left);
@@ -177,7 +178,7 @@ export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'dev
     const closing = list.guard ? 'deny' : list.defaultAction;
     band(`${label}: ${list.guard ? 'other sources' : `default ${closing}`}`, closing, onPorts(ipOnly({}), ports));
     notes.push(
-      `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; TCP replies of allowed connections pass by ${list.reverse.length} reverse rule(s) matching ACK, service ports rounded out to one prefix; UDP and ICMP replies pass only where a rule allows them as flows`,
+      `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; replies of allowed connections pass by ${list.reverse.length} reverse rule(s) from the rule's destinations to its sources (TCP: ACK set, service ports rounded out to one prefix; UDP: from the service ports; ICMP: echo replies), so a reply-shaped packet of a connection that was never opened passes too`,
     );
   }
   if (otherPorts.length || exactPorts.length === 0) {

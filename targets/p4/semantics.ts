@@ -11,6 +11,8 @@ import { portNumber } from './codegen.ts';
 interface Compiled {
   priority: number;
   action: SwitchVerdict;
+  /** The entry's origin (its metadata), e.g. "eth5 exact: rule 3 web (reply)". */
+  origin: string;
   /** Checks on fields of at most 32 bits, flattened: field index, value, mask (int32). */
   small: Int32Array;
   /** Checks on 128-bit fields. */
@@ -42,7 +44,7 @@ export class AclInterpreter {
         if (BIG_FIELDS.has(name)) big.push([i, t.value, t.mask]);
         else small.push(i, Number(t.value) | 0, Number(t.mask) | 0);
       }
-      return { priority: e.priority, action: e.action, small: Int32Array.from(small), big, order };
+      return { priority: e.priority, action: e.action, origin: e.origin, small: Int32Array.from(small), big, order };
     });
     // Highest priority first; among equals, the earlier entry (deterministic).
     this.compiled.sort((a, b) => b.priority - a.priority || a.order - b.order);
@@ -108,5 +110,10 @@ export class AclInterpreter {
 
   evaluate(p: SwitchPacket): SwitchVerdict {
     return this.lookup(p)?.action ?? 'permit';
+  }
+
+  /** Whether a reverse entry (a reply of an allow rule) decides the packet: a stateless approximation when the reference denies it. */
+  replyEntry(p: SwitchPacket): boolean {
+    return this.lookup(p)?.origin.endsWith('(reply)') ?? false;
   }
 }

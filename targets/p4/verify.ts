@@ -2,6 +2,9 @@
 // was compiled against and entries.json), runs the interpreter on generated
 // flows at every port and compares with the reference evaluator: exact on
 // ports facing unmanaged endpoints, never-drop-what-is-allowed elsewhere.
+// Request/reply sequences are then run against the stateful reference: a
+// reply it allows must pass; replies passed statelessly where it denies them
+// are counted as approximations.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,11 +12,14 @@ import type { CodegenInput, VerifyOptions, VerifyReport } from '../contract.ts';
 import { formatIp } from '../../orchestrator/net/ip.ts';
 import type { Flow } from '../../orchestrator/flow.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
-import { generateFlows, makeRng } from '../../orchestrator/testing/generate.ts';
-import { checkSwitchFlows, endpointSources } from '../switch-common/index.ts';
+import { generateFlows, generatePacketSequences, makeRng } from '../../orchestrator/testing/generate.ts';
+import { checkSwitchFlows, checkSwitchSequences, endpointSources, formatApproximations } from '../switch-common/index.ts';
 import { entryFromProto, type AclEntry, type EntriesDocument } from './entries.ts';
 import { parseP4InfoText, pipelineFromP4Info, PIPELINE } from './p4info.ts';
 import { AclInterpreter } from './semantics.ts';
+import { logger } from '../../orchestrator/log.ts';
+
+const log = logger('p4');
 
 export const ENTRIES_FILE = 'entries.json';
 export const P4INFO_FILE = 'p4info.txtpb';
@@ -38,29 +44,63 @@ export function describeFlow(f: Flow): string {
   return `${formatIp(f.src.family, f.src.value)} -> ${formatIp(f.dst.family, f.dst.value)} proto ${f.proto}${l4}`;
 }
 
-export async function verifyP4(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<VerifyReport> {
+export interface P4VerifyReport extends VerifyReport {
+  /** Request/reply sequences run against the stateful reference (their mismatches count in `mismatches`). */
+  sequences: number;
+  /** Packets of those sequences. */
+  sequencePackets: number;
+  /** Replies the stateful reference allows, checked to pass. */
+  repliesChecked: number;
+  /** Stateless passes where the reference denies (reverse entries), by reason; not mismatches. */
+  approximated: Record<string, number>;
+}
+
+export async function verifyP4(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<P4VerifyReport> {
   const interp = new AclInterpreter(await readEntries(deviceDir));
   const ref = new ReferenceEvaluator(input.policy, input.fabric);
   const flows = generateFlows(makeRng(opts.seed), input.policy, input.fabric, opts.packets);
   const ifaces = input.devicePlacement.interfaces;
   const exactPorts = ifaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
   const others = ifaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
+  const prefilterPorts = others.length || exactPorts.length ? others : ['port0'];
+  const sourcesOf = (port: string) => endpointSources(input.fabric, input.device.name, port);
   const result = checkSwitchFlows({
     exactPorts,
-    prefilterPorts: others.length || exactPorts.length ? others : ['port0'],
+    prefilterPorts,
     flows,
     reference: (f) => ref.verdict(f).verdict,
     evaluate: (p) => interp.evaluate(p),
+    replyEntry: (p) => interp.replyEntry(p),
     describe: describeFlow,
-    sourcesOf: (port) => endpointSources(input.fabric, input.device.name, port),
+    sourcesOf,
     ports: 'rotate',
   });
+  const sequences = generatePacketSequences(makeRng(opts.seed + 1), input.policy, input.fabric, Math.max(1, Math.ceil(opts.packets / 4)));
+  const seq = checkSwitchSequences({
+    sequences,
+    reference: ref,
+    exactSources: new Map(exactPorts.map((p) => [p, sourcesOf(p)])),
+    prefilterPort: prefilterPorts[0],
+    evaluate: (p) => interp.evaluate(p),
+    replyEntry: (p) => interp.replyEntry(p),
+    describe: describeFlow,
+  });
+  const approximated = { ...seq.approximated };
+  if (result.approximated) approximated['flow passed by a reverse entry'] = result.approximated;
+  log.info(
+    `p4 verify ${input.device.name}: ${result.checks} flow checks, ${seq.sequences} sequences (${seq.packets} packets, ${seq.replies} allowed replies), ` +
+      `${result.mismatches + seq.mismatches} mismatches; stateless approximations: ${formatApproximations(approximated)}`,
+  );
   return {
     device: input.device.name,
     target: 'p4',
     mode: input.devicePlacement.mode,
     flows: flows.length,
-    mismatches: result.mismatches,
-    examples: result.examples,
+    mismatches: result.mismatches + seq.mismatches,
+    examples: [...result.examples, ...seq.examples].slice(0, 5),
+    sequences: seq.sequences,
+    sequencePackets: seq.packets,
+    repliesChecked: seq.replies,
+    approximated,
   };
 }

@@ -8,7 +8,9 @@
 //   - packetOfFlow / checkSwitchFlows / endpointSources: flows as the packets
 //     a switch sees (ingress port, SYN for a new TCP flow, sources of the
 //     endpoints behind a port) and the exact/prefilter check against the
-//     reference evaluator that both targets' verify run.
+//     reference evaluator that both targets' verify run;
+//   - checkSwitchSequences: request/reply sequences against the stateful
+//     reference (replies it allows must pass, at every port).
 // This file only re-exports.
 
 export { AddressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
@@ -30,11 +32,15 @@ export {
 } from './rules.ts';
 export {
   checkSwitchFlows,
+  checkSwitchSequences,
   endpointSources,
+  formatApproximations,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
   isControlTraffic,
   packetOfFlow,
+  type SequenceCheckInput,
+  type SequenceCheckResult,
   type SwitchCheckInput,
   type SwitchCheckResult,
   type SwitchPacket,

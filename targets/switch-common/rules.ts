@@ -10,10 +10,12 @@
 //     reach later rules of the same action or the fallback, same verdict.
 //     This covers trailing default-action rules and, in prefilter mode,
 //     every allow rule after the last deny rule.
-// Allow rules also yield reverse rules for replies (stateless switches):
-// TCP replies with ACK set, and for prefilter UDP replies from the service
-// port, plus any TCP segment with ACK set and any echo reply (a prefilter
-// may pass more than the policy); all of them only ever permit.
+// Allow rules also yield reverse rules for replies (stateless switches): at
+// exact ports TCP replies with ACK set, UDP replies from the service port and
+// echo replies, from the rule's destinations to its sources; in a prefilter
+// UDP replies from the service port, plus any TCP segment with ACK set and
+// any echo reply (a prefilter may pass more than the policy); all of them
+// only ever permit.
 
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
@@ -120,18 +122,34 @@ export function roundOut(r: PortRange): PortRange {
 }
 
 /**
- * Reverse services for the replies of an allow rule's connections. The
- * service port range (now the reply's source port) is rounded out to one
- * prefix: replies need not be matched more tightly than the stateless
- * approximation already is, and this keeps one entry per address pair.
+ * Reverse services for the replies of an allow rule's connections. For TCP
+ * (and UDP in a prefilter) the service port range, now the reply's source
+ * port, is rounded out to one prefix: replies need not be matched more
+ * tightly than the stateless approximation already is, and this keeps one
+ * entry per address pair. UDP replies at an exact port carry no flag to tell
+ * them from new flows, so they keep the exact service ports.
  */
-function reverseServices(services: Service[], proto: 6 | 17): Service[] {
+function reverseServices(services: Service[], proto: 6 | 17, round: boolean): Service[] {
   const out: Service[] = [];
   for (const s of services) {
     if (s.kind === 'any') out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: FULL_PORTS, tcpAck: proto === 6 });
-    else if (s.kind === 'ports' && s.proto === proto) out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: mergeRanges(s.dst.map(roundOut)), tcpAck: proto === 6 });
+    else if (s.kind === 'ports' && s.proto === proto) out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: mergeRanges(round ? s.dst.map(roundOut) : s.dst), tcpAck: proto === 6 });
   }
   return out;
+}
+
+const ECHO: Record<1 | 58, { request: number; reply: number }> = { 1: { request: 8, reply: 0 }, 58: { request: 128, reply: 129 } };
+
+/** Echo replies for the echo requests an allow rule's services admit. */
+function echoReplyServices(services: Service[]): Service[] {
+  const protos = new Set<1 | 58>();
+  for (const s of services) {
+    if (s.kind === 'any') {
+      protos.add(1);
+      protos.add(58);
+    } else if (s.kind === 'icmp' && (s.type === undefined || s.type === ECHO[s.proto].request) && (s.code === undefined || s.code === 0)) protos.add(s.proto);
+  }
+  return [...protos].sort((a, b) => a - b).map((proto) => ({ kind: 'icmp', proto, type: ECHO[proto].reply, code: 0 }));
 }
 
 const ANY_V6: AddressSet = { any: false, v4: [], v6: ANY_ADDRESS.v6 };
@@ -227,11 +245,16 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
     if (r.action !== 'allow' || !won.has(r.index)) continue;
     const fwd = { ...toSwitch(r), src: resolver.resolve(r.from), dst: srcOf(r.to) };
     if (sources && fwd.dst.v4.length + fwd.dst.v6.length === 0) continue;
-    const protos: (6 | 17)[] = opts.mode === 'exact' ? [6] : hasUdpDeny ? [17] : [];
-    for (const proto of protos) {
-      const services = reverseServices(fwd.services, proto);
-      if (services.length) reverse.push({ rule: r.index, name: `${r.name} (reply)`, action: 'permit', src: fwd.dst, dst: fwd.src, services });
-    }
+    // Exact ports: TCP replies (ACK set), UDP replies from the service port
+    // and echo replies, each only from the rule's destinations back to its
+    // sources. Prefilter: established TCP and echo replies already pass.
+    const services =
+      opts.mode === 'exact'
+        ? [...reverseServices(fwd.services, 6, true), ...reverseServices(fwd.services, 17, false), ...echoReplyServices(fwd.services)]
+        : hasUdpDeny
+          ? reverseServices(fwd.services, 17, true)
+          : [];
+    if (services.length) reverse.push({ rule: r.index, name: `${r.name} (reply)`, action: 'permit', src: fwd.dst, dst: fwd.src, services });
   }
   return {
     control: CONTROL_RULES,

@@ -1,6 +1,7 @@
 // The CLI contract (DESIGN §7) through the real entry point, bin/weft.js:
 // exit codes 0/1/2, --help on every verb, --json that parses, errors with
-// file:line:col, and explain's verdicts against the reference evaluator.
+// file:line:col, and explain's verdicts against the reference evaluator (and
+// its README sample against its real output).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -195,6 +196,21 @@ describe('weft explain', () => {
     expect(r.stdout).toMatch(/^verdict: {2}(allow|deny)$/m);
     expect(r.stdout).toContain('path:     host1:eth1 -> eth1:leaf1:');
     expect(r.stdout).toContain('enforcement points:');
+  });
+
+  it('prints what the README shows for a ping from web-1 to the unmanaged legacy-db', () => {
+    // The README's sample must be this command's real output.
+    const readme = readFileSync('README.md', 'utf8');
+    const cmd = readme.indexOf('--src 10.0.1.11 --dst 10.0.3.99 --proto icmp\n');
+    expect(cmd).toBeGreaterThan(0);
+    const start = readme.indexOf('\n', cmd) + 1;
+    const sample = readme.slice(start, readme.indexOf('```', start));
+    const r = weft('explain', '--policy', POLICY, '--inventory', FABRIC, '--src', '10.0.1.11', '--dst', '10.0.3.99', '--proto', 'icmp');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(sample);
+    // legacy-db's switch port checks only what legacy-db sends: the ping is decided at host1.
+    expect(r.stdout).toContain('dropped at host1 *');
+    expect(r.stdout).not.toMatch(/^ {2}leaf4 /m);
   });
 
   it('exits 2 on bad flow options', () => {
