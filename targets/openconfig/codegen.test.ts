@@ -18,6 +18,8 @@ import { AclConfigError, aclContentJson, aclDocumentJson, parseAclConfig, type A
 import { buildSetRequest } from './set-request.ts';
 import { smallInput } from './testing.ts';
 import { checkAcl } from './verify.ts';
+import { AclInterpreter, permits, TCP_ACK, TCP_SYN } from './semantics.ts';
+import { parseIp } from '../../orchestrator/net/ip.ts';
 
 const FIXTURE = 'test/fixtures/openconfig';
 
@@ -185,5 +187,32 @@ describe('openconfig codegen', () => {
     expect(text).toMatch(/acl-entry\[sequence-id=2\]\/transport\/config\/destination-port: expected a port/);
     expect(text).toMatch(/acl-entry\[sequence-id=3\]\/colour: unknown member/);
     expect(text).toMatch(/acl-entry\[sequence-id=3\]\/actions\/config\/forwarding-action: missing/);
+  });
+
+  it('passes replies of allowed connections through a prefilter deny, and neighbour discovery everywhere', () => {
+    const input = smallInput([
+      { name: 'ops-in', from: ['ops'], to: ['web'], ports: [{ protocol: 'tcp', port: 22 }, { protocol: 'udp', port: 161 }, { protocol: 'icmp', type: 8 }, { protocol: 'icmpv6', type: 128 }], action: 'allow' },
+      { name: 'web-not-ops', from: ['web'], to: ['ops'], action: 'deny' },
+    ]);
+    const acl = new AclInterpreter(planAcl(input).config);
+    const ip = (a: string) => parseIp(a)!;
+    const web = ip('10.0.1.11');
+    const ops = ip('10.250.1.10');
+    const at = (iface: string, f: Parameters<AclInterpreter['decide']>[1], flags = 0) => permits(acl.decide(iface, f, flags));
+    // eth1 faces the host of web-1: a prefilter holding the deny.
+    expect(at('eth1', { src: web, dst: ops, proto: 6, sport: 22, dport: 40000 }, TCP_ACK | TCP_SYN)).toBe(true);
+    expect(at('eth1', { src: web, dst: ops, proto: 6, sport: 40000, dport: 22 }, TCP_SYN)).toBe(false);
+    expect(at('eth1', { src: web, dst: ops, proto: 17, sport: 161, dport: 40000 })).toBe(true);
+    expect(at('eth1', { src: web, dst: ops, proto: 17, sport: 162, dport: 40000 })).toBe(false);
+    expect(at('eth1', { src: web, dst: ops, proto: 1, sport: 0, dport: 0, icmpType: 0, icmpCode: 0 })).toBe(true);
+    expect(at('eth1', { src: ip('fd00:1::11'), dst: ip('fd00:250::10'), proto: 58, sport: 0, dport: 0, icmpType: 129, icmpCode: 0 })).toBe(true);
+    expect(at('eth1', { src: web, dst: ops, proto: 1, sport: 0, dport: 0, icmpType: 8, icmpCode: 0 })).toBe(false);
+    // eth5 faces db-1 (exact, default deny): its neighbour discovery passes, to any address.
+    const db = ip('fd00:2::21');
+    for (const icmpType of [133, 135, 136]) {
+      expect(at('eth5', { src: db, dst: ip('ff02::1:ff00:10'), proto: 58, sport: 0, dport: 0, icmpType, icmpCode: 0 })).toBe(true);
+      expect(at('eth1', { src: ip('fd00:1::11'), dst: ip('ff02::1:ff00:10'), proto: 58, sport: 0, dport: 0, icmpType, icmpCode: 0 })).toBe(true);
+    }
+    expect(at('eth5', { src: db, dst: ip('fd00:250::10'), proto: 58, sport: 0, dport: 0, icmpType: 128, icmpCode: 0 })).toBe(false);
   });
 });
