@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { buildIr } from '../orchestrator/ir/build.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { generateFlows, makeRng } from '../orchestrator/testing/generate.ts';
-import { MemoryDatapath } from '../lab/agents/gnmi/memory-datapath.ts';
+import { MemoryDatapath } from '../lab/agents/memory-datapath.ts';
 import { startGnmiAgent } from '../lab/agents/gnmi/agent.ts';
 import { DEFAULT_ACL_CAPACITY, planAcl } from '../targets/openconfig/codegen.ts';
 import { InputError } from '../orchestrator/diagnostics.ts';

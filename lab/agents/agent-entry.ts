@@ -1,5 +1,6 @@
 // Binds the emulated switch agents to a datapath: one place that knows how to
-// start the P4Runtime and the gNMI agent, for the lab's switch wrapper.
+// start the P4Runtime and the gNMI agent, and how an agent runs as its own
+// process, for the lab's switch wrapper and the gNMI agent's command line.
 
 import type { SwitchDatapath } from './datapath.ts';
 import { startGnmiAgent } from './gnmi/index.ts';
@@ -37,4 +38,22 @@ export async function startAgent(opts: AgentStartOptions): Promise<RunningAgent>
     case 'p4':
       return startP4RuntimeAgent({ address: opts.listen, deviceId: opts.deviceId, datapath: opts.datapath, portMap: p4PortMap(opts.ports) });
   }
+}
+
+/**
+ * Runs an agent as this process's service: the datapath forwards everything
+ * until the first push (a fresh switch has an empty ACL), and SIGTERM/SIGINT
+ * close the agent, then the datapath, and exit 0.
+ */
+export async function serveAgent(opts: AgentStartOptions): Promise<RunningAgent> {
+  await opts.datapath.program({ entries: [], defaultIp: 'permit', defaultNonIp: 'permit' });
+  const agent = await startAgent(opts);
+  const stop = async (): Promise<void> => {
+    await agent.close();
+    await opts.datapath.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  return agent;
 }

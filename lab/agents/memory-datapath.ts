@@ -1,9 +1,19 @@
-// An in-memory SwitchDatapath: holds the programmed table, and evaluates
-// packets against it (highest priority wins, then the defaults) so tests can
-// check what a switch agent would enforce without a kernel datapath.
+// An in-memory SwitchDatapath, behind both emulated switch agents (P4Runtime
+// and gNMI) in tests and in the agents' standalone entry points: holds the
+// programmed table and evaluates packets against it (highest priority wins,
+// then the defaults), counting per entry as a switch's ACL counters would, so
+// tests can check what an agent enforces without a kernel datapath.
 
+import type { Flow } from '../../orchestrator/flow.ts';
 import type { AclField, SwitchAclEntry, SwitchAclTable, SwitchDatapath } from './datapath.ts';
-import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, type SwitchPacket, type SwitchVerdict } from '../../targets/switch-common/index.ts';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, packetOfFlow, type SwitchPacket, type SwitchVerdict } from '../../targets/switch-common/index.ts';
+
+/** A flow's packet arriving on a port, with the TCP flags it carries (none when absent). */
+export interface MemoryPacket {
+  inPort: string;
+  flow: Flow;
+  tcpFlags?: number;
+}
 
 function fieldValue(p: SwitchPacket, f: AclField): bigint {
   const isIp = p.etherType === ETHERTYPE_IPV4 || p.etherType === ETHERTYPE_IPV6;
@@ -84,6 +94,12 @@ export class MemoryDatapath implements SwitchDatapath {
     }
     const isIp = p.etherType === ETHERTYPE_IPV4 || p.etherType === ETHERTYPE_IPV6;
     return isIp ? this.table.defaultIp : this.table.defaultNonIp;
+  }
+
+  /** evaluate() for a flow's packet, with the TCP flags given rather than a SYN. */
+  offer(p: MemoryPacket): SwitchVerdict {
+    const packet = packetOfFlow(p.flow, { inPort: p.inPort });
+    return this.evaluate({ ...packet, tcpFlags: p.flow.proto === 6 ? (p.tcpFlags ?? 0) : 0 });
   }
 
   async counters(): Promise<Map<string, bigint>> {

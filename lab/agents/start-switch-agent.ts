@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { logger } from '../../orchestrator/log.ts';
 import { NftDatapath } from './nft-datapath.ts';
-import { startAgent } from './agent-entry.ts';
+import { serveAgent } from './agent-entry.ts';
 
 const log = logger('switch-agent');
 
@@ -24,23 +24,12 @@ const pipeline = values.pipeline;
 if (pipeline !== 'p4' && pipeline !== 'openconfig') throw new Error(`--pipeline must be p4 or openconfig, got ${pipeline}`);
 if (!values.listen || !values.device) throw new Error('--listen and --device are required');
 
-const datapath = new NftDatapath({ table: 'weft_acl' });
-// Until the first push, the switch forwards everything: a fresh switch has an empty ACL.
-await datapath.program({ entries: [], defaultIp: 'permit', defaultNonIp: 'permit' });
-const agent = await startAgent({
+const agent = await serveAgent({
   pipeline,
   device: values.device,
   listen: values.listen,
   deviceId: Number(values['device-id']),
   ports: (values.ports ?? '').split(',').filter((p) => p !== ''),
-  datapath,
+  datapath: new NftDatapath({ table: 'weft_acl' }),
 });
-log.info({ device: values.device, pipeline, listen: values.listen }, 'switch agent listening');
-
-const stop = async (): Promise<void> => {
-  await agent.close();
-  await datapath.close();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
+log.info({ device: values.device, pipeline, listen: agent.address }, 'switch agent listening');

@@ -183,7 +183,7 @@ export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> 
             }
             case 'p4runtime':
             case 'gnmi':
-              detail = await pushSwitch(p.transport, device, bundle.deviceDir(device.name));
+              detail = await pushSwitch(p.transport, device, bundle.deviceDir(device.name), dirname(opts.inventoryPath));
               break;
           }
           const r: DeviceResult = { ...base, status: 'applied', detail, seconds: (performance.now() - t0) / 1000 };

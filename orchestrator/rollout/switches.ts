@@ -12,10 +12,11 @@ function gnmiAddress(device: Device): string {
   return `${a.includes(':') ? `[${a}]` : a}:${device.mgmt.gnmi.port}`;
 }
 
-export async function pushSwitch(transport: 'p4runtime' | 'gnmi', device: Device, deviceDir: string): Promise<string> {
+/** `inventoryDir` resolves files the inventory references (a P4 switch's device config). */
+export async function pushSwitch(transport: 'p4runtime' | 'gnmi', device: Device, deviceDir: string, inventoryDir: string): Promise<string> {
   switch (transport) {
     case 'p4runtime': {
-      const r = await applyP4({ device, deviceDir });
+      const r = await applyP4({ device, deviceDir, inventoryDir });
       return `P4Runtime write: ${r.inserted} inserted, ${r.modified} modified, ${r.deleted} deleted${r.pipelineSet ? ', pipeline set' : ''}; ${r.entries} entries read back`;
     }
     case 'gnmi': {

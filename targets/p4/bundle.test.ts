@@ -2,8 +2,10 @@
 // p4info.txtpb and entries.json per P4 switch, p4Target.verify (what
 // `weft verify --target p4` runs) reads them back from the bundle alone and
 // checks 200,000 flows against the reference; a table over capacity fails
-// the compile, naming the count, and writes nothing.
+// the compile with an input error naming the count (`weft compile` exits 2)
+// and writes nothing.
 
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,8 @@ import { inputFor, readBundle } from '../../orchestrator/compile/bundle.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { p4Target } from './index.ts';
 
-const FIXTURE = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'p4');
+const REPO = join(import.meta.dirname, '..', '..');
+const FIXTURE = join(REPO, 'test', 'fixtures', 'p4');
 const work = mkdtempSync(join(tmpdir(), 'weft-p4-bundle-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -60,12 +63,23 @@ describe('p4 target in a compiled bundle', () => {
     } catch (e) {
       err = e;
     }
-    // The driver may wrap the target's error with its context; the InputError is kept as the cause.
-    const input = err instanceof InputError ? err : (err as Error).cause;
-    expect(input).toBeInstanceOf(InputError);
-    expect((input as InputError).diagnostics[0].code).toBe('capacity-exceeded');
-    expect((err as Error).message).toMatch(/leaf1: the policy needs \d+ p4 table entries, more than 16 \(capacity\.aclEntries of leaf1\)/);
-    expect((err as Error).message).toContain('fabric-small.yaml:');
+    // The driver passes the target's InputError through unchanged (the CLI exits 2 on it).
+    expect(err).toBeInstanceOf(InputError);
+    const input = err as InputError;
+    expect(input.diagnostics.map((d) => d.code)).toEqual(['capacity-exceeded']);
+    expect(input.message).toMatch(/leaf1: the policy needs \d+ p4 table entries, more than 16 \(capacity\.aclEntries of leaf1\)/);
+    expect(input.message).toMatch(/fabric-small\.yaml:\d+:\d+: error: /);
+    expect(existsSync(out)).toBe(false);
+
+    // The CLI reports it as an input error: exit 2, the diagnostic on stderr, nothing written.
+    const cli = spawnSync(process.execPath, ['bin/weft.js', 'compile', '--policy', join(FIXTURE, 'policy.yaml'), '--inventory', inv, '--out', out], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
+    });
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ p4 table entries, more than 16 .*\[capacity-exceeded\]/);
     expect(existsSync(out)).toBe(false);
   });
 });

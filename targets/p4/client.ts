@@ -24,6 +24,14 @@ const MAX_MESSAGE = 64 * 1024 * 1024;
 
 export type Atomicity = 'CONTINUE_ON_ERROR' | 'ROLLBACK_ON_ERROR' | 'DATAPLANE_ATOMIC';
 export type PipelineAction = 'VERIFY' | 'VERIFY_AND_SAVE' | 'VERIFY_AND_COMMIT' | 'COMMIT' | 'RECONCILE_AND_COMMIT';
+export type PipelineResponseType = 'ALL' | 'COOKIE_ONLY' | 'P4INFO_AND_COOKIE' | 'DEVICE_CONFIG_AND_COOKIE';
+
+/** A ForwardingPipelineConfig as read back; each part only when the device sent it. */
+export interface PipelineConfig {
+  p4info?: P4InfoObject;
+  deviceConfig?: Uint8Array;
+  cookie?: bigint;
+}
 
 /** A Write the device refused, with every update's outcome (index into the batch). */
 export class P4WriteError extends Error {
@@ -192,24 +200,42 @@ export class P4RuntimeClient {
     }
   }
 
-  async setPipeline(p4info: P4InfoObject, action: PipelineAction, deviceConfig?: Uint8Array): Promise<void> {
+  /** Sets the pipeline; `deviceConfig` is the target's compiled program (p4_device_config), `cookie` an opaque 64-bit tag for it. */
+  async setPipeline(p4info: P4InfoObject, action: PipelineAction, deviceConfig?: Uint8Array, cookie?: bigint): Promise<void> {
     try {
-      await this.unary('SetForwardingPipelineConfig', { ...this.base(), action, config: { p4info, p4DeviceConfig: deviceConfig ? Buffer.from(deviceConfig) : undefined } });
+      await this.unary('SetForwardingPipelineConfig', {
+        ...this.base(),
+        action,
+        config: { p4info, p4DeviceConfig: deviceConfig ? Buffer.from(deviceConfig) : undefined, cookie: cookie === undefined ? undefined : { cookie: cookie.toString() } },
+      });
     } catch (e) {
       throw this.rpcError('SetForwardingPipelineConfig', e);
     }
   }
 
-  /** The device's current P4Info, or undefined when it has no pipeline yet. */
-  async getPipeline(): Promise<P4InfoObject | undefined> {
+  /** The device's current pipeline as asked for (`responseType`), or undefined when it has none yet. */
+  async getPipelineConfig(responseType: PipelineResponseType = 'ALL'): Promise<PipelineConfig | undefined> {
     try {
-      const r = await this.unary<{ config?: { p4info?: P4InfoObject } }>('GetForwardingPipelineConfig', { deviceId: String(this.opts.deviceId), responseType: 'P4INFO_AND_COOKIE' });
-      return r.config?.p4info;
+      const r = await this.unary<{ config?: { p4info?: P4InfoObject; p4DeviceConfig?: Uint8Array; cookie?: { cookie?: string } } }>('GetForwardingPipelineConfig', {
+        deviceId: String(this.opts.deviceId),
+        responseType,
+      });
+      const c = r.config ?? {};
+      return {
+        p4info: c.p4info,
+        deviceConfig: c.p4DeviceConfig && c.p4DeviceConfig.length > 0 ? new Uint8Array(c.p4DeviceConfig) : undefined,
+        cookie: c.cookie?.cookie === undefined ? undefined : BigInt(c.cookie.cookie),
+      };
     } catch (e) {
       const err = e as grpc.ServiceError;
       if (err.code === grpc.status.FAILED_PRECONDITION || err.code === grpc.status.NOT_FOUND) return undefined;
       throw this.rpcError('GetForwardingPipelineConfig', e);
     }
+  }
+
+  /** The device's current P4Info, or undefined when it has no pipeline yet. */
+  async getPipeline(): Promise<P4InfoObject | undefined> {
+    return (await this.getPipelineConfig('P4INFO_AND_COOKIE'))?.p4info;
   }
 
   /**

@@ -1,11 +1,15 @@
 // Talks to a P4 switch: makes its pipeline Weft's (only if it differs, since
 // committing a pipeline wipes the table), then moves the table from what the
 // switch holds to what entries.json says in one batch (deletes, modifies,
-// inserts) that the switch applies all-or-nothing, and reads it back.
+// inserts) that the switch applies all-or-nothing, and reads it back. The
+// pipeline carries the operator's compiled device configuration (bmv2 JSON,
+// Tofino binary) when the inventory references one.
 
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
+import { InputError } from '../../orchestrator/diagnostics.ts';
 import { logger } from '../../orchestrator/log.ts';
 import { entryFromProto, entryKey, entryToJson, type AclEntry, type EntriesDocument, type UpdateJson } from './entries.ts';
 import { parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from './p4info.ts';
@@ -20,6 +24,8 @@ export interface P4ApplyOptions {
   deviceDir: string;
   /** Overrides the inventory's mgmt address:port (the lab's management namespace may differ). */
   address?: string;
+  /** The inventory file's directory: a relative mgmt.p4runtime.deviceConfig is resolved against it. */
+  inventoryDir?: string;
   /** Higher than any other controller of this switch; default 1. */
   electionId?: bigint;
   timeoutMs?: number;
@@ -67,10 +73,40 @@ export async function readDeviceArtefacts(deviceDir: string): Promise<{ p4info: 
   return { p4info, entries: doc.updates.map((u) => entryFromProto(u.entity.tableEntry, pipe)) };
 }
 
+/** The bytes of the device's mgmt.p4runtime.deviceConfig file, or undefined when the inventory references none. */
+export async function readDeviceConfig(device: Device, inventoryDir: string | undefined): Promise<Uint8Array | undefined> {
+  const ref = device.mgmt.p4runtime?.deviceConfig;
+  if (ref === undefined) return undefined;
+  const problem = (message: string, hint: string): InputError =>
+    new InputError([{ code: 'bad-device-config', severity: 'error', message: `${device.name}: mgmt.p4runtime.deviceConfig: ${message}`, span: device.span, hint }]);
+  let path: string;
+  if (isAbsolute(ref)) path = ref;
+  else if (inventoryDir !== undefined) path = resolve(inventoryDir, ref);
+  else throw problem(`"${ref}" is relative and the inventory's directory is unknown`, 'give an absolute path');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw problem(`cannot read ${path}: ${(e as Error).message}`, "the path is relative to the inventory file's directory, or absolute");
+  }
+  if (bytes.length === 0) throw problem(`${path} is empty`, 'point it at the device configuration compiled from the P4 source (bmv2 JSON, Tofino binary)');
+  return new Uint8Array(bytes);
+}
+
+/** The pipeline's cookie: a digest of P4Info and device config, so a changed device config is seen on the switch. */
+export function pipelineCookie(p4info: P4InfoObject, deviceConfig: Uint8Array | undefined): bigint {
+  const h = createHash('sha256').update(canonicalP4Info(p4info));
+  if (deviceConfig) h.update(deviceConfig);
+  return h.digest().readBigUInt64BE(0);
+}
+
 export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
   const { device } = opts;
   const rt = device.mgmt.p4runtime;
   const { p4info, entries } = await readDeviceArtefacts(opts.deviceDir);
+  // Read before connecting: an unreadable device config must fail before anything reaches the switch.
+  const deviceConfig = await readDeviceConfig(device, opts.inventoryDir);
+  const cookie = pipelineCookie(p4info, deviceConfig);
   const client = await P4RuntimeClient.connect({
     address: opts.address ?? p4Address(device),
     deviceId: rt?.deviceId ?? 1,
@@ -80,10 +116,11 @@ export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
   });
   try {
     if (!client.isPrimary) throw new Error(`${device.name}: another controller holds a higher election id; not writing`);
-    const have = await client.getPipeline();
+    const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
     let pipelineSet = false;
-    if (!have || canonicalP4Info(have) !== canonicalP4Info(p4info)) {
-      await client.setPipeline(p4info, 'VERIFY_AND_COMMIT');
+    // Without a device config the P4Info alone says whether the pipeline is Weft's; with one, the cookie also says whether it is this config.
+    if (!have?.p4info || canonicalP4Info(have.p4info) !== canonicalP4Info(p4info) || (deviceConfig !== undefined && have.cookie !== cookie)) {
+      await client.setPipeline(p4info, 'VERIFY_AND_COMMIT', deviceConfig, cookie);
       pipelineSet = true;
     }
     const current = pipelineSet ? [] : await client.readEntries();

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AclField, RangeMatch, SwitchAclEntry, SwitchAclTable, TernaryMatch } from '../../lab/agents/datapath.ts';
-import { MemoryDatapath } from '../../lab/agents/gnmi/memory-datapath.ts';
+import { MemoryDatapath } from '../../lab/agents/memory-datapath.ts';
 import { NftDatapath } from '../../lab/agents/nft-datapath.ts';
 import { ProbeAgent } from '../../lab/probe-client.ts';
 import type { Flow } from '../../orchestrator/flow.ts';

@@ -19,7 +19,7 @@ import { smallInput } from '../../../targets/openconfig/testing.ts';
 import type { CodegenInput } from '../../../targets/contract.ts';
 import type { SwitchAclTable } from '../datapath.ts';
 import { startGnmiAgent, type GnmiAgent } from './agent.ts';
-import { MemoryDatapath } from './memory-datapath.ts';
+import { MemoryDatapath } from '../memory-datapath.ts';
 
 const PORTS = ['eth1', 'eth5', 'eth6'];
 

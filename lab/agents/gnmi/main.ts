@@ -1,12 +1,14 @@
-// CLI entry of the emulated gNMI switch agent:
+// CLI entry of the emulated gNMI switch agent on its own:
 //   node bin/run-ts.js lab/agents/gnmi/main.ts --listen ADDR:PORT --interfaces eth1,eth2 --datapath memory|nft
-// The lab runs it inside a switch namespace with the nftables datapath.
+// Prints "gnmi agent listening on ADDR:PORT" on stdout when ready. The lab
+// starts switches through lab/agents/start-switch-agent.ts; both run the
+// agent through serveAgent (agent-entry.ts).
 
 import { parseArgs } from 'node:util';
 import { logger } from '../../../orchestrator/log.ts';
+import { serveAgent } from '../agent-entry.ts';
 import type { SwitchDatapath } from '../datapath.ts';
-import { startGnmiAgent } from './agent.ts';
-import { MemoryDatapath } from './memory-datapath.ts';
+import { MemoryDatapath } from '../memory-datapath.ts';
 
 const log = logger('gnmi-agent');
 
@@ -32,20 +34,14 @@ async function datapathOf(kind: string): Promise<SwitchDatapath> {
   }
 }
 
-const datapath = await datapathOf(values.datapath ?? 'memory');
-// A fresh switch forwards everything until its first Set.
-await datapath.program({ entries: [], defaultIp: 'permit', defaultNonIp: 'permit' });
-const agent = await startGnmiAgent({
-  address: values.listen,
-  datapath,
-  interfaces: (values.interfaces ?? '').split(',').filter((s) => s !== ''),
+const agent = await serveAgent({
+  pipeline: 'openconfig',
+  device: 'gnmi',
+  listen: values.listen,
+  // Only the P4Runtime agent uses a device id.
+  deviceId: 1,
+  ports: (values.interfaces ?? '').split(',').filter((s) => s !== ''),
+  datapath: await datapathOf(values.datapath ?? 'memory'),
 });
 process.stdout.write(`gnmi agent listening on ${agent.address}\n`);
 log.info({ address: agent.address, datapath: values.datapath }, 'started');
-const stop = async (): Promise<void> => {
-  await agent.close();
-  await datapath.close();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());

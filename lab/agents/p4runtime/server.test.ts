@@ -5,7 +5,7 @@
 // datapath program, a client lost mid-write).
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -26,6 +26,7 @@ import { place } from '../../../orchestrator/placement/place.ts';
 import { ReferenceEvaluator } from '../../../orchestrator/reference/evaluator.ts';
 import { checkSwitchFlows, endpointSources } from '../../../targets/switch-common/index.ts';
 import type { Device } from '../../../inventory/model.ts';
+import { InputError } from '../../../orchestrator/diagnostics.ts';
 
 function entry(priority: number, dport: number, action: 'permit' | 'deny' = 'deny'): AclEntry {
   return {
@@ -106,6 +107,71 @@ describe('P4Runtime agent and client', () => {
     await c.setPipeline(P4INFO, 'VERIFY_AND_COMMIT');
     expect((await c.getPipeline())?.tables?.[0].preamble?.name).toBe('WeftIngress.weft_acl');
     expect(await c.capabilities()).toMatch(/^1\./);
+  });
+
+  it('keeps a pipeline\'s device config and cookie and returns them as the response type asks', async () => {
+    const c = await connect(1n);
+    const config = new Uint8Array(4096).map((_, i) => (i * 131 + 7) & 0xff);
+    await c.setPipeline(P4INFO, 'VERIFY_AND_COMMIT', config, 0xfedcba9876543210n);
+    const all = await c.getPipelineConfig('ALL');
+    expect(all?.p4info?.tables?.[0].preamble?.name).toBe('WeftIngress.weft_acl');
+    expect(all?.deviceConfig).toEqual(config);
+    expect(all?.cookie).toBe(0xfedcba9876543210n);
+    const dev = await c.getPipelineConfig('DEVICE_CONFIG_AND_COOKIE');
+    expect(dev).toEqual({ p4info: undefined, deviceConfig: config, cookie: 0xfedcba9876543210n });
+    const info = await c.getPipelineConfig('P4INFO_AND_COOKIE');
+    expect(info?.deviceConfig).toBeUndefined();
+    expect(info?.p4info).toBeDefined();
+    expect(await c.getPipelineConfig('COOKIE_ONLY')).toEqual({ p4info: undefined, deviceConfig: undefined, cookie: 0xfedcba9876543210n });
+    // A saved config carries its device config through COMMIT.
+    const next = new Uint8Array([1, 2, 3]);
+    await c.setPipeline(P4INFO, 'VERIFY_AND_SAVE', next, 1n);
+    expect((await c.getPipelineConfig('ALL'))?.deviceConfig).toEqual(config);
+    await c.setPipeline(P4INFO, 'COMMIT');
+    expect(await c.getPipelineConfig('DEVICE_CONFIG_AND_COOKIE')).toEqual({ p4info: undefined, deviceConfig: next, cookie: 1n });
+  });
+
+  it('applyP4 sends the inventory\'s device config, sets the pipeline again when the file changes, and refuses an unreadable one before writing', async () => {
+    const inv = mkdtempSync(join(tmpdir(), 'weft-p4-inv-'));
+    try {
+      const dir = join(inv, 'bundle');
+      mkdirSync(dir);
+      mkdirSync(join(inv, 'build'));
+      writeFileSync(join(dir, 'p4info.txtpb'), P4INFO_TEXT);
+      const entries = [entry(10, 22), entry(9, 23, 'permit')];
+      writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument(entries, 7)));
+      const bmv2 = Buffer.from(JSON.stringify({ program: 'weft.p4', pipelines: [{ name: 'ingress' }] }));
+      writeFileSync(join(inv, 'build', 'weft.json'), bmv2);
+      const device = (deviceConfig: string): Device =>
+        ({ name: 'leaf1', kind: 'switch', pipeline: 'p4', mgmt: { p4runtime: { port: agent.port, deviceId: 7, deviceConfig } }, labels: {}, span: { file: 'fabric.yaml', line: 4, col: 5 } }) as Device;
+      const apply = (d: Device) => applyP4({ device: d, deviceDir: dir, inventoryDir: inv, address: agent.address, electionId: 3n });
+
+      expect(await apply(device('build/weft.json'))).toMatchObject({ pipelineSet: true, inserted: 2, entries: 2 });
+      const c = await connect(1n);
+      expect(Buffer.from((await c.getPipelineConfig('ALL'))!.deviceConfig!)).toEqual(bmv2);
+      // Same P4Info and same device config (relative or absolute path): nothing to set.
+      expect(await apply(device(join(inv, 'build', 'weft.json')))).toMatchObject({ pipelineSet: false, inserted: 0, deleted: 0, entries: 2 });
+
+      // A recompiled device config replaces the pipeline (which empties the table), and the entries are written again.
+      const rebuilt = Buffer.concat([bmv2, Buffer.from('\n')]);
+      writeFileSync(join(inv, 'build', 'weft.json'), rebuilt);
+      expect(await apply(device('build/weft.json'))).toMatchObject({ pipelineSet: true, inserted: 2, entries: 2 });
+      expect(Buffer.from((await c.getPipelineConfig('DEVICE_CONFIG_AND_COOKIE'))!.deviceConfig!)).toEqual(rebuilt);
+
+      // A missing file is an input error naming the device and the path, raised before the switch sees any write.
+      const programs = datapath.programs;
+      const missing = apply(device('build/missing.json'));
+      await expect(missing).rejects.toBeInstanceOf(InputError);
+      await expect(missing).rejects.toThrow(/fabric\.yaml:4:5: error: leaf1: mgmt\.p4runtime\.deviceConfig: cannot read .*build\/missing\.json.*\[bad-device-config\]/);
+      writeFileSync(join(inv, 'build', 'empty.json'), '');
+      await expect(apply(device('build/empty.json'))).rejects.toThrow(/empty\.json is empty/);
+      await expect(applyP4({ device: device('build/weft.json'), deviceDir: dir, address: agent.address, electionId: 3n })).rejects.toThrow(/relative and the inventory's directory is unknown/);
+      expect(datapath.programs).toBe(programs);
+      expect(Buffer.from((await c.getPipelineConfig('ALL'))!.deviceConfig!)).toEqual(rebuilt);
+      expect(agent.entries()).toHaveLength(2);
+    } finally {
+      rmSync(inv, { recursive: true, force: true });
+    }
   });
 
   it('reports every update of a refused batch and applies none of it', async () => {

@@ -5,7 +5,10 @@
 //     id is primary (answered OK), every other stream is told ALREADY_EXISTS
 //     and its Write / SetForwardingPipelineConfig get PERMISSION_DENIED;
 //   - SetForwardingPipelineConfig checks the P4Info it is given (VERIFY,
-//     VERIFY_AND_COMMIT, VERIFY_AND_SAVE + COMMIT, RECONCILE_AND_COMMIT);
+//     VERIFY_AND_COMMIT, VERIFY_AND_SAVE + COMMIT, RECONCILE_AND_COMMIT) and
+//     keeps the p4_device_config and cookie as given (the emulated datapath
+//     runs no compiled program), returning them on GetForwardingPipelineConfig
+//     as its response_type asks;
 //   - Write validates every update (INSERT of an existing key:
 //     ALREADY_EXISTS, MODIFY/DELETE of a missing one: NOT_FOUND, malformed:
 //     INVALID_ARGUMENT, over the table size: RESOURCE_EXHAUSTED).
@@ -85,6 +88,14 @@ interface Stream {
   electionId: bigint;
 }
 
+/** A committed or saved pipeline: the device config is the target's compiled program, kept as given and returned on Get. */
+interface PipelineState {
+  info: P4InfoObject;
+  pipe: Pipeline;
+  deviceConfig?: Buffer;
+  cookie?: string;
+}
+
 interface UpdateObject {
   type?: string;
   entity?: { tableEntry?: TableEntryLike & { isDefaultAction?: boolean } };
@@ -92,8 +103,8 @@ interface UpdateObject {
 
 export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<P4RuntimeAgent> {
   const deviceId = BigInt(opts.deviceId);
-  let pipeline: { info: P4InfoObject; pipe: Pipeline; cookie?: string } | undefined;
-  let saved: { info: P4InfoObject; pipe: Pipeline; cookie?: string } | undefined;
+  let pipeline: PipelineState | undefined;
+  let saved: PipelineState | undefined;
   let table = new Map<string, AclEntry>();
   const streams = new Set<Stream>();
   const numberToName = new Map<number, string>();
@@ -207,19 +218,20 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
     },
 
     SetForwardingPipelineConfig(call: grpc.ServerUnaryCall<Record<string, never>, object>, cb: grpc.sendUnaryData<object>) {
-      const req = call.request as { deviceId?: string; electionId?: Uint128Object; role?: string; action?: string; config?: { p4info?: P4InfoObject; cookie?: { cookie?: string } } };
+      const req = call.request as { deviceId?: string; electionId?: Uint128Object; role?: string; action?: string; config?: { p4info?: P4InfoObject; p4DeviceConfig?: Buffer; cookie?: { cookie?: string } } };
       (async () => {
         checkPrimary(req);
         const action = req.action ?? 'UNSPECIFIED';
-        const verify = (): { info: P4InfoObject; pipe: Pipeline; cookie?: string } => {
+        const verify = (): PipelineState => {
           if (!req.config?.p4info) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'no p4info in the config');
           try {
-            return { info: req.config.p4info, pipe: pipelineFromP4Info(req.config.p4info), cookie: req.config.cookie?.cookie };
+            const dc = req.config.p4DeviceConfig;
+            return { info: req.config.p4info, pipe: pipelineFromP4Info(req.config.p4info), deviceConfig: dc && dc.length > 0 ? Buffer.from(dc) : undefined, cookie: req.config.cookie?.cookie };
           } catch (e) {
             throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `this switch runs Weft's ACL pipeline only: ${(e as Error).message}`);
           }
         };
-        const commit = async (next: { info: P4InfoObject; pipe: Pipeline; cookie?: string }, keep: boolean): Promise<void> => {
+        const commit = async (next: PipelineState, keep: boolean): Promise<void> => {
           const nextTable = keep ? table : new Map<string, AclEntry>();
           await opts.datapath.program(toSwitchTable([...nextTable.values()], next.pipe));
           pipeline = next;
@@ -256,10 +268,20 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
     },
 
     GetForwardingPipelineConfig(call: grpc.ServerUnaryCall<Record<string, never>, object>, cb: grpc.sendUnaryData<object>) {
-      const req = call.request as { deviceId?: string };
+      const req = call.request as { deviceId?: string; responseType?: string };
       if (BigInt(req.deviceId ?? 0) !== deviceId) return cb({ code: grpc.status.NOT_FOUND, details: `unknown device id ${req.deviceId ?? 0}` });
       if (!pipeline) return cb({ code: grpc.status.FAILED_PRECONDITION, details: 'no forwarding pipeline config set' });
-      cb(null, { config: { p4info: pipeline.info, cookie: pipeline.cookie ? { cookie: pipeline.cookie } : undefined } });
+      const type = req.responseType ?? 'ALL';
+      if (type !== 'ALL' && type !== 'COOKIE_ONLY' && type !== 'P4INFO_AND_COOKIE' && type !== 'DEVICE_CONFIG_AND_COOKIE') {
+        return cb({ code: grpc.status.INVALID_ARGUMENT, details: `unknown response_type ${type}` });
+      }
+      cb(null, {
+        config: {
+          p4info: type === 'ALL' || type === 'P4INFO_AND_COOKIE' ? pipeline.info : undefined,
+          p4DeviceConfig: type === 'ALL' || type === 'DEVICE_CONFIG_AND_COOKIE' ? pipeline.deviceConfig : undefined,
+          cookie: pipeline.cookie ? { cookie: pipeline.cookie } : undefined,
+        },
+      });
     },
 
     Write(call: grpc.ServerUnaryCall<Record<string, never>, object>, cb: grpc.sendUnaryData<object>) {
