@@ -170,7 +170,7 @@ describe('big input', () => {
         expect(err).toBeInstanceOf(InputError);
         const d = (err as InputError).diagnostics[0];
         expect(d.code).toBe('input-too-large');
-        expect(d.message).toMatch(/input is 4[78]\.\d MiB, larger than the 8\.0 MiB Weft reads/);
+        expect(d.message).toMatch(/input is 4[78]\.\d MiB, larger than the 16\.0 MiB Weft reads/);
         console.log(`policy 50 MB: refused in ${Date.now() - t0} ms`);
       }
     } finally {
