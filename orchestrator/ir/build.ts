@@ -6,7 +6,8 @@ import type { Fabric } from '../../inventory/model.ts';
 import { buildIdentities } from '../identity/build.ts';
 import { logger } from '../log.ts';
 import type { CellTable, Ir, IrRule } from './model.ts';
-import { forEachPair, ListInterner, protoOfSlot, resolveList, ruleShape, type Segments } from './expand.ts';
+import { forEachPair, ListInterner, protoOfSlot, resolveList, ruleReach, ruleShape, type Segments } from './expand.ts';
+import { cellBudgetError, DEFAULT_MAX_CELLS, estimateCells } from './budget.ts';
 
 const log = logger('ir');
 
@@ -88,7 +89,13 @@ class CellWriter {
   }
 }
 
-export function buildIr(policy: Policy, fabric: Fabric): Ir {
+export interface BuildIrOptions {
+  /** Refuse (InputError 'ir-too-large') a policy needing more cells than this. */
+  maxCells?: number;
+}
+
+export function buildIr(policy: Policy, fabric: Fabric, opts: BuildIrOptions = {}): Ir {
+  const maxCells = opts.maxCells ?? DEFAULT_MAX_CELLS;
   const t0 = performance.now();
   const { identities, lpm } = buildIdentities(policy, fabric);
   const t1 = performance.now();
@@ -96,6 +103,11 @@ export function buildIr(policy: Policy, fabric: Fabric): Ir {
     if (r.index !== i) throw new Error(`rule ${r.name}: index ${r.index} is not its position ${i}`);
   });
   const shapes = policy.rules.map((r) => ruleShape(r.ports));
+  const reach = ruleReach(policy.rules, identities);
+  const estimate = estimateCells(policy.rules, shapes, reach);
+  if (estimate.atLeast > maxCells) {
+    throw cellBudgetError(policy.rules, estimate, maxCells, identities.length);
+  }
   // Many pairs share one rule list (every identity of app A against every
   // identity of app B); each distinct list is resolved once.
   const single: (Segments | undefined)[] = new Array(policy.rules.length);
@@ -106,8 +118,13 @@ export function buildIr(policy: Policy, fabric: Fabric): Ir {
   forEachPair(policy.rules, identities, (s, d, list) => {
     pairs++;
     const seg = list.length === 1 ? (single[list[0]] ??= resolve(list)) : lists.get(list, resolve);
+    // The estimate is only a lower bound (port ranges, splits by first match):
+    // the budget holds here too, before any memory beyond it is taken.
+    if (cells.length + seg.lo.length > maxCells) {
+      throw cellBudgetError(policy.rules, estimate, maxCells, identities.length, s + 1);
+    }
     cells.add(identities[s].id, identities[d].id, seg);
-  });
+  }, reach);
   const rules: IrRule[] = policy.rules.map((r) => ({
     index: r.index,
     name: r.name,
@@ -118,7 +135,7 @@ export function buildIr(policy: Policy, fabric: Fabric): Ir {
   }));
   const table = cells.table();
   log.debug(
-    { identities: identities.length, lpm: lpm.length, pairs, lists: lists.size, cells: table.length, identityMs: t1 - t0, cellMs: performance.now() - t1 },
+    { identities: identities.length, lpm: lpm.length, pairs, lists: lists.size, cells: table.length, cellsAtLeast: estimate.atLeast, identityMs: t1 - t0, cellMs: performance.now() - t1 },
     'ir built',
   );
   return {

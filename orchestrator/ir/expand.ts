@@ -97,14 +97,20 @@ function familyMask(id: Identity): number {
 }
 
 /**
- * Visits every pair of identities (with a family in common) that some rule
- * applies to, in (src, dst) order of dense identity indices, with the rules
- * that apply, ascending. One source at a time: the rules whose `from` holds
- * it append themselves to a bucket per destination, so the cost is linear
- * in the (src, dst, rule) triples and only one source's buckets are alive.
- * `list` is reused between calls: copy it to keep it.
+ * Who each rule applies to, in dense identity indices: the sources and
+ * destinations of each rule (sorted), the rules whose `from` holds each
+ * source (ascending), and each identity's address families as a bit mask
+ * (1: IPv4, 2: IPv6). Built once per IR, shared by the size estimate and
+ * the pair walk.
  */
-export function forEachPair(rules: Rule[], identities: Identity[], visit: (src: number, dst: number, list: number[]) => void): void {
+export interface RuleReach {
+  from: Int32Array[];
+  to: Int32Array[];
+  rulesFrom: number[][];
+  fam: Uint8Array;
+}
+
+export function ruleReach(rules: Rule[], identities: Identity[]): RuleReach {
   const n = identities.length;
   const byGroup = new Map<string, number[]>();
   identities.forEach((id, k) => {
@@ -118,11 +124,33 @@ export function forEachPair(rules: Rule[], identities: Identity[], visit: (src: 
   const mark = new Uint8Array(n);
   const fam = Uint8Array.from(identities, familyMask);
   const rulesFrom: number[][] = Array.from({ length: n }, () => []);
-  const toSets: Int32Array[] = [];
+  const from: Int32Array[] = [];
+  const to: Int32Array[] = [];
   for (const r of rules) {
-    for (const s of peerSet(r.from, byGroup, all, mark)) rulesFrom[s].push(r.index);
-    toSets[r.index] = peerSet(r.to, byGroup, all, mark);
+    from[r.index] = peerSet(r.from, byGroup, all, mark);
+    for (const s of from[r.index]) rulesFrom[s].push(r.index);
+    to[r.index] = peerSet(r.to, byGroup, all, mark);
   }
+  return { from, to, rulesFrom, fam };
+}
+
+/**
+ * Visits every pair of identities (with a family in common) that some rule
+ * applies to, in (src, dst) order of dense identity indices, with the rules
+ * that apply, ascending. One source at a time: the rules whose `from` holds
+ * it append themselves to a bucket per destination, so the cost is linear
+ * in the (src, dst, rule) triples and only one source's buckets are alive.
+ * `list` is reused between calls: copy it to keep it.
+ */
+export function forEachPair(
+  rules: Rule[],
+  identities: Identity[],
+  visit: (src: number, dst: number, list: number[]) => void,
+  reach: RuleReach = ruleReach(rules, identities),
+): void {
+  const n = identities.length;
+  const { rulesFrom, fam } = reach;
+  const toSets = reach.to;
   const buckets: number[][] = Array.from({ length: n }, () => []);
   const touched: number[] = [];
   for (let s = 0; s < n; s++) {

@@ -1,4 +1,4 @@
-// The CLI contract (DESIGN §7) through the real entry point, bin/weft.js:
+// The CLI contract (README, Commands) through the real entry point, bin/weft.js:
 // exit codes 0/1/2, --help on every verb, --json that parses, errors with
 // file:line:col, and explain's verdicts against the reference evaluator (and
 // its README sample against its real output).
@@ -222,5 +222,33 @@ describe('weft explain', () => {
     const r = weft(...common, '--src', '10.0.1.11', '--dst', '10.0.2.21', '--proto', 'tcp', '--dport', '70000');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--dport 70000 is not an integer within 0-65535');
+  });
+});
+
+describe('a policy too large to compile', () => {
+  it('is refused with exit 2 by validate, compile and explain, naming the catch-all rule', () => {
+    // 4,000 single-address groups and a final deny from any to any: 5 x 4,001^2 cells, over the budget.
+    const groups = Array.from({ length: 4000 }, (_, i) => `    h${i}: {cidrs: [10.100.${i >> 8}.${i & 255}/32]}`);
+    const rules = [
+      '        - {name: h0-ssh, from: [h0], to: [any], ports: [{protocol: tcp, port: 22}], action: allow}',
+      '        - {name: deny-all, from: [any], to: [any], ports: [{protocol: any}], action: deny}',
+    ];
+    const text = ['apiVersion: weft.dev/v1', 'kind: Policy', 'metadata: {name: big}', 'spec:', '  groups:', ...groups, '  sections:', '    - name: all', '      rules:', ...rules, ''];
+    const policy = join(work, 'big-policy.yaml');
+    writeFileSync(policy, text.join('\n'));
+    const catchAll = `${policy}:${text.length - 1}:11: error: policy needs at least 80,040,005 cells over 4,001 identities`;
+    const out = join(work, 'big-out');
+    const runs = [
+      weft('validate', '--policy', policy, '--inventory', FABRIC),
+      weft('compile', '--policy', policy, '--inventory', FABRIC, '--out', out),
+      weft('explain', '--policy', policy, '--inventory', FABRIC, '--src', '10.100.0.1', '--dst', '10.100.0.2', '--proto', 'tcp', '--dport', '22'),
+    ];
+    for (const r of runs) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(catchAll);
+      expect(r.stderr).toContain('rule deny-all');
+      expect(r.stderr).toContain('[ir-too-large]');
+    }
+    expect(existsSync(out)).toBe(false);
   });
 });
