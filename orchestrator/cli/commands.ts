@@ -9,6 +9,8 @@ import { verifyCommand } from './verify.ts';
 import { labCommand } from './lab.ts';
 import { agentCommand } from './agent.ts';
 import { planCommand, applyCommand, statusCommand } from './rollout.ts';
+import { rollbackCommand } from './rollback.ts';
+import { diffCommand } from './diff.ts';
 
 export const COMMANDS: CliCommand[] = [
   validateCommand,
@@ -18,4 +20,6 @@ export const COMMANDS: CliCommand[] = [
   labCommand,
   agentCommand,
   planCommand, applyCommand, statusCommand,
+  rollbackCommand,
+  diffCommand,
 ];

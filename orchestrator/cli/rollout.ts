@@ -1,26 +1,30 @@
 // `weft plan|apply|status`: roll a compiled bundle out to the fabric's devices
-// over their real transports (orchestrator/rollout/).
+// over their real transports (orchestrator/rollout/). A clean apply keeps its
+// bundle beside the state file, for `weft rollback` and `weft diff`.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileBundle } from '../compile/driver.ts';
 import { readBundle, type Bundle } from '../compile/bundle.ts';
+import { readKept, recordGeneration } from '../rollout/history.ts';
 import { applyRollout, formatResults, planRollout, readRolloutState, writeRolloutState, type RolloutState } from '../rollout/rollout.ts';
 import { flag, str, UsageError, type CliCommand, type OptionSpec, type ParsedArgs } from './command.ts';
 
-const OPTIONS: OptionSpec[] = [
+export const STATE_OPTION: OptionSpec = { name: 'state', type: 'string', help: 'rollout state file (applied generations; kept bundles go in bundles/ beside it)', default: '.weft/rollout.json' };
+
+export const OPTIONS: OptionSpec[] = [
   { name: 'policy', type: 'string', help: 'policy file (compiled first unless --bundle is given)' },
   { name: 'inventory', type: 'string', help: 'inventory (fabric.yaml or .clab.yml); with --bundle only its key file references are read (addresses and pinned host keys come from the bundle)', required: true },
   { name: 'bundle', type: 'string', help: 'an already compiled bundle directory' },
   { name: 'out', type: 'string', help: 'where to compile the bundle (default: a temporary directory)' },
-  { name: 'state', type: 'string', help: 'rollout state file (applied generations)', default: '.weft/rollout.json' },
+  STATE_OPTION,
   { name: 'identity', type: 'string', help: 'SSH client key (default: mgmt.ssh.identityFile of each device)' },
   { name: 'force', type: 'boolean', help: 'push devices whose generation is already applied' },
 ];
 
 /** The bundle to roll out: given, or compiled (into --out, else a temporary directory removed by `done`). */
-async function bundleOf(args: ParsedArgs): Promise<{ bundle: Bundle; label: string; done: () => void }> {
+export async function bundleOf(args: ParsedArgs): Promise<{ bundle: Bundle; label: string; done: () => void }> {
   const given = str(args, 'bundle');
   if (given) {
     const bundle = await readBundle(given);
@@ -45,7 +49,7 @@ async function bundleOf(args: ParsedArgs): Promise<{ bundle: Bundle; label: stri
   }
 }
 
-function stateOf(args: ParsedArgs, bundle: Bundle): { path: string; state: RolloutState } {
+export function stateOf(args: ParsedArgs, bundle: Bundle): { path: string; state: RolloutState } {
   const path = resolve(str(args, 'state') as string);
   const prev = readRolloutState(path);
   const state = prev && prev.fabric === bundle.manifest.fabric.name ? prev : { fabric: bundle.manifest.fabric.name, devices: {} };
@@ -88,7 +92,10 @@ export const applyCommand: CliCommand = {
         identity: str(args, 'identity'),
         state,
         force: flag(args, 'force'),
+        keptBundle: (digest) => readKept(path, digest),
       });
+      // Kept before `done` removes a temporary bundle.
+      if (!results.some((r) => r.status === 'failed')) recordGeneration(path, state, bundle, 'apply');
     } finally {
       done();
     }

@@ -2,7 +2,10 @@
 // push each over its own transport (SSH + `weft agent` for hosts and DPUs,
 // P4Runtime for P4 switches, gNMI for OpenConfig switches) in waves: switches
 // first (their prefilters only ever drop more), then hosts and DPUs. Reads
-// only the bundle and the inventory's connection details.
+// only the bundle and the inventory's connection details. When a device
+// fails, the rollout stops after its wave and the devices this run had
+// already changed get back the artefacts they ran before (from the kept
+// bundle their state names), hosts first, then switches.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
@@ -12,6 +15,7 @@ import type { TargetName } from '../../targets/contract.ts';
 import type { Bundle } from '../compile/bundle.ts';
 import type { ManifestDevice } from '../compile/manifest.ts';
 import { logger } from '../log.ts';
+import { bundleDigest } from './history.ts';
 import { pushSwitch } from './switches.ts';
 import { SshSession } from './ssh.ts';
 
@@ -33,10 +37,25 @@ export function transportOf(target: TargetName): Transport {
   }
 }
 
+/** A bundle kept in the rollout history (history.ts). */
+export interface KeptGeneration {
+  /** sha256 of the bundle's manifest. */
+  digest: string;
+  policy: string;
+  /** When it last became the current generation. */
+  at: string;
+  how: 'apply' | 'rollback';
+}
+
 /** Applied generations per device, kept by whoever runs the rollout. */
 export interface RolloutState {
   fabric: string;
-  devices: Record<string, { generation: string; at: string }>;
+  /** Per device: its artefacts' generation, and the kept bundle (manifest digest) they came from. */
+  devices: Record<string, { generation: string; at: string; bundle?: string }>;
+  /** The bundle last applied on every device. */
+  current?: string;
+  /** Kept bundles, oldest first. */
+  generations?: KeptGeneration[];
 }
 
 export function readRolloutState(path: string): RolloutState | undefined {
@@ -90,7 +109,8 @@ export interface DeviceResult {
   target: TargetName;
   transport: Transport;
   generation: string;
-  status: 'applied' | 'unchanged' | 'failed';
+  /** rolled-back: applied in this run, then restored to its earlier generation because another device failed. */
+  status: 'applied' | 'unchanged' | 'failed' | 'rolled-back';
   detail: string;
   seconds: number;
 }
@@ -105,6 +125,8 @@ export interface ApplyOptions {
   force?: boolean;
   /** Called as each device finishes. */
   onResult?: (r: DeviceResult) => void;
+  /** A kept bundle by manifest digest: what a device is restored from when the run fails. */
+  keptBundle?: (digest: string) => Promise<Bundle | undefined>;
 }
 
 /** Where bundles are copied on a device unless its inventory entry says otherwise. */
@@ -156,10 +178,28 @@ async function pushHost(bundle: Bundle, device: Device, md: ManifestDevice, key:
   }
 }
 
+/** Pushes one device's artefacts from `bundle` over its transport; returns what happened. */
+async function pushDevice(bundle: Bundle, name: string, transport: Transport, opts: ApplyOptions, extras: Map<string, SshExtras>): Promise<string> {
+  const device = bundle.fabric.devices.find((d) => d.name === name);
+  const md = bundle.manifest.devices.find((d) => d.name === name);
+  if (!device || !md) throw new Error(`device ${name} is in the manifest but not in the inventory`);
+  switch (transport) {
+    case 'ssh': {
+      const x = extras.get(device.name) ?? {};
+      const key = opts.identity ?? x.identityFile ?? join(process.env.HOME ?? '/root', '.ssh/id_ed25519');
+      return pushHost(bundle, device, md, key, x.stagingDir ?? DEFAULT_STAGING_DIR);
+    }
+    case 'p4runtime':
+    case 'gnmi':
+      return pushSwitch(transport, device, bundle.deviceDir(device.name), dirname(opts.inventoryPath));
+  }
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
 export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> {
   const { bundle } = opts;
   const plan = planRollout(bundle, opts.state, opts.force);
-  const byName = new Map(bundle.fabric.devices.map((d) => [d.name, d]));
   const extras = sshExtras(opts.inventoryPath);
   const results: DeviceResult[] = [];
   for (const wave of [...new Set(plan.map((p) => p.wave))]) {
@@ -169,28 +209,13 @@ export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> 
         const t0 = performance.now();
         const base = { device: p.device, target: p.target, transport: p.transport, generation: p.generation };
         if (p.action === 'unchanged') return { ...base, status: 'unchanged', detail: 'generation already applied', seconds: 0 };
-        const device = byName.get(p.device);
-        const md = bundle.manifest.devices.find((d) => d.name === p.device) as ManifestDevice;
         try {
-          if (!device) throw new Error(`device ${p.device} is in the manifest but not in the inventory`);
-          let detail: string;
-          switch (p.transport) {
-            case 'ssh': {
-              const x = extras.get(device.name) ?? {};
-              const key = opts.identity ?? x.identityFile ?? join(process.env.HOME ?? '/root', '.ssh/id_ed25519');
-              detail = await pushHost(bundle, device, md, key, x.stagingDir ?? DEFAULT_STAGING_DIR);
-              break;
-            }
-            case 'p4runtime':
-            case 'gnmi':
-              detail = await pushSwitch(p.transport, device, bundle.deviceDir(device.name), dirname(opts.inventoryPath));
-              break;
-          }
+          const detail = await pushDevice(bundle, p.device, p.transport, opts, extras);
           const r: DeviceResult = { ...base, status: 'applied', detail, seconds: (performance.now() - t0) / 1000 };
           opts.onResult?.(r);
           return r;
         } catch (e) {
-          const r: DeviceResult = { ...base, status: 'failed', detail: e instanceof Error ? e.message : String(e), seconds: (performance.now() - t0) / 1000 };
+          const r: DeviceResult = { ...base, status: 'failed', detail: message(e), seconds: (performance.now() - t0) / 1000 };
           log.error({ device: p.device, err: r.detail }, 'push failed');
           opts.onResult?.(r);
           return r;
@@ -201,15 +226,61 @@ export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> 
     // A failed wave stops the rollout: later waves would build on a fabric in an unknown state.
     if (waveResults.some((r) => r.status === 'failed')) break;
   }
+  const failed = results.filter((r) => r.status === 'failed');
+  if (failed.length) await restore(results, failed, opts, extras);
   if (opts.state) {
-    for (const r of results) if (r.status === 'applied') opts.state.devices[r.device] = { generation: r.generation, at: new Date().toISOString() };
+    const at = new Date().toISOString();
+    const digest = bundleDigest(bundle);
+    for (const r of results) {
+      // After a clean run every device runs this bundle, unchanged ones included.
+      if (r.status === 'applied' || (r.status === 'unchanged' && failed.length === 0)) opts.state.devices[r.device] = { generation: r.generation, at, bundle: digest };
+    }
   }
   return results;
+}
+
+/**
+ * Puts the devices this run changed back on the generation their state names,
+ * in the reverse of the wave order (hosts, then switches), so the fabric is
+ * again what it was before the run. A device whose earlier bundle is not kept,
+ * or whose restore fails, stays applied (and is recorded so).
+ */
+async function restore(results: DeviceResult[], failed: DeviceResult[], opts: ApplyOptions, extras: Map<string, SshExtras>): Promise<void> {
+  const why = `${failed.map((f) => f.device).join(', ')} failed`;
+  const changed = results.filter((r) => r.status === 'applied');
+  for (const wave of [...new Set(changed.map((r) => waveOf(r.target)))].sort((a, b) => b - a)) {
+    await Promise.all(
+      changed
+        .filter((r) => waveOf(r.target) === wave)
+        .map(async (r) => {
+          const t0 = performance.now();
+          const before = opts.state?.devices[r.device];
+          const kept = before?.bundle ? await opts.keptBundle?.(before.bundle) : undefined;
+          if (!before || !kept || !kept.manifest.devices.some((d) => d.name === r.device && d.generation === before.generation)) {
+            r.detail += `; ${why}, but no earlier generation of ${r.device} is kept to restore`;
+            return;
+          }
+          try {
+            const detail = await pushDevice(kept, r.device, r.transport, opts, extras);
+            r.status = 'rolled-back';
+            r.detail = `${why}: restored ${before.generation.slice(0, 12)} (${detail})`;
+            r.generation = before.generation;
+          } catch (e) {
+            // Every push is all-or-nothing, so the device still runs this run's generation.
+            r.detail += `; ${why}, and restoring ${before.generation.slice(0, 12)} failed: ${message(e)}`;
+            log.error({ device: r.device, err: r.detail }, 'restore failed');
+          }
+          r.seconds += (performance.now() - t0) / 1000;
+          opts.onResult?.(r);
+        }),
+    );
+  }
 }
 
 export function formatResults(results: DeviceResult[]): string {
   const lines = results.map((r) => `  ${r.device.padEnd(12)} ${r.target.padEnd(10)} ${r.transport.padEnd(9)} ${r.status.padEnd(9)} ${r.seconds.toFixed(2)}s  ${r.detail}`);
   const failed = results.filter((r) => r.status === 'failed').length;
-  lines.push(`${results.filter((r) => r.status === 'applied').length} applied, ${results.filter((r) => r.status === 'unchanged').length} unchanged, ${failed} failed`);
+  const count = (st: DeviceResult['status']): number => results.filter((r) => r.status === st).length;
+  lines.push(`${count('applied')} applied, ${count('unchanged')} unchanged, ${failed} failed${count('rolled-back') ? `, ${count('rolled-back')} rolled back` : ''}`);
   return lines.join('\n');
 }
