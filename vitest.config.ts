@@ -1,3 +1,5 @@
+// Test runner settings: every *.test.ts file, with timeouts long enough for
+// the kernel and lab tests.
 import { defineConfig } from 'vitest/config';
 
 // Kernel and lab tests share network namespaces, bpffs pins and ports; they

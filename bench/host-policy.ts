@@ -9,7 +9,6 @@ import type { GroupDef, Policy, Rule } from '../orchestrator/policy/model.ts';
 const span = { file: 'bench', line: 1, col: 1 };
 
 export const BENCH_HOST = 'bench-host';
-export const BENCH_LOCAL = '192.168.0.10';
 
 export function benchFabric(): Fabric {
   const locals = [0, 1, 2, 3].map((i) => ({

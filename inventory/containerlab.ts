@@ -9,6 +9,7 @@
 //              weft.p4runtime.port, weft.p4runtime.deviceId, weft.p4runtime.deviceConfig,
 //              weft.gnmi.port, weft.ssh.user, weft.ssh.port, weft.ssh.hostKey,
 //              weft.snmp.port, weft.capacity (ACL entries),
+//              weft.agent: "false" (hosts that run no Weft agent),
 //              weft.mgmt.address (only when the address is a DNS name; IPs use mgmt-ipv4 / mgmt-ipv6)
 //   endpoints  a node of its own, weft.role: endpoint, with
 //              weft.addresses: "10.0.1.11,fd00:1::11" and optional weft.host;

@@ -1,4 +1,4 @@
-// Reads fabric.yaml (DESIGN §9) into the Fabric model, and the checks every
+// Reads fabric.yaml (README, File formats) into the Fabric model, and the checks every
 // inventory source shares (device references, port use, endpoint placement,
 // duplicate addresses), which containerlab topologies run too.
 

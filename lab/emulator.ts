@@ -4,7 +4,7 @@
 // again. Every name is generated from the lab name and recorded in the lab
 // state before it is created, so destroy works after a crash.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../orchestrator/diagnostics.ts';
 import { logger } from '../orchestrator/log.ts';
@@ -396,12 +396,6 @@ export async function inspect(lab: string): Promise<InspectResult | undefined> {
       applied: state.applied[n.name]?.generation,
     })),
   };
-}
-
-/** Labs with a state directory on this machine. */
-export function listLabs(): string[] {
-  const root = labDir('');
-  return existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'state.json'))) : [];
 }
 
 /** Records the generation a rollout applied to a device of the lab. */

@@ -1,7 +1,7 @@
-// The inventory a deployed lab writes (fabric.yaml, DESIGN §9): the
-// topology's fabric with each device's management address in the lab, its
-// SSH host key pinned, a file reference to the lab's client key and where a
-// rollout stages bundles. `weft apply` reads it like any other fabric.
+// The inventory a deployed lab writes (fabric.yaml): the topology's fabric
+// with each device's management address in the lab, its SSH host key pinned,
+// a file reference to the lab's client key and where a rollout stages
+// bundles. `weft apply` reads it like any other fabric.
 
 import { stringify } from 'yaml';
 import type { Device, Mgmt } from '../inventory/model.ts';
@@ -47,6 +47,8 @@ export function renderLabInventory(input: LabInventoryInput): string {
     if (d.pipeline) o.pipeline = d.pipeline;
     if (d.profile) o.profile = d.profile;
     if (d.attachedTo) o.attachedTo = d.attachedTo;
+    // Placement reads it: a DPU in front of a host without an agent enforces exactly.
+    if (d.agent === false) o.agent = false;
     o.mgmt = mgmtOf(d, input, mgmtAddr.get(d.name) as string);
     if (d.capacity) o.capacity = d.capacity;
     if (Object.keys(d.labels).length > 0) o.labels = d.labels;

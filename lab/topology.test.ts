@@ -102,4 +102,15 @@ describe('the example topology', () => {
     expect(inv.spec.endpoints.find((e) => e.name === 'web-1')?.attach).toBe('host1:eth2');
     expect(inv.spec.endpoints.find((e) => e.name === 'storage-1')?.attach).toBe('leaf3:eth5');
   });
+
+  it('keeps agent: false, which makes the DPU in front of that host exact', () => {
+    const text = fabricToContainerlab(loadInventory(join(repo, 'examples/fabric.yaml'))).replace(/( *)weft\.role: host\n/, '$1weft.role: host\n$1weft.agent: "false"\n');
+    const topo = parseTopology(text, 'agentless.clab.yml');
+    const agentless = topo.fabric.devices.filter((d) => d.agent === false).map((d) => d.name);
+    expect(agentless).toHaveLength(1);
+    const inv = parseYaml(renderLabInventory({ topo, lab: 'dc1', hostKeys: new Map(), identityFile: 'keys/k', stagingDir: (n) => `/s/${n}` })) as {
+      spec: { devices: { name: string; agent?: boolean }[] };
+    };
+    expect(inv.spec.devices.filter((d) => d.agent === false).map((d) => d.name)).toEqual(agentless);
+  });
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's first command: installs everything, then runs the main job on
-# examples/ — validate, compile, and a lab run (deploy, apply, probe,
+# examples/ — validate, compile, verify, and a lab run (deploy, apply, probe,
 # destroy) — printing how long each step took. The lab is destroyed even when
 # a step fails.
 set -euo pipefail

@@ -1,5 +1,5 @@
-// `weft agent apply|status|remove`: the host-side agent (DESIGN §7). It reads
-// only the bundle's devices/<NAME>/ files; the work is in targets/host/agent.ts.
+// `weft agent apply|status|remove`: the host-side agent. It reads only the
+// bundle's devices/<NAME>/ files; the work is in targets/host/agent.ts.
 
 import { flag, str, UsageError, type CliCommand, type CliIo } from './command.ts';
 import type { AgentOptions, ApplyResult, RemoveResult, StatusResult } from '../../targets/host/agent.ts';

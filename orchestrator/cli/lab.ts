@@ -31,13 +31,19 @@ function labName(args: ParsedArgs): string {
 function formatInspect(r: InspectResult): string {
   const lines = [`lab ${r.lab} (${r.phase}) from ${r.topology}`, `  management: ${r.mgmtSubnet} in netns ${r.mgmtNetns}`];
   if (r.inventory) lines.push(`  inventory: ${r.inventory}`);
-  lines.push('', `  ${'node'.padEnd(12)} ${'role'.padEnd(18)} ${'mgmt'.padEnd(15)} ${'services'.padEnd(34)} ${'applied'.padEnd(14)} ports`);
-  for (const n of r.nodes) {
-    const services = n.services.map((s) => `${s.service}:${s.running ? s.pid : 'down'}`).join(' ');
-    const ports = n.ports.map((p) => (n.blockedPorts.includes(p) ? `${p}(blocked)` : p)).join(',');
-    const mgmt = n.mgmt ?? (n.addresses ? n.addresses.join(',') : '-');
-    lines.push(`  ${n.name.padEnd(12)} ${n.role.padEnd(18)} ${mgmt.padEnd(15)} ${(services || '-').padEnd(34)} ${(n.applied?.slice(0, 12) ?? '-').padEnd(14)} ${ports}${n.present ? '' : '  [netns missing]'}`);
-  }
+  const rows = r.nodes.map((n) => [
+    n.name,
+    n.role,
+    n.mgmt ?? (n.addresses ? n.addresses.join(',') : '-'),
+    n.services.map((s) => `${s.service}:${s.running ? s.pid : 'down'}`).join(' ') || '-',
+    n.applied?.slice(0, 12) ?? '-',
+    n.ports.map((p) => (n.blockedPorts.includes(p) ? `${p}(blocked)` : p)).join(',') + (n.present ? '' : '  [netns missing]'),
+  ]);
+  const header = ['node', 'role', 'mgmt', 'services', 'applied', 'ports'];
+  // Endpoints list all their addresses in the mgmt column, so widths follow the content.
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]): string => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}`;
+  lines.push('', line(header), ...rows.map(line));
   return lines.join('\n');
 }
 
@@ -122,15 +128,15 @@ async function runSubverb(sub: Subverb, args: ParsedArgs, io: CliIo): Promise<nu
 export const labCommand: CliCommand = {
   name: 'lab',
   summary: 'deploy, apply to, probe, inspect and destroy a lab of network namespaces (e2e: all of it)',
-  usage: `weft lab ${SUBVERBS.join('|')} -t TOPOLOGY.clab.yml [--policy P] [--name LAB]`,
+  usage: `weft lab ${SUBVERBS.filter((s) => s !== 'generate').join('|')} -t TOPOLOGY.clab.yml [--policy P] [--name LAB] | weft lab generate --inventory I --out FILE`,
   options: [
     { name: 'topology', type: 'string', help: 'containerlab topology file (-t)' },
-    { name: 'policy', type: 'string', help: 'policy file (apply, probe)' },
+    { name: 'policy', type: 'string', help: 'policy file (apply, probe, e2e)' },
     { name: 'name', type: 'string', help: 'lab name (default: the topology name); two labs of one file need two names' },
     { name: 'inventory', type: 'string', help: 'generate: the fabric.yaml to turn into a topology' },
     { name: 'out', type: 'string', help: 'generate: topology file to write; apply: bundle directory to compile into' },
-    { name: 'seed', type: 'number', help: 'probe: seed for the sample of other ports', default: 1 },
-    { name: 'extra-ports', type: 'number', help: 'probe: ports the policy does not name, sampled per protocol', default: 2 },
+    { name: 'seed', type: 'number', help: 'probe, e2e: seed for the sample of other ports', default: 1 },
+    { name: 'extra-ports', type: 'number', help: 'probe, e2e: ports the policy does not name, sampled per protocol', default: 2 },
   ],
   async run(args, io) {
     const sub = args.positional[0];

@@ -38,13 +38,17 @@ export const validateCommand: CliCommand = {
       for (const d of diagnostics) (d.severity === 'error' ? io.err : io.out)(formatDiagnostic(d));
       if (errors === 0 && summary) {
         io.out(
-          `ok: policy ${summary.policy} (${summary.rules} rules, ${summary.groups} groups) on fabric ${summary.fabric}: ` +
-            `${summary.identities} identities, ${summary.cells} cells, ${warnings} warning${warnings === 1 ? '' : 's'}`,
+          `ok: policy ${summary.policy} (${plural(summary.rules, 'rule')}, ${plural(summary.groups, 'group')}) on fabric ${summary.fabric}: ` +
+            `${plural(summary.identities, 'identity', 'identities')}, ${plural(summary.cells, 'cell')}, ${plural(warnings, 'warning')}`,
         );
       } else {
-        io.err(`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`);
+        io.err(`${plural(errors, 'error')}, ${plural(warnings, 'warning')}`);
       }
     }
     return errors ? 2 : 0;
   },
 };
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

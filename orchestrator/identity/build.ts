@@ -1,7 +1,8 @@
 // Identities: the address space of both families cut into classes of equal
 // group membership, and the longest-prefix table that maps an address to its
-// class (DESIGN §3). Overlapping CIDRs, except holes and endpoint addresses
-// are resolved here, once, by one walk over the sorted "interesting" prefixes.
+// class (README, Semantics). Overlapping CIDRs, except holes and endpoint
+// addresses are resolved here, once, by one walk over the sorted
+// "interesting" prefixes.
 
 import { FAMILY_BITS, type Family } from '../net/ip.ts';
 import type { Policy } from '../policy/model.ts';

@@ -1,4 +1,5 @@
-// Placement: which enforcement point enforces what, and why (DESIGN §4).
+// Placement: which enforcement point enforces what, and why (README, Where
+// the policy is enforced).
 
 import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
 
@@ -14,7 +15,7 @@ export interface DevicePlacement {
   device: string;
   target: TargetName;
   mode: EnforcementMode;
-  /** Identities whose traffic this device sees as local (its endpoints, or those behind its ports). */
+  /** Identities this device is exact for: a host's or DPU's endpoints; a switch's unmanaged endpoints behind its ports. */
   localIdentities: number[];
   /** Local interfaces (from the fabric's links) and the role of each. */
   interfaces: { name: string; role: 'uplink' | 'endpoint' | 'host' | 'unmanaged-endpoint' }[];

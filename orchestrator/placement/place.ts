@@ -1,4 +1,4 @@
-// Placement (DESIGN §4): decides which device enforces which rules, in which
+// Placement (README, Where the policy is enforced): decides which device enforces which rules, in which
 // mode, on which interfaces, and records why, so `weft explain` and the
 // compile summary can show the reasoning rather than just the outcome.
 

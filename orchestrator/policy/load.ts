@@ -1,5 +1,5 @@
-// Reads policy.yaml (DESIGN §9) into the Policy model: checks every key,
-// normalises ports, and collects all problems into one InputError whose
+// Reads policy.yaml into the Policy model: checks every key it reads (keys
+// it does not know are ignored), normalises ports, and collects all problems into one InputError whose
 // diagnostics point at the offending YAML node.
 //
 // Group membership, as the rest of Weft implements it: the addresses of every

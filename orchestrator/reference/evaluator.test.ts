@@ -1,4 +1,4 @@
-// The reference evaluator on the literal cases of DESIGN §2.
+// The reference evaluator on the literal cases of the README's Semantics.
 
 import { describe, expect, it } from 'vitest';
 import { ReferenceEvaluator } from './evaluator.ts';

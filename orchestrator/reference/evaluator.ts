@@ -1,4 +1,4 @@
-// The reference evaluator: DESIGN §2 read literally, one rule after another.
+// The reference evaluator: the README's Semantics read literally, one rule after another.
 // Every compiled artefact is tested against this module, so it stays small
 // and shares no code with the identity/IR compiler it checks.
 

@@ -94,7 +94,6 @@ export const COUNTERS = [
   'xdp_drop',
   'ct_full',
 ] as const;
-export type CounterName = (typeof COUNTERS)[number];
 
 /** Per-CPU rule hit counters (weft_stats_v1): index slot * stride + rule + 1; + 0 is the default action. */
 export const STATS_DEFAULT_INDEX = 0;

@@ -1,6 +1,6 @@
-// Host codegen (DESIGN §5): the datapath object, maps.json with every entry
-// of this host's share, and interfaces.json telling the agent where to
-// attach. Pure except for running clang (cached).
+// Host codegen: the datapath object, maps.json with every entry of this
+// host's share, and interfaces.json telling the agent where to attach. Pure
+// except for running clang (cached).
 //
 // Where the programs attach, and why each packet is judged once:
 //   - TC ingress and egress on every interface the fabric links give the host

@@ -64,7 +64,7 @@ export interface AclPlan {
 }
 
 /**
- * The mode of a switch port (DESIGN §4): exact facing unmanaged endpoints,
+ * The mode of a switch port: exact facing unmanaged endpoints,
  * prefilter facing hosts; uplinks carry traffic already checked at its
  * source and stay unbound.
  */

@@ -1,4 +1,4 @@
-// The OpenConfig switch target: openconfig-acl over gNMI (DESIGN §4, §5).
+// The OpenConfig switch target: openconfig-acl over gNMI.
 
 import type { Target } from '../contract.ts';
 import { planAcl } from './codegen.ts';

@@ -43,13 +43,3 @@ export const T = {
   P4Error: protoType('p4.v1.Error'),
   Status: protoType('google.rpc.Status'),
 } as const;
-
-/** Encodes a plain object (proto3 JSON names or camelCase) as `type`. */
-export function encodeAs(type: protobuf.Type, obj: object): Buffer {
-  const msg = type.fromObject(obj as Record<string, unknown>);
-  return Buffer.from(type.encode(msg).finish());
-}
-
-export function decodeAs<O>(type: protobuf.Type, bytes: Uint8Array): O {
-  return type.toObject(type.decode(bytes), TO_OBJECT) as O;
-}

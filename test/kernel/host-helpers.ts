@@ -2,7 +2,7 @@
 // with generated names (always torn down), hand-built policies and fabrics,
 // and device bundles written from the host codegen.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,9 +165,4 @@ export async function writeHostBundle(dir: string, policy: Policy, fabric: Fabri
 export function tempDir(prefix: string): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), `${prefix}-`));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
-
-/** A background process in a namespace, killed by the caller (by its own pid). */
-export function nsSpawn(ns: string, cmd: string, args: string[]): ChildProcess {
-  return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 }

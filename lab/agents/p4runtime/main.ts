@@ -9,8 +9,8 @@ import { MemoryDatapath } from '../memory-datapath.ts';
 import type { SwitchDatapath } from '../datapath.ts';
 import { startP4RuntimeAgent } from './server.ts';
 
-/** Datapaths this entry point can build; the lab registers its kernel one by passing --datapath. */
-export const DATAPATHS: Record<string, () => Promise<SwitchDatapath>> = {
+/** Datapaths this standalone entry point can build; the lab starts its switches through start-switch-agent.ts, with nftables. */
+const DATAPATHS: Record<string, () => Promise<SwitchDatapath>> = {
   memory: async () => new MemoryDatapath(),
 };
 
