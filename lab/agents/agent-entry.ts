@@ -1,7 +1,9 @@
 // Binds the emulated switch agents to a datapath: one place that knows how to
 // start the P4Runtime and the gNMI agent, and how an agent runs as its own
-// process, for the lab's switch wrapper and the gNMI agent's command line.
+// process, for the lab's switch wrapper and both agents' command lines.
 
+import { UnsupportedError } from '../../orchestrator/diagnostics.ts';
+import { portNumber } from '../../targets/p4/codegen.ts';
 import type { SwitchDatapath } from './datapath.ts';
 import { startGnmiAgent } from './gnmi/index.ts';
 import { startP4RuntimeAgent } from './p4runtime/index.ts';
@@ -13,6 +15,11 @@ export interface AgentStartOptions {
   listen: string;
   deviceId: number;
   ports: string[];
+  /**
+   * P4 only: port name -> P4 port number. By default the numbers of `ports`
+   * (p4PortMap); 'any' fixes no ports, so port number n is ethN.
+   */
+  portMap?: Record<string, number> | 'any';
   datapath: SwitchDatapath;
 }
 
@@ -21,12 +28,19 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-/** P4 port numbers as the P4 target numbers them: the digits a port name ends in (eth5 -> 5). */
+/**
+ * P4 port numbers as the P4 target numbers them (portNumber). A port it cannot
+ * number is left out of the map: no compiled entry can name it, and the
+ * switch still serves its other ports.
+ */
 function p4PortMap(ports: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const p of ports) {
-    const m = /(\d+)$/.exec(p);
-    if (m) out[p] = Number(m[1]);
+    try {
+      out[p] = portNumber(p);
+    } catch (e) {
+      if (!(e instanceof UnsupportedError)) throw e;
+    }
   }
   return out;
 }
@@ -35,8 +49,10 @@ export async function startAgent(opts: AgentStartOptions): Promise<RunningAgent>
   switch (opts.pipeline) {
     case 'openconfig':
       return startGnmiAgent({ address: opts.listen, datapath: opts.datapath, interfaces: opts.ports });
-    case 'p4':
-      return startP4RuntimeAgent({ address: opts.listen, deviceId: opts.deviceId, datapath: opts.datapath, portMap: p4PortMap(opts.ports) });
+    case 'p4': {
+      const portMap = opts.portMap === 'any' ? undefined : (opts.portMap ?? p4PortMap(opts.ports));
+      return startP4RuntimeAgent({ address: opts.listen, deviceId: opts.deviceId, datapath: opts.datapath, portMap });
+    }
   }
 }
 

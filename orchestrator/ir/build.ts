@@ -13,14 +13,7 @@ const log = logger('ir');
 
 const MAX_CHUNK = 1 << 20;
 
-interface Chunk {
-  src: Uint32Array;
-  dst: Uint32Array;
-  proto: Uint8Array;
-  lo: Uint16Array;
-  hi: Uint16Array;
-  rule: Int32Array;
-}
+type Chunk = Omit<CellTable, 'length'>;
 
 function chunk(size: number): Chunk {
   return {
@@ -66,15 +59,7 @@ class CellWriter {
 
   table(): CellTable {
     const n = this.length;
-    const t: CellTable = {
-      length: n,
-      src: new Uint32Array(n),
-      dst: new Uint32Array(n),
-      proto: new Uint8Array(n),
-      lo: new Uint16Array(n),
-      hi: new Uint16Array(n),
-      rule: new Int32Array(n),
-    };
+    const t: CellTable = { length: n, ...chunk(n) };
     let at = 0;
     for (const { chunk: c, used: m } of [...this.chunks, { chunk: this.cur, used: this.used }]) {
       t.src.set(c.src.subarray(0, m), at);

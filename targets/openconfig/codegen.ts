@@ -29,8 +29,7 @@ import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import { IPPROTO, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import type { CodegenInput, EnforcementMode } from '../contract.ts';
-import { ND_TYPES } from '../switch-common/index.ts';
-import { AddressBook } from './addresses.ts';
+import { AddressResolver, ND_TYPES } from '../switch-common/index.ts';
 import {
   ICMPV4_CODES,
   ICMPV4_TYPES,
@@ -198,16 +197,6 @@ function incompleteFields(ex: Expressed, rule: Rule, mode: EnforcementMode, note
   throw new UnsupportedError('openconfig', 'icmp match', `rule ${rule.name}: ${ex.why} (an exact deny cannot be widened; name a type and code openconfig has an identity for)`);
 }
 
-/** A rule's peers as identities; undefined means `any`. */
-function peerIds(book: AddressBook, refs: Rule['from']): Set<number> | undefined {
-  const out = new Set<number>();
-  for (const r of refs) {
-    if (r.kind === 'any') return undefined;
-    for (const id of book.groupIdentities(r.name)) out.add(id);
-  }
-  return out;
-}
-
 function intersects(a: Set<number> | undefined, b: Set<number> | undefined): boolean {
   if (a === undefined) return b === undefined || b.size > 0;
   if (b === undefined) return a.size > 0;
@@ -223,9 +212,9 @@ class EntryList {
   }
 }
 
-function addressList(book: AddressBook, ids: Set<number> | undefined, family: Family): (Cidr | undefined)[] {
+function addressList(book: AddressResolver, ids: Set<number> | undefined, family: Family): (Cidr | undefined)[] {
   if (ids === undefined) return [undefined];
-  return book.prefixes(ids, family);
+  return book.cover(family, ids);
 }
 
 /**
@@ -246,14 +235,14 @@ function blockSize(b: Block): number {
 }
 
 function ruleBlock(
-  book: AddressBook,
+  book: AddressResolver,
   rule: Rule,
   family: Family,
   mode: EnforcementMode,
   sources: Set<number>,
   notes: Set<string>,
 ): Block | undefined {
-  const from = peerIds(book, rule.from);
+  const from = book.identitiesOf(rule.from);
   const narrowed = addressList(book, new Set([...sources].filter((id) => from === undefined || from.has(id))), family);
   // Narrowing to the sources behind the bound ports (see buildSet) is required
   // for exact allows (anti-spoofing) and would be unsafe for prefilter allows
@@ -265,7 +254,7 @@ function ruleBlock(
     const whole = addressList(book, from, family);
     srcs = whole.length < narrowed.length ? whole : narrowed;
   }
-  const dsts = addressList(book, peerIds(book, rule.to), family);
+  const dsts = addressList(book, book.identitiesOf(rule.to), family);
   if (srcs.length === 0 || dsts.length === 0) return undefined;
   const fields: Fields[] = [];
   for (const pm of rulePorts(rule)) {
@@ -298,7 +287,7 @@ function writeBlock(out: EntryList, b: Block): void {
  * ICMP echo: the echo reply). Cells are first-match resolved, so a reply
  * entry only ever passes a reply of a flow the policy allows.
  */
-function replyEntries(out: EntryList, input: CodegenInput, book: AddressBook, family: Family): void {
+function replyEntries(out: EntryList, input: CodegenInput, book: AddressResolver, family: Family): void {
   const { ir } = input;
   const local = new Set(input.devicePlacement.localIdentities);
   const cells = ir.cells;
@@ -357,8 +346,8 @@ function replyEntries(out: EntryList, input: CodegenInput, book: AddressBook, fa
     for (const n of g.rules) h.rules.add(n);
   }
   for (const g of groups.values()) {
-    const srcs = book.prefixes(g.from, family);
-    const dsts = g.to.has(ANY_PEER) ? [undefined] : book.prefixes(g.to, family);
+    const srcs = book.cover(family, g.from);
+    const dsts = g.to.has(ANY_PEER) ? [undefined] : book.cover(family, g.to);
     let fields: Fields;
     if (g.proto === 6) {
       fields = { protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] } };
@@ -380,7 +369,7 @@ function replyEntries(out: EntryList, input: CodegenInput, book: AddressBook, fa
 }
 
 /** Identities of the endpoints on hosts (or behind their DPUs) attached to this switch's host ports. */
-function hostSideIdentities(input: CodegenInput, book: AddressBook): Set<number> {
+function hostSideIdentities(input: CodegenInput, book: AddressResolver): Set<number> {
   const { fabric, device, devicePlacement } = input;
   const hostPorts = new Set(devicePlacement.interfaces.filter((i) => i.role === 'host').map((i) => i.name));
   const hosts = new Set<string>();
@@ -395,7 +384,7 @@ function hostSideIdentities(input: CodegenInput, book: AddressBook): Set<number>
   const out = new Set<number>();
   for (const e of fabric.endpoints) {
     if (e.host === undefined || !hosts.has(e.host)) continue;
-    for (const a of e.addresses) out.add(book.identityOf(a));
+    for (const a of e.addresses) out.add(book.identityOfAddress(a));
   }
   return out;
 }
@@ -406,8 +395,8 @@ function hostSideIdentities(input: CodegenInput, book: AddressBook): Set<number>
  * earlier allow that overlaps a kept deny). A deny left out only means the
  * hosts drop those flows instead; the result stays in policy order.
  */
-function prefilterRules(book: AddressBook, rules: Rule[], cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
-  const peers = rules.map((r) => ({ from: peerIds(book, r.from), to: peerIds(book, r.to), ports: rulePorts(r) }));
+function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
+  const peers = rules.map((r) => ({ from: book.identitiesOf(r.from), to: book.identitiesOf(r.to), ports: rulePorts(r) }));
   const overlaps = (i: number, j: number): boolean => {
     const a = peers[i];
     const d = peers[j];
@@ -478,7 +467,7 @@ const PREFILTER_REPLY_PAIRS = 64;
  * deny can match UDP at all. Where a rule's address pairs are many, a side is
  * widened to any (a prefilter may pass more).
  */
-function prefilterReplyEntries(out: EntryList, book: AddressBook, rules: Rule[], family: Family, notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
+function prefilterReplyEntries(out: EntryList, book: AddressResolver, rules: Rule[], family: Family, notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
   out.add({ description: 'reply: tcp segments with ack', protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] }, action: 'ACCEPT', log: false });
   out.add({ description: 'reply: echo replies', ...(family === 4 ? { protocol: 1, icmp: { type: 0 } } : { protocol: 58, icmp: { type: 129 } }), action: 'ACCEPT', log: false });
   // The other family's ICMP (nonsense on the wire, but a policy may allow
@@ -502,8 +491,8 @@ function prefilterReplyEntries(out: EntryList, book: AddressBook, rules: Rule[],
       ? [{ lo: 0, hi: 65535 }]
       : mergePortRanges(ports.flatMap((p) => (p.protocol === 'udp' ? [{ lo: p.lo, hi: p.hi }] : [])));
     if (ranges.length === 0) continue;
-    const from = addressList(book, peerIds(book, r.to), family);
-    const to = addressList(book, peerIds(book, r.from), family);
+    const from = addressList(book, book.identitiesOf(r.to), family);
+    const to = addressList(book, book.identitiesOf(r.from), family);
     if (from.length === 0 || to.length === 0) continue;
     const choices: [(Cidr | undefined)[], (Cidr | undefined)[]][] = [
       [from, to],
@@ -544,7 +533,7 @@ function mergePortRanges(ranges: PortRange[]): PortRange[] {
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
 export function planAcl(input: CodegenInput): AclPlan {
   const { policy, ir, device, devicePlacement } = input;
-  const book = new AddressBook(ir);
+  const book = new AddressResolver(ir);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
   const winners = new Set<number>();
@@ -582,7 +571,7 @@ export function planAcl(input: CodegenInput): AclPlan {
     for (const b of built) {
       for (const block of b.blocks) writeBlock(b.list, block);
       if (ir.defaultAction === 'allow') {
-        for (const src of book.prefixes(local, b.family)) b.list.add({ description: 'default allow', src, action: 'ACCEPT', log: false });
+        for (const src of book.cover(b.family, local)) b.list.add({ description: 'default allow', src, action: 'ACCEPT', log: false });
       }
       b.list.add({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP', log: false });
       sets.push(setOf(input, 'exact', b.type, b.list.entries));

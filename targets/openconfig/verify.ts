@@ -20,12 +20,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Flow } from '../../orchestrator/flow.ts';
-import { formatIp, type IpAddr } from '../../orchestrator/net/ip.ts';
+import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { generateFlows, generatePacketSequences, makeRng } from '../../orchestrator/testing/generate.ts';
 import { logger } from '../../orchestrator/log.ts';
 import {
+  AddressResolver,
   checkSwitchSequences,
+  describeFlow,
   endpointSources,
   formatApproximations,
   isControlTraffic,
@@ -34,7 +36,6 @@ import {
   type SwitchPacket,
 } from '../switch-common/index.ts';
 import type { CodegenInput, EnforcementMode, VerifyOptions, VerifyReport } from '../contract.ts';
-import { AddressBook } from './addresses.ts';
 import { portMode } from './codegen.ts';
 import { icmpInModel, parseAclConfig, type AclConfig } from './model.ts';
 import { AclInterpreter, permits, TCP_ACK, TCP_SYN, type AclDecision } from './semantics.ts';
@@ -58,12 +59,6 @@ export interface OpenconfigVerifyReport extends VerifyReport {
 }
 
 const log = logger('openconfig');
-
-export function describeFlow(f: Flow): string {
-  const proto = f.proto === 6 ? 'tcp' : f.proto === 17 ? 'udp' : f.proto === 1 ? 'icmp' : f.proto === 58 ? 'icmpv6' : `proto ${f.proto}`;
-  const l4 = f.proto === 6 || f.proto === 17 ? ` ${f.sport}->${f.dport}` : f.proto === 1 || f.proto === 58 ? ` type ${f.icmpType ?? 0} code ${f.icmpCode ?? 0}` : '';
-  return `${formatIp(f.src.family, f.src.value)} -> ${formatIp(f.dst.family, f.dst.value)} ${proto}${l4}`;
-}
 
 /** The packet a reply to `f` would be (echo requests get their echo reply). */
 export function replyOf(f: Flow): Flow {
@@ -103,7 +98,7 @@ export function checkAcl(config: AclConfig, input: CodegenInput, flows: Flow[]):
   const { policy, fabric, ir, device, devicePlacement } = input;
   const acl = new AclInterpreter(config);
   const reference = new ReferenceEvaluator(policy, fabric);
-  const book = new AddressBook(ir);
+  const book = new AddressResolver(ir);
   const local = new Set(devicePlacement.localIdentities);
   const report: OpenconfigVerifyReport = {
     device: device.name,
@@ -162,16 +157,16 @@ export function checkAcl(config: AclConfig, input: CodegenInput, flows: Flow[]):
       const pool = localSources[f.src.family];
       // Replies enter the exact port from the local endpoint: the answer to
       // an allowed flow towards it (tried with one of its addresses) must pass.
-      const toLocal = local.has(book.identityOf(f.dst)) || pool.length === 0 ? f : { ...f, dst: pool[k % pool.length] };
+      const toLocal = local.has(book.identityOfAddress(f.dst)) || pool.length === 0 ? f : { ...f, dst: pool[k % pool.length] };
       const toVerdict = toLocal === f ? verdict : reference.verdict(toLocal);
       const replyable = f.proto === 6 || f.proto === 17 || isEchoRequest(f);
-      if (toVerdict.verdict === 'allow' && toVerdict.rule >= 0 && replyable && local.has(book.identityOf(toLocal.dst))) {
+      if (toVerdict.verdict === 'allow' && toVerdict.rule >= 0 && replyable && local.has(book.identityOfAddress(toLocal.dst))) {
         const r = replyOf(toLocal);
         report.repliesChecked++;
         report.flows++;
         if (!permits(acl.decide(iface, r, f.proto === 6 ? TCP_ACK : 0))) mismatch(`${iface} exact: reply ${describeFlow(r)} of an allowed flow is dropped`);
       }
-      if (!local.has(book.identityOf(f.src))) {
+      if (!local.has(book.identityOfAddress(f.src))) {
         report.flows++;
         if (permits(acl.decide(iface, f, f.proto === 6 ? TCP_SYN : 0))) mismatch(`${iface} exact: spoofed source passes: ${describeFlow(f)}`);
         if (pool.length === 0) continue;
@@ -224,7 +219,6 @@ export function checkAclSequences(config: AclConfig, input: CodegenInput, sequen
     replyEntry: (p) => isReplyEntry(decide(p)),
     excuseDrop: (f) =>
       (f.proto === 1 || f.proto === 58) && !icmpInModel(f.src.family, f.proto, f.icmpType ?? 0, f.icmpCode ?? 0) ? 'icmp outside the openconfig model dropped (fail closed)' : undefined,
-    describe: describeFlow,
   });
 }
 

@@ -25,7 +25,6 @@ import { buildAclEntries, checkCapacity, entriesDocument } from './codegen.ts';
 import { entryFromProto } from './entries.ts';
 import { AclInterpreter } from './semantics.ts';
 import { mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
-import { describeFlow } from './verify.ts';
 
 function covered(ts: Ternary[], width: number): Set<number> {
   const out = new Set<number>();
@@ -129,7 +128,6 @@ describe('p4 entries against the reference evaluator', () => {
           sourcesOf: (port) => endpointSources(fabric, dp.device, port),
           evaluate: (p) => interp.evaluate(p),
           replyEntry: (p) => interp.replyEntry(p),
-          describe: describeFlow,
           ports: 'rotate',
         });
         console.log(
@@ -305,7 +303,6 @@ describe('p4 entries on request/reply sequences (stateless replies)', () => {
         prefilterPort: dp.interfaces.find((i) => i.role !== 'unmanaged-endpoint')!.name,
         evaluate: (p) => interp.evaluate(p),
         replyEntry: (p) => interp.replyEntry(p),
-        describe: describeFlow,
       });
       console.log(
         `p4 stateful seed ${seed} ${label} (${exactPorts.length} exact ports): ${r.sequences} sequences, ${r.packets} packets, ${r.replies} allowed replies, ` +

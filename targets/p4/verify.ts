@@ -9,8 +9,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CodegenInput, VerifyOptions, VerifyReport } from '../contract.ts';
-import { formatIp } from '../../orchestrator/net/ip.ts';
-import type { Flow } from '../../orchestrator/flow.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { generateFlows, generatePacketSequences, makeRng } from '../../orchestrator/testing/generate.ts';
 import { checkSwitchFlows, checkSwitchSequences, endpointSources, formatApproximations } from '../switch-common/index.ts';
@@ -37,11 +35,6 @@ export async function readEntries(deviceDir: string): Promise<AclEntry[]> {
       throw new Error(`${join(deviceDir, ENTRIES_FILE)}: update ${i}: ${(e as Error).message}`);
     }
   });
-}
-
-export function describeFlow(f: Flow): string {
-  const l4 = f.proto === 1 || f.proto === 58 ? ` type ${f.icmpType ?? 0} code ${f.icmpCode ?? 0}` : f.proto === 6 || f.proto === 17 ? ` ${f.sport} -> ${f.dport}` : '';
-  return `${formatIp(f.src.family, f.src.value)} -> ${formatIp(f.dst.family, f.dst.value)} proto ${f.proto}${l4}`;
 }
 
 export interface P4VerifyReport extends VerifyReport {
@@ -71,7 +64,6 @@ export async function verifyP4(deviceDir: string, input: CodegenInput, opts: Ver
     reference: (f) => ref.verdict(f).verdict,
     evaluate: (p) => interp.evaluate(p),
     replyEntry: (p) => interp.replyEntry(p),
-    describe: describeFlow,
     sourcesOf,
     ports: 'rotate',
   });
@@ -83,7 +75,6 @@ export async function verifyP4(deviceDir: string, input: CodegenInput, opts: Ver
     prefilterPort: prefilterPorts[0],
     evaluate: (p) => interp.evaluate(p),
     replyEntry: (p) => interp.replyEntry(p),
-    describe: describeFlow,
   });
   const approximated = { ...seq.approximated };
   if (result.approximated) approximated['flow passed by a reverse entry'] = result.approximated;

@@ -120,7 +120,8 @@ export class AddressResolver {
     return set;
   }
 
-  private cover(family: Family, ids: Set<number>): Cidr[] {
+  /** The fewest prefixes covering exactly the addresses of these identities in one family. */
+  cover(family: Family, ids: Set<number>): Cidr[] {
     const out: Cidr[] = [];
     let run: { lo: bigint; hi: bigint } | undefined;
     for (const iv of this.intervals[family]) {

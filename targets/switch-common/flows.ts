@@ -14,6 +14,7 @@
 // an approximation, not a mismatch. checkSwitchSequences runs request/reply
 // sequences against the stateful reference: a reply it allows must pass.
 
+import { describeFlow as flowFields } from '../../orchestrator/explain/explain.ts';
 import type { Flow, Verdict } from '../../orchestrator/flow.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
@@ -64,6 +65,13 @@ export function packetOfFlow(flow: Flow, opts: { inPort?: string; established?: 
   };
 }
 
+/** One line naming a flow, for mismatch examples. */
+export function describeFlow(f: Flow): string {
+  const d = flowFields(f);
+  const l4 = d.dport !== undefined ? ` ${d.sport}->${d.dport}` : d.icmpType !== undefined ? ` type ${d.icmpType} code ${d.icmpCode}` : '';
+  return `${d.src} -> ${d.dst} ${d.proto}${l4}`;
+}
+
 export function isControlTraffic(p: SwitchPacket): boolean {
   return p.etherType === ETHERTYPE_IPV6 && p.proto === 58 && (ND_TYPES as readonly number[]).includes(p.icmpType);
 }
@@ -76,7 +84,6 @@ export interface SwitchCheckInput {
   flows: Flow[];
   reference(flow: Flow): Verdict;
   evaluate(packet: SwitchPacket): SwitchVerdict;
-  describe?(flow: Flow): string;
   /** Addresses of the endpoints behind an exact port, when known. */
   sourcesOf?(port: string): IpAddr[];
   /**
@@ -138,10 +145,7 @@ export function checkSwitchFlows(input: SwitchCheckInput): SwitchCheckResult {
       }
       if (!ok) {
         mismatches++;
-        if (examples.length < 5) {
-          const what = input.describe ? input.describe(flow) : JSON.stringify(flow, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-          examples.push(`${port} (${mode}): ${what}: switch ${got}, reference ${ref}${control ? ' (control traffic)' : ''}`);
-        }
+        if (examples.length < 5) examples.push(`${port} (${mode}): ${describeFlow(flow)}: switch ${got}, reference ${ref}${control ? ' (control traffic)' : ''}`);
       }
     }
   }
@@ -165,7 +169,6 @@ export interface SequenceCheckInput {
    * under that reason; undefined means a mismatch.
    */
   excuseDrop?(flow: Flow): string | undefined;
-  describe?(flow: Flow): string;
 }
 
 export interface SequenceCheckResult {
@@ -202,8 +205,6 @@ export function checkSwitchSequences(input: SequenceCheckInput): SequenceCheckRe
   const count = (why: string): void => {
     res.approximated[why] = (res.approximated[why] ?? 0) + 1;
   };
-  const describe = (f: Flow): string =>
-    input.describe ? input.describe(f) : JSON.stringify(f, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   input.sequences.forEach((seq0, i) => {
     const ct = new ReferenceConntrack(input.reference);
     const first = seq0[0];
@@ -247,7 +248,7 @@ export function checkSwitchSequences(input: SequenceCheckInput): SequenceCheckRe
       }
       if (bad) {
         res.mismatches++;
-        if (res.examples.length < 5) res.examples.push(`${port} (${exactPort ? 'exact' : 'prefilter'}): ${describe(p)}: ${bad} (switch ${got}, reference ${want})`);
+        if (res.examples.length < 5) res.examples.push(`${port} (${exactPort ? 'exact' : 'prefilter'}): ${describeFlow(p)}: ${bad} (switch ${got}, reference ${want})`);
       }
     }
   });

@@ -9,6 +9,7 @@
 //     a switch sees (ingress port, SYN for a new TCP flow, sources of the
 //     endpoints behind a port) and the exact/prefilter check against the
 //     reference evaluator that both targets' verify run;
+//   - describeFlow: one line naming a flow in mismatch examples;
 //   - checkSwitchSequences: request/reply sequences against the stateful
 //     reference (replies it allows must pass, at every port).
 // This file only re-exports.
@@ -33,6 +34,7 @@ export {
 export {
   checkSwitchFlows,
   checkSwitchSequences,
+  describeFlow,
   endpointSources,
   formatApproximations,
   ETHERTYPE_IPV4,

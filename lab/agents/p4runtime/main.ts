@@ -2,20 +2,21 @@
 //   node bin/run-ts.js lab/agents/p4runtime/main.ts --listen ADDR:PORT --device-id N
 //        [--datapath memory] [--port-map eth1=1,eth2=2]
 // Prints one JSON line {"listening": "host:port"} on stdout when ready and
-// stops cleanly on SIGTERM/SIGINT.
+// stops cleanly on SIGTERM/SIGINT (serveAgent, agent-entry.ts). Without
+// --port-map every port number n is port ethN.
 
 import { parseArgs } from 'node:util';
+import { serveAgent } from '../agent-entry.ts';
 import { MemoryDatapath } from '../memory-datapath.ts';
 import type { SwitchDatapath } from '../datapath.ts';
-import { startP4RuntimeAgent } from './server.ts';
 
 /** Datapaths this standalone entry point can build; the lab starts its switches through start-switch-agent.ts, with nftables. */
 const DATAPATHS: Record<string, () => Promise<SwitchDatapath>> = {
   memory: async () => new MemoryDatapath(),
 };
 
-function parsePortMap(text: string | undefined): Record<string, number> | undefined {
-  if (!text) return undefined;
+function parsePortMap(text: string | undefined): Record<string, number> | 'any' {
+  if (!text) return 'any';
   const out: Record<string, number> = {};
   for (const part of text.split(',')) {
     const m = /^([^=]+)=(\d+)$/.exec(part.trim());
@@ -37,18 +38,16 @@ async function main(): Promise<void> {
   if (!values.listen) throw new Error('--listen ADDR:PORT is required');
   const make = DATAPATHS[values.datapath ?? 'memory'];
   if (!make) throw new Error(`unknown --datapath "${values.datapath}" (valid: ${Object.keys(DATAPATHS).join(', ')})`);
-  const agent = await startP4RuntimeAgent({
-    address: values.listen,
+  const agent = await serveAgent({
+    pipeline: 'p4',
+    device: 'p4runtime',
+    listen: values.listen,
     deviceId: Number(values['device-id']),
-    datapath: await make(),
+    ports: [],
     portMap: parsePortMap(values['port-map']),
+    datapath: await make(),
   });
   process.stdout.write(`${JSON.stringify({ listening: agent.address })}\n`);
-  const stop = (): void => {
-    void agent.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
 main().catch((e: unknown) => {
