@@ -20,6 +20,28 @@ export const DEFAULT_P4RUNTIME = { port: 9559, deviceId: 1 } as const;
 export const DEFAULT_GNMI = { port: 57400 } as const;
 
 /**
+ * The keys each mapping of fabric.yaml knows (README, File formats); others
+ * draw an unknown-key warning. `mgmt.ssh.identityFile` (the client key, a
+ * path relative to the inventory) and `mgmt.ssh.stagingDir` (where a rollout
+ * copies artefacts on the device) are read by the rollout, not by this
+ * parser, so the Fabric model does not carry them.
+ */
+export const FABRIC_KEYS = {
+  top: ['apiVersion', 'kind', 'metadata', 'spec'],
+  metadata: ['name'],
+  spec: ['devices', 'links', 'endpoints'],
+  device: ['name', 'kind', 'pipeline', 'profile', 'attachedTo', 'agent', 'mgmt', 'capacity', 'labels'],
+  mgmt: ['address', 'ssh', 'p4runtime', 'gnmi', 'snmp'],
+  ssh: ['user', 'port', 'hostKey', 'identityFile', 'stagingDir'],
+  p4runtime: ['port', 'deviceId', 'deviceConfig'],
+  gnmi: ['port'],
+  snmp: ['port'],
+  capacity: ['aclEntries'],
+  link: ['endpoints'],
+  endpoint: ['name', 'host', 'attach', 'addresses', 'labels'],
+} as const;
+
+/**
  * Keys that look like credentials. Inventories are checked in and copied into
  * bundles, so secrets must come from the environment or from files; a key
  * naming such a file (passwordFile, tokenEnv...) is fine.
@@ -198,6 +220,13 @@ export function parseFabric(text: string, file: string): Fabric {
   const fabric = src ? readFabricDocument(src) : undefined;
   bag.throwIfErrors();
   if (!fabric) throw new Error('unreachable: fabric unread without errors');
+  return withWarnings(fabric, bag);
+}
+
+/** Hands the parser's warnings (unknown keys) to the caller on the model. */
+export function withWarnings(fabric: Fabric, bag: DiagnosticBag): Fabric {
+  const warnings = bag.items.filter((d) => d.severity === 'warning');
+  if (warnings.length) fabric.warnings = warnings;
   return fabric;
 }
 
@@ -207,14 +236,17 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   if (!top) return undefined;
   checkSecrets(src, top);
   checkWeftHeader(src, top, 'Fabric');
+  src.checkKeys(top, FABRIC_KEYS.top, 'fabric document');
   let name = src.file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   const meta = src.get(top, 'metadata');
   const metaMap = meta === undefined ? undefined : src.map(meta, 'metadata');
+  if (metaMap) src.checkKeys(metaMap, FABRIC_KEYS.metadata, 'metadata');
   const nameNode = metaMap ? src.get(metaMap, 'name') : undefined;
   if (nameNode !== undefined) name = src.string(nameNode, 'metadata.name') ?? name;
   const specNode = src.require(top, 'spec', 'fabric', 'valid: spec: {devices, links, endpoints}');
   const spec = specNode === undefined ? undefined : src.map(specNode, 'spec');
   if (!spec) return undefined;
+  src.checkKeys(spec, FABRIC_KEYS.spec, 'spec');
   const b = new FabricBuilder(src.bag);
   const devNode = src.require(spec, 'devices', 'spec', 'valid: devices: [{name, kind, mgmt}, ...]');
   const devs = devNode === undefined ? undefined : src.seq(devNode, 'spec.devices');
@@ -273,6 +305,7 @@ function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void
   const name = nameNode === undefined ? undefined : checkName(src, nameNode, 'device');
   if (nameNode) spans.name = src.span(nameNode);
   const label = `device ${name ?? '?'}`;
+  src.checkKeys(m, FABRIC_KEYS.device, label);
   const kindNode = src.require(m, 'kind', label, `valid: kind: ${listChoices(DEVICE_KINDS)}`);
   const kind = kindNode === undefined ? undefined : choice(src, kindNode, `${label}: kind`, 'bad-device-kind', DEVICE_KINDS);
   if (kindNode) spans.kind = src.span(kindNode);
@@ -309,6 +342,7 @@ function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void
   const capNode = src.get(m, 'capacity');
   if (capNode !== undefined) {
     const cm = src.map(capNode, `${label}: capacity`, 'valid: capacity: {aclEntries: 1024}');
+    if (cm) src.checkKeys(cm, FABRIC_KEYS.capacity, `${label}: capacity`);
     const ae = cm ? src.get(cm, 'aclEntries') : undefined;
     if (ae !== undefined) {
       const n = src.int(ae, `${label}: capacity.aclEntries`, 1, 2 ** 31 - 1, 'bad-capacity');
@@ -354,6 +388,7 @@ function readMgmt(src: YamlSource, node: YNode, label: string): Mgmt {
   const m = src.map(node, `${label}: mgmt`, 'valid: mgmt: {address: 172.20.20.11, ssh: {user: root, port: 22}}');
   const out: Mgmt = {};
   if (!m) return out;
+  src.checkKeys(m, FABRIC_KEYS.mgmt, `${label}: mgmt`);
   const addr = src.get(m, 'address');
   if (addr !== undefined) {
     const a = src.textValue(addr, `${label}: mgmt.address`);
@@ -370,6 +405,7 @@ function readMgmt(src: YamlSource, node: YNode, label: string): Mgmt {
   if (ssh !== undefined) {
     const sm = src.map(ssh, `${label}: mgmt.ssh`, 'valid: ssh: {user: root, port: 22}');
     if (sm) {
+      src.checkKeys(sm, FABRIC_KEYS.ssh, `${label}: mgmt.ssh`);
       const u = src.get(sm, 'user');
       const user = u === undefined ? DEFAULT_SSH.user : (src.string(u, `${label}: mgmt.ssh.user`) ?? DEFAULT_SSH.user);
       out.ssh = { user, port: port(sm, 'mgmt.ssh', DEFAULT_SSH.port) };
@@ -384,6 +420,7 @@ function readMgmt(src: YamlSource, node: YNode, label: string): Mgmt {
   if (p4 !== undefined) {
     const pm = src.map(p4, `${label}: mgmt.p4runtime`, 'valid: p4runtime: {port: 9559, deviceId: 1}');
     if (pm) {
+      src.checkKeys(pm, FABRIC_KEYS.p4runtime, `${label}: mgmt.p4runtime`);
       const idNode = src.get(pm, 'deviceId');
       const deviceId = idNode === undefined ? DEFAULT_P4RUNTIME.deviceId : (src.int(idNode, `${label}: mgmt.p4runtime.deviceId`, 0, Number.MAX_SAFE_INTEGER, 'bad-device-id') ?? DEFAULT_P4RUNTIME.deviceId);
       out.p4runtime = { port: port(pm, 'mgmt.p4runtime', DEFAULT_P4RUNTIME.port), deviceId };
@@ -397,12 +434,18 @@ function readMgmt(src: YamlSource, node: YNode, label: string): Mgmt {
   const gnmi = src.get(m, 'gnmi');
   if (gnmi !== undefined) {
     const gm = src.map(gnmi, `${label}: mgmt.gnmi`, 'valid: gnmi: {port: 57400}');
-    if (gm) out.gnmi = { port: port(gm, 'mgmt.gnmi', DEFAULT_GNMI.port) };
+    if (gm) {
+      src.checkKeys(gm, FABRIC_KEYS.gnmi, `${label}: mgmt.gnmi`);
+      out.gnmi = { port: port(gm, 'mgmt.gnmi', DEFAULT_GNMI.port) };
+    }
   }
   const snmp = src.get(m, 'snmp');
   if (snmp !== undefined) {
     const nm = src.map(snmp, `${label}: mgmt.snmp`, 'valid: snmp: {port: 161}');
-    if (nm) out.snmp = { port: port(nm, 'mgmt.snmp', 161) };
+    if (nm) {
+      src.checkKeys(nm, FABRIC_KEYS.snmp, `${label}: mgmt.snmp`);
+      out.snmp = { port: port(nm, 'mgmt.snmp', 161) };
+    }
   }
   return out;
 }
@@ -445,6 +488,7 @@ export function readPortRef(src: YamlSource, node: YNode | null, what: string): 
 function readLink(src: YamlSource, b: FabricBuilder, node: YNode | null): void {
   const m = src.map(node, 'link', 'valid: {endpoints: ["host1:eth1", "leaf1:eth1"]}');
   if (!m) return;
+  src.checkKeys(m, FABRIC_KEYS.link, 'link');
   const eNode = src.require(m, 'endpoints', 'link', 'valid: endpoints: ["host1:eth1", "leaf1:eth1"]');
   const seq = eNode === undefined ? undefined : src.seq(eNode, 'link endpoints', 'valid: endpoints: ["host1:eth1", "leaf1:eth1"]');
   if (!seq || !eNode) return;
@@ -478,6 +522,7 @@ function readEndpoint(src: YamlSource, b: FabricBuilder, node: YNode | null): vo
   const name = nameNode === undefined ? undefined : checkName(src, nameNode, 'endpoint');
   if (nameNode) spans.name = src.span(nameNode);
   const label = `endpoint ${name ?? '?'}`;
+  src.checkKeys(m, FABRIC_KEYS.endpoint, label);
   const e: Endpoint = { name: name ?? '', addresses: [], labels: {}, span: src.span(m) };
   const hostNode = src.get(m, 'host');
   if (hostNode !== undefined) {

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { renderLabInventory } from '../lab/inventory.ts';
+import { loadTopology } from '../lab/topology.ts';
 import { InputError } from '../orchestrator/diagnostics.ts';
 import { formatIp } from '../orchestrator/net/ip.ts';
 import { generateScenario, makeRng } from '../orchestrator/testing/generate.ts';
@@ -88,11 +90,12 @@ describe('parseFabric', () => {
     const f = parseFabric(`${FHEAD}  devices:\n    - {name: h, kind: host, mgmt: {ssh: {user: ops, hostKey: "ssh-ed25519 AAAA", identityFile: k, passwordFile: p}}}\n`, 'f.yaml');
     expect(f.devices[0].mgmt.ssh).toEqual({ user: 'ops', port: 22, hostKey: 'ssh-ed25519 AAAA' });
     const e = diagnosticsOf(() => parseFabric(`${FHEAD}  devices:\n    - {name: h, kind: host, mgmt: {ssh: {privateKey: x}}, token: y}\n`, 'f.yaml'));
-    expect(e.diagnostics.map((d) => [d.code, d.span?.col])).toEqual([
+    const errors = e.diagnostics.filter((d) => d.severity === 'error');
+    expect(errors.map((d) => [d.code, d.span?.col])).toEqual([
       ['secret-in-inventory', 42],
       ['secret-in-inventory', 59],
     ]);
-    expect(e.diagnostics[0].hint).toMatch(/environment variables or files/);
+    expect(errors[0].hint).toMatch(/environment variables or files/);
   });
 
   it('collects errors from every part of the file', () => {
@@ -182,6 +185,62 @@ topology:
     expect(f.links.map((l) => `${l.a.device}:${l.a.port}-${l.b.device}:${l.b.port}`)).toEqual(['h1:eth1-s1:e1-1']);
     expect(f.endpoints[0]).toMatchObject({ name: 'e1', host: 'h1', attach: { device: 's1', port: 'e1-2' }, labels: { site: 'a', app: 'x' } });
     expect(f.endpoints[0].addresses).toHaveLength(2);
+  });
+});
+
+describe('unknown keys in fabric.yaml', () => {
+  const text = `${FHEAD.replace('metadata: {name: f}', 'metadata: {name: f, site: ams}')}  devices:
+    - name: leaf1
+      kind: switch
+      pipeline: p4
+      Mgmt: {address: 10.0.0.1}
+      mgmt: {address: 172.20.20.11, p4runtime: {port: 9559, deviceid: 1}, gnmi: {prot: 1}, snmp: {community: x}}
+      capacity: {aclEntrys: 10}
+    - name: host1
+      kind: host
+      mgmt: {ssh: {user: root, identityFile: keys/k, stagingDir: /var/tmp, usr: ops}}
+  links:
+    - {endpoints: ["host1:eth1", "leaf1:eth1"], mtu: 9000}
+  endpoints:
+    - {name: web-1, host: host1, address: [10.0.1.11], addresses: [10.0.1.11]}
+  bridges: []
+`;
+
+  it('are legal, but each one is a warning at the key with the valid keys and a suggestion', () => {
+    const f = parseFabric(text, 'f.yaml');
+    expect(f.devices.map((d) => d.name)).toEqual(['leaf1', 'host1']);
+    const w = f.warnings ?? [];
+    expect(w.every((d) => d.severity === 'warning' && d.code === 'unknown-key')).toBe(true);
+    expect(w.map((d) => [d.message, d.span?.line, d.span?.col, /did you mean "([^"]+)"/.exec(d.hint ?? '')?.[1]])).toEqual([
+      ['metadata: unknown key "site"', 3, 21, undefined],
+      ['spec: unknown key "bridges"', 19, 3, undefined],
+      ['device leaf1: unknown key "Mgmt"', 9, 7, 'mgmt'],
+      ['device leaf1: mgmt.p4runtime: unknown key "deviceid"', 10, 61, 'deviceId'],
+      ['device leaf1: mgmt.gnmi: unknown key "prot"', 10, 82, 'port'],
+      ['device leaf1: mgmt.snmp: unknown key "community"', 10, 99, undefined],
+      ['device leaf1: capacity: unknown key "aclEntrys"', 11, 18, 'aclEntries'],
+      ['device host1: mgmt.ssh: unknown key "usr"', 14, 76, 'user'],
+      ['link: unknown key "mtu"', 16, 49, undefined],
+      ['endpoint web-1: unknown key "address"', 18, 34, 'addresses'],
+    ]);
+    expect(w.find((d) => d.message.includes('"usr"'))?.hint).toBe('valid keys here: user, port, hostKey, identityFile or stagingDir; did you mean "user"?');
+  });
+
+  it('reach the caller of parseInventory and loadInventory too', () => {
+    expect(parseInventory(text, 'f.yaml').warnings).toHaveLength(10);
+  });
+
+  it('are absent from the examples, the valid fixtures and the lab topologies', () => {
+    for (const f of ['examples/fabric.yaml', 'test/fixtures/valid/design/fabric.yaml', 'test/fixtures/valid/clab-mixed/topology.clab.yml', 'lab/topologies/example.clab.yml', 'lab/topologies/plain.clab.yml', 'lab/topologies/two-leaf.clab.yml']) {
+      expect(loadInventory(join(REPO, f)).warnings, f).toBeUndefined();
+    }
+  });
+
+  it('knows the keys the lab writes into its inventory (mgmt.ssh.identityFile, stagingDir)', () => {
+    const topo = loadTopology(join(REPO, 'lab/topologies/example.clab.yml'));
+    const text = renderLabInventory({ topo, lab: 'dc1', hostKeys: new Map([['host1', 'ssh-ed25519 AAAA']]), identityFile: 'keys/k', stagingDir: (n) => `/s/${n}` });
+    expect(text).toContain('stagingDir');
+    expect(parseFabric(text, 'inventory.yaml').warnings).toBeUndefined();
   });
 });
 

@@ -7,7 +7,7 @@ import { isMap } from 'yaml';
 import { DiagnosticBag } from '../orchestrator/diagnostics.ts';
 import { checkInputSize, YamlSource } from '../orchestrator/yaml/source.ts';
 import { readContainerlabDocument } from './containerlab.ts';
-import { readFabricDocument } from './fabric.ts';
+import { readFabricDocument, withWarnings } from './fabric.ts';
 import type { Fabric } from './model.ts';
 
 export { fabricToContainerlab, parseContainerlab } from './containerlab.ts';
@@ -27,7 +27,7 @@ export function parseInventory(text: string, file: string): Fabric {
   }
   bag.throwIfErrors();
   if (!fabric) throw new Error('unreachable: inventory unread without errors');
-  return fabric;
+  return withWarnings(fabric, bag);
 }
 
 /** Reads and parses an inventory file; an oversized file is refused before it is read. */

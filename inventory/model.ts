@@ -3,7 +3,7 @@
 // their addresses and labels.
 
 import type { IpAddr } from '../orchestrator/net/ip.ts';
-import type { SourceSpan } from '../orchestrator/diagnostics.ts';
+import type { Diagnostic, SourceSpan } from '../orchestrator/diagnostics.ts';
 
 export type DeviceKind = 'host' | 'dpu' | 'smartnic' | 'switch';
 export type Pipeline = 'p4' | 'openconfig';
@@ -73,4 +73,6 @@ export interface Fabric {
   /** Only from containerlab topologies; absent or empty elsewhere. */
   bridges?: Bridge[];
   digest: string;
+  /** Warnings about the file itself (unknown keys); absent when there are none. */
+  warnings?: Diagnostic[];
 }

@@ -41,6 +41,8 @@ export const compileCommand: CliCommand = {
       inventoryPath: str(args, 'inventory')!,
       outDir,
       onDiagnostic: (d) => warnings.push(d),
+      // On stderr, so stdout stays the summary (or the manifest with --json).
+      onInputWarning: (d) => io.err(formatDiagnostic(d)),
     });
     if (flag(args, 'json')) {
       io.out(JSON.stringify(manifest, null, 2));

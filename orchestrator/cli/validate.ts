@@ -20,15 +20,19 @@ export const validateCommand: CliCommand = {
     const json = flag(args, 'json');
     let diagnostics: Diagnostic[];
     let summary: { policy: string; fabric: string; rules: number; groups: number; identities: number; cells: number } | undefined;
+    // Unknown keys in a file that loaded still matter when the other file fails.
+    const fileWarnings: Diagnostic[] = [];
     try {
       const policy = loadPolicy(str(args, 'policy')!);
+      fileWarnings.push(...(policy.warnings ?? []));
       const fabric = loadInventory(str(args, 'inventory')!);
+      fileWarnings.push(...(fabric.warnings ?? []));
       const ir = buildIr(policy, fabric);
-      diagnostics = analyze(policy, fabric, ir);
+      diagnostics = [...fileWarnings, ...analyze(policy, fabric, ir)];
       summary = { policy: policy.name, fabric: fabric.name, rules: policy.rules.length, groups: policy.groups.size, identities: ir.identities.length, cells: ir.cells.length };
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      diagnostics = e.diagnostics;
+      diagnostics = [...fileWarnings, ...e.diagnostics];
     }
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = diagnostics.length - errors;

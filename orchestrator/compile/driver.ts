@@ -39,6 +39,8 @@ export interface CompileOptions {
   outDir: string;
   /** Receives analysis warnings (errors are thrown as InputError). */
   onDiagnostic?: (d: Diagnostic) => void;
+  /** Receives warnings about the policy and inventory files themselves (unknown keys); the manifest does not count them. */
+  onInputWarning?: (d: Diagnostic) => void;
   /** Chooses the target per device; the registry unless a caller substitutes one. */
   targetFor?: (device: Device) => Target;
 }
@@ -74,6 +76,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
   const inventoryText = readFileSync(opts.inventoryPath, 'utf8');
   const policy = loadPolicy(opts.policyPath);
   const fabric = loadInventory(opts.inventoryPath);
+  for (const d of [...(policy.warnings ?? []), ...(fabric.warnings ?? [])]) opts.onInputWarning?.(d);
   checkReplaceable(outDir);
 
   const ir = buildIr(policy, fabric);

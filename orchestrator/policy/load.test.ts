@@ -187,3 +187,63 @@ describe('big input', () => {
     expect(p.rules[p.rules.length - 1].index).toBe(p.rules.length - 1);
   });
 });
+
+describe('unknown keys', () => {
+  const text = `${HEAD.replace('metadata: {name: t}', 'metadata: {name: t, owner: netops}')}extra: 1
+spec:
+  defaultaction: deny
+  groups:
+    web: {selector: {app: web}}
+    db: {cidr: [10.0.2.0/24], cidrs: [10.0.1.0/24]}
+  sections:
+    - name: base
+      description: the baseline
+      rules:
+        - name: web-to-db
+          from: [web]
+          to: [db]
+          prots: [{protocol: tcp, port: 5432}]
+          action: allow
+        - name: dns
+          from: [any]
+          to: [any]
+          ports: [{protocol: udp, prot: 53}]
+          action: allow
+`;
+
+  it('are legal, but each one is a warning at the key with the valid keys and a suggestion', () => {
+    const p = parsePolicy(text, 'p.yaml');
+    // Still read as written: the misspelt ports is absent, so the rule matches every port.
+    expect(p.rules.map((r) => r.name)).toEqual(['web-to-db', 'dns']);
+    expect(p.rules[0].ports).toEqual([]);
+    const w = p.warnings ?? [];
+    expect(w.every((d) => d.severity === 'warning' && d.code === 'unknown-key')).toBe(true);
+    expect(w.map((d) => [d.message, d.span?.line, d.span?.col])).toEqual([
+      ['policy document: unknown key "extra"', 4, 1],
+      ['metadata: unknown key "owner"', 3, 21],
+      ['spec: unknown key "defaultaction"', 6, 3],
+      ['group db: unknown key "cidr"', 9, 10],
+      ['section base: unknown key "description"', 12, 7],
+      ['rule web-to-db: unknown key "prots"', 17, 11],
+      ['rule dns: ports entry: unknown key "prot"', 22, 35],
+    ]);
+    const hint = (key: string): string => w.find((d) => d.message.endsWith(`"${key}"`))?.hint ?? '';
+    expect(hint('prots')).toBe('valid keys here: name, from, to, ports, action or log; did you mean "ports"?');
+    expect(hint('defaultaction')).toContain('did you mean "defaultAction"?');
+    expect(hint('cidr')).toContain('did you mean "cidrs"?');
+    expect(hint('prot')).toContain('did you mean "port"?');
+    expect(hint('description')).toBe('valid keys here: name or rules');
+    expect(hint('extra')).toBe('valid keys here: apiVersion, kind, metadata or spec');
+  });
+
+  it('come with the errors when the policy is also wrong', () => {
+    const e = errorsOf(text.replace('action: allow', 'action: permit'));
+    expect(e.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code)).toEqual(['bad-action']);
+    expect(e.diagnostics.filter((d) => d.code === 'unknown-key')).toHaveLength(7);
+  });
+
+  it('are absent from the examples and the valid fixtures', () => {
+    expect(loadPolicy(join(FIX, '../../examples/policy.yaml')).warnings).toBeUndefined();
+    expect(parsePolicy(readFileSync(join(FIX, 'valid/design/policy.yaml'), 'utf8'), 'policy.yaml').warnings).toBeUndefined();
+  });
+});

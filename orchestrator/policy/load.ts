@@ -1,6 +1,7 @@
-// Reads policy.yaml into the Policy model: checks every key it reads (keys
-// it does not know are ignored), normalises ports, and collects all problems into one InputError whose
-// diagnostics point at the offending YAML node.
+// Reads policy.yaml into the Policy model: checks every key it reads, warns
+// about keys it does not know (legal, but likely a typo), normalises ports,
+// and collects all problems into one InputError whose diagnostics point at
+// the offending YAML node.
 //
 // Group membership, as the rest of Weft implements it: the addresses of every
 // inventory endpoint whose labels include all of the group's `selector`
@@ -21,6 +22,17 @@ import type { Action, GroupDef, PeerRef, Policy, PortMatch, ProtocolName, Rule, 
 const PROTOCOLS: readonly ProtocolName[] = ['tcp', 'udp', 'icmp', 'icmpv6', 'any'];
 const ACTIONS: readonly Action[] = ['allow', 'deny'];
 
+/** The keys each mapping of policy.yaml knows (README, File formats); others draw an unknown-key warning. */
+export const POLICY_KEYS = {
+  top: ['apiVersion', 'kind', 'metadata', 'spec'],
+  metadata: ['name'],
+  spec: ['defaultAction', 'groups', 'rules', 'sections'],
+  group: ['selector', 'cidrs', 'except'],
+  section: ['name', 'rules'],
+  rule: ['name', 'from', 'to', 'ports', 'action', 'log'],
+  port: ['protocol', 'port', 'type', 'code'],
+} as const;
+
 /** Parses policy.yaml text; throws InputError with every diagnostic on bad input. */
 export function parsePolicy(text: string, file: string): Policy {
   const bag = new DiagnosticBag();
@@ -28,6 +40,8 @@ export function parsePolicy(text: string, file: string): Policy {
   const policy = src ? readPolicy(src) : undefined;
   bag.throwIfErrors();
   if (!policy) throw new Error('unreachable: policy unread without errors');
+  const warnings = bag.items.filter((d) => d.severity === 'warning');
+  if (warnings.length) policy.warnings = warnings;
   return policy;
 }
 
@@ -49,16 +63,19 @@ function readPolicy(src: YamlSource): Policy | undefined {
   const top = src.map(src.root, 'policy document', 'valid: a mapping with apiVersion, kind, metadata and spec');
   if (!top) return undefined;
   checkWeftHeader(src, top, 'Policy');
+  src.checkKeys(top, POLICY_KEYS.top, 'policy document');
   let name = basename(src.file).replace(/\.ya?ml$/, '');
   const meta = src.get(top, 'metadata');
   if (meta !== undefined) {
     const m = src.map(meta, 'metadata');
+    if (m) src.checkKeys(m, POLICY_KEYS.metadata, 'metadata');
     const n = m ? src.get(m, 'name') : undefined;
     if (n !== undefined) name = src.string(n, 'metadata.name') ?? name;
   }
   const specNode = src.require(top, 'spec', 'policy', 'valid: spec: {defaultAction, groups, rules | sections}');
   const spec = specNode === undefined ? undefined : src.map(specNode, 'spec');
   if (!spec) return undefined;
+  src.checkKeys(spec, POLICY_KEYS.spec, 'spec');
 
   let defaultAction: Action = 'deny';
   const da = src.get(spec, 'defaultAction');
@@ -114,6 +131,7 @@ function readGroups(src: YamlSource, spec: YAMLMap): Map<string, GroupDef> {
     }
     const g = src.map(value, `group ${key}`, 'valid: {selector: {...}} and/or {cidrs: [...], except: [...]}');
     if (!g) continue;
+    src.checkKeys(g, POLICY_KEYS.group, `group ${key}`);
     const def: GroupDef = { name: key, cidrs: [], except: [], span };
     const sel = src.get(g, 'selector');
     if (sel !== undefined) {
@@ -198,6 +216,7 @@ function readSections(ctx: RuleContext, node: YNode, sections: Section[]): void 
     if (!s) continue;
     const nameNode = src.require(s, 'name', 'section', 'valid: name: <section name>');
     const name = nameNode === undefined ? undefined : src.string(nameNode, 'section name');
+    src.checkKeys(s, POLICY_KEYS.section, `section ${name ?? '?'}`);
     if (name !== undefined && nameNode !== undefined) {
       const first = seen.get(name);
       if (first) {
@@ -233,6 +252,7 @@ function readRule(ctx: RuleContext, node: YNode | null, section: string): void {
     }
   }
   const label = `rule ${name ?? '?'}`;
+  src.checkKeys(r, POLICY_KEYS.rule, label);
   const from = readPeers(ctx, r, 'from', label);
   const to = readPeers(ctx, r, 'to', label);
   const ports = readPorts(src, r, label);
@@ -309,6 +329,7 @@ function readPorts(src: YamlSource, rule: YAMLMap, label: string): PortMatch[] |
 function readPortEntry(src: YamlSource, node: YNode | null, label: string): PortMatch | undefined {
   const e = src.map(node, `${label}: ports entry`, 'valid: {protocol: tcp, port: 80} or {protocol: icmp, type: 8}');
   if (!e) return undefined;
+  src.checkKeys(e, POLICY_KEYS.port, `${label}: ports entry`);
   const span = src.span(e);
   const protoNode = src.require(e, 'protocol', `${label}: ports entry`, `valid: protocol: ${listChoices(PROTOCOLS)}`);
   if (protoNode === undefined) return undefined;

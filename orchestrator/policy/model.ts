@@ -2,7 +2,7 @@
 // the span it came from so later stages can point back at the source.
 
 import type { Cidr } from '../net/ip.ts';
-import type { SourceSpan } from '../diagnostics.ts';
+import type { Diagnostic, SourceSpan } from '../diagnostics.ts';
 
 export type Action = 'allow' | 'deny';
 
@@ -62,4 +62,6 @@ export interface Policy {
   rules: Rule[];
   /** sha256 of the source text, hex. */
   digest: string;
+  /** Warnings about the file itself (unknown keys); absent when there are none. */
+  warnings?: Diagnostic[];
 }

@@ -238,6 +238,28 @@ export class YamlSource {
     return out;
   }
 
+  /**
+   * Warns about every key of `map` outside `known`. More keys stay legal (the
+   * formats allow them), but a misspelt key is otherwise silently ignored: a
+   * rule with `prots:` would match every port.
+   */
+  checkKeys(map: YAMLMap, known: readonly string[], where: string): void {
+    for (const p of map.items) {
+      const k = this.deref(p.key as YNode | null);
+      // Non-string keys are reported where the mapping's pairs are read.
+      if (!k || !isScalar(k) || k.value === null || typeof k.value === 'object') continue;
+      const key = typeof k.value === 'string' ? k.value : this.scalarText(k);
+      if (known.includes(key)) continue;
+      const near = nearestKey(key, known);
+      this.bag.warning(
+        'unknown-key',
+        `${where}: unknown key "${clip(key)}"`,
+        this.span(k),
+        `valid keys here: ${listChoices(known)}${near ? `; did you mean "${near}"?` : ''}`,
+      );
+    }
+  }
+
   /** The value of `key`, or undefined when absent or empty (`key:` / `key: ~`). */
   get(map: YAMLMap, key: string): YNode | undefined {
     for (const p of map.items) {
@@ -321,6 +343,39 @@ export class YamlSource {
 
 export function clip(s: string, n = 60): string {
   return s.length > n ? `${s.slice(0, n)}...` : s;
+}
+
+/** Edit distance (insertions, deletions, substitutions) between two short strings. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * The known key `key` was most likely meant to be: a case-insensitive match,
+ * else the closest within edit distance 2 (first in `known` on a tie).
+ */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const same = known.find((k) => k.toLowerCase() === lower);
+  if (same !== undefined) return same;
+  let best: string | undefined;
+  let bestDist = 3;
+  for (const k of known) {
+    const d = editDistance(lower, k.toLowerCase());
+    if (d < bestDist) {
+      best = k;
+      bestDist = d;
+    }
+  }
+  return best;
 }
 
 /** "a", "a or b", "a, b or c": for hints listing the valid choices. */

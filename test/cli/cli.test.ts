@@ -92,6 +92,22 @@ describe('weft validate', () => {
     expect(JSON.parse(j.stdout)).toMatchObject({ ok: false });
   });
 
+  it('warns about an unknown key (a misspelt ports) with file:line:col and a suggestion, and exits 0', () => {
+    const policy = join(work, 'typo-policy.yaml');
+    writeFileSync(
+      policy,
+      'apiVersion: weft.dev/v1\nkind: Policy\nmetadata: {name: typo}\nspec:\n  groups:\n    web: {selector: {app: web}}\n    db: {selector: {app: db}}\n' +
+        '  rules:\n    - name: web-to-db\n      from: [web]\n      to: [db]\n      prots: [{protocol: tcp, port: 5432}]\n      action: allow\n',
+    );
+    const t = weft('validate', '--policy', policy, '--inventory', FABRIC);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toContain(`${policy}:12:7: warning: rule web-to-db: unknown key "prots"`);
+    expect(t.stdout).toContain('did you mean "ports"?');
+    const j = JSON.parse(weft('validate', '--policy', policy, '--inventory', FABRIC, '--json').stdout);
+    expect(j).toMatchObject({ ok: true, errors: 0 });
+    expect(j.diagnostics).toContainEqual(expect.objectContaining({ code: 'unknown-key', severity: 'warning', span: { file: policy, line: 12, col: 7 } }));
+  });
+
   it('exits 2 on a missing option or file', () => {
     const m = weft('validate', '--policy', POLICY);
     expect(m.code).toBe(2);
