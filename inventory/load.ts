@@ -2,10 +2,9 @@
 // key, or a .clab.yml / .clab.yaml name) or a Weft fabric.yaml. The file is
 // read and parsed once; the document decides which reader runs.
 
-import { readFileSync, statSync } from 'node:fs';
 import { isMap } from 'yaml';
 import { DiagnosticBag } from '../orchestrator/diagnostics.ts';
-import { checkInputSize, YamlSource } from '../orchestrator/yaml/source.ts';
+import { readInputFile, YamlSource } from '../orchestrator/yaml/source.ts';
 import { readContainerlabDocument } from './containerlab.ts';
 import { readFabricDocument, withWarnings } from './fabric.ts';
 import type { Fabric } from './model.ts';
@@ -32,14 +31,5 @@ export function parseInventory(text: string, file: string): Fabric {
 
 /** Reads and parses an inventory file; an oversized file is refused before it is read. */
 export function loadInventory(path: string): Fabric {
-  const bag = new DiagnosticBag();
-  let size = 0;
-  try {
-    size = statSync(path).size;
-  } catch (e) {
-    bag.error('unreadable-file', `cannot read the inventory file: ${(e as Error).message}`, { file: path, line: 1, col: 1 }, 'valid: a readable fabric.yaml or *.clab.yml');
-  }
-  if (!bag.hasErrors) checkInputSize(size, path, bag);
-  bag.throwIfErrors();
-  return parseInventory(readFileSync(path, 'utf8'), path);
+  return parseInventory(readInputFile(path, 'inventory', 'a readable fabric.yaml or *.clab.yml'), path);
 }

@@ -11,12 +11,11 @@
 // endpoint.
 
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isScalar, type YAMLMap } from 'yaml';
 import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
 import { parseCidr, type Cidr } from '../net/ip.ts';
-import { checkInputSize, checkWeftHeader, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
+import { checkWeftHeader, readInputFile, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
 import type { Action, GroupDef, PeerRef, Policy, PortMatch, ProtocolName, Rule, Section } from './model.ts';
 
 const PROTOCOLS: readonly ProtocolName[] = ['tcp', 'udp', 'icmp', 'icmpv6', 'any'];
@@ -47,16 +46,7 @@ export function parsePolicy(text: string, file: string): Policy {
 
 /** Reads and parses a policy file; an oversized file is refused before it is read. */
 export function loadPolicy(path: string): Policy {
-  const bag = new DiagnosticBag();
-  let size = 0;
-  try {
-    size = statSync(path).size;
-  } catch (e) {
-    bag.error('unreadable-file', `cannot read the policy file: ${(e as Error).message}`, { file: path, line: 1, col: 1 }, 'valid: a readable policy.yaml');
-  }
-  if (!bag.hasErrors) checkInputSize(size, path, bag);
-  bag.throwIfErrors();
-  return parsePolicy(readFileSync(path, 'utf8'), path);
+  return parsePolicy(readInputFile(path, 'policy', 'a readable policy.yaml'), path);
 }
 
 function readPolicy(src: YamlSource): Policy | undefined {

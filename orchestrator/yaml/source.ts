@@ -15,7 +15,8 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
-import type { DiagnosticBag, SourceSpan } from '../diagnostics.ts';
+import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
+import { readFileSync, statSync } from 'node:fs';
 
 /** apiVersion of every Weft document (policy.yaml, fabric.yaml). */
 export const WEFT_API_VERSION = 'weft.dev/v1';
@@ -53,6 +54,23 @@ export function checkInputSize(bytes: number, file: string, bag: DiagnosticBag):
     `valid: at most ${formatBytes(MAX_INPUT_BYTES)}; split the file or generate it with fewer, wider groups`,
   );
   return true;
+}
+
+/**
+ * Reads an input file, refusing an unreadable or oversized one before its
+ * text is loaded. `what` names the file for humans ("policy", "inventory").
+ */
+export function readInputFile(path: string, what: string, valid: string): string {
+  const bag = new DiagnosticBag();
+  let size = 0;
+  try {
+    size = statSync(path).size;
+  } catch (e) {
+    bag.error('unreadable-file', `cannot read the ${what} file: ${(e as Error).message}`, { file: path, line: 1, col: 1 }, `valid: ${valid}`);
+  }
+  if (!bag.hasErrors) checkInputSize(size, path, bag);
+  bag.throwIfErrors();
+  return readFileSync(path, 'utf8');
 }
 
 export type YNode = Node;
