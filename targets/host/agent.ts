@@ -334,23 +334,26 @@ export function agentApply(bundleDir: string, deviceName: string, o: AgentOption
   // Interfaces must exist before anything is loaded.
   inNetns(o.netns, () => dev.ifaces.interfaces.forEach((i) => ifindexOf(i.name, o.netns)));
   mkdirSync(runDir, { recursive: true });
-  const mapsDigest = sha(dev.mapsText);
+  const req: ApplyRequest = { dev, mapsDigest: sha(dev.mapsText), o, t0, bundleDir };
 
   if (state && state.objectDigest === dev.objectDigest && existsSync(pinDir)) {
-    if (fits(state, dev.maps)) return applyDelta(state, dev, mapsDigest, o, t0, bundleDir);
+    if (fits(state, dev.maps)) return applyDelta(state, req);
     log.info({ scope }, 'new share does not fit the loaded maps: reloading');
   }
-  return applyLoad(state, dev, mapsDigest, o, t0, bundleDir);
+  return applyLoad(state, req);
 }
 
-function applyDelta(
-  state: AgentState,
-  dev: ReturnType<typeof readDevice>,
-  mapsDigest: string,
-  o: AgentOptions,
-  t0: number,
-  bundleDir: string,
-): ApplyResult {
+/** What one `agent apply` brings: the device's artefacts and where they came from. */
+interface ApplyRequest {
+  dev: ReturnType<typeof readDevice>;
+  mapsDigest: string;
+  o: AgentOptions;
+  t0: number;
+  bundleDir: string;
+}
+
+function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
+  const { dev, mapsDigest, o, t0, bundleDir } = req;
   const { scope, pinDir, runDir } = paths(o);
   const maps = openPinnedMaps(pinDir);
   const progs = { tc: libbpf.objGet(join(pinDir, PROG.tc)), xdp: libbpf.objGet(join(pinDir, PROG.xdp)) };
@@ -392,14 +395,8 @@ function applyDelta(
   }
 }
 
-function applyLoad(
-  state: AgentState | undefined,
-  dev: ReturnType<typeof readDevice>,
-  mapsDigest: string,
-  o: AgentOptions,
-  t0: number,
-  bundleDir: string,
-): ApplyResult {
+function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResult {
+  const { dev, mapsDigest, o, t0, bundleDir } = req;
   const { scope, pinDir, runDir } = paths(o);
   const oldCt = state ? libbpf.objGet(join(pinDir, MAP.ct)) : -1;
   const generation = (state?.generation ?? 0) + 1;
