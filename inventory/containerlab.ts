@@ -25,7 +25,8 @@
 // OS kinds -> openconfig switch. The same conventions are read by the lab
 // emulator (lab/topology.ts).
 
-import { isMap, isScalar, stringify, type YAMLMap } from 'yaml';
+import { stringify } from 'yaml';
+import { isMap, isScalar, type MapNode } from '../orchestrator/yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { logger } from '../orchestrator/log.ts';
 import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
@@ -220,18 +221,18 @@ export function readContainerlabDocument(src: YamlSource): Fabric | undefined {
   return fabric;
 }
 
-function optionalMap(src: YamlSource, m: YAMLMap, key: string): YAMLMap | undefined {
+function optionalMap(src: YamlSource, m: MapNode, key: string): MapNode | undefined {
   const n = src.get(m, key);
   return n === undefined ? undefined : src.map(n, `topology.${key}`);
 }
 
 interface Inherit {
-  defaults?: YAMLMap;
-  kinds?: YAMLMap;
-  groups?: YAMLMap;
+  defaults?: MapNode;
+  kinds?: MapNode;
+  groups?: MapNode;
 }
 
-function scalarAt(src: YamlSource, m: YAMLMap | undefined, key: string): YNode | undefined {
+function scalarAt(src: YamlSource, m: MapNode | undefined, key: string): YNode | undefined {
   return m ? src.get(m, key) : undefined;
 }
 

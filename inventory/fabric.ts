@@ -3,7 +3,7 @@
 // duplicate addresses), which containerlab topologies run too.
 
 import { createHash } from 'node:crypto';
-import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type MapNode } from '../orchestrator/yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
 import { checkWeftHeader, clip, listChoices, YamlSource, type YNode } from '../orchestrator/yaml/source.ts';
@@ -397,7 +397,7 @@ function readMgmt(src: YamlSource, node: YNode, label: string): Mgmt {
       else src.bag.error('bad-address', `${label}: mgmt.address "${clip(a)}" is neither an IP address nor a host name`, src.span(addr), 'valid: an IPv4/IPv6 address (no prefix) or a DNS name');
     }
   }
-  const port = (mm: YAMLMap, what: string, dflt: number): number => {
+  const port = (mm: MapNode, what: string, dflt: number): number => {
     const p = src.get(mm, 'port');
     return p === undefined ? dflt : (src.int(p, `${label}: ${what}.port`, 1, 65535, 'bad-port') ?? dflt);
   };

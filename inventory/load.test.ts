@@ -14,6 +14,7 @@ import { loadTopology } from '../lab/topology.ts';
 import { InputError } from '../orchestrator/diagnostics.ts';
 import { formatIp } from '../orchestrator/net/ip.ts';
 import { generateScenario, makeRng } from '../orchestrator/testing/generate.ts';
+import { MAX_INPUT_BYTES } from '../orchestrator/yaml/source.ts';
 import { fabricToContainerlab, loadInventory, parseContainerlab, parseFabric, parseInventory } from './load.ts';
 import type { Fabric } from './model.ts';
 
@@ -326,11 +327,11 @@ describe('big inventories', () => {
     return parts.join('');
   }
 
-  it('refuses a 50 MB fabric cleanly and parses a 1 MiB one', () => {
+  it('refuses a fabric over the input limit cleanly and parses a 1 MiB one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-bigfab-'));
     try {
       const file = join(dir, 'fabric.yaml');
-      writeFileSync(file, bigFabric(50 * 1000 * 1000));
+      writeFileSync(file, bigFabric(MAX_INPUT_BYTES + 1024 * 1024));
       const e = diagnosticsOf(() => loadInventory(file));
       expect(e.diagnostics.map((d) => d.code)).toEqual(['input-too-large']);
       expect(e.message).toContain(`${file}:1:1`);

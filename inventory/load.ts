@@ -2,7 +2,7 @@
 // key, or a .clab.yml / .clab.yaml name) or a Weft fabric.yaml. The file is
 // read and parsed once; the document decides which reader runs.
 
-import { isMap } from 'yaml';
+import { isMap } from '../orchestrator/yaml/node.ts';
 import { DiagnosticBag } from '../orchestrator/diagnostics.ts';
 import { readInputFile, YamlSource } from '../orchestrator/yaml/source.ts';
 import { readContainerlabDocument } from './containerlab.ts';

@@ -12,7 +12,7 @@
 
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { isScalar, type YAMLMap } from 'yaml';
+import { isScalar, type MapNode } from '../yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
 import { parseCidr, type Cidr } from '../net/ip.ts';
 import { checkWeftHeader, readInputFile, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
@@ -107,7 +107,7 @@ function readAction(src: YamlSource, node: YNode, what: string): Action | undefi
   return undefined;
 }
 
-function readGroups(src: YamlSource, spec: YAMLMap): Map<string, GroupDef> {
+function readGroups(src: YamlSource, spec: MapNode): Map<string, GroupDef> {
   const groups = new Map<string, GroupDef>();
   const node = src.get(spec, 'groups');
   if (node === undefined) return groups;
@@ -158,7 +158,7 @@ function readGroups(src: YamlSource, spec: YAMLMap): Map<string, GroupDef> {
   return groups;
 }
 
-function readStringMap(src: YamlSource, map: YAMLMap, what: string): Record<string, string> {
+function readStringMap(src: YamlSource, map: MapNode, what: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const { key, value } of src.pairs(map, what)) {
     const v = src.textValue(value, `${what}.${key}`);
@@ -255,7 +255,7 @@ function readRule(ctx: RuleContext, node: YNode | null, section: string): void {
   ctx.rules.push({ index: ctx.rules.length, name, section, from, to, ports, action, log, span: src.span(r) });
 }
 
-function readPeers(ctx: RuleContext, rule: YAMLMap, key: 'from' | 'to', label: string): PeerRef[] | undefined {
+function readPeers(ctx: RuleContext, rule: MapNode, key: 'from' | 'to', label: string): PeerRef[] | undefined {
   const { src } = ctx;
   const node = src.require(rule, key, label, `valid: ${key}: [<group>, ...] or ${key}: [any]`);
   if (node === undefined) return undefined;
@@ -297,7 +297,7 @@ function readPeers(ctx: RuleContext, rule: YAMLMap, key: 'from' | 'to', label: s
   return ok ? out : undefined;
 }
 
-function readPorts(src: YamlSource, rule: YAMLMap, label: string): PortMatch[] | undefined {
+function readPorts(src: YamlSource, rule: MapNode, label: string): PortMatch[] | undefined {
   const node = src.get(rule, 'ports');
   if (node === undefined) return [];
   const seq = src.seq(node, `${label}: ports`, 'valid: ports: [{protocol: tcp, port: 80}]; omit ports to match every protocol and port');

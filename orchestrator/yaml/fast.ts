@@ -1,0 +1,571 @@
+// A single-pass reader for the block-YAML subset Weft documents are written
+// in: block mappings and lists, one-line flow mappings and lists, plain and
+// quoted one-line scalars, comments. It produces the same values and node
+// offsets as the `yaml` package (YAML 1.2 core schema, its defaults) at a
+// fraction of the time and memory, because it keeps no tokens, no CST and no
+// line table. Anything outside the subset (anchors, aliases, tags, block
+// scalars, multi-line scalars or flow collections, complex keys, tabs,
+// directives, several documents, duplicate keys, syntax errors) makes it
+// give up, and the caller reads the text with the `yaml` package instead:
+// the subset is an optimisation, never a different reading of a file.
+
+import { scalar, type MapNode, type PairNode, type ScalarNode, type ScalarValue, type SeqNode, type SourceNode } from './node.ts';
+
+/** Why the fast reader handed a text over to the full parser (and where). */
+export interface Unsupported {
+  offset: number;
+  reason: string;
+}
+
+/** Thrown inside the reader; caught at its entry point. */
+class Bail extends Error {
+  constructor(
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const HASH = 0x23;
+const COLON = 0x3a;
+const DASH = 0x2d;
+const COMMA = 0x2c;
+const SQUOTE = 0x27;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+
+/** Maps with more keys than this check duplicates through a Set instead of a scan. */
+const LINEAR_DUP_CHECK = 12;
+
+/** The yaml package refuses implicit keys longer than this; so does the subset. */
+const MAX_IMPLICIT_KEY = 1024;
+
+/**
+ * Reads `text` if it is inside the subset: the document's root (null for a
+ * document without content is left to the full parser), or the reason it is
+ * not. `maxDepth` bounds nesting; deeper documents go to the full parser,
+ * which reports them.
+ */
+export function readFastYaml(text: string, maxDepth: number): { root: SourceNode } | Unsupported {
+  try {
+    return { root: new FastYamlReader(text, maxDepth).document() };
+  } catch (e) {
+    if (e instanceof Bail) return { offset: e.offset, reason: e.reason };
+    throw e;
+  }
+}
+
+/** True where a character ends a plain scalar's indicator check: space, line end, end of text. */
+function isBlankAt(s: string, i: number): boolean {
+  if (i >= s.length) return true;
+  const c = s.charCodeAt(i);
+  return c === SPACE || c === LF || c === CR;
+}
+
+function isFlowIndicator(c: number): boolean {
+  return c === COMMA || c === LBRACKET || c === RBRACKET || c === LBRACE || c === RBRACE;
+}
+
+/** Characters that cannot start a plain scalar (YAML 1.2 c-indicator), apart from - ? : handled by the caller. */
+function isIndicator(c: number): boolean {
+  switch (c) {
+    case COMMA:
+    case LBRACKET:
+    case RBRACKET:
+    case LBRACE:
+    case RBRACE:
+    case HASH:
+    case 0x26: // & anchor
+    case 0x2a: // * alias
+    case 0x21: // ! tag
+    case 0x7c: // | literal block scalar
+    case 0x3e: // > folded block scalar
+    case SQUOTE:
+    case DQUOTE:
+    case 0x25: // % directive
+    case 0x40: // @ reserved
+    case 0x60: // ` reserved
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Characters the subset leaves to the full parser wherever they appear in a scalar. */
+function isAwkward(c: number): boolean {
+  return (c < SPACE && c !== TAB) || c === 0x7f || c === 0x85 || c === 0xfeff || c === 0x2028 || c === 0x2029;
+}
+
+const NULL_RE = /^(?:~|[Nn]ull|NULL)$/;
+const BOOL_RE = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
+const OCT_RE = /^0o[0-7]+$/;
+const INT_RE = /^[-+]?[0-9]+$/;
+const HEX_RE = /^0x[0-9a-fA-F]+$/;
+const NAN_INF_RE = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const EXP_RE = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const FLOAT_RE = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
+
+/**
+ * The value of a plain scalar under the YAML 1.2 core schema, tried in the
+ * `yaml` package's order (null, bool, octal, decimal, hex, nan/inf,
+ * exponent, float), each with the same conversion it uses.
+ */
+export function resolvePlain(str: string): ScalarValue {
+  const c = str.charCodeAt(0);
+  // Most scalars are names: a first character no core-schema value starts with.
+  const maybeTyped = (c >= 0x30 && c <= 0x39) || c === 0x2b || c === DASH || c === 0x2e || c === 0x7e || c === 0x6e || c === 0x4e || c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46;
+  if (!maybeTyped) return str;
+  if (NULL_RE.test(str)) return null;
+  if (BOOL_RE.test(str)) return c === 0x74 || c === 0x54;
+  if (OCT_RE.test(str)) return parseInt(str.substring(2), 8);
+  if (INT_RE.test(str)) return parseInt(str, 10);
+  if (HEX_RE.test(str)) return parseInt(str.substring(2), 16);
+  if (NAN_INF_RE.test(str)) return str.slice(-3).toLowerCase() === 'nan' ? NaN : str[0] === '-' ? -Infinity : Infinity;
+  if (EXP_RE.test(str) || FLOAT_RE.test(str)) return parseFloat(str);
+  return str;
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = {
+  '0': '\0',
+  a: '\x07',
+  b: '\b',
+  t: '\t',
+  n: '\n',
+  v: '\v',
+  f: '\f',
+  r: '\r',
+  e: '\x1b',
+  ' ': ' ',
+  '"': '"',
+  '/': '/',
+  '\\': '\\',
+  N: '\u0085',
+  _: '\u00a0',
+  L: '\u2028',
+  P: '\u2029',
+};
+
+const HEX_ESCAPE_LENGTH: Record<string, number> = { x: 2, u: 4, U: 8 };
+
+/**
+ * The pairs of one mapping, refusing a key equal to an earlier one by the
+ * `yaml` package's rule (equal scalar values; NaN equals nothing). Small
+ * mappings scan; large ones index, so a 100,000-key mapping stays linear.
+ */
+class PairList {
+  readonly items: PairNode[] = [];
+  private index: Set<ScalarValue> | undefined;
+
+  /** False when `key` repeats an earlier key. */
+  add(key: ScalarNode, value: SourceNode): boolean {
+    const v = key.value;
+    if (this.index === undefined && this.items.length >= LINEAR_DUP_CHECK) {
+      this.index = new Set(this.items.map((p) => (p.key as ScalarNode).value));
+    }
+    if (this.index !== undefined) {
+      if (this.index.has(v) && !Number.isNaN(v)) return false;
+      this.index.add(v);
+    } else {
+      for (const p of this.items) if ((p.key as ScalarNode).value === v) return false;
+    }
+    this.items.push({ key, value });
+    return true;
+  }
+}
+
+class FastYamlReader {
+  private pos = 0;
+  /** Offset where the current line starts. */
+  private lineStart = 0;
+  /** Indentation of the content line the reader stands on; -1 at the end of the text. */
+  private indent = -1;
+
+  constructor(
+    private readonly s: string,
+    private readonly maxDepth: number,
+  ) {}
+
+  private bail(reason: string, offset = this.pos): never {
+    throw new Bail(offset, reason);
+  }
+
+  document(): SourceNode {
+    this.nextContentLine(true);
+    if (this.indent < 0) this.bail('a document without content', 0);
+    const root = this.blockNode(0);
+    if (this.indent >= 0) this.bail('content after the document root');
+    return root;
+  }
+
+  /**
+   * Moves from a line start to the next line with content, skipping blank
+   * and comment lines, and records its indentation (-1 at the end).
+   */
+  private nextContentLine(first = false): void {
+    const s = this.s;
+    const n = s.length;
+    for (;;) {
+      let p = this.pos;
+      if (p >= n) {
+        this.indent = -1;
+        return;
+      }
+      const ls = p;
+      while (p < n && s.charCodeAt(p) === SPACE) p++;
+      const c = p < n ? s.charCodeAt(p) : LF;
+      if (c === TAB) this.bail('a tab in indentation', p);
+      if (c === LF) {
+        this.pos = p + 1;
+        continue;
+      }
+      if (c === CR) {
+        if (s.charCodeAt(p + 1) !== LF) this.bail('a carriage return without a line feed', p);
+        this.pos = p + 2;
+        continue;
+      }
+      if (c === HASH) {
+        const eol = s.indexOf('\n', p);
+        this.pos = eol < 0 ? n : eol + 1;
+        continue;
+      }
+      if (p === ls && (s.startsWith('---', p) || s.startsWith('...', p)) && isBlankAt(s, p + 3)) {
+        if (!(first && s.charCodeAt(p) === DASH)) this.bail('a document marker', p);
+        this.pos = p + 3;
+        this.endLine();
+        first = false;
+        continue;
+      }
+      this.pos = p;
+      this.lineStart = ls;
+      this.indent = p - ls;
+      return;
+    }
+  }
+
+  /** After a value: only spaces and a comment may follow on its line. */
+  private endLine(): void {
+    const s = this.s;
+    let p = this.pos;
+    while (p < s.length && s.charCodeAt(p) === SPACE) p++;
+    if (p >= s.length) {
+      this.pos = p;
+      return;
+    }
+    const c = s.charCodeAt(p);
+    if (c === LF) {
+      this.pos = p + 1;
+    } else if (c === CR && s.charCodeAt(p + 1) === LF) {
+      this.pos = p + 2;
+    } else if (c === HASH && p > 0 && s.charCodeAt(p - 1) === SPACE) {
+      const eol = s.indexOf('\n', p);
+      this.pos = eol < 0 ? s.length : eol + 1;
+    } else {
+      this.bail('unexpected text after a value', p);
+    }
+  }
+
+  private skipSpaces(): void {
+    const s = this.s;
+    while (this.pos < s.length && s.charCodeAt(this.pos) === SPACE) this.pos++;
+    if (s.charCodeAt(this.pos) === TAB) this.bail('a tab');
+  }
+
+  private atLineEnd(): boolean {
+    const p = this.pos;
+    if (p >= this.s.length) return true;
+    const c = this.s.charCodeAt(p);
+    return c === LF || c === CR || (c === HASH && this.s.charCodeAt(p - 1) === SPACE);
+  }
+
+  /** The block node at the reader's position (a content line, or after "- " on one). */
+  private blockNode(depth: number): SourceNode {
+    if (depth > this.maxDepth) this.bail('deep nesting');
+    const s = this.s;
+    const c = s.charCodeAt(this.pos);
+    if (c === DASH && isBlankAt(s, this.pos + 1)) return this.blockSeq(depth);
+    if (c === LBRACKET || c === LBRACE) {
+      const node = this.flowCollection(depth);
+      this.skipSpaces();
+      if (s.charCodeAt(this.pos) === COLON) this.bail('a flow collection as a key');
+      this.endLine();
+      this.nextContentLine();
+      return node;
+    }
+    const start = this.pos;
+    const first = this.scalarToken(false);
+    if (this.isKeyColon()) return this.blockMap(start, first, depth);
+    this.endLine();
+    this.nextContentLine();
+    return first;
+  }
+
+  /** Skips spaces after a scalar; true when a mapping's ": " follows. */
+  private isKeyColon(): boolean {
+    const s = this.s;
+    this.skipSpaces();
+    if (s.charCodeAt(this.pos) !== COLON) return false;
+    if (!isBlankAt(s, this.pos + 1)) this.bail('":" without a space after a key');
+    return true;
+  }
+
+  private blockMap(start: number, firstKey: ScalarNode, depth: number): MapNode {
+    const col = start - this.lineStart;
+    const pairs = new PairList();
+    const map: MapNode = { kind: 'map', start, items: pairs.items };
+    let key = firstKey;
+    let keyStart = start;
+    for (;;) {
+      if (this.pos - keyStart > MAX_IMPLICIT_KEY) this.bail('a very long key', keyStart);
+      this.pos++; // the ":"
+      this.skipSpaces();
+      let value: SourceNode;
+      if (this.atLineEnd()) {
+        const emptyAt = this.pos;
+        this.endLine();
+        this.nextContentLine();
+        if (this.indent > col) value = this.blockNode(depth + 1);
+        else if (this.indent === col && this.s.charCodeAt(this.pos) === DASH && isBlankAt(this.s, this.pos + 1)) value = this.blockSeq(depth + 1);
+        else value = scalar(emptyAt, null, '');
+      } else {
+        value = this.inlineValue(depth + 1);
+      }
+      if (!pairs.add(key, value)) this.bail('a duplicate key', key.start);
+      if (this.indent < col) return map;
+      if (this.indent > col) this.bail('unexpected indentation');
+      const c = this.s.charCodeAt(this.pos);
+      if (c === DASH && isBlankAt(this.s, this.pos + 1)) this.bail('a list item where a key was expected');
+      if (c === LBRACKET || c === LBRACE) this.bail('a flow collection as a key');
+      keyStart = this.pos;
+      key = this.scalarToken(false);
+      if (!this.isKeyColon()) this.bail('a line without ":" in a mapping', keyStart);
+    }
+  }
+
+  /** A value on the same line as its key: a scalar or a flow collection, then the line's end. */
+  private inlineValue(depth: number): SourceNode {
+    const s = this.s;
+    const c = s.charCodeAt(this.pos);
+    let node: SourceNode;
+    if (c === LBRACKET || c === LBRACE) {
+      if (depth > this.maxDepth) this.bail('deep nesting');
+      node = this.flowCollection(depth);
+    } else {
+      node = this.scalarToken(false);
+    }
+    this.endLine();
+    this.nextContentLine();
+    return node;
+  }
+
+  private blockSeq(depth: number): SeqNode {
+    const s = this.s;
+    const start = this.pos;
+    const col = start - this.lineStart;
+    const items: (SourceNode | null)[] = [];
+    const seq: SeqNode = { kind: 'seq', start, items };
+    for (;;) {
+      this.pos++; // the "-"
+      this.skipSpaces();
+      if (this.atLineEnd()) {
+        const emptyAt = this.pos;
+        this.endLine();
+        this.nextContentLine();
+        items.push(this.indent > col ? this.blockNode(depth + 1) : scalar(emptyAt, null, ''));
+      } else {
+        items.push(this.blockNode(depth + 1));
+      }
+      if (this.indent < col) return seq;
+      if (this.indent > col) this.bail('unexpected indentation');
+      if (!(s.charCodeAt(this.pos) === DASH && isBlankAt(s, this.pos + 1))) return seq;
+    }
+  }
+
+  /** A quoted or plain scalar on the current line. */
+  private scalarToken(flow: boolean): ScalarNode {
+    const c = this.s.charCodeAt(this.pos);
+    if (c === SQUOTE) return this.singleQuoted();
+    if (c === DQUOTE) return this.doubleQuoted();
+    return this.plain(flow);
+  }
+
+  private plain(flow: boolean): ScalarNode {
+    const s = this.s;
+    const n = s.length;
+    const start = this.pos;
+    const c0 = s.charCodeAt(start);
+    if (isIndicator(c0)) this.bail('a YAML indicator the fast reader leaves to the full parser');
+    if (c0 === DASH || c0 === 0x3f || c0 === COLON) {
+      const next = start + 1 < n ? s.charCodeAt(start + 1) : LF;
+      if (next === SPACE || next === LF || next === CR || next === TAB || (flow && isFlowIndicator(next))) this.bail('an indicator in value position');
+    }
+    let p = start;
+    let end = start;
+    for (; p < n; p++) {
+      const c = s.charCodeAt(p);
+      if (c === LF || c === CR) break;
+      if (c === SPACE) {
+        if (p + 1 < n && s.charCodeAt(p + 1) === HASH) break;
+        continue;
+      }
+      if (c === COLON) {
+        const next = p + 1 < n ? s.charCodeAt(p + 1) : LF;
+        if (next === SPACE || next === LF || next === CR || (flow && isFlowIndicator(next))) break;
+        if (next === TAB) this.bail('a tab', p + 1);
+      } else if (flow && isFlowIndicator(c)) {
+        break;
+      } else if (isAwkward(c) || c === TAB) {
+        this.bail('a tab or control character in a scalar', p);
+      }
+      end = p + 1;
+    }
+    if (end === start) this.bail('an empty plain scalar');
+    this.pos = end;
+    const str = s.slice(start, end);
+    return scalar(start, resolvePlain(str), str);
+  }
+
+  private singleQuoted(): ScalarNode {
+    const s = this.s;
+    const start = this.pos;
+    let out = '';
+    let from = start + 1;
+    for (let p = from; ; p++) {
+      if (p >= s.length) this.bail('an unterminated quoted scalar', start);
+      const c = s.charCodeAt(p);
+      if (c === SQUOTE) {
+        out += s.slice(from, p);
+        if (s.charCodeAt(p + 1) === SQUOTE) {
+          out += "'";
+          from = p + 2;
+          p++;
+          continue;
+        }
+        this.pos = p + 1;
+        return scalar(start, out, out);
+      }
+      if (c === LF || c === CR || isAwkward(c)) this.bail('a multi-line quoted scalar or a control character', p);
+    }
+  }
+
+  private doubleQuoted(): ScalarNode {
+    const s = this.s;
+    const start = this.pos;
+    let out = '';
+    let from = start + 1;
+    for (let p = from; ; p++) {
+      if (p >= s.length) this.bail('an unterminated quoted scalar', start);
+      const c = s.charCodeAt(p);
+      if (c === DQUOTE) {
+        out += s.slice(from, p);
+        this.pos = p + 1;
+        return scalar(start, out, out);
+      }
+      if (c === BACKSLASH) {
+        out += s.slice(from, p);
+        const e = s[p + 1] ?? '';
+        const simple = SIMPLE_ESCAPES[e];
+        if (simple !== undefined) {
+          out += simple;
+          p++;
+        } else {
+          const len = HEX_ESCAPE_LENGTH[e];
+          const hex = len === undefined ? '' : s.substr(p + 2, len);
+          if (len === undefined || hex.length !== len || !/^[0-9a-fA-F]+$/.test(hex)) this.bail('an escape the fast reader leaves to the full parser', p);
+          const code = parseInt(hex, 16);
+          if (code > 0x10ffff) this.bail('an escape beyond Unicode', p);
+          out += String.fromCodePoint(code);
+          p += 1 + len;
+        }
+        from = p + 1;
+        continue;
+      }
+      if (c === LF || c === CR || isAwkward(c)) this.bail('a multi-line quoted scalar or a control character', p);
+    }
+  }
+
+  private flowSpaces(): void {
+    const s = this.s;
+    while (this.pos < s.length && s.charCodeAt(this.pos) === SPACE) this.pos++;
+    const c = this.pos < s.length ? s.charCodeAt(this.pos) : LF;
+    if (c === LF || c === CR || c === TAB || c === HASH) this.bail('a flow collection over several lines, a tab or a comment inside one');
+  }
+
+  private flowCollection(depth: number): SourceNode {
+    return this.s.charCodeAt(this.pos) === LBRACKET ? this.flowSeq(depth) : this.flowMap(depth);
+  }
+
+  private flowItem(depth: number): SourceNode {
+    if (depth > this.maxDepth) this.bail('deep nesting');
+    const c = this.s.charCodeAt(this.pos);
+    if (c === LBRACKET || c === LBRACE) return this.flowCollection(depth);
+    return this.scalarToken(true);
+  }
+
+  private flowSeq(depth: number): SeqNode {
+    const s = this.s;
+    const start = this.pos++;
+    const items: (SourceNode | null)[] = [];
+    this.flowSpaces();
+    if (s.charCodeAt(this.pos) === RBRACKET) {
+      this.pos++;
+      return { kind: 'seq', start, items };
+    }
+    for (;;) {
+      items.push(this.flowItem(depth + 1));
+      this.flowSpaces();
+      const c = s.charCodeAt(this.pos);
+      if (c === RBRACKET) {
+        this.pos++;
+        return { kind: 'seq', start, items };
+      }
+      if (c !== COMMA) this.bail('a flow list entry the fast reader does not read');
+      this.pos++;
+      this.flowSpaces();
+      if (s.charCodeAt(this.pos) === RBRACKET) this.bail('a trailing comma');
+    }
+  }
+
+  private flowMap(depth: number): MapNode {
+    const s = this.s;
+    const start = this.pos++;
+    const pairs = new PairList();
+    const map: MapNode = { kind: 'map', start, items: pairs.items };
+    this.flowSpaces();
+    if (s.charCodeAt(this.pos) === RBRACE) {
+      this.pos++;
+      return map;
+    }
+    for (;;) {
+      const c0 = s.charCodeAt(this.pos);
+      if (c0 === LBRACKET || c0 === LBRACE) this.bail('a flow collection as a key');
+      const key = this.scalarToken(true);
+      this.flowSpaces();
+      if (s.charCodeAt(this.pos) !== COLON || s.charCodeAt(this.pos + 1) !== SPACE) this.bail('a flow mapping entry without ": "');
+      this.pos++;
+      this.flowSpaces();
+      const c = s.charCodeAt(this.pos);
+      if (c === COMMA || c === RBRACE) this.bail('an empty flow mapping value');
+      const value = this.flowItem(depth + 1);
+      if (!pairs.add(key, value)) this.bail('a duplicate key', key.start);
+      this.flowSpaces();
+      const e = s.charCodeAt(this.pos);
+      if (e === RBRACE) {
+        this.pos++;
+        return map;
+      }
+      if (e !== COMMA) this.bail('a flow mapping entry the fast reader does not read');
+      this.pos++;
+      this.flowSpaces();
+      if (s.charCodeAt(this.pos) === RBRACE) this.bail('a trailing comma');
+    }
+  }
+}

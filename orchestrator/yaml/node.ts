@@ -1,0 +1,85 @@
+// The document tree every Weft loader reads: mappings, lists and scalars,
+// each with the offset where it starts in the source text. The fast YAML
+// reader, the `yaml`-package reader and the JSON reader all produce it, so
+// the loaders never see which parser ran. Line and column are computed from
+// `start` only when a diagnostic needs them.
+
+/** What a scalar resolves to (YAML 1.2 core schema; JSON values). */
+export type ScalarValue = string | number | boolean | bigint | null;
+
+export interface ScalarNode {
+  readonly kind: 'scalar';
+  /** Offset of the scalar's first character (its opening quote, if quoted). */
+  readonly start: number;
+  readonly value: ScalarValue;
+  /** The scalar's text before type resolution, quotes removed ("01" for 01). */
+  readonly source: string;
+}
+
+export interface PairNode {
+  /** null only for YAML's empty key (`: value`), which the fallback reader keeps. */
+  readonly key: SourceNode | null;
+  readonly value: SourceNode | null;
+}
+
+export interface MapNode {
+  readonly kind: 'map';
+  readonly start: number;
+  readonly items: PairNode[];
+}
+
+export interface SeqNode {
+  readonly kind: 'seq';
+  readonly start: number;
+  readonly items: (SourceNode | null)[];
+}
+
+export type SourceNode = ScalarNode | MapNode | SeqNode;
+
+export function isMap(n: SourceNode | null | undefined): n is MapNode {
+  return n?.kind === 'map';
+}
+
+export function isSeq(n: SourceNode | null | undefined): n is SeqNode {
+  return n?.kind === 'seq';
+}
+
+export function isScalar(n: SourceNode | null | undefined): n is ScalarNode {
+  return n?.kind === 'scalar';
+}
+
+export function scalar(start: number, value: ScalarValue, source: string): ScalarNode {
+  return { kind: 'scalar', start, value, source };
+}
+
+/**
+ * Offsets of line starts, built on the first diagnostic: a 64 MiB input
+ * pays for it only when something is reported.
+ */
+export class LineIndex {
+  private starts: Int32Array | undefined;
+
+  constructor(private readonly text: string) {}
+
+  /** 1-based line and column (in UTF-16 units, as the `yaml` package counts) of `offset`. */
+  position(offset: number): { line: number; col: number } {
+    const starts = (this.starts ??= lineStarts(this.text));
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - starts[lo] + 1 };
+  }
+}
+
+function lineStarts(text: string): Int32Array {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  const starts = new Int32Array(n);
+  let k = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts[k++] = i + 1;
+  return starts;
+}
