@@ -26,7 +26,7 @@
 // emulator (lab/topology.ts).
 
 import { stringify } from 'yaml';
-import { isMap, isScalar, type MapNode } from '../orchestrator/yaml/node.ts';
+import { contentDigest, isMap, isScalar, type MapNode } from '../orchestrator/yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { logger } from '../orchestrator/log.ts';
 import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
@@ -37,7 +37,6 @@ import {
   DEFAULT_P4RUNTIME,
   DEFAULT_SSH,
   DPU_PROFILES,
-  fabricDigest,
   FabricBuilder,
   isSecretKey,
   NAME_RE,
@@ -216,7 +215,7 @@ export function readContainerlabDocument(src: YamlSource): Fabric | undefined {
     if (e) b.endpoint(e.endpoint, e.spans);
   }
   b.check();
-  const fabric: Fabric = { file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: fabricDigest(src.text) };
+  const fabric: Fabric = { file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: contentDigest(src.root) };
   if (b.bridges.length > 0) fabric.bridges = b.bridges;
   return fabric;
 }

@@ -2,8 +2,7 @@
 // inventory source shares (device references, port use, endpoint placement,
 // duplicate addresses), which containerlab topologies run too.
 
-import { createHash } from 'node:crypto';
-import { isMap, isScalar, isSeq, type MapNode } from '../orchestrator/yaml/node.ts';
+import { contentDigest, isMap, isScalar, isSeq, type MapNode } from '../orchestrator/yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
 import { checkWeftHeader, clip, listChoices, YamlSource, type YNode } from '../orchestrator/yaml/source.ts';
@@ -54,10 +53,6 @@ export function isSecretKey(key: string): boolean {
 }
 
 export const SECRET_HINT = 'valid: no secrets in the inventory; pass them through environment variables or files (e.g. mgmt.ssh.identityFile: keys/id_ed25519)';
-
-export function fabricDigest(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
 
 type Spans = Record<string, SourceSpan>;
 
@@ -237,7 +232,7 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   checkSecrets(src, top);
   checkWeftHeader(src, top, 'Fabric');
   src.checkKeys(top, FABRIC_KEYS.top, 'fabric document');
-  let name = src.file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  let name = src.file.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/, '');
   const meta = src.get(top, 'metadata');
   const metaMap = meta === undefined ? undefined : src.map(meta, 'metadata');
   if (metaMap) src.checkKeys(metaMap, FABRIC_KEYS.metadata, 'metadata');
@@ -258,7 +253,7 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   const eps = epNode === undefined ? undefined : src.seq(epNode, 'spec.endpoints');
   for (const item of eps ? src.items(eps) : []) readEndpoint(src, b, item);
   b.check();
-  return { file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: fabricDigest(src.text) };
+  return { file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: contentDigest(src.root) };
 }
 
 /** Every mapping key anywhere in the document that looks like a credential. */

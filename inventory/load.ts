@@ -31,5 +31,5 @@ export function parseInventory(text: string, file: string): Fabric {
 
 /** Reads and parses an inventory file; an oversized file is refused before it is read. */
 export function loadInventory(path: string): Fabric {
-  return parseInventory(readInputFile(path, 'inventory', 'a readable fabric.yaml or *.clab.yml'), path);
+  return parseInventory(readInputFile(path, 'inventory', 'a readable fabric.yaml, fabric.json or *.clab.yml'), path);
 }

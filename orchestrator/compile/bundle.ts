@@ -18,10 +18,15 @@ export const MANIFEST_FILE = 'manifest.json';
 export const PLACEMENT_FILE = 'placement.json';
 export const IR_FILE = 'ir.json';
 export const DEVICES_DIR = 'devices';
-export const SOURCE_POLICY = 'source/policy.yaml';
 
-/** Where compile keeps a copy of the inventory; the suffix tells the loader a containerlab file from a fabric file. */
+/** Where compile keeps a copy of the policy; the suffix keeps a JSON policy read as JSON. */
+export function sourcePolicyPath(policyPath: string): string {
+  return /\.json$/i.test(policyPath) ? 'source/policy.json' : 'source/policy.yaml';
+}
+
+/** Where compile keeps a copy of the inventory; the suffix tells the loader a containerlab file from a fabric file, and JSON from YAML. */
 export function sourceInventoryPath(inventoryPath: string): string {
+  if (/\.json$/i.test(inventoryPath)) return 'source/inventory.json';
   return /\.clab\.ya?ml$/i.test(inventoryPath) ? 'source/inventory.clab.yml' : 'source/inventory.yaml';
 }
 

@@ -17,7 +17,7 @@ import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
 import { place } from '../placement/place.ts';
 import { loadPolicy } from '../policy/load.ts';
-import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, SOURCE_POLICY, sourceInventoryPath } from './bundle.ts';
+import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, sourceInventoryPath, sourcePolicyPath } from './bundle.ts';
 import {
   generationDigest,
   MANIFEST_API_VERSION,
@@ -133,6 +133,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
   }
 
   const inventorySource = sourceInventoryPath(opts.inventoryPath);
+  const policySource = sourcePolicyPath(opts.policyPath);
   const manifest = validateManifest(
     {
       apiVersion: MANIFEST_API_VERSION,
@@ -140,7 +141,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
       schemaVersion: MANIFEST_SCHEMA_VERSION,
       generator: GENERATOR,
       fabric: { name: fabric.name, digest: fabric.digest, source: inventorySource },
-      policy: { name: policy.name, digest: policy.digest, source: SOURCE_POLICY },
+      policy: { name: policy.name, digest: policy.digest, source: policySource },
       warnings,
       devices: generated.map((g) => g.device),
     } satisfies Manifest,
@@ -155,7 +156,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
       mkdirSync(dirname(p), { recursive: true });
       writeFileSync(p, content);
     };
-    write(SOURCE_POLICY, policyText);
+    write(policySource, policyText);
     write(inventorySource, inventoryText);
     write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
     write(PLACEMENT_FILE, `${JSON.stringify(placement, null, 2)}\n`);

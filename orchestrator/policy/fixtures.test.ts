@@ -1,5 +1,6 @@
 // Walks test/fixtures/malformed/<case>/ (one input file + expected.json) and
-// test/fixtures/valid/<case>/: adding a case is adding a folder.
+// test/fixtures/valid/<case>/: adding a case is adding a folder. Inputs may be
+// YAML or JSON (policy.json, fabric.json).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { formatDiagnostic, InputError, type Diagnostic } from '../diagnostics.ts
 import { loadPolicy } from './load.ts';
 
 const ROOT = join(import.meta.dirname, '../../test/fixtures');
-const INPUTS = ['policy.yaml', 'fabric.yaml', 'topology.clab.yml'];
+const INPUTS = ['policy.yaml', 'policy.json', 'fabric.yaml', 'fabric.json', 'topology.clab.yml'];
 
 interface Expected {
   code: string;
@@ -20,7 +21,7 @@ interface Expected {
 
 /** Loads either kind of input; returns its warnings (unknown keys). */
 function load(file: string): Diagnostic[] {
-  return (file.endsWith('policy.yaml') ? loadPolicy(file) : loadInventory(file)).warnings ?? [];
+  return (/policy\.(yaml|json)$/.test(file) ? loadPolicy(file) : loadInventory(file)).warnings ?? [];
 }
 
 const malformed = readdirSync(join(ROOT, 'malformed')).sort();
@@ -60,7 +61,7 @@ describe('valid fixtures', () => {
   for (const c of readdirSync(join(ROOT, 'valid')).sort()) {
     it(c, () => {
       const dir = join(ROOT, 'valid', c);
-      const inputs = readdirSync(dir).filter((f) => /\.(ya?ml)$/.test(f));
+      const inputs = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f));
       expect(inputs.length).toBeGreaterThan(0);
       // A valid fixture uses only keys the parsers know.
       for (const f of inputs) expect(load(join(dir, f)).map(formatDiagnostic)).toEqual([]);

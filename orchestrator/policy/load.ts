@@ -10,9 +10,8 @@
 // never into the selector's endpoints. An empty selector (`{}`) selects every
 // endpoint.
 
-import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { isScalar, type MapNode } from '../yaml/node.ts';
+import { contentDigest, isScalar, type MapNode } from '../yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
 import { parseCidr, type Cidr } from '../net/ip.ts';
 import { checkWeftHeader, readInputFile, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
@@ -46,7 +45,7 @@ export function parsePolicy(text: string, file: string): Policy {
 
 /** Reads and parses a policy file; an oversized file is refused before it is read. */
 export function loadPolicy(path: string): Policy {
-  return parsePolicy(readInputFile(path, 'policy', 'a readable policy.yaml'), path);
+  return parsePolicy(readInputFile(path, 'policy', 'a readable policy.yaml or policy.json'), path);
 }
 
 function readPolicy(src: YamlSource): Policy | undefined {
@@ -54,7 +53,7 @@ function readPolicy(src: YamlSource): Policy | undefined {
   if (!top) return undefined;
   checkWeftHeader(src, top, 'Policy');
   src.checkKeys(top, POLICY_KEYS.top, 'policy document');
-  let name = basename(src.file).replace(/\.ya?ml$/, '');
+  let name = basename(src.file).replace(/\.(ya?ml|json)$/, '');
   const meta = src.get(top, 'metadata');
   if (meta !== undefined) {
     const m = src.map(meta, 'metadata');
@@ -96,7 +95,7 @@ function readPolicy(src: YamlSource): Policy | undefined {
     groups,
     sections,
     rules,
-    digest: createHash('sha256').update(src.text).digest('hex'),
+    digest: contentDigest(src.root),
   };
 }
 

@@ -46,7 +46,20 @@ export function readFullYaml(text: string, file: string, bag: DiagnosticBag, lim
   }
   if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return undefined;
   if (!checkShape(doc, text, file, bag, limits)) return undefined;
-  return toSourceNodes(doc);
+  try {
+    return toSourceNodes(doc);
+  } catch (e) {
+    if (!(e instanceof AliasCycle)) throw e;
+    bag.error('alias-cycle', 'an alias refers to a node that contains it', limits.spanAt(e.offset), 'valid: aliases of nodes defined elsewhere, never of an enclosing node');
+    return undefined;
+  }
+}
+
+/** A recursive alias (`&a [*a]`): legal YAML, but a tree with no end. */
+class AliasCycle extends Error {
+  constructor(readonly offset: number) {
+    super('alias cycle');
+  }
 }
 
 function deref(doc: Document.Parsed, node: Node | null | undefined): Node | null {
@@ -100,24 +113,30 @@ function checkShape(doc: Document.Parsed, text: string, file: string, bag: Diagn
 /** Converts once per anchored node: every alias of it shares the result. */
 function toSourceNodes(doc: Document.Parsed): SourceNode | null {
   const done = new Map<Node, SourceNode>();
+  const open = new Set<Node>();
   const convert = (raw: Node | null | undefined): SourceNode | null => {
     const node = deref(doc, raw);
     if (node === null) return null;
+    if (open.has(node)) throw new AliasCycle(raw?.range?.[0] ?? 0);
     const seen = done.get(node);
     if (seen) return seen;
     const start = node.range?.[0] ?? 0;
     if (isMap(node)) {
       const items: PairNode[] = [];
       const out: SourceNode = { kind: 'map', start, items };
-      done.set(node, out);
+      open.add(node);
       for (const p of node.items) items.push({ key: convert(p.key as Node | null), value: convert(p.value as Node | null) });
+      open.delete(node);
+      done.set(node, out);
       return out;
     }
     if (isSeq(node)) {
       const items: (SourceNode | null)[] = [];
       const out: SourceNode = { kind: 'seq', start, items };
-      done.set(node, out);
+      open.add(node);
       for (const i of node.items) items.push(convert(i as Node | null));
+      open.delete(node);
+      done.set(node, out);
       return out;
     }
     if (isScalar(node)) {

@@ -4,6 +4,8 @@
 // the loaders never see which parser ran. Line and column are computed from
 // `start` only when a diagnostic needs them.
 
+import { createHash } from 'node:crypto';
+
 /** What a scalar resolves to (YAML 1.2 core schema; JSON values). */
 export type ScalarValue = string | number | boolean | bigint | null;
 
@@ -82,4 +84,48 @@ function lineStarts(text: string): Int32Array {
   let k = 1;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts[k++] = i + 1;
   return starts;
+}
+
+/**
+ * A digest of what a document says, not how it is written: YAML and JSON
+ * spellings of one document, or a copy with other comments and layout,
+ * digest alike, so a JSON twin compiles to the same artefacts. Keys keep
+ * their order (rule order is meaning); scalars are told apart by type.
+ */
+export function contentDigest(root: SourceNode | null): string {
+  const hash = createHash('sha256');
+  let buf = '';
+  const put = (s: string): void => {
+    buf += s;
+    if (buf.length > 1 << 16) {
+      hash.update(buf);
+      buf = '';
+    }
+  };
+  const walk = (n: SourceNode | null): void => {
+    if (n === null) return put('~');
+    if (n.kind === 'map') {
+      put('{');
+      for (const p of n.items) {
+        walk(p.key);
+        put(':');
+        walk(p.value);
+        put(',');
+      }
+      return put('}');
+    }
+    if (n.kind === 'seq') {
+      put('[');
+      for (const i of n.items) {
+        walk(i);
+        put(',');
+      }
+      return put(']');
+    }
+    const v = n.value;
+    put(typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v));
+  };
+  walk(root);
+  hash.update(buf);
+  return hash.digest('hex');
 }
