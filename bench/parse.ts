@@ -1,15 +1,132 @@
-// Parse throughput of policy.yaml, fabric.yaml and containerlab topologies,
-// and how fast an oversized input is refused.
+// Input reading at data-center scale: a realistic generated fabric (the
+// compile benchmark's 100,000-endpoint shape, scaled to each size) written
+// as block YAML and as JSON, loaded whole (parse + the fabric loader's
+// checks) at 1 MiB, 9.4 MiB (100,000 endpoints), 16 MiB and the input limit.
+// Beside it, the yaml package's Document parse of the same YAML text (the
+// reader Weft used before, and still uses outside the fast subset), with the
+// ratio. Each measurement runs in its own child process so its peak RSS is
+// its own. Also: a 1 MiB policy and containerlab file, and how fast an
+// oversized input is refused. Run alone: node bin/run-ts.js bench/parse.ts
 
-import { parsePolicy } from '../orchestrator/policy/load.ts';
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LineCounter, parseDocument } from 'yaml';
+import type { Fabric } from '../inventory/model.ts';
 import { InputError } from '../orchestrator/diagnostics.ts';
+import { formatIp } from '../orchestrator/net/ip.ts';
+import { parsePolicy } from '../orchestrator/policy/load.ts';
 import { MAX_INPUT_BYTES } from '../orchestrator/yaml/source.ts';
 import { fabricToContainerlab, parseContainerlab, parseFabric } from '../inventory/load.ts';
+import { benchScenario } from './compile.ts';
 
-const HEAD = (kind: string): string => `apiVersion: weft.dev/v1\nkind: ${kind}\nmetadata: {name: bench}\nspec:\n`;
+const MIB = 1024 * 1024;
+/** Bytes per endpoint of the block-YAML form, measured on the 100,000-endpoint fabric. */
+const YAML_BYTES_PER_ENDPOINT = 127;
+
+type Format = 'yaml' | 'json';
+type Reader = 'weft' | 'yaml-package';
+
+interface Job {
+  format: Format;
+  reader: Reader;
+  endpoints: number;
+}
+
+/** A generated fabric with `endpoints` endpoints on 1,000 devices. */
+function scenarioFabric(endpoints: number): Fabric {
+  return benchScenario({ rules: 10, endpoints, devices: 1_000, apps: 400, seed: 1, anyToAny: false }).fabric;
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+/** The fabric in the block YAML a person or a generator writes. */
+export function fabricYaml(f: Fabric): string {
+  const out = [`apiVersion: weft.dev/v1\nkind: Fabric\nmetadata: {name: ${f.name}}\nspec:\n  devices:\n`];
+  for (const d of f.devices) {
+    const extra = d.pipeline ? `, pipeline: ${d.pipeline}` : d.profile ? `, profile: ${d.profile}, attachedTo: ${d.attachedTo}` : '';
+    out.push(`    - {name: ${d.name}, kind: ${d.kind}${extra}}\n`);
+  }
+  out.push('  links:\n');
+  for (const l of f.links) out.push(`    - endpoints: [${q(`${l.a.device}:${l.a.port}`)}, ${q(`${l.b.device}:${l.b.port}`)}]\n`);
+  out.push('  endpoints:\n');
+  for (const e of f.endpoints) {
+    out.push(`    - name: ${e.name}\n`);
+    out.push(e.host ? `      host: ${e.host}\n` : `      attach: ${q(`${e.attach!.device}:${e.attach!.port}`)}\n`);
+    out.push(`      addresses: [${e.addresses.map((a) => (a.family === 6 ? q(formatIp(6, a.value)) : formatIp(4, a.value))).join(', ')}]\n`);
+    out.push(`      labels: {${Object.entries(e.labels).map(([k, v]) => `${k}: ${v}`).join(', ')}}\n`);
+  }
+  return out.join('');
+}
+
+/** The same fabric as JSON, one endpoint per line, as inventory exporters write it. */
+export function fabricJson(f: Fabric): string {
+  const devices = f.devices.map((d) => JSON.stringify({ name: d.name, kind: d.kind, ...(d.pipeline ? { pipeline: d.pipeline } : {}), ...(d.profile ? { profile: d.profile, attachedTo: d.attachedTo } : {}) }));
+  const links = f.links.map((l) => JSON.stringify({ endpoints: [`${l.a.device}:${l.a.port}`, `${l.b.device}:${l.b.port}`] }));
+  const endpoints = f.endpoints.map((e) =>
+    JSON.stringify({
+      name: e.name,
+      ...(e.host ? { host: e.host } : { attach: `${e.attach!.device}:${e.attach!.port}` }),
+      addresses: e.addresses.map((a) => formatIp(a.family, a.value)),
+      labels: e.labels,
+    }),
+  );
+  const list = (items: string[]): string => `[\n    ${items.join(',\n    ')}\n  ]`;
+  return `{\n  "apiVersion": "weft.dev/v1",\n  "kind": "Fabric",\n  "metadata": {"name": ${q(f.name)}},\n  "spec": {\n  "devices": ${list(devices)},\n  "links": ${list(links)},\n  "endpoints": ${list(endpoints)}\n  }\n}\n`;
+}
+
+/** Runs in the child: generate, then time only the read. */
+function measure(job: Job): Record<string, unknown> {
+  const fabric = scenarioFabric(job.endpoints);
+  const text = job.format === 'yaml' ? fabricYaml(fabric) : fabricJson(fabric);
+  const file = job.format === 'yaml' ? 'bench/fabric.yaml' : 'bench/fabric.json';
+  const bytes = Buffer.byteLength(text);
+  if (global.gc) global.gc();
+  const rssBefore = process.memoryUsage().rss;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let endpoints = 0;
+  if (job.reader === 'weft') {
+    endpoints = parseFabric(text, file).endpoints.length;
+  } else {
+    const doc = parseDocument(text, { lineCounter: new LineCounter(), prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length) throw new Error(`yaml package: ${doc.errors[0].message}`);
+    endpoints = job.endpoints;
+  }
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  return {
+    bytes,
+    endpoints,
+    ms: Math.round(ms),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    MiBps: Math.round((bytes / MIB / (ms / 1000)) * 10) / 10,
+    // The text and the generator's model are already resident: peak minus that is the reader's.
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    readerRssMiB: Math.round((process.resourceUsage().maxRSS * 1024 - rssBefore) / MIB),
+  };
+}
+
+async function inChild(job: Job): Promise<Record<string, unknown>> {
+  const here = fileURLToPath(import.meta.url);
+  const runner = resolve(dirname(here), '../bin/run-ts.js');
+  const child = spawn(process.execPath, ['--max-old-space-size=8192', '--expose-gc', runner, here, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (out += d));
+  const code = await new Promise<number | null>((res) => child.on('close', res));
+  if (code !== 0) throw new Error(`parse bench child (${JSON.stringify(job)}) exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+function timed<T>(f: () => T): { ms: number; value: T } {
+  const t0 = performance.now();
+  const value = f();
+  return { ms: Math.round(performance.now() - t0), value };
+}
 
 function policyText(bytes: number): string {
-  const parts = [`${HEAD('Policy')}  groups:\n    g: {cidrs: [10.0.0.0/8], except: [10.9.0.0/16]}\n    w: {selector: {app: web}}\n  rules:\n`];
+  const parts = [`apiVersion: weft.dev/v1\nkind: Policy\nmetadata: {name: bench}\nspec:\n  groups:\n    g: {cidrs: [10.0.0.0/8], except: [10.9.0.0/16]}\n    w: {selector: {app: web}}\n  rules:\n`];
   let size = parts[0].length;
   for (let i = 0; size < bytes; i++) {
     const line = `    - name: r${i}\n      from: [g]\n      to: [w, any]\n      ports: [{protocol: tcp, port: "${i % 60000}-${(i % 60000) + 10}"}, {protocol: icmp, type: 8}]\n      action: ${i % 2 ? 'allow' : 'deny'}\n`;
@@ -19,31 +136,12 @@ function policyText(bytes: number): string {
   return parts.join('');
 }
 
-function fabricText(bytes: number): string {
-  const parts = [`${HEAD('Fabric')}  devices:\n    - {name: h, kind: host}\n  endpoints:\n`];
-  let size = parts[0].length;
-  for (let i = 0; size < bytes; i++) {
-    const line = `    - {name: e${i}, host: h, addresses: [10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}], labels: {app: a${i % 7}, env: prod}}\n`;
-    parts.push(line);
-    size += line.length;
-  }
-  return parts.join('');
-}
-
-function timed<T>(f: () => T): { ms: number; value: T } {
-  const t0 = performance.now();
-  const value = f();
-  return { ms: Math.round(performance.now() - t0), value };
-}
-
-export async function run(): Promise<Record<string, unknown>> {
-  const mib = 1024 * 1024;
-  const pText = policyText(mib);
+/** Small inputs measured in this process: a policy, a containerlab file, an oversized refusal. */
+function smallInputs(): Record<string, unknown> {
+  const rate = (bytes: number, ms: number): number => Math.round((bytes / MIB / (Math.max(ms, 1) / 1000)) * 10) / 10;
+  const pText = policyText(MIB);
   const p = timed(() => parsePolicy(pText, 'policy.yaml'));
-  const fText = fabricText(mib);
-  const f = timed(() => parseFabric(fText, 'fabric.yaml'));
-  // The containerlab form of a fabric is about three times larger: start from a smaller one.
-  const cText = fabricToContainerlab(parseFabric(fabricText(mib / 3), 'small.yaml'));
+  const cText = fabricToContainerlab(scenarioFabric(3_000));
   const c = timed(() => parseContainerlab(cText, 'bench.clab.yml'));
   const huge = 'x'.repeat(MAX_INPUT_BYTES + 1);
   const refused = timed(() => {
@@ -54,20 +152,47 @@ export async function run(): Promise<Record<string, unknown>> {
       return e instanceof InputError;
     }
   });
-  const rate = (bytes: number, ms: number): number => Math.round((bytes / mib / (ms / 1000)) * 100) / 100;
   return {
-    'parse.policy.bytes': pText.length,
-    'parse.policy.rules': p.value.rules.length,
-    'parse.policy.ms': p.ms,
-    'parse.policy.MiBps': rate(pText.length, p.ms),
-    'parse.fabric.endpoints': f.value.endpoints.length,
-    'parse.fabric.ms': f.ms,
-    'parse.fabric.MiBps': rate(fText.length, f.ms),
-    'parse.clab.bytes': cText.length,
-    'parse.clab.ms': c.ms,
-    'parse.clab.MiBps': rate(cText.length, c.ms),
-    'parse.oversized.refused': refused.value,
-    'parse.oversized.ms': refused.ms,
-    'parse.maxInputBytes': MAX_INPUT_BYTES,
+    'policy.rules': p.value.rules.length,
+    'policy.ms': p.ms,
+    'policy.MiBps': rate(pText.length, p.ms),
+    'clab.bytes': cText.length,
+    'clab.ms': c.ms,
+    'clab.MiBps': rate(cText.length, c.ms),
+    'oversized.refused': refused.value,
+    'oversized.ms': refused.ms,
+    maxInputBytes: MAX_INPUT_BYTES,
   };
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const sizes: [string, number][] = [
+    ['1MiB', Math.round(MIB / YAML_BYTES_PER_ENDPOINT)],
+    ['100k', 100_000],
+    ['16MiB', Math.round((16 * MIB) / YAML_BYTES_PER_ENDPOINT) - 2_000],
+    ['limit', Math.round(MAX_INPUT_BYTES / YAML_BYTES_PER_ENDPOINT) - 8_000],
+  ];
+  const out: Record<string, unknown> = {};
+  for (const [label, endpoints] of sizes) {
+    for (const format of ['yaml', 'json'] as const) {
+      const r = await inChild({ format, reader: 'weft', endpoints });
+      for (const [k, v] of Object.entries(r)) out[`${label}.${format}.${k}`] = v;
+    }
+    // The yaml package needs ~110 bytes of heap per input byte: above 16 MiB it is not a reader Weft would use.
+    if (label !== 'limit') {
+      const old = await inChild({ format: 'yaml', reader: 'yaml-package', endpoints });
+      for (const k of ['ms', 'cpuMs', 'MiBps', 'peakRssMiB']) out[`${label}.yaml-package.${k}`] = old[k];
+      out[`${label}.speedup`] = Math.round(((old.ms as number) / (out[`${label}.yaml.ms`] as number)) * 10) / 10;
+    }
+  }
+  return { ...out, ...smallInputs() };
+}
+
+const invokedAs = process.argv[1] ? resolve(process.argv[1]) : '';
+if (invokedAs === fileURLToPath(import.meta.url)) {
+  if (process.argv[2] === '--child') {
+    process.stdout.write(`${JSON.stringify(measure(JSON.parse(process.argv[3]) as Job))}\n`);
+  } else {
+    console.log(JSON.stringify(await run(), null, 2));
+  }
 }

@@ -9,7 +9,7 @@
 // give up, and the caller reads the text with the `yaml` package instead:
 // the subset is an optimisation, never a different reading of a file.
 
-import { scalar, type MapNode, type PairNode, type ScalarNode, type ScalarValue, type SeqNode, type SourceNode } from './node.ts';
+import { scalar, SliceInterner, type MapNode, type PairNode, type ScalarNode, type ScalarValue, type SeqNode, type SourceNode } from './node.ts';
 
 /** Why the fast reader handed a text over to the full parser (and where). */
 export interface Unsupported {
@@ -188,11 +188,14 @@ class FastYamlReader {
   private lineStart = 0;
   /** Indentation of the content line the reader stands on; -1 at the end of the text. */
   private indent = -1;
+  private readonly strings: SliceInterner;
 
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
-  ) {}
+  ) {
+    this.strings = new SliceInterner(s);
+  }
 
   private bail(reason: string, offset = this.pos): never {
     throw new Bail(offset, reason);
@@ -429,7 +432,7 @@ class FastYamlReader {
     }
     if (end === start) this.bail('an empty plain scalar');
     this.pos = end;
-    const str = s.slice(start, end);
+    const str = this.strings.slice(start, end);
     return scalar(start, resolvePlain(str), str);
   }
 
@@ -442,7 +445,7 @@ class FastYamlReader {
       if (p >= s.length) this.bail('an unterminated quoted scalar', start);
       const c = s.charCodeAt(p);
       if (c === SQUOTE) {
-        out += s.slice(from, p);
+        out = from === start + 1 ? this.strings.slice(from, p) : out + s.slice(from, p);
         if (s.charCodeAt(p + 1) === SQUOTE) {
           out += "'";
           from = p + 2;
@@ -465,7 +468,7 @@ class FastYamlReader {
       if (p >= s.length) this.bail('an unterminated quoted scalar', start);
       const c = s.charCodeAt(p);
       if (c === DQUOTE) {
-        out += s.slice(from, p);
+        out = from === start + 1 ? this.strings.slice(from, p) : out + s.slice(from, p);
         this.pos = p + 1;
         return scalar(start, out, out);
       }

@@ -4,7 +4,7 @@
 // reported once, at the offending character, with what was expected there.
 
 import type { DiagnosticBag, SourceSpan } from '../diagnostics.ts';
-import { scalar, type MapNode, type PairNode, type ScalarNode, type SeqNode, type SourceNode } from './node.ts';
+import { scalar, SliceInterner, type MapNode, type PairNode, type ScalarNode, type SeqNode, type SourceNode } from './node.ts';
 
 export interface JsonReadLimits {
   maxDepth: number;
@@ -51,12 +51,15 @@ function describeChar(text: string, at: number): string {
 
 class JsonReader {
   private pos = 0;
+  private readonly strings: SliceInterner;
 
   constructor(
     private readonly s: string,
     private readonly bag: DiagnosticBag,
     private readonly limits: JsonReadLimits,
-  ) {}
+  ) {
+    this.strings = new SliceInterner(s);
+  }
 
   private fail(expected: string, at = this.pos): never {
     throw new JsonSyntax(at, 'json-syntax', `expected ${expected}, found ${describeChar(this.s, at)}`);
@@ -172,7 +175,7 @@ class JsonReader {
     PLAIN_STRING_RE.exec(s);
     let end = PLAIN_STRING_RE.lastIndex;
     if (s.charCodeAt(end) === 0x22) {
-      const v = s.slice(start + 1, end);
+      const v = this.strings.slice(start + 1, end);
       this.pos = end + 1;
       return scalar(start, v, v);
     }

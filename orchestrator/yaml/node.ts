@@ -54,6 +54,37 @@ export function scalar(start: number, value: ScalarValue, source: string): Scala
   return { kind: 'scalar', start, value, source };
 }
 
+/** Slices up to this long are looked up in the table before a new string is made. */
+const INTERN_MAX = 24;
+const INTERN_SLOTS = 4096;
+
+/**
+ * Hands out one string per distinct short slice of a text. Keys and label
+ * values repeat on every endpoint of a large inventory ("name", "host",
+ * "prod"): reusing the string saves an allocation per scalar, which is most
+ * of a large document's garbage-collection work. A slot holds the last
+ * string that hashed to it; a miss only costs the slice it would have made.
+ */
+export class SliceInterner {
+  private readonly table: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS);
+
+  constructor(private readonly text: string) {}
+
+  slice(start: number, end: number): string {
+    const len = end - start;
+    const text = this.text;
+    if (len > INTERN_MAX) return text.slice(start, end);
+    let h = len;
+    for (let i = start; i < end; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+    const slot = h & (INTERN_SLOTS - 1);
+    const known = this.table[slot];
+    if (known !== undefined && known.length === len && text.startsWith(known, start)) return known;
+    const str = text.slice(start, end);
+    this.table[slot] = str;
+    return str;
+  }
+}
+
 /**
  * Offsets of line starts, built on the first diagnostic: a 64 MiB input
  * pays for it only when something is reported.
