@@ -20,7 +20,7 @@ const REPO = join(import.meta.dirname, '../..');
 function fullReading(text: string): SourceNode | null | undefined {
   const bag = new DiagnosticBag();
   const lines = new LineIndex(text);
-  const root = readFullYaml(text, 'doc.yaml', bag, { maxDepth: 64, spanAt: (o) => ({ file: 'doc.yaml', ...lines.position(o) }) });
+  const root = readFullYaml(text, 'doc.yaml', bag, { maxDepth: 64, spanAt: (o) => lines.span('doc.yaml', o) });
   return bag.items.length ? undefined : root;
 }
 

@@ -19,7 +19,7 @@ const REPO = join(import.meta.dirname, '../..');
 function read(text: string): { root: SourceNode | undefined; bag: DiagnosticBag } {
   const bag = new DiagnosticBag();
   const lines = new LineIndex(text);
-  const root = readJson(text, bag, { maxDepth: 64, spanAt: (o) => ({ file: 'doc.json', ...lines.position(o) }) });
+  const root = readJson(text, bag, { maxDepth: 64, spanAt: (o) => lines.span('doc.json', o) });
   return { root, bag };
 }
 

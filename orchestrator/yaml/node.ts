@@ -91,12 +91,19 @@ export class SliceInterner {
  */
 export class LineIndex {
   private starts: Int32Array | undefined;
+  /** The line of the previous lookup: loaders ask in document order, so most lookups are this line or a near one. */
+  private last = 0;
 
   constructor(private readonly text: string) {}
 
-  /** 1-based line and column (in UTF-16 units, as the `yaml` package counts) of `offset`. */
-  position(offset: number): { line: number; col: number } {
+  /** 0-based line of `offset`. */
+  private lineOf(offset: number): number {
     const starts = (this.starts ??= lineStarts(this.text));
+    let line = this.last;
+    if (starts[line] <= offset) {
+      for (let k = 0; k < 4 && line + 1 < starts.length && starts[line + 1] <= offset; k++) line++;
+      if (line + 1 >= starts.length || offset < starts[line + 1]) return (this.last = line);
+    }
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
@@ -104,7 +111,13 @@ export class LineIndex {
       if (starts[mid] <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, col: offset - starts[lo] + 1 };
+    return (this.last = lo);
+  }
+
+  /** file:line:col of `offset`, 1-based, columns in UTF-16 units as the `yaml` package counts them. */
+  span(file: string, offset: number): { file: string; line: number; col: number } {
+    const line = this.lineOf(offset);
+    return { file, line: line + 1, col: offset - this.starts![line] + 1 };
   }
 }
 

@@ -105,7 +105,7 @@ export class YamlSource {
   static parse(text: string, file: string, bag: DiagnosticBag): YamlSource | undefined {
     if (checkInputSize(Buffer.byteLength(text, 'utf8'), file, bag)) return undefined;
     const lines = new LineIndex(text);
-    const limits = { maxDepth: MAX_DEPTH, spanAt: (offset: number): SourceSpan => ({ file, ...lines.position(offset) }) };
+    const limits = { maxDepth: MAX_DEPTH, spanAt: (offset: number): SourceSpan => lines.span(file, offset) };
     let root: YNode | null | undefined;
     if (JSON_NAME_RE.test(file)) {
       root = readJson(text, bag, limits);
@@ -131,7 +131,7 @@ export class YamlSource {
   }
 
   spanAt(offset: number): SourceSpan {
-    return { file: this.file, ...this.lines.position(offset) };
+    return this.lines.span(this.file, offset);
   }
 
   span(node: YNode | null | undefined): SourceSpan {
