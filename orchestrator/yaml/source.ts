@@ -103,7 +103,8 @@ export class YamlSource {
    * runaway alias expansion).
    */
   static parse(text: string, file: string, bag: DiagnosticBag): YamlSource | undefined {
-    if (checkInputSize(Buffer.byteLength(text, 'utf8'), file, bag)) return undefined;
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (checkInputSize(bytes, file, bag)) return undefined;
     const lines = new LineIndex(text);
     const limits = { maxDepth: MAX_DEPTH, spanAt: (offset: number): SourceSpan => lines.span(file, offset) };
     let root: YNode | null | undefined;
@@ -113,10 +114,10 @@ export class YamlSource {
       const fast = readFastYaml(text, MAX_DEPTH);
       if ('root' in fast) {
         root = fast.root;
-      } else if (text.length > MAX_FULL_YAML_BYTES) {
+      } else if (bytes > MAX_FULL_YAML_BYTES) {
         bag.error(
           'input-too-large',
-          `${formatBytes(text.length)} of YAML that uses ${fast.reason}, which Weft reads only in files up to ${formatBytes(MAX_FULL_YAML_BYTES)}`,
+          `${formatBytes(bytes)} of YAML that uses ${fast.reason}, which Weft reads only in files up to ${formatBytes(MAX_FULL_YAML_BYTES)}`,
           limits.spanAt(fast.offset),
           `valid: above ${formatBytes(MAX_FULL_YAML_BYTES)}, JSON, or YAML without anchors, aliases, tags, block scalars and multi-line values`,
         );
