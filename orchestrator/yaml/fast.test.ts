@@ -185,8 +185,18 @@ describe('fast YAML reader', () => {
     expect(accepted).toBeGreaterThan(300);
   });
 
+  it('agrees on hand-picked layouts: compact lists, lists at their key\'s indentation, spaced colons, comments', () => {
+    const docs = [
+      'a : 1\n', '"a" : 1\n', "a: 'x' \n", 'a: x  # c\n', '- - a\n  - b\n- c\n', 'a:\n  - x\n  - y\nb: 1\n', '- a: 1\n  b:\n  - x\n- c\n',
+      'a: -1\nb: -x\nc: :x\nd: ?x\n', 'a: 1\n\n\n', 'a: 1   ', 'a:    \n  b: 1\n', 'a: # c\n  b: 1\n', 'ü: 1\n', 'a: [a, [b, c], {d: e}]\n',
+      'a: {"b": 1}\n', "a: {'b': 1}\n", 'a: [ ]\nb: { }\nc: []  # c\n', '-1: a\n1.5: b\ntrue: x\n~: y\n', 'a: b #c\n#d\ne: f\n', '--- # c\na: 1\n',
+      '- [a, b]\n- {c: d}\n', '- -\n', '-\n-\n', 'a: 1 #\n', 'a: x #y #z\n', 'x:\n  -   a\n  -    b: 1\n       c: 2\n', 'a: [1e3, .5e-2, +.inf, -0.0]\n',
+    ];
+    for (const d of docs) expect(compare(d, JSON.stringify(d)), JSON.stringify(d)).toBe(true);
+  });
+
   it('hands over what lies outside the subset', () => {
-    for (const text of ['a: &x 1\nb: *x\n', 'a: |\n  x\n', 'a: !!str 1\n', 'a: b\n  c\n', 'a: "x\n  y"\n', '? a\n: b\n', 'a:\tb\n', 'a: 1\na: 2\n', 'a: 1\n---\nb: 2\n', '%YAML 1.2\n---\na: 1\n', 'a: [1,\n  2]\n', '', '# only\n', 'a: [x, y,]\n', '\ufeffa: 1\n']) {
+    for (const text of ['a: &x 1\nb: *x\n', 'a: |\n  x\n', 'a: !!str 1\n', 'a: b\n  c\n', 'a: "x\n  y"\n', '? a\n: b\n', 'a:\tb\n', 'a: 1\na: 2\n', 'a: 1\n---\nb: 2\n', '%YAML 1.2\n---\na: 1\n', 'a: [1,\n  2]\n', '', '# only\n', 'a: [x, y,]\n', '\ufeffa: 1\n', 'a: x:y\n', 'k: [x]y\n', 'a: [a: b]\n', 'a: {a}\n', 'a:\n  b: 1\n c: 2\n']) {
       expect('root' in readFastYaml(text, 64), JSON.stringify(text)).toBe(false);
     }
   });
