@@ -15,6 +15,7 @@ import { InputError, UnsupportedError, type Diagnostic } from '../diagnostics.ts
 import { buildIr } from '../ir/build.ts';
 import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
+import { packageVersion } from '../package-root.ts';
 import { place } from '../placement/place.ts';
 import { loadPolicy } from '../policy/load.ts';
 import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, SOURCE_POLICY, sourceInventoryPath } from './bundle.ts';
@@ -45,7 +46,7 @@ export interface CompileOptions {
   targetFor?: (device: Device) => Target;
 }
 
-const GENERATOR = `weft ${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
+const GENERATOR = `weft ${packageVersion()}`;
 
 function checkArtefactPath(device: string, path: string): void {
   if (path === '' || path.startsWith('/') || path.split('/').some((p) => p === '..' || p === '')) {

@@ -15,13 +15,12 @@ import type { TargetName } from '../../targets/contract.ts';
 import type { Bundle } from '../compile/bundle.ts';
 import type { ManifestDevice } from '../compile/manifest.ts';
 import { logger } from '../log.ts';
+import { WEFT_BIN } from '../package-root.ts';
 import { bundleDigest } from './history.ts';
 import { pushSwitch } from './switches.ts';
 import { SshSession } from './ssh.ts';
 
 const log = logger('rollout');
-
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
 export type Transport = 'ssh' | 'p4runtime' | 'gnmi';
 
@@ -169,7 +168,7 @@ async function pushHost(bundle: Bundle, device: Device, md: ManifestDevice, key:
   try {
     const remote = posix.join(stagingDir, `${device.name}-${md.generation.slice(0, 16)}`);
     const files = await session.upload(bundle.dir, remote);
-    const cmd = `${process.execPath} ${join(REPO_ROOT, 'bin/weft.js')} agent apply ${remote} --device ${device.name} --json`;
+    const cmd = `${process.execPath} ${WEFT_BIN} agent apply ${remote} --device ${device.name} --json`;
     const r = await session.exec(cmd);
     if (r.code !== 0) throw new Error(`weft agent apply on ${device.name} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
     return `${files} files copied, agent applied ${md.generation.slice(0, 12)}`;

@@ -64,6 +64,19 @@ describe('weft', () => {
     }
     expect(COMMANDS.length).toBeGreaterThanOrEqual(4);
   });
+
+  it("lists each verb's own name and summary, so the top-level help needs no verb module", async () => {
+    for (const entry of COMMANDS) {
+      const cmd = await entry.load();
+      expect({ name: cmd.name, summary: cmd.summary }, entry.name).toEqual({ name: entry.name, summary: entry.summary });
+    }
+  });
+
+  it('prints its version from package.json', () => {
+    const r = weft('--version');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`weft ${JSON.parse(readFileSync('package.json', 'utf8')).version}`);
+  });
 });
 
 describe('weft validate', () => {
