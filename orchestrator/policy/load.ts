@@ -44,9 +44,14 @@ export function parsePolicy(text: string, file: string): Policy {
   return policy;
 }
 
+/** Reads a policy file's text; a missing or oversized file, or a directory, is bad input. */
+export function readPolicyFile(path: string): string {
+  return readInputFile(path, 'policy', 'a readable policy.yaml');
+}
+
 /** Reads and parses a policy file; an oversized file is refused before it is read. */
 export function loadPolicy(path: string): Policy {
-  return parsePolicy(readInputFile(path, 'policy', 'a readable policy.yaml'), path);
+  return parsePolicy(readPolicyFile(path), path);
 }
 
 function readPolicy(src: YamlSource): Policy | undefined {

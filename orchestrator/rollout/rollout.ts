@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { readInventoryFile } from '../../inventory/load.ts';
 import type { Device } from '../../inventory/model.ts';
 import type { TargetName } from '../../targets/contract.ts';
 import type { Bundle } from '../compile/bundle.ts';
@@ -144,7 +145,7 @@ interface SshExtras {
  */
 function sshExtras(inventoryPath: string): Map<string, SshExtras> {
   const out = new Map<string, SshExtras>();
-  const doc = parseDocument(readFileSync(inventoryPath, 'utf8')).toJS() as { spec?: { devices?: { name?: string; mgmt?: { ssh?: SshExtras } }[] } } | null;
+  const doc = parseDocument(readInventoryFile(inventoryPath)).toJS() as { spec?: { devices?: { name?: string; mgmt?: { ssh?: SshExtras } }[] } } | null;
   for (const d of doc?.spec?.devices ?? []) {
     const ssh = d.mgmt?.ssh;
     if (!d.name || !ssh) continue;
