@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { isScalar, type YAMLMap } from 'yaml';
 import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
-import { parseCidr, type Cidr } from '../net/ip.ts';
+import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from '../net/ip.ts';
 import { checkWeftHeader, readInputFile, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
 import type { Action, GroupDef, PeerRef, Policy, PortMatch, ProtocolName, Rule, Section } from './model.ts';
 
@@ -149,6 +149,15 @@ function readGroups(src: YamlSource, spec: YAMLMap): Map<string, GroupDef> {
               `group ${key}: except ${src.scalarText(n)} is IPv${cidr.family} but every cidr of the group is IPv${cidr.family === 4 ? 6 : 4}, so it can never apply`,
               src.span(n),
               `valid: an except prefix of the same family as one of the group's cidrs`,
+            );
+          } else if (def.cidrs.length > 0 && !def.cidrs.some((c) => cidrsOverlap(c, cidr))) {
+            // Legal but useless: the hole is cut where the group has no address, so
+            // the author most likely meant another prefix (or another group).
+            src.bag.warning(
+              'except-outside-cidrs',
+              `group ${key}: except ${src.scalarText(n)} lies outside every cidr of the group, so it removes nothing`,
+              src.span(n),
+              `valid: an except prefix inside one of the group's cidrs (${def.cidrs.map(formatCidr).join(', ')})`,
             );
           }
           def.except.push(cidr);
