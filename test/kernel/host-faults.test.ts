@@ -24,6 +24,7 @@ import {
   vethBetween,
   writeHostBundle,
 } from './host-helpers.ts';
+import { installPacked } from '../package/install-packed.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -99,14 +100,22 @@ describe.skipIf(why !== undefined)('host agent faults', () => {
     }
   });
 
+  // The unprivileged user may not be able to read the checkout (a clone under
+  // /root is mode 700), so it runs weft as packed and installed in a temporary
+  // directory it can read, from there: nothing of the checkout is needed.
   it('says what to do without privilege', async () => {
-    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', RUN_TS, AGENT, 'status'], { encoding: 'utf8' }).then(
-      (x) => ({ code: 0, stderr: x.stderr }),
-      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
-    );
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/needs root/);
-  });
+    const inst = installPacked('weft-hf-unpriv');
+    try {
+      const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, inst.bin, 'agent', 'status'], { cwd: inst.dir, encoding: 'utf8' }).then(
+        (x) => ({ code: 0, stderr: x.stderr }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+      expect(r.stderr).toMatch(/weft agent needs root \(CAP_BPF and CAP_NET_ADMIN/);
+      expect(r.code).toBe(1);
+    } finally {
+      inst.remove();
+    }
+  }, 900_000);
 
   it('names a missing interface, an unknown device and an unknown namespace', async () => {
     const r1 = await agent(['apply', bundle.path, '--device', 'h1']);
