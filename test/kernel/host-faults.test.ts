@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WEFT_BIN } from '../../orchestrator/package-root.ts';
 import { agentApply } from '../../targets/host/agent.ts';
 import { CLANG_FLAGS } from '../../targets/host/build.ts';
 import {
@@ -28,15 +29,13 @@ import { installPacked } from '../package/install-packed.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const AGENT = `${ROOT}test/kernel/host-agent.run.ts`;
-const RUN_TS = `${ROOT}bin/run-ts.js`;
 
 const why = kernelUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`host kernel tests cannot run: ${why}`);
 
 async function agent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run('node', [RUN_TS, AGENT, ...args], { encoding: 'utf8' });
+    const r = await run(process.execPath, [WEFT_BIN, 'agent', ...args], { encoding: 'utf8' });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
