@@ -3,11 +3,13 @@
 import { defineConfig } from 'vitest/config';
 
 // Kernel and lab tests share network namespaces, bpffs pins and ports; they
-// run one file at a time so generated names never race.
+// run one file at a time so generated names never race. Tests that run the
+// `weft` command need dist/ built from the current sources first.
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
     exclude: ['node_modules/**'],
+    globalSetup: ['test/build-dist.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,

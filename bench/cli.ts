@@ -1,9 +1,12 @@
-// Benchmarks of the compile driver's own stages: placement on a large
-// generated fabric, a full `weft compile` of examples/ through every real
-// target, reading the bundle back, and `weft explain` throughput.
+// Benchmarks of the `weft` command: how fast it starts (`weft --help` and
+// `weft validate` on examples/, side by side with `node -e 0` in the same
+// run), and the compile driver's own stages: placement on a large generated
+// fabric, a full `weft compile` of examples/ through every real target,
+// reading the bundle back, and `weft explain` throughput.
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '../inventory/load.ts';
 import { readBundle } from '../orchestrator/compile/bundle.ts';
@@ -13,6 +16,17 @@ import { buildIr } from '../orchestrator/ir/build.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { loadPolicy } from '../orchestrator/policy/load.ts';
 import { generateFlows, generateScenario, makeRng } from '../orchestrator/testing/generate.ts';
+import { WEFT_BIN } from '../orchestrator/package-root.ts';
+import { ensureDistCurrent } from '../test/build-dist.ts';
+
+/** Start-up goals of the compiled command (wall time of the whole process). */
+const STARTUP_GOALS_MS = { help: 250, validate: 500 };
+const STARTUP_RUNS = 15;
+const STARTUP_COMMANDS: Record<string, string[]> = {
+  node: ['-e', '0'],
+  help: [WEFT_BIN, '--help'],
+  validate: [WEFT_BIN, 'validate', '--policy', 'examples/policy.yaml', '--inventory', 'examples/fabric.yaml'],
+};
 
 function dirBytes(dir: string): number {
   let n = 0;
@@ -23,8 +37,66 @@ function dirBytes(dir: string): number {
   return n;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** bash's `times` prints its own and then its children's user and system time, e.g. `0m0.210s 0m0.050s`. */
+const TIMES_LINE = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/;
+
+/**
+ * Runs one command under bash and returns its wall time and CPU time (user +
+ * system, from bash's `times`); CPU time hardly moves with the machine's load,
+ * so it still says something when the wall times of a busy machine do not.
+ */
+function timeCommand(args: string[]): { wallMs: number; cpuMs: number } {
+  const t = performance.now();
+  const r = spawnSync('bash', ['-c', '"$@" >/dev/null 2>&1; rc=$?; times; exit $rc', 'bash', process.execPath, ...args], { encoding: 'utf8' });
+  const wallMs = performance.now() - t;
+  if (r.status !== 0) throw new Error(`startup: node ${args.join(' ')} exited ${r.status}`);
+  const children = r.stdout.trim().split('\n').pop() ?? '';
+  const m = TIMES_LINE.exec(children);
+  if (!m) throw new Error(`startup: cannot read bash's times output: ${JSON.stringify(r.stdout)}`);
+  const cpuMs = (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000;
+  return { wallMs, cpuMs };
+}
+
+/**
+ * Median wall and CPU time of each start-up command, the runs interleaved so
+ * that the machine's load weighs on all of them alike; `node -e 0` is the
+ * floor no Node.js command can beat. Each run includes starting bash (a few
+ * ms), the same for all.
+ */
+function startup(figures: Record<string, unknown>): void {
+  ensureDistCurrent();
+  const wall: Record<string, number[]> = Object.fromEntries(Object.keys(STARTUP_COMMANDS).map((k) => [k, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(STARTUP_COMMANDS).map((k) => [k, []]));
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    for (const [name, args] of Object.entries(STARTUP_COMMANDS)) {
+      const t = timeCommand(args);
+      wall[name].push(t.wallMs);
+      cpu[name].push(t.cpuMs);
+    }
+  }
+  const node = median(wall.node);
+  figures['startup.runs'] = STARTUP_RUNS;
+  figures['startup.node.ms'] = Math.round(node);
+  figures['startup.node.cpuMs'] = Math.round(median(cpu.node));
+  for (const [name, goal] of Object.entries(STARTUP_GOALS_MS)) {
+    const ms = median(wall[name]);
+    figures[`startup.${name}.ms`] = Math.round(ms);
+    figures[`startup.${name}.overNode.ms`] = Math.round(ms - node);
+    figures[`startup.${name}.cpuMs`] = Math.round(median(cpu[name]));
+    figures[`startup.${name}.goal.ms`] = goal;
+    figures[`startup.${name}.withinGoal`] = ms <= goal;
+  }
+  figures['startup.loadAverage1m'] = Number(loadavg()[0].toFixed(1));
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const figures: Record<string, unknown> = {};
+  startup(figures);
 
   const big = generateScenario(makeRng(5), { rules: 400, groups: 40, endpoints: 5000, hosts: 200, switches: 20 });
   const bigIr = buildIr(big.policy, big.fabric);

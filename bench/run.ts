@@ -1,7 +1,8 @@
 // `npm run bench`: runs every bench/<area>.ts module's run() in turn, prints
-// the figures as a table and writes them to bench-results.json.
+// the figures as a table and writes them to bench-results/results.json
+// (git-ignored, so a run leaves the working tree clean).
 
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -50,9 +51,11 @@ async function main(): Promise<number> {
   const lines = [`${'area'.padEnd(w0)}  ${'figure'.padEnd(w1)}  value`, `${'-'.repeat(w0)}  ${'-'.repeat(w1)}  -----`];
   for (const [a, k, v] of rows) lines.push(`${a.padEnd(w0)}  ${k.padEnd(w1)}  ${v}`);
   process.stdout.write(`${lines.join('\n')}\n`);
-  const out = join(here, '..', 'bench-results.json');
+  const outDir = join(here, '..', 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  const out = join(outDir, 'results.json');
   writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, (_, x) => (typeof x === 'bigint' ? x.toString() : x), 2)}\n`);
-  process.stderr.write(`bench: figures written to bench-results.json\n`);
+  process.stderr.write(`bench: figures written to ${out}\n`);
   return failed ? 1 : 0;
 }
 

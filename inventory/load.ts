@@ -29,7 +29,12 @@ export function parseInventory(text: string, file: string): Fabric {
   return withWarnings(fabric, bag);
 }
 
+/** Reads an inventory file's text; a missing or oversized file, or a directory, is bad input. */
+export function readInventoryFile(path: string): string {
+  return readInputFile(path, 'inventory', 'a readable fabric.yaml, fabric.json or *.clab.yml');
+}
+
 /** Reads and parses an inventory file; an oversized file is refused before it is read. */
 export function loadInventory(path: string): Fabric {
-  return parseInventory(readInputFile(path, 'inventory', 'a readable fabric.yaml, fabric.json or *.clab.yml'), path);
+  return parseInventory(readInventoryFile(path), path);
 }

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { compileBundle } from '../orchestrator/compile/driver.ts';
 import { formatResults, type DeviceResult } from '../orchestrator/rollout/rollout.ts';
+import { WEFT_BIN } from '../orchestrator/package-root.ts';
 import { recordApplied } from './emulator.ts';
-import { REPO_ROOT } from './services.ts';
 import { labDir, readState } from './state.ts';
 
 export interface LabApplyOptions {
@@ -34,7 +34,7 @@ export async function labApply(opts: LabApplyOptions): Promise<LabApplyResult> {
   await compileBundle({ policyPath: opts.policyPath, inventoryPath: state.inventory, outDir });
   const argv = [
     'netns', 'exec', state.mgmtNetns,
-    process.execPath, join(REPO_ROOT, 'bin/weft.js'), 'apply',
+    process.execPath, WEFT_BIN, 'apply',
     '--bundle', outDir,
     '--inventory', state.inventory,
     '--state', join(labDir(opts.lab), 'rollout.json'),

@@ -2,9 +2,8 @@
 // namespace: requests go out as JSON lines, answers come back by id.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { REPO_ROOT } from './services.ts';
+import { nodeEntry } from '../orchestrator/package-root.ts';
 import type { ProbeKind, ProbeRequest, ProbeResponse } from './probe-agent.ts';
 
 /** One probe agent per endpoint namespace. */
@@ -14,7 +13,7 @@ export class ProbeAgent {
   private constructor(private readonly child: ChildProcess) {}
 
   static start(netns: string, tcpPorts: number[], udpPorts: number[]): Promise<ProbeAgent> {
-    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, join(REPO_ROOT, 'bin/run-ts.js'), join(REPO_ROOT, 'lab/probe-agent.ts'), tcpPorts.join(','), udpPorts.join(',')], {
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, ...nodeEntry('lab/probe-agent.ts'), tcpPorts.join(','), udpPorts.join(',')], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const agent = new ProbeAgent(child);

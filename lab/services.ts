@@ -5,12 +5,11 @@
 
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { nodeEntry } from '../orchestrator/package-root.ts';
 import { run } from './exec.ts';
 import { labsRoot, type LabProcess } from './state.ts';
-
-export const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 /** The host agent's run directory (and the parent of the labs' state by default). */
 const WEFT_RUN = '/run/weft';
@@ -142,8 +141,7 @@ export function startSwitchAgent(opts: {
   const log = join(opts.nodeDir, 'agent.log');
   const argv = [
     process.execPath,
-    join(REPO_ROOT, 'bin/run-ts.js'),
-    join(REPO_ROOT, 'lab/agents/start-switch-agent.ts'),
+    ...nodeEntry('lab/agents/start-switch-agent.ts'),
     '--pipeline', opts.pipeline,
     '--device', opts.node,
     '--listen', `${opts.address}:${opts.port}`,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Weft needs on Debian 12 (run as root): the eBPF toolchain,
-# the tools the lab uses inside its namespaces, and the npm dependencies; it
-# checks for Node.js 20 or later (Debian's own is too old, so the machine must
-# bring it) and mounts bpffs. Safe to run again: every step checks before it acts.
+# the tools the lab uses inside its namespaces, the npm dependencies and the
+# compiled dist/; it checks for Node.js 20 or later (Debian's own is too old,
+# so the machine must bring it) and mounts bpffs. Safe to run again: every step checks before it acts.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,8 +40,11 @@ if ! mountpoint -q /sys/fs/bpf; then
   mount -t bpf bpf /sys/fs/bpf
 fi
 
+# npm ci builds dist/ too (the `prepare` script); otherwise rebuild when a source is newer.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+elif [ ! -f dist/orchestrator/cli/main.js ] || [ -n "$(find orchestrator inventory targets lab -newer dist/orchestrator/cli/main.js -name '*.ts' -print -quit)" ]; then
+  npm run build
 fi
 
 echo "setup.sh: done (node $(node --version), clang $(clang --version | head -1 | sed 's/.*version //'))"

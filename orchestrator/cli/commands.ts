@@ -1,25 +1,27 @@
-// The list of CLI verbs, in the order `weft --help` shows them.
-// Each verb lives in its own module; add a verb here and nowhere else.
+// The list of CLI verbs, in the order `weft --help` shows them. An entry holds
+// what the top-level help prints (name, summary) and imports the verb's module
+// only when that verb runs, so `weft --help` and `weft validate` never load
+// gRPC, SSH or the eBPF loader. Add a verb here, one line, and nowhere else.
 
 import type { CliCommand } from './command.ts';
-import { validateCommand } from './validate.ts';
-import { compileCommand } from './compile.ts';
-import { explainCommand } from './explain.ts';
-import { verifyCommand } from './verify.ts';
-import { labCommand } from './lab.ts';
-import { agentCommand } from './agent.ts';
-import { planCommand, applyCommand, statusCommand } from './rollout.ts';
-import { rollbackCommand } from './rollback.ts';
-import { diffCommand } from './diff.ts';
 
-export const COMMANDS: CliCommand[] = [
-  validateCommand,
-  compileCommand,
-  explainCommand,
-  verifyCommand,
-  labCommand,
-  agentCommand,
-  planCommand, applyCommand, statusCommand,
-  rollbackCommand,
-  diffCommand,
+export interface VerbEntry {
+  name: string;
+  /** Equal to the loaded command's summary (checked by the CLI tests). */
+  summary: string;
+  load(): Promise<CliCommand>;
+}
+
+export const COMMANDS: VerbEntry[] = [
+  { name: 'validate', summary: 'check a policy against an inventory and report errors and warnings', load: async () => (await import('./validate.ts')).validateCommand },
+  { name: 'compile', summary: 'compile a policy for every device of an inventory into a bundle directory', load: async () => (await import('./compile.ts')).compileCommand },
+  { name: 'explain', summary: 'explain the verdict for one flow and where it is enforced', load: async () => (await import('./explain.ts')).explainCommand },
+  { name: 'verify', summary: "check a bundle's artefacts against the reference evaluator on generated flows", load: async () => (await import('./verify.ts')).verifyCommand },
+  { name: 'lab', summary: 'deploy, apply to, probe, inspect and destroy a lab of network namespaces (e2e: all of it)', load: async () => (await import('./lab.ts')).labCommand },
+  { name: 'agent', summary: 'install, inspect or remove the host datapath on this machine', load: async () => (await import('./agent.ts')).agentCommand },
+  { name: 'plan', summary: 'show which devices a rollout would push, over which transport, in which wave', load: async () => (await import('./rollout.ts')).planCommand },
+  { name: 'apply', summary: 'push a compiled policy to every device over its transport (SSH, P4Runtime, gNMI)', load: async () => (await import('./rollout.ts')).applyCommand },
+  { name: 'status', summary: 'applied generation of every device against a bundle', load: async () => (await import('./rollout.ts')).statusCommand },
+  { name: 'rollback', summary: 'apply the previous (or a named) kept bundle again; --list shows the kept ones', load: async () => (await import('./rollback.ts')).rollbackCommand },
+  { name: 'diff', summary: 'per device, what an apply would change against what runs (unchanged / changed / added / removed)', load: async () => (await import('./diff.ts')).diffCommand },
 ];

@@ -1,19 +1,21 @@
-// `weft` entry point: dispatches to one module per verb.
+// `weft` entry point: dispatches to one module per verb, imported only when
+// that verb runs (see commands.ts).
 
 import { formatDiagnostic, InputError, UnsupportedError } from '../diagnostics.ts';
 import { setLogLevel } from '../log.ts';
-import { formatHelp, parseArgs, UsageError, type CliCommand, type CliIo } from './command.ts';
-import { COMMANDS } from './commands.ts';
+import { packageVersion } from '../package-root.ts';
+import { formatHelp, parseArgs, UsageError, type CliIo } from './command.ts';
+import { COMMANDS, type VerbEntry } from './commands.ts';
 
 const stdio: CliIo = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
 };
 
-function topHelp(commands: CliCommand[]): string {
+function topHelp(commands: VerbEntry[]): string {
   const lines = ['weft: one segmentation policy for every enforcement point of a fabric', '', 'usage: weft <command> [options]', '', 'commands:'];
   for (const c of commands) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
-  lines.push('', "run 'weft <command> --help' for a command's options");
+  lines.push('', "run 'weft <command> --help' for a command's options, 'weft --version' for the version");
   return lines.join('\n');
 }
 
@@ -23,11 +25,16 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     io.out(topHelp(COMMANDS));
     return verb ? 0 : 2;
   }
-  const cmd = COMMANDS.find((c) => c.name === verb);
-  if (!cmd) {
+  if (verb === '--version' || verb === '-V') {
+    io.out(`weft ${packageVersion()}`);
+    return 0;
+  }
+  const entry = COMMANDS.find((c) => c.name === verb);
+  if (!entry) {
     io.err(`weft: unknown command "${verb}" (valid: ${COMMANDS.map((c) => c.name).join(', ')})`);
     return 2;
   }
+  const cmd = await entry.load();
   try {
     const args = parseArgs(rest, cmd.options);
     if (args.options.help) {

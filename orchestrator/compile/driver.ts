@@ -4,10 +4,10 @@
 // only when complete, so a failure at any step leaves the previous bundle (or
 // nothing) behind.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
-import { loadInventory } from '../../inventory/load.ts';
+import { parseInventory, readInventoryFile } from '../../inventory/load.ts';
 import type { CodegenInput, Target } from '../../targets/contract.ts';
 import { borrowedNote, targetFor as registryTargetFor } from '../../targets/registry.ts';
 import { analyze } from '../analysis/analyze.ts';
@@ -15,8 +15,9 @@ import { InputError, UnsupportedError, type Diagnostic } from '../diagnostics.ts
 import { buildIr } from '../ir/build.ts';
 import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
+import { packageVersion } from '../package-root.ts';
 import { place } from '../placement/place.ts';
-import { loadPolicy } from '../policy/load.ts';
+import { parsePolicy, readPolicyFile } from '../policy/load.ts';
 import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, sourceInventoryPath, sourcePolicyPath } from './bundle.ts';
 import {
   generationDigest,
@@ -45,7 +46,7 @@ export interface CompileOptions {
   targetFor?: (device: Device) => Target;
 }
 
-const GENERATOR = `weft ${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
+const GENERATOR = `weft ${packageVersion()}`;
 
 function checkArtefactPath(device: string, path: string): void {
   if (path === '' || path.startsWith('/') || path.split('/').some((p) => p === '..' || p === '')) {
@@ -72,10 +73,11 @@ function checkReplaceable(outDir: string): void {
 export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
   const targetFor = opts.targetFor ?? registryTargetFor;
   const outDir = resolve(opts.outDir);
-  const policyText = readFileSync(opts.policyPath, 'utf8');
-  const inventoryText = readFileSync(opts.inventoryPath, 'utf8');
-  const policy = loadPolicy(opts.policyPath);
-  const fabric = loadInventory(opts.inventoryPath);
+  // Each file is read once, so the copy kept in the bundle is the text compiled.
+  const policyText = readPolicyFile(opts.policyPath);
+  const inventoryText = readInventoryFile(opts.inventoryPath);
+  const policy = parsePolicy(policyText, opts.policyPath);
+  const fabric = parseInventory(inventoryText, opts.inventoryPath);
   for (const d of [...(policy.warnings ?? []), ...(fabric.warnings ?? [])]) opts.onInputWarning?.(d);
   checkReplaceable(outDir);
 

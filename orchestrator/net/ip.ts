@@ -144,6 +144,14 @@ export function cidrRange(c: Cidr): { lo: bigint; hi: bigint } {
   return { lo: c.addr, hi: c.addr | ((1n << hostBits) - 1n) };
 }
 
+/** True when two prefixes share an address (prefixes either nest or are disjoint). */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  const ra = cidrRange(a);
+  const rb = cidrRange(b);
+  return ra.lo <= rb.hi && rb.lo <= ra.hi;
+}
+
 /** The minimal list of prefixes covering [lo, hi] exactly. */
 export function rangeToCidrs(family: Family, lo: bigint, hi: bigint): Cidr[] {
   const bits = FAMILY_BITS[family];

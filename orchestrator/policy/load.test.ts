@@ -249,3 +249,30 @@ spec:
     expect(parsePolicy(readFileSync(join(FIX, 'valid/design/policy.yaml'), 'utf8'), 'policy.yaml').warnings).toBeUndefined();
   });
 });
+
+describe('except prefixes outside their group', () => {
+  const policy = (groups: string): string => `${HEAD}spec:\n  groups:\n${groups}  rules:\n    - {name: r, from: [any], to: [any], action: allow}\n`;
+
+  it('are a warning at the prefix, naming the cidrs it could apply to', () => {
+    const p = parsePolicy(
+      policy(`    ops: {cidrs: [10.250.0.0/16, "fd00:9::/32"], except: [10.250.9.0/24, 10.251.9.0/24, "fd00:8::/48"]}\n`),
+      'p.yaml',
+    );
+    const w = p.warnings ?? [];
+    expect(w.map((d) => [d.code, d.severity, d.message, d.span?.line, d.span?.col])).toEqual([
+      ['except-outside-cidrs', 'warning', 'group ops: except 10.251.9.0/24 lies outside every cidr of the group, so it removes nothing', 6, 74],
+      ['except-outside-cidrs', 'warning', 'group ops: except fd00:8::/48 lies outside every cidr of the group, so it removes nothing', 6, 89],
+    ]);
+    expect(w[0].hint).toBe("valid: an except prefix inside one of the group's cidrs (10.250.0.0/16, fd00:9::/32)");
+    // Still read as written: a warning, not a change of meaning.
+    expect(p.groups.get('ops')?.except.map(formatCidr)).toEqual(['10.250.9.0/24', '10.251.9.0/24', 'fd00:8::/48']);
+  });
+
+  it('are not warned about when they lie inside, equal or cover one of the cidrs', () => {
+    const p = parsePolicy(
+      policy(`    a: {cidrs: [10.0.0.0/8, 192.168.1.0/24], except: [10.1.0.0/16, 192.168.1.0/24]}\n    b: {cidrs: [10.9.0.0/24], except: [10.0.0.0/8]}\n`),
+      'p.yaml',
+    );
+    expect(p.warnings).toBeUndefined();
+  });
+});

@@ -13,7 +13,7 @@
 import { basename } from 'node:path';
 import { contentDigest, isScalar, type MapNode } from '../yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
-import { parseCidr, type Cidr } from '../net/ip.ts';
+import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from '../net/ip.ts';
 import { checkWeftHeader, readInputFile, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
 import type { Action, GroupDef, PeerRef, Policy, PortMatch, ProtocolName, Rule, Section } from './model.ts';
 
@@ -43,9 +43,14 @@ export function parsePolicy(text: string, file: string): Policy {
   return policy;
 }
 
+/** Reads a policy file's text; a missing or oversized file, or a directory, is bad input. */
+export function readPolicyFile(path: string): string {
+  return readInputFile(path, 'policy', 'a readable policy.yaml or policy.json');
+}
+
 /** Reads and parses a policy file; an oversized file is refused before it is read. */
 export function loadPolicy(path: string): Policy {
-  return parsePolicy(readInputFile(path, 'policy', 'a readable policy.yaml or policy.json'), path);
+  return parsePolicy(readPolicyFile(path), path);
 }
 
 function readPolicy(src: YamlSource): Policy | undefined {
@@ -143,6 +148,15 @@ function readGroups(src: YamlSource, spec: MapNode): Map<string, GroupDef> {
               `group ${key}: except ${src.scalarText(n)} is IPv${cidr.family} but every cidr of the group is IPv${cidr.family === 4 ? 6 : 4}, so it can never apply`,
               src.span(n),
               `valid: an except prefix of the same family as one of the group's cidrs`,
+            );
+          } else if (def.cidrs.length > 0 && !def.cidrs.some((c) => cidrsOverlap(c, cidr))) {
+            // Legal but useless: the hole is cut where the group has no address, so
+            // the author most likely meant another prefix (or another group).
+            src.bag.warning(
+              'except-outside-cidrs',
+              `group ${key}: except ${src.scalarText(n)} lies outside every cidr of the group, so it removes nothing`,
+              src.span(n),
+              `valid: an except prefix inside one of the group's cidrs (${def.cidrs.map(formatCidr).join(', ')})`,
             );
           }
           def.except.push(cidr);

@@ -10,18 +10,18 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { readInventoryFile } from '../../inventory/load.ts';
 import type { Device } from '../../inventory/model.ts';
 import type { TargetName } from '../../targets/contract.ts';
 import type { Bundle } from '../compile/bundle.ts';
 import type { ManifestDevice } from '../compile/manifest.ts';
 import { logger } from '../log.ts';
+import { WEFT_BIN } from '../package-root.ts';
 import { bundleDigest } from './history.ts';
 import { pushSwitch } from './switches.ts';
 import { SshSession } from './ssh.ts';
 
 const log = logger('rollout');
-
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
 export type Transport = 'ssh' | 'p4runtime' | 'gnmi';
 
@@ -145,7 +145,7 @@ interface SshExtras {
  */
 function sshExtras(inventoryPath: string): Map<string, SshExtras> {
   const out = new Map<string, SshExtras>();
-  const doc = parseDocument(readFileSync(inventoryPath, 'utf8')).toJS() as { spec?: { devices?: { name?: string; mgmt?: { ssh?: SshExtras } }[] } } | null;
+  const doc = parseDocument(readInventoryFile(inventoryPath)).toJS() as { spec?: { devices?: { name?: string; mgmt?: { ssh?: SshExtras } }[] } } | null;
   for (const d of doc?.spec?.devices ?? []) {
     const ssh = d.mgmt?.ssh;
     if (!d.name || !ssh) continue;
@@ -169,7 +169,7 @@ async function pushHost(bundle: Bundle, device: Device, md: ManifestDevice, key:
   try {
     const remote = posix.join(stagingDir, `${device.name}-${md.generation.slice(0, 16)}`);
     const files = await session.upload(bundle.dir, remote);
-    const cmd = `${process.execPath} ${join(REPO_ROOT, 'bin/weft.js')} agent apply ${remote} --device ${device.name} --json`;
+    const cmd = `${process.execPath} ${WEFT_BIN} agent apply ${remote} --device ${device.name} --json`;
     const r = await session.exec(cmd);
     if (r.code !== 0) throw new Error(`weft agent apply on ${device.name} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
     return `${files} files copied, agent applied ${md.generation.slice(0, 12)}`;

@@ -59,20 +59,23 @@ export function checkInputSize(bytes: number, file: string, bag: DiagnosticBag):
 }
 
 /**
- * Reads an input file, refusing an unreadable or oversized one before its
- * text is loaded. `what` names the file for humans ("policy", "inventory").
+ * Reads an input file, refusing a missing, unreadable or oversized one, or a
+ * directory, as bad input before its text is loaded. `what` names the file
+ * for humans ("policy", "inventory").
  */
 export function readInputFile(path: string, what: string, valid: string): string {
   const bag = new DiagnosticBag();
-  let size = 0;
+  const span = { file: path, line: 1, col: 1 };
+  let text = '';
   try {
-    size = statSync(path).size;
+    const st = statSync(path);
+    if (st.isDirectory()) bag.error('not-a-file', `the ${what} file is a directory`, span, `valid: ${valid}, not a directory`);
+    else if (!checkInputSize(st.size, path, bag)) text = readFileSync(path, 'utf8');
   } catch (e) {
-    bag.error('unreadable-file', `cannot read the ${what} file: ${(e as Error).message}`, { file: path, line: 1, col: 1 }, `valid: ${valid}`);
+    bag.error('unreadable-file', `cannot read the ${what} file: ${(e as Error).message}`, span, `valid: ${valid}`);
   }
-  if (!bag.hasErrors) checkInputSize(size, path, bag);
   bag.throwIfErrors();
-  return readFileSync(path, 'utf8');
+  return text;
 }
 
 export type YNode = SourceNode;

@@ -6,13 +6,13 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../orchestrator/package-root.ts';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export const BPF_DIR = fileURLToPath(new URL('../../bpf/', import.meta.url));
-const CACHE_DIR = fileURLToPath(new URL('../../.weft-build/host/', import.meta.url));
+export const BPF_DIR = packagePath('bpf');
+const CACHE_DIR = packagePath('.weft-build', 'host');
 export const CLANG_FLAGS = ['-O2', '-g', '-target', 'bpf', '-Wall', '-Werror', '-I/usr/include/x86_64-linux-gnu'];
 
 function sourceDigest(): string {

@@ -5,10 +5,10 @@
 
 import protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packagePath } from '../../orchestrator/package-root.ts';
 
-const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'proto');
+const PROTO_DIR = packagePath('targets', 'openconfig', 'proto');
 
 function load(): protobuf.Root {
   const root = new protobuf.Root();

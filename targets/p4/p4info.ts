@@ -3,13 +3,12 @@
 // the emulated switch all read ids from here, never from constants.
 
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../orchestrator/package-root.ts';
 import { T, TO_OBJECT } from './proto.ts';
 import { parseTextProto } from './textproto.ts';
 
-export const P4INFO_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'p4', 'weft.p4info.txtpb');
-export const P4_SOURCE_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'p4', 'weft.p4');
+export const P4INFO_PATH = packagePath('p4', 'weft.p4info.txtpb');
+export const P4_SOURCE_PATH = packagePath('p4', 'weft.p4');
 
 /** Key names of the ACL table, in key order (as in p4/weft.p4). */
 export const ACL_FIELDS = [

@@ -3,10 +3,10 @@
 // P4Info reader.
 
 import protobuf from 'protobufjs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packagePath } from '../../orchestrator/package-root.ts';
 
-const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'proto');
+const PROTO_DIR = packagePath('targets', 'p4', 'proto');
 
 function load(): protobuf.Root {
   const root = new protobuf.Root();

@@ -64,6 +64,19 @@ describe('weft', () => {
     }
     expect(COMMANDS.length).toBeGreaterThanOrEqual(4);
   });
+
+  it("lists each verb's own name and summary, so the top-level help needs no verb module", async () => {
+    for (const entry of COMMANDS) {
+      const cmd = await entry.load();
+      expect({ name: cmd.name, summary: cmd.summary }, entry.name).toEqual({ name: entry.name, summary: entry.summary });
+    }
+  });
+
+  it('prints its version from package.json', () => {
+    const r = weft('--version');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`weft ${JSON.parse(readFileSync('package.json', 'utf8')).version}`);
+  });
 });
 
 describe('weft validate', () => {
@@ -113,6 +126,35 @@ describe('weft validate', () => {
     expect(m.code).toBe(2);
     expect(m.stderr).toContain('missing required option --inventory');
     expect(weft('validate', '--policy', 'no/such/policy.yaml', '--inventory', FABRIC).code).toBe(2);
+  });
+
+  it.each([
+    ['--policy', ['--policy', 'examples', '--inventory', FABRIC], 'policy', 'a readable policy.yaml, not a directory'],
+    ['--inventory', ['--policy', POLICY, '--inventory', 'examples'], 'inventory', 'a readable fabric.yaml or *.clab.yml, not a directory'],
+  ])('exits 2 with file:line:col and what is valid when %s is a directory', (_flag, args, what, valid) => {
+    const r = weft('validate', ...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`examples:1:1: error: the ${what} file is a directory (valid: ${valid}) [not-a-file]`);
+    const out = join(work, `dir-${what}`);
+    const c = weft('compile', ...args, '--out', out);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('[not-a-file]');
+    expect(existsSync(out)).toBe(false);
+    const state = join(work, `dir-${what}-state.json`);
+    const a = weft('apply', ...args, '--state', state);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('[not-a-file]');
+    expect(existsSync(state)).toBe(false);
+  });
+
+  it('exits 2 when apply --bundle is given a directory as --inventory (read for SSH key references)', () => {
+    const bundle = join(work, 'dir-inventory-bundle');
+    expect(weft('compile', '--policy', POLICY, '--inventory', FABRIC, '--out', bundle).code).toBe(0);
+    const state = join(work, 'dir-inventory-bundle-state.json');
+    const a = weft('apply', '--bundle', bundle, '--inventory', 'examples', '--state', state);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('examples:1:1: error: the inventory file is a directory');
+    expect(existsSync(state)).toBe(false);
   });
 });
 

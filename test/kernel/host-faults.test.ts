@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WEFT_BIN } from '../../orchestrator/package-root.ts';
 import { agentApply } from '../../targets/host/agent.ts';
 import { CLANG_FLAGS } from '../../targets/host/build.ts';
 import {
@@ -24,18 +25,17 @@ import {
   vethBetween,
   writeHostBundle,
 } from './host-helpers.ts';
+import { installPacked } from '../package/install-packed.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const AGENT = `${ROOT}test/kernel/host-agent.run.ts`;
-const RUN_TS = `${ROOT}bin/run-ts.js`;
 
 const why = kernelUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`host kernel tests cannot run: ${why}`);
 
 async function agent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run('node', [RUN_TS, AGENT, ...args], { encoding: 'utf8' });
+    const r = await run(process.execPath, [WEFT_BIN, 'agent', ...args], { encoding: 'utf8' });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -99,14 +99,22 @@ describe.skipIf(why !== undefined)('host agent faults', () => {
     }
   });
 
+  // The unprivileged user may not be able to read the checkout (a clone under
+  // /root is mode 700), so it runs weft as packed and installed in a temporary
+  // directory it can read, from there: nothing of the checkout is needed.
   it('says what to do without privilege', async () => {
-    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', RUN_TS, AGENT, 'status'], { encoding: 'utf8' }).then(
-      (x) => ({ code: 0, stderr: x.stderr }),
-      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
-    );
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/needs root/);
-  });
+    const inst = installPacked('weft-hf-unpriv');
+    try {
+      const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, inst.bin, 'agent', 'status'], { cwd: inst.dir, encoding: 'utf8' }).then(
+        (x) => ({ code: 0, stderr: x.stderr }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+      expect(r.stderr).toMatch(/weft agent needs root \(CAP_BPF and CAP_NET_ADMIN/);
+      expect(r.code).toBe(1);
+    } finally {
+      inst.remove();
+    }
+  }, 900_000);
 
   it('names a missing interface, an unknown device and an unknown namespace', async () => {
     const r1 = await agent(['apply', bundle.path, '--device', 'h1']);

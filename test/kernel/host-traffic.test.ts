@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import type { Flow } from '../../orchestrator/flow.ts';
+import { WEFT_BIN } from '../../orchestrator/package-root.ts';
 import {
   endpoint,
   ensureBpffs,
@@ -31,8 +32,6 @@ import {
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-// `weft agent` itself (the verb module), run on its own.
-const AGENT = `${ROOT}test/kernel/host-agent.run.ts`;
 const PROBE = `${ROOT}test/kernel/host-probe.run.ts`;
 const RUN_TS = `${ROOT}bin/run-ts.js`;
 
@@ -66,8 +65,7 @@ const P2 = policyOf(
 );
 
 async function weft(args: string[]): Promise<string> {
-  if (args[0] !== 'agent') throw new Error('only the agent verb is used here');
-  const r = await run('node', [RUN_TS, AGENT, ...args.slice(1)], { encoding: 'utf8' });
+  const r = await run(process.execPath, [WEFT_BIN, ...args], { encoding: 'utf8' });
   return r.stdout;
 }
 
