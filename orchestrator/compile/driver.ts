@@ -17,6 +17,7 @@ import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
 import { place } from '../placement/place.ts';
 import { loadPolicy } from '../policy/load.ts';
+import { ANALYSIS_FILE, analysisDocument } from './analysis.ts';
 import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, SOURCE_POLICY, sourceInventoryPath } from './bundle.ts';
 import {
   generationDigest,
@@ -159,6 +160,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     write(inventorySource, inventoryText);
     write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
     write(PLACEMENT_FILE, `${JSON.stringify(placement, null, 2)}\n`);
+    write(ANALYSIS_FILE, analysisDocument([...(policy.warnings ?? []), ...(fabric.warnings ?? []), ...diagnostics]));
     for (const g of generated) {
       mkdirSync(join(tmp, DEVICES_DIR, g.device.name), { recursive: true });
       for (const f of g.files) write(join(DEVICES_DIR, g.device.name, f.path), f.content);
