@@ -1,5 +1,5 @@
 // The page's own CSS and JavaScript, read from assets/ so they stay plain
-// files (linted and tested as what they are) and are inlined into the page.
+// files (tested as what they are) and are inlined into the page.
 
 import { readFileSync } from 'node:fs';
 
@@ -9,3 +9,6 @@ function asset(name: string): string {
 
 /** Defines globalThis.WeftExplain (assets/explain.js). */
 export const EXPLAIN_JS = asset('explain.js');
+/** Reads #weft-report-data and wires the drawing and the explain box; needs EXPLAIN_JS first. */
+export const PAGE_JS = asset('page.js');
+export const PAGE_CSS = asset('page.css');
