@@ -31,7 +31,7 @@ interface PageEvaluator {
     src: { groups: string[]; endpoints: string[] };
     dst: { groups: string[]; endpoints: string[] };
     pathText: string | null;
-    points: { device: string }[];
+    points: { device: string; placed: { attach: string }[] }[];
   };
 }
 interface PageModule {
@@ -106,6 +106,7 @@ describe('report page evaluator', () => {
     const flows = generateFlows(makeRng(42), policy, fabric, 3000);
     expect(compareOnFlows(page, ev, new ReferenceEvaluator(policy, fabric), flows)).toEqual([]);
     let explained = 0;
+    let prefilterDrops = 0;
     for (const f of flows) {
       if (![1, 6, 17, 58].includes(f.proto) || (f.proto === 1 && f.src.family !== 4) || (f.proto === 58 && f.src.family !== 6)) continue;
       const icmp = f.proto === 1 || f.proto === 58;
@@ -123,10 +124,16 @@ describe('report page evaluator', () => {
       });
       // Every device weft explain names on the path is listed by the page too.
       for (const p of want.points) expect(got.points.map((x) => x.device)).toContain(p.device);
+      // A prefilter that drops the flow is where the deciding deny rule is placed on the flow's port.
+      for (const p of want.points.filter((x) => x.mode === 'prefilter' && x.decision === 'deny')) {
+        expect(got.points.find((x) => x.device === p.device)!.placed.map((x) => x.attach)).toContain(`${p.interface} ingress`);
+        prefilterDrops++;
+      }
       explained++;
     }
-    console.log(`report page explain: ${explained} example flows explained as weft explain does`);
+    console.log(`report page explain: ${explained} example flows explained as weft explain does (${prefilterDrops} dropped by a prefilter)`);
     expect(explained).toBeGreaterThan(1000);
+    expect(prefilterDrops).toBeGreaterThan(50);
   });
 
   it('refuses input it cannot evaluate, saying what is valid', () => {

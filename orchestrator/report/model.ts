@@ -59,7 +59,8 @@ export interface ReportModel {
   policy: string;
   fabric: string;
   generator: string;
-  bundleDir: string;
+  /** sha256 of the policy source, as in the manifest. */
+  policyDigest: string;
   counts: { devices: number; endpoints: number; rules: number; groups: number; identities: number; cells: number };
   layout: Layout;
   nodes: Record<string, NodeDetails>;
@@ -139,7 +140,7 @@ export function reportModel(bundle: Bundle, warnings: Diagnostic[] | undefined):
     policy: manifest.policy.name,
     fabric: manifest.fabric.name,
     generator: manifest.generator,
-    bundleDir: bundle.dir,
+    policyDigest: manifest.policy.digest,
     counts: {
       devices: fabric.devices.length,
       endpoints: fabric.endpoints.length,

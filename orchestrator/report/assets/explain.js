@@ -252,6 +252,18 @@
       return { hops: null, note: 'neither address is a fabric endpoint: no Weft enforcement point is on this path' };
     }
 
+    /**
+     * Whether the flow passes a placement point ("eth1 ingress", or "* egress"
+     * for a host's own endpoints) at this hop: ports by the way it enters or
+     * leaves, a host's endpoints by being the source (egress) or the
+     * destination (ingress).
+     */
+    function crosses(attach, hop, first, last) {
+      var parts = attach.split(' ');
+      if (parts[0] === '*') return parts[1] === 'egress' ? first : last;
+      return parts[1] === 'ingress' ? parts[0] === hop.in : parts[0] === hop.out;
+    }
+
     function at(attachment) {
       return attachment.port ? attachment.device + ':' + attachment.port : attachment.device;
     }
@@ -300,12 +312,13 @@
       var d = end(dst, String(q.dst).trim());
       var path = pathOf(s.attachment, d.attachment);
       var points = [];
-      (path.hops || []).forEach(function (h) {
+      var hops = path.hops || [];
+      hops.forEach(function (h, i) {
         var dev = devices.get(h.device);
         if (!dev || !dev.target) return;
         var placed = rule
           ? rule.points.filter(function (p) {
-              return p.device === h.device;
+              return p.device === h.device && crosses(p.attach, h, i === 0, i === hops.length - 1);
             })
           : [];
         points.push({ device: h.device, target: dev.target, mode: dev.mode, placed: placed });

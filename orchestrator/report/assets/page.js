@@ -153,7 +153,7 @@
     var points = x.points.map(function (p) {
       var here = p.placed.length
         ? p.placed.map(function (pl) { return pl.attach + ' ' + pl.mode + ': ' + pl.reason; }).join('; ')
-        : 'the deciding rule is not placed here';
+        : 'the deciding rule is not placed on the ports this flow crosses';
       return p.device + ' (' + p.target + ', ' + p.mode + '): ' + here;
     });
     var rows = [
