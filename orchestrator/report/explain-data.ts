@@ -30,8 +30,8 @@ export interface ExplainRule {
   to: number[];
   /** Empty: every protocol and port. */
   ports: PortJson[];
-  /** Where the rule is enforced and why (placement.json). */
-  points: RulePoint[];
+  /** Where the rule is enforced and why (placement.json), as indices into ExplainData.points. */
+  points: number[];
 }
 
 export interface ExplainData {
@@ -39,6 +39,11 @@ export interface ExplainData {
   endpoints: { name: string; addresses: string[]; device?: string; port?: string }[];
   groups: { name: string; members: number[]; cidrs: string[]; except: string[] }[];
   rules: ExplainRule[];
+  /**
+   * The distinct enforcement points of all rules. A point (a host's ingress,
+   * a switch port) serves many rules; listing it once keeps the page small.
+   */
+  points: RulePoint[];
   devices: { name: string; kind: string; target?: TargetName; mode?: EnforcementMode }[];
   /** [deviceA, portA, deviceB, portB] */
   links: [string, string, string, string][];
@@ -68,6 +73,17 @@ export function explainData(policy: Policy, fabric: Fabric, placement: Placement
   const peer = (p: PeerRef): number => (p.kind === 'any' ? -1 : groupIndex.get(p.name)!);
   const placed = new Map(placement.rules.map((r) => [r.rule, r.points]));
   const targets = new Map(placement.devices.map((d) => [d.device, d]));
+  const points: RulePoint[] = [];
+  const pointIndex = new Map<string, number>();
+  const pointOf = (p: RulePoint): number => {
+    const key = JSON.stringify([p.device, p.attach, p.mode, p.reason]);
+    let i = pointIndex.get(key);
+    if (i === undefined) {
+      pointIndex.set(key, (i = points.length));
+      points.push({ device: p.device, attach: p.attach, mode: p.mode, reason: p.reason });
+    }
+    return i;
+  };
   return {
     defaultAction: policy.defaultAction,
     endpoints: fabric.endpoints.map((e) => {
@@ -90,8 +106,9 @@ export function explainData(policy: Policy, fabric: Fabric, placement: Placement
       from: r.from.map(peer),
       to: r.to.map(peer),
       ports: r.ports.map(portJson),
-      points: (placed.get(r.index) ?? []).map((p) => ({ device: p.device, attach: p.attach, mode: p.mode, reason: p.reason })),
+      points: (placed.get(r.index) ?? []).map(pointOf),
     })),
+    points,
     devices: fabric.devices.map((d) => {
       const dp = targets.get(d.name);
       return { name: d.name, kind: d.kind, ...(dp ? { target: dp.target, mode: dp.mode } : {}) };

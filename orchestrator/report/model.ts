@@ -158,7 +158,7 @@ export function reportModel(bundle: Bundle, warnings: Diagnostic[] | undefined):
       action: r.action,
       location: explain.rules[r.index].location,
       match: matchText(r),
-      points: explain.rules[r.index].points,
+      points: explain.rules[r.index].points.map((i) => explain.points[i]),
     })),
     devices: manifest.devices.map((m) => ({
       name: m.name,

@@ -40,12 +40,12 @@ function deviceRow(d: DeviceRow): string {
   );
 }
 
+/** The list of points opens on demand (assets/page.js fills it from the data): large fabrics place a rule on hundreds of devices. */
 function ruleRow(r: RuleRow): string {
   const devices = new Set(r.points.map((p) => p.device));
+  const modes = (['exact', 'prefilter'] as const).map((mode) => [mode, r.points.filter((p) => p.mode === mode).length] as const).filter(([, n]) => n > 0);
   const where = r.points.length
-    ? `<details><summary>${r.points.length} point${r.points.length === 1 ? '' : 's'} on ${devices.size} device${devices.size === 1 ? '' : 's'}</summary><ul>${r.points
-        .map((p) => `<li><b>${esc(p.device)}</b> ${esc(p.attach)} <i>${esc(p.mode)}</i>: ${esc(p.reason)}</li>`)
-        .join('')}</ul></details>`
+    ? `<details class="points" data-rule-index="${r.index}"><summary>${r.points.length} point${r.points.length === 1 ? '' : 's'} on ${devices.size} device${devices.size === 1 ? '' : 's'} (${modes.map(([mode, n]) => `${n} ${mode}`).join(', ')})</summary><ul></ul></details>`
     : '<span class="muted">enforced nowhere: no device holds an endpoint it applies to</span>';
   return (
     `<tr data-rule="${esc(r.name)}"><td class="num">${r.index}</td><td>${esc(r.section || '-')}</td><td><b>${esc(r.name)}</b></td>` +

@@ -65,8 +65,12 @@ describe('weft report page', () => {
       expect(rows[i][4]).toBe(`source/policy.yaml:${r.span.line}:${r.span.col}`);
     }
     const quarantineIn = rows.find((r) => r[1] === 'quarantine-in')!;
-    expect(quarantineIn[5]).toMatch(/17 points on \d+ devices/);
-    expect(quarantineIn[5]).toContain('traffic from monitor-1 (unmanaged behind leaf2:eth5) is checked as it enters');
+    expect(quarantineIn[5]).toMatch(/17 points on 11 devices \(10 exact, 7 prefilter\)/);
+    // The points themselves travel once in the page's data, by index.
+    const data = JSON.parse(html.match(/<script type="application\/json" id="weft-report-data">(.*?)<\/script>/s)![1]);
+    const reasons = data.explain.rules[1].points.map((i: number) => data.explain.points[i].reason);
+    expect(reasons).toHaveLength(17);
+    expect(reasons).toContain('leaf2 eth5 ingress exact: traffic from monitor-1 (unmanaged behind leaf2:eth5) is checked as it enters');
   });
 
   it('shows entries against capacity for every compiled device', () => {

@@ -97,6 +97,13 @@ describe.skipIf(why !== undefined)('weft report in headless chromium', () => {
     expect(await page.locator('#fabric-svg line.link.hl').count()).toBe(5);
   });
 
+  it('lists where a rule is enforced and why when its row is opened', async () => {
+    const row = page.locator('#rules tr[data-rule="quarantine-in"] details.points');
+    await row.locator('summary').click();
+    expect(await row.locator('li').count()).toBe(17);
+    expect(await row.innerText()).toContain('leaf2 eth5 ingress exact: traffic from monitor-1 (unmanaged behind leaf2:eth5) is checked as it enters');
+  });
+
   it('explains flows with the reference evaluator’s verdicts and rules', async () => {
     const chosen: Flow[] = [
       flow('10.0.1.11', '10.0.3.99', 'icmp', 8, 0),

@@ -317,9 +317,13 @@
         var dev = devices.get(h.device);
         if (!dev || !dev.target) return;
         var placed = rule
-          ? rule.points.filter(function (p) {
-              return p.device === h.device && crosses(p.attach, h, i === 0, i === hops.length - 1);
-            })
+          ? rule.points
+              .map(function (k) {
+                return data.points[k];
+              })
+              .filter(function (p) {
+                return p.device === h.device && crosses(p.attach, h, i === 0, i === hops.length - 1);
+              })
           : [];
         points.push({ device: h.device, target: dev.target, mode: dev.mode, placed: placed });
       });

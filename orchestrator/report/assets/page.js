@@ -88,6 +88,18 @@
     });
   });
 
+  // A rule's enforcement points are listed when its row is opened.
+  document.querySelectorAll('details.points').forEach(function (d) {
+    d.addEventListener('toggle', function () {
+      var ul = d.querySelector('ul');
+      if (!d.open || ul.childElementCount) return;
+      data.explain.rules[Number(d.dataset.ruleIndex)].points.forEach(function (k) {
+        var p = data.explain.points[k];
+        ul.append(el('li', {}, [el('b', {}, [p.device]), ' ' + p.attach + ' ', el('i', {}, [p.mode]), ': ' + p.reason]));
+      });
+    });
+  });
+
   // Zoom scales the drawing's width; the pane scrolls to pan.
   var zoom = 1;
   function setZoom(z) {
