@@ -25,14 +25,15 @@
   function parseV4(t) {
     var parts = t.split('.');
     if (parts.length !== 4) return null;
-    var v = 0n;
+    // A Number holds 32 bits exactly; one BigInt at the end spares thousands of allocations.
+    var v = 0;
     for (var i = 0; i < 4; i++) {
       if (!/^(0|[1-9][0-9]{0,2})$/.test(parts[i])) return null;
       var n = Number(parts[i]);
       if (n > 255) return null;
-      v = (v << 8n) | BigInt(n);
+      v = v * 256 + n;
     }
-    return v;
+    return BigInt(v);
   }
 
   function parseV6(t) {
@@ -110,30 +111,30 @@
     }
   }
 
-  function compareNames(a, b) {
-    return a.localeCompare(b);
-  }
-  function comparePorts(a, b) {
-    return a.localeCompare(b, 'en', { numeric: true });
-  }
+  // The orders `weft explain` sorts links by (String.localeCompare), with one
+  // collator each instead of one per comparison.
+  var compareNames = new Intl.Collator().compare;
+  var comparePorts = new Intl.Collator('en', { numeric: true }).compare;
 
   function create(data) {
     var endpointAddrs = data.endpoints.map(function (e) {
       return e.addresses.map(parseAddress);
     });
+    var endpointKeys = endpointAddrs.map(function (list) {
+      return list.map(addrKey);
+    });
     var groups = data.groups.map(function (g) {
       var members = new Set();
       g.members.forEach(function (i) {
-        endpointAddrs[i].forEach(function (a) {
-          members.add(addrKey(a));
+        endpointKeys[i].forEach(function (k) {
+          members.add(k);
         });
       });
       return { name: g.name, members: members, cidrs: g.cidrs.map(parseRange), except: g.except.map(parseRange) };
     });
     var owners = new Map();
     data.endpoints.forEach(function (e, i) {
-      endpointAddrs[i].forEach(function (a) {
-        var k = addrKey(a);
+      endpointKeys[i].forEach(function (k) {
         if (!owners.has(k)) owners.set(k, []);
         owners.get(k).push(i);
       });
