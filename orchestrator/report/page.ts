@@ -4,7 +4,7 @@
 
 import { formatDiagnostic } from '../diagnostics.ts';
 import { EXPLAIN_JS, PAGE_CSS, PAGE_JS } from './assets.ts';
-import type { Usage } from './capacity.ts';
+import { NEAR_FULL, type Usage } from './capacity.ts';
 import { esc, jsonForScript, scriptSource } from './html-text.ts';
 import type { DeviceRow, ReportModel, RuleRow } from './model.ts';
 import { fabricSvg } from './svg.ts';
@@ -127,7 +127,7 @@ ${explainForm()}
 <h2>Devices: entries against capacity</h2>
 <table class="devices"><thead><tr><th>device</th><th>kind</th><th>target</th><th>mode</th><th>entries</th><th>capacity</th><th>used</th><th>files</th><th>size</th><th>notes</th></tr></thead>
 <tbody>${m.devices.map(deviceRow).join('\n')}</tbody></table>
-<p class="muted">Highlighted: <span class="usage-near legend-row">at or above 80% of capacity</span> <span class="usage-over legend-row">over capacity</span>.</p>
+<p class="muted">Highlighted: <span class="usage-near legend-row">at or above ${Math.round(NEAR_FULL * 100)}% of capacity</span> <span class="usage-over legend-row">over capacity</span>.</p>
 </section>
 <section id="warnings">
 <h2>Analysis warnings</h2>

@@ -5,8 +5,11 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readAnalysis } from '../compile/analysis.ts';
 import { readBundle } from '../compile/bundle.ts';
+import { logger } from '../log.ts';
 import { reportModel } from './model.ts';
 import { renderPage } from './page.ts';
+
+const log = logger('report');
 
 export async function renderReport(bundleDir: string): Promise<string> {
   const bundle = await readBundle(bundleDir);
@@ -24,5 +27,6 @@ export async function writeReport(bundleDir: string, outFile: string): Promise<n
     rmSync(tmp, { force: true });
     throw e;
   }
+  log.info({ bundle: bundleDir, out: outFile, bytes: Buffer.byteLength(html) }, 'report written');
   return Buffer.byteLength(html);
 }
