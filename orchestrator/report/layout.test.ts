@@ -78,6 +78,15 @@ describe('layoutFabric', () => {
     expect(overlaps(l)).toEqual([]);
   });
 
+  it('draws containerlab bridges between the switches and the hosts behind them', () => {
+    const f = fabricOf([['srl1', 'switch'], ['srv1', 'host'], ['srv2', 'host']], [['srv1', 'srl1']]);
+    f.bridges = [{ name: 'br1', labels: {}, span: SPAN, links: [{ a: { device: 'srv2', port: 'eth1' }, b: { device: 'br1', port: 'eth1' }, span: SPAN }, { a: { device: 'br1', port: 'eth2' }, b: { device: 'srl1', port: 'e1-2' }, span: SPAN }] }];
+    const l = layoutFabric(f);
+    expect(l.bands.map((b) => b.label)).toEqual(['switches', 'bridges', 'hosts']);
+    expect(l.edges).toEqual([['srv1', 'srl1'], ['srv2', 'br1'], ['br1', 'srl1']]);
+    expect(l.nodes.find((n) => n.name === 'br1')!.role).toBe('bridge');
+  });
+
   it('lays out a thousand devices in wrapped bands without overlap', () => {
     const devices: [string, DeviceKind][] = [];
     const links: [string, string][] = [];

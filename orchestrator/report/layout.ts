@@ -1,5 +1,5 @@
 // A layered drawing of the fabric for the report: one band per role (the
-// spine tiers, leaves, DPUs, hosts, unmanaged endpoints), each band wrapped
+// spine tiers, leaves, DPUs, containerlab bridges, hosts, unmanaged endpoints), each band wrapped
 // into lines so a thousand devices stay on a readable page. Positions are
 // computed once, in order (switch tiers by distance from the edge, lower
 // bands by the mean position of their neighbours above), never by a force
@@ -9,7 +9,7 @@
 import type { Fabric } from '../../inventory/model.ts';
 import { comparePorts } from '../placement/place.ts';
 
-export type Role = 'spine' | 'leaf' | 'dpu' | 'host' | 'endpoint';
+export type Role = 'spine' | 'leaf' | 'dpu' | 'bridge' | 'host' | 'endpoint';
 
 export interface LaidNode {
   name: string;
@@ -81,6 +81,8 @@ export function layoutFabric(fabric: Fabric): Layout {
   const edges: [string, string][] = [
     ...fabric.links.map((l) => [l.a.device, l.b.device] as [string, string]),
     ...unmanaged.map((e) => [e.attach!.device, e.name] as [string, string]),
+    // A bridge joins ports without enforcing: drawn, so the hosts behind it are not left unconnected.
+    ...(fabric.bridges ?? []).flatMap((b) => b.links.map((l) => [l.a.device, l.b.device] as [string, string])),
   ];
   const tiers = switchTiers(fabric, edges);
   const neighbours = new Map<string, string[]>();
@@ -103,6 +105,7 @@ export function layoutFabric(fabric: Fabric): Layout {
     bands.push({ label, role: t === 1 ? 'leaf' : 'spine', tier: t, names });
   }
   bands.push({ label: 'DPUs', role: 'dpu', tier: 0, names: fabric.devices.filter((d) => d.kind === 'dpu' || d.kind === 'smartnic').map((d) => d.name) });
+  bands.push({ label: 'bridges', role: 'bridge', tier: 0, names: (fabric.bridges ?? []).map((b) => b.name) });
   bands.push({ label: 'hosts', role: 'host', tier: 0, names: fabric.devices.filter((d) => d.kind === 'host').map((d) => d.name) });
   bands.push({ label: 'unmanaged endpoints', role: 'endpoint', tier: 0, names: unmanaged.map((e) => e.name) });
 

@@ -123,6 +123,9 @@ export function reportModel(bundle: Bundle, warnings: Diagnostic[] | undefined):
       ...(local.length ? { endpoints: local.map((e) => `${e.name}${e.attach && e.host === undefined ? ` on ${e.attach.port}` : ''}: ${addresses(e.addresses).join(', ')}`) } : {}),
     };
   }
+  for (const b of fabric.bridges ?? []) {
+    nodes[b.name] = { name: b.name, kind: 'bridge (joins ports, enforces nothing)', role: 'bridge', target: 'none' };
+  }
   for (const e of fabric.endpoints) {
     if (e.host !== undefined || !e.attach) continue;
     nodes[e.name] = {
