@@ -7,7 +7,7 @@
 // benchmarks measure), so devices show no entry counts here. Run alone:
 //   npm run bench -- report
 
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle } from '../orchestrator/compile/bundle.ts';
@@ -15,9 +15,9 @@ import { buildIr } from '../orchestrator/ir/build.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { reportModel } from '../orchestrator/report/model.ts';
 import { renderPage } from '../orchestrator/report/page.ts';
+import { chromiumMissing, launchOffline } from '../test/browser/chromium.ts';
 import { benchScenario } from './compile.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SPINES = 4;
 
 function ms(since: number): number {
@@ -26,17 +26,9 @@ function ms(since: number): number {
 
 /** Opens the page in headless chromium (no network) and times the load and one explain query. */
 async function inBrowser(file: string, src: string, dst: string): Promise<Record<string, number | string>> {
-  const { chromium } = await import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), `weft-bench-report-profile-${process.pid}-`));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 1000 },
-  });
+  const browser = await launchOffline();
   try {
-    await context.route(/^(?!file:)/, (route) => route.abort());
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     let started = performance.now();
     await page.goto(`file://${file}`, { waitUntil: 'load' });
     const loadMs = ms(started);
@@ -47,10 +39,9 @@ async function inBrowser(file: string, src: string, dst: string): Promise<Record
     started = performance.now();
     await page.click('#explain-form button[type=submit]');
     const verdict = await page.locator('#explain-out dl').getAttribute('data-verdict');
-    return { browserLoadMs: loadMs, browserDrawnNodes: drawn, browserExplainMs: ms(started), browserVerdict: verdict ?? 'none' };
+    return { browserLoadMs: loadMs, browserDrawnNodes: drawn, browserExplainMs: ms(started), browserVerdict: verdict ?? 'none', browserRefusedRequests: browser.refused.length };
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await browser.close();
   }
 }
 
@@ -105,7 +96,8 @@ export async function run(): Promise<Record<string, unknown>> {
     svgWidthPx: model.layout.width,
     svgHeightPx: model.layout.height,
   };
-  if (!existsSync(CHROMIUM)) return { ...figures, browser: `skipped: ${CHROMIUM} is missing` };
+  const missing = chromiumMissing();
+  if (missing) return { ...figures, browser: `skipped: ${missing}` };
   const dir = mkdtempSync(join(tmpdir(), `weft-bench-report-${process.pid}-`));
   try {
     const file = join(dir, 'report.html');

@@ -1,10 +1,11 @@
 // analysis.json: compile records exactly the warnings `weft validate` reports,
 // and readAnalysis refuses a damaged file instead of showing half of it.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHADOWED_RULE, writeShadowedExamplePolicy } from '../testing/shadowed.ts';
 import { loadInventory } from '../../inventory/load.ts';
 import { analyze } from '../analysis/analyze.ts';
 import { buildIr } from '../ir/build.ts';
@@ -13,15 +14,12 @@ import { ANALYSIS_FILE, readAnalysis } from './analysis.ts';
 import { compileBundle } from './driver.ts';
 import { ManifestError } from './manifest.ts';
 
-// The example policy plus a rule that prod-metrics (prod -> prod, tcp 9100-9199) already decides.
-const SHADOWED = ['        - name: web-metrics', '          from: [web]', '          to: [web]', '          ports: [{protocol: tcp, port: 9100}]', '          action: allow', ''].join('\n');
 
 let work: string;
 let policyPath: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'weft-analysis-test-'));
-  policyPath = join(work, 'policy.yaml');
-  writeFileSync(policyPath, `${readFileSync('examples/policy.yaml', 'utf8').trimEnd()}\n${SHADOWED}`);
+  policyPath = writeShadowedExamplePolicy(work);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -33,7 +31,7 @@ describe('analysis.json', () => {
     const fabric = loadInventory('examples/fabric.yaml');
     const expected = analyze(policy, fabric, buildIr(policy, fabric));
     const recorded = readAnalysis(outDir);
-    expect(expected.some((d) => d.code === 'shadowed-rule' && d.message.includes('web-metrics'))).toBe(true);
+    expect(expected.some((d) => d.code === 'shadowed-rule' && d.message.includes(SHADOWED_RULE))).toBe(true);
     expect(recorded).toEqual(JSON.parse(JSON.stringify(expected)));
     expect(recorded!.every((d) => d.span?.file === policyPath || d.span?.file === 'examples/fabric.yaml')).toBe(true);
     // The manifest's counts agree with the full list.

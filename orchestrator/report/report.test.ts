@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHADOWED_RULE, writeShadowedExamplePolicy } from '../testing/shadowed.ts';
 import type { Device } from '../../inventory/model.ts';
 import { main } from '../cli/main.ts';
 import { compileBundle } from '../compile/driver.ts';
@@ -17,16 +18,13 @@ import { loadInventory } from '../../inventory/load.ts';
 import { usageOf } from './capacity.ts';
 import { renderReport } from './report.ts';
 
-// The example policy plus a rule that prod-metrics (prod -> prod, tcp 9100-9199) already decides.
-const SHADOWED = ['        - name: web-metrics', '          from: [web]', '          to: [web]', '          ports: [{protocol: tcp, port: 9100}]', '          action: allow', ''].join('\n');
 
 let work: string;
 let bundle: string;
 let html: string;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'weft-report-test-'));
-  const policyPath = join(work, 'policy.yaml');
-  writeFileSync(policyPath, `${readFileSync('examples/policy.yaml', 'utf8').trimEnd()}\n${SHADOWED}`);
+  const policyPath = writeShadowedExamplePolicy(work);
   bundle = join(work, 'bundle');
   await compileBundle({ policyPath, inventoryPath: 'examples/fabric.yaml', outDir: bundle });
   html = await renderReport(bundle);
@@ -94,7 +92,7 @@ describe('weft report page', () => {
 
   it('shows the analysis warnings as validate reports them', () => {
     expect(html).toContain('<code>shadowed-rule</code>');
-    expect(html).toMatch(/policy\.yaml:\d+:\d+<\/td><td>[^<]*web-metrics/);
+    expect(html).toMatch(new RegExp(`policy\\.yaml:\\d+:\\d+</td><td>[^<]*${SHADOWED_RULE}`));
   });
 
   it('is self-contained: no external scripts, styles, images or fonts', () => {

@@ -5,10 +5,10 @@
 // compares its verdicts and deciding rules with the reference evaluator, and
 // takes a screenshot (WEFT_REPORT_SCREENSHOT=path keeps it, for the README).
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../inventory/load.ts';
 import { compileBundle } from '../../orchestrator/compile/driver.ts';
@@ -20,11 +20,9 @@ import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { writeReport } from '../../orchestrator/report/report.ts';
 import { flow } from '../../orchestrator/testing/build.ts';
 import { generateFlows, makeRng } from '../../orchestrator/testing/generate.ts';
+import { chromiumMissing, launchOffline, type OfflineBrowser } from './chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-const why = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium; scripts/setup.sh installs it)`;
+const why = chromiumMissing();
 if (why && process.env.CI === 'true') throw new Error(`report browser test cannot run: ${why}`);
 if (why) console.log(`skipping the report browser test: ${why}`);
 
@@ -33,9 +31,8 @@ const fabric = loadInventory('examples/fabric.yaml');
 const reference = new ReferenceEvaluator(policy, fabric);
 
 let work: string;
-let context: BrowserContext;
+let browser: OfflineBrowser;
 let page: Page;
-const refused: string[] = [];
 const pageErrors: string[] = [];
 
 /** Asks the page's explain box about a flow; returns what the page shows. */
@@ -56,24 +53,14 @@ describe.skipIf(why !== undefined)('weft report in headless chromium', () => {
     const bundle = join(work, 'bundle');
     await compileBundle({ policyPath: 'examples/policy.yaml', inventoryPath: 'examples/fabric.yaml', outDir: bundle });
     await writeReport(bundle, join(work, 'report.html'));
-    context = await chromium.launchPersistentContext(join(work, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1400, height: 1000 },
-    });
-    // The page must need nothing but its own file.
-    await context.route(/^(?!file:)/, (route) => {
-      refused.push(route.request().url());
-      return route.abort();
-    });
-    page = await context.newPage();
+    browser = await launchOffline();
+    page = await browser.context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`file://${join(work, 'report.html')}`);
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -84,7 +71,7 @@ describe.skipIf(why !== undefined)('weft report in headless chromium', () => {
       expect(box!.width * box!.height, d.name).toBeGreaterThan(100);
     }
     expect(await page.locator('#fabric-svg g.dev').count()).toBe(fabric.devices.length + fabric.endpoints.filter((e) => e.host === undefined).length);
-    expect(refused).toEqual([]);
+    expect(browser.refused).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
 
