@@ -3,6 +3,7 @@
 // its capacity, the analysis warnings, and the data the explain box runs on.
 
 import { relative } from 'node:path';
+import type { Endpoint } from '../../inventory/model.ts';
 import type { Bundle } from '../compile/bundle.ts';
 import { formatSpan, type Diagnostic, type SourceSpan } from '../diagnostics.ts';
 import { formatIp } from '../net/ip.ts';
@@ -107,11 +108,20 @@ export function reportModel(bundle: Bundle, warnings: Diagnostic[] | undefined):
   const roles = new Map(layout.nodes.map((n) => [n.name, n.role]));
   const addresses = (list: { family: 4 | 6; value: bigint }[]): string[] => list.map((a) => formatIp(a.family, a.value));
 
+  // Endpoints by the device they live on or plug into.
+  const endpointsOf = new Map<string, Endpoint[]>();
+  for (const e of fabric.endpoints) {
+    const at = e.host ?? e.attach?.device;
+    if (at === undefined) continue;
+    const list = endpointsOf.get(at);
+    if (list) list.push(e);
+    else endpointsOf.set(at, [e]);
+  }
   const nodes: Record<string, NodeDetails> = {};
   for (const d of fabric.devices) {
     const m = byDevice.get(d.name);
     const dp = placed.get(d.name);
-    const local = fabric.endpoints.filter((e) => (e.host ?? e.attach?.device) === d.name);
+    const local = endpointsOf.get(d.name) ?? [];
     nodes[d.name] = {
       name: d.name,
       kind: d.kind + (d.pipeline ? ` (${d.pipeline})` : '') + (d.profile ? ` (${d.profile})` : ''),

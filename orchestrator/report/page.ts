@@ -46,7 +46,7 @@ function ruleRow(r: RuleRow): string {
   const modes = (['exact', 'prefilter'] as const).map((mode) => [mode, r.points.filter((p) => p.mode === mode).length] as const).filter(([, n]) => n > 0);
   const where = r.points.length
     ? `<details class="points" data-rule-index="${r.index}"><summary>${r.points.length} point${r.points.length === 1 ? '' : 's'} on ${devices.size} device${devices.size === 1 ? '' : 's'} (${modes.map(([mode, n]) => `${n} ${mode}`).join(', ')})</summary><ul></ul></details>`
-    : '<span class="muted">enforced nowhere: no device holds an endpoint it applies to</span>';
+    : '<span class="muted">no enforcement point (placement.json lists none for it)</span>';
   return (
     `<tr data-rule="${esc(r.name)}"><td class="num">${r.index}</td><td>${esc(r.section || '-')}</td><td><b>${esc(r.name)}</b></td>` +
     `<td><span class="verdict ${esc(r.action)}">${esc(r.action)}</span></td><td>${esc(r.match)}</td><td class="loc">${esc(r.location)}</td><td>${where}</td></tr>`
