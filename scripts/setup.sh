@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Weft needs on Debian 12 (run as root): the eBPF toolchain,
-# the tools the lab uses inside its namespaces, the npm dependencies and the
-# compiled dist/; it checks for Node.js 20 or later (Debian's own is too old,
-# so the machine must bring it) and mounts bpffs. Safe to run again: every step checks before it acts.
+# the tools the lab uses inside its namespaces, chromium (the report's browser
+# test), the npm dependencies and the compiled dist/; it checks for Node.js 20
+# or later (Debian's own is too old, so the machine must bring it) and mounts
+# bpffs. Safe to run again: every step checks before it acts.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ PACKAGES=(
   clang llvm libbpf-dev bpftool xdp-tools
   nftables iproute2 tcpdump iputils-ping procps make
   openssh-server snmpd
+  chromium
 )
 
 missing=()

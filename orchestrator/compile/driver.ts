@@ -18,6 +18,7 @@ import { logger } from '../log.ts';
 import { packageVersion } from '../package-root.ts';
 import { place } from '../placement/place.ts';
 import { parsePolicy, readPolicyFile } from '../policy/load.ts';
+import { ANALYSIS_FILE, analysisDocument } from './analysis.ts';
 import { DEVICES_DIR, IR_FILE, MANIFEST_FILE, PLACEMENT_FILE, sourceInventoryPath, sourcePolicyPath } from './bundle.ts';
 import {
   generationDigest,
@@ -162,6 +163,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     write(inventorySource, inventoryText);
     write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
     write(PLACEMENT_FILE, `${JSON.stringify(placement, null, 2)}\n`);
+    write(ANALYSIS_FILE, analysisDocument([...(policy.warnings ?? []), ...(fabric.warnings ?? []), ...diagnostics]));
     for (const g of generated) {
       mkdirSync(join(tmp, DEVICES_DIR, g.device.name), { recursive: true });
       for (const f of g.files) write(join(DEVICES_DIR, g.device.name, f.path), f.content);

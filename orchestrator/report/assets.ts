@@ -1,0 +1,14 @@
+// The page's own CSS and JavaScript, read from assets/ so they stay plain
+// files (tested as what they are) and are inlined into the page.
+
+import { readFileSync } from 'node:fs';
+
+function asset(name: string): string {
+  return readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8');
+}
+
+/** Defines globalThis.WeftExplain (assets/explain.js). */
+export const EXPLAIN_JS = asset('explain.js');
+/** Reads #weft-report-data and wires the drawing and the explain box; needs EXPLAIN_JS first. */
+export const PAGE_JS = asset('page.js');
+export const PAGE_CSS = asset('page.css');
