@@ -90,12 +90,13 @@ export function snmpCredentials(src: SnmpCredentialSources, env: NodeJS.ProcessE
   if (user !== undefined && user !== '') {
     const authKey = secretFrom(src.authKeyFile, SNMP_ENV.authKey, env, 'SNMPv3 auth key');
     const privKey = secretFrom(src.privKeyFile, SNMP_ENV.privKey, env, 'SNMPv3 priv key');
-    const authProtocol = src.authProtocol ?? env[SNMP_ENV.authProtocol];
-    const privProtocol = src.privProtocol ?? env[SNMP_ENV.privProtocol];
+    // Protocols are checked even when no key uses them: a typo should not pass silently.
+    const authProtocol = choice(src.authProtocol ?? env[SNMP_ENV.authProtocol] ?? 'sha', AUTH_PROTOCOLS, 'auth protocol');
+    const privProtocol = choice(src.privProtocol ?? env[SNMP_ENV.privProtocol] ?? 'aes', PRIV_PROTOCOLS, 'priv protocol');
     if (privKey && !authKey) throw bad('snmp-priv-without-auth', `SNMPv3 user ${user}: a priv key without an auth key`, 'valid: authPriv needs both keys; authNoPriv only the auth key');
     const creds: SnmpCredentials = { version: '3', user };
-    if (authKey) creds.auth = { protocol: choice(authProtocol ?? 'sha', AUTH_PROTOCOLS, 'auth protocol'), key: authKey };
-    if (privKey) creds.priv = { protocol: choice(privProtocol ?? 'aes', PRIV_PROTOCOLS, 'priv protocol'), key: privKey };
+    if (authKey) creds.auth = { protocol: authProtocol, key: authKey };
+    if (privKey) creds.priv = { protocol: privProtocol, key: privKey };
     return creds;
   }
   const community = secretFrom(src.communityFile, SNMP_ENV.community, env, 'SNMP community');
