@@ -4,7 +4,10 @@
 // equal the containerlab file's, the only difference being the management
 // addresses the lab assigned (the file names none); against the lab's own
 // inventory nothing differs. Also: SSH alone, a wrong host key refused,
-// --update keeping hand edits, and the community in no log or output.
+// --update keeping hand edits, and the community in no log or output. On
+// the example topology (spines, P4 and OpenConfig leaves, a BlueField DPU)
+// SNMP alone rebuilds exactly the containerlab file, which names every
+// management address.
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,10 +34,10 @@ interface InvDevice {
   mgmt: { address: string; ssh?: { hostKey: string } };
 }
 
-/** Runs weft discover inside the lab's management namespace, where every management address is reachable. */
-function discover(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+/** Runs weft discover inside a lab's management namespace, where every management address is reachable. */
+function discover(args: string[], env: Record<string, string> = {}, inLab = lab): { code: number; stdout: string; stderr: string } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WEFT_SNMP_'))) as Record<string, string>;
-  const r = spawnSync('ip', ['netns', 'exec', mgmtNetnsName(lab), process.execPath, join(repo, 'bin/weft.js'), 'discover', '--timeout-ms', '20000', ...args], {
+  const r = spawnSync('ip', ['netns', 'exec', mgmtNetnsName(inLab), process.execPath, join(repo, 'bin/weft.js'), 'discover', '--timeout-ms', '20000', ...args], {
     cwd: repo,
     encoding: 'utf8',
     timeout: 240_000,
@@ -137,4 +140,26 @@ describe.runIf(enabled)('weft discover on the lab', () => {
     expect(back.devices.find((d) => d.name === 'leaf9')?.capacity).toEqual({ aclEntries: 99 });
     expect(readFileSync(mine, 'utf8')).toContain('# hand-set: a spare leaf not cabled yet');
   }, 240_000);
+});
+
+describe.runIf(enabled)('weft discover on the example lab', () => {
+  it('rebuilds the containerlab file exactly over SNMP and LLDP, the DPU in front of its host', async () => {
+    const example = join(repo, 'lab/topologies/example.clab.yml');
+    const ex = labName('dex');
+    try {
+      await deploy(loadTopology(example), { name: ex });
+      const r = discover(['--seed', '172.20.20.2', '--snmp-community-file', join(labDir(ex), 'snmp-community'), '--against', example, '--json'], {}, ex);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout) as DiscoveredFabric & { diff: FabricDiff };
+      expect(j.diff.equal).toBe(true);
+      const clab = loadInventory(example);
+      expect(j.devices).toHaveLength(clab.devices.length);
+      expect(j.links).toHaveLength(clab.links.length);
+      expect(j.devices.find((d) => d.name === 'dpu3')).toMatchObject({ kind: 'dpu', profile: 'bluefield', attachedTo: 'host3' });
+      console.log(`discover example: ${j.devices.length} devices, ${j.links.length} links, equal to ${example}`);
+    } finally {
+      await destroy(ex);
+      expect(leftovers(ex)).toEqual([]);
+    }
+  }, 400_000);
 });
