@@ -12,7 +12,7 @@ import { formatIp } from '../orchestrator/net/ip.ts';
 import { ipBatch, inNetns, run, sleep } from './exec.ts';
 import { blockedPorts } from './forwarding.ts';
 import { renderLabInventory } from './inventory.ts';
-import { NODE_STAGING_DIR, lldpcli, makeClientKey, makeHostKey, snmpCommunity, startLldpd, startSnmpd, startSshd, startSwitchAgent, systemDescription } from './services.ts';
+import { NODE_STAGING_DIR, lldpcli, makeClientKey, makeHostKey, snmpSecrets, startLldpd, startSnmpd, startSshd, startSwitchAgent, systemDescription } from './services.ts';
 import {
   STATE_VERSION,
   labDir,
@@ -185,7 +185,7 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
 
   // Daemons.
   const keys = await makeClientKey(dir);
-  const community = snmpCommunity(dir);
+  const secrets = snmpSecrets(dir);
   const hostKeys = new Map<string, string>();
   const managed = topo.nodes.filter((n) => n.role !== 'endpoint' && n.role !== 'bridge');
   for (const n of managed) {
@@ -221,7 +221,7 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
       case 'bridge':
         break;
     }
-    addProcess(state, startSnmpd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, community, lab, description: systemDescription(n) }));
+    addProcess(state, startSnmpd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, secrets, lab, description: systemDescription(n) }));
   }
   await waitReady(state, topo, readyTimeoutS);
   // lldpd registers with snmpd as soon as it starts, so it starts once every snmpd listens.

@@ -43,11 +43,31 @@ export async function makeHostKey(nodeDir: string, node: string): Promise<string
   return `${type} ${blob}`;
 }
 
-/** The SNMP community of a lab, kept in a file of its own (not in the inventory). */
-export function snmpCommunity(dir: string): string {
-  const f = join(dir, 'snmp-community');
-  if (!existsSync(f)) writeFileSync(f, `weft${randomBytes(6).toString('hex')}\n`, { mode: 0o600 });
+/** A per-lab secret in a file of its own (not in the inventory), made on first use. */
+function labSecret(dir: string, file: string, prefix: string): string {
+  const f = join(dir, file);
+  if (!existsSync(f)) writeFileSync(f, `${prefix}${randomBytes(8).toString('hex')}\n`, { mode: 0o600 });
   return readFileSync(f, 'utf8').trim();
+}
+
+/** The lab's SNMP credentials: a v2c community and an SNMPv3 user (SHA-256 / AES), each key in its own file. */
+export interface SnmpSecrets {
+  community: string;
+  v3User: string;
+  v3AuthKey: string;
+  v3PrivKey: string;
+}
+
+export const LAB_SNMP_USER = 'weftlab';
+export const SNMP_SECRET_FILES = { community: 'snmp-community', v3AuthKey: 'snmpv3-auth-key', v3PrivKey: 'snmpv3-priv-key' } as const;
+
+export function snmpSecrets(dir: string): SnmpSecrets {
+  return {
+    community: labSecret(dir, SNMP_SECRET_FILES.community, 'weft'),
+    v3User: LAB_SNMP_USER,
+    v3AuthKey: labSecret(dir, SNMP_SECRET_FILES.v3AuthKey, 'auth'),
+    v3PrivKey: labSecret(dir, SNMP_SECRET_FILES.v3PrivKey, 'priv'),
+  };
 }
 
 /** Starts argv inside netns, detached, its output to `log`; returns its pid. */
@@ -135,14 +155,16 @@ function agentxSocket(nodeDir: string): string {
   return join(nodeDir, 'agentx.sock');
 }
 
-export function startSnmpd(opts: { netns: string; node: string; nodeDir: string; address: string; community: string; lab: string; description: string }): LabProcess {
+export function startSnmpd(opts: { netns: string; node: string; nodeDir: string; address: string; secrets: SnmpSecrets; lab: string; description: string }): LabProcess {
   const conf = join(opts.nodeDir, 'snmpd.conf');
   const persist = join(opts.nodeDir, 'snmp');
   mkdirSync(persist, { recursive: true, mode: 0o700 });
   writeFileSync(
     conf,
     [
-      `rocommunity ${opts.community} default`,
+      `rocommunity ${opts.secrets.community} default`,
+      `createUser ${opts.secrets.v3User} SHA-256 ${opts.secrets.v3AuthKey} AES ${opts.secrets.v3PrivKey}`,
+      `rouser ${opts.secrets.v3User} priv`,
       `sysName ${opts.node}`,
       `sysDescr ${opts.description}`,
       `sysLocation weft lab ${opts.lab}`,

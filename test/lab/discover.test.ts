@@ -4,7 +4,7 @@
 // equal the containerlab file's, the only difference being the management
 // addresses the lab assigned (the file names none); against the lab's own
 // inventory nothing differs. Also: SSH alone, a wrong host key refused,
-// --update keeping hand edits, and the community in no log or output. On
+// --update keeping hand edits, SNMPv3, and credentials in no log or output. On
 // the example topology (spines, P4 and OpenConfig leaves, a BlueField DPU)
 // SNMP alone rebuilds exactly the containerlab file, which names every
 // management address.
@@ -108,6 +108,26 @@ describe.runIf(enabled)('weft discover on the lab', () => {
     expect(r.stdout).toContain('discovered 4 devices and 3 links');
     expect(r.stderr).toContain('asking device');
     expect(r.stdout + r.stderr + readFileSync(out, 'utf8')).not.toContain(community);
+  }, 240_000);
+
+  it('walks the lab over SNMPv3 authPriv (SHA-256, AES) with keys from files, printing neither key', () => {
+    const r = discover([
+      '--seed', '172.20.30.3',
+      '--snmp-user', 'weftlab',
+      '--snmp-auth-protocol', 'sha256', '--snmp-auth-key-file', join(dir, 'snmpv3-auth-key'),
+      '--snmp-priv-protocol', 'aes', '--snmp-priv-key-file', join(dir, 'snmpv3-priv-key'),
+      '--against', inventory, '--log-level', 'debug',
+    ]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('discovered 4 devices and 3 links');
+    expect(r.stderr).toContain('SNMPv3 user weftlab, authPriv (sha256/aes)');
+    for (const f of ['snmpv3-auth-key', 'snmpv3-priv-key']) expect(r.stdout + r.stderr).not.toContain(readFileSync(join(dir, f), 'utf8').trim());
+    // A wrong auth key gets nothing: the agent drops what it cannot authenticate.
+    const wrongKey = join(dir, 'wrong-auth-key');
+    writeFileSync(wrongKey, 'not-the-key-123\n');
+    const bad = discover(['--seed', '172.20.30.3', '--snmp-user', 'weftlab', '--snmp-auth-protocol', 'sha256', '--snmp-auth-key-file', wrongKey, '--snmp-priv-key-file', join(dir, 'snmpv3-priv-key'), '--timeout-ms', '2000', '--retries', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('no answer from 172.20.30.3');
   }, 240_000);
 
   it('learns a host over SSH alone, and refuses a host whose key known_hosts does not list', () => {
