@@ -63,3 +63,22 @@ export function formatMac(bytes: Buffer): string | undefined {
   if (bytes.length !== 6 || bytes.every((b) => b === 0)) return undefined;
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
+
+/** SNMP's view first (it carries LLDP); SSH adds the hostname, OS and what SNMP lacked. */
+export function combineFacts(a: DeviceFacts | undefined, b: DeviceFacts | undefined): DeviceFacts {
+  if (!a) return b as DeviceFacts;
+  if (!b) return a;
+  const names = new Set(a.interfaces.map((i) => i.name));
+  return {
+    ...b,
+    ...a,
+    via: [...new Set([...a.via, ...b.via])],
+    hostname: b.hostname ?? a.hostname,
+    osRelease: b.osRelease ?? a.osRelease,
+    interfaces: [...a.interfaces, ...b.interfaces.filter((i) => !names.has(i.name))],
+    addresses: [...new Set([...a.addresses, ...b.addresses])].sort(),
+    neighbours: [...a.neighbours, ...b.neighbours],
+    ...(a.ssh ?? b.ssh ? { ssh: a.ssh ?? b.ssh } : {}),
+    ...(a.snmp ?? b.snmp ? { snmp: a.snmp ?? b.snmp } : {}),
+  };
+}

@@ -4,9 +4,8 @@
 // named by device:ifname.
 
 import type { DeviceKind, DpuProfile, Pipeline, PortRef } from '../model.ts';
-import { PORT_ID_INTERFACE_NAME, PORT_ID_LOCAL, PORT_ID_MAC, type DeviceFacts, type NeighbourFact } from './facts.ts';
+import { combineFacts, PORT_ID_INTERFACE_NAME, PORT_ID_LOCAL, PORT_ID_MAC, type DeviceFacts, type NeighbourFact } from './facts.ts';
 import { classify, type KindRule } from './kinds.ts';
-import { combineFacts } from './walk.ts';
 
 export interface DiscoveredDevice {
   name: string;
@@ -39,10 +38,14 @@ export interface DiscoveredFabric {
   unresolved: UnresolvedNeighbour[];
 }
 
-/** Fabric names end up in paths: anything else becomes '-'. */
+/** Fabric names end up in paths: characters outside [A-Za-z0-9._-] become '-', and a name starts with a letter or digit. */
+function fabricName(raw: string): string {
+  return raw.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+}
+
+/** sysName, else the SSH hostname, else the address the device answered on. */
 export function deviceName(f: DeviceFacts): string {
-  const raw = f.sysName || f.hostname || f.address;
-  return raw.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || f.address.replace(/[^A-Za-z0-9]/g, '-');
+  return fabricName(f.sysName || f.hostname || '') || fabricName(f.address.replace(/[:.]/g, '-'));
 }
 
 export function linkKey(a: PortRef, b: PortRef): string {
@@ -79,10 +82,7 @@ export function mergeFacts(all: DeviceFacts[], rules: KindRule[] = []): Discover
   const nameOfAddress = new Map<string, string>();
   for (const [name, f] of byName) for (const a of [f.address, ...f.addresses]) nameOfAddress.set(a, name);
   const resolve = (n: NeighbourFact): string | undefined => {
-    if (n.sysName) {
-      const s = deviceName({ address: '', sysName: n.sysName } as DeviceFacts);
-      if (byName.has(s)) return s;
-    }
+    if (n.sysName && byName.has(fabricName(n.sysName))) return fabricName(n.sysName);
     return n.mgmtAddresses.map((a) => nameOfAddress.get(a)).find((x) => x !== undefined);
   };
 

@@ -4,7 +4,7 @@
 // options) and a bound on devices asked at once.
 
 import { logger } from '../../orchestrator/log.ts';
-import type { DeviceFacts } from './facts.ts';
+import { combineFacts, type DeviceFacts } from './facts.ts';
 import { snmpFacts, type SnmpOptions } from './snmp.ts';
 import { sshFacts, type SshOptions } from './ssh.ts';
 
@@ -48,25 +48,6 @@ export async function askDevice(address: string, o: Pick<WalkOptions, 'snmp' | '
   if (!bySnmp && !bySsh) return { address, errors: errors.length > 0 ? errors : ['no transport configured (SNMP credentials or an SSH key)'] };
   for (const e of errors) log.info({ address, error: e }, 'transport gave nothing');
   return combineFacts(bySnmp, bySsh);
-}
-
-/** SNMP's view first (it carries LLDP); SSH adds the hostname, OS and what SNMP lacked. */
-export function combineFacts(a: DeviceFacts | undefined, b: DeviceFacts | undefined): DeviceFacts {
-  if (!a) return b as DeviceFacts;
-  if (!b) return a;
-  const names = new Set(a.interfaces.map((i) => i.name));
-  return {
-    ...b,
-    ...a,
-    via: [...new Set([...a.via, ...b.via])],
-    hostname: b.hostname ?? a.hostname,
-    osRelease: b.osRelease ?? a.osRelease,
-    interfaces: [...a.interfaces, ...b.interfaces.filter((i) => !names.has(i.name))],
-    addresses: [...new Set([...a.addresses, ...b.addresses])].sort(),
-    neighbours: [...a.neighbours, ...b.neighbours],
-    ...(a.ssh ?? b.ssh ? { ssh: a.ssh ?? b.ssh } : {}),
-    ...(a.snmp ?? b.snmp ? { snmp: a.snmp ?? b.snmp } : {}),
-  };
 }
 
 export async function walkFabric(o: WalkOptions): Promise<WalkResult> {
