@@ -130,6 +130,17 @@ describe.runIf(enabled)('weft discover on the lab', () => {
     expect(bad.stdout).toContain('no answer from 172.20.30.3');
   }, 240_000);
 
+  it('stops at the device limit and says which addresses it did not ask', () => {
+    const r = discover(['--seed', '172.20.30.4', '--snmp-community-file', join(dir, 'snmp-community'), '--max-devices', '2', '--concurrency', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as DiscoveredFabric & { skipped: string[] };
+    expect(j.devices.map((d) => d.name)).toEqual(['host1', 'leaf1']);
+    expect(j.skipped).toEqual(['172.20.30.3']);
+    // leaf1's neighbour leaf2 was heard but not asked: reported, not written as a link.
+    expect(j.links).toHaveLength(1);
+    expect(j.unresolved).toEqual([{ at: { device: 'leaf1', port: 'eth1' }, neighbour: 'leaf2' }]);
+  }, 240_000);
+
   it('learns a host over SSH alone, and refuses a host whose key known_hosts does not list', () => {
     const ok = discover(['--seed', '172.20.30.5', ...sshArgs(), '--json']);
     expect(ok.code, ok.stderr).toBe(0);
