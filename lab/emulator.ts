@@ -12,7 +12,7 @@ import { formatIp } from '../orchestrator/net/ip.ts';
 import { ipBatch, inNetns, run, sleep } from './exec.ts';
 import { blockedPorts } from './forwarding.ts';
 import { renderLabInventory } from './inventory.ts';
-import { NODE_STAGING_DIR, makeClientKey, makeHostKey, snmpCommunity, startSnmpd, startSshd, startSwitchAgent } from './services.ts';
+import { NODE_STAGING_DIR, lldpcli, makeClientKey, makeHostKey, snmpSecrets, startLldpd, startSnmpd, startSshd, startSwitchAgent, systemDescription } from './services.ts';
 import {
   STATE_VERSION,
   labDir,
@@ -185,23 +185,21 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
 
   // Daemons.
   const keys = await makeClientKey(dir);
-  const community = snmpCommunity(dir);
+  const secrets = snmpSecrets(dir);
   const hostKeys = new Map<string, string>();
-  for (const n of topo.nodes) {
+  const managed = topo.nodes.filter((n) => n.role !== 'endpoint' && n.role !== 'bridge');
+  for (const n of managed) {
     const ns = netnsName(lab, n.name);
     const nodeDir = join(dir, 'nodes', n.name);
+    mkdirSync(nodeDir, { recursive: true, mode: 0o700 });
     switch (n.role) {
       case 'host':
       case 'dpu':
-      case 'smartnic': {
-        mkdirSync(nodeDir, { recursive: true, mode: 0o700 });
+      case 'smartnic':
         hostKeys.set(n.name, await makeHostKey(nodeDir, n.name));
         addProcess(state, startSshd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, keys }));
-        addProcess(state, startSnmpd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, community, lab }));
         break;
-      }
       case 'switch': {
-        mkdirSync(nodeDir, { recursive: true, mode: 0o700 });
         const pipeline = n.pipeline ?? 'openconfig';
         addProcess(
           state,
@@ -223,8 +221,16 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
       case 'bridge':
         break;
     }
+    addProcess(state, startSnmpd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, secrets, lab, description: systemDescription(n) }));
   }
   await waitReady(state, topo, readyTimeoutS);
+  // lldpd registers with snmpd as soon as it starts, so it starts once every snmpd listens.
+  for (const n of managed) {
+    const nodeDir = join(dir, 'nodes', n.name);
+    const ports = linksOf(topo, n.name).map((l) => l.local.port);
+    addProcess(state, startLldpd({ netns: netnsName(lab, n.name), node: n.name, nodeDir, address: n.mgmtIpv4, role: n.role, ports, description: systemDescription(n) }));
+  }
+  await waitLldpNeighbours(state, topo, readyTimeoutS);
 
   const inventory = join(dir, 'fabric.yaml');
   writeFileSync(inventory, renderLabInventory({ topo, lab, hostKeys, identityFile: 'keys/client_ed25519', stagingDir: () => NODE_STAGING_DIR }), { mode: 0o600 });
@@ -268,8 +274,12 @@ async function waitReady(state: LabState, topo: LabTopology, timeoutS: number): 
         case 'p4runtime-agent':
         case 'gnmi-agent':
           return { proto: 'tcp' as const, addr: `${n.mgmtIpv4}:${n.p4runtime?.port ?? n.gnmi?.port}` };
+        case 'lldpd':
+          // Listens on no port; waitLldpNeighbours watches it.
+          return undefined;
       }
     })();
+    if (!entry) continue;
     want.set(p.netns, [...(want.get(p.netns) ?? []), { ...entry, p }]);
   }
   const deadline = Date.now() + timeoutS * 1000;
@@ -286,6 +296,30 @@ async function waitReady(state: LabState, topo: LabTopology, timeoutS: number): 
     if (pending.length === 0) return;
     if (Date.now() > deadline) throw new Error(`not listening after ${timeoutS}s: ${pending.join(', ')}`);
     await sleep(150);
+  }
+}
+
+/**
+ * Waits until every lldpd has heard a neighbour on each of its ports that
+ * faces another lldpd (endpoints send no LLDP), so a discovery right after
+ * deploy sees every link.
+ */
+async function waitLldpNeighbours(state: LabState, topo: LabTopology, timeoutS: number): Promise<void> {
+  const speaks = new Set(state.processes.filter((p) => p.service === 'lldpd').map((p) => p.node));
+  const deadline = Date.now() + timeoutS * 1000;
+  for (;;) {
+    const pending: string[] = [];
+    for (const p of state.processes.filter((x) => x.service === 'lldpd')) {
+      if (!alive(p.pid)) throw new Error(`lldpd on ${p.node} exited: ${tail(p.log)}`);
+      const want = linksOf(topo, p.node).filter((l) => speaks.has(l.peer.node)).map((l) => l.local.port);
+      if (want.length === 0) continue;
+      const r = await run(lldpcli(p.pid, ['-f', 'keyvalue', 'show', 'neighbors']), { allowFail: true });
+      const heard = new Set(r.stdout.split('\n').map((l) => /^lldp\.([^.=]+)\.chassis\./.exec(l)?.[1]).filter((x) => x !== undefined));
+      for (const port of want) if (!heard.has(port)) pending.push(`${p.node}:${port}`);
+    }
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`no LLDP neighbour after ${timeoutS}s on ${pending.join(', ')}`);
+    await sleep(200);
   }
 }
 

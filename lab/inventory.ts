@@ -26,6 +26,8 @@ function mgmtOf(d: Device, input: LabInventoryInput, address: string): Record<st
     case 'switch':
       if (d.pipeline === 'p4') out.p4runtime = { port: m.p4runtime?.port ?? 9559, deviceId: m.p4runtime?.deviceId ?? 1, ...(m.p4runtime?.deviceConfig ? { deviceConfig: m.p4runtime.deviceConfig } : {}) };
       else out.gnmi = { port: m.gnmi?.port ?? 57400 };
+      // Lab switches answer SNMP too (sysName, IF-MIB, LLDP-MIB), for discovery.
+      out.snmp = { port: 161 };
       break;
     case 'host':
     case 'dpu':

@@ -1,9 +1,11 @@
 // The daemons a lab node runs, each started inside the node's namespace:
-// sshd (per-lab host keys, one per-lab client key) and snmpd on hosts and
-// DPUs, the emulated switch agents on switches. Configs are generated into the
-// lab's state directory; nothing under /etc is read or written.
+// sshd (per-lab host keys, one per-lab client key) on hosts and DPUs, the
+// emulated switch agents on switches, and on every one of them snmpd (an
+// AgentX master) with lldpd as its LLDP-MIB sub-agent, so the lab can be
+// discovered the way a real fabric is. Configs are generated into the lab's
+// state directory; nothing under /etc is read or written.
 
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -40,11 +42,31 @@ export async function makeHostKey(nodeDir: string, node: string): Promise<string
   return `${type} ${blob}`;
 }
 
-/** The SNMP community of a lab, kept in a file of its own (not in the inventory). */
-export function snmpCommunity(dir: string): string {
-  const f = join(dir, 'snmp-community');
-  if (!existsSync(f)) writeFileSync(f, `weft${randomBytes(6).toString('hex')}\n`, { mode: 0o600 });
+/** A per-lab secret in a file of its own (not in the inventory), made on first use. */
+function labSecret(dir: string, file: string, prefix: string): string {
+  const f = join(dir, file);
+  if (!existsSync(f)) writeFileSync(f, `${prefix}${randomBytes(8).toString('hex')}\n`, { mode: 0o600 });
   return readFileSync(f, 'utf8').trim();
+}
+
+/** The lab's SNMP credentials: a v2c community and an SNMPv3 user (SHA-256 / AES), each key in its own file. */
+export interface SnmpSecrets {
+  community: string;
+  v3User: string;
+  v3AuthKey: string;
+  v3PrivKey: string;
+}
+
+export const LAB_SNMP_USER = 'weftlab';
+export const SNMP_SECRET_FILES = { community: 'snmp-community', v3AuthKey: 'snmpv3-auth-key', v3PrivKey: 'snmpv3-priv-key' } as const;
+
+export function snmpSecrets(dir: string): SnmpSecrets {
+  return {
+    community: labSecret(dir, SNMP_SECRET_FILES.community, 'weft'),
+    v3User: LAB_SNMP_USER,
+    v3AuthKey: labSecret(dir, SNMP_SECRET_FILES.v3AuthKey, 'auth'),
+    v3PrivKey: labSecret(dir, SNMP_SECRET_FILES.v3PrivKey, 'priv'),
+  };
 }
 
 /** Starts argv inside netns, detached, its output to `log`; returns its pid. */
@@ -104,27 +126,113 @@ export function startSshd(opts: { netns: string; node: string; nodeDir: string; 
     keepLabs ? `mkdir -p "$2/${labsRel}" && mount --bind "$3" "$2/${labsRel}"` : '',
     `mount --rbind "$2" ${WEFT_RUN}`,
     'mount -t bpf bpf /sys/fs/bpf',
+    // Its own UTS namespace (unshare below), so `hostname` in a session names the node.
+    'hostname "$4"',
     'exec /usr/sbin/sshd -D -e -f "$1"',
   ]
     .filter((l) => l !== '')
     .join('\n');
-  const pid = startInNetns(opts.netns, ['sh', '-c', script, 'sshd-start', conf, nodeRun, labsRoot()], log);
+  const pid = startInNetns(opts.netns, ['unshare', '--uts', 'sh', '-c', script, 'sshd-start', conf, nodeRun, labsRoot(), opts.node], log);
   return { node: opts.node, netns: opts.netns, service: 'sshd', pid, log };
 }
 
-export function startSnmpd(opts: { netns: string; node: string; nodeDir: string; address: string; community: string; lab: string }): LabProcess {
+/** What a node says it is (SNMP sysDescr, LLDP system description): the words a discovery tells kinds by. */
+export function systemDescription(n: { role: string; pipeline?: string; profile?: string }): string {
+  switch (n.role) {
+    case 'switch':
+      return n.pipeline === 'p4' ? 'Weft lab switch: emulated P4Runtime pipeline (bmv2-compatible)' : 'Weft lab switch: emulated OpenConfig agent (gNMI)';
+    case 'dpu':
+    case 'smartnic':
+      return `Weft lab ${n.role === 'dpu' ? 'DPU' : 'SmartNIC'} (${n.profile ?? 'generic'} profile) on Linux`;
+    default:
+      return `Weft lab ${n.role} on Linux`;
+  }
+}
+
+/** The AgentX socket of a node's snmpd, where its lldpd registers the LLDP-MIB. */
+function agentxSocket(nodeDir: string): string {
+  return join(nodeDir, 'agentx.sock');
+}
+
+export function startSnmpd(opts: { netns: string; node: string; nodeDir: string; address: string; secrets: SnmpSecrets; lab: string; description: string }): LabProcess {
   const conf = join(opts.nodeDir, 'snmpd.conf');
   const persist = join(opts.nodeDir, 'snmp');
   mkdirSync(persist, { recursive: true, mode: 0o700 });
   writeFileSync(
     conf,
-    [`rocommunity ${opts.community} default`, `sysName ${opts.node}`, `sysLocation weft lab ${opts.lab}`, `sysContact weft`, `[snmp] persistentDir ${persist}`, ''].join('\n'),
+    [
+      `rocommunity ${opts.secrets.community} default`,
+      `createUser ${opts.secrets.v3User} SHA-256 ${opts.secrets.v3AuthKey} AES ${opts.secrets.v3PrivKey}`,
+      `rouser ${opts.secrets.v3User} priv`,
+      `sysName ${opts.node}`,
+      `sysDescr ${opts.description}`,
+      `sysLocation weft lab ${opts.lab}`,
+      `sysContact weft`,
+      'master agentx',
+      `agentXSocket ${agentxSocket(opts.nodeDir)}`,
+      `[snmp] persistentDir ${persist}`,
+      '',
+    ].join('\n'),
     { mode: 0o600 },
   );
   const log = join(opts.nodeDir, 'snmpd.log');
   const argv = ['/usr/sbin/snmpd', '-f', '-Lo', '-C', '-c', conf, '-p', join(opts.nodeDir, 'snmpd.pid'), `udp:${opts.address}:161`];
   const pid = startInNetns(opts.netns, argv, log, { MIBS: '', MIBDIRS: '/nonexistent' });
   return { node: opts.node, netns: opts.netns, service: 'snmpd', pid, log };
+}
+
+/**
+ * lldpd's run directory as the daemon sees it. lldpcli is setuid to lldpd's
+ * user, which cannot search the lab's root-only state directory, so each
+ * lldpd runs in a mount namespace of its own where its node's directory is
+ * bound here (chroot, control socket and all); lldpcli reaches it from
+ * inside that namespace (see lldpcli()).
+ */
+const LLDPD_RUN = '/run/lldpd';
+
+/** argv running lldpcli against the lldpd started as pid (in that lldpd's mount namespace). */
+export function lldpcli(pid: number, args: string[]): string[] {
+  return ['nsenter', '-t', String(pid), '-m', 'lldpcli', '-u', `${LLDPD_RUN}/lldpd.sock`, ...args];
+}
+
+/**
+ * lldpd on the node's data ports, registered into the node's snmpd over
+ * AgentX. Port ids are interface names (what links are named by), the
+ * management address is the node's, and capabilities follow the role, since
+ * every lab node forwards through a Linux bridge and lldpd would otherwise
+ * call every one of them a bridge. A one-second transmit interval lets a
+ * freshly deployed lab converge within a few seconds.
+ */
+export function startLldpd(opts: { netns: string; node: string; nodeDir: string; address: string; role: string; ports: string[]; description: string }): LabProcess {
+  const runDir = join(opts.nodeDir, 'lldpd');
+  mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  // The mount point in the machine's /run, like sshd's /run/sshd: lldpd itself would create it.
+  mkdirSync(LLDPD_RUN, { recursive: true, mode: 0o755 });
+  const conf = join(runDir, 'lldpd.conf');
+  const quote = (s: string): string => `"${s.replace(/["\\]/g, '')}"`;
+  writeFileSync(
+    conf,
+    [
+      `configure system hostname ${quote(opts.node)}`,
+      `configure system description ${quote(opts.description)}`,
+      // No data port: a pattern nothing matches, so the management port never speaks LLDP.
+      `configure system interface pattern ${opts.ports.length > 0 ? opts.ports.join(',') : '!*'}`,
+      `configure system ip management pattern ${opts.address}`,
+      `configure system capabilities enabled ${opts.role === 'switch' ? 'bridge' : 'station'}`,
+      'configure lldp portidsubtype ifname',
+      'configure lldp tx-interval 1',
+      '',
+    ].join('\n'),
+    { mode: 0o644 },
+  );
+  const log = join(opts.nodeDir, 'lldpd.log');
+  const script = [
+    'set -e',
+    `mount --bind "$1" ${LLDPD_RUN}`,
+    `exec /usr/sbin/lldpd -d -x -X "$2" -u ${LLDPD_RUN}/lldpd.sock -O ${LLDPD_RUN}/lldpd.conf`,
+  ].join('\n');
+  const pid = startInNetns(opts.netns, ['sh', '-c', script, 'lldpd-start', runDir, agentxSocket(opts.nodeDir)], log);
+  return { node: opts.node, netns: opts.netns, service: 'lldpd', pid, log };
 }
 
 export function startSwitchAgent(opts: {

@@ -19,7 +19,7 @@ export function labDir(lab: string): string {
 export interface LabProcess {
   node: string;
   netns: string;
-  service: 'sshd' | 'snmpd' | 'p4runtime-agent' | 'gnmi-agent';
+  service: 'sshd' | 'snmpd' | 'lldpd' | 'p4runtime-agent' | 'gnmi-agent';
   pid: number;
   /** Where its output goes. */
   log: string;

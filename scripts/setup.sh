@@ -16,7 +16,7 @@ fi
 PACKAGES=(
   clang llvm libbpf-dev bpftool xdp-tools
   nftables iproute2 tcpdump iputils-ping procps make
-  openssh-server snmpd
+  openssh-server snmpd lldpd
   chromium
 )
 

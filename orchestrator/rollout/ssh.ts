@@ -15,12 +15,12 @@ export class HostKeyMismatchError extends Error {
   constructor(
     readonly host: string,
     readonly presented: string,
-    readonly pinned: string | undefined,
+    readonly pinned: string | readonly string[] | undefined,
   ) {
     super(
-      pinned === undefined
-        ? `${host}: no pinned host key in the inventory (mgmt.ssh.hostKey); refusing to connect (presented ${presented})`
-        : `${host}: host key ${presented} does not match the pinned ${pinned}; refusing to connect`,
+      pinned === undefined || pinned.length === 0
+        ? `${host}: no pinned host key (inventory mgmt.ssh.hostKey, or known_hosts); refusing to connect (presented ${presented})`
+        : `${host}: host key ${presented} does not match the pinned ${typeof pinned === 'string' ? pinned : pinned.join(', ')}; refusing to connect`,
     );
     this.name = 'HostKeyMismatchError';
   }
@@ -46,20 +46,30 @@ export interface SshTarget {
   port: number;
   user: string;
   privateKey: Buffer;
-  hostKey?: string;
+  /** The pinned key, or every key known_hosts lists for the host (any of them may match). */
+  hostKey?: string | readonly string[];
+}
+
+/** The authorized-keys style line ("ssh-ed25519 AAAA...") of a key blob in SSH wire format. */
+export function keyLine(keyBlob: Buffer): string {
+  const type = keyBlob.subarray(4, 4 + keyBlob.readUInt32BE(0)).toString('ascii');
+  return `${type} ${keyBlob.toString('base64')}`;
 }
 
 export class SshSession {
   private constructor(
     private readonly client: Client,
     readonly target: SshTarget,
+    /** The host key the server presented (and that matched a pinned one). */
+    readonly hostKey: string,
   ) {}
 
   static connect(t: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
     const client = new Client();
     let rejected: Error | undefined;
+    let accepted = '';
     return new Promise((resolve, reject) => {
-      client.on('ready', () => resolve(new SshSession(client, t)));
+      client.on('ready', () => resolve(new SshSession(client, t, accepted)));
       client.on('error', (e) => reject(rejected ?? e));
       client.connect({
         host: t.host,
@@ -68,7 +78,11 @@ export class SshSession {
         privateKey: t.privateKey,
         readyTimeout: timeoutMs,
         hostVerifier: (key: Buffer) => {
-          if (t.hostKey !== undefined && hostKeyMatches(key, t.hostKey)) return true;
+          const pinned = t.hostKey === undefined ? [] : typeof t.hostKey === 'string' ? [t.hostKey] : t.hostKey;
+          if (pinned.some((p) => hostKeyMatches(key, p))) {
+            accepted = keyLine(key);
+            return true;
+          }
           rejected = new HostKeyMismatchError(`${t.name} (${t.host}:${t.port})`, fingerprint(key), t.hostKey);
           log.error({ device: t.name, presented: fingerprint(key) }, 'host key check failed');
           return false;

@@ -64,7 +64,12 @@ describe.runIf(enabled)('lab emulator', () => {
       for (const s of n.services) expect(s.running, `${n.name}/${s.service}`).toBe(true);
     }
     const services = (r?.nodes ?? []).flatMap((n) => n.services.map((s) => `${n.name}/${s.service}`)).sort();
-    expect(services).toEqual(['host1/snmpd', 'host1/sshd', 'host2/snmpd', 'host2/sshd', 'leaf1/p4runtime-agent', 'leaf2/gnmi-agent']);
+    expect(services).toEqual([
+      'host1/lldpd', 'host1/snmpd', 'host1/sshd',
+      'host2/lldpd', 'host2/snmpd', 'host2/sshd',
+      'leaf1/lldpd', 'leaf1/p4runtime-agent', 'leaf1/snmpd',
+      'leaf2/gnmi-agent', 'leaf2/lldpd', 'leaf2/snmpd',
+    ]);
 
     // Real packets across host1 - leaf1 - leaf2 - host2, both families.
     expect(ping(lab, 'ep-a', '10.1.0.2')).toBe(true);
@@ -127,9 +132,9 @@ describe.runIf(enabled)('lab emulator', () => {
     const r = await inspect(lab);
     const roles = Object.fromEntries((r?.nodes ?? []).map((n) => [n.name, `${n.role} ${n.services.map((s) => `${s.service}:${s.running}`).join(',')}`.trim()]));
     expect(roles).toEqual({
-      srl1: 'switch/openconfig gnmi-agent:true',
-      srv1: 'host sshd:true,snmpd:true',
-      srv2: 'host sshd:true,snmpd:true',
+      srl1: 'switch/openconfig gnmi-agent:true,snmpd:true,lldpd:true',
+      srv1: 'host sshd:true,snmpd:true,lldpd:true',
+      srv2: 'host sshd:true,snmpd:true,lldpd:true',
       br1: 'bridge',
     });
     await destroy(lab);

@@ -18,7 +18,7 @@ export function labUnavailable(): string | undefined {
       return `lab tests need ${tool}`;
     }
   }
-  for (const bin of ['/usr/sbin/sshd', '/usr/sbin/snmpd']) if (!existsSync(bin)) return `lab tests need ${bin}`;
+  for (const bin of ['/usr/sbin/sshd', '/usr/sbin/snmpd', '/usr/sbin/lldpd', '/usr/sbin/lldpcli']) if (!existsSync(bin)) return `lab tests need ${bin}`;
   return undefined;
 }
 
