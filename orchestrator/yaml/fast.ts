@@ -117,15 +117,18 @@ const FLOAT_RE = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 /**
  * The value of a plain scalar under the YAML 1.2 core schema, tried in the
  * `yaml` package's order (null, bool, octal, decimal, hex, nan/inf,
- * exponent, float), each with the same conversion it uses.
+ * exponent, float), each with the same conversion it uses. Null matches
+ * only text starting n, N or ~, bool only t, T, f or F, numbers only a
+ * digit, sign or dot, so each family is tried only where it can match.
  */
 export function resolvePlain(str: string): ScalarValue {
   const c = str.charCodeAt(0);
-  // Most scalars are names: a first character no core-schema value starts with.
-  const maybeTyped = (c >= 0x30 && c <= 0x39) || c === 0x2b || c === DASH || c === 0x2e || c === 0x7e || c === 0x6e || c === 0x4e || c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46;
-  if (!maybeTyped) return str;
-  if (NULL_RE.test(str)) return null;
-  if (BOOL_RE.test(str)) return c === 0x74 || c === 0x54;
+  // The first character decides which tags can match at all: most scalars
+  // are names, and "name" must not pay for eight regular expressions.
+  if (c === 0x6e || c === 0x4e || c === 0x7e) return NULL_RE.test(str) ? null : str; // n N ~
+  if (c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46) return BOOL_RE.test(str) ? c === 0x74 || c === 0x54 : str; // t T f F
+  const numeric = (c >= 0x30 && c <= 0x39) || c === 0x2b || c === DASH || c === 0x2e;
+  if (!numeric) return str;
   if (OCT_RE.test(str)) return parseInt(str.substring(2), 8);
   if (INT_RE.test(str)) return parseInt(str, 10);
   if (HEX_RE.test(str)) return parseInt(str.substring(2), 16);
