@@ -37,6 +37,7 @@
 #define WEFT_FAILSAFE_KEY 20
 #define WEFT_STATS_DEFAULT_INDEX 0
 #define WEFT_IR_PROTO_OTHER 0
+#define WEFT_ANY_REMOTE 0
 #define WEFT_DEFAULT_SEEN_MARK 0x00100000
 
 enum weft_counter {

@@ -3,6 +3,8 @@
 // counter slots. Defined here once; bpf/lib/abi.h is rendered from this file
 // (`make -C bpf abi`) and a test keeps the checked-in header in sync.
 
+import { ANY_REMOTE } from '../../orchestrator/ir/share.ts';
+
 /** Maps by concern; the suffix is bumped whenever a layout changes. */
 export const MAP = {
   ctl: 'weft_ctl_v1',
@@ -49,6 +51,8 @@ export const ID_FLAG_LOCAL = 1;
  */
 export const ID4_KEY = 8;
 export const ID6_KEY = 20;
+/** Identity value: identity u32, flags u32 (ID_FLAG_*). */
+export const ID_VALUE = 8;
 
 /**
  * Policy key (16 bytes, network order):
@@ -103,6 +107,7 @@ export const DEFAULT_SEEN_MARK = 0x00100000;
 
 export const IR_PROTO_OTHER = 0;
 
+
 function define(name: string, value: number | string): string {
   return `#define ${name} ${typeof value === 'string' ? `"${value}"` : value}`;
 }
@@ -138,6 +143,7 @@ export function renderAbiHeader(): string {
   lines.push(define('WEFT_FAILSAFE_KEY', FAILSAFE_KEY));
   lines.push(define('WEFT_STATS_DEFAULT_INDEX', STATS_DEFAULT_INDEX));
   lines.push(define('WEFT_IR_PROTO_OTHER', IR_PROTO_OTHER));
+  lines.push(define('WEFT_ANY_REMOTE', ANY_REMOTE));
   lines.push(`#define WEFT_DEFAULT_SEEN_MARK 0x${DEFAULT_SEEN_MARK.toString(16).padStart(8, '0')}`);
   lines.push('');
   lines.push('enum weft_counter {');

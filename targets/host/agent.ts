@@ -6,8 +6,9 @@
 // namespace name, or "host"):
 //   /sys/fs/bpf/weft/<scope>/   pinned maps and programs (survive the agent)
 //   /run/weft/<scope>/          state.json (generation, attach points, sizes)
-//                               and slot<N>.json (what each map slot holds,
-//                               so the next apply writes only the delta)
+//                               and slot<N>/ (maps.json and the record files
+//                               of what each map slot holds, so the next
+//                               apply writes only the delta)
 // Attachments: TC filters (clsact, cls_bpf, handle/priority below) and XDP
 // on the interfaces of the bundle's interfaces.json, inside --netns if given.
 //
@@ -17,7 +18,7 @@
 // in place (tc replace, XDP replace), then the pins are swapped.
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COUNTERS, DEFAULT_SEEN_MARK, MAP, PROG, type MapConcern } from './abi.ts';
 import { INTERFACES_FORMAT, type InterfacesJson } from './codegen.ts';
@@ -30,7 +31,7 @@ import {
   XDP_FLAGS_SKB_MODE,
 } from './libbpf.ts';
 import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, readCtl, readPerCpu, writeFailsafe, writeSlot, type MapFds } from './loader.ts';
-import { checkMapsJson, sizesFromJson, type HostShare, type MapsJson, type MapSizes } from './share.ts';
+import { checkMapsJson, readRecordTables, RECORD_MAPS, sizesFromJson, type HostShare, type MapsJson, type MapSizes, type RecordTables } from './share.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('host-agent');
@@ -82,7 +83,7 @@ interface SlotCounts {
 }
 
 function countsOf(j: MapsJson): SlotCounts {
-  return { id4: j.maps[MAP.id4].entries.length, id6: j.maps[MAP.id6].entries.length, policy: j.maps[MAP.policy].entries.length };
+  return { id4: j.maps[MAP.id4].records.count, id6: j.maps[MAP.id6].records.count, policy: j.maps[MAP.policy].records.count };
 }
 
 export interface ApplyResult {
@@ -196,9 +197,28 @@ function writeJsonAtomic(file: string, value: unknown): void {
   renameSync(tmp, file);
 }
 
-function readSlot(runDir: string, slot: number): MapsJson | undefined {
-  const f = join(runDir, `slot${slot}.json`);
-  return existsSync(f) ? checkMapsJson(JSON.parse(readFileSync(f, 'utf8')) as MapsJson, f) : undefined;
+const slotDir = (runDir: string, slot: number) => join(runDir, `slot${slot}`);
+
+/** The record tables a slot holds, as recorded when it was written (undefined: empty). */
+function readSlot(runDir: string, slot: number): RecordTables | undefined {
+  const dir = slotDir(runDir, slot);
+  const f = join(dir, 'maps.json');
+  return existsSync(f) ? readRecordTables(dir, checkMapsJson(JSON.parse(readFileSync(f, 'utf8')) as MapsJson, f)) : undefined;
+}
+
+/** Records what a slot now holds: a copy of the device's maps.json and record files, swapped in whole. */
+function recordSlot(runDir: string, slot: number, dev: DeviceArtefacts): void {
+  const dir = slotDir(runDir, slot);
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  for (const f of ['maps.json', ...RECORD_MAPS.map((m) => dev.maps.maps[m].records.file)]) copyFileSync(join(dev.dir, f), join(tmp, f));
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+}
+
+function forgetSlot(runDir: string, slot: number): void {
+  rmSync(slotDir(runDir, slot), { recursive: true, force: true });
 }
 
 function openPinnedMaps(pinDir: string): MapFds {
@@ -229,13 +249,17 @@ function readDevice(bundleDir: string, device: string) {
     }
     throw new Error(`bundle ${bundleDir} has no device "${device}" (devices: ${known.join(', ') || 'none'})`);
   }
+  // maps.json is small (the large tables are record files it names, with their digests), so its text identifies the share.
   const mapsText = readFileSync(join(dir, 'maps.json'), 'utf8');
   const maps = checkMapsJson(JSON.parse(mapsText) as MapsJson, join(dir, 'maps.json'));
+  const tables = readRecordTables(dir, maps);
   const ifaces = JSON.parse(readFileSync(join(dir, 'interfaces.json'), 'utf8')) as InterfacesJson;
   if (ifaces.format !== INTERFACES_FORMAT) throw new Error(`${join(dir, 'interfaces.json')}: unknown format "${String(ifaces.format)}"`);
   const objectPath = join(dir, 'policy.bpf.o');
-  return { dir, mapsText, maps, ifaces, objectPath, objectDigest: sha(readFileSync(objectPath)) };
+  return { dir, mapsText, maps, tables, ifaces, objectPath, objectDigest: sha(readFileSync(objectPath)) };
 }
+
+type DeviceArtefacts = ReturnType<typeof readDevice>;
 
 function fits(state: AgentState, next: MapsJson): boolean {
   const a = state.slotCounts[state.activeSlot] ?? { id4: 0, id6: 0, policy: 0 };
@@ -345,7 +369,7 @@ export function agentApply(bundleDir: string, deviceName: string, o: AgentOption
 
 /** What one `agent apply` brings: the device's artefacts and where they came from. */
 interface ApplyRequest {
-  dev: ReturnType<typeof readDevice>;
+  dev: DeviceArtefacts;
   mapsDigest: string;
   o: AgentOptions;
   t0: number;
@@ -365,11 +389,13 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
     if (mapsDigest !== state.mapsDigest) {
       const slot = 1 - state.activeSlot;
       const before = readSlot(runDir, slot);
-      const d = writeSlot(maps, slot, state.statsStride, dev.maps, before);
+      // Forgotten first: if we die while writing, the next apply treats the slot as unknown, not as holding the old share.
+      forgetSlot(runDir, slot);
+      const d = writeSlot(maps, slot, state.statsStride, dev, before);
       writeFailsafe(maps, dev.maps);
-      // The slot file is written before the flip: if we die between the two,
-      // the next apply still knows what the (inactive) slot holds.
-      writeJsonAtomic(join(runDir, `slot${slot}.json`), dev.mapsText);
+      // Recorded before the flip: if we die between the two, the next apply
+      // still knows what the (inactive) slot holds.
+      recordSlot(runDir, slot, dev);
       activate(maps, slot, state.generation + 1);
       state.activeSlot = slot;
       state.generation += 1;
@@ -412,7 +438,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
     if (oldCt >= 0) libbpf.closeFd(oldCt);
   }
   try {
-    const d = writeSlot(m, 0, dev.maps.statsStride, dev.maps);
+    const d = writeSlot(m, 0, dev.maps.statsStride, dev);
     writeFailsafe(m, dev.maps);
     activate(m, 0, generation);
     let attached;
@@ -424,8 +450,8 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
     }
     unpinAll(pinDir);
     pinAll(pinDir, m.fds, m.progs);
-    rmSync(join(runDir, 'slot1.json'), { force: true });
-    writeJsonAtomic(join(runDir, 'slot0.json'), dev.mapsText);
+    forgetSlot(runDir, 1);
+    recordSlot(runDir, 0, dev);
     const next: AgentState = {
       format: STATE_FORMAT,
       device: dev.maps.device,

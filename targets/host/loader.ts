@@ -11,9 +11,10 @@
 
 import { readFileSync } from 'node:fs';
 import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, VERDICT, type MapConcern } from './abi.ts';
-import { failsafeKey, idKey, idValue, plensValue, policyKey, policyValue, u32 } from './encode.ts';
+import { failsafeKey, plensValue, u32 } from './encode.ts';
 import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
-import { failsafeFromJson, parsePrefix, type IdJson, type MapsJson, type MapSizes } from './share.ts';
+import { diffRecords, recordKey, recordValue, type RecordTable } from './records.ts';
+import { failsafeFromJson, RECORD_MAPS, type MapsJson, type MapSizes, type RecordMap, type RecordTables } from './share.ts';
 
 export interface LoadSettings {
   sizes: MapSizes;
@@ -108,61 +109,67 @@ export function closeObject(m: HostMaps): void {
   libbpf.close(m.obj);
 }
 
-function diff<T>(before: T[], after: T[], key: (e: T) => string, value: (e: T) => string): { removed: T[]; changed: T[] } {
-  const old = new Map<string, string>();
-  for (const e of before) old.set(key(e), value(e));
-  const changed: T[] = [];
-  const kept = new Set<string>();
-  for (const e of after) {
-    const k = key(e);
-    kept.add(k);
-    if (old.get(k) !== value(e)) changed.push(e);
-  }
-  return { removed: before.filter((e) => !kept.has(key(e))), changed };
-}
-
 export interface DeltaStats {
   deleted: number;
   written: number;
 }
 
-const prefixLen = (e: IdJson) => Number(e.prefix.slice(e.prefix.indexOf('/') + 1));
+/** What a slot is brought to: maps.json and the record tables it names. */
+export interface SlotContents {
+  maps: MapsJson;
+  tables: RecordTables;
+}
+
+/** Writes records `idx` of `t` with byte 0 of each key set to `slot`: one batch call where the kernel has it. */
+function writeRecords(fd: number, slot: number, t: RecordTable, idx: number[]): void {
+  if (idx.length === 0) return;
+  const keys = Buffer.alloc(idx.length * t.keySize);
+  const values = Buffer.alloc(idx.length * t.valueSize);
+  idx.forEach((r, n) => {
+    recordKey(t, r).copy(keys, n * t.keySize);
+    keys[n * t.keySize] = slot;
+    recordValue(t, r).copy(values, n * t.valueSize);
+  });
+  if (idx.length > 1 && libbpf.updateBatch(fd, keys, values, idx.length)) return;
+  for (let n = 0; n < idx.length; n++) {
+    libbpf.update(fd, keys.subarray(n * t.keySize, (n + 1) * t.keySize), values.subarray(n * t.valueSize, (n + 1) * t.valueSize));
+  }
+}
+
+function deleteRecords(fd: number, slot: number, t: RecordTable, idx: number[]): void {
+  const key = Buffer.alloc(t.keySize);
+  for (const r of idx) {
+    recordKey(t, r).copy(key);
+    key[0] = slot;
+    libbpf.delete(fd, key);
+  }
+}
 
 /**
  * Brings one (inactive) slot from `before` to `after` (undefined: the slot is
- * empty). Entries are compared as text, and only the ones that differ are
- * encoded and written: a one-rule change costs a few syscalls.
+ * empty): a merge over the sorted record tables finds the records that
+ * differ, and only those are written or deleted. A one-rule change costs a
+ * few syscalls, however large the tables.
  */
-export function writeSlot(m: MapFds, slot: number, statsStride: number, after: MapsJson, before?: MapsJson): DeltaStats {
+export function writeSlot(m: MapFds, slot: number, statsStride: number, after: SlotContents, before?: RecordTables): DeltaStats {
   let deleted = 0;
   let written = 0;
-  for (const [name, fd] of [
-    [MAP.id4, m.fds.id4],
-    [MAP.id6, m.fds.id6],
-  ] as const) {
-    const d = diff(before?.maps[name].entries ?? [], after.maps[name].entries, (e) => e.prefix, (e) => `${e.id}|${e.local}`);
+  const fdOf: Record<RecordMap, number> = { [MAP.id4]: m.fds.id4, [MAP.id6]: m.fds.id6, [MAP.policy]: m.fds.policy };
+  for (const map of RECORD_MAPS) {
+    const d = diffRecords(before?.[map], after.tables[map]);
     // Deletions first, so the map never needs room for both contents of the slot.
-    for (const e of d.removed) libbpf.delete(fd, idKey(slot, { prefix: parsePrefix(e.prefix) }));
-    for (const e of d.changed) libbpf.update(fd, idKey(slot, { prefix: parsePrefix(e.prefix) }), idValue(e));
+    if (before) deleteRecords(fdOf[map], slot, before[map], d.removed);
+    writeRecords(fdOf[map], slot, after.tables[map], d.changed);
     deleted += d.removed.length;
     written += d.changed.length;
   }
-  const p = diff(
-    before?.maps[MAP.policy].entries ?? [],
-    after.maps[MAP.policy].entries,
-    (e) => `${e.dir}|${e.proto}|${e.local}|${e.remote}|${e.port}|${e.portLen}`,
-    (e) => `${e.rule}|${e.verdict}|${e.log}`,
-  );
-  for (const e of p.removed) libbpf.delete(m.fds.policy, policyKey(slot, e));
-  for (const e of p.changed) libbpf.update(m.fds.policy, policyKey(slot, e), policyValue(e));
-  deleted += p.removed.length;
-  written += p.changed.length;
   // Lengths last: until the flip no packet reads this slot, and after it every listed length has its entries.
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(after.maps[MAP.id4].entries.map(prefixLen)));
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(after.maps[MAP.id6].entries.map(prefixLen)));
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(after.maps[MAP.policy].entries.map((e) => e.portLen)));
+  const lengths = (map: RecordMap) => after.maps.maps[map].records.lengths;
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(lengths(MAP.id4)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(lengths(MAP.id6)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(lengths(MAP.policy)));
   zeroStats(m, slot, statsStride);
-  libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.defaultAction]));
+  libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.maps.defaultAction]));
   return { deleted, written };
 }
 

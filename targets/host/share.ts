@@ -4,12 +4,16 @@
 //
 // What a host keeps, and why the verdicts do not change:
 // - Local identities L: identities of this host's endpoint addresses.
-// - Cells with src in L become egress entries (local = src, remote = dst);
-//   cells with dst in L become ingress entries (local = dst, remote = src).
-//   A flow from or to a local address is judged on exactly these cells.
-// - Identities that are neither in L nor a remote of a kept cell are
-//   "irrelevant": lookups with them can only miss, so their LPM entries are
-//   rewritten to identity 0 (which no cell uses). An entry whose rewritten
+// - Policy entries come from shareCells (orchestrator/ir/share.ts) for L, in
+//   both directions: egress (local = source) and ingress (local =
+//   destination). A flow from or to a local address is judged on exactly
+//   these cells. A cell whose remote is ANY_REMOTE (0) answers for every
+//   remote without a specific cell at that (local, proto, port): the
+//   datapath looks up the specific remote first, then 0.
+// - Identities that are neither in L nor the remote of a specific cell are
+//   "irrelevant": a specific lookup with them can only miss, so their LPM
+//   entries are rewritten to identity 0 = ANY_REMOTE, and their flows are
+//   judged by the wildcard cells or the default action, as the contract says. An entry whose rewritten
 //   identity equals that of its closest enclosing entry is then dropped: every
 //   address it covered resolves to the enclosing entry, same identity. A
 //   virtual /0 with identity 0 encloses everything, so irrelevant top-level
@@ -17,9 +21,15 @@
 // - Each local address gets its own host prefix carrying the local flag.
 
 import { InputError } from '../../orchestrator/diagnostics.ts';
-import { MAP } from './abi.ts';
-import { FAMILY_BITS, formatCidr, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ID4_KEY, ID6_KEY, ID_VALUE, MAP, POLICY_KEY, POLICY_VALUE } from './abi.ts';
+import { decodeIdRecord, decodePolicyRecord, idKey, idValue, policyKey, policyValue } from './encode.ts';
+import { decodeRecords, encodeRecords, recordKey, recordValue, type RecordTable } from './records.ts';
+import { FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
+import { ANY_REMOTE, shareCells, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
 
 export interface IdEntry {
@@ -28,7 +38,7 @@ export interface IdEntry {
   local: boolean;
 }
 
-export type Direction = 'egress' | 'ingress';
+export type Direction = ShareDirection;
 
 export interface PolicyEntry {
   dir: Direction;
@@ -144,6 +154,8 @@ function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number): I
 export interface ShareOptions {
   /** Per-slot entry limit (default: device capacity.aclEntries or HOST_DEFAULT_SLOT_LIMIT). */
   slotLimit?: number;
+  /** Where the cells come from (default: the IR's shareCells). */
+  cells?: (locals: Iterable<number>, dir: ShareDirection) => Iterable<ShareCell>;
 }
 
 /** Headroom so that a policy change of moderate size still fits the loaded maps (a delta, not a reload). */
@@ -165,27 +177,19 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     L.add(id);
   }
 
-  const { cells } = ir;
+  const cellsOf = opts.cells ?? ((locals: Iterable<number>, dir: ShareDirection) => shareCells(ir, locals, dir));
+  // ANY_REMOTE stays 0: irrelevant identities collapse onto it below, and
+  // the datapath's wildcard lookup is exactly what they need.
   const relevant = new Set<number>(L);
   const policy: PolicyEntry[] = [];
-  for (let i = 0; i < cells.length; i++) {
-    const src = cells.src[i];
-    const dst = cells.dst[i];
-    const egress = L.has(src);
-    const ingress = L.has(dst);
-    if (!egress && !ingress) continue;
-    const rule = cells.rule[i];
-    const r = ir.rules[rule];
-    const proto = cells.proto[i];
-    const prefixes = portPrefixes(cells.lo[i], cells.hi[i]);
-    // Object literals, not spreads: this loop makes hundreds of thousands of entries.
-    if (egress) {
-      relevant.add(dst);
-      for (const p of prefixes) policy.push({ dir: 'egress', proto, local: src, remote: dst, port: p.value, portLen: p.len, rule, verdict: r.action, log: r.log });
-    }
-    if (ingress) {
-      relevant.add(src);
-      for (const p of prefixes) policy.push({ dir: 'ingress', proto, local: dst, remote: src, port: p.value, portLen: p.len, rule, verdict: r.action, log: r.log });
+  for (const dir of ['egress', 'ingress'] as const) {
+    for (const c of cellsOf(L, dir)) {
+      const r = ir.rules[c.rule];
+      if (c.remote !== ANY_REMOTE) relevant.add(c.remote);
+      // Object literals, not spreads: this loop makes hundreds of thousands of entries.
+      for (const p of portPrefixes(c.lo, c.hi)) {
+        policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: p.value, portLen: p.len, rule: c.rule, verdict: r.action, log: r.log });
+      }
     }
   }
 
@@ -257,26 +261,29 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   };
 }
 
-// ---- maps.json ------------------------------------------------------------
+// ---- the bundle: maps.json and record files -------------------------------
 
-export const MAPS_FORMAT = 'weft.host.maps/v1';
+export const MAPS_FORMAT = 'weft.host.maps/v2';
 
-export interface IdJson {
-  prefix: string;
-  id: number;
-  local: boolean;
+/** A table held in a record file next to maps.json (records.ts). */
+export interface RecordsRef {
+  file: string;
+  count: number;
+  /** Prefix lengths present (identity: address bits; policy: port-key bits), for weft_plen_v1. */
+  lengths: number[];
+  sha256: string;
 }
+
 export interface FailsafeJson {
   address: string;
   proto: number;
   port: number;
 }
-interface Sized<T> {
-  maxEntries: number;
-  entries: T[];
-}
 
-/** maps.json: every map by its kernel name (abi.ts), with its size and every entry of one slot. */
+/**
+ * maps.json: every map by its kernel name (abi.ts) with its size; the large
+ * tables point at their record files, the rest is small enough to read.
+ */
 export interface MapsJson {
   format: typeof MAPS_FORMAT;
   device: string;
@@ -286,15 +293,43 @@ export interface MapsJson {
   localAddresses: string[];
   localIdentities: number[];
   statsStride: number;
-  maps: Record<typeof MAP.id4 | typeof MAP.id6, Sized<IdJson>> &
-    Record<typeof MAP.policy, Sized<PolicyEntry>> &
-    Record<typeof MAP.ct | typeof MAP.stats, Sized<never>> &
-    Record<typeof MAP.failsafe, Sized<FailsafeJson>>;
+  maps: Record<RecordMap, { maxEntries: number; records: RecordsRef }> &
+    Record<typeof MAP.ct | typeof MAP.stats, { maxEntries: number }> &
+    Record<typeof MAP.failsafe, { maxEntries: number; entries: FailsafeJson[] }>;
 }
 
-export function shareToJson(s: HostShare): MapsJson {
-  const ids = (es: IdEntry[]): IdJson[] => es.map((e) => ({ prefix: formatCidr(e.prefix), id: e.id, local: e.local }));
-  return {
+/** The maps whose contents live in record files. */
+export const RECORD_MAPS = [MAP.id4, MAP.id6, MAP.policy] as const;
+export type RecordMap = (typeof RECORD_MAPS)[number];
+
+/** Key and value sizes of each record map. */
+export const RECORD_LAYOUT: Record<RecordMap, { key: number; value: number }> = {
+  [MAP.id4]: { key: ID4_KEY, value: ID_VALUE },
+  [MAP.id6]: { key: ID6_KEY, value: ID_VALUE },
+  [MAP.policy]: { key: POLICY_KEY, value: POLICY_VALUE },
+};
+
+export const recordsFile = (map: RecordMap): string => `${map}.records`;
+
+export interface HostArtefacts {
+  maps: MapsJson;
+  records: Record<RecordMap, Buffer>;
+}
+
+export function shareArtefacts(s: HostShare): HostArtefacts {
+  const idPairs = (es: IdEntry[]): [Buffer, Buffer][] => es.map((e) => [idKey(0, e), idValue(e)]);
+  const records: Record<RecordMap, Buffer> = {
+    [MAP.id4]: encodeRecords(ID4_KEY, ID_VALUE, idPairs(s.id4)),
+    [MAP.id6]: encodeRecords(ID6_KEY, ID_VALUE, idPairs(s.id6)),
+    [MAP.policy]: encodeRecords(POLICY_KEY, POLICY_VALUE, s.policy.map((e) => [policyKey(0, e), policyValue(e)])),
+  };
+  const ref = (map: RecordMap, count: number, lengths: number[]): RecordsRef => ({
+    file: recordsFile(map),
+    count,
+    lengths: [...new Set(lengths)].sort((a, b) => b - a),
+    sha256: createHash('sha256').update(records[map]).digest('hex'),
+  });
+  const maps: MapsJson = {
     format: MAPS_FORMAT,
     device: s.device,
     policy: { name: s.policyName, digest: s.policyDigest },
@@ -304,25 +339,18 @@ export function shareToJson(s: HostShare): MapsJson {
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
     maps: {
-      [MAP.id4]: { maxEntries: s.maxEntries.id4, entries: ids(s.id4) },
-      [MAP.id6]: { maxEntries: s.maxEntries.id6, entries: ids(s.id6) },
-      [MAP.policy]: { maxEntries: s.maxEntries.policy, entries: s.policy },
-      [MAP.ct]: { maxEntries: s.maxEntries.ct, entries: [] },
-      [MAP.stats]: { maxEntries: s.maxEntries.stats, entries: [] },
+      [MAP.id4]: { maxEntries: s.maxEntries.id4, records: ref(MAP.id4, s.id4.length, s.id4.map((e) => e.prefix.len)) },
+      [MAP.id6]: { maxEntries: s.maxEntries.id6, records: ref(MAP.id6, s.id6.length, s.id6.map((e) => e.prefix.len)) },
+      [MAP.policy]: { maxEntries: s.maxEntries.policy, records: ref(MAP.policy, s.policy.length, s.policy.map((e) => e.portLen)) },
+      [MAP.ct]: { maxEntries: s.maxEntries.ct },
+      [MAP.stats]: { maxEntries: s.maxEntries.stats },
       [MAP.failsafe]: {
         maxEntries: s.maxEntries.failsafe,
         entries: s.failsafe.map((f) => ({ address: formatIp(f.address.family, f.address.value), proto: f.proto, port: f.port })),
       },
     },
   };
-}
-
-export function parsePrefix(text: string, where = 'maps.json'): Cidr {
-  const slash = text.indexOf('/');
-  const ip = parseIp(slash < 0 ? text : text.slice(0, slash));
-  const len = slash < 0 ? undefined : Number(text.slice(slash + 1));
-  if (!ip || len === undefined || !Number.isInteger(len)) throw new Error(`${where}: bad prefix "${text}"`);
-  return { family: ip.family, addr: ip.value, len };
+  return { maps, records };
 }
 
 function parseAddr(t: string, where: string): IpAddr {
@@ -331,13 +359,39 @@ function parseAddr(t: string, where: string): IpAddr {
   return a;
 }
 
-/** Checks the format; the agent works on this raw form (parsing 100k prefixes it would not touch costs time). */
+/** Checks the format of maps.json (the record files are checked when read). */
 export function checkMapsJson(j: MapsJson, where = 'maps.json'): MapsJson {
   if (j.format !== MAPS_FORMAT) throw new Error(`${where}: format "${String(j.format)}" is not ${MAPS_FORMAT} (recompile the bundle with this weft)`);
   for (const name of [MAP.id4, MAP.id6, MAP.policy, MAP.ct, MAP.stats, MAP.failsafe]) {
     if (!j.maps?.[name]) throw new Error(`${where}: no entry for map ${name} (recompile the bundle with this weft)`);
   }
+  for (const name of RECORD_MAPS) {
+    if (j.maps[name].records?.file !== recordsFile(name)) throw new Error(`${where}: map ${name} does not name its record file ${recordsFile(name)}`);
+  }
   return j;
+}
+
+export type RecordTables = Record<RecordMap, RecordTable>;
+
+/** Checks record file contents against the layouts and the counts maps.json announces. */
+export function recordTables(j: MapsJson, contents: (map: RecordMap) => Buffer, where: (map: RecordMap) => string): RecordTables {
+  const read = (map: RecordMap): RecordTable => {
+    const t = decodeRecords(contents(map), RECORD_LAYOUT[map].key, RECORD_LAYOUT[map].value, where(map));
+    if (t.count !== j.maps[map].records.count) throw new Error(`${where(map)}: ${t.count} records, maps.json says ${j.maps[map].records.count}`);
+    return t;
+  };
+  return { [MAP.id4]: read(MAP.id4), [MAP.id6]: read(MAP.id6), [MAP.policy]: read(MAP.policy) };
+}
+
+/** The tables of artefacts still in memory (what a slot is written from without a bundle on disk). */
+export function artefactTables(a: HostArtefacts): RecordTables {
+  return recordTables(a.maps, (map) => a.records[map], (map) => a.maps.maps[map].records.file);
+}
+
+/** Reads and checks the record files maps.json names, from `dir`. */
+export function readRecordTables(dir: string, j: MapsJson): RecordTables {
+  const path = (map: RecordMap) => join(dir, j.maps[map].records.file);
+  return recordTables(j, (map) => readFileSync(path(map)), path);
 }
 
 export function failsafeFromJson(j: MapsJson, where = 'maps.json'): FailsafeEntry[] {
@@ -356,10 +410,10 @@ export function sizesFromJson(j: MapsJson): MapSizes {
   };
 }
 
-export function shareFromJson(raw: MapsJson, where = 'maps.json'): HostShare {
+/** The share back from its artefacts: every record decoded (for the interpreter and tests, not the agent). */
+export function shareFromArtefacts(raw: MapsJson, tables: RecordTables, where = 'maps.json'): HostShare {
   const j = checkMapsJson(raw, where);
-  const ids = (es: IdJson[]): IdEntry[] => es.map((e) => ({ prefix: parsePrefix(e.prefix, where), id: e.id, local: e.local }));
-  const m = j.maps;
+  const all = <T>(t: RecordTable, decode: (k: Buffer, v: Buffer) => T): T[] => Array.from({ length: t.count }, (_, i) => decode(recordKey(t, i), recordValue(t, i)));
   return {
     device: j.device,
     policyName: j.policy.name,
@@ -368,9 +422,9 @@ export function shareFromJson(raw: MapsJson, where = 'maps.json'): HostShare {
     rules: j.rules,
     localAddresses: j.localAddresses.map((a) => parseAddr(a, where)),
     localIdentities: j.localIdentities,
-    id4: ids(m[MAP.id4].entries),
-    id6: ids(m[MAP.id6].entries),
-    policy: m[MAP.policy].entries,
+    id4: all(tables[MAP.id4], decodeIdRecord),
+    id6: all(tables[MAP.id6], decodeIdRecord),
+    policy: all(tables[MAP.policy], decodePolicyRecord),
     failsafe: failsafeFromJson(j, where),
     maxEntries: sizesFromJson(j),
     statsStride: j.statsStride,

@@ -28,7 +28,7 @@ import { CT_KEY, DEFAULT_SEEN_MARK } from './abi.ts';
 import { TestRunner } from './libbpf.ts';
 import { activate, clearMap, closeObject, loadObject, writeFailsafe, writeSlot } from './loader.ts';
 import { buildPacket } from './packet.ts';
-import { shareFromJson, type HostShare, type MapsJson } from './share.ts';
+import { checkMapsJson, readRecordTables, shareFromArtefacts, type HostShare, type MapsJson, type RecordTables } from './share.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('host-verify');
@@ -58,14 +58,16 @@ function moved(f: Flow, src: IpAddr, dst: IpAddr): Flow {
   return { src, dst, proto: f.proto, sport: f.sport, dport: f.dport, icmpType: f.icmpType, icmpCode: f.icmpCode, icmpId: f.icmpId };
 }
 
-export function readMaps(deviceDir: string): { raw: MapsJson; share: HostShare } {
+/** A device's maps.json and record files, and the share they hold. */
+export function readMaps(deviceDir: string): { raw: MapsJson; tables: RecordTables; share: HostShare } {
   const file = join(deviceDir, 'maps.json');
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as MapsJson;
-  return { raw, share: shareFromJson(raw, file) };
+  const raw = checkMapsJson(JSON.parse(readFileSync(file, 'utf8')) as MapsJson, file);
+  const tables = readRecordTables(deviceDir, raw);
+  return { raw, tables, share: shareFromArtefacts(raw, tables, file) };
 }
 
 export async function verifyHost(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<HostVerifyReport> {
-  const { raw, share } = readMaps(deviceDir);
+  const { raw, tables, share } = readMaps(deviceDir);
   const maps = loadObject(join(deviceDir, 'policy.bpf.o'), {
     sizes: share.maxEntries,
     statsStride: share.statsStride,
@@ -86,7 +88,7 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
     denied: 0,
   };
   try {
-    writeSlot(maps, 0, share.statsStride, raw);
+    writeSlot(maps, 0, share.statsStride, { maps: raw, tables });
     writeFailsafe(maps, raw);
     activate(maps, 0, 1);
     const tc = new TestRunner(maps.progs.tc);
