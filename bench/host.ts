@@ -18,7 +18,7 @@ import { hostCodegen } from '../targets/host/codegen.ts';
 import { libbpf, TestRunner } from '../targets/host/libbpf.ts';
 import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, possibleCpus, writeSlot } from '../targets/host/loader.ts';
 import { buildPacket } from '../targets/host/packet.ts';
-import { artefactTables, computeShare, shareArtefacts } from '../targets/host/share.ts';
+import { artefactRecords, computeShare, shareArtefacts } from '../targets/host/share.ts';
 import { BENCH_HOST, benchFabric, benchPolicy, remoteOf } from './host-policy.ts';
 
 const SIZES = [10, 1_000, 10_000, 100_000];
@@ -63,7 +63,7 @@ async function datapathCost(objectPath: string, n: number) {
   const m = loadObject(objectPath, { sizes: share.maxEntries, statsStride: share.statsStride, seenMark: 0 });
   try {
     const arts = shareArtefacts(share);
-    writeSlot(m, 0, share.statsStride, { maps: arts.maps, tables: artefactTables(arts) });
+    writeSlot(m, 0, artefactRecords(arts));
     activate(m, 0, 1);
     const pkt = buildPacket(probeFlow(n));
     const tc = new TestRunner(m.progs.tc);

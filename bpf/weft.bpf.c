@@ -109,13 +109,13 @@ static __always_inline enum weft_outcome weft_judge(struct weft_pkt *pkt, enum w
 	if (verdict == WEFT_VERDICT_ALLOW) {
 		if (hook == WEFT_HOOK_XDP)
 			return WEFT_PASS;
-		weft_count_rule(s.slot, rule_plus_one);
+		weft_count_rule(&s, rule_plus_one);
 		weft_count(WEFT_CNT_ALLOW_POLICY);
 		if (weft_ct_track(&f, s.generation) < 0)
 			weft_count(WEFT_CNT_CT_FULL);
 		return WEFT_PASS_JUDGED;
 	}
-	weft_count_rule(s.slot, rule_plus_one);
+	weft_count_rule(&s, rule_plus_one);
 	weft_count(hook == WEFT_HOOK_XDP ? WEFT_CNT_XDP_DROP : WEFT_CNT_DENY_POLICY);
 	return WEFT_DROP;
 }

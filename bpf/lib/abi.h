@@ -8,7 +8,7 @@
 #define WEFT_MAP_POLICY weft_policy_v2
 #define WEFT_MAP_PLEN weft_plen_v1
 #define WEFT_MAP_CT weft_ct_v1
-#define WEFT_MAP_STATS weft_stats_v1
+#define WEFT_MAP_STATS weft_stats_v2
 #define WEFT_MAP_COUNTERS weft_counters_v1
 #define WEFT_MAP_FAILSAFE weft_failsafe_v1
 
@@ -36,6 +36,7 @@
 #define WEFT_CT_VALUE 8
 #define WEFT_FAILSAFE_KEY 20
 #define WEFT_STATS_DEFAULT_INDEX 0
+#define WEFT_STATS_VALUE 16
 #define WEFT_IR_PROTO_OTHER 0
 #define WEFT_ANY_REMOTE 0
 #define WEFT_DEFAULT_SEEN_MARK 0x00100000

@@ -13,7 +13,7 @@ export const MAP = {
   policy: 'weft_policy_v2',
   plen: 'weft_plen_v1',
   ct: 'weft_ct_v1',
-  stats: 'weft_stats_v1',
+  stats: 'weft_stats_v2',
   counters: 'weft_counters_v1',
   failsafe: 'weft_failsafe_v1',
 } as const;
@@ -99,8 +99,10 @@ export const COUNTERS = [
   'ct_full',
 ] as const;
 
-/** Per-CPU rule hit counters (weft_stats_v1): index slot * stride + rule + 1; + 0 is the default action. */
+/** Per-CPU rule hit counters (weft_stats_v2): index slot * stride + rule + 1; + 0 is the default action. */
 export const STATS_DEFAULT_INDEX = 0;
+/** Rule hit counter value, per CPU: count u64, generation u32 that the count belongs to, pad u32. */
+export const STATS_VALUE = 16;
 
 /** skb mark bit a TC program sets once it has judged a packet, so a forwarded packet is judged once per host. */
 export const DEFAULT_SEEN_MARK = 0x00100000;
@@ -142,6 +144,7 @@ export function renderAbiHeader(): string {
   lines.push(define('WEFT_CT_VALUE', CT_VALUE));
   lines.push(define('WEFT_FAILSAFE_KEY', FAILSAFE_KEY));
   lines.push(define('WEFT_STATS_DEFAULT_INDEX', STATS_DEFAULT_INDEX));
+  lines.push(define('WEFT_STATS_VALUE', STATS_VALUE));
   lines.push(define('WEFT_IR_PROTO_OTHER', IR_PROTO_OTHER));
   lines.push(define('WEFT_ANY_REMOTE', ANY_REMOTE));
   lines.push(`#define WEFT_DEFAULT_SEEN_MARK 0x${DEFAULT_SEEN_MARK.toString(16).padStart(8, '0')}`);

@@ -10,11 +10,11 @@
 // is shared by both slots, so established connections survive.
 
 import { readFileSync } from 'node:fs';
-import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, VERDICT, type MapConcern } from './abi.ts';
+import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, STATS_VALUE, VERDICT, type MapConcern } from './abi.ts';
 import { failsafeKey, plensValue, u32 } from './encode.ts';
 import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
 import { diffRecords, recordKey, recordValue, type RecordTable } from './records.ts';
-import { failsafeFromJson, RECORD_MAPS, type MapsJson, type MapSizes, type RecordMap, type RecordTables } from './share.ts';
+import { failsafeFromJson, RECORD_MAPS, type MapsJson, type MapSizes, type RecordMap, type RecordSource } from './share.ts';
 
 export interface LoadSettings {
   sizes: MapSizes;
@@ -114,12 +114,6 @@ export interface DeltaStats {
   written: number;
 }
 
-/** What a slot is brought to: maps.json and the record tables it names. */
-export interface SlotContents {
-  maps: MapsJson;
-  tables: RecordTables;
-}
-
 /** Writes records `idx` of `t` with byte 0 of each key set to `slot`: one batch call where the kernel has it. */
 function writeRecords(fd: number, slot: number, t: RecordTable, idx: number[]): void {
   if (idx.length === 0) return;
@@ -147,19 +141,21 @@ function deleteRecords(fd: number, slot: number, t: RecordTable, idx: number[]):
 
 /**
  * Brings one (inactive) slot from `before` to `after` (undefined: the slot is
- * empty): a merge over the sorted record tables finds the records that
- * differ, and only those are written or deleted. A one-rule change costs a
+ * empty): a merge over the sorted record tables of the tables whose digests
+ * differ finds the records that differ, and only those are written or deleted. A one-rule change costs a
  * few syscalls, however large the tables.
  */
-export function writeSlot(m: MapFds, slot: number, statsStride: number, after: SlotContents, before?: RecordTables): DeltaStats {
+export function writeSlot(m: MapFds, slot: number, after: RecordSource, before?: RecordSource): DeltaStats {
   let deleted = 0;
   let written = 0;
   const fdOf: Record<RecordMap, number> = { [MAP.id4]: m.fds.id4, [MAP.id6]: m.fds.id6, [MAP.policy]: m.fds.policy };
   for (const map of RECORD_MAPS) {
-    const d = diffRecords(before?.[map], after.tables[map]);
+    // Same digest, same records: the table is not even read.
+    if (before && before.maps.maps[map].records.sha256 === after.maps.maps[map].records.sha256) continue;
+    const d = diffRecords(before?.table(map), after.table(map));
     // Deletions first, so the map never needs room for both contents of the slot.
-    if (before) deleteRecords(fdOf[map], slot, before[map], d.removed);
-    writeRecords(fdOf[map], slot, after.tables[map], d.changed);
+    if (before) deleteRecords(fdOf[map], slot, before.table(map), d.removed);
+    writeRecords(fdOf[map], slot, after.table(map), d.changed);
     deleted += d.removed.length;
     written += d.changed.length;
   }
@@ -168,7 +164,6 @@ export function writeSlot(m: MapFds, slot: number, statsStride: number, after: S
   libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(lengths(MAP.id4)));
   libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(lengths(MAP.id6)));
   libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(lengths(MAP.policy)));
-  zeroStats(m, slot, statsStride);
   libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.maps.defaultAction]));
   return { deleted, written };
 }
@@ -202,17 +197,6 @@ export function possibleCpus(): number {
   return n;
 }
 
-function zeroStats(m: MapFds, slot: number, stride: number): void {
-  const zero = Buffer.alloc(8 * possibleCpus());
-  const n = stride;
-  const keys = Buffer.alloc(4 * n);
-  for (let i = 0; i < n; i++) keys.writeUInt32LE(slot * stride + i, 4 * i);
-  const values = Buffer.alloc(zero.length * n);
-  if (!libbpf.updateBatch(m.fds.stats, keys, values, n)) {
-    for (let i = 0; i < n; i++) libbpf.update(m.fds.stats, keys.subarray(4 * i, 4 * i + 4), zero);
-  }
-}
-
 /** The switch: packets read the new slot from the next one on. */
 export function activate(m: MapFds, slot: number, generation: number): void {
   libbpf.update(m.fds.ctl, u32(CTL.generation), u32(generation));
@@ -225,6 +209,26 @@ export function readCtl(ctlFd: number): { activeSlot: number; generation: number
   const activeSlot = v.readUInt32LE(0);
   libbpf.lookup(ctlFd, u32(CTL.generation), v);
   return { activeSlot, generation: v.readUInt32LE(0) };
+}
+
+/**
+ * Rule hit counters of one generation, summed over CPUs, for indices
+ * lo..lo+n-1. A counter tagged with another generation counts hits of an
+ * earlier use of the slot: zero for this one (the datapath restarts it on
+ * its next hit, so a switch never has to clear the slot's counters).
+ */
+export function readRuleHits(fd: number, lo: number, n: number, generation: number): bigint[] {
+  const cpus = possibleCpus();
+  const v = Buffer.alloc(STATS_VALUE * cpus);
+  const out: bigint[] = [];
+  for (let i = 0; i < n; i++) {
+    let sum = 0n;
+    if (libbpf.lookup(fd, u32(lo + i), v)) {
+      for (let c = 0; c < cpus; c++) if (v.readUInt32LE(STATS_VALUE * c + 8) === generation) sum += v.readBigUInt64LE(STATS_VALUE * c);
+    }
+    out.push(sum);
+  }
+  return out;
 }
 
 /** Per-CPU u64 counters summed over CPUs, for indices lo..lo+n-1. */

@@ -7,8 +7,8 @@
 //   10 zero u16 | 12 record count u32                      (little endian)
 //
 // Sorted fixed-size records make the agent's delta a linear merge: equal
-// runs are skipped with native memcmp over whole blocks, and only the
-// records that differ are decoded in JavaScript. Nothing is parsed that the
+// runs are skipped with native memcmp over whole spans, and only the
+// records that differ are compared in JavaScript. Nothing is parsed that the
 // delta does not touch.
 
 export const RECORDS_MAGIC = 'WFTR';
@@ -66,20 +66,27 @@ export function recordValue(t: RecordTable, i: number): Buffer {
   return t.data.subarray(at, at + t.valueSize);
 }
 
-/** Records compared per memcmp when skipping an equal run. */
-const BLOCK = 256;
+/** Records compared by the first memcmp when skipping an equal run; the span doubles while it matches. */
+const FIRST_SPAN = 64;
 
-/** How many leading records (from the front, or from the back) two tables share byte for byte. */
+/**
+ * How many records, from the front (or from the back), two tables share byte
+ * for byte: a galloping search whose spans double while they match and halve
+ * once one does not, so a run of n records costs O(log n) native compares.
+ */
 function sharedRun(a: RecordTable, b: RecordTable, fromEnd: boolean, limit: number): number {
   const rec = a.keySize + a.valueSize;
   const at = (t: RecordTable, i: number, n: number) => (fromEnd ? (t.count - i - n) * rec : i * rec);
   let i = 0;
-  for (let n = BLOCK; i < limit; ) {
+  let n = FIRST_SPAN;
+  while (i < limit) {
     n = Math.min(n, limit - i);
     const x = at(a, i, n);
     const y = at(b, i, n);
-    if (a.data.compare(b.data, y, y + n * rec, x, x + n * rec) === 0) i += n;
-    else if (n > 1) n = Math.max(1, n >> 3);
+    if (a.data.compare(b.data, y, y + n * rec, x, x + n * rec) === 0) {
+      i += n;
+      n *= 2;
+    } else if (n > 1) n >>= 1;
     else break;
   }
   return i;

@@ -10,14 +10,14 @@ import { buildIr } from '../../orchestrator/ir/build.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { generateFlows, generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
 import { HostSemantics } from './semantics.ts';
-import { artefactTables, computeShare, portPrefixes, shareArtefacts, shareFromArtefacts, type HostShare } from './share.ts';
+import { artefactRecords, computeShare, portPrefixes, shareArtefacts, shareFromArtefacts, type HostShare } from './share.ts';
 import { ANY_REMOTE } from '../../orchestrator/ir/share.ts';
 import { ANY_REMOTE_EXPECTED, anyRemoteCells, anyRemoteFabric, anyRemoteIr } from '../../test/fixtures/host-any-remote/fixture.ts';
 
 /** The share as the bundle carries it, read back. */
 function roundTrip(share: HostShare): HostShare {
   const a = shareArtefacts(share);
-  return shareFromArtefacts(JSON.parse(JSON.stringify(a.maps)), artefactTables(a));
+  return shareFromArtefacts(artefactRecords({ ...a, maps: JSON.parse(JSON.stringify(a.maps)) }), JSON.parse(a.rules));
 }
 
 describe('portPrefixes', () => {

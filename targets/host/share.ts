@@ -274,6 +274,9 @@ export interface RecordsRef {
   sha256: string;
 }
 
+/** rules.json: the rules of the policy (index, name, action), for status and diff; the agent's delta never reads it. */
+export const RULES_FILE = 'rules.json';
+
 export interface FailsafeJson {
   address: string;
   proto: number;
@@ -289,7 +292,7 @@ export interface MapsJson {
   device: string;
   policy: { name: string; digest: string };
   defaultAction: 'allow' | 'deny';
-  rules: HostShare['rules'];
+  rulesFile: { file: typeof RULES_FILE; count: number; sha256: string };
   localAddresses: string[];
   localIdentities: number[];
   statsStride: number;
@@ -314,7 +317,11 @@ export const recordsFile = (map: RecordMap): string => `${map}.records`;
 export interface HostArtefacts {
   maps: MapsJson;
   records: Record<RecordMap, Buffer>;
+  /** The text of rules.json. */
+  rules: string;
 }
+
+const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 export function shareArtefacts(s: HostShare): HostArtefacts {
   const idPairs = (es: IdEntry[]): [Buffer, Buffer][] => es.map((e) => [idKey(0, e), idValue(e)]);
@@ -327,14 +334,15 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     file: recordsFile(map),
     count,
     lengths: [...new Set(lengths)].sort((a, b) => b - a),
-    sha256: createHash('sha256').update(records[map]).digest('hex'),
+    sha256: sha256(records[map]),
   });
+  const rules = `${JSON.stringify(s.rules)}\n`;
   const maps: MapsJson = {
     format: MAPS_FORMAT,
     device: s.device,
     policy: { name: s.policyName, digest: s.policyDigest },
     defaultAction: s.defaultAction,
-    rules: s.rules,
+    rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: sha256(rules) },
     localAddresses: s.localAddresses.map((a) => formatIp(a.family, a.value)),
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
@@ -350,7 +358,26 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
       },
     },
   };
-  return { maps, records };
+  return { maps, records, rules };
+}
+
+/** A device directory's host artefacts as comparable text: each map's entries (records as hex), the rules and the default. */
+export function readHostEntries(dir: string): { defaultAction: MapsJson['defaultAction']; rules: HostShare['rules']; maps: Record<string, string[]> } {
+  const file = join(dir, 'maps.json');
+  const j = checkMapsJson(JSON.parse(readFileSync(file, 'utf8')) as MapsJson, file);
+  const src = dirRecords(dir, j);
+  const maps: Record<string, string[]> = { [MAP.failsafe]: j.maps[MAP.failsafe].entries.map((f) => `${f.address} ${f.proto} ${f.port}`) };
+  for (const map of RECORD_MAPS) {
+    const t = src.table(map);
+    const rec = t.keySize + t.valueSize;
+    maps[map] = Array.from({ length: t.count }, (_, i) => t.data.toString('hex', i * rec, (i + 1) * rec));
+  }
+  return { defaultAction: j.defaultAction, rules: readHostRules(dir), maps };
+}
+
+/** The rules listed in a device directory's rules.json. */
+export function readHostRules(dir: string): HostShare['rules'] {
+  return JSON.parse(readFileSync(join(dir, RULES_FILE), 'utf8')) as HostShare['rules'];
 }
 
 function parseAddr(t: string, where: string): IpAddr {
@@ -365,33 +392,47 @@ export function checkMapsJson(j: MapsJson, where = 'maps.json'): MapsJson {
   for (const name of [MAP.id4, MAP.id6, MAP.policy, MAP.ct, MAP.stats, MAP.failsafe]) {
     if (!j.maps?.[name]) throw new Error(`${where}: no entry for map ${name} (recompile the bundle with this weft)`);
   }
+  if (j.rulesFile?.file !== RULES_FILE) throw new Error(`${where}: does not name its rules file ${RULES_FILE}`);
   for (const name of RECORD_MAPS) {
     if (j.maps[name].records?.file !== recordsFile(name)) throw new Error(`${where}: map ${name} does not name its record file ${recordsFile(name)}`);
   }
   return j;
 }
 
-export type RecordTables = Record<RecordMap, RecordTable>;
+/**
+ * maps.json with its record tables, each read and checked on first use: a
+ * delta reads no table whose digest says it did not change.
+ */
+export interface RecordSource {
+  maps: MapsJson;
+  table(map: RecordMap): RecordTable;
+}
 
-/** Checks record file contents against the layouts and the counts maps.json announces. */
-export function recordTables(j: MapsJson, contents: (map: RecordMap) => Buffer, where: (map: RecordMap) => string): RecordTables {
-  const read = (map: RecordMap): RecordTable => {
-    const t = decodeRecords(contents(map), RECORD_LAYOUT[map].key, RECORD_LAYOUT[map].value, where(map));
-    if (t.count !== j.maps[map].records.count) throw new Error(`${where(map)}: ${t.count} records, maps.json says ${j.maps[map].records.count}`);
-    return t;
+function lazyRecords(j: MapsJson, contents: (map: RecordMap) => Buffer, where: (map: RecordMap) => string): RecordSource {
+  const cache = new Map<RecordMap, RecordTable>();
+  return {
+    maps: j,
+    table(map) {
+      let t = cache.get(map);
+      if (!t) {
+        t = decodeRecords(contents(map), RECORD_LAYOUT[map].key, RECORD_LAYOUT[map].value, where(map));
+        if (t.count !== j.maps[map].records.count) throw new Error(`${where(map)}: ${t.count} records, maps.json says ${j.maps[map].records.count}`);
+        cache.set(map, t);
+      }
+      return t;
+    },
   };
-  return { [MAP.id4]: read(MAP.id4), [MAP.id6]: read(MAP.id6), [MAP.policy]: read(MAP.policy) };
 }
 
-/** The tables of artefacts still in memory (what a slot is written from without a bundle on disk). */
-export function artefactTables(a: HostArtefacts): RecordTables {
-  return recordTables(a.maps, (map) => a.records[map], (map) => a.maps.maps[map].records.file);
+/** The records of artefacts still in memory (a slot written without a bundle on disk). */
+export function artefactRecords(a: HostArtefacts): RecordSource {
+  return lazyRecords(a.maps, (map) => a.records[map], (map) => a.maps.maps[map].records.file);
 }
 
-/** Reads and checks the record files maps.json names, from `dir`. */
-export function readRecordTables(dir: string, j: MapsJson): RecordTables {
+/** The record files maps.json names, in `dir`. */
+export function dirRecords(dir: string, j: MapsJson): RecordSource {
   const path = (map: RecordMap) => join(dir, j.maps[map].records.file);
-  return recordTables(j, (map) => readFileSync(path(map)), path);
+  return lazyRecords(j, (map) => readFileSync(path(map)), path);
 }
 
 export function failsafeFromJson(j: MapsJson, where = 'maps.json'): FailsafeEntry[] {
@@ -411,20 +452,20 @@ export function sizesFromJson(j: MapsJson): MapSizes {
 }
 
 /** The share back from its artefacts: every record decoded (for the interpreter and tests, not the agent). */
-export function shareFromArtefacts(raw: MapsJson, tables: RecordTables, where = 'maps.json'): HostShare {
-  const j = checkMapsJson(raw, where);
+export function shareFromArtefacts(src: RecordSource, rules: HostShare['rules'], where = 'maps.json'): HostShare {
+  const j = checkMapsJson(src.maps, where);
   const all = <T>(t: RecordTable, decode: (k: Buffer, v: Buffer) => T): T[] => Array.from({ length: t.count }, (_, i) => decode(recordKey(t, i), recordValue(t, i)));
   return {
     device: j.device,
     policyName: j.policy.name,
     policyDigest: j.policy.digest,
     defaultAction: j.defaultAction,
-    rules: j.rules,
+    rules,
     localAddresses: j.localAddresses.map((a) => parseAddr(a, where)),
     localIdentities: j.localIdentities,
-    id4: all(tables[MAP.id4], decodeIdRecord),
-    id6: all(tables[MAP.id6], decodeIdRecord),
-    policy: all(tables[MAP.policy], decodePolicyRecord),
+    id4: all(src.table(MAP.id4), decodeIdRecord),
+    id6: all(src.table(MAP.id6), decodeIdRecord),
+    policy: all(src.table(MAP.policy), decodePolicyRecord),
     failsafe: failsafeFromJson(j, where),
     maxEntries: sizesFromJson(j),
     statsStride: j.statsStride,

@@ -28,7 +28,7 @@ import { CT_KEY, DEFAULT_SEEN_MARK } from './abi.ts';
 import { TestRunner } from './libbpf.ts';
 import { activate, clearMap, closeObject, loadObject, writeFailsafe, writeSlot } from './loader.ts';
 import { buildPacket } from './packet.ts';
-import { checkMapsJson, readRecordTables, shareFromArtefacts, type HostShare, type MapsJson, type RecordTables } from './share.ts';
+import { checkMapsJson, dirRecords, readHostRules, shareFromArtefacts, type HostShare, type MapsJson, type RecordSource } from './share.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('host-verify');
@@ -59,15 +59,14 @@ function moved(f: Flow, src: IpAddr, dst: IpAddr): Flow {
 }
 
 /** A device's maps.json and record files, and the share they hold. */
-export function readMaps(deviceDir: string): { raw: MapsJson; tables: RecordTables; share: HostShare } {
+export function readMaps(deviceDir: string): { records: RecordSource; share: HostShare } {
   const file = join(deviceDir, 'maps.json');
-  const raw = checkMapsJson(JSON.parse(readFileSync(file, 'utf8')) as MapsJson, file);
-  const tables = readRecordTables(deviceDir, raw);
-  return { raw, tables, share: shareFromArtefacts(raw, tables, file) };
+  const records = dirRecords(deviceDir, checkMapsJson(JSON.parse(readFileSync(file, 'utf8')) as MapsJson, file));
+  return { records, share: shareFromArtefacts(records, readHostRules(deviceDir), file) };
 }
 
 export async function verifyHost(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<HostVerifyReport> {
-  const { raw, tables, share } = readMaps(deviceDir);
+  const { records, share } = readMaps(deviceDir);
   const maps = loadObject(join(deviceDir, 'policy.bpf.o'), {
     sizes: share.maxEntries,
     statsStride: share.statsStride,
@@ -88,8 +87,8 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
     denied: 0,
   };
   try {
-    writeSlot(maps, 0, share.statsStride, { maps: raw, tables });
-    writeFailsafe(maps, raw);
+    writeSlot(maps, 0, records);
+    writeFailsafe(maps, records.maps);
     activate(maps, 0, 1);
     const tc = new TestRunner(maps.progs.tc);
     const xdp = new TestRunner(maps.progs.xdp);

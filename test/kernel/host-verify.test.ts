@@ -14,7 +14,7 @@ import { buildObject } from '../../targets/host/build.ts';
 import { TestRunner } from '../../targets/host/libbpf.ts';
 import { activate, closeObject, loadObject, writeSlot } from '../../targets/host/loader.ts';
 import { buildPacket } from '../../targets/host/packet.ts';
-import { artefactTables, computeShare, shareArtefacts } from '../../targets/host/share.ts';
+import { artefactRecords, computeShare, shareArtefacts } from '../../targets/host/share.ts';
 import { ANY_REMOTE_EXPECTED, anyRemoteCells, anyRemoteFabric, anyRemoteIr } from '../fixtures/host-any-remote/fixture.ts';
 
 const TC_ACT_SHOT = 2;
@@ -65,7 +65,7 @@ describe.skipIf(why !== undefined)('host datapath against the reference (BPF_PRO
     const arts = shareArtefacts(share);
     const m = loadObject(await buildObject(), { sizes: share.maxEntries, statsStride: share.statsStride, seenMark: 0 });
     try {
-      writeSlot(m, 0, share.statsStride, { maps: arts.maps, tables: artefactTables(arts) });
+      writeSlot(m, 0, artefactRecords(arts));
       activate(m, 0, 1);
       const tc = new TestRunner(m.progs.tc);
       const xdp = new TestRunner(m.progs.xdp);
