@@ -17,7 +17,14 @@
  *
  * XDP (uplink ingress) follows rows 2-5 and 7-9 with "the destination is
  * not local" at row 6, never tracks, and only drops where row 9 denies; a
- * fragment is left to TC. Every XDP drop is therefore a TC drop too. */
+ * fragment is left to TC. Every XDP drop is therefore a TC drop too.
+ *
+ * XDP early stage, between rows 6 and 7: the source address's identity is
+ * flagged WEFT_ID_FLAG_DENY_INGRESS (every cell and the default deny every
+ * flow from it to this host) and no tracked connection can have a reply
+ * from it (weft_ct_may_reply_from) -> drop, without the conntrack and
+ * policy lookups. Rows 7-9 would drop it too: a fragment would be dropped
+ * by TC, and rows 8-9 cannot pass it. */
 
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -83,6 +90,10 @@ static __always_inline enum weft_outcome weft_judge(struct weft_pkt *pkt, enum w
 	if (hook == WEFT_HOOK_XDP ? !dst_local : !(src_local || dst_local)) {
 		weft_count(WEFT_CNT_PASS_NOT_LOCAL);
 		return WEFT_PASS;
+	}
+	if (hook == WEFT_HOOK_XDP && (src.flags & WEFT_ID_FLAG_DENY_INGRESS) && !weft_ct_may_reply_from(f.src)) {
+		weft_count(WEFT_CNT_XDP_DROP_EARLY);
+		return WEFT_DROP;
 	}
 	if (f.frag) {
 		if (hook == WEFT_HOOK_XDP)

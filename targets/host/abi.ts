@@ -13,8 +13,9 @@ export const MAP = {
   policy: 'weft_policy_v2',
   plen: 'weft_plen_v1',
   ct: 'weft_ct_v1',
+  ctRemotes: 'weft_ctremotes_v1',
   stats: 'weft_stats_v2',
-  counters: 'weft_counters_v1',
+  counters: 'weft_counters_v2',
   failsafe: 'weft_failsafe_v1',
 } as const;
 export type MapConcern = keyof typeof MAP;
@@ -39,6 +40,8 @@ export const CTL = {
 
 /** Bit in an identity value's flags: the address belongs to an endpoint of this host. */
 export const ID_FLAG_LOCAL = 1;
+/** Bit in an identity value's flags: every cell and the default deny every flow from this identity to this host. */
+export const ID_FLAG_DENY_INGRESS = 2;
 
 /**
  * Longest-prefix match as exact hash lookups, one per prefix length present
@@ -96,6 +99,7 @@ export const COUNTERS = [
   'drop_malformed',
   'drop_fragment',
   'xdp_drop',
+  'xdp_drop_early',
   'ct_full',
 ] as const;
 
@@ -122,7 +126,7 @@ export function renderAbiHeader(): string {
     '#define WEFT_ABI_H',
     '',
   ];
-  for (const [k, v] of Object.entries(MAP)) lines.push(`#define WEFT_MAP_${k.toUpperCase()} ${v}`);
+  for (const [k, v] of Object.entries(MAP)) lines.push(`#define WEFT_MAP_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} ${v}`);
   lines.push('');
   for (const [k, v] of Object.entries(VERDICT)) lines.push(define(`WEFT_VERDICT_${k.toUpperCase()}`, v));
   for (const [k, v] of Object.entries(DIR)) lines.push(define(`WEFT_DIR_${k.toUpperCase()}`, v));
@@ -133,6 +137,7 @@ export function renderAbiHeader(): string {
   lines.push(define('WEFT_CTL_FAILSAFE_COUNT', CTL.failsafeCount));
   lines.push(define('WEFT_CTL_ENTRIES', CTL.entries));
   lines.push(define('WEFT_ID_FLAG_LOCAL', ID_FLAG_LOCAL));
+  lines.push(define('WEFT_ID_FLAG_DENY_INGRESS', ID_FLAG_DENY_INGRESS));
   lines.push(define('WEFT_ID4_KEY', ID4_KEY));
   lines.push(define('WEFT_ID6_KEY', ID6_KEY));
   lines.push(define('WEFT_POLICY_KEY', POLICY_KEY));

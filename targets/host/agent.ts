@@ -448,6 +448,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
   const { dev, mapsDigest, o, t0, bundleDir } = req;
   const { scope, pinDir, runDir } = paths(o);
   const oldCt = state ? libbpf.objGet(join(pinDir, MAP.ct)) : -1;
+  const oldRemotes = state ? libbpf.objGet(join(pinDir, MAP.ctRemotes)) : -1;
   const generation = (state?.generation ?? 0) + 1;
   let m;
   try {
@@ -455,10 +456,12 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       sizes: sizesFromJson(dev.maps),
       statsStride: dev.maps.statsStride,
       seenMark: DEFAULT_SEEN_MARK,
-      reuseCtFd: oldCt >= 0 ? oldCt : undefined,
+      // Both or neither: a remote bit set must cover every adopted conntrack entry.
+      reuse: oldCt >= 0 && oldRemotes >= 0 ? { ct: oldCt, ctRemotes: oldRemotes } : undefined,
     });
   } finally {
     if (oldCt >= 0) libbpf.closeFd(oldCt);
+    if (oldRemotes >= 0) libbpf.closeFd(oldRemotes);
   }
   try {
     const d = writeSlot(m, 0, dev.records);

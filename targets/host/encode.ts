@@ -3,7 +3,7 @@
 // hands them to the kernel, and the decoders read them back for the
 // artefact interpreter.
 
-import { DIR, FAILSAFE_KEY, ID4_KEY, ID6_KEY, ID_FLAG_LOCAL, PLEN_MAX, PLEN_VALUE, POLICY_KEY, POLICY_VALUE, VERDICT } from './abi.ts';
+import { DIR, FAILSAFE_KEY, ID4_KEY, ID6_KEY, ID_FLAG_DENY_INGRESS, ID_FLAG_LOCAL, ID_VALUE, PLEN_MAX, PLEN_VALUE, POLICY_KEY, POLICY_VALUE, VERDICT } from './abi.ts';
 import type { FailsafeEntry, IdEntry, PolicyEntry } from './share.ts';
 import type { Family } from '../../orchestrator/net/ip.ts';
 
@@ -27,10 +27,10 @@ export function idKey(slot: number, e: Pick<IdEntry, 'prefix'>): Buffer {
   return k;
 }
 
-export function idValue(e: Pick<IdEntry, 'id' | 'local'>): Buffer {
-  const v = Buffer.alloc(8);
+export function idValue(e: Pick<IdEntry, 'id' | 'local' | 'denyIngress'>): Buffer {
+  const v = Buffer.alloc(ID_VALUE);
   v.writeUInt32LE(e.id, 0);
-  v.writeUInt32LE(e.local ? ID_FLAG_LOCAL : 0, 4);
+  v.writeUInt32LE((e.local ? ID_FLAG_LOCAL : 0) | (e.denyIngress ? ID_FLAG_DENY_INGRESS : 0), 4);
   return v;
 }
 
@@ -90,6 +90,7 @@ export function decodeIdRecord(key: Buffer, value: Buffer): IdEntry {
     prefix: { family, len: key[1], addr: readAddr(key, 4, family) },
     id: value.readUInt32LE(0),
     local: (value.readUInt32LE(4) & ID_FLAG_LOCAL) !== 0,
+    denyIngress: (value.readUInt32LE(4) & ID_FLAG_DENY_INGRESS) !== 0,
   };
 }
 

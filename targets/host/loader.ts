@@ -21,8 +21,8 @@ export interface LoadSettings {
   statsStride: number;
   /** skb mark bit set on judged packets (0 disables the once-per-host rule). */
   seenMark: number;
-  /** Existing conntrack map to adopt (a reload keeps established connections). */
-  reuseCtFd?: number;
+  /** Existing conntrack maps to adopt (a reload keeps established connections and what is known of their remotes). */
+  reuse?: { ct: number; ctRemotes: number };
 }
 
 /** The verifier (or libbpf) refused the object; `summary` holds the lines that say why. */
@@ -79,6 +79,7 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
       id6: s.sizes.id6,
       policy: s.sizes.policy,
       ct: s.sizes.ct,
+      ctRemotes: undefined,
       stats: s.sizes.stats,
       failsafe: s.sizes.failsafe,
     };
@@ -87,7 +88,10 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
       if (n !== undefined) libbpf.setMaxEntries(libbpf.findMap(obj, MAP[c]), Math.max(1, n));
     }
     libbpf.setInitialValue(libbpf.rodataMap(obj), cfgBlob(s.statsStride, s.seenMark));
-    if (s.reuseCtFd !== undefined) libbpf.reuseFd(libbpf.findMap(obj, MAP.ct), s.reuseCtFd);
+    if (s.reuse) {
+      libbpf.reuseFd(libbpf.findMap(obj, MAP.ct), s.reuse.ct);
+      libbpf.reuseFd(libbpf.findMap(obj, MAP.ctRemotes), s.reuse.ctRemotes);
+    }
     const r = withLibbpfLog(() => libbpf.load(obj));
     if (r.error) {
       const e = r.error instanceof Error ? r.error : new Error(String(r.error));

@@ -80,9 +80,10 @@ describe('computeShare', () => {
     const fabric = anyRemoteFabric();
     const share = computeShare(anyRemoteIr(), fabric, fabric.devices[0], { cells: anyRemoteCells });
     // world (1) and "others" (4) are named by no cell: their prefixes resolve to ANY_REMOTE and fold into the virtual /0.
-    expect(share.id4.map((e) => [e.prefix.len, e.id, e.local])).toEqual([
-      [24, 2, false],
-      [32, 3, true],
+    // clients (2) are allowed tcp/80, so only the local identity (3), which nothing allows in, is denyIngress.
+    expect(share.id4.map((e) => [e.prefix.len, e.id, e.local, e.denyIngress])).toEqual([
+      [24, 2, false, false],
+      [32, 3, true, true],
     ]);
     expect(share.policy.filter((p) => p.remote === ANY_REMOTE).length).toBe(2);
     const sem = new HostSemantics(roundTrip(share));

@@ -13,7 +13,10 @@
 // - Identities that are neither in L nor the remote of a specific cell are
 //   "irrelevant": a specific lookup with them can only miss, so their LPM
 //   entries are rewritten to identity 0 = ANY_REMOTE, and their flows are
-//   judged by the wildcard cells or the default action, as the contract says. An entry whose rewritten
+//   judged by the wildcard cells or the default action, as the contract says.
+// - An identity whose every ingress cell, every ANY_REMOTE ingress cell and
+//   the default deny is flagged denyIngress on its address entries: the XDP
+//   early stage drops its packets without the policy lookup. An entry whose rewritten
 //   identity equals that of its closest enclosing entry is then dropped: every
 //   address it covered resolves to the enclosing entry, same identity. A
 //   virtual /0 with identity 0 encloses everything, so irrelevant top-level
@@ -36,6 +39,8 @@ export interface IdEntry {
   prefix: Cidr;
   id: number;
   local: boolean;
+  /** Every cell and the default deny every flow from this identity to this host (the XDP early stage). */
+  denyIngress: boolean;
 }
 
 export type Direction = ShareDirection;
@@ -135,7 +140,7 @@ export function resolveIdentity(ir: Ir, addr: IpAddr): number {
   return id;
 }
 
-function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number): IdEntry[] {
+function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number, denyIngress: (id: number) => boolean): IdEntry[] {
   const entries = ir.lpm
     .filter((e) => e.prefix.family === family)
     .map((e) => ({ prefix: e.prefix, id: rewrite(e.id) }))
@@ -145,7 +150,7 @@ function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number): I
   for (const e of entries) {
     while (stack.length > 0 && !contains(stack[stack.length - 1].prefix, e.prefix)) stack.pop();
     const parentId = stack.length > 0 ? stack[stack.length - 1].id : 0;
-    if (e.id !== parentId) kept.push({ prefix: e.prefix, id: e.id, local: false });
+    if (e.id !== parentId) kept.push({ prefix: e.prefix, id: e.id, local: false, denyIngress: denyIngress(e.id) });
     stack.push(e);
   }
   return kept;
@@ -182,10 +187,13 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   // the datapath's wildcard lookup is exactly what they need.
   const relevant = new Set<number>(L);
   const policy: PolicyEntry[] = [];
+  // Remotes some ingress cell allows (ANY_REMOTE: every remote may be allowed).
+  const allowedFrom = new Set<number>();
   for (const dir of ['egress', 'ingress'] as const) {
     for (const c of cellsOf(L, dir)) {
       const r = ir.rules[c.rule];
       if (c.remote !== ANY_REMOTE) relevant.add(c.remote);
+      if (dir === 'ingress' && r.action === 'allow') allowedFrom.add(c.remote);
       // Object literals, not spreads: this loop makes hundreds of thousands of entries.
       for (const p of portPrefixes(c.lo, c.hi)) {
         policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: p.value, portLen: p.len, rule: c.rule, verdict: r.action, log: r.log });
@@ -194,14 +202,16 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   }
 
   const rewrite = (id: number): number => (relevant.has(id) ? id : 0);
+  // Judged by its own cells, then the ANY_REMOTE ones, then the default: all must deny.
+  const denyIngress = (id: number): boolean => ir.defaultAction === 'deny' && !allowedFrom.has(ANY_REMOTE) && !allowedFrom.has(id);
   const byFamily = (family: Family): IdEntry[] => {
-    const kept = pruneFamily(ir, family, rewrite);
+    const kept = pruneFamily(ir, family, rewrite, denyIngress);
     const bits = FAMILY_BITS[family];
     for (const a of localAddresses) {
       if (a.family !== family) continue;
       const id = rewrite(localIdOf.get(`${a.family}|${a.value}`) ?? 0);
       const at = kept.findIndex((e) => e.prefix.len === bits && e.prefix.addr === a.value);
-      const entry: IdEntry = { prefix: { family, addr: a.value, len: bits }, id, local: true };
+      const entry: IdEntry = { prefix: { family, addr: a.value, len: bits }, id, local: true, denyIngress: denyIngress(id) };
       if (at >= 0) kept[at] = entry;
       else kept.push(entry);
     }

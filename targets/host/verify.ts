@@ -24,9 +24,9 @@ import { formatIp, type IpAddr } from '../../orchestrator/net/ip.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { ReferenceConntrack } from '../../orchestrator/reference/stateful.ts';
 import { generateFlows, generatePacketSequences, makeRng, type Rng } from '../../orchestrator/testing/generate.ts';
-import { CT_KEY, DEFAULT_SEEN_MARK } from './abi.ts';
+import { COUNTERS, CT_KEY, DEFAULT_SEEN_MARK } from './abi.ts';
 import { TestRunner } from './libbpf.ts';
-import { activate, clearMap, closeObject, loadObject, writeFailsafe, writeSlot } from './loader.ts';
+import { activate, clearMap, closeObject, loadObject, readPerCpu, writeFailsafe, writeSlot } from './loader.ts';
 import { buildPacket } from './packet.ts';
 import { checkMapsJson, dirRecords, readHostRules, shareFromArtefacts, type HostShare, type MapsJson, type RecordSource } from './share.ts';
 import { logger } from '../../orchestrator/log.ts';
@@ -45,6 +45,8 @@ export interface HostVerifyReport extends VerifyReport {
   failsafeHits: number;
   /** Packets the reference denied (a run that denies nothing proves little). */
   denied: number;
+  /** XDP drops decided by the early stage (source denied everything, no reply possible). */
+  xdpEarlyDrops: number;
 }
 
 function describe(f: Flow): string {
@@ -85,6 +87,7 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
     transit: 0,
     failsafeHits: 0,
     denied: 0,
+    xdpEarlyDrops: 0,
   };
   try {
     writeSlot(maps, 0, records);
@@ -177,6 +180,7 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
       }
     }
     report.flows = report.tcPackets + report.xdpPackets;
+    report.xdpEarlyDrops = Number(readPerCpu(maps.fds.counters, COUNTERS.indexOf('xdp_drop_early'), 1)[0]);
     log.info({ ...report, examples: undefined }, 'host verify done');
     return report;
   } finally {

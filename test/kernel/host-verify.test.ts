@@ -43,7 +43,7 @@ describe.skipIf(why !== undefined)('host datapath against the reference (BPF_PRO
           const r = await verifyHost(join(dir.path, 'devices', name), input, { packets, seed });
           total += r.tcPackets;
           console.log(
-            `host verify: ${name} seed ${seed}: ${r.tcPackets} TC packets + ${r.xdpPackets} XDP packets (${r.sequences} sequences, ${r.denied} denied, ${r.transit} transit), ${r.mismatches} mismatches`,
+            `host verify: ${name} seed ${seed}: ${r.tcPackets} TC packets + ${r.xdpPackets} XDP packets (${r.sequences} sequences, ${r.denied} denied, ${r.transit} transit, ${r.xdpEarlyDrops} XDP early drops), ${r.mismatches} mismatches`,
           );
           for (const ex of r.examples) console.log(`  ${ex}`);
           expect(r.mismatches).toBe(0);
