@@ -38,10 +38,12 @@ describe.skipIf(why !== undefined)('host datapath against the reference (BPF_PRO
           (a, b) => fabric.endpoints.filter((e) => e.host === b[0]).length - fabric.endpoints.filter((e) => e.host === a[0]).length,
         );
         let total = 0;
+        let early = 0;
         for (const [i, [name, input]] of ranked.entries()) {
           const packets = i === 0 ? PACKETS : 10_000;
           const r = await verifyHost(join(dir.path, 'devices', name), input, { packets, seed });
           total += r.tcPackets;
+          early += r.xdpEarlyDrops;
           console.log(
             `host verify: ${name} seed ${seed}: ${r.tcPackets} TC packets + ${r.xdpPackets} XDP packets (${r.sequences} sequences, ${r.denied} denied, ${r.transit} transit, ${r.xdpEarlyDrops} XDP early drops), ${r.mismatches} mismatches`,
           );
@@ -52,6 +54,8 @@ describe.skipIf(why !== undefined)('host datapath against the reference (BPF_PRO
           expect(r.tcPackets - r.denied - r.transit).toBeGreaterThan(packets / 20);
         }
         expect(total).toBeGreaterThanOrEqual(PACKETS);
+        // The XDP early stage took part, and its drops agreed with the reference above.
+        expect(early).toBeGreaterThan(0);
       } finally {
         dir.remove();
       }
