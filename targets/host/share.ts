@@ -1,6 +1,7 @@
 // A host's share of the IR: the identities and cells its own endpoints need,
 // turned into map entries. Pure data in, pure data out; the result is what
-// maps.json lists and what the loader writes.
+// the bundle carries (maps.json and the record files, below) and what the
+// loader writes.
 //
 // What a host keeps, and why the verdicts do not change:
 // - Local identities L: identities of this host's endpoint addresses.
