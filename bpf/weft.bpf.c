@@ -17,7 +17,14 @@
  *
  * XDP (uplink ingress) follows rows 2-5 and 7-9 with "the destination is
  * not local" at row 6, never tracks, and only drops where row 9 denies; a
- * fragment is left to TC. Every XDP drop is therefore a TC drop too. */
+ * fragment is left to TC. Every XDP drop is therefore a TC drop too.
+ *
+ * XDP early stage, between rows 6 and 7: the source address's identity is
+ * flagged WEFT_ID_FLAG_DENY_INGRESS (every cell and the default deny every
+ * flow from it to this host) and no tracked connection can have a reply
+ * from it (weft_ct_may_reply_from) -> drop, without the conntrack and
+ * policy lookups. Rows 7-9 would drop it too: a fragment would be dropped
+ * by TC, and rows 8-9 cannot pass it. */
 
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -84,6 +91,10 @@ static __always_inline enum weft_outcome weft_judge(struct weft_pkt *pkt, enum w
 		weft_count(WEFT_CNT_PASS_NOT_LOCAL);
 		return WEFT_PASS;
 	}
+	if (hook == WEFT_HOOK_XDP && (src.flags & WEFT_ID_FLAG_DENY_INGRESS) && !weft_ct_may_reply_from(f.src)) {
+		weft_count(WEFT_CNT_XDP_DROP_EARLY);
+		return WEFT_DROP;
+	}
 	if (f.frag) {
 		if (hook == WEFT_HOOK_XDP)
 			return WEFT_PASS;
@@ -109,13 +120,13 @@ static __always_inline enum weft_outcome weft_judge(struct weft_pkt *pkt, enum w
 	if (verdict == WEFT_VERDICT_ALLOW) {
 		if (hook == WEFT_HOOK_XDP)
 			return WEFT_PASS;
-		weft_count_rule(s.slot, rule_plus_one);
+		weft_count_rule(&s, rule_plus_one);
 		weft_count(WEFT_CNT_ALLOW_POLICY);
 		if (weft_ct_track(&f, s.generation) < 0)
 			weft_count(WEFT_CNT_CT_FULL);
 		return WEFT_PASS_JUDGED;
 	}
-	weft_count_rule(s.slot, rule_plus_one);
+	weft_count_rule(&s, rule_plus_one);
 	weft_count(hook == WEFT_HOOK_XDP ? WEFT_CNT_XDP_DROP : WEFT_CNT_DENY_POLICY);
 	return WEFT_DROP;
 }

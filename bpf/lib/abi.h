@@ -8,8 +8,9 @@
 #define WEFT_MAP_POLICY weft_policy_v2
 #define WEFT_MAP_PLEN weft_plen_v1
 #define WEFT_MAP_CT weft_ct_v1
-#define WEFT_MAP_STATS weft_stats_v1
-#define WEFT_MAP_COUNTERS weft_counters_v1
+#define WEFT_MAP_CT_REMOTES weft_ctremotes_v1
+#define WEFT_MAP_STATS weft_stats_v2
+#define WEFT_MAP_COUNTERS weft_counters_v2
 #define WEFT_MAP_FAILSAFE weft_failsafe_v1
 
 #define WEFT_VERDICT_ALLOW 1
@@ -23,6 +24,7 @@
 #define WEFT_CTL_FAILSAFE_COUNT 4
 #define WEFT_CTL_ENTRIES 5
 #define WEFT_ID_FLAG_LOCAL 1
+#define WEFT_ID_FLAG_DENY_INGRESS 2
 #define WEFT_ID4_KEY 8
 #define WEFT_ID6_KEY 20
 #define WEFT_POLICY_KEY 16
@@ -36,7 +38,9 @@
 #define WEFT_CT_VALUE 8
 #define WEFT_FAILSAFE_KEY 20
 #define WEFT_STATS_DEFAULT_INDEX 0
+#define WEFT_STATS_VALUE 16
 #define WEFT_IR_PROTO_OTHER 0
+#define WEFT_ANY_REMOTE 0
 #define WEFT_DEFAULT_SEEN_MARK 0x00100000
 
 enum weft_counter {
@@ -51,8 +55,9 @@ enum weft_counter {
 	WEFT_CNT_DROP_MALFORMED = 8,
 	WEFT_CNT_DROP_FRAGMENT = 9,
 	WEFT_CNT_XDP_DROP = 10,
-	WEFT_CNT_CT_FULL = 11,
-	WEFT_CNT__MAX = 12,
+	WEFT_CNT_XDP_DROP_EARLY = 11,
+	WEFT_CNT_CT_FULL = 12,
+	WEFT_CNT__MAX = 13,
 };
 
 #endif /* WEFT_ABI_H */

@@ -5,6 +5,14 @@
  * one (slot, dir, proto, local, remote) are disjoint, so at most one entry
  * can match a packet and the cost does not depend on the number of rules.
  *
+ * Precedence (orchestrator/ir/share.ts), first row that matches decides:
+ *   1. (local, remote, proto, port): a cell naming the remote identity
+ *   2. (local, WEFT_ANY_REMOTE, proto, port): a cell valid for every remote
+ *      without a cell of its own at that (proto, port); addresses of
+ *      identities no cell of this host names resolve to WEFT_ANY_REMOTE, so
+ *      for them row 1 is row 2 and is looked up once
+ *   3. the slot's default action
+ *
  * Key (WEFT_POLICY_KEY bytes, network order):
  *   byte 0      slot
  *   byte 1      direction (WEFT_DIR_EGRESS: local is the source,
@@ -123,6 +131,10 @@ static __always_inline int weft_policy_lookup(__u8 slot, __u8 dir, const struct 
 	};
 
 	bpf_loop(WEFT_PORT_MAX_LENS, weft_policy_step, &s, 0);
+	if (!s.found && remote != WEFT_ANY_REMOTE) {
+		s.k.remote = bpf_htonl(WEFT_ANY_REMOTE);
+		bpf_loop(WEFT_PORT_MAX_LENS, weft_policy_step, &s, 0);
+	}
 	*out = s.out;
 	return s.found;
 }

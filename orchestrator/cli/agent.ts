@@ -13,7 +13,7 @@ function printApply(io: CliIo, r: ApplyResult): void {
     delta: `switched (${r.entriesWritten} entries written, ${r.entriesDeleted} deleted)`,
     unchanged: 'unchanged',
   }[r.action];
-  io.out(`${r.device} [${r.scope}]: generation ${r.generation} ${what} in ${r.ms.toFixed(1)} ms`);
+  io.out(`${r.device} [${r.scope}]: generation ${r.generation} ${what} in ${r.ms.toFixed(1)} ms (${r.cpuMs.toFixed(1)} ms CPU)`);
   for (const a of r.attach) io.out(`  ${a.iface.padEnd(12)} ${a.hook.padEnd(11)} prog ${a.progId}${a.mode ? ` (${a.mode})` : ''}`);
 }
 

@@ -4,10 +4,12 @@
 // in the target's own terms (host map entries, P4 table writes, OpenConfig
 // acl entries).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TargetName } from '../../targets/contract.ts';
-import type { MapsJson } from '../../targets/host/share.ts';
+import { readHostEntries } from '../../targets/host/share.ts';
+
+type HostEntries = ReturnType<typeof readHostEntries>;
 import { diffAcl, readDeviceDir } from '../../targets/openconfig/driver.ts';
 import type { AclConfig } from '../../targets/openconfig/model.ts';
 import { diffEntries, readDeviceArtefacts } from '../../targets/p4/driver.ts';
@@ -61,11 +63,10 @@ function counts(before: string[], after: string[]): Counts {
 
 const keyOf = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
 
-function hostDiff(before: MapsJson, after: MapsJson): ArtefactDiff {
+function hostDiff(before: HostEntries, after: HostEntries): ArtefactDiff {
   const maps: Record<string, Counts> = {};
   for (const name of [...new Set([...Object.keys(before.maps), ...Object.keys(after.maps)])].sort()) {
-    const entries = (m: MapsJson): string[] => ((m.maps as Record<string, { entries: unknown[] } | undefined>)[name]?.entries ?? []).map(keyOf);
-    const c = counts(entries(before), entries(after));
+    const c = counts(before.maps[name] ?? [], after.maps[name] ?? []);
     if (c.added || c.removed) maps[name] = c;
   }
   return {
@@ -84,7 +85,7 @@ async function artefactDiff(target: TargetName, beforeDir: string, afterDir: str
   switch (target) {
     case 'host':
     case 'dpu': {
-      const read = (d: string): MapsJson | undefined => (existsSync(join(d, 'maps.json')) ? (JSON.parse(readFileSync(join(d, 'maps.json'), 'utf8')) as MapsJson) : undefined);
+      const read = (d: string): HostEntries | undefined => (existsSync(join(d, 'maps.json')) ? readHostEntries(d) : undefined);
       const [b, a] = [read(beforeDir), read(afterDir)];
       return b && a ? hostDiff(b, a) : undefined;
     }

@@ -3,6 +3,8 @@
 // counter slots. Defined here once; bpf/lib/abi.h is rendered from this file
 // (`make -C bpf abi`) and a test keeps the checked-in header in sync.
 
+import { ANY_REMOTE } from '../../orchestrator/ir/share.ts';
+
 /** Maps by concern; the suffix is bumped whenever a layout changes. */
 export const MAP = {
   ctl: 'weft_ctl_v1',
@@ -11,8 +13,9 @@ export const MAP = {
   policy: 'weft_policy_v2',
   plen: 'weft_plen_v1',
   ct: 'weft_ct_v1',
-  stats: 'weft_stats_v1',
-  counters: 'weft_counters_v1',
+  ctRemotes: 'weft_ctremotes_v1',
+  stats: 'weft_stats_v2',
+  counters: 'weft_counters_v2',
   failsafe: 'weft_failsafe_v1',
 } as const;
 export type MapConcern = keyof typeof MAP;
@@ -37,6 +40,8 @@ export const CTL = {
 
 /** Bit in an identity value's flags: the address belongs to an endpoint of this host. */
 export const ID_FLAG_LOCAL = 1;
+/** Bit in an identity value's flags: every cell and the default deny every flow from this identity to this host. */
+export const ID_FLAG_DENY_INGRESS = 2;
 
 /**
  * Longest-prefix match as exact hash lookups, one per prefix length present
@@ -49,6 +54,8 @@ export const ID_FLAG_LOCAL = 1;
  */
 export const ID4_KEY = 8;
 export const ID6_KEY = 20;
+/** Identity value: identity u32, flags u32 (ID_FLAG_*). */
+export const ID_VALUE = 8;
 
 /**
  * Policy key (16 bytes, network order):
@@ -92,16 +99,20 @@ export const COUNTERS = [
   'drop_malformed',
   'drop_fragment',
   'xdp_drop',
+  'xdp_drop_early',
   'ct_full',
 ] as const;
 
-/** Per-CPU rule hit counters (weft_stats_v1): index slot * stride + rule + 1; + 0 is the default action. */
+/** Per-CPU rule hit counters (weft_stats_v2): index slot * stride + rule + 1; + 0 is the default action. */
 export const STATS_DEFAULT_INDEX = 0;
+/** Rule hit counter value, per CPU: count u64, generation u32 that the count belongs to, pad u32. */
+export const STATS_VALUE = 16;
 
 /** skb mark bit a TC program sets once it has judged a packet, so a forwarded packet is judged once per host. */
 export const DEFAULT_SEEN_MARK = 0x00100000;
 
 export const IR_PROTO_OTHER = 0;
+
 
 function define(name: string, value: number | string): string {
   return `#define ${name} ${typeof value === 'string' ? `"${value}"` : value}`;
@@ -115,7 +126,7 @@ export function renderAbiHeader(): string {
     '#define WEFT_ABI_H',
     '',
   ];
-  for (const [k, v] of Object.entries(MAP)) lines.push(`#define WEFT_MAP_${k.toUpperCase()} ${v}`);
+  for (const [k, v] of Object.entries(MAP)) lines.push(`#define WEFT_MAP_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} ${v}`);
   lines.push('');
   for (const [k, v] of Object.entries(VERDICT)) lines.push(define(`WEFT_VERDICT_${k.toUpperCase()}`, v));
   for (const [k, v] of Object.entries(DIR)) lines.push(define(`WEFT_DIR_${k.toUpperCase()}`, v));
@@ -126,6 +137,7 @@ export function renderAbiHeader(): string {
   lines.push(define('WEFT_CTL_FAILSAFE_COUNT', CTL.failsafeCount));
   lines.push(define('WEFT_CTL_ENTRIES', CTL.entries));
   lines.push(define('WEFT_ID_FLAG_LOCAL', ID_FLAG_LOCAL));
+  lines.push(define('WEFT_ID_FLAG_DENY_INGRESS', ID_FLAG_DENY_INGRESS));
   lines.push(define('WEFT_ID4_KEY', ID4_KEY));
   lines.push(define('WEFT_ID6_KEY', ID6_KEY));
   lines.push(define('WEFT_POLICY_KEY', POLICY_KEY));
@@ -137,7 +149,9 @@ export function renderAbiHeader(): string {
   lines.push(define('WEFT_CT_VALUE', CT_VALUE));
   lines.push(define('WEFT_FAILSAFE_KEY', FAILSAFE_KEY));
   lines.push(define('WEFT_STATS_DEFAULT_INDEX', STATS_DEFAULT_INDEX));
+  lines.push(define('WEFT_STATS_VALUE', STATS_VALUE));
   lines.push(define('WEFT_IR_PROTO_OTHER', IR_PROTO_OTHER));
+  lines.push(define('WEFT_ANY_REMOTE', ANY_REMOTE));
   lines.push(`#define WEFT_DEFAULT_SEEN_MARK 0x${DEFAULT_SEEN_MARK.toString(16).padStart(8, '0')}`);
   lines.push('');
   lines.push('enum weft_counter {');

@@ -6,8 +6,10 @@
 // namespace name, or "host"):
 //   /sys/fs/bpf/weft/<scope>/   pinned maps and programs (survive the agent)
 //   /run/weft/<scope>/          state.json (generation, attach points, sizes)
-//                               and slot<N>.json (what each map slot holds,
-//                               so the next apply writes only the delta)
+//                               and slot<N>/ (the record files and rules of
+//                               what each map slot holds, so the next apply
+//                               writes only the delta; hard links to the
+//                               bundle's files where the filesystem allows)
 // Attachments: TC filters (clsact, cls_bpf, handle/priority below) and XDP
 // on the interfaces of the bundle's interfaces.json, inside --netns if given.
 //
@@ -17,7 +19,7 @@
 // in place (tc replace, XDP replace), then the pins are swapped.
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COUNTERS, DEFAULT_SEEN_MARK, MAP, PROG, type MapConcern } from './abi.ts';
 import { INTERFACES_FORMAT, type InterfacesJson } from './codegen.ts';
@@ -29,15 +31,15 @@ import {
   XDP_FLAGS_DRV_MODE,
   XDP_FLAGS_SKB_MODE,
 } from './libbpf.ts';
-import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, readCtl, readPerCpu, writeFailsafe, writeSlot, type MapFds } from './loader.ts';
-import { checkMapsJson, sizesFromJson, type HostShare, type MapsJson, type MapSizes } from './share.ts';
+import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, readCtl, readPerCpu, readRuleHits, writeFailsafe, writeSlot, type MapFds } from './loader.ts';
+import { checkMapsJson, dirRecords, readHostRules, RECORD_MAPS, recordsFile, RULES_FILE, sizesFromJson, type MapsJson, type MapSizes, type RecordSource } from './share.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('host-agent');
 
 export const TC_HANDLE = 1;
 export const TC_PRIORITY = 0x5746;
-const STATE_FORMAT = 'weft.host.agent-state/v1';
+const STATE_FORMAT = 'weft.host.agent-state/v2';
 
 export interface AgentOptions {
   netns?: string;
@@ -69,7 +71,6 @@ interface AgentState {
   attach: AttachPoint[];
   /** Interfaces whose clsact qdisc this agent created (removed again on remove). */
   createdClsact: string[];
-  rules: HostShare['rules'];
   /** Entries each slot holds (null: empty), to decide whether a delta fits. */
   slotCounts: (SlotCounts | null)[];
   appliedAt: string;
@@ -82,7 +83,7 @@ interface SlotCounts {
 }
 
 function countsOf(j: MapsJson): SlotCounts {
-  return { id4: j.maps[MAP.id4].entries.length, id6: j.maps[MAP.id6].entries.length, policy: j.maps[MAP.policy].entries.length };
+  return { id4: j.maps[MAP.id4].records.count, id6: j.maps[MAP.id6].records.count, policy: j.maps[MAP.policy].records.count };
 }
 
 export interface ApplyResult {
@@ -93,7 +94,10 @@ export interface ApplyResult {
   entriesWritten: number;
   entriesDeleted: number;
   attach: AttachPoint[];
+  /** Wall time from reading the bundle to the flipped slot (and attached hooks). */
   ms: number;
+  /** CPU time this process spent on it (user + system): what the wall time is on an idle machine, less the waits. */
+  cpuMs: number;
 }
 
 export interface StatusResult {
@@ -196,9 +200,40 @@ function writeJsonAtomic(file: string, value: unknown): void {
   renameSync(tmp, file);
 }
 
-function readSlot(runDir: string, slot: number): MapsJson | undefined {
-  const f = join(runDir, `slot${slot}.json`);
-  return existsSync(f) ? checkMapsJson(JSON.parse(readFileSync(f, 'utf8')) as MapsJson, f) : undefined;
+const slotDir = (runDir: string, slot: number) => join(runDir, `slot${slot}`);
+
+/** What a slot holds, as recorded when it was written (undefined: empty or unknown). */
+function readSlot(runDir: string, slot: number): RecordSource | undefined {
+  const dir = slotDir(runDir, slot);
+  if (!existsSync(join(dir, RULES_FILE))) return undefined;
+  const f = join(dir, 'maps.json');
+  return dirRecords(dir, checkMapsJson(JSON.parse(readFileSync(f, 'utf8')) as MapsJson, f));
+}
+
+/**
+ * Records what a slot now holds: the device's record files and rules,
+ * swapped in whole. Bundles are written once and replaced by rename, never
+ * edited, so a hard link is as good as a copy and costs nothing.
+ */
+function recordSlot(runDir: string, slot: number, dev: DeviceArtefacts): void {
+  const dir = slotDir(runDir, slot);
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  // rules.json last: its presence says the slot record is complete.
+  for (const f of ['maps.json', ...RECORD_MAPS.map(recordsFile), RULES_FILE]) {
+    try {
+      linkSync(join(dev.dir, f), join(tmp, f));
+    } catch {
+      copyFileSync(join(dev.dir, f), join(tmp, f));
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+}
+
+function forgetSlot(runDir: string, slot: number): void {
+  rmSync(slotDir(runDir, slot), { recursive: true, force: true });
 }
 
 function openPinnedMaps(pinDir: string): MapFds {
@@ -229,13 +264,17 @@ function readDevice(bundleDir: string, device: string) {
     }
     throw new Error(`bundle ${bundleDir} has no device "${device}" (devices: ${known.join(', ') || 'none'})`);
   }
+  // maps.json is small (the large tables are record files it names, with their digests), so its text identifies the share.
   const mapsText = readFileSync(join(dir, 'maps.json'), 'utf8');
   const maps = checkMapsJson(JSON.parse(mapsText) as MapsJson, join(dir, 'maps.json'));
+  const records = dirRecords(dir, maps);
   const ifaces = JSON.parse(readFileSync(join(dir, 'interfaces.json'), 'utf8')) as InterfacesJson;
   if (ifaces.format !== INTERFACES_FORMAT) throw new Error(`${join(dir, 'interfaces.json')}: unknown format "${String(ifaces.format)}"`);
   const objectPath = join(dir, 'policy.bpf.o');
-  return { dir, mapsText, maps, ifaces, objectPath, objectDigest: sha(readFileSync(objectPath)) };
+  return { dir, mapsText, maps, records, ifaces, objectPath, objectDigest: sha(readFileSync(objectPath)) };
 }
+
+type DeviceArtefacts = ReturnType<typeof readDevice>;
 
 function fits(state: AgentState, next: MapsJson): boolean {
   const a = state.slotCounts[state.activeSlot] ?? { id4: 0, id6: 0, policy: 0 };
@@ -244,7 +283,7 @@ function fits(state: AgentState, next: MapsJson): boolean {
     a.id4 + n.id4 <= state.maxEntries.id4 &&
     a.id6 + n.id6 <= state.maxEntries.id6 &&
     a.policy + n.policy <= state.maxEntries.policy &&
-    next.rules.length + 1 <= state.statsStride
+    next.rulesFile.count + 1 <= state.statsStride
   );
 }
 
@@ -323,7 +362,7 @@ function unpinAll(pinDir: string): void {
 }
 
 export function agentApply(bundleDir: string, deviceName: string, o: AgentOptions = {}): ApplyResult {
-  const t0 = performance.now();
+  const t0 = { wall: performance.now(), cpu: process.cpuUsage() };
   preflight(o);
   const { scope, pinDir, runDir } = paths(o);
   const dev = readDevice(bundleDir, deviceName);
@@ -337,19 +376,27 @@ export function agentApply(bundleDir: string, deviceName: string, o: AgentOption
   const req: ApplyRequest = { dev, mapsDigest: sha(dev.mapsText), o, t0, bundleDir };
 
   if (state && state.objectDigest === dev.objectDigest && existsSync(pinDir)) {
-    if (fits(state, dev.maps)) return applyDelta(state, req);
-    log.info({ scope }, 'new share does not fit the loaded maps: reloading');
+    // A slot that held entries but has no complete record (an apply died while writing it) cannot be diffed.
+    const inactive = 1 - state.activeSlot;
+    const known = state.slotCounts[inactive] === null || existsSync(join(slotDir(runDir, inactive), RULES_FILE));
+    if (fits(state, dev.maps) && known) return applyDelta(state, req);
+    log.info({ scope, fits: fits(state, dev.maps), inactiveSlotKnown: known }, 'cannot write a delta: reloading');
   }
   return applyLoad(state, req);
 }
 
 /** What one `agent apply` brings: the device's artefacts and where they came from. */
 interface ApplyRequest {
-  dev: ReturnType<typeof readDevice>;
+  dev: DeviceArtefacts;
   mapsDigest: string;
   o: AgentOptions;
-  t0: number;
+  t0: { wall: number; cpu: NodeJS.CpuUsage };
   bundleDir: string;
+}
+
+function elapsed(t0: ApplyRequest['t0']): { ms: number; cpuMs: number } {
+  const cpu = process.cpuUsage(t0.cpu);
+  return { ms: performance.now() - t0.wall, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
@@ -365,16 +412,18 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
     if (mapsDigest !== state.mapsDigest) {
       const slot = 1 - state.activeSlot;
       const before = readSlot(runDir, slot);
-      const d = writeSlot(maps, slot, state.statsStride, dev.maps, before);
+      // Marked incomplete first (its records stay readable for the merge):
+      // if we die while writing, the next apply treats the slot as unknown.
+      rmSync(join(slotDir(runDir, slot), RULES_FILE), { force: true });
+      const d = writeSlot(maps, slot, dev.records, before);
       writeFailsafe(maps, dev.maps);
-      // The slot file is written before the flip: if we die between the two,
-      // the next apply still knows what the (inactive) slot holds.
-      writeJsonAtomic(join(runDir, `slot${slot}.json`), dev.mapsText);
+      // Recorded before the flip: if we die between the two, the next apply
+      // still knows what the (inactive) slot holds.
+      recordSlot(runDir, slot, dev);
       activate(maps, slot, state.generation + 1);
       state.activeSlot = slot;
       state.generation += 1;
       state.mapsDigest = mapsDigest;
-      state.rules = dev.maps.rules;
       state.slotCounts[slot] = countsOf(dev.maps);
       written = d.written;
       deleted = d.deleted;
@@ -387,7 +436,7 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
     state.bundle = bundleDir;
     state.appliedAt = new Date().toISOString();
     writeJsonAtomic(join(runDir, 'state.json'), state);
-    return { device: state.device, scope, generation: state.generation, action, entriesWritten: written, entriesDeleted: deleted, attach, ms: performance.now() - t0 };
+    return { device: state.device, scope, generation: state.generation, action, entriesWritten: written, entriesDeleted: deleted, attach, ...elapsed(t0) };
   } finally {
     closeFds(maps);
     if (progs.tc >= 0) libbpf.closeFd(progs.tc);
@@ -399,6 +448,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
   const { dev, mapsDigest, o, t0, bundleDir } = req;
   const { scope, pinDir, runDir } = paths(o);
   const oldCt = state ? libbpf.objGet(join(pinDir, MAP.ct)) : -1;
+  const oldRemotes = state ? libbpf.objGet(join(pinDir, MAP.ctRemotes)) : -1;
   const generation = (state?.generation ?? 0) + 1;
   let m;
   try {
@@ -406,13 +456,15 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       sizes: sizesFromJson(dev.maps),
       statsStride: dev.maps.statsStride,
       seenMark: DEFAULT_SEEN_MARK,
-      reuseCtFd: oldCt >= 0 ? oldCt : undefined,
+      // Both or neither: a remote bit set must cover every adopted conntrack entry.
+      reuse: oldCt >= 0 && oldRemotes >= 0 ? { ct: oldCt, ctRemotes: oldRemotes } : undefined,
     });
   } finally {
     if (oldCt >= 0) libbpf.closeFd(oldCt);
+    if (oldRemotes >= 0) libbpf.closeFd(oldRemotes);
   }
   try {
-    const d = writeSlot(m, 0, dev.maps.statsStride, dev.maps);
+    const d = writeSlot(m, 0, dev.records);
     writeFailsafe(m, dev.maps);
     activate(m, 0, generation);
     let attached;
@@ -424,8 +476,8 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
     }
     unpinAll(pinDir);
     pinAll(pinDir, m.fds, m.progs);
-    rmSync(join(runDir, 'slot1.json'), { force: true });
-    writeJsonAtomic(join(runDir, 'slot0.json'), dev.mapsText);
+    forgetSlot(runDir, 1);
+    recordSlot(runDir, 0, dev);
     const next: AgentState = {
       format: STATE_FORMAT,
       device: dev.maps.device,
@@ -439,7 +491,6 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       maxEntries: sizesFromJson(dev.maps),
       attach: attached.attach,
       createdClsact: attached.created,
-      rules: dev.maps.rules,
       slotCounts: [countsOf(dev.maps), null],
       appliedAt: new Date().toISOString(),
     };
@@ -452,7 +503,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       entriesWritten: d.written,
       entriesDeleted: 0,
       attach: attached.attach,
-      ms: performance.now() - t0,
+      ...elapsed(t0),
     };
   } finally {
     // Pins and attachments hold the kernel objects from here on.
@@ -523,7 +574,8 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
   const maps = openPinnedMaps(pinDir);
   try {
     const ctl = readCtl(maps.fds.ctl);
-    const hits = readPerCpu(maps.fds.stats, ctl.activeSlot * state.statsStride, state.rules.length + 1);
+    const rules = readHostRules(slotDir(runDir, ctl.activeSlot));
+    const hits = readRuleHits(maps.fds.stats, ctl.activeSlot * state.statsStride, rules.length + 1, ctl.generation);
     const counters = readPerCpu(maps.fds.counters, 0, COUNTERS.length);
     const attach = inNetns(o.netns, () =>
       state.attach.map((a) => {
@@ -548,7 +600,7 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
       activeSlot: ctl.activeSlot,
       appliedAt: state.appliedAt,
       attach,
-      rules: state.rules.map((r, i) => ({ index: r.index, name: r.name, action: r.action, hits: String(hits[i + 1] ?? 0n) })),
+      rules: rules.map((r, i) => ({ index: r.index, name: r.name, action: r.action, hits: String(hits[i + 1] ?? 0n) })),
       defaultHits: String(hits[0] ?? 0n),
       counters: Object.fromEntries(COUNTERS.map((c, i) => [c, String(counters[i])])),
       mapMemoryBytes: mem,

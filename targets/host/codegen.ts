@@ -1,6 +1,7 @@
-// Host codegen: the datapath object, maps.json with every entry of this
-// host's share, and interfaces.json telling the agent where to attach. Pure
-// except for running clang (cached).
+// Host codegen: the datapath object, maps.json (sizes, failsafe, and the
+// record file of each large table), the record files with every entry of
+// this host's share (records.ts), rules.json, and interfaces.json telling
+// the agent where to attach. Pure except for running clang (cached).
 //
 // Where the programs attach, and why each packet is judged once:
 //   - TC ingress and egress on every interface the fabric links give the host
@@ -15,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import type { CodegenInput, CodegenOutput } from '../contract.ts';
 import { buildObject } from './build.ts';
-import { computeShare, shareToJson } from './share.ts';
+import { computeShare, RECORD_MAPS, RULES_FILE, shareArtefacts } from './share.ts';
 
 export const INTERFACES_FORMAT = 'weft.host.interfaces/v1';
 
@@ -28,6 +29,7 @@ export interface InterfacesJson {
 export async function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
   const share = computeShare(input.ir, input.fabric, input.device);
   const object = readFileSync(await buildObject());
+  const artefacts = shareArtefacts(share);
   const ifaces: InterfacesJson = {
     format: INTERFACES_FORMAT,
     device: input.device.name,
@@ -39,7 +41,9 @@ export async function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
   return {
     files: [
       { path: 'policy.bpf.o', content: new Uint8Array(object) },
-      { path: 'maps.json', content: `${JSON.stringify(shareToJson(share))}\n` },
+      { path: 'maps.json', content: `${JSON.stringify(artefacts.maps)}\n` },
+      { path: RULES_FILE, content: artefacts.rules },
+      ...RECORD_MAPS.map((map) => ({ path: artefacts.maps.maps[map].records.file, content: new Uint8Array(artefacts.records[map]) })),
       { path: 'interfaces.json', content: `${JSON.stringify(ifaces, null, 2)}\n` },
     ],
     notes,

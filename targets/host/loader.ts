@@ -10,18 +10,19 @@
 // is shared by both slots, so established connections survive.
 
 import { readFileSync } from 'node:fs';
-import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, VERDICT, type MapConcern } from './abi.ts';
-import { failsafeKey, idKey, idValue, plensValue, policyKey, policyValue, u32 } from './encode.ts';
+import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, STATS_VALUE, VERDICT, type MapConcern } from './abi.ts';
+import { failsafeKey, plensValue, u32 } from './encode.ts';
 import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
-import { failsafeFromJson, parsePrefix, type IdJson, type MapsJson, type MapSizes } from './share.ts';
+import { diffRecords, recordKey, recordValue, type RecordTable } from './records.ts';
+import { failsafeFromJson, RECORD_MAPS, type MapsJson, type MapSizes, type RecordMap, type RecordSource } from './share.ts';
 
 export interface LoadSettings {
   sizes: MapSizes;
   statsStride: number;
   /** skb mark bit set on judged packets (0 disables the once-per-host rule). */
   seenMark: number;
-  /** Existing conntrack map to adopt (a reload keeps established connections). */
-  reuseCtFd?: number;
+  /** Existing conntrack maps to adopt (a reload keeps established connections and what is known of their remotes). */
+  reuse?: { ct: number; ctRemotes: number };
 }
 
 /** The verifier (or libbpf) refused the object; `summary` holds the lines that say why. */
@@ -78,6 +79,7 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
       id6: s.sizes.id6,
       policy: s.sizes.policy,
       ct: s.sizes.ct,
+      ctRemotes: undefined,
       stats: s.sizes.stats,
       failsafe: s.sizes.failsafe,
     };
@@ -86,7 +88,10 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
       if (n !== undefined) libbpf.setMaxEntries(libbpf.findMap(obj, MAP[c]), Math.max(1, n));
     }
     libbpf.setInitialValue(libbpf.rodataMap(obj), cfgBlob(s.statsStride, s.seenMark));
-    if (s.reuseCtFd !== undefined) libbpf.reuseFd(libbpf.findMap(obj, MAP.ct), s.reuseCtFd);
+    if (s.reuse) {
+      libbpf.reuseFd(libbpf.findMap(obj, MAP.ct), s.reuse.ct);
+      libbpf.reuseFd(libbpf.findMap(obj, MAP.ctRemotes), s.reuse.ctRemotes);
+    }
     const r = withLibbpfLog(() => libbpf.load(obj));
     if (r.error) {
       const e = r.error instanceof Error ? r.error : new Error(String(r.error));
@@ -108,61 +113,62 @@ export function closeObject(m: HostMaps): void {
   libbpf.close(m.obj);
 }
 
-function diff<T>(before: T[], after: T[], key: (e: T) => string, value: (e: T) => string): { removed: T[]; changed: T[] } {
-  const old = new Map<string, string>();
-  for (const e of before) old.set(key(e), value(e));
-  const changed: T[] = [];
-  const kept = new Set<string>();
-  for (const e of after) {
-    const k = key(e);
-    kept.add(k);
-    if (old.get(k) !== value(e)) changed.push(e);
-  }
-  return { removed: before.filter((e) => !kept.has(key(e))), changed };
-}
-
 export interface DeltaStats {
   deleted: number;
   written: number;
 }
 
-const prefixLen = (e: IdJson) => Number(e.prefix.slice(e.prefix.indexOf('/') + 1));
+/** Writes records `idx` of `t` with byte 0 of each key set to `slot`: one batch call where the kernel has it. */
+function writeRecords(fd: number, slot: number, t: RecordTable, idx: number[]): void {
+  if (idx.length === 0) return;
+  const keys = Buffer.alloc(idx.length * t.keySize);
+  const values = Buffer.alloc(idx.length * t.valueSize);
+  idx.forEach((r, n) => {
+    recordKey(t, r).copy(keys, n * t.keySize);
+    keys[n * t.keySize] = slot;
+    recordValue(t, r).copy(values, n * t.valueSize);
+  });
+  if (idx.length > 1 && libbpf.updateBatch(fd, keys, values, idx.length)) return;
+  for (let n = 0; n < idx.length; n++) {
+    libbpf.update(fd, keys.subarray(n * t.keySize, (n + 1) * t.keySize), values.subarray(n * t.valueSize, (n + 1) * t.valueSize));
+  }
+}
+
+function deleteRecords(fd: number, slot: number, t: RecordTable, idx: number[]): void {
+  const key = Buffer.alloc(t.keySize);
+  for (const r of idx) {
+    recordKey(t, r).copy(key);
+    key[0] = slot;
+    libbpf.delete(fd, key);
+  }
+}
 
 /**
  * Brings one (inactive) slot from `before` to `after` (undefined: the slot is
- * empty). Entries are compared as text, and only the ones that differ are
- * encoded and written: a one-rule change costs a few syscalls.
+ * empty): a merge over the sorted record tables of the tables whose digests
+ * differ finds the records that differ, and only those are written or deleted. A one-rule change costs a
+ * few syscalls, however large the tables.
  */
-export function writeSlot(m: MapFds, slot: number, statsStride: number, after: MapsJson, before?: MapsJson): DeltaStats {
+export function writeSlot(m: MapFds, slot: number, after: RecordSource, before?: RecordSource): DeltaStats {
   let deleted = 0;
   let written = 0;
-  for (const [name, fd] of [
-    [MAP.id4, m.fds.id4],
-    [MAP.id6, m.fds.id6],
-  ] as const) {
-    const d = diff(before?.maps[name].entries ?? [], after.maps[name].entries, (e) => e.prefix, (e) => `${e.id}|${e.local}`);
+  const fdOf: Record<RecordMap, number> = { [MAP.id4]: m.fds.id4, [MAP.id6]: m.fds.id6, [MAP.policy]: m.fds.policy };
+  for (const map of RECORD_MAPS) {
+    // Same digest, same records: the table is not even read.
+    if (before && before.maps.maps[map].records.sha256 === after.maps.maps[map].records.sha256) continue;
+    const d = diffRecords(before?.table(map), after.table(map));
     // Deletions first, so the map never needs room for both contents of the slot.
-    for (const e of d.removed) libbpf.delete(fd, idKey(slot, { prefix: parsePrefix(e.prefix) }));
-    for (const e of d.changed) libbpf.update(fd, idKey(slot, { prefix: parsePrefix(e.prefix) }), idValue(e));
+    if (before) deleteRecords(fdOf[map], slot, before.table(map), d.removed);
+    writeRecords(fdOf[map], slot, after.table(map), d.changed);
     deleted += d.removed.length;
     written += d.changed.length;
   }
-  const p = diff(
-    before?.maps[MAP.policy].entries ?? [],
-    after.maps[MAP.policy].entries,
-    (e) => `${e.dir}|${e.proto}|${e.local}|${e.remote}|${e.port}|${e.portLen}`,
-    (e) => `${e.rule}|${e.verdict}|${e.log}`,
-  );
-  for (const e of p.removed) libbpf.delete(m.fds.policy, policyKey(slot, e));
-  for (const e of p.changed) libbpf.update(m.fds.policy, policyKey(slot, e), policyValue(e));
-  deleted += p.removed.length;
-  written += p.changed.length;
   // Lengths last: until the flip no packet reads this slot, and after it every listed length has its entries.
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(after.maps[MAP.id4].entries.map(prefixLen)));
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(after.maps[MAP.id6].entries.map(prefixLen)));
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(after.maps[MAP.policy].entries.map((e) => e.portLen)));
-  zeroStats(m, slot, statsStride);
-  libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.defaultAction]));
+  const lengths = (map: RecordMap) => after.maps.maps[map].records.lengths;
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(lengths(MAP.id4)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(lengths(MAP.id6)));
+  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(lengths(MAP.policy)));
+  libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.maps.defaultAction]));
   return { deleted, written };
 }
 
@@ -195,17 +201,6 @@ export function possibleCpus(): number {
   return n;
 }
 
-function zeroStats(m: MapFds, slot: number, stride: number): void {
-  const zero = Buffer.alloc(8 * possibleCpus());
-  const n = stride;
-  const keys = Buffer.alloc(4 * n);
-  for (let i = 0; i < n; i++) keys.writeUInt32LE(slot * stride + i, 4 * i);
-  const values = Buffer.alloc(zero.length * n);
-  if (!libbpf.updateBatch(m.fds.stats, keys, values, n)) {
-    for (let i = 0; i < n; i++) libbpf.update(m.fds.stats, keys.subarray(4 * i, 4 * i + 4), zero);
-  }
-}
-
 /** The switch: packets read the new slot from the next one on. */
 export function activate(m: MapFds, slot: number, generation: number): void {
   libbpf.update(m.fds.ctl, u32(CTL.generation), u32(generation));
@@ -218,6 +213,26 @@ export function readCtl(ctlFd: number): { activeSlot: number; generation: number
   const activeSlot = v.readUInt32LE(0);
   libbpf.lookup(ctlFd, u32(CTL.generation), v);
   return { activeSlot, generation: v.readUInt32LE(0) };
+}
+
+/**
+ * Rule hit counters of one generation, summed over CPUs, for indices
+ * lo..lo+n-1. A counter tagged with another generation counts hits of an
+ * earlier use of the slot: zero for this one (the datapath restarts it on
+ * its next hit, so a switch never has to clear the slot's counters).
+ */
+export function readRuleHits(fd: number, lo: number, n: number, generation: number): bigint[] {
+  const cpus = possibleCpus();
+  const v = Buffer.alloc(STATS_VALUE * cpus);
+  const out: bigint[] = [];
+  for (let i = 0; i < n; i++) {
+    let sum = 0n;
+    if (libbpf.lookup(fd, u32(lo + i), v)) {
+      for (let c = 0; c < cpus; c++) if (v.readUInt32LE(STATS_VALUE * c + 8) === generation) sum += v.readBigUInt64LE(STATS_VALUE * c);
+    }
+    out.push(sum);
+  }
+  return out;
 }
 
 /** Per-CPU u64 counters summed over CPUs, for indices lo..lo+n-1. */

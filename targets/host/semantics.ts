@@ -1,10 +1,11 @@
-// An interpreter of the host artefact (maps.json, as a HostShare): the
+// An interpreter of the host artefact (maps.json and its record files, as a HostShare): the
 // stateless verdict the datapath gives a packet, written from the C's
 // precedence table without touching the kernel. Unit tests compare it with
 // the reference; kernel tests compare the real programs.
 
 import { FAMILY_BITS, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Flow, Verdict } from '../../orchestrator/flow.ts';
+import { ANY_REMOTE } from '../../orchestrator/ir/share.ts';
 import type { HostShare, IdEntry, PolicyEntry } from './share.ts';
 
 const IR_PROTOS = new Set([1, 6, 17, 58]);
@@ -51,10 +52,13 @@ export class HostSemantics {
     const proto = IR_PROTOS.has(f.proto) ? f.proto : 0;
     const key = proto === 6 || proto === 17 ? f.dport : proto === 1 || proto === 58 ? ((f.icmpType ?? 0) << 8) | (f.icmpCode ?? 0) : 0;
     const [dir, local, remote] = s.local ? (['egress', s.id, d.id] as const) : (['ingress', d.id, s.id] as const);
-    for (const len of this.portLens) {
-      const masked = len === 0 ? 0 : key & (0xffff << (16 - len)) & 0xffff;
-      const c = this.cells.get(`${dir}|${proto}|${local}|${remote}|${len}|${masked}`);
-      if (c) return { verdict: c.verdict, rule: c.rule };
+    // The specific remote first, then the cells valid for any remote (bpf/lib/policy.h).
+    for (const r of remote === ANY_REMOTE ? [remote] : [remote, ANY_REMOTE]) {
+      for (const len of this.portLens) {
+        const masked = len === 0 ? 0 : key & (0xffff << (16 - len)) & 0xffff;
+        const c = this.cells.get(`${dir}|${proto}|${local}|${r}|${len}|${masked}`);
+        if (c) return { verdict: c.verdict, rule: c.rule };
+      }
     }
     return { verdict: this.share.defaultAction, rule: -1 };
   }

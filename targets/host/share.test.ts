@@ -1,6 +1,8 @@
 // The host share without a kernel: port ranges as prefixes, the pruned
-// address table and cells judged by the artefact interpreter against the
-// reference on generated scenarios, the capacity error and the failsafe.
+// address table and cells judged by the artefact interpreter (after a round
+// trip through maps.json and the record files) against the reference on
+// generated scenarios, cells valid for any remote, the capacity error and
+// the failsafe.
 
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../orchestrator/diagnostics.ts';
@@ -8,7 +10,15 @@ import { buildIr } from '../../orchestrator/ir/build.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { generateFlows, generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
 import { HostSemantics } from './semantics.ts';
-import { computeShare, portPrefixes, shareFromJson, shareToJson } from './share.ts';
+import { artefactRecords, computeShare, portPrefixes, shareArtefacts, shareFromArtefacts, type HostShare } from './share.ts';
+import { ANY_REMOTE } from '../../orchestrator/ir/share.ts';
+import { ANY_REMOTE_EXPECTED, anyRemoteCells, anyRemoteFabric, anyRemoteIr } from '../../test/fixtures/host-any-remote/fixture.ts';
+
+/** The share as the bundle carries it, read back. */
+function roundTrip(share: HostShare): HostShare {
+  const a = shareArtefacts(share);
+  return shareFromArtefacts(artefactRecords({ ...a, maps: JSON.parse(JSON.stringify(a.maps)) }), JSON.parse(a.rules));
+}
 
 describe('portPrefixes', () => {
   it('covers every range exactly with aligned, disjoint prefixes', () => {
@@ -43,7 +53,7 @@ describe('computeShare', () => {
       const ir = buildIr(policy, fabric);
       const ref = new ReferenceEvaluator(policy, fabric);
       for (const device of fabric.devices.filter((d) => d.kind === 'host')) {
-        const share = shareFromJson(JSON.parse(JSON.stringify(shareToJson(computeShare(ir, fabric, device)))));
+        const share = roundTrip(computeShare(ir, fabric, device));
         const sem = new HostSemantics(share);
         const locals = share.localAddresses;
         for (const f of generateFlows(rng, policy, fabric, 2500)) {
@@ -64,6 +74,20 @@ describe('computeShare', () => {
     console.log(`host share: ${judged} flows judged by the artefact interpreter, ${mismatches.length} mismatches`);
     expect(mismatches.slice(0, 5)).toEqual([]);
     expect(judged).toBeGreaterThan(20_000);
+  });
+
+  it('looks up cells valid for any remote after the specific remote, and collapses unnamed remotes onto ANY_REMOTE', () => {
+    const fabric = anyRemoteFabric();
+    const share = computeShare(anyRemoteIr(), fabric, fabric.devices[0], { cells: anyRemoteCells });
+    // world (1) and "others" (4) are named by no cell: their prefixes resolve to ANY_REMOTE and fold into the virtual /0.
+    // clients (2) are allowed tcp/80, so only the local identity (3), which nothing allows in, is denyIngress.
+    expect(share.id4.map((e) => [e.prefix.len, e.id, e.local, e.denyIngress])).toEqual([
+      [24, 2, false, false],
+      [32, 3, true, true],
+    ]);
+    expect(share.policy.filter((p) => p.remote === ANY_REMOTE).length).toBe(2);
+    const sem = new HostSemantics(roundTrip(share));
+    for (const e of ANY_REMOTE_EXPECTED) expect({ why: e.why, ...sem.verdict(e.flow) }).toEqual({ why: e.why, verdict: e.verdict, rule: e.rule });
   });
 
   it('keeps only what local endpoints need', () => {

@@ -1,15 +1,23 @@
 // A host's share of the IR: the identities and cells its own endpoints need,
 // turned into map entries. Pure data in, pure data out; the result is what
-// maps.json lists and what the loader writes.
+// the bundle carries (maps.json and the record files, below) and what the
+// loader writes.
 //
 // What a host keeps, and why the verdicts do not change:
 // - Local identities L: identities of this host's endpoint addresses.
-// - Cells with src in L become egress entries (local = src, remote = dst);
-//   cells with dst in L become ingress entries (local = dst, remote = src).
-//   A flow from or to a local address is judged on exactly these cells.
-// - Identities that are neither in L nor a remote of a kept cell are
-//   "irrelevant": lookups with them can only miss, so their LPM entries are
-//   rewritten to identity 0 (which no cell uses). An entry whose rewritten
+// - Policy entries come from shareCells (orchestrator/ir/share.ts) for L, in
+//   both directions: egress (local = source) and ingress (local =
+//   destination). A flow from or to a local address is judged on exactly
+//   these cells. A cell whose remote is ANY_REMOTE (0) answers for every
+//   remote without a specific cell at that (local, proto, port): the
+//   datapath looks up the specific remote first, then 0.
+// - Identities that are neither in L nor the remote of a specific cell are
+//   "irrelevant": a specific lookup with them can only miss, so their LPM
+//   entries are rewritten to identity 0 = ANY_REMOTE, and their flows are
+//   judged by the wildcard cells or the default action, as the contract says.
+// - An identity whose every ingress cell, every ANY_REMOTE ingress cell and
+//   the default deny is flagged denyIngress on its address entries: the XDP
+//   early stage drops its packets without the policy lookup. An entry whose rewritten
 //   identity equals that of its closest enclosing entry is then dropped: every
 //   address it covered resolves to the enclosing entry, same identity. A
 //   virtual /0 with identity 0 encloses everything, so irrelevant top-level
@@ -17,18 +25,26 @@
 // - Each local address gets its own host prefix carrying the local flag.
 
 import { InputError } from '../../orchestrator/diagnostics.ts';
-import { MAP } from './abi.ts';
-import { FAMILY_BITS, formatCidr, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ID4_KEY, ID6_KEY, ID_VALUE, MAP, POLICY_KEY, POLICY_VALUE } from './abi.ts';
+import { decodeIdRecord, decodePolicyRecord, idKey, idValue, policyKey, policyValue } from './encode.ts';
+import { decodeRecords, encodeRecords, recordKey, recordValue, type RecordTable } from './records.ts';
+import { FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
+import { ANY_REMOTE, shareCells, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
 
 export interface IdEntry {
   prefix: Cidr;
   id: number;
   local: boolean;
+  /** Every cell and the default deny every flow from this identity to this host (the XDP early stage). */
+  denyIngress: boolean;
 }
 
-export type Direction = 'egress' | 'ingress';
+export type Direction = ShareDirection;
 
 export interface PolicyEntry {
   dir: Direction;
@@ -125,7 +141,7 @@ export function resolveIdentity(ir: Ir, addr: IpAddr): number {
   return id;
 }
 
-function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number): IdEntry[] {
+function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number, denyIngress: (id: number) => boolean): IdEntry[] {
   const entries = ir.lpm
     .filter((e) => e.prefix.family === family)
     .map((e) => ({ prefix: e.prefix, id: rewrite(e.id) }))
@@ -135,7 +151,7 @@ function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number): I
   for (const e of entries) {
     while (stack.length > 0 && !contains(stack[stack.length - 1].prefix, e.prefix)) stack.pop();
     const parentId = stack.length > 0 ? stack[stack.length - 1].id : 0;
-    if (e.id !== parentId) kept.push({ prefix: e.prefix, id: e.id, local: false });
+    if (e.id !== parentId) kept.push({ prefix: e.prefix, id: e.id, local: false, denyIngress: denyIngress(e.id) });
     stack.push(e);
   }
   return kept;
@@ -144,6 +160,8 @@ function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number): I
 export interface ShareOptions {
   /** Per-slot entry limit (default: device capacity.aclEntries or HOST_DEFAULT_SLOT_LIMIT). */
   slotLimit?: number;
+  /** Where the cells come from (default: the IR's shareCells). */
+  cells?: (locals: Iterable<number>, dir: ShareDirection) => Iterable<ShareCell>;
 }
 
 /** Headroom so that a policy change of moderate size still fits the loaded maps (a delta, not a reload). */
@@ -165,39 +183,36 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     L.add(id);
   }
 
-  const { cells } = ir;
+  const cellsOf = opts.cells ?? ((locals: Iterable<number>, dir: ShareDirection) => shareCells(ir, locals, dir));
+  // ANY_REMOTE stays 0: irrelevant identities collapse onto it below, and
+  // the datapath's wildcard lookup is exactly what they need.
   const relevant = new Set<number>(L);
   const policy: PolicyEntry[] = [];
-  for (let i = 0; i < cells.length; i++) {
-    const src = cells.src[i];
-    const dst = cells.dst[i];
-    const egress = L.has(src);
-    const ingress = L.has(dst);
-    if (!egress && !ingress) continue;
-    const rule = cells.rule[i];
-    const r = ir.rules[rule];
-    const proto = cells.proto[i];
-    const prefixes = portPrefixes(cells.lo[i], cells.hi[i]);
-    // Object literals, not spreads: this loop makes hundreds of thousands of entries.
-    if (egress) {
-      relevant.add(dst);
-      for (const p of prefixes) policy.push({ dir: 'egress', proto, local: src, remote: dst, port: p.value, portLen: p.len, rule, verdict: r.action, log: r.log });
-    }
-    if (ingress) {
-      relevant.add(src);
-      for (const p of prefixes) policy.push({ dir: 'ingress', proto, local: dst, remote: src, port: p.value, portLen: p.len, rule, verdict: r.action, log: r.log });
+  // Remotes some ingress cell allows (ANY_REMOTE: every remote may be allowed).
+  const allowedFrom = new Set<number>();
+  for (const dir of ['egress', 'ingress'] as const) {
+    for (const c of cellsOf(L, dir)) {
+      const r = ir.rules[c.rule];
+      if (c.remote !== ANY_REMOTE) relevant.add(c.remote);
+      if (dir === 'ingress' && r.action === 'allow') allowedFrom.add(c.remote);
+      // Object literals, not spreads: this loop makes hundreds of thousands of entries.
+      for (const p of portPrefixes(c.lo, c.hi)) {
+        policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: p.value, portLen: p.len, rule: c.rule, verdict: r.action, log: r.log });
+      }
     }
   }
 
   const rewrite = (id: number): number => (relevant.has(id) ? id : 0);
+  // Judged by its own cells, then the ANY_REMOTE ones, then the default: all must deny.
+  const denyIngress = (id: number): boolean => ir.defaultAction === 'deny' && !allowedFrom.has(ANY_REMOTE) && !allowedFrom.has(id);
   const byFamily = (family: Family): IdEntry[] => {
-    const kept = pruneFamily(ir, family, rewrite);
+    const kept = pruneFamily(ir, family, rewrite, denyIngress);
     const bits = FAMILY_BITS[family];
     for (const a of localAddresses) {
       if (a.family !== family) continue;
       const id = rewrite(localIdOf.get(`${a.family}|${a.value}`) ?? 0);
       const at = kept.findIndex((e) => e.prefix.len === bits && e.prefix.addr === a.value);
-      const entry: IdEntry = { prefix: { family, addr: a.value, len: bits }, id, local: true };
+      const entry: IdEntry = { prefix: { family, addr: a.value, len: bits }, id, local: true, denyIngress: denyIngress(id) };
       if (at >= 0) kept[at] = entry;
       else kept.push(entry);
     }
@@ -257,72 +272,123 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   };
 }
 
-// ---- maps.json ------------------------------------------------------------
+// ---- the bundle: maps.json and record files -------------------------------
 
-export const MAPS_FORMAT = 'weft.host.maps/v1';
+export const MAPS_FORMAT = 'weft.host.maps/v2';
 
-export interface IdJson {
-  prefix: string;
-  id: number;
-  local: boolean;
+/** A table held in a record file next to maps.json (records.ts). */
+export interface RecordsRef {
+  file: string;
+  count: number;
+  /** Prefix lengths present (identity: address bits; policy: port-key bits), for weft_plen_v1. */
+  lengths: number[];
+  sha256: string;
 }
+
+/** rules.json: the rules of the policy (index, name, action), for status and diff; the agent's delta never reads it. */
+export const RULES_FILE = 'rules.json';
+
 export interface FailsafeJson {
   address: string;
   proto: number;
   port: number;
 }
-interface Sized<T> {
-  maxEntries: number;
-  entries: T[];
-}
 
-/** maps.json: every map by its kernel name (abi.ts), with its size and every entry of one slot. */
+/**
+ * maps.json: every map by its kernel name (abi.ts) with its size; the large
+ * tables point at their record files, the rest is small enough to read.
+ */
 export interface MapsJson {
   format: typeof MAPS_FORMAT;
   device: string;
   policy: { name: string; digest: string };
   defaultAction: 'allow' | 'deny';
-  rules: HostShare['rules'];
+  rulesFile: { file: typeof RULES_FILE; count: number; sha256: string };
   localAddresses: string[];
   localIdentities: number[];
   statsStride: number;
-  maps: Record<typeof MAP.id4 | typeof MAP.id6, Sized<IdJson>> &
-    Record<typeof MAP.policy, Sized<PolicyEntry>> &
-    Record<typeof MAP.ct | typeof MAP.stats, Sized<never>> &
-    Record<typeof MAP.failsafe, Sized<FailsafeJson>>;
+  maps: Record<RecordMap, { maxEntries: number; records: RecordsRef }> &
+    Record<typeof MAP.ct | typeof MAP.stats, { maxEntries: number }> &
+    Record<typeof MAP.failsafe, { maxEntries: number; entries: FailsafeJson[] }>;
 }
 
-export function shareToJson(s: HostShare): MapsJson {
-  const ids = (es: IdEntry[]): IdJson[] => es.map((e) => ({ prefix: formatCidr(e.prefix), id: e.id, local: e.local }));
-  return {
+/** The maps whose contents live in record files. */
+export const RECORD_MAPS = [MAP.id4, MAP.id6, MAP.policy] as const;
+export type RecordMap = (typeof RECORD_MAPS)[number];
+
+/** Key and value sizes of each record map. */
+export const RECORD_LAYOUT: Record<RecordMap, { key: number; value: number }> = {
+  [MAP.id4]: { key: ID4_KEY, value: ID_VALUE },
+  [MAP.id6]: { key: ID6_KEY, value: ID_VALUE },
+  [MAP.policy]: { key: POLICY_KEY, value: POLICY_VALUE },
+};
+
+export const recordsFile = (map: RecordMap): string => `${map}.records`;
+
+export interface HostArtefacts {
+  maps: MapsJson;
+  records: Record<RecordMap, Buffer>;
+  /** The text of rules.json. */
+  rules: string;
+}
+
+const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+export function shareArtefacts(s: HostShare): HostArtefacts {
+  const idPairs = (es: IdEntry[]): [Buffer, Buffer][] => es.map((e) => [idKey(0, e), idValue(e)]);
+  const records: Record<RecordMap, Buffer> = {
+    [MAP.id4]: encodeRecords(ID4_KEY, ID_VALUE, idPairs(s.id4)),
+    [MAP.id6]: encodeRecords(ID6_KEY, ID_VALUE, idPairs(s.id6)),
+    [MAP.policy]: encodeRecords(POLICY_KEY, POLICY_VALUE, s.policy.map((e) => [policyKey(0, e), policyValue(e)])),
+  };
+  const ref = (map: RecordMap, count: number, lengths: number[]): RecordsRef => ({
+    file: recordsFile(map),
+    count,
+    lengths: [...new Set(lengths)].sort((a, b) => b - a),
+    sha256: sha256(records[map]),
+  });
+  const rules = `${JSON.stringify(s.rules)}\n`;
+  const maps: MapsJson = {
     format: MAPS_FORMAT,
     device: s.device,
     policy: { name: s.policyName, digest: s.policyDigest },
     defaultAction: s.defaultAction,
-    rules: s.rules,
+    rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: sha256(rules) },
     localAddresses: s.localAddresses.map((a) => formatIp(a.family, a.value)),
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
     maps: {
-      [MAP.id4]: { maxEntries: s.maxEntries.id4, entries: ids(s.id4) },
-      [MAP.id6]: { maxEntries: s.maxEntries.id6, entries: ids(s.id6) },
-      [MAP.policy]: { maxEntries: s.maxEntries.policy, entries: s.policy },
-      [MAP.ct]: { maxEntries: s.maxEntries.ct, entries: [] },
-      [MAP.stats]: { maxEntries: s.maxEntries.stats, entries: [] },
+      [MAP.id4]: { maxEntries: s.maxEntries.id4, records: ref(MAP.id4, s.id4.length, s.id4.map((e) => e.prefix.len)) },
+      [MAP.id6]: { maxEntries: s.maxEntries.id6, records: ref(MAP.id6, s.id6.length, s.id6.map((e) => e.prefix.len)) },
+      [MAP.policy]: { maxEntries: s.maxEntries.policy, records: ref(MAP.policy, s.policy.length, s.policy.map((e) => e.portLen)) },
+      [MAP.ct]: { maxEntries: s.maxEntries.ct },
+      [MAP.stats]: { maxEntries: s.maxEntries.stats },
       [MAP.failsafe]: {
         maxEntries: s.maxEntries.failsafe,
         entries: s.failsafe.map((f) => ({ address: formatIp(f.address.family, f.address.value), proto: f.proto, port: f.port })),
       },
     },
   };
+  return { maps, records, rules };
 }
 
-export function parsePrefix(text: string, where = 'maps.json'): Cidr {
-  const slash = text.indexOf('/');
-  const ip = parseIp(slash < 0 ? text : text.slice(0, slash));
-  const len = slash < 0 ? undefined : Number(text.slice(slash + 1));
-  if (!ip || len === undefined || !Number.isInteger(len)) throw new Error(`${where}: bad prefix "${text}"`);
-  return { family: ip.family, addr: ip.value, len };
+/** A device directory's host artefacts as comparable text: each map's entries (records as hex), the rules and the default. */
+export function readHostEntries(dir: string): { defaultAction: MapsJson['defaultAction']; rules: HostShare['rules']; maps: Record<string, string[]> } {
+  const file = join(dir, 'maps.json');
+  const j = checkMapsJson(JSON.parse(readFileSync(file, 'utf8')) as MapsJson, file);
+  const src = dirRecords(dir, j);
+  const maps: Record<string, string[]> = { [MAP.failsafe]: j.maps[MAP.failsafe].entries.map((f) => `${f.address} ${f.proto} ${f.port}`) };
+  for (const map of RECORD_MAPS) {
+    const t = src.table(map);
+    const rec = t.keySize + t.valueSize;
+    maps[map] = Array.from({ length: t.count }, (_, i) => t.data.toString('hex', i * rec, (i + 1) * rec));
+  }
+  return { defaultAction: j.defaultAction, rules: readHostRules(dir), maps };
+}
+
+/** The rules listed in a device directory's rules.json. */
+export function readHostRules(dir: string): HostShare['rules'] {
+  return JSON.parse(readFileSync(join(dir, RULES_FILE), 'utf8')) as HostShare['rules'];
 }
 
 function parseAddr(t: string, where: string): IpAddr {
@@ -331,13 +397,53 @@ function parseAddr(t: string, where: string): IpAddr {
   return a;
 }
 
-/** Checks the format; the agent works on this raw form (parsing 100k prefixes it would not touch costs time). */
+/** Checks the format of maps.json (the record files are checked when read). */
 export function checkMapsJson(j: MapsJson, where = 'maps.json'): MapsJson {
   if (j.format !== MAPS_FORMAT) throw new Error(`${where}: format "${String(j.format)}" is not ${MAPS_FORMAT} (recompile the bundle with this weft)`);
   for (const name of [MAP.id4, MAP.id6, MAP.policy, MAP.ct, MAP.stats, MAP.failsafe]) {
     if (!j.maps?.[name]) throw new Error(`${where}: no entry for map ${name} (recompile the bundle with this weft)`);
   }
+  if (j.rulesFile?.file !== RULES_FILE) throw new Error(`${where}: does not name its rules file ${RULES_FILE}`);
+  for (const name of RECORD_MAPS) {
+    if (j.maps[name].records?.file !== recordsFile(name)) throw new Error(`${where}: map ${name} does not name its record file ${recordsFile(name)}`);
+  }
   return j;
+}
+
+/**
+ * maps.json with its record tables, each read and checked on first use: a
+ * delta reads no table whose digest says it did not change.
+ */
+export interface RecordSource {
+  maps: MapsJson;
+  table(map: RecordMap): RecordTable;
+}
+
+function lazyRecords(j: MapsJson, contents: (map: RecordMap) => Buffer, where: (map: RecordMap) => string): RecordSource {
+  const cache = new Map<RecordMap, RecordTable>();
+  return {
+    maps: j,
+    table(map) {
+      let t = cache.get(map);
+      if (!t) {
+        t = decodeRecords(contents(map), RECORD_LAYOUT[map].key, RECORD_LAYOUT[map].value, where(map));
+        if (t.count !== j.maps[map].records.count) throw new Error(`${where(map)}: ${t.count} records, maps.json says ${j.maps[map].records.count}`);
+        cache.set(map, t);
+      }
+      return t;
+    },
+  };
+}
+
+/** The records of artefacts still in memory (a slot written without a bundle on disk). */
+export function artefactRecords(a: HostArtefacts): RecordSource {
+  return lazyRecords(a.maps, (map) => a.records[map], (map) => a.maps.maps[map].records.file);
+}
+
+/** The record files maps.json names, in `dir`. */
+export function dirRecords(dir: string, j: MapsJson): RecordSource {
+  const path = (map: RecordMap) => join(dir, j.maps[map].records.file);
+  return lazyRecords(j, (map) => readFileSync(path(map)), path);
 }
 
 export function failsafeFromJson(j: MapsJson, where = 'maps.json'): FailsafeEntry[] {
@@ -356,21 +462,21 @@ export function sizesFromJson(j: MapsJson): MapSizes {
   };
 }
 
-export function shareFromJson(raw: MapsJson, where = 'maps.json'): HostShare {
-  const j = checkMapsJson(raw, where);
-  const ids = (es: IdJson[]): IdEntry[] => es.map((e) => ({ prefix: parsePrefix(e.prefix, where), id: e.id, local: e.local }));
-  const m = j.maps;
+/** The share back from its artefacts: every record decoded (for the interpreter and tests, not the agent). */
+export function shareFromArtefacts(src: RecordSource, rules: HostShare['rules'], where = 'maps.json'): HostShare {
+  const j = checkMapsJson(src.maps, where);
+  const all = <T>(t: RecordTable, decode: (k: Buffer, v: Buffer) => T): T[] => Array.from({ length: t.count }, (_, i) => decode(recordKey(t, i), recordValue(t, i)));
   return {
     device: j.device,
     policyName: j.policy.name,
     policyDigest: j.policy.digest,
     defaultAction: j.defaultAction,
-    rules: j.rules,
+    rules,
     localAddresses: j.localAddresses.map((a) => parseAddr(a, where)),
     localIdentities: j.localIdentities,
-    id4: ids(m[MAP.id4].entries),
-    id6: ids(m[MAP.id6].entries),
-    policy: m[MAP.policy].entries,
+    id4: all(src.table(MAP.id4), decodeIdRecord),
+    id6: all(src.table(MAP.id6), decodeIdRecord),
+    policy: all(src.table(MAP.policy), decodePolicyRecord),
     failsafe: failsafeFromJson(j, where),
     maxEntries: sizesFromJson(j),
     statsStride: j.statsStride,

@@ -24,11 +24,11 @@ import { formatIp, type IpAddr } from '../../orchestrator/net/ip.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { ReferenceConntrack } from '../../orchestrator/reference/stateful.ts';
 import { generateFlows, generatePacketSequences, makeRng, type Rng } from '../../orchestrator/testing/generate.ts';
-import { CT_KEY, DEFAULT_SEEN_MARK } from './abi.ts';
+import { COUNTERS, CT_KEY, DEFAULT_SEEN_MARK } from './abi.ts';
 import { TestRunner } from './libbpf.ts';
-import { activate, clearMap, closeObject, loadObject, writeFailsafe, writeSlot } from './loader.ts';
+import { activate, clearMap, closeObject, loadObject, readPerCpu, writeFailsafe, writeSlot } from './loader.ts';
 import { buildPacket } from './packet.ts';
-import { shareFromJson, type HostShare, type MapsJson } from './share.ts';
+import { checkMapsJson, dirRecords, readHostRules, shareFromArtefacts, type HostShare, type MapsJson, type RecordSource } from './share.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('host-verify');
@@ -45,6 +45,8 @@ export interface HostVerifyReport extends VerifyReport {
   failsafeHits: number;
   /** Packets the reference denied (a run that denies nothing proves little). */
   denied: number;
+  /** XDP drops decided by the early stage (source denied everything, no reply possible). */
+  xdpEarlyDrops: number;
 }
 
 function describe(f: Flow): string {
@@ -58,14 +60,15 @@ function moved(f: Flow, src: IpAddr, dst: IpAddr): Flow {
   return { src, dst, proto: f.proto, sport: f.sport, dport: f.dport, icmpType: f.icmpType, icmpCode: f.icmpCode, icmpId: f.icmpId };
 }
 
-export function readMaps(deviceDir: string): { raw: MapsJson; share: HostShare } {
+/** A device's maps.json and record files, and the share they hold. */
+export function readMaps(deviceDir: string): { records: RecordSource; share: HostShare } {
   const file = join(deviceDir, 'maps.json');
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as MapsJson;
-  return { raw, share: shareFromJson(raw, file) };
+  const records = dirRecords(deviceDir, checkMapsJson(JSON.parse(readFileSync(file, 'utf8')) as MapsJson, file));
+  return { records, share: shareFromArtefacts(records, readHostRules(deviceDir), file) };
 }
 
 export async function verifyHost(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<HostVerifyReport> {
-  const { raw, share } = readMaps(deviceDir);
+  const { records, share } = readMaps(deviceDir);
   const maps = loadObject(join(deviceDir, 'policy.bpf.o'), {
     sizes: share.maxEntries,
     statsStride: share.statsStride,
@@ -84,10 +87,11 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
     transit: 0,
     failsafeHits: 0,
     denied: 0,
+    xdpEarlyDrops: 0,
   };
   try {
-    writeSlot(maps, 0, share.statsStride, raw);
-    writeFailsafe(maps, raw);
+    writeSlot(maps, 0, records);
+    writeFailsafe(maps, records.maps);
     activate(maps, 0, 1);
     const tc = new TestRunner(maps.progs.tc);
     const xdp = new TestRunner(maps.progs.xdp);
@@ -176,6 +180,7 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
       }
     }
     report.flows = report.tcPackets + report.xdpPackets;
+    report.xdpEarlyDrops = Number(readPerCpu(maps.fds.counters, COUNTERS.indexOf('xdp_drop_early'), 1)[0]);
     log.info({ ...report, examples: undefined }, 'host verify done');
     return report;
   } finally {

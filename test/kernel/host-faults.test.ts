@@ -3,7 +3,7 @@
 // privilege, a missing interface, removal leaving nothing behind.
 
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -76,7 +76,8 @@ describe.skipIf(why !== undefined)('host agent faults', () => {
     try {
       const dev = join(bad.path, 'devices', 'h1');
       mkdirSync(dev, { recursive: true });
-      for (const f of ['maps.json', 'interfaces.json']) copyFileSync(join(bundle.path, 'devices', 'h1', f), join(dev, f));
+      const good = join(bundle.path, 'devices', 'h1');
+      for (const f of readdirSync(good).filter((f) => f !== 'policy.bpf.o')) copyFileSync(join(good, f), join(dev, f));
       execFileSync('clang', [...CLANG_FLAGS, `-I${ROOT}bpf`, '-c', `${ROOT}test/fixtures/host-bad-verifier/bad.bpf.c`, '-o', join(dev, 'policy.bpf.o')]);
       const r = await agent(['apply', bad.path, '--device', 'h1', '--netns', ns]);
       expect(r.code).toBe(1);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readBundle } from '../../orchestrator/compile/bundle.ts';
 import { SshSession } from '../../orchestrator/rollout/ssh.ts';
-import type { MapsJson } from '../../targets/host/share.ts';
+import { readHostRules } from '../../targets/host/share.ts';
 import { OpenconfigDriver } from '../../targets/openconfig/driver.ts';
 import { P4RuntimeClient } from '../../targets/p4/client.ts';
 import { diffEntries, p4Address, readDeviceArtefacts } from '../../targets/p4/driver.ts';
@@ -49,7 +49,7 @@ for (const md of bundle.manifest.devices) {
         const r = await session.exec(`${process.execPath} ${join(repo, 'bin/weft.js')} agent status --device ${md.name} --json`);
         if (r.code !== 0) throw new Error(`${md.name}: weft agent status exited ${r.code}: ${r.stderr}`);
         const status = JSON.parse(r.stdout) as { bundle: string; rules: { name: string; action: string }[] };
-        const wanted = (JSON.parse(readFileSync(join(bundle.deviceDir(md.name), 'maps.json'), 'utf8')) as MapsJson).rules;
+        const wanted = readHostRules(bundle.deviceDir(md.name));
         const diffs: string[] = [];
         if (!status.bundle.endsWith(`${md.name}-${md.generation.slice(0, 16)}`)) diffs.push(`runs bundle ${status.bundle}, not generation ${md.generation.slice(0, 16)}`);
         const show = (rs: { name: string; action: string }[]): string => rs.map((x) => `${x.name}:${x.action}`).join(',');

@@ -1,0 +1,132 @@
+// Map record files: the contents of one host map table as it sits in the
+// bundle (devices/<host>/<map name>.records). Fixed-size records, each the
+// kernel key (slot byte 0) followed by the kernel value, sorted by key bytes,
+// behind a 16-byte header:
+//
+//   0 magic "WFTR" | 4 format version u16 | 6 key size u16 | 8 value size u16
+//   10 zero u16 | 12 record count u32                      (little endian)
+//
+// Sorted fixed-size records make the agent's delta a linear merge: equal
+// runs are skipped with native memcmp over whole spans, and only the
+// records that differ are compared in JavaScript. Nothing is parsed that the
+// delta does not touch.
+
+export const RECORDS_MAGIC = 'WFTR';
+export const RECORDS_VERSION = 1;
+const HEADER = 16;
+
+/** A table of sorted records; `data` holds the records only (no header). */
+export interface RecordTable {
+  keySize: number;
+  valueSize: number;
+  count: number;
+  data: Buffer;
+}
+
+/** Sorts (key, value) pairs by key bytes and writes the file contents. Keys must be unique. */
+export function encodeRecords(keySize: number, valueSize: number, pairs: [Buffer, Buffer][]): Buffer {
+  const sorted = [...pairs].sort((a, b) => Buffer.compare(a[0], b[0]));
+  const rec = keySize + valueSize;
+  const out = Buffer.alloc(HEADER + rec * sorted.length);
+  out.write(RECORDS_MAGIC, 0, 'latin1');
+  out.writeUInt16LE(RECORDS_VERSION, 4);
+  out.writeUInt16LE(keySize, 6);
+  out.writeUInt16LE(valueSize, 8);
+  out.writeUInt32LE(sorted.length, 12);
+  sorted.forEach(([k, v], i) => {
+    if (k.length !== keySize || v.length !== valueSize) throw new Error(`record ${i}: key ${k.length} / value ${v.length} bytes, want ${keySize} / ${valueSize}`);
+    if (i > 0 && Buffer.compare(sorted[i - 1][0], k) === 0) throw new Error(`record ${i}: duplicate key ${k.toString('hex')}`);
+    k.copy(out, HEADER + i * rec);
+    v.copy(out, HEADER + i * rec + keySize);
+  });
+  return out;
+}
+
+/** Checks the header against the layout the caller expects; `where` names the file in errors. */
+export function decodeRecords(file: Buffer, keySize: number, valueSize: number, where: string): RecordTable {
+  const recompile = '(recompile the bundle with this weft)';
+  if (file.length < HEADER || file.toString('latin1', 0, 4) !== RECORDS_MAGIC) throw new Error(`${where}: not a weft record file ${recompile}`);
+  const version = file.readUInt16LE(4);
+  if (version !== RECORDS_VERSION) throw new Error(`${where}: record format version ${version}, this weft reads ${RECORDS_VERSION} ${recompile}`);
+  const ks = file.readUInt16LE(6);
+  const vs = file.readUInt16LE(8);
+  if (ks !== keySize || vs !== valueSize) throw new Error(`${where}: records of ${ks}+${vs} bytes, the map needs ${keySize}+${valueSize} ${recompile}`);
+  const count = file.readUInt32LE(12);
+  if (file.length !== HEADER + count * (ks + vs)) throw new Error(`${where}: ${file.length} bytes do not hold the ${count} records its header announces`);
+  return { keySize, valueSize, count, data: file.subarray(HEADER) };
+}
+
+export function recordKey(t: RecordTable, i: number): Buffer {
+  const at = i * (t.keySize + t.valueSize);
+  return t.data.subarray(at, at + t.keySize);
+}
+
+export function recordValue(t: RecordTable, i: number): Buffer {
+  const at = i * (t.keySize + t.valueSize) + t.keySize;
+  return t.data.subarray(at, at + t.valueSize);
+}
+
+/** Records compared by the first memcmp when skipping an equal run; the span doubles while it matches. */
+const FIRST_SPAN = 64;
+
+/**
+ * How many records, from the front (or from the back), two tables share byte
+ * for byte: a galloping search whose spans double while they match and halve
+ * once one does not, so a run of n records costs O(log n) native compares.
+ */
+function sharedRun(a: RecordTable, b: RecordTable, fromEnd: boolean, limit: number): number {
+  const rec = a.keySize + a.valueSize;
+  const at = (t: RecordTable, i: number, n: number) => (fromEnd ? (t.count - i - n) * rec : i * rec);
+  let i = 0;
+  let n = FIRST_SPAN;
+  while (i < limit) {
+    n = Math.min(n, limit - i);
+    const x = at(a, i, n);
+    const y = at(b, i, n);
+    if (a.data.compare(b.data, y, y + n * rec, x, x + n * rec) === 0) {
+      i += n;
+      n *= 2;
+    } else if (n > 1) n >>= 1;
+    else break;
+  }
+  return i;
+}
+
+export interface RecordDelta {
+  /** Record indices of `before` whose keys `after` lacks. */
+  removed: number[];
+  /** Record indices of `after` that are new or carry another value. */
+  changed: number[];
+}
+
+/**
+ * The delta from `before` (undefined: empty) to `after`: a linear merge over
+ * both sorted tables, after skipping the records they share at either end.
+ */
+export function diffRecords(before: RecordTable | undefined, after: RecordTable): RecordDelta {
+  const delta: RecordDelta = { removed: [], changed: [] };
+  if (!before) {
+    for (let j = 0; j < after.count; j++) delta.changed.push(j);
+    return delta;
+  }
+  if (before.keySize !== after.keySize || before.valueSize !== after.valueSize) throw new Error('record tables of different layouts cannot be diffed');
+  const head = sharedRun(before, after, false, Math.min(before.count, after.count));
+  const tail = sharedRun(before, after, true, Math.min(before.count, after.count) - head);
+  const ks = after.keySize;
+  const rec = ks + after.valueSize;
+  const bEnd = before.count - tail;
+  const aEnd = after.count - tail;
+  let i = head;
+  let j = head;
+  while (i < bEnd || j < aEnd) {
+    const c = i >= bEnd ? 1 : j >= aEnd ? -1 : before.data.compare(after.data, j * rec, j * rec + ks, i * rec, i * rec + ks);
+    if (c < 0) delta.removed.push(i++);
+    else if (c > 0) delta.changed.push(j++);
+    else {
+      if (before.data.compare(after.data, j * rec + ks, (j + 1) * rec, i * rec + ks, (i + 1) * rec) !== 0) delta.changed.push(j);
+      i++;
+      j++;
+    }
+  }
+  return delta;
+}
