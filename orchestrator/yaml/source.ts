@@ -9,6 +9,7 @@ import {
   isScalar,
   isSeq,
   LineCounter,
+  parseAllDocuments,
   parseDocument,
   type Document,
   type Node,
@@ -126,6 +127,37 @@ export class YamlSource {
     if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return undefined;
     if (!src.checkShape()) return undefined;
     return src;
+  }
+
+  /**
+   * Parses a stream of YAML documents (Kubernetes manifests separated by
+   * "---"), one YamlSource each, sharing the file's positions. Empty
+   * documents are skipped. Returns undefined when the stream is unreadable.
+   */
+  static parseAll(text: string, file: string, bag: DiagnosticBag): YamlSource[] | undefined {
+    if (checkInputSize(Buffer.byteLength(text, 'utf8'), file, bag)) return undefined;
+    const lines = new LineCounter();
+    let docs: Document.Parsed[];
+    try {
+      const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+      docs = Array.isArray(parsed) ? parsed : [];
+    } catch (e) {
+      bag.error('yaml-syntax', `the YAML parser gave up: ${(e as Error).message}`, { file, line: 1, col: 1 }, 'valid: YAML documents of reasonable nesting');
+      return undefined;
+    }
+    const out: YamlSource[] = [];
+    let bad = false;
+    for (const doc of docs) {
+      const src = new YamlSource(file, text, doc, lines, bag);
+      for (const err of doc.errors) {
+        bad = true;
+        bag.error('yaml-syntax', `YAML syntax error: ${err.message.split('\n')[0]}`, src.spanAt(err.pos[0]), 'valid: well-formed YAML or JSON (check indentation, quotes and brackets)');
+      }
+      if (doc.contents === null) continue;
+      if (!src.checkShape()) return undefined;
+      out.push(src);
+    }
+    return bad ? undefined : out;
   }
 
   spanAt(offset: number): SourceSpan {
