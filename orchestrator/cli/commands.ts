@@ -11,6 +11,7 @@ import { agentCommand } from './agent.ts';
 import { planCommand, applyCommand, statusCommand } from './rollout.ts';
 import { rollbackCommand } from './rollback.ts';
 import { diffCommand } from './diff.ts';
+import { importCommand } from './import.ts';
 
 export const COMMANDS: CliCommand[] = [
   validateCommand,
@@ -22,4 +23,5 @@ export const COMMANDS: CliCommand[] = [
   planCommand, applyCommand, statusCommand,
   rollbackCommand,
   diffCommand,
+  importCommand,
 ];
