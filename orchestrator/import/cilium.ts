@@ -79,7 +79,7 @@ export function importCiliumPolicies(objects: ManifestObject[], cluster: string,
 /** Cilium label keys carry a source prefix ("k8s:app"); reserved: labels are not pod labels. */
 function mapCiliumKey(ctx: RuleCtx, effect: string): (key: string, node: YNode) => string | undefined {
   return (key, node) => {
-    const m = /^([a-z]+):(.*)$/.exec(key);
+    const m = /^([a-z0-9-]+):(.*)$/.exec(key);
     if (!m || m[1] === 'k8s' || m[1] === 'any') return m ? m[2] : key;
     ctx.src.bag.warning('unsupported-label-source', `${ctx.object}: label "${clip(key)}" comes from source "${m[1]}", which pods in the inventory do not carry: ${effect}`, ctx.src.span(node), 'valid in Weft: pod labels (k8s: or no prefix)');
     return undefined;
@@ -167,6 +167,7 @@ function readEntry(ctx: RuleCtx, m: YAMLMap, direction: Direction, action: 'allo
   src.checkKeys(m, [keys.endpoints, keys.cidr, keys.cidrSet, keys.entities, ...keys.unsupported, ...keys.narrow, 'toPorts', 'icmps'], what);
   const allow = action === 'allow';
   const effect = allow ? 'it is left out of this allow' : 'this deny covers every address instead';
+  const selectorEffect = allow ? 'it is left out of this allow' : 'this deny covers every pod the rest of the selector matches';
   let hasPeerKey = false;
   let peers: Peer[] = [];
   const widen = (): void => {
@@ -193,7 +194,7 @@ function readEntry(ctx: RuleCtx, m: YAMLMap, direction: Direction, action: 'allo
     hasPeerKey = true;
     const seq = src.seq(epNode, `${what}.${keys.endpoints}`, `valid: ${keys.endpoints}: [{matchLabels: {app: web}}]`);
     for (const [i, item] of (seq ? src.items(seq) : []).entries()) {
-      const b = readSelector(ctx, item ?? undefined, `${what}.${keys.endpoints}[${i}]`, effect);
+      const b = readSelector(ctx, item ?? undefined, `${what}.${keys.endpoints}[${i}]`, selectorEffect);
       const sels = allow ? b.lower : b.upper;
       if (sels.length) peers.push({ kind: 'pods', selectors: sels });
     }
