@@ -94,7 +94,7 @@ function readSelector(ctx: RuleCtx, node: YNode | undefined, what: string, effec
   const ns = ctx.namespace;
   if (namesKey(ctx.src, node, POD_NAMESPACE_LABEL)) return bounds;
   const add = (sels: Selector[]): Selector[] => sels.filter((s) => s[POD_NAMESPACE_LABEL] === undefined || s[POD_NAMESPACE_LABEL] === ns).map((s) => ({ ...s, [POD_NAMESPACE_LABEL]: ns }));
-  return { lower: add(bounds.lower), upper: add(bounds.upper), exact: bounds.exact };
+  return { lower: add(bounds.lower), upper: add(bounds.upper) };
 }
 
 /** Whether a selector mentions `key` (with or without a source prefix) in matchLabels or matchExpressions. */

@@ -172,13 +172,22 @@ class Composer {
     return s;
   }
 
-  rule(s: OutSection, r: Omit<OutRule, 'name' | 'comment'>, origins: Origin[], what: string): void {
+  /**
+   * Adds a rule unless a side is empty. Named after its origins (the source
+   * rules it translates), else after `what`; `because` lists the source
+   * objects behind a rule of the translation itself (isolation denies).
+   */
+  rule(s: OutSection, r: Omit<OutRule, 'name' | 'comment'>, origins: Origin[], what: string, because: Origin[] = []): void {
     if (r.from.length === 0 || r.to.length === 0) return;
     const base = origins.length
       ? `${s.name}.${origins.map((o) => safeName(`${o.object.replace(/^\S+ /, '')}.${o.part}`)).join('+')}`
       : `${s.name}.${safeName(what)}`;
     const name = this.uniqueName(base, this.ruleNames);
-    const comment = origins.length ? `${what}\n${origins.map((o) => `from ${describeOrigin(o)}`).join('\n')}` : what;
+    const lines = [what, ...origins.map((o) => `from ${describeOrigin(o)}`)];
+    const shown = because.slice(0, 6);
+    if (shown.length) lines.push(`isolated by ${describeOrigin(shown[0])}`, ...shown.slice(1).map((o) => `         and ${describeOrigin(o)}`));
+    if (because.length > shown.length) lines.push(`         and ${because.length - shown.length} more`);
+    const comment = lines.join('\n');
     s.rules.push({ ...r, from: [...r.from], to: [...r.to], name, comment });
   }
 
@@ -281,6 +290,9 @@ export function composePolicy(p: ImportedPolicy): ComposedPolicy {
   const isolated = (d: 'ingress' | 'egress'): Selector[] => p.isolations.filter((i) => i.direction === d).flatMap((i) => i.subject);
   const isoE = c.refs(isolated('egress'), undefined);
   const isoI = c.refs(isolated('ingress'), undefined);
+  const isolatedBy = (d: 'ingress' | 'egress'): Origin[] => p.isolations.filter((i) => i.direction === d).map((i) => i.origin);
+  const byE = isolatedBy('egress');
+  const byI = isolatedBy('ingress');
   const cluster = c.selectorGroup(p.clusterSelector, undefined);
 
   const s1 = c.section('cluster-deny', 'pod to pod: deny rules win over every allow');
@@ -297,15 +309,15 @@ export function composePolicy(p: ImportedPolicy): ComposedPolicy {
     }
   }
   const s3 = c.section('cluster-isolated', 'pod to pod, both pods isolated, not allowed above');
-  c.rule(s3, { from: isoE, to: isoI, ports: [], action: 'deny' }, [], 'egress-isolated to ingress-isolated');
+  c.rule(s3, { from: isoE, to: isoI, ports: [], action: 'deny' }, [], 'egress-isolated to ingress-isolated', [...byE, ...byI]);
 
   const s4 = c.section('cluster-egress', 'pod to pod, only the source isolated: its egress allows');
   for (const r of allows('egress')) c.dirRule(s4, r, c.inCluster(r));
-  c.rule(s4, { from: isoE, to: [cluster], ports: [], action: 'deny' }, [], 'egress-isolated pods, not allowed above');
+  c.rule(s4, { from: isoE, to: [cluster], ports: [], action: 'deny' }, [], 'egress-isolated pods, not allowed above', byE);
 
   const s5 = c.section('cluster-ingress', 'pod to pod, only the destination isolated: its ingress allows');
   for (const r of allows('ingress')) c.dirRule(s5, r, c.inCluster(r));
-  c.rule(s5, { from: [cluster], to: isoI, ports: [], action: 'deny' }, [], 'ingress-isolated pods, not allowed above');
+  c.rule(s5, { from: [cluster], to: isoI, ports: [], action: 'deny' }, [], 'ingress-isolated pods, not allowed above', byI);
 
   const s6 = c.section('cluster-default', 'pod to pod, neither pod isolated');
   c.rule(s6, { from: [cluster], to: [cluster], ports: [], action: 'allow' }, [], 'pods not isolated');
@@ -315,11 +327,11 @@ export function composePolicy(p: ImportedPolicy): ComposedPolicy {
 
   const s8 = c.section('external-egress', 'from a pod to an external address: its egress allows');
   for (const r of allows('egress')) c.dirRule(s8, r, c.outside(r));
-  c.rule(s8, { from: isoE, to: ['any'], ports: [], action: 'deny' }, [], 'egress-isolated pods, not allowed above');
+  c.rule(s8, { from: isoE, to: ['any'], ports: [], action: 'deny' }, [], 'egress-isolated pods, not allowed above', byE);
 
   const s9 = c.section('external-ingress', 'from an external address to a pod: its ingress allows');
   for (const r of allows('ingress')) c.dirRule(s9, r, c.outside(r));
-  c.rule(s9, { from: ['any'], to: isoI, ports: [], action: 'deny' }, [], 'ingress-isolated pods, not allowed above');
+  c.rule(s9, { from: ['any'], to: isoI, ports: [], action: 'deny' }, [], 'ingress-isolated pods, not allowed above', byI);
 
   return { text: c.render(), rules: c.ruleCount, groups: c.groupCount };
 }

@@ -173,7 +173,7 @@ function readPeer(src: YamlSource, node: YNode | null, what: string, inNamespace
   } else {
     const nsSel = readLabelSelector(src, ns, `${what}.namespaceSelector`, { base: { [CLUSTER_LABEL]: cluster }, mapKey: namespaceLabelKey, effect });
     const podSel = readLabelSelector(src, ps, `${what}.podSelector`, { base: { [CLUSTER_LABEL]: cluster }, mapKey: (k) => k, effect });
-    sel = { lower: intersectUnions(nsSel.lower, podSel.lower), upper: intersectUnions(nsSel.upper, podSel.upper), exact: nsSel.exact && podSel.exact };
+    sel = { lower: intersectUnions(nsSel.lower, podSel.lower), upper: intersectUnions(nsSel.upper, podSel.upper) };
   }
   return sel.lower.length ? { kind: 'pods', selectors: sel.lower } : undefined;
 }

@@ -16,11 +16,10 @@ const MAX_CONJUNCTIONS = 256;
 const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 
 export interface SelectorBounds {
-  /** Pods certainly selected (exact when `exact`). */
+  /** Pods certainly selected (all of them when every expression was expressible). */
   lower: Selector[];
-  /** Pods possibly selected (exact when `exact`). */
+  /** Pods possibly selected (as above). */
   upper: Selector[];
-  exact: boolean;
 }
 
 export interface SelectorContext {
@@ -65,10 +64,9 @@ export function selectorKey(s: Selector): string {
 export function readLabelSelector(src: YamlSource, node: YNode | undefined, what: string, ctx: SelectorContext): SelectorBounds {
   let lower: Selector[] = [{ ...ctx.base }];
   let upper: Selector[] = [{ ...ctx.base }];
-  let exact = true;
-  if (node === undefined) return { lower, upper, exact };
+  if (node === undefined) return { lower, upper };
   const m = src.map(node, what, 'valid: {matchLabels: {app: web}, matchExpressions: [{key, operator, values}]}');
-  if (!m) return { lower: [], upper: [], exact: false };
+  if (!m) return { lower: [], upper: [] };
   src.checkKeys(m, ['matchLabels', 'matchExpressions'], what);
   const and = (pairs: Selector[]): void => {
     lower = intersectUnions(lower, pairs);
@@ -82,7 +80,6 @@ export function readLabelSelector(src: YamlSource, node: YNode | undefined, what
       const v = src.textValue(value, `${what}.matchLabels.${key}`);
       if (k === undefined || v === undefined) {
         lower = [];
-        exact = false;
         continue;
       }
       and([{ [k]: v }]);
@@ -95,20 +92,17 @@ export function readLabelSelector(src: YamlSource, node: YNode | undefined, what
       const r = readExpression(src, item, what);
       if (r === undefined) {
         lower = [];
-        exact = false;
         continue;
       }
       const k = ctx.mapKey(r.key, r.keyNode);
       if (k === undefined) {
         lower = [];
-        exact = false;
         continue;
       }
       if (r.operator === 'In') {
         and(r.values.map((v) => ({ [k]: v })));
       } else {
         lower = [];
-        exact = false;
         src.bag.warning(
           'inexpressible-selector',
           `${what}: "${r.key} ${r.operator}${r.values.length ? ` [${r.values.join(', ')}]` : ''}" has no Weft form (selectors match key=value only): ${ctx.effect}`,
@@ -118,11 +112,11 @@ export function readLabelSelector(src: YamlSource, node: YNode | undefined, what
       }
       if (upper.length > MAX_CONJUNCTIONS) {
         src.bag.error('selector-too-large', `${what}: the In expressions expand to ${upper.length} key=value combinations`, src.span(item), `valid: at most ${MAX_CONJUNCTIONS} combinations; label the pods with one shared label instead`);
-        return { lower: [], upper: [], exact: false };
+        return { lower: [], upper: [] };
       }
     }
   }
-  return { lower, upper, exact };
+  return { lower, upper };
 }
 
 interface Expression {
