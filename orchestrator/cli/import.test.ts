@@ -72,6 +72,7 @@ describe('weft import', () => {
     ['k8s', 'test/fixtures/import/netbox-dc1/netbox-import.yaml', 'netbox-import.yaml:3:1: error: manifest object: "kind" is missing'],
     ['cilium', 'test/fixtures/import/bad-cilium/policies.yaml', 'policies.yaml:9:11: error: CiliumNetworkPolicy prod/bad: spec.ingress[0]: unknown entity'],
     ['netbox', 'test/fixtures/import/bad-netbox/missing-page', 'page-1.json:2:12: error: NetBox reports 9 devices but the pages hold 4'],
+    ['k8s', 'test/fixtures/import/bad-k8s/not-yaml.yaml', 'not-yaml.yaml:4:1: error: YAML syntax error'],
     ['k8s', 'test/fixtures/import/no-such-file.yaml', 'no-such-file.yaml:1:1: error: cannot read'],
   ])('%s %s: exits 2 with file:line:col and writes nothing', async (source, input, message) => {
     const out = join(work, `bad-${source}.yaml`);
