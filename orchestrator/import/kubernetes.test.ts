@@ -138,6 +138,13 @@ describe('weft import k8s: equivalence with NetworkPolicy semantics', () => {
     expect(r.narrowed.length).toBeGreaterThan(0);
   });
 
+  it('keeps the last definition of a policy defined twice, as kubectl apply would, and warns', () => {
+    const r = importPolicy('k8s', [join(FIXTURES, 'bad-k8s', 'replaced.yaml')], {});
+    expect(r.warnings.map((w) => `${w.code} ${w.span?.line}:${w.span?.col}`)).toEqual(['replaced-object 2:1']);
+    expect(r.text).toContain('port: 443');
+    expect(r.text).not.toContain('port: 8080');
+  });
+
   it('refuses a wrong kind and a missing spec with file:line:col', () => {
     const bad = join(FIXTURES, 'bad-k8s', 'wrong-kind.yaml');
     expect(() => importPolicy('k8s', [bad], {})).toThrow(InputError);

@@ -7,7 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { YAMLMap } from 'yaml';
-import { InputError, type DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
+import { formatSpan, InputError, type DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
 import { clip, listChoices, readInputFile, YamlSource, type YNode } from '../yaml/source.ts';
 
 export interface ManifestObject {
@@ -60,7 +60,27 @@ export function readManifests(paths: string[], kinds: KindTable, bag: Diagnostic
       for (const src of docs) readObject(src, src.root, kinds, out, 0);
     }
   }
-  return out;
+  return lastOfEach(out, bag);
+}
+
+/**
+ * The API server keeps one object per kind, namespace and name: applying a
+ * second one replaces the first. The importer does the same, and says so.
+ */
+function lastOfEach(objs: ManifestObject[], bag: DiagnosticBag): ManifestObject[] {
+  const key = (o: ManifestObject): string => `${o.kind}/${o.namespace ?? ''}/${o.name}`;
+  const last = new Map(objs.map((o) => [key(o), o]));
+  return objs.filter((o) => {
+    const keep = last.get(key(o));
+    if (keep === o) return true;
+    bag.warning(
+      'replaced-object',
+      `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} is defined again at ${formatSpan(keep?.span)}; this definition is replaced by that one, as kubectl apply would`,
+      o.span,
+      'valid: one definition per kind, namespace and name',
+    );
+    return false;
+  });
 }
 
 function readObject(src: YamlSource, node: YNode | null, kinds: KindTable, out: ManifestObject[], depth: number): void {
