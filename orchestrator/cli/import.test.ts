@@ -85,6 +85,13 @@ describe('weft import', () => {
     expect(JSON.parse(j.out).ok).toBe(false);
   });
 
+  it('--cluster names the cluster label every pod selector carries', async () => {
+    const r = await run('import', 'cilium', CILIUM, '--cluster', 'eu-west');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('selector: { io.cilium.k8s.policy.cluster: eu-west }');
+    expect(r.out).not.toContain('io.cilium.k8s.policy.cluster: default');
+  });
+
   it('--help, and usage errors exit 2', async () => {
     const h = await run('import', '--help');
     expect(h.code).toBe(0);

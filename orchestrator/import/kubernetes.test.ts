@@ -119,6 +119,11 @@ describe('weft import k8s: equivalence with NetworkPolicy semantics', () => {
       expect(v('10.244.1.20', '203.0.113.63', 6, 443)).toBe(true);
       expect(v('10.244.1.20', '203.0.113.64', 6, 443)).toBe(false);
       expect(v('10.244.1.20', '203.0.113.128', 6, 443)).toBe(true);
+      // IPv6: the same rule's second block, its hole, and the port range edge.
+      expect(v('fd00:10::20', '2001:db8::1', 17, 4510)).toBe(true);
+      expect(v('fd00:10::20', '2001:db8::1', 17, 4511)).toBe(false);
+      expect(v('fd00:10::20', '2001:db8:1::', 6, 443)).toBe(false);
+      expect(v('fd00:10::30', 'fd00:10::20', 6, 8085)).toBe(true);
     }
   });
 
