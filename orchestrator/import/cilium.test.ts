@@ -50,10 +50,11 @@ class CiliumSemantics {
     return out;
   }
 
-  private selectsPod(sel: Json | undefined, p: Pod, namespace: string | undefined): boolean {
+  /** `subject`: an endpointSelector, always within a namespaced policy's namespace. */
+  private selectsPod(sel: Json | undefined, p: Pod, namespace: string | undefined, subject = false): boolean {
     const names = (s: Json | undefined): boolean =>
       !!s && (Object.keys(s.matchLabels ?? {}).some((k) => stripSource(k) === NS_KEY) || ((s.matchExpressions ?? []) as Json[]).some((e) => stripSource(e.key) === NS_KEY));
-    if (namespace !== undefined && !names(sel) && p.namespace !== namespace) return false;
+    if (namespace !== undefined && (subject || !names(sel)) && p.namespace !== namespace) return false;
     return selects(sel ?? {}, this.labels(p), stripSource);
   }
 
@@ -88,7 +89,7 @@ class CiliumSemantics {
     let isolated = false;
     let allowed = false;
     for (const { rule, namespace } of this.rules) {
-      if (!this.selectsPod(rule.endpointSelector, pod, namespace)) continue;
+      if (!this.selectsPod(rule.endpointSelector, pod, namespace, true)) continue;
       const allows = (rule[dir] ?? []) as Json[];
       const denies = (rule[`${dir}Deny`] ?? []) as Json[];
       const d = dir === 'ingress' ? 'in' : 'out';

@@ -86,13 +86,17 @@ function mapCiliumKey(ctx: RuleCtx, effect: string): (key: string, node: YNode) 
   };
 }
 
-/** Reads an endpoint selector; in a namespaced policy one without a namespace key means the policy's namespace. */
-function readSelector(ctx: RuleCtx, node: YNode | undefined, what: string, effect: string): SelectorBounds {
+/**
+ * Reads an endpoint selector. In a namespaced policy a peer selector without
+ * a namespace key means the policy's namespace, and the subject
+ * (`endpointSelector`, `subject` true) is always within it.
+ */
+function readSelector(ctx: RuleCtx, node: YNode | undefined, what: string, effect: string, subject = false): SelectorBounds {
   const base: Selector = { [CLUSTER_LABEL]: ctx.cluster };
   const bounds = readLabelSelector(ctx.src, node, what, { base, mapKey: mapCiliumKey(ctx, effect), effect });
   if (ctx.namespace === undefined) return bounds;
   const ns = ctx.namespace;
-  if (namesKey(ctx.src, node, POD_NAMESPACE_LABEL)) return bounds;
+  if (!subject && namesKey(ctx.src, node, POD_NAMESPACE_LABEL)) return bounds;
   const add = (sels: Selector[]): Selector[] => sels.filter((s) => s[POD_NAMESPACE_LABEL] === undefined || s[POD_NAMESPACE_LABEL] === ns).map((s) => ({ ...s, [POD_NAMESPACE_LABEL]: ns }));
   return { lower: add(bounds.lower), upper: add(bounds.upper) };
 }
@@ -117,7 +121,7 @@ function readRule(ctx: RuleCtx, rule: YAMLMap, part: string): void {
   }
   const esNode = src.require(rule, 'endpointSelector', `${object}: ${part}`, 'valid: endpointSelector: {matchLabels: {...}} or {} for every pod');
   if (esNode === undefined) return;
-  const subject = readSelector(ctx, esNode, `${object}: ${part}.endpointSelector`, 'the rule\'s allows are dropped, and its isolation and denies cover every pod the rest of the selector matches');
+  const subject = readSelector(ctx, esNode, `${object}: ${part}.endpointSelector`, 'the rule\'s allows are dropped, and its isolation and denies cover every pod the rest of the selector matches', true);
   const defaultDeny = readDefaultDeny(src, rule, `${object}: ${part}`);
   for (const direction of ['ingress', 'egress'] as const) {
     const allowNode = src.get(rule, direction);
