@@ -115,6 +115,8 @@ describe('weft import k8s: equivalence with NetworkPolicy semantics', () => {
       expect(v('10.244.1.20', '10.244.1.30', 6, 5432)).toBe(true);
       expect(v('10.244.4.10', '10.244.1.30', 6, 873)).toBe(true);
       expect(v('10.244.1.20', '10.244.1.30', 6, 873)).toBe(false);
+      // Both pods isolated: the egress range 5430-5435 meets the ingress 5432 and 5434-5440.
+      expect([5431, 5432, 5433, 5434, 5435, 5436].map((p) => v('10.244.1.20', '10.244.1.30', 6, p))).toEqual([false, true, false, true, true, false]);
       // except edges of an egress ipBlock.
       expect(v('10.244.1.20', '203.0.113.63', 6, 443)).toBe(true);
       expect(v('10.244.1.20', '203.0.113.64', 6, 443)).toBe(false);
