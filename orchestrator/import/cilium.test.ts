@@ -4,7 +4,10 @@
 // selector names one); a pod is isolated in a direction when a selecting
 // rule has allows or denies there and enableDefaultDeny does not turn it
 // off; a matching deny refuses whatever the allows say; CIDR peers and the
-// world entity never match pods. It shares no code with the translator.
+// world entity never match pods. Kubernetes NetworkPolicies in the same
+// input are enforced beside them (orchestrator/testing/networkpolicy.ts):
+// per direction, an allow from either admits, isolation by either needs
+// one, and a Cilium deny refuses. It shares no code with the translator.
 // Weft's verdict comes from the reference evaluator on the imported policy
 // and a fabric holding the pods as endpoints.
 
@@ -14,6 +17,7 @@ import { InputError } from '../diagnostics.ts';
 import type { Flow } from '../flow.ts';
 import { parseIp } from '../net/ip.ts';
 import { compareImport, inCidr, loadCluster, readObjects, selects, type Cluster, type Json, type Pod } from '../testing/cluster.ts';
+import { NetworkPolicySemantics } from '../testing/networkpolicy.ts';
 import { importPolicy } from './policy.ts';
 
 const FIXTURES = 'test/fixtures/import';
@@ -30,8 +34,11 @@ class CiliumSemantics {
   private readonly byIp = new Map<string, Pod>();
   private readonly nsLabels = new Map<string, Record<string, string>>();
 
+  private readonly k8s: NetworkPolicySemantics;
+
   constructor(objs: Json[], cluster: Cluster) {
-    for (const o of objs) {
+    this.k8s = new NetworkPolicySemantics(objs.filter((o) => o.kind === 'NetworkPolicy'), cluster);
+    for (const o of objs.filter((x) => x.kind !== 'NetworkPolicy')) {
       const namespace = o.kind === 'CiliumNetworkPolicy' ? (o.metadata.namespace ?? 'default') : undefined;
       for (const rule of [...(o.spec ? [o.spec] : []), ...((o.specs ?? []) as Json[])]) this.rules.push({ rule, namespace });
     }
@@ -100,11 +107,20 @@ class CiliumSemantics {
     return allowed ? 'allow' : isolated ? 'isolated' : 'none';
   }
 
+  /** Cilium's own rules and the cluster's NetworkPolicies decide each direction together. */
+  private combined(dir: 'ingress' | 'egress', pod: Pod, peer: string, f: Flow): 'deny' | 'allow' | 'none' | 'isolated' {
+    const own = this.side(dir, pod, peer, f);
+    const np = this.k8s.side(dir === 'ingress' ? 'Ingress' : 'Egress', pod, peer, f);
+    if (own === 'deny') return 'deny';
+    if (own === 'allow' || np === 'allow') return 'allow';
+    return own === 'isolated' || np === 'isolated' ? 'isolated' : 'none';
+  }
+
   allows(f: Flow, src: string, dst: string): boolean {
     const s = this.pod(src);
     const d = this.pod(dst);
-    const out = s ? this.side('egress', s, dst, f) : 'none';
-    const inn = d ? this.side('ingress', d, src, f) : 'none';
+    const out = s ? this.combined('egress', s, dst, f) : 'none';
+    const inn = d ? this.combined('ingress', d, src, f) : 'none';
     return out !== 'deny' && inn !== 'deny' && out !== 'isolated' && inn !== 'isolated';
   }
 }
@@ -159,6 +175,27 @@ describe('weft import cilium: equivalence with Cilium L3/L4 semantics', () => {
     ]);
     expect(r.mismatches.slice(0, 10)).toEqual([]);
     expect(r.narrowed.length).toBeGreaterThan(0);
+  });
+
+  it('cilium-mixed: NetworkPolicies and Cilium policies enforced together, a clusterwide quarantine deny', () => {
+    const r = runCase('cilium-mixed', 13);
+    console.log(`cilium-mixed: tried ${r.tried} flows, ${r.mismatches.length} mismatches, ${r.narrowed.length} narrowed`);
+    expect(r.warnings).toEqual([]);
+    expect(r.mismatches.slice(0, 10)).toEqual([]);
+    expect(r.narrowed.slice(0, 10)).toEqual([]);
+    for (const v of [r.weft, r.source]) {
+      // The NetworkPolicy's ingress and the Cilium policy's world entity add up on api.
+      expect(v('10.244.20.10', '10.244.20.20', 6, 8081)).toBe(true);
+      expect(v('10.244.21.10', '10.244.20.20', 6, 8080)).toBe(true);
+      expect(v('203.0.113.9', '10.244.20.20', 6, 8443)).toBe(true);
+      expect(v('203.0.113.9', '10.244.20.20', 6, 8080)).toBe(false);
+      // Egress of api: db via the NetworkPolicy (db's own policy agrees), cache via Cilium.
+      expect(v('10.244.20.20', '10.244.20.30', 6, 5432)).toBe(true);
+      expect(v('10.244.20.20', '10.244.20.40', 17, 9999)).toBe(true);
+      expect(v('10.244.20.20', '198.51.100.128', 6, 443)).toBe(false);
+      // A quarantined web pod is denied although the NetworkPolicy allows web.
+      expect(v('10.244.20.11', '10.244.20.20', 6, 8080)).toBe(false);
+    }
   });
 
   it('refuses an unknown entity and a malformed CIDR with file:line:col', () => {

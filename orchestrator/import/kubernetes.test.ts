@@ -1,9 +1,9 @@
 // Equivalence of `weft import k8s` with Kubernetes NetworkPolicy semantics.
-// The evaluator below reads the manifests itself and implements the
-// Kubernetes rules literally (per-direction isolation, allows unioned across
-// policies, a flow needs the source's egress and the destination's ingress;
-// ipBlock names addresses outside the cluster's pods); it shares no code
-// with the translator. Weft's verdict comes from the reference evaluator on
+// The evaluator (orchestrator/testing/networkpolicy.ts) reads the manifests
+// itself and implements the Kubernetes rules literally (per-direction
+// isolation, allows unioned across policies, a flow needs the source's
+// egress and the destination's ingress; ipBlock names addresses outside the
+// cluster's pods); it shares no code with the translator. Weft's verdict comes from the reference evaluator on
 // the imported policy and a fabric holding the pods as endpoints.
 
 import { join } from 'node:path';
@@ -11,78 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../diagnostics.ts';
 import type { Flow } from '../flow.ts';
 import { parseIp } from '../net/ip.ts';
-import { compareImport, inCidr, loadCluster, readObjects, selects, type Cluster, type Comparison, type Json, type Pod } from '../testing/cluster.ts';
+import { compareImport, loadCluster, readObjects, type Comparison } from '../testing/cluster.ts';
+import { NetworkPolicySemantics } from '../testing/networkpolicy.ts';
 import { importPolicy } from './policy.ts';
 
 const FIXTURES = 'test/fixtures/import';
 
-/** Kubernetes NetworkPolicy, read literally. */
-class NetworkPolicySemantics {
-  private readonly byIp = new Map<string, Pod>();
-  private readonly nsLabels = new Map<string, Record<string, string>>();
-  constructor(
-    private readonly policies: Json[],
-    cluster: Cluster,
-  ) {
-    for (const p of cluster.pods) this.byIp.set(String(parseIp(p.ip)!.value), p);
-    for (const n of cluster.namespaces) this.nsLabels.set(n.name, { ...n.labels, 'kubernetes.io/metadata.name': n.name });
-  }
-
-  private pod(ip: string): Pod | undefined {
-    return this.byIp.get(String(parseIp(ip)!.value));
-  }
-
-  private types(p: Json): string[] {
-    if (p.spec.policyTypes) return p.spec.policyTypes as string[];
-    return p.spec.egress ? ['Ingress', 'Egress'] : ['Ingress'];
-  }
-
-  private peerMatches(peer: Json, ip: string, ns: string): boolean {
-    if (peer.ipBlock) {
-      if (this.pod(ip)) return false;
-      return inCidr(ip, peer.ipBlock.cidr) && !((peer.ipBlock.except ?? []) as string[]).some((x) => inCidr(ip, x));
-    }
-    const pod = this.pod(ip);
-    if (!pod) return false;
-    if (peer.namespaceSelector) {
-      if (!selects(peer.namespaceSelector, this.nsLabels.get(pod.namespace) ?? {})) return false;
-    } else if (pod.namespace !== ns) return false;
-    return selects(peer.podSelector, pod.labels);
-  }
-
-  private portMatches(ports: Json[] | undefined, f: Flow): boolean {
-    if (!ports || ports.length === 0) return true;
-    return ports.some((p) => {
-      const proto = p.protocol ?? 'TCP';
-      if (!((proto === 'TCP' && f.proto === 6) || (proto === 'UDP' && f.proto === 17))) return false;
-      if (p.port === undefined) return true;
-      const lo = Number(p.port);
-      const hi = p.endPort === undefined ? lo : Number(p.endPort);
-      return f.dport >= lo && f.dport <= hi;
-    });
-  }
-
-  /** Does `pod`'s `dir` side admit traffic with `peerIp`? */
-  private admits(dir: 'Ingress' | 'Egress', pod: Pod, peerIp: string, f: Flow): boolean {
-    const selecting = this.policies.filter((p) => (p.metadata.namespace ?? 'default') === pod.namespace && selects(p.spec.podSelector, pod.labels) && this.types(p).includes(dir));
-    if (selecting.length === 0) return true;
-    const key = dir === 'Ingress' ? 'ingress' : 'egress';
-    const peerKey = dir === 'Ingress' ? 'from' : 'to';
-    return selecting.some((p) =>
-      ((p.spec[key] ?? []) as Json[]).some((r) => {
-        const peers = r[peerKey] as Json[] | undefined;
-        const peerOk = !peers || peers.length === 0 || peers.some((x) => this.peerMatches(x, peerIp, p.metadata.namespace ?? 'default'));
-        return peerOk && this.portMatches(r.ports, f);
-      }),
-    );
-  }
-
-  allows(f: Flow, src: string, dst: string): boolean {
-    const s = this.pod(src);
-    const d = this.pod(dst);
-    return (!s || this.admits('Egress', s, dst, f)) && (!d || this.admits('Ingress', d, src, f));
-  }
-}
 
 function runCase(name: string, input: string, seed: number): Comparison & { source: (src: string, dst: string, proto: number, dport: number) => boolean } {
   const file = join(FIXTURES, name, input);

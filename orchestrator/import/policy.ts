@@ -36,8 +36,12 @@ export function importPolicy(source: PolicySource, paths: string[], opts: Policy
       break;
     }
     case 'cilium': {
-      const objects = readManifests(paths, CILIUM_KINDS, bag);
-      imported = importCiliumPolicies(objects, cluster, paths);
+      // Cilium enforces Kubernetes NetworkPolicies beside its own, with the same per-direction model.
+      const objects = readManifests(paths, { ...CILIUM_KINDS, ...NETWORK_POLICY_KINDS }, bag);
+      imported = importCiliumPolicies(objects.filter((o) => o.kind in CILIUM_KINDS), cluster, paths);
+      const k8s = importNetworkPolicies(objects.filter((o) => o.kind in NETWORK_POLICY_KINDS), cluster, paths);
+      imported.rules.push(...k8s.rules);
+      imported.isolations.push(...k8s.isolations);
       break;
     }
     default: {
