@@ -98,5 +98,7 @@ describe('weft import', () => {
     expect(h.out).toContain('usage: weft import k8s|cilium FILE|DIR...');
     expect((await run('import', 'calico', K8S)).code).toBe(2);
     expect((await run('import', 'k8s')).code).toBe(2);
+    expect((await run('import', 'k8s', K8S, '--options', 'x.yaml')).code).toBe(2);
+    expect((await run('import', 'netbox', NETBOX, NETBOX)).code).toBe(2);
   });
 });

@@ -21,9 +21,10 @@ function runImport(source: string, paths: string[], get: (o: string) => string |
   switch (source) {
     case 'k8s':
     case 'cilium':
+      if (get('options') !== undefined) throw new UsageError('--options is for netbox; k8s and cilium take --cluster');
       return importPolicy(source, paths, { cluster: get('cluster'), name: get('name') });
     case 'netbox': {
-      if (paths.length !== 1) throw new UsageError('netbox takes one directory (or one devices JSON file)');
+      if (paths.length !== 1) throw new UsageError('netbox takes one directory of REST API pages');
       return importNetbox(paths[0], { optionsFile: get('options'), name: get('name') });
     }
     default:
