@@ -2,7 +2,7 @@
 // the defaults below, overridable by a small YAML options file
 // (`weft import netbox DIR --options netbox-import.yaml`, README).
 
-import { isScalar } from 'yaml';
+import { isScalar } from '../../orchestrator/yaml/node.ts';
 import { InputError, type DiagnosticBag } from '../../orchestrator/diagnostics.ts';
 import { listChoices, readInputFile, YamlSource } from '../../orchestrator/yaml/source.ts';
 import { DPU_PROFILES, PIPELINES } from '../fabric.ts';
@@ -76,7 +76,7 @@ export const DEFAULT_NETBOX_OPTIONS: NetboxOptions = {
 const OPTION_KEYS = ['roles', 'tags', 'defaultPipeline', 'statuses', 'mgmtAddress', 'labelFields'];
 
 function oneOf<T extends string>(src: YamlSource, node: Parameters<YamlSource['span']>[0], what: string, valid: readonly T[]): T | undefined {
-  const v = node && isScalar(node) ? node.value : undefined;
+  const v = isScalar(node) ? node.value : undefined;
   if (typeof v === 'string' && (valid as readonly string[]).includes(v)) return v as T;
   src.bag.error('bad-option', `${what} is ${src.describe(node ?? null)}`, src.span(node), `valid: ${listChoices(valid)}`);
   return undefined;

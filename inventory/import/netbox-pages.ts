@@ -7,7 +7,7 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type MapNode } from '../../orchestrator/yaml/node.ts';
 import { InputError, type DiagnosticBag, type SourceSpan } from '../../orchestrator/diagnostics.ts';
 import { readInputFile, YamlSource, type YNode } from '../../orchestrator/yaml/source.ts';
 
@@ -17,7 +17,7 @@ export type Resource = (typeof RESOURCES)[number];
 /** One object of a results list, with the source to report positions in. */
 export interface NbObject {
   src: YamlSource;
-  map: YAMLMap;
+  map: MapNode;
   span: SourceSpan;
 }
 
@@ -91,19 +91,19 @@ export function text(o: NbObject, ...path: string[]): string | undefined {
 
 export function num(o: NbObject, ...path: string[]): number | undefined {
   const n = at(o, ...path);
-  return n && isScalar(n) && typeof n.value === 'number' ? n.value : undefined;
+  return isScalar(n) && typeof n.value === 'number' ? n.value : undefined;
 }
 
 export function bool(o: NbObject, ...path: string[]): boolean | undefined {
   const n = at(o, ...path);
-  return n && isScalar(n) && typeof n.value === 'boolean' ? n.value : undefined;
+  return isScalar(n) && typeof n.value === 'boolean' ? n.value : undefined;
 }
 
 /** A list at a path, as sub-objects sharing the source. */
 export function list(o: NbObject, ...path: string[]): NbObject[] {
   const n = at(o, ...path);
   if (!n || !isSeq(n)) return [];
-  return o.src.items(n).filter((i): i is YAMLMap => i !== null && isMap(i)).map((m) => ({ src: o.src, map: m, span: o.src.span(m) }));
+  return o.src.items(n).filter(isMap).map((m) => ({ src: o.src, map: m, span: o.src.span(m) }));
 }
 
 /** `choice` fields are {value, label} objects in NetBox 3+, plain strings before. */

@@ -74,7 +74,7 @@ describe('weft import netbox', () => {
       return [];
     };
     expect(errors(() => importNetbox('test/fixtures/import/bad-netbox/missing-page', {}))).toEqual(['missing-pages 2:12']);
-    expect(errors(() => importNetbox('test/fixtures/import/bad-netbox/not-json', {}))[0]).toBe('yaml-syntax 5:3');
+    expect(errors(() => importNetbox('test/fixtures/import/bad-netbox/not-json', {}))[0]).toBe('json-syntax 5:3');
     expect(errors(() => importNetbox(DC1, { optionsFile: 'test/fixtures/import/bad-netbox/options.yaml' }))).toEqual(['bad-option 2:9']);
     expect(errors(() => importNetbox('test/fixtures/import/no-such-dir', {}))).toEqual(['not-a-directory 1:1']);
   });

@@ -21,7 +21,7 @@ import { statSync } from 'node:fs';
 import { Document, isMap, isSeq } from 'yaml';
 import { DiagnosticBag, formatSpan, InputError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
 import { formatIp, parseIp } from '../../orchestrator/net/ip.ts';
-import { WEFT_API_VERSION } from '../../orchestrator/yaml/source.ts';
+import { WEFT_API_VERSION, type YNode } from '../../orchestrator/yaml/source.ts';
 import { NAME_RE, parseFabric } from '../fabric.ts';
 import type { DeviceKind, DpuProfile, Pipeline } from '../model.ts';
 import { at, bool, choice, list, num, readResource, text, type NbObject } from './netbox-pages.ts';
@@ -102,7 +102,7 @@ class NetboxReader {
     private readonly bag: DiagnosticBag,
   ) {}
 
-  private warn(o: NbObject, code: string, message: string, hint: string, node = o.map as Parameters<NbObject['src']['span']>[0]): void {
+  private warn(o: NbObject, code: string, message: string, hint: string, node: YNode = o.map): void {
     this.bag.warning(code, message, o.src.span(node), hint);
   }
 

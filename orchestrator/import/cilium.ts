@@ -14,7 +14,7 @@
 // an allow loses what needed it (narrowed), a deny grows to cover it
 // (widened), so the import never allows more than Cilium would.
 
-import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type MapNode } from '../yaml/node.ts';
 import { clip, listChoices, type YamlSource, type YNode } from '../yaml/source.ts';
 import type { KindTable, ManifestObject } from './manifest.ts';
 import { CLUSTER_LABEL, POD_NAMESPACE_LABEL, type Direction, type ImportedPolicy, type Origin, type Peer, type PortRange, type Selector } from './model.ts';
@@ -103,16 +103,19 @@ function readSelector(ctx: RuleCtx, node: YNode | undefined, what: string, effec
 
 /** Whether a selector mentions `key` (with or without a source prefix) in matchLabels or matchExpressions. */
 function namesKey(src: YamlSource, node: YNode | undefined, key: string): boolean {
-  const m = node && isMap(node) ? node : undefined;
+  const m = isMap(node) ? node : undefined;
   if (!m) return false;
   const bare = (k: unknown): boolean => typeof k === 'string' && k.replace(/^(k8s|any):/, '') === key;
   const ml = src.get(m, 'matchLabels');
-  if (ml && isMap(ml) && ml.items.some((p) => isScalar(p.key) && bare(p.key.value))) return true;
+  if (isMap(ml) && ml.items.some((p) => isScalar(p.key) && bare(p.key.value))) return true;
   const me = src.get(m, 'matchExpressions');
-  return !!me && isSeq(me) && me.items.some((e) => isMap(e) && bare(src.deref(src.get(e, 'key') ?? null)?.toJSON()));
+  return isSeq(me) && me.items.some((e) => {
+    const k = isMap(e) ? src.get(e, 'key') : undefined;
+    return isScalar(k) && bare(k.value);
+  });
 }
 
-function readRule(ctx: RuleCtx, rule: YAMLMap, part: string): void {
+function readRule(ctx: RuleCtx, rule: MapNode, part: string): void {
   const { src, object } = ctx;
   src.checkKeys(rule, RULE_KEYS, `${object}: ${part}`);
   if (src.get(rule, 'nodeSelector') !== undefined) {
@@ -136,9 +139,9 @@ function readRule(ctx: RuleCtx, rule: YAMLMap, part: string): void {
   }
 }
 
-function entries(src: YamlSource, node: YNode, what: string): YAMLMap[] {
+function entries(src: YamlSource, node: YNode, what: string): MapNode[] {
   const seq = src.seq(node, what, 'valid: a list of rules, e.g. [{fromEndpoints: [...], toPorts: [...]}]');
-  const outList: YAMLMap[] = [];
+  const outList: MapNode[] = [];
   for (const item of seq ? src.items(seq) : []) {
     const m = src.map(item, `${what} entry`);
     if (m) outList.push(m);
@@ -146,7 +149,7 @@ function entries(src: YamlSource, node: YNode, what: string): YAMLMap[] {
   return outList;
 }
 
-function readDefaultDeny(src: YamlSource, rule: YAMLMap, what: string): Record<Direction, boolean> {
+function readDefaultDeny(src: YamlSource, rule: MapNode, what: string): Record<Direction, boolean> {
   const outDd = { ingress: true, egress: true };
   const node = src.get(rule, 'enableDefaultDeny');
   if (node === undefined) return outDd;
@@ -164,7 +167,7 @@ function readDefaultDeny(src: YamlSource, rule: YAMLMap, what: string): Record<D
  * One ingress/egress(Deny) entry. `subject` is already the bound fitting
  * the action (lower for allows, upper for denies).
  */
-function readEntry(ctx: RuleCtx, m: YAMLMap, direction: Direction, action: 'allow' | 'deny', subject: Selector[], part: string): void {
+function readEntry(ctx: RuleCtx, m: MapNode, direction: Direction, action: 'allow' | 'deny', subject: Selector[], part: string): void {
   const { src, object } = ctx;
   const keys = PEER_KEYS[direction];
   const what = `${object}: ${part}`;
@@ -282,7 +285,7 @@ function entityPeer(ctx: RuleCtx, e: string): Peer | undefined {
  * toPorts (and icmps) of an entry: [] for every port, undefined when the
  * allow keeps no port at all (then it is dropped, with a warning).
  */
-function readToPorts(ctx: RuleCtx, m: YAMLMap, what: string, allow: boolean): PortRange[] | undefined {
+function readToPorts(ctx: RuleCtx, m: MapNode, what: string, allow: boolean): PortRange[] | undefined {
   const { src } = ctx;
   const icmps = src.keyNode(m, 'icmps');
   const node = src.get(m, 'toPorts');

@@ -8,7 +8,7 @@
 // What Weft cannot express (SCTP, named ports, NotIn/Exists selectors) is a
 // warning at its position, and the allow that needed it is narrowed.
 
-import type { YAMLMap } from 'yaml';
+import type { MapNode } from '../yaml/node.ts';
 import { listChoices, type YamlSource, type YNode } from '../yaml/source.ts';
 import type { KindTable, ManifestObject } from './manifest.ts';
 import {
@@ -67,7 +67,7 @@ function readNetworkPolicy(o: ManifestObject, cluster: string, out: ImportedPoli
   });
   const types = readPolicyTypes(src, spec, object);
   if (!types) return;
-  const origin = (node: YNode | YAMLMap, part: string): Origin => ({ span: src.span(node), object, part });
+  const origin = (node: YNode, part: string): Origin => ({ span: src.span(node), object, part });
   for (const direction of ['ingress', 'egress'] as const) {
     const key = direction;
     const rulesNode = src.get(spec, key);
@@ -91,7 +91,7 @@ function readNetworkPolicy(o: ManifestObject, cluster: string, out: ImportedPoli
   }
 }
 
-function readPolicyTypes(src: YamlSource, spec: YAMLMap, object: string): Set<Direction> | undefined {
+function readPolicyTypes(src: YamlSource, spec: MapNode, object: string): Set<Direction> | undefined {
   const node = src.get(spec, 'policyTypes');
   const types = new Set<Direction>();
   if (node === undefined) {
@@ -178,7 +178,7 @@ function readPeer(src: YamlSource, node: YNode | null, what: string, inNamespace
   return sel.lower.length ? { kind: 'pods', selectors: sel.lower } : undefined;
 }
 
-function readPorts(src: YamlSource, rule: YAMLMap, what: string): PortRange[] | undefined {
+function readPorts(src: YamlSource, rule: MapNode, what: string): PortRange[] | undefined {
   const node = src.get(rule, 'ports');
   if (node === undefined) return [];
   const seq = src.seq(node, `${what}.ports`, 'valid: ports: [{protocol: TCP, port: 443}]');

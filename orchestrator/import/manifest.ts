@@ -6,18 +6,18 @@
 
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { YAMLMap } from 'yaml';
+import type { MapNode } from '../yaml/node.ts';
 import { formatSpan, InputError, type DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
 import { clip, listChoices, readInputFile, YamlSource, type YNode } from '../yaml/source.ts';
 
 export interface ManifestObject {
   src: YamlSource;
-  map: YAMLMap;
+  map: MapNode;
   apiVersion: string;
   kind: string;
   name: string;
   namespace?: string;
-  spec: YAMLMap | undefined;
+  spec: MapNode | undefined;
   span: SourceSpan;
 }
 

@@ -1,7 +1,7 @@
 // Readers shared by the Kubernetes and Cilium importers: CIDR blocks with
 // holes, and destination ports with an optional end port.
 
-import { isScalar } from 'yaml';
+import { isScalar } from '../yaml/node.ts';
 import { parseCidr, type Cidr } from '../net/ip.ts';
 import { clip, type YamlSource, type YNode } from '../yaml/source.ts';
 import type { PortRange } from './model.ts';

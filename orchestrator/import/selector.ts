@@ -6,7 +6,7 @@
 // (what allows may use: nothing) and an upper bound (what isolations and
 // denies may use: the selector without that expression), and warns.
 
-import { isScalar, type YAMLMap } from 'yaml';
+import { isScalar, type MapNode } from '../yaml/node.ts';
 import { listChoices, type YamlSource, type YNode } from '../yaml/source.ts';
 import type { Selector } from './model.ts';
 
@@ -154,7 +154,7 @@ function readExpression(src: YamlSource, node: YNode | null, what: string): Expr
   return { key, keyNode, operator, values };
 }
 
-function readValues(src: YamlSource, e: YAMLMap, what: string): string[] | undefined {
+function readValues(src: YamlSource, e: MapNode, what: string): string[] | undefined {
   const node = src.get(e, 'values');
   if (node === undefined) return [];
   const seq = src.seq(node, `${what}.matchExpressions values`, 'valid: values: [web, api]');
