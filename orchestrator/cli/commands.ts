@@ -26,4 +26,5 @@ export const COMMANDS: VerbEntry[] = [
   { name: 'diff', summary: 'per device, what an apply would change against what runs (unchanged / changed / added / removed)', load: async () => (await import('./diff.ts')).diffCommand },
   { name: 'report', summary: 'write one self-contained HTML page about a compiled bundle', load: async () => (await import('./report.ts')).reportCommand },
   { name: 'discover', summary: 'walk a fabric over SNMP/SSH and LLDP; write, update or compare a fabric.yaml', load: async () => (await import('./discover.ts')).discoverCommand },
+  { name: 'import', summary: 'write a policy.yaml from Kubernetes or Cilium policies, or a fabric.yaml from NetBox', load: async () => (await import('./import.ts')).importCommand },
 ];

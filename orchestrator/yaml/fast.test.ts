@@ -150,12 +150,20 @@ function mutate(rng: Rng, text: string): string {
 describe('fast YAML reader', () => {
   it('reads every repository document exactly as the yaml package does', () => {
     const docs = repoDocuments();
+    // Imported manifests (Kubernetes, Cilium) are multi-document streams, which only the full parser reads.
+    const imported = join('test', 'fixtures', 'import');
+    let weft = 0;
     let accepted = 0;
-    for (const f of docs) if (compare(readFileSync(f, 'utf8'), f)) accepted++;
-    console.log(`repository documents: ${docs.length} compared, ${accepted} read by the fast reader, the rest handed over`);
+    for (const f of docs) {
+      const inSubset = compare(readFileSync(f, 'utf8'), f);
+      if (f.includes(imported)) continue;
+      weft++;
+      if (inSubset) accepted++;
+    }
+    console.log(`repository documents: ${docs.length} compared, ${accepted} of ${weft} Weft documents read by the fast reader, the rest handed over`);
     expect(docs.length).toBeGreaterThan(50);
-    // The subset exists for these files: nearly all of them must be in it.
-    expect(accepted).toBeGreaterThan(docs.length * 0.9);
+    // The subset exists for Weft's own files: nearly all of them must be in it.
+    expect(accepted).toBeGreaterThan(weft * 0.9);
   });
 
   it('agrees with the yaml package on generated documents, or hands them over', () => {

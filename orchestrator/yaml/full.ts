@@ -3,8 +3,9 @@
 // scalars, and every malformed document, whose errors it words). Its syntax
 // errors go to the diagnostics; its tree is bounded (depth, alias expansion)
 // and then turned into Weft's source nodes, aliases becoming shared nodes.
+// A stream of documents is read document by document the same way.
 
-import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, parseDocument, type Document, type Node } from 'yaml';
 import type { DiagnosticBag, SourceSpan } from '../diagnostics.ts';
 import { scalar, type PairNode, type SourceNode } from './node.ts';
 
@@ -20,19 +21,55 @@ export interface FullReadLimits {
   spanAt(offset: number): SourceSpan;
 }
 
+/** Duplicate keys are errors in Weft input, reported with the key's position. */
+const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
+
 /**
  * Parses `text` with the `yaml` package. Returns the root (null for an empty
  * document), or undefined after reporting why nothing can be read.
  */
 export function readFullYaml(text: string, file: string, bag: DiagnosticBag, limits: FullReadLimits): SourceNode | null | undefined {
-  let doc: Document.Parsed;
+  const doc = guardedParse(() => parseDocument(text, PARSE_OPTIONS), file, bag);
+  return doc && convertDocument(doc, text, file, bag, limits);
+}
+
+/**
+ * Parses `text` as a stream of YAML documents (`---` between them, as
+ * Kubernetes manifests are written). Returns the roots in order (null for an
+ * empty document), offsets in the whole text, or undefined after reporting
+ * why some document cannot be read; every document's problems are reported.
+ */
+export function readFullYamlStream(text: string, file: string, bag: DiagnosticBag, limits: FullReadLimits): (SourceNode | null)[] | undefined {
+  const parsed = guardedParse(() => parseAllDocuments(text, PARSE_OPTIONS), file, bag);
+  if (parsed === undefined) return undefined;
+  // A stream of nothing but comments and directives parses to an EmptyStream, not an array.
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const roots: (SourceNode | null)[] = [];
+  let readable = true;
+  for (const doc of docs) {
+    const root = convertDocument(doc, text, file, bag, limits);
+    if (root === undefined) readable = false;
+    else roots.push(root);
+  }
+  return readable ? roots : undefined;
+}
+
+/** Runs the parser; absurd nesting makes it recurse until a RangeError, reported as such. */
+function guardedParse<T>(parse: () => T, file: string, bag: DiagnosticBag): T | undefined {
   try {
-    doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+    return parse();
   } catch (e) {
-    // The parser recurses on nesting; absurd nesting surfaces as a RangeError.
     bag.error('yaml-syntax', `the YAML parser gave up: ${(e as Error).message}`, { file, line: 1, col: 1 }, 'valid: a YAML document of reasonable nesting');
     return undefined;
   }
+}
+
+/**
+ * One parsed document: its errors reported, its tree bounded (depth, alias
+ * expansion) and converted. Returns the root (null when empty), or
+ * undefined after reporting why it cannot be read.
+ */
+function convertDocument(doc: Document.Parsed, text: string, file: string, bag: DiagnosticBag, limits: FullReadLimits): SourceNode | null | undefined {
   for (const err of doc.errors) {
     const span = limits.spanAt(err.pos[0]);
     if (err.code === 'DUPLICATE_KEY') {

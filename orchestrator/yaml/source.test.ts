@@ -72,4 +72,39 @@ describe('YamlSource', () => {
     expect(bag.items[0].span).toMatchObject({ line: 3, col: 1 });
     expect(src).toBeDefined();
   });
+
+  it('reads a stream of documents, one source per non-empty document, with positions in the whole file', () => {
+    const bag = new DiagnosticBag();
+    const docs = YamlSource.parseAll('# head\n---\na: 1\n---\n---\nb: &x [1]\nc: *x\n', 'm.yaml', bag);
+    expect(codes(bag)).toEqual([]);
+    expect(docs?.length).toBe(2);
+    const [first, second] = docs!;
+    expect(first.span(first.get(first.map(first.root, 'doc')!, 'a'))).toEqual({ file: 'm.yaml', line: 3, col: 4 });
+    const m = second.map(second.root, 'doc')!;
+    expect(second.span(second.get(m, 'b'))).toEqual({ file: 'm.yaml', line: 6, col: 7 });
+    // The alias reads as the anchored list itself.
+    expect(second.get(m, 'c')).toBe(second.get(m, 'b'));
+    // A plain single document takes the fast reader and is still one source.
+    expect(YamlSource.parseAll('a: 1\n', 'm.yaml', bag)?.length).toBe(1);
+    expect(YamlSource.parseAll('# nothing\n', 'm.yaml', bag)).toEqual([]);
+  });
+
+  it('bounds and reports every document of a stream as a single document is', () => {
+    const bag = new DiagnosticBag();
+    expect(YamlSource.parseAll(`a: 1\n---\nb: [1\n---\nc: ${'['.repeat(100)}${']'.repeat(100)}\n`, 'm.yaml', bag)).toBeUndefined();
+    expect(codes(bag)).toContain('too-deep');
+    expect(bag.items.find((d) => d.code === 'yaml-syntax')?.span?.line).toBeGreaterThanOrEqual(3);
+    const dup = new DiagnosticBag();
+    expect(YamlSource.parseAll('a: 1\n---\nb: 1\nb: 2\n', 'm.yaml', dup)?.length).toBe(2);
+    expect(codes(dup)).toEqual(['duplicate-key']);
+    expect(dup.items[0].span).toMatchObject({ line: 4, col: 1 });
+  });
+
+  it('reads a .json stream as its one document', () => {
+    const bag = new DiagnosticBag();
+    const docs = YamlSource.parseAll('{"kind": "List", "items": []}', 'm.json', bag);
+    expect(codes(bag)).toEqual([]);
+    expect(docs?.length).toBe(1);
+    expect(codes((() => { const b = new DiagnosticBag(); YamlSource.parseAll('{"a": 1}\n---\n{"b": 2}', 'm.json', b); return b; })())).toEqual(['json-syntax']);
+  });
 });

@@ -4,12 +4,13 @@
 // Either way the loaders get the same node tree (node.ts), spans computed
 // from offsets only when a diagnostic is made, and typed readers that report
 // a diagnostic (what was found, what is valid) instead of throwing, so a
-// loader can collect every problem.
+// loader can collect every problem. A multi-document stream (Kubernetes
+// manifests) reads as one source per document.
 
 import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
 import { readFileSync, statSync } from 'node:fs';
 import { readFastYaml } from './fast.ts';
-import { readFullYaml } from './full.ts';
+import { readFullYaml, readFullYamlStream } from './full.ts';
 import { readJson } from './json.ts';
 import { isMap, isScalar, isSeq, LineIndex, type MapNode, type SeqNode, type SourceNode } from './node.ts';
 
@@ -110,32 +111,21 @@ export class YamlSource {
    * runaway alias expansion).
    */
   static parse(text: string, file: string, bag: DiagnosticBag): YamlSource | undefined {
-    const bytes = Buffer.byteLength(text, 'utf8');
-    if (checkInputSize(bytes, file, bag)) return undefined;
-    const lines = new LineIndex(text);
-    const limits = { maxDepth: MAX_DEPTH, spanAt: (offset: number): SourceSpan => lines.span(file, offset) };
-    let root: YNode | null | undefined;
-    if (JSON_NAME_RE.test(file)) {
-      root = readJson(text, bag, limits);
-    } else {
-      const fast = readFastYaml(text, MAX_DEPTH);
-      if ('root' in fast) {
-        root = fast.root;
-      } else if (bytes > MAX_FULL_YAML_BYTES) {
-        bag.error(
-          'input-too-large',
-          `${formatBytes(bytes)} of YAML that uses ${fast.reason}, which Weft reads only in files up to ${formatBytes(MAX_FULL_YAML_BYTES)}`,
-          limits.spanAt(fast.offset),
-          `valid: above ${formatBytes(MAX_FULL_YAML_BYTES)}, JSON, or YAML without anchors, aliases, tags, block scalars and multi-line values`,
-        );
-        return undefined;
-      } else {
-        root = readFullYaml(text, file, bag, limits);
-      }
-    }
-    // Duplicate keys (reported) still leave a readable document: the loader reports the rest.
-    if (root === undefined) return undefined;
-    return new YamlSource(file, text, root, lines, bag);
+    const read = readDocuments(text, file, bag, false);
+    return read && new YamlSource(file, text, read.roots[0], read.lines, bag);
+  }
+
+  /**
+   * Parses a stream of documents: YAML with `---` between them (Kubernetes
+   * manifests), or a .json file as its one document. Returns one source per
+   * non-empty document, positions counted in the whole file, or undefined
+   * when some document cannot be read (every problem goes to `bag`).
+   */
+  static parseAll(text: string, file: string, bag: DiagnosticBag): YamlSource[] | undefined {
+    const read = readDocuments(text, file, bag, true);
+    if (read === undefined) return undefined;
+    // An empty document (a stray or trailing `---`) holds no object: kubectl skips it, and so does Weft.
+    return read.roots.filter((root) => root !== null && !(isScalar(root) && root.value === null)).map((root) => new YamlSource(file, text, root, read.lines, bag));
   }
 
   spanAt(offset: number): SourceSpan {
@@ -298,6 +288,40 @@ export class YamlSource {
     }
     return v;
   }
+}
+
+/**
+ * Reads the document (or, with `stream`, every document) of `text` through
+ * the reader its name and content call for. Duplicate keys (reported) still
+ * leave a readable document: the loader reports the rest. Undefined when
+ * nothing sensible can be read.
+ */
+function readDocuments(text: string, file: string, bag: DiagnosticBag, stream: boolean): { roots: (YNode | null)[]; lines: LineIndex } | undefined {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (checkInputSize(bytes, file, bag)) return undefined;
+  const lines = new LineIndex(text);
+  const limits = { maxDepth: MAX_DEPTH, spanAt: (offset: number): SourceSpan => lines.span(file, offset) };
+  const one = (root: YNode | null | undefined): (YNode | null)[] | undefined => (root === undefined ? undefined : [root]);
+  let roots: (YNode | null)[] | undefined;
+  if (JSON_NAME_RE.test(file)) {
+    roots = one(readJson(text, bag, limits));
+  } else {
+    const fast = readFastYaml(text, MAX_DEPTH);
+    if ('root' in fast) {
+      roots = [fast.root];
+    } else if (bytes > MAX_FULL_YAML_BYTES) {
+      bag.error(
+        'input-too-large',
+        `${formatBytes(bytes)} of YAML that uses ${fast.reason}, which Weft reads only in files up to ${formatBytes(MAX_FULL_YAML_BYTES)}`,
+        limits.spanAt(fast.offset),
+        `valid: above ${formatBytes(MAX_FULL_YAML_BYTES)}, JSON, or YAML without anchors, aliases, tags, block scalars and multi-line values`,
+      );
+      return undefined;
+    } else {
+      roots = stream ? readFullYamlStream(text, file, bag, limits) : one(readFullYaml(text, file, bag, limits));
+    }
+  }
+  return roots && { roots, lines };
 }
 
 export function clip(s: string, n = 60): string {
