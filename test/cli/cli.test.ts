@@ -129,8 +129,8 @@ describe('weft validate', () => {
   });
 
   it.each([
-    ['--policy', ['--policy', 'examples', '--inventory', FABRIC], 'policy', 'a readable policy.yaml, not a directory'],
-    ['--inventory', ['--policy', POLICY, '--inventory', 'examples'], 'inventory', 'a readable fabric.yaml or *.clab.yml, not a directory'],
+    ['--policy', ['--policy', 'examples', '--inventory', FABRIC], 'policy', 'a readable policy.yaml or policy.json, not a directory'],
+    ['--inventory', ['--policy', POLICY, '--inventory', 'examples'], 'inventory', 'a readable fabric.yaml, fabric.json or *.clab.yml, not a directory'],
   ])('exits 2 with file:line:col and what is valid when %s is a directory', (_flag, args, what, valid) => {
     const r = weft('validate', ...args);
     expect(r.code).toBe(2);
