@@ -155,7 +155,6 @@ function compileHere(o: CompileBenchOptions): Record<string, unknown> {
     groups: policy.groups.size,
     identities: ir.identities.length,
     lpmEntries: ir.lpm.length,
-    cells: ir.cells.length,
     wallMs: Math.round(wallMs),
     // CPU time of the compile: wall time swings with other load on the box.
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),

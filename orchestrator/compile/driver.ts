@@ -13,6 +13,7 @@ import { borrowedNote, targetFor as registryTargetFor } from '../../targets/regi
 import { analyze } from '../analysis/analyze.ts';
 import { InputError, UnsupportedError, type Diagnostic } from '../diagnostics.ts';
 import { buildIr } from '../ir/build.ts';
+import { checkShareBudget } from '../ir/budget.ts';
 import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
 import { place } from '../placement/place.ts';
@@ -43,6 +44,8 @@ export interface CompileOptions {
   onInputWarning?: (d: Diagnostic) => void;
   /** Chooses the target per device; the registry unless a caller substitutes one. */
   targetFor?: (device: Device) => Target;
+  /** Refuse a device whose share needs more (remote, rule, protocol) triples (ir/budget.ts). */
+  maxShareTriples?: number;
 }
 
 const GENERATOR = `weft ${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
@@ -88,12 +91,15 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     opts.onDiagnostic?.(d);
   }
   const placement = place(policy, fabric, ir);
+  // Every device's share is sized before any codegen allocates it.
+  const deviceOf = new Map(fabric.devices.map((d) => [d.name, d]));
+  for (const dp of placement.devices) checkShareBudget(ir, deviceOf.get(dp.device)!, dp.localIdentities, opts.maxShareTriples);
 
   // Codegen runs before anything touches the disk: a target failing here
   // leaves no trace.
   const generated: { device: ManifestDevice; files: { path: string; content: string | Uint8Array }[] }[] = [];
   for (const dp of placement.devices) {
-    const device = fabric.devices.find((d) => d.name === dp.device)!;
+    const device = deviceOf.get(dp.device)!;
     const target = targetFor(device);
     const input: CodegenInput = { policy, fabric, ir, placement, device, devicePlacement: dp };
     const started = performance.now();

@@ -20,6 +20,7 @@ import { InputError } from '../../orchestrator/diagnostics.ts';
 import { MAP } from './abi.ts';
 import { FAMILY_BITS, formatCidr, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
+import { concreteShareCells } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
 
 export interface IdEntry {
@@ -165,27 +166,17 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     L.add(id);
   }
 
-  const { cells } = ir;
   const relevant = new Set<number>(L);
   const policy: PolicyEntry[] = [];
-  for (let i = 0; i < cells.length; i++) {
-    const src = cells.src[i];
-    const dst = cells.dst[i];
-    const egress = L.has(src);
-    const ingress = L.has(dst);
-    if (!egress && !ingress) continue;
-    const rule = cells.rule[i];
-    const r = ir.rules[rule];
-    const proto = cells.proto[i];
-    const prefixes = portPrefixes(cells.lo[i], cells.hi[i]);
-    // Object literals, not spreads: this loop makes hundreds of thousands of entries.
-    if (egress) {
-      relevant.add(dst);
-      for (const p of prefixes) policy.push({ dir: 'egress', proto, local: src, remote: dst, port: p.value, portLen: p.len, rule, verdict: r.action, log: r.log });
-    }
-    if (ingress) {
-      relevant.add(src);
-      for (const p of prefixes) policy.push({ dir: 'ingress', proto, local: dst, remote: src, port: p.value, portLen: p.len, rule, verdict: r.action, log: r.log });
+  // The datapath keys on the exact remote identity: wildcard cells spelled out.
+  for (const dir of ['egress', 'ingress'] as const) {
+    for (const c of concreteShareCells(ir, L, dir)) {
+      const r = ir.rules[c.rule];
+      relevant.add(c.remote);
+      // Object literals, not spreads: this loop makes hundreds of thousands of entries.
+      for (const p of portPrefixes(c.lo, c.hi)) {
+        policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: p.value, portLen: p.len, rule: c.rule, verdict: r.action, log: r.log });
+      }
     }
   }
 
