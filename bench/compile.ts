@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve, dirname } from 'node:path';
-import type { SourceSpan } from '../orchestrator/diagnostics.ts';
+import { InputError, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import type { GroupDef, Policy, PortMatch, Rule } from '../orchestrator/policy/model.ts';
 import type { Device, Endpoint, Fabric, Link } from '../inventory/model.ts';
 import type { IpAddr } from '../orchestrator/net/ip.ts';
@@ -210,6 +210,7 @@ async function compileHere(scenario: Scenario): Promise<Record<string, unknown>>
 
     const byName = new Map(fabric.devices.map((d) => [d.name, d]));
     const perTarget = new Map<string, number[]>();
+    const refused: Record<string, number> = {};
     const artefacts: { device: string; path: string; content: string | Uint8Array }[] = [];
     for (const dp of placement.devices) {
       const device = byName.get(dp.device)!;
@@ -219,9 +220,16 @@ async function compileHere(scenario: Scenario): Promise<Record<string, unknown>>
         entries = 0;
         for (const dir of ['egress', 'ingress'] as const) for (const _ of shareCells(ir, dp.localIdentities, dir)) entries++;
       } else {
-        const out = await targetFor(device).codegen({ policy, fabric, ir, placement, device, devicePlacement: dp });
-        entries = out.stats.entries ?? 0;
-        for (const f of out.files) artefacts.push({ device: device.name, ...f });
+        try {
+          const out = await targetFor(device).codegen({ policy, fabric, ir, placement, device, devicePlacement: dp });
+          entries = out.stats.entries ?? 0;
+          for (const f of out.files) artefacts.push({ device: device.name, ...f });
+        } catch (e) {
+          // A switch the policy does not fit is refused cleanly (exit 2 in `weft compile`): count it and go on.
+          if (!(e instanceof InputError)) throw e;
+          refused[e.diagnostics[0]?.code ?? 'input-error'] = (refused[e.diagnostics[0]?.code ?? 'input-error'] ?? 0) + 1;
+          continue;
+        }
       }
       const l = perTarget.get(dp.target) ?? [];
       l.push(entries);
@@ -263,6 +271,7 @@ async function compileHere(scenario: Scenario): Promise<Record<string, unknown>>
       wallMsWithoutParse: wallMs - phase.parse,
       phaseMs: phase,
       entriesPerDevice: entries,
+      refusedDevices: refused,
       explainColdMs: explainMs,
       explainParseMs: phase.parse,
       explainVerdict: answer.verdict,

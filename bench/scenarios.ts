@@ -32,9 +32,9 @@ const PORTS = [80, 443, 8080, 8443, 5432, 3306, 6379, 9092, 2379, 11211, 27017, 
 const SPINES = 4;
 const LEAVES = 50;
 
-/** Address of endpoint i: spread over 10.0.0.0/8 so zone CIDRs hold ~1/16 each. */
-function v4Of(i: number): bigint {
-  return 0x0a000000n + BigInt(i) * 167n + 1n;
+/** Address of an app's n-th endpoint: each app owns a /19 of 10.0.0.0/8, so a zone (/12) holds whole apps. */
+function v4Of(app: number, n: number): bigint {
+  return 0x0a000000n + (BigInt(app) << 13n) + BigInt(n + 1);
 }
 
 export function shapeYaml(shape: Shape, o: ShapeOptions = SHAPE_DEFAULTS): { policy: string; fabric: string } {
@@ -56,6 +56,7 @@ function fabricYaml(shape: Shape, o: ShapeOptions, rng: Rng): string {
   for (let i = 0; i < hosts; i++) out.push(`    - {endpoints: ["host${i}:eth1", "leaf${i % LEAVES}:eth${1 + Math.floor(i / LEAVES)}"]}`);
   out.push('  endpoints:');
   const edge = new Int32Array(LEAVES);
+  const perApp = new Int32Array(o.apps);
   const teamOf = (app: number) => app % o.teams;
   const tierOf = (app: number) => TIERS[(app >> 5) % TIERS.length];
   for (let i = 0; i < o.endpoints; i++) {
@@ -63,7 +64,7 @@ function fabricYaml(shape: Shape, o: ShapeOptions, rng: Rng): string {
     const correlated = shape !== 'independent';
     const team = correlated ? teamOf(app) : rng.int(0, o.teams - 1);
     const tier = correlated ? tierOf(app) : rng.pick(TIERS);
-    const addrs = [formatIp(4, v4Of(i))];
+    const addrs = [formatIp(4, v4Of(app, perApp[app]++))];
     if (rng.chance(0.2)) addrs.push(formatIp(6, (0xfd00n << 112n) | (BigInt(app) << 64n) | BigInt(i + 1)));
     let where: string;
     if (rng.chance(0.95)) where = `host: host${rng.int(0, hosts - 1)}`;
