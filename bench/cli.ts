@@ -105,7 +105,7 @@ export async function run(): Promise<Record<string, unknown>> {
   figures['place.rules'] = big.policy.rules.length;
   figures['place.endpoints'] = big.fabric.endpoints.length;
   figures['place.devices'] = big.fabric.devices.length;
-  figures['place.cells'] = bigIr.cells.length;
+  figures['place.identities'] = bigIr.identities.length;
   figures['place.ms'] = Math.round(performance.now() - t);
   figures['place.points'] = placement.rules.reduce((n, r) => n + r.points.length, 0);
   figures['place.jsonBytes'] = JSON.stringify(placement).length;

@@ -1,96 +1,14 @@
 // Policy analysis from the compiled IR: groups that resolve to no address,
 // rules that can never match (shadowed by earlier rules), and rules whose
-// removal would change no verdict (redundant). Exact, by walking the rule
-// lists of identity pairs rather than sampling flows.
+// removal would change no verdict (redundant). Exact (facts.ts walks classes
+// of identities rather than sampling flows); on a policy too large for that
+// walk, the shadowed and redundant checks are skipped with a note.
 
 import type { Diagnostic } from '../diagnostics.ts';
 import type { Policy, Rule } from '../policy/model.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import type { Ir } from '../ir/model.ts';
-import { forEachPair, ListInterner, PROTO_SLOTS, ruleShape, winsInSlot, type RuleShape } from '../ir/expand.ts';
-
-/** Parts of the sorted disjoint pairs `have` that lie outside [lo, hi]. */
-function minus(have: number[], lo: number, hi: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < have.length; i += 2) {
-    const a = have[i];
-    const b = have[i + 1];
-    if (b < lo || a > hi) {
-      out.push(a, b);
-      continue;
-    }
-    if (a < lo) out.push(a, lo - 1);
-    if (b > hi) out.push(hi + 1, b);
-  }
-  return out;
-}
-
-function overlaps(have: number[], lo: number, hi: number): boolean {
-  for (let i = 0; i < have.length; i += 2) if (have[i] <= hi && have[i + 1] >= lo) return true;
-  return false;
-}
-
-interface RuleFacts {
-  /** Some pair of identities (with a family in common) is covered by the rule. */
-  applies: boolean;
-  /** Removing the rule would change the verdict of some flow. */
-  needed: boolean;
-  /** Earlier rules that take flows the rule matches. */
-  coveredBy: Set<number>;
-}
-
-function analyzeLists(policy: Policy, ir: Ir, shapes: RuleShape[]): RuleFacts[] {
-  const rules = policy.rules;
-  const facts: RuleFacts[] = rules.map(() => ({ applies: false, needed: false, coveredBy: new Set() }));
-  // Findings depend on the rule list only: each distinct list is examined once.
-  const lists = new ListInterner<true>();
-  forEachPair(rules, ir.identities, (_s, _d, pairList) => {
-    lists.get(pairList, (list) => {
-      examine(list);
-      return true;
-    });
-  });
-  return facts;
-
-  function examine(list: number[]): void {
-    for (const r of list) facts[r].applies = true;
-    for (let slot = 0; slot < PROTO_SLOTS; slot++) {
-      const wins = winsInSlot(list, shapes, slot);
-      const winners = new Set(wins.map((w) => w.rule));
-      for (const w of wins) {
-        const f = facts[w.rule];
-        if (f.needed) continue;
-        // Who decides w's pieces once w is gone: the later rules in order, then the default.
-        let rest = w.pieces;
-        const action = rules[w.rule].action;
-        for (let k = list.indexOf(w.rule) + 1; k < list.length && rest.length > 0 && !f.needed; k++) {
-          const later = shapes[list[k]][slot];
-          for (let i = 0; i < later.length && !f.needed; i += 2) {
-            if (!overlaps(rest, later[i], later[i + 1])) continue;
-            if (rules[list[k]].action !== action) f.needed = true;
-            rest = minus(rest, later[i], later[i + 1]);
-          }
-        }
-        if (rest.length > 0 && policy.defaultAction !== action) f.needed = true;
-      }
-      // Rules of this list that win nothing here: which earlier winners cover them.
-      for (let k = 0; k < list.length; k++) {
-        const r = list[k];
-        const want = shapes[r][slot];
-        if (want.length === 0 || winners.has(r)) continue;
-        for (const w of wins) {
-          if (w.rule >= r || facts[r].coveredBy.size >= 3) continue;
-          for (let i = 0; i < want.length; i += 2) {
-            if (overlaps(w.pieces, want[i], want[i + 1])) {
-              facts[r].coveredBy.add(w.rule);
-              break;
-            }
-          }
-        }
-      }
-    }
-  }
-}
+import { policyFacts } from './facts.ts';
 
 function isEmptySide(peers: Rule['from'], empty: Set<string>): boolean {
   return peers.every((p) => p.kind === 'group' && empty.has(p.name));
@@ -113,13 +31,12 @@ export function analyze(policy: Policy, _fabric: Fabric, ir: Ir): Diagnostic[] {
     });
   }
 
-  const won = new Uint8Array(policy.rules.length);
-  for (let i = 0; i < ir.cells.length; i++) won[ir.cells.rule[i]] = 1;
-  const shapes = policy.rules.map((r) => ruleShape(r.ports));
-  const facts = analyzeLists(policy, ir, shapes);
+  const facts = policyFacts(ir);
+  if (!facts.exact) {
+    out.push({ code: 'analysis-skipped', severity: 'warning', message: facts.skipped!, hint: 'the compile is unaffected; switch targets keep every rule' });
+  }
 
   for (const r of policy.rules) {
-    const f = facts[r.index];
     const fromEmpty = isEmptySide(r.from, empty);
     const toEmpty = isEmptySide(r.to, empty);
     if (fromEmpty || toEmpty) {
@@ -133,7 +50,9 @@ export function analyze(policy: Policy, _fabric: Fabric, ir: Ir): Diagnostic[] {
       });
       continue;
     }
-    if (!won[r.index]) {
+    if (!facts.exact) continue;
+    const f = facts.rules[r.index];
+    if (!f.wins) {
       if (!f.applies) {
         out.push({
           code: 'shadowed-rule',

@@ -19,7 +19,7 @@ export const validateCommand: CliCommand = {
   async run(args, io) {
     const json = flag(args, 'json');
     let diagnostics: Diagnostic[];
-    let summary: { policy: string; fabric: string; rules: number; groups: number; identities: number; cells: number } | undefined;
+    let summary: { policy: string; fabric: string; rules: number; groups: number; identities: number; wildcardRules: number } | undefined;
     // Unknown keys in a file that loaded still matter when the other file fails.
     const fileWarnings: Diagnostic[] = [];
     try {
@@ -29,7 +29,7 @@ export const validateCommand: CliCommand = {
       fileWarnings.push(...(fabric.warnings ?? []));
       const ir = buildIr(policy, fabric);
       diagnostics = [...fileWarnings, ...analyze(policy, fabric, ir)];
-      summary = { policy: policy.name, fabric: fabric.name, rules: policy.rules.length, groups: policy.groups.size, identities: ir.identities.length, cells: ir.cells.length };
+      summary = { policy: policy.name, fabric: fabric.name, rules: policy.rules.length, groups: policy.groups.size, identities: ir.identities.length, wildcardRules: ir.rules.filter((r) => r.from === 'any' || r.to === 'any').length };
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       diagnostics = [...fileWarnings, ...e.diagnostics];
@@ -43,7 +43,7 @@ export const validateCommand: CliCommand = {
       if (errors === 0 && summary) {
         io.out(
           `ok: policy ${summary.policy} (${plural(summary.rules, 'rule')}, ${plural(summary.groups, 'group')}) on fabric ${summary.fabric}: ` +
-            `${plural(summary.identities, 'identity', 'identities')}, ${plural(summary.cells, 'cell')}, ${plural(warnings, 'warning')}`,
+            `${plural(summary.identities, 'identity', 'identities')}, ${plural(summary.wildcardRules, 'rule')} with an \`any\` side, ${plural(warnings, 'warning')}`,
         );
       } else {
         io.err(`${plural(errors, 'error')}, ${plural(warnings, 'warning')}`);

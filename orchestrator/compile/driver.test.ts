@@ -112,6 +112,20 @@ describe('compileBundle', () => {
     expect(readdirSync(work)).toEqual(['out']);
   });
 
+  it('refuses a device whose share is over budget before any codegen, naming it, and writes nothing', async () => {
+    const outDir = join(work, 'out');
+    let codegens = 0;
+    const counting: Target = { ...target, codegen: async (input) => (codegens++, target.codegen(input)) };
+    const err = await compileBundle({ ...base, outDir, targetFor: () => counting, maxShareTriples: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    const [d] = (err as InputError).diagnostics;
+    expect(d.code).toBe('share-too-large');
+    expect(d.message).toMatch(/^device \S+ \(examples\/fabric\.yaml:\d+:\d+\): its share of the policy needs up to [\d,]+ .* triples, more than the budget of 10; largest rules: rule \S+ \(examples\/policy\.yaml:\d+:\d+\)/);
+    expect(d.span?.file).toBe('examples/policy.yaml');
+    expect(codegens).toBe(0);
+    expect(readdirSync(work)).toEqual([]);
+  });
+
   it('writes nothing on bad input, and reports every error with file:line:col', async () => {
     const outDir = join(work, 'out');
     const err = await compileBundle({ ...base, policyPath: 'test/fixtures/bad-policy/policy.yaml', outDir, targetFor }).catch((e: unknown) => e);

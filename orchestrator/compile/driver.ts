@@ -1,8 +1,9 @@
-// `weft compile` without the CLI: parse, build the IR, analyze, place, run
-// every device's codegen, and write the bundle atomically. The new bundle is
-// assembled in a temporary directory beside the output and renamed into place
-// only when complete, so a failure at any step leaves the previous bundle (or
-// nothing) behind.
+// `weft compile` without the CLI: parse, build the IR, analyze, place, size
+// every device's share, run each device's codegen and write its artefacts as
+// they come, and swap the bundle in atomically. The new bundle is assembled
+// in a temporary directory beside the output and renamed into place only
+// when complete (manifest last), so a failure at any step leaves the
+// previous bundle (or nothing) behind.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -13,6 +14,7 @@ import { borrowedNote, targetFor as registryTargetFor } from '../../targets/regi
 import { analyze } from '../analysis/analyze.ts';
 import { InputError, UnsupportedError, type Diagnostic } from '../diagnostics.ts';
 import { buildIr } from '../ir/build.ts';
+import { checkShareBudget } from '../ir/budget.ts';
 import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
 import { packageVersion } from '../package-root.ts';
@@ -45,6 +47,8 @@ export interface CompileOptions {
   onInputWarning?: (d: Diagnostic) => void;
   /** Chooses the target per device; the registry unless a caller substitutes one. */
   targetFor?: (device: Device) => Target;
+  /** Refuse a device whose share needs more (remote, rule, protocol) triples (ir/budget.ts). */
+  maxShareTriples?: number;
 }
 
 const GENERATOR = `weft ${packageVersion()}`;
@@ -91,37 +95,59 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     opts.onDiagnostic?.(d);
   }
   const placement = place(policy, fabric, ir);
+  // Every device's share is sized before any codegen allocates it.
+  const deviceOf = new Map(fabric.devices.map((d) => [d.name, d]));
+  for (const dp of placement.devices) checkShareBudget(ir, deviceOf.get(dp.device)!, dp.localIdentities, opts.maxShareTriples);
 
-  // Codegen runs before anything touches the disk: a target failing here
-  // leaves no trace.
-  const generated: { device: ManifestDevice; files: { path: string; content: string | Uint8Array }[] }[] = [];
-  for (const dp of placement.devices) {
-    const device = fabric.devices.find((d) => d.name === dp.device)!;
-    const target = targetFor(device);
-    const input: CodegenInput = { policy, fabric, ir, placement, device, devicePlacement: dp };
-    const started = performance.now();
-    let out;
-    try {
-      out = await target.codegen(input);
-    } catch (e) {
-      // Bad input and unsupported features keep their kind, so the CLI exits 2.
-      if (e instanceof InputError || e instanceof UnsupportedError) throw e;
-      throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
-    log.debug({ device: device.name, target: target.name, ms: Math.round(performance.now() - started) }, 'codegen done');
-    const files: ManifestFile[] = [];
-    const seen = new Set<string>();
-    for (const f of out.files) {
-      checkArtefactPath(device.name, f.path);
-      if (seen.has(f.path)) throw new Error(`compile ${device.name}: ${target.name} codegen wrote ${f.path} twice`);
-      seen.add(f.path);
-      const bytes = typeof f.content === 'string' ? Buffer.byteLength(f.content) : f.content.byteLength;
-      files.push({ path: f.path, sha256: sha256(f.content), bytes });
-    }
-    files.sort((a, b) => (a.path < b.path ? -1 : 1));
-    const borrowed = borrowedNote(device);
-    generated.push({
-      device: {
+  // The bundle is assembled in a temporary directory beside the output: each
+  // device's artefacts are written as soon as its codegen returns, so memory
+  // holds one device's artefacts at a time, never the whole bundle. Any
+  // failure removes the directory, leaving the previous bundle (or nothing).
+  mkdirSync(dirname(outDir), { recursive: true });
+  const tmp = mkdtempSync(join(dirname(outDir), `.${basename(outDir)}.tmp-`));
+  let manifest: Manifest;
+  try {
+    const write = (rel: string, content: string | Uint8Array): void => {
+      const p = join(tmp, rel);
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, content);
+    };
+    const policySource = sourcePolicyPath(opts.policyPath);
+    const inventorySource = sourceInventoryPath(opts.inventoryPath);
+    write(policySource, policyText);
+    write(inventorySource, inventoryText);
+    write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
+    write(PLACEMENT_FILE, `${JSON.stringify(placement, null, 2)}\n`);
+    write(ANALYSIS_FILE, analysisDocument([...(policy.warnings ?? []), ...(fabric.warnings ?? []), ...diagnostics]));
+    const devices: ManifestDevice[] = [];
+    for (const dp of placement.devices) {
+      const device = deviceOf.get(dp.device)!;
+      const target = targetFor(device);
+      const input: CodegenInput = { policy, fabric, ir, placement, device, devicePlacement: dp };
+      const started = performance.now();
+      let out;
+      try {
+        out = await target.codegen(input);
+      } catch (e) {
+        // Bad input and unsupported features keep their kind, so the CLI exits 2.
+        if (e instanceof InputError || e instanceof UnsupportedError) throw e;
+        throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+      log.debug({ device: device.name, target: target.name, ms: Math.round(performance.now() - started) }, 'codegen done');
+      const files: ManifestFile[] = [];
+      const seen = new Set<string>();
+      for (const f of out.files) {
+        checkArtefactPath(device.name, f.path);
+        if (seen.has(f.path)) throw new Error(`compile ${device.name}: ${target.name} codegen wrote ${f.path} twice`);
+        seen.add(f.path);
+        const bytes = typeof f.content === 'string' ? Buffer.byteLength(f.content) : f.content.byteLength;
+        files.push({ path: f.path, sha256: sha256(f.content), bytes });
+        write(join(DEVICES_DIR, device.name, f.path), f.content);
+      }
+      mkdirSync(join(tmp, DEVICES_DIR, device.name), { recursive: true });
+      files.sort((x, y) => (x.path < y.path ? -1 : 1));
+      const borrowed = borrowedNote(device);
+      devices.push({
         name: device.name,
         kind: device.kind,
         target: dp.target,
@@ -130,44 +156,21 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
         files,
         notes: [...(borrowed && target.name !== dp.target ? [borrowed] : []), ...out.notes],
         stats: out.stats,
-      },
-      files: out.files,
-    });
-  }
-
-  const inventorySource = sourceInventoryPath(opts.inventoryPath);
-  const policySource = sourcePolicyPath(opts.policyPath);
-  const manifest = validateManifest(
-    {
-      apiVersion: MANIFEST_API_VERSION,
-      kind: MANIFEST_KIND,
-      schemaVersion: MANIFEST_SCHEMA_VERSION,
-      generator: GENERATOR,
-      fabric: { name: fabric.name, digest: fabric.digest, source: inventorySource },
-      policy: { name: policy.name, digest: policy.digest, source: policySource },
-      warnings,
-      devices: generated.map((g) => g.device),
-    } satisfies Manifest,
-    join(outDir, MANIFEST_FILE),
-  );
-
-  mkdirSync(dirname(outDir), { recursive: true });
-  const tmp = mkdtempSync(join(dirname(outDir), `.${basename(outDir)}.tmp-`));
-  try {
-    const write = (rel: string, content: string | Uint8Array): void => {
-      const p = join(tmp, rel);
-      mkdirSync(dirname(p), { recursive: true });
-      writeFileSync(p, content);
-    };
-    write(policySource, policyText);
-    write(inventorySource, inventoryText);
-    write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
-    write(PLACEMENT_FILE, `${JSON.stringify(placement, null, 2)}\n`);
-    write(ANALYSIS_FILE, analysisDocument([...(policy.warnings ?? []), ...(fabric.warnings ?? []), ...diagnostics]));
-    for (const g of generated) {
-      mkdirSync(join(tmp, DEVICES_DIR, g.device.name), { recursive: true });
-      for (const f of g.files) write(join(DEVICES_DIR, g.device.name, f.path), f.content);
+      });
     }
+    manifest = validateManifest(
+      {
+        apiVersion: MANIFEST_API_VERSION,
+        kind: MANIFEST_KIND,
+        schemaVersion: MANIFEST_SCHEMA_VERSION,
+        generator: GENERATOR,
+        fabric: { name: fabric.name, digest: fabric.digest, source: inventorySource },
+        policy: { name: policy.name, digest: policy.digest, source: policySource },
+        warnings,
+        devices,
+      } satisfies Manifest,
+      join(outDir, MANIFEST_FILE),
+    );
     // The manifest goes last: a directory with a manifest is a complete bundle.
     write(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
     replaceDir(tmp, outDir);

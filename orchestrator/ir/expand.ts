@@ -1,19 +1,31 @@
-// Expansion of ordered rules over identities: which rules apply to each
-// (source identity, destination identity) pair, in rule order, and how the
-// first match splits the protocol/port-key space among them. Shared by the
-// IR builder (which emits cells) and the analysis (which asks which rules win
-// anything and whether a winner could be dropped).
+// First match over the protocol/port-key space: a rule's services as port-key
+// ranges per IR protocol, and how an ordered list of rules splits that space
+// among them. Shared by device shares (which emit cells), the IR lookup and
+// the analysis (which asks which rules win anything and whether a winner
+// could be dropped).
 
-import type { PeerRef, PortMatch, Rule } from '../policy/model.ts';
-import type { Identity, IrProto } from './model.ts';
+import type { PortMatch } from '../policy/model.ts';
+import type { IrProto, IrServices } from './model.ts';
 import { IR_PROTOS } from './model.ts';
 
 /** Index of an IR protocol in IR_PROTOS; cells are ordered by protocol number. */
 export const PROTO_SLOTS = IR_PROTOS.length;
 const SLOT_OF: Record<number, number> = { 0: 0, 1: 1, 6: 2, 17: 3, 58: 4 };
 
-/** The port-key space a rule matches, per IR protocol: sorted disjoint [lo, hi] pairs, flattened. */
-export type RuleShape = number[][];
+/** The port-key space a rule matches, per IR protocol slot (IrServices). */
+export type RuleShape = IrServices;
+
+/** The slot of an IR protocol (its position in IR_PROTOS). */
+export function slotOfProto(proto: number): number {
+  return SLOT_OF[proto] ?? 0;
+}
+
+/** Whether a rule's services hold port key `key` of IR protocol `proto`. */
+export function servicesHold(services: IrServices, proto: number, key: number): boolean {
+  const l = services[slotOfProto(proto)];
+  for (let i = 0; i < l.length; i += 2) if (l[i] <= key && key <= l[i + 1]) return true;
+  return false;
+}
 
 function addInterval(list: number[], lo: number, hi: number): void {
   list.push(lo, hi);
@@ -69,120 +81,6 @@ export function ruleShape(ports: PortMatch[]): RuleShape {
     }
   }
   return shape.map(normalize);
-}
-
-/** Dense identity indices (positions in the sorted identity list) per peer list. */
-function peerSet(peers: PeerRef[], byGroup: Map<string, number[]>, all: Int32Array, mark: Uint8Array): Int32Array {
-  if (peers.some((p) => p.kind === 'any')) return all;
-  const out: number[] = [];
-  for (const p of peers) {
-    if (p.kind !== 'group') continue;
-    for (const k of byGroup.get(p.name) ?? []) {
-      if (!mark[k]) {
-        mark[k] = 1;
-        out.push(k);
-      }
-    }
-  }
-  for (const k of out) mark[k] = 0;
-  out.sort((a, b) => a - b);
-  return Int32Array.from(out);
-}
-
-function familyMask(id: Identity): number {
-  if (!id.families) return 3;
-  let m = 0;
-  for (const f of id.families) m |= f === 4 ? 1 : 2;
-  return m;
-}
-
-/**
- * Who each rule applies to, in dense identity indices: the sources and
- * destinations of each rule (sorted), the rules whose `from` holds each
- * source (ascending), and each identity's address families as a bit mask
- * (1: IPv4, 2: IPv6). Built once per IR, shared by the size estimate and
- * the pair walk.
- */
-export interface RuleReach {
-  from: Int32Array[];
-  to: Int32Array[];
-  rulesFrom: number[][];
-  fam: Uint8Array;
-}
-
-export function ruleReach(rules: Rule[], identities: Identity[]): RuleReach {
-  const n = identities.length;
-  const byGroup = new Map<string, number[]>();
-  identities.forEach((id, k) => {
-    for (const g of id.groups) {
-      const l = byGroup.get(g);
-      if (l) l.push(k);
-      else byGroup.set(g, [k]);
-    }
-  });
-  const all = Int32Array.from(identities.keys());
-  const mark = new Uint8Array(n);
-  const fam = Uint8Array.from(identities, familyMask);
-  const rulesFrom: number[][] = Array.from({ length: n }, () => []);
-  const from: Int32Array[] = [];
-  const to: Int32Array[] = [];
-  for (const r of rules) {
-    from[r.index] = peerSet(r.from, byGroup, all, mark);
-    for (const s of from[r.index]) rulesFrom[s].push(r.index);
-    to[r.index] = peerSet(r.to, byGroup, all, mark);
-  }
-  return { from, to, rulesFrom, fam };
-}
-
-/**
- * Visits every pair of identities (with a family in common) that some rule
- * applies to, in (src, dst) order of dense identity indices, with the rules
- * that apply, ascending. One source at a time: the rules whose `from` holds
- * it append themselves to a bucket per destination, so the cost is linear
- * in the (src, dst, rule) triples and only one source's buckets are alive.
- * `list` is reused between calls: copy it to keep it.
- */
-export function forEachPair(
-  rules: Rule[],
-  identities: Identity[],
-  visit: (src: number, dst: number, list: number[]) => void,
-  reach: RuleReach = ruleReach(rules, identities),
-): void {
-  const n = identities.length;
-  const { rulesFrom, fam } = reach;
-  const toSets = reach.to;
-  const buckets: number[][] = Array.from({ length: n }, () => []);
-  const touched: number[] = [];
-  for (let s = 0; s < n; s++) {
-    const fs = fam[s];
-    const from = rulesFrom[s];
-    for (let i = 0; i < from.length; i++) {
-      const r = from[i];
-      const to = toSets[r];
-      for (let j = 0; j < to.length; j++) {
-        const d = to[j];
-        if ((fs & fam[d]) === 0) continue;
-        const b = buckets[d];
-        if (b.length === 0) touched.push(d);
-        b.push(r);
-      }
-    }
-    if (touched.length * 8 > n) {
-      // Most destinations touched: a scan is cheaper than a sort.
-      for (let d = 0; d < n; d++) {
-        if (buckets[d].length === 0) continue;
-        visit(s, d, buckets[d]);
-        buckets[d].length = 0;
-      }
-    } else {
-      touched.sort((a, b) => a - b);
-      for (const d of touched) {
-        visit(s, d, buckets[d]);
-        buckets[d].length = 0;
-      }
-    }
-    touched.length = 0;
-  }
 }
 
 /**
@@ -286,11 +184,16 @@ export function winsInSlot(list: ArrayLike<number>, shapes: RuleShape[], slot: n
   return out;
 }
 
-export function resolveList(list: ArrayLike<number>, shapes: RuleShape[]): Segments {
+/**
+ * First match over `list` (ascending rule indices) as segments; with `keep`,
+ * only the pieces won by rules it accepts (the others still claim theirs).
+ */
+export function resolveList(list: ArrayLike<number>, shapes: RuleShape[], keep?: (rule: number) => boolean): Segments {
   const seg: Segments = { slot: [], lo: [], hi: [], rule: [] };
   for (let slot = 0; slot < PROTO_SLOTS; slot++) {
     const pieces: [number, number, number][] = [];
     for (const w of winsInSlot(list, shapes, slot)) {
+      if (keep && !keep(w.rule)) continue;
       for (let k = 0; k < w.pieces.length; k += 2) pieces.push([w.pieces[k], w.pieces[k + 1], w.rule]);
     }
     pieces.sort((a, b) => a[0] - b[0]);

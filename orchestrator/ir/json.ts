@@ -1,11 +1,12 @@
-// The IR on disk: plain JSON, prefixes as text, cell columns as base64 of
-// their little-endian bytes, so a bundle stays small and reads back exactly.
+// The IR on disk: plain JSON, prefixes as text, rules with their sides as
+// group names (or `any`) and their services as port-key ranges, so the file
+// grows with the policy and the identities, never with their product.
 
 import { formatCidr, parseCidr, type Family } from '../net/ip.ts';
 import type { Action } from '../policy/model.ts';
-import type { CellTable, Identity, Ir, IrRule, LpmEntry } from './model.ts';
+import { IR_PROTOS, type Identity, type Ir, type IrPeers, type IrRule, type LpmEntry } from './model.ts';
 
-export const IR_JSON_VERSION = 1;
+export const IR_JSON_VERSION = 2;
 
 export interface IrJson {
   version: number;
@@ -16,32 +17,9 @@ export interface IrJson {
   identities: Identity[];
   lpm: { prefix: string; id: number }[];
   rules: IrRule[];
-  cells: {
-    length: number;
-    src: string;
-    dst: string;
-    proto: string;
-    lo: string;
-    hi: string;
-    rule: string;
-  };
-}
-
-function b64(a: Uint32Array | Int32Array | Uint16Array | Uint8Array): string {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-}
-
-function bytes(text: string, length: number, width: number, what: string): ArrayBuffer {
-  const buf = Buffer.from(text, 'base64');
-  if (buf.length !== length * width) throw new Error(`ir json: cells.${what} has ${buf.length} bytes, expected ${length * width}`);
-  // Copy into a fresh, aligned buffer: typed arrays need alignment.
-  const out = new ArrayBuffer(buf.length);
-  new Uint8Array(out).set(buf);
-  return out;
 }
 
 export function irToJson(ir: Ir): IrJson {
-  const c = ir.cells;
   return {
     version: IR_JSON_VERSION,
     policyName: ir.policyName,
@@ -51,20 +29,24 @@ export function irToJson(ir: Ir): IrJson {
     identities: ir.identities,
     lpm: ir.lpm.map((e) => ({ prefix: formatCidr(e.prefix), id: e.id })),
     rules: ir.rules,
-    cells: {
-      length: c.length,
-      src: b64(c.src.subarray(0, c.length)),
-      dst: b64(c.dst.subarray(0, c.length)),
-      proto: b64(c.proto.subarray(0, c.length)),
-      lo: b64(c.lo.subarray(0, c.length)),
-      hi: b64(c.hi.subarray(0, c.length)),
-      rule: b64(c.rule.subarray(0, c.length)),
-    },
   };
 }
 
 function fail(msg: string): never {
   throw new Error(`ir json: ${msg}`);
+}
+
+function peers(p: IrPeers, rule: string): IrPeers {
+  if (p === 'any') return 'any';
+  if (!p || !Array.isArray(p.groups) || p.groups.some((g) => typeof g !== 'string')) fail(`rule ${rule}: a side is neither "any" nor {groups: [names]}`);
+  return { groups: [...p.groups] };
+}
+
+function services(s: number[][], rule: string): number[][] {
+  const ok = (l: unknown): l is number[] =>
+    Array.isArray(l) && l.length % 2 === 0 && l.every((x, i) => Number.isInteger(x) && x >= 0 && x <= 0xffff && (i % 2 === 0 ? x <= l[i + 1] : i + 1 === l.length || x + 1 < l[i + 1]));
+  if (!Array.isArray(s) || s.length !== IR_PROTOS.length || !s.every(ok)) fail(`rule ${rule}: services are not ${IR_PROTOS.length} lists of sorted disjoint port-key ranges`);
+  return s.map((l) => [...l]);
 }
 
 /** Reads what irToJson wrote (as an object or as JSON text). */
@@ -73,28 +55,24 @@ export function irFromJson(json: unknown): Ir {
   if (!j || typeof j !== 'object') fail('not an object');
   if (j.version !== IR_JSON_VERSION) fail(`version ${String(j.version)} is not supported (expected ${IR_JSON_VERSION})`);
   if (j.defaultAction !== 'allow' && j.defaultAction !== 'deny') fail(`bad defaultAction ${String(j.defaultAction)}`);
-  if (!Array.isArray(j.identities) || !Array.isArray(j.lpm) || !Array.isArray(j.rules) || !j.cells) fail('missing identities, lpm, rules or cells');
+  if (!Array.isArray(j.identities) || !Array.isArray(j.lpm) || !Array.isArray(j.rules)) fail('missing identities, lpm or rules');
   const lpm: LpmEntry[] = j.lpm.map((e) => {
     const p = parseCidr(e.prefix);
     if (!p.ok) fail(`bad prefix ${e.prefix}: ${p.reason}`);
     return { prefix: p.cidr, id: e.id };
   });
-  const n = j.cells.length;
-  const cells: CellTable = {
-    length: n,
-    src: new Uint32Array(bytes(j.cells.src, n, 4, 'src')),
-    dst: new Uint32Array(bytes(j.cells.dst, n, 4, 'dst')),
-    proto: new Uint8Array(bytes(j.cells.proto, n, 1, 'proto')),
-    lo: new Uint16Array(bytes(j.cells.lo, n, 2, 'lo')),
-    hi: new Uint16Array(bytes(j.cells.hi, n, 2, 'hi')),
-    rule: new Int32Array(bytes(j.cells.rule, n, 4, 'rule')),
-  };
   const identities: Identity[] = j.identities.map((i) => {
     const id: Identity = { id: i.id, groups: [...i.groups], endpoints: [...i.endpoints] };
     if (i.families) id.families = i.families.map((f) => f as Family);
     return id;
   });
-  const rules: IrRule[] = j.rules.map((r) => ({ ...r, span: { ...r.span } }));
+  const rules: IrRule[] = j.rules.map((r) => ({
+    ...r,
+    span: { ...r.span },
+    from: peers(r.from, r.name),
+    to: peers(r.to, r.name),
+    services: services(r.services, r.name),
+  }));
   return {
     policyName: j.policyName,
     policyDigest: j.policyDigest,
@@ -103,6 +81,5 @@ export function irFromJson(json: unknown): Ir {
     identities,
     lpm,
     rules,
-    cells,
   };
 }

@@ -1,10 +1,13 @@
-// Evaluates flows on the IR the way a datapath does: one longest-prefix
-// lookup per address, then one binary search in the sorted cells. Used by
-// `weft explain`, by targets' semantics, and checked against the reference.
+// Evaluates flows on the IR: one longest-prefix lookup per address, then a
+// walk over only the rules whose source side holds the source identity, in
+// first-match order, up to the first whose destination side and services
+// hold the flow. Used by `weft explain` and checked against the reference.
 
 import { cidrRange, type Family, type IpAddr } from '../net/ip.ts';
 import type { Flow, Verdict } from '../flow.ts';
 import type { Ir, LpmEntry } from './model.ts';
+import { servicesHold } from './expand.ts';
+import { irReach, type IrReach } from './reach.ts';
 
 /** Disjoint address ranges of one family: range k starts at start[k] and has id[k]. */
 interface FlatLpm {
@@ -69,8 +72,10 @@ export interface LookupResult {
 export class IrLookup {
   private readonly v4: FlatLpm;
   private readonly v6: FlatLpm;
+  private readonly reach: IrReach;
 
   constructor(private readonly ir: Ir) {
+    this.reach = irReach(ir);
     this.v4 = flatten(ir.lpm, 4);
     this.v6 = flatten(ir.lpm, 6);
   }
@@ -99,40 +104,28 @@ export class IrLookup {
     return t.id[lo];
   }
 
-  /** The cell index holding (src, dst, proto, key), or -1. */
-  cellOf(src: number, dst: number, proto: number, key: number): number {
-    const c = this.ir.cells;
-    // Last cell whose (src, dst, proto, lo) <= (src, dst, proto, key).
-    let lo = 0;
-    let hi = c.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const cmp = c.src[mid] - src || c.dst[mid] - dst || c.proto[mid] - proto || c.lo[mid] - key;
-      if (cmp <= 0) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
+  /** The first rule (index) matching (src, dst, proto, key), or -1. */
+  firstMatch(src: number, dst: number, proto: number, key: number): number {
+    const ps = this.reach.pos.get(src);
+    const pd = this.reach.pos.get(dst);
+    if (ps === undefined || pd === undefined) return -1;
+    for (const r of this.reach.rulesHolding(ps, 'from')) {
+      if (servicesHold(this.reach.shapes[r], proto, key) && this.reach.holds(r, 'to', pd)) return r;
     }
-    if (found < 0) return -1;
-    if (c.src[found] !== src || c.dst[found] !== dst || c.proto[found] !== proto || c.hi[found] < key) return -1;
-    return found;
+    return -1;
   }
 
   lookup(f: Flow): LookupResult {
     const src = this.identityOf(f.src);
     const dst = this.identityOf(f.dst);
     const { proto, key } = irKey(f);
-    const cell = this.cellOf(src, dst, proto, key);
-    if (cell < 0) return { verdict: this.ir.defaultAction, rule: -1, src, dst };
-    const rule = this.ir.cells.rule[cell];
+    const rule = this.firstMatch(src, dst, proto, key);
+    if (rule < 0) return { verdict: this.ir.defaultAction, rule: -1, src, dst };
     return { verdict: this.ir.rules[rule].action, rule, src, dst };
   }
 }
 
-/** A flow's IR protocol and port key (see CellTable). */
+/** A flow's IR protocol and port key (see IrServices). */
 export function irKey(f: Flow): { proto: number; key: number } {
   switch (f.proto) {
     case 6:

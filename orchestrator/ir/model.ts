@@ -1,6 +1,8 @@
 // The compiler's intermediate representation: identities (classes of
 // addresses with equal group membership), the longest-prefix table mapping
-// addresses to identities, and the policy resolved into disjoint cells.
+// addresses to identities, and the ordered rules over identity sets. No
+// product of identities is ever stored: a device's share of the policy is
+// derived from these rules (share.ts), sized by what the device holds.
 
 import type { Cidr, Family } from '../net/ip.ts';
 import type { Action } from '../policy/model.ts';
@@ -41,33 +43,35 @@ export interface LpmEntry {
   id: number;
 }
 
+/**
+ * One side of a rule: `any` (every address, a wildcard that costs nothing),
+ * or the identities whose groups include at least one of `groups` (sorted
+ * names). Identity sets are named by groups rather than listed, so a rule
+ * costs the size of its text, however many identities its groups hold
+ * (reach.ts resolves them on demand).
+ */
+export type IrPeers = 'any' | { groups: string[] };
+
+/**
+ * Port keys a rule matches, per IR protocol in IR_PROTOS order: sorted,
+ * disjoint, non-adjacent [lo, hi] pairs, flattened. The port key is:
+ *   tcp/udp: the destination port;
+ *   icmp/icmpv6: (type << 8) | code;
+ *   other: 0.
+ */
+export type IrServices = number[][];
+
 export interface IrRule {
+  /** First-match position: the rule's index in Policy.rules. */
   index: number;
   name: string;
   section: string;
   action: Action;
   log: boolean;
   span: SourceSpan;
-}
-
-/**
- * The cells, columnar. Cell i covers flows with source identity src[i],
- * destination identity dst[i], IR protocol proto[i] and port key in
- * lo[i]..hi[i] (inclusive), where the port key is:
- *   tcp/udp: the destination port;
- *   icmp/icmpv6: (type << 8) | code;
- *   other: 0.
- * Its verdict is rules[rule[i]].action. Cells are disjoint and sorted by
- * (src, dst, proto, lo). Flows in no cell get the policy's defaultAction.
- */
-export interface CellTable {
-  length: number;
-  src: Uint32Array;
-  dst: Uint32Array;
-  proto: Uint8Array;
-  lo: Uint16Array;
-  hi: Uint16Array;
-  rule: Int32Array;
+  from: IrPeers;
+  to: IrPeers;
+  services: IrServices;
 }
 
 export interface Ir {
@@ -78,5 +82,4 @@ export interface Ir {
   identities: Identity[]; // sorted by id
   lpm: LpmEntry[]; // sorted by (family, addr, len)
   rules: IrRule[]; // same order and index as Policy.rules
-  cells: CellTable;
 }

@@ -8,6 +8,7 @@ import { loadInventory } from '../../inventory/load.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import { buildIr } from '../ir/build.ts';
 import type { Ir } from '../ir/model.ts';
+import { concreteShareCells } from '../ir/share.ts';
 import { loadPolicy } from '../policy/load.ts';
 import type { Policy } from '../policy/model.ts';
 import { generateScenario, makeRng } from '../testing/generate.ts';
@@ -153,14 +154,15 @@ describe('place on generated scenarios', () => {
       const p = place(policy, fabric, ir);
       const byName = new Map(fabric.devices.map((d) => [d.name, d]));
       const dpuOf = (host: string) => fabric.devices.find((d) => (d.kind === 'dpu' || d.kind === 'smartnic') && d.attachedTo === host);
-      // The identities each rule decides for, as sources and as destinations.
+      // The identities each rule decides for, as sources and as destinations:
+      // the egress shares of every identity give both ends of every cell.
       const src = policy.rules.map(() => new Set<number>());
       const dst = policy.rules.map(() => new Set<number>());
-      for (let i = 0; i < ir.cells.length; i++) {
-        src[ir.cells.rule[i]].add(ir.cells.src[i]);
-        dst[ir.cells.rule[i]].add(ir.cells.dst[i]);
+      for (const c of concreteShareCells(ir, ir.identities.map((i) => i.id), 'egress')) {
+        src[c.rule].add(c.local);
+        dst[c.rule].add(c.remote);
+        cells++;
       }
-      cells += ir.cells.length;
       for (const rp of p.rules) {
         const exactAt = (device: string, attach: (a: string) => boolean) => rp.points.some((x) => x.device === device && x.mode === 'exact' && attach(x.attach));
         for (const e of fabric.endpoints) {

@@ -4,6 +4,8 @@
 
 import type { Device, Endpoint, Fabric } from '../../inventory/model.ts';
 import type { Ir } from '../ir/model.ts';
+import { irReach } from '../ir/reach.ts';
+import { winningRules } from '../analysis/facts.ts';
 import type { Policy } from '../policy/model.ts';
 import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
 import type { DevicePlacement, EnforcementPoint, Placement, RulePlacement } from './model.ts';
@@ -202,16 +204,12 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
     };
   });
 
-  // Which identities each rule decides for: taken from the cells it wins, so
-  // a shadowed rule is placed nowhere.
-  const srcOf = policy.rules.map(() => new Set<number>());
-  const dstOf = policy.rules.map(() => new Set<number>());
-  const { cells } = ir;
-  for (let i = 0; i < cells.length; i++) {
-    const r = cells.rule[i];
-    srcOf[r]?.add(cells.src[i]);
-    dstOf[r]?.add(cells.dst[i]);
-  }
+  // Which identities each rule may decide for: the identities on each side
+  // of a rule that wins somewhere (analysis/facts.ts), so a shadowed rule is
+  // placed nowhere. Sides are gathered per group and `any` once, never per
+  // identity pair.
+  const winners = winningRules(ir);
+  const reach = irReach(ir);
 
   // Where each identity's endpoints are enforced, so a rule only visits the
   // devices its identities live on instead of every device of the fabric.
@@ -226,7 +224,7 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
       }
     }),
   );
-  const gather = (ids: Set<number>): Map<number, Set<number>> => {
+  const gather = (ids: Iterable<number>): Map<number, Set<number>> => {
     const out = new Map<number, Set<number>>();
     for (const id of ids) {
       for (const h of byId.get(id) ?? []) {
@@ -237,10 +235,26 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
     }
     return out;
   };
+  const none = new Map<number, Set<number>>();
+  const everywhere = gather(byId.keys());
+  const byGroups = new Map<string, Map<number, Set<number>>>();
+  const hitsOf = (rule: Policy['rules'][number], side: 'from' | 'to'): Map<number, Set<number>> => {
+    if (!winners.has(rule.index)) return none;
+    const peers = ir.rules[rule.index][side];
+    if (peers === 'any') return everywhere;
+    const key = peers.groups.join('\n');
+    let h = byGroups.get(key);
+    if (!h) {
+      const ids = new Set<number>();
+      for (const g of peers.groups) for (const p of reach.membersOf(g)) ids.add(ir.identities[p].id);
+      byGroups.set(key, (h = gather(ids)));
+    }
+    return h;
+  };
 
   const rules: RulePlacement[] = policy.rules.map((rule) => {
-    const fromHits = gather(srcOf[rule.index]);
-    const toHits = gather(dstOf[rule.index]);
+    const fromHits = hitsOf(rule, 'from');
+    const toHits = hitsOf(rule, 'to');
     const points: RulePlacement['points'] = [];
     // A view's endpoints on one side of the rule, in the view's own order.
     const at = (hits: Map<number, Set<number>>, vi: number, pred: (e: Ep) => boolean): Ep[] => {

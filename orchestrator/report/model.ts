@@ -62,7 +62,7 @@ export interface ReportModel {
   generator: string;
   /** sha256 of the policy source, as in the manifest. */
   policyDigest: string;
-  counts: { devices: number; endpoints: number; rules: number; groups: number; identities: number; cells: number };
+  counts: { devices: number; endpoints: number; rules: number; groups: number; identities: number; rulesWithAnySide: number };
   layout: Layout;
   nodes: Record<string, NodeDetails>;
   rules: RuleRow[];
@@ -160,7 +160,7 @@ export function reportModel(bundle: Bundle, warnings: Diagnostic[] | undefined):
       rules: policy.rules.length,
       groups: policy.groups.size,
       identities: ir.identities.length,
-      cells: ir.cells.length,
+      rulesWithAnySide: ir.rules.filter((r) => r.from === 'any' || r.to === 'any').length,
     },
     layout,
     nodes,

@@ -95,7 +95,7 @@ ${PAGE_CSS}</style>
 <body>
 <header>
 <h1>Weft report: policy <b>${esc(m.policy)}</b> on fabric <b>${esc(m.fabric)}</b></h1>
-<p class="summary">${c.devices} devices, ${c.endpoints} endpoints, ${c.rules} rules, ${c.groups} groups, ${c.identities} identities, ${c.cells} cells;
+<p class="summary">${c.devices} devices, ${c.endpoints} endpoints, ${c.rules} rules, ${c.groups} groups, ${c.identities} identities, ${c.rulesWithAnySide} rules with an any side;
 ${warningCount === undefined ? 'analysis not recorded' : `${warningCount} warning${warningCount === 1 ? '' : 's'}`}; ${near} device${near === 1 ? '' : 's'} near or over capacity. <span class="muted">Compiled by ${esc(m.generator)} from policy digest ${esc(m.policyDigest.slice(0, 12))}.</span></p>
 <nav><a href="#fabric">fabric</a><a href="#explain">explain a flow</a><a href="#rules">rules</a><a href="#devices">devices</a><a href="#warnings">warnings</a></nav>
 </header>

@@ -30,6 +30,8 @@ import { IPPROTO, type PortMatch, type Rule } from '../../orchestrator/policy/mo
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import type { CodegenInput, EnforcementMode } from '../contract.ts';
 import { AddressResolver, ND_TYPES } from '../switch-common/index.ts';
+import { winningRules } from '../../orchestrator/analysis/facts.ts';
+import { concreteShareCells } from '../../orchestrator/ir/share.ts';
 import {
   ICMPV4_CODES,
   ICMPV4_TYPES,
@@ -283,24 +285,21 @@ function writeBlock(out: EntryList, b: Block): void {
 
 /**
  * Reply entries for an exact set: for every allow cell whose destination is
- * local to this switch, the reversed flow with TCP ACK set (UDP: source port;
+ * local to this switch (its ingress share, remote by remote), the reversed flow with TCP ACK set (UDP: source port;
  * ICMP echo: the echo reply). Cells are first-match resolved, so a reply
  * entry only ever passes a reply of a flow the policy allows.
  */
 function replyEntries(out: EntryList, input: CodegenInput, book: AddressResolver, family: Family): void {
   const { ir } = input;
-  const local = new Set(input.devicePlacement.localIdentities);
-  const cells = ir.cells;
   // Allowed port segments per (reply source, proto, reply destination),
   // merged where adjacent: cells split ports at every rule's boundaries.
   const spans = new Map<string, { from: number; proto: number; to: number; ranges: { lo: number; hi: number; rule: string }[] }>();
-  for (let i = 0; i < cells.length; i++) {
-    const r = cells.rule[i];
-    if (r < 0 || ir.rules[r].action !== 'allow') continue;
-    if (!local.has(cells.dst[i])) continue;
-    const proto = cells.proto[i];
-    let lo = cells.lo[i];
-    let hi = cells.hi[i];
+  for (const cell of concreteShareCells(ir, input.devicePlacement.localIdentities, 'ingress')) {
+    const r = cell.rule;
+    if (ir.rules[r].action !== 'allow') continue;
+    const proto = cell.proto;
+    let lo = cell.lo;
+    let hi = cell.hi;
     if (proto === 1 || proto === 58) {
       if (proto === 1 && family !== 4) continue;
       if (proto === 58 && family !== 6) continue;
@@ -310,10 +309,10 @@ function replyEntries(out: EntryList, input: CodegenInput, book: AddressResolver
     } else if (proto !== 6 && proto !== 17) continue;
     // TCP replies carry ACK, which no connection's first packet has: they may
     // go to any address (as an ACL "established" match does) and stay few.
-    const to = proto === 6 ? ANY_PEER : cells.src[i];
-    const key = `${cells.dst[i]}|${proto}|${to}`;
+    const to = proto === 6 ? ANY_PEER : cell.remote;
+    const key = `${cell.local}|${proto}|${to}`;
     let s = spans.get(key);
-    if (!s) spans.set(key, (s = { from: cells.dst[i], proto, to, ranges: [] }));
+    if (!s) spans.set(key, (s = { from: cell.local, proto, to, ranges: [] }));
     s.ranges.push({ lo, hi, rule: ir.rules[r].name });
   }
   // Merged (reply source, proto, port range) -> reply destinations, then
@@ -536,8 +535,7 @@ export function planAcl(input: CodegenInput): AclPlan {
   const book = new AddressResolver(ir);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
-  const winners = new Set<number>();
-  for (let i = 0; i < ir.cells.length; i++) if (ir.cells.rule[i] >= 0) winners.add(ir.cells.rule[i]);
+  const winners = winningRules(ir);
   const rules = policy.rules.filter((r) => winners.has(r.index));
   const shadowed = policy.rules.length - rules.length;
   if (shadowed > 0) notes.add(`${shadowed} rule(s) never decide a flow (shadowed or empty groups): no entries`);

@@ -163,16 +163,20 @@ describe('p4 entries on a hand-built policy', () => {
       { prefix: c('10.0.2.10/32'), id: 3 },
       { prefix: c('::/0'), id: 1 },
     ],
-    rules: [{ index: 0, name: 'web-to-db', section: '', action: 'allow', log: false, span }],
-    cells: {
-      length: 2,
-      src: Uint32Array.from([2, 2]),
-      dst: Uint32Array.from([3, 3]),
-      proto: Uint8Array.from([6, 17]),
-      lo: Uint16Array.from([5432, 8000]),
-      hi: Uint16Array.from([5432, 8099]),
-      rule: Int32Array.from([0, 0]),
-    },
+    rules: [
+      {
+        index: 0,
+        name: 'web-to-db',
+        section: '',
+        action: 'allow',
+        log: false,
+        span,
+        from: { groups: ['web'] },
+        to: { groups: ['db'] },
+        // IR protocol slots: other, icmp, tcp, udp, icmpv6.
+        services: [[], [], [5432, 5432], [8000, 8099], []],
+      },
+    ],
   };
   const policy = {
     file: 'hand',

@@ -24,7 +24,6 @@ export {
   servicesOf,
   TCP_FLAG_ACK,
   TCP_FLAG_SYN,
-  winningRules,
   type DeriveOptions,
   type PortRange,
   type Service,

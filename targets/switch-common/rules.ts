@@ -2,8 +2,8 @@
 // by the P4 and OpenConfig targets. First match wins in the policy and the
 // highest priority wins in a TCAM, so each policy rule becomes one band of
 // entries in policy order. What is dropped, and why it is safe:
-//   - rules that win no IR cell (fully shadowed): every flow they match is
-//     decided by an earlier rule;
+//   - rules that decide no flow (fully shadowed; analysis/facts.ts): every
+//     flow they match is decided by an earlier rule;
 //   - verdict-neutral rules: a rule whose action equals the fallback (the
 //     policy default in exact mode, permit in prefilter mode) and that no
 //     later kept rule of the other action overlaps: without it, its flows
@@ -19,6 +19,7 @@
 
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
+import { winningRules } from '../../orchestrator/analysis/facts.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { EnforcementMode } from '../contract.ts';
 import { AddressResolver, ANY_ADDRESS, type AddressSet } from './addresses.ts';
@@ -190,13 +191,6 @@ const PREFILTER_REPLIES: SwitchRule[] = [
     ],
   },
 ];
-
-/** Policy rules that decide at least one flow (win at least one IR cell). */
-export function winningRules(ir: Ir): Set<number> {
-  const won = new Set<number>();
-  for (let i = 0; i < ir.cells.length; i++) won.add(ir.cells.rule[i]);
-  return won;
-}
 
 export interface DeriveOptions {
   mode: EnforcementMode;
