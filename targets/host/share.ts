@@ -188,13 +188,26 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   // the datapath's wildcard lookup is exactly what they need.
   const relevant = new Set<number>(L);
   const policy: PolicyEntry[] = [];
-  // Remotes some ingress cell allows (ANY_REMOTE: every remote may be allowed).
+  // Remotes some specific ingress cell allows; the ANY_REMOTE ingress cells
+  // that allow; and every remote's specific ingress denies, which may hide
+  // those wildcard allows from it.
   const allowedFrom = new Set<number>();
+  const wildAllows: ShareCell[] = [];
+  const deniesFrom = new Map<number, ShareCell[]>();
   for (const dir of ['egress', 'ingress'] as const) {
     for (const c of cellsOf(L, dir)) {
       const r = ir.rules[c.rule];
       if (c.remote !== ANY_REMOTE) relevant.add(c.remote);
-      if (dir === 'ingress' && r.action === 'allow') allowedFrom.add(c.remote);
+      if (dir === 'ingress') {
+        if (r.action === 'allow') {
+          if (c.remote === ANY_REMOTE) wildAllows.push(c);
+          else allowedFrom.add(c.remote);
+        } else if (c.remote !== ANY_REMOTE) {
+          const list = deniesFrom.get(c.remote);
+          if (list) list.push(c);
+          else deniesFrom.set(c.remote, [c]);
+        }
+      }
       // Object literals, not spreads: this loop makes hundreds of thousands of entries.
       for (const p of portPrefixes(c.lo, c.hi)) {
         policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: p.value, portLen: p.len, rule: c.rule, verdict: r.action, log: r.log });
@@ -203,8 +216,11 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   }
 
   const rewrite = (id: number): number => (relevant.has(id) ? id : 0);
-  // Judged by its own cells, then the ANY_REMOTE ones, then the default: all must deny.
-  const denyIngress = (id: number): boolean => ir.defaultAction === 'deny' && !allowedFrom.has(ANY_REMOTE) && !allowedFrom.has(id);
+  // Judged by its own cells, then the ANY_REMOTE ones, then the default: all
+  // must deny. A wildcard allow reaches the identity only where its own deny
+  // cells (disjoint, per local and protocol) leave a gap.
+  const denyIngress = (id: number): boolean =>
+    ir.defaultAction === 'deny' && !allowedFrom.has(id) && wildAllows.every((w) => coveredBy(w, id === ANY_REMOTE ? undefined : deniesFrom.get(id)));
   const byFamily = (family: Family): IdEntry[] => {
     const kept = pruneFamily(ir, family, rewrite, denyIngress);
     const bits = FAMILY_BITS[family];
@@ -481,4 +497,17 @@ export function shareFromArtefacts(src: RecordSource, rules: HostShare['rules'],
     maxEntries: sizesFromJson(j),
     statsStride: j.statsStride,
   };
+}
+
+/** Whether `denies` (disjoint cells) cover every port of `w` at its local identity and protocol. */
+function coveredBy(w: ShareCell, denies: ShareCell[] | undefined): boolean {
+  if (!denies) return false;
+  const parts = denies.filter((d) => d.local === w.local && d.proto === w.proto && d.hi >= w.lo && d.lo <= w.hi).sort((a, b) => a.lo - b.lo);
+  let next = w.lo;
+  for (const d of parts) {
+    if (d.lo > next) return false;
+    next = Math.max(next, d.hi + 1);
+    if (next > w.hi) return true;
+  }
+  return next > w.hi;
 }
