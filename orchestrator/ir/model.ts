@@ -13,9 +13,8 @@ export const WORLD_IDENTITY = 1;
 
 /**
  * IR protocol dimension: the protocols a policy can name, plus OTHER for
- * every remaining IP protocol (which carries no ports).
+ * every remaining IP protocol (0, which carries no ports).
  */
-export const PROTO_OTHER = 0;
 export type IrProto = 0 | 1 | 6 | 17 | 58;
 export const IR_PROTOS: readonly IrProto[] = [0, 1, 6, 17, 58];
 
