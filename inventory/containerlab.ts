@@ -5,7 +5,8 @@
 //
 //   devices    weft.role: host | dpu | smartnic | switch
 //              weft.pipeline: p4 | openconfig            (switches)
-//              weft.profile, weft.attachedTo             (dpu / smartnic)
+//              weft.profile, weft.attached-to            (dpu / smartnic; weft.attachedTo
+//                                                         is read too, as written before)
 //              weft.p4runtime.port, weft.p4runtime.deviceId, weft.p4runtime.deviceConfig,
 //              weft.gnmi.port, weft.ssh.user, weft.ssh.port, weft.ssh.hostKey,
 //              weft.snmp.port, weft.capacity (ACL entries),
@@ -68,7 +69,7 @@ const SPECIAL_NODES = new Set(['host', 'mgmt-net', 'macvlan']);
 
 /** weft.* labels a node may carry, per role. */
 const DEVICE_LABELS = [
-  'role', 'pipeline', 'profile', 'attachedTo', 'capacity', 'agent', 'mgmt.address', 'ssh.user', 'ssh.port', 'ssh.hostKey',
+  'role', 'pipeline', 'profile', 'attached-to', 'attachedTo', 'capacity', 'agent', 'mgmt.address', 'ssh.user', 'ssh.port', 'ssh.hostKey',
   'p4runtime.port', 'p4runtime.deviceId', 'p4runtime.deviceConfig', 'gnmi.port', 'snmp.port',
 ];
 const ENDPOINT_LABELS = ['role', 'addresses', 'host'];
@@ -144,7 +145,7 @@ export function readContainerlabDocument(src: YamlSource): Fabric | undefined {
         const d = toDevice(src, raw, raw.role);
         if (d) {
           devices.set(d.name, d);
-          b.device(d, { name: raw.span, kind: raw.span, attachedTo: raw.weft.get('attachedTo')?.span ?? raw.span });
+          b.device(d, { name: raw.span, kind: raw.span, attachedTo: attachedToLabel(raw)?.span ?? raw.span });
         }
         break;
       }
@@ -300,6 +301,11 @@ function readNode(src: YamlSource, name: string, keyNode: YNode, value: YNode | 
   return raw;
 }
 
+/** The host a DPU or SmartNIC fronts: weft.attached-to, or the older spelling weft.attachedTo. */
+function attachedToLabel(raw: RawNode): LabelValue | undefined {
+  return raw.weft.get('attached-to') ?? raw.weft.get('attachedTo');
+}
+
 function toDevice(src: YamlSource, raw: RawNode, kind: DeviceKind): Device | undefined {
   const w = (k: string): LabelValue | undefined => raw.weft.get(k);
   let ok = true;
@@ -345,6 +351,7 @@ function toDevice(src: YamlSource, raw: RawNode, kind: DeviceKind): Device | und
     }
   } else {
     misplaced('profile', 'dpu and smartnic nodes');
+    misplaced('attached-to', 'dpu and smartnic nodes');
     misplaced('attachedTo', 'dpu and smartnic nodes');
   }
   const mgmt: Mgmt = {};
@@ -377,7 +384,9 @@ function toDevice(src: YamlSource, raw: RawNode, kind: DeviceKind): Device | und
   if (pipeline) d.pipeline = pipeline;
   if (isDpu) {
     d.profile = profile;
-    const at = w('attachedTo');
+    const older = w('attachedTo');
+    if (older && w('attached-to')) src.bag.error('duplicate-key', `node ${raw.name}: both weft.attached-to and weft.attachedTo`, older.span, 'valid: one of them (weft.attached-to)');
+    const at = attachedToLabel(raw);
     if (at) d.attachedTo = at.value;
   }
   if (cap !== undefined) d.capacity = { aclEntries: cap };
@@ -557,7 +566,7 @@ function deviceNode(d: Device): Record<string, unknown> {
     image = IMAGES[d.pipeline];
   }
   if (d.profile) labels['weft.profile'] = d.profile;
-  if (d.attachedTo) labels['weft.attachedTo'] = d.attachedTo;
+  if (d.attachedTo) labels['weft.attached-to'] = d.attachedTo;
   if (d.capacity?.aclEntries !== undefined) labels['weft.capacity'] = String(d.capacity.aclEntries);
   if (d.agent === false) labels['weft.agent'] = 'false';
   const m = d.mgmt;

@@ -143,6 +143,29 @@ describe('parseContainerlab', () => {
     expect(f.links).toHaveLength(3);
   });
 
+  it('reads the DPU and SmartNIC of the example with their profiles and hosts (weft.attached-to)', () => {
+    const file = join(REPO, 'lab/topologies/example.clab.yml');
+    expect(readFileSync(file, 'utf8')).toContain('weft.attached-to: host5');
+    const by = new Map(loadInventory(file).devices.map((d) => [d.name, d]));
+    expect(by.get('dpu3')).toMatchObject({ kind: 'dpu', profile: 'bluefield', attachedTo: 'host3' });
+    expect(by.get('smartnic5')).toMatchObject({ kind: 'smartnic', profile: 'nfp', attachedTo: 'host5' });
+  });
+
+  it('reads the older weft.attachedTo, and refuses both spellings on one node', () => {
+    const topo = (labels: string): string =>
+      `name: t\ntopology:\n  nodes:\n    h: {kind: linux}\n    n: {kind: linux, labels: {weft.role: smartnic, weft.profile: generic, ${labels}}}\n  links:\n    - endpoints: ["h:eth1", "n:eth1"]\n`;
+    expect(parseContainerlab(topo('weft.attachedTo: h'), 't.clab.yml').devices[1]).toMatchObject({ kind: 'smartnic', attachedTo: 'h' });
+    const e = (() => {
+      try {
+        parseContainerlab(topo('weft.attached-to: h, weft.attachedTo: h'), 't.clab.yml');
+      } catch (x) {
+        return x as InputError;
+      }
+      throw new Error('both spellings were accepted');
+    })();
+    expect(e.diagnostics.map((d) => [d.code, d.span?.line])).toEqual([['duplicate-key', 5]]);
+  });
+
   it('maps kinds to roles without weft labels, bridges apart', () => {
     const f = loadInventory(join(REPO, 'lab/topologies/plain.clab.yml'));
     expect(f.devices.map((d) => [d.name, d.kind, d.pipeline])).toEqual([

@@ -63,17 +63,17 @@ describe('weft report page', () => {
       expect(rows[i][4]).toBe(`source/policy.yaml:${r.span.line}:${r.span.col}`);
     }
     const quarantineIn = rows.find((r) => r[1] === 'quarantine-in')!;
-    expect(quarantineIn[5]).toMatch(/17 points on 11 devices \(10 exact, 7 prefilter\)/);
+    expect(quarantineIn[5]).toMatch(/18 points on 12 devices \(10 exact, 8 prefilter\)/);
     // The points themselves travel once in the page's data, by index.
     const data = JSON.parse(html.match(/<script type="application\/json" id="weft-report-data">(.*?)<\/script>/s)![1]);
     const reasons = data.explain.rules[1].points.map((i: number) => data.explain.points[i].reason);
-    expect(reasons).toHaveLength(17);
+    expect(reasons).toHaveLength(18);
     expect(reasons).toContain('leaf2 eth5 ingress exact: traffic from monitor-1 (unmanaged behind leaf2:eth5) is checked as it enters');
   });
 
   it('shows entries against capacity for every compiled device', () => {
     const rows = [...html.matchAll(/<tr class="usage-(\w+)" data-device="([^"]+)">(.*?)<\/tr>/g)];
-    expect(rows.length).toBe(13);
+    expect(rows.length).toBe(14);
     const leaf3 = rows.find((r) => r[2] === 'leaf3')!;
     expect(leaf3[1]).toBe('ok');
     expect(leaf3[3]).toMatch(/<td class="num">\d+<\/td><td class="num">1,024<\/td>/);

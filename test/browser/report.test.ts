@@ -89,7 +89,7 @@ describe.skipIf(why !== undefined)('weft report in headless chromium', () => {
     await row.locator('summary').click();
     // The list is filled by the 'toggle' event, which the page gets as a task after the click.
     await row.locator('li').first().waitFor();
-    expect(await row.locator('li').count()).toBe(17);
+    expect(await row.locator('li').count()).toBe(18);
     expect(await row.innerText()).toContain('leaf2 eth5 ingress exact: traffic from monitor-1 (unmanaged behind leaf2:eth5) is checked as it enters');
   });
 
