@@ -62,6 +62,15 @@ export async function inNetns(netns: string, script: string): Promise<RunResult>
   return run(['ip', 'netns', 'exec', netns, 'sh', '-e', '-c', script]);
 }
 
+/** Runs `fn` over items with at most `limit` in flight. */
+export async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < items.length) await fn(items[i++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

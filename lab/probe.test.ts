@@ -31,18 +31,25 @@ describe('formatProbe', () => {
       lab: 'x',
       endpoints: 2,
       pairs: 1,
-      services: ['tcp/22', 'ping'],
-      probes: 2,
+      services: ['tcp/22', 'ping', 'udp/53', 'tcp/80'],
+      probes: 4,
       differences: 1,
       seconds: 1,
       cells: [
         { ...cell, service: 'tcp/22', expected: true, observed: true },
         { ...cell, service: 'ping', expected: false, observed: true },
+        { ...cell, service: 'udp/53', expected: false, observed: false, droppedAt: { device: 'dpu1', kind: 'dpu', by: 'counters' } },
+        { ...cell, service: 'tcp/80', expected: false, observed: false },
       ],
+      drops: [{ device: 'dpu1', kind: 'dpu', by: 'counters', probes: 1, hits: { 'no-ping': 1 } }],
+      unattributed: 1,
     };
     const text = formatProbe(r).split('\n');
-    expect(text.some((l) => /^a -> b v4 +A\. {2}A!$/.test(l))).toBe(true);
-    expect(text.at(-2)).toBe('difference: a (10.0.0.1) -> b (10.0.0.2) ping: expected deny (no-ping), observed allow');
-    expect(text.at(-1)).toMatch(/^probe x: 2 probes \(1 endpoint pairs x 2 services.*1 differences/);
+    // Blocked as expected: d where a DPU dropped it, . where nothing accounts for it.
+    expect(text.some((l) => /^a -> b v4 +A\.\.\. {2}A!d\.$/.test(l))).toBe(true);
+    expect(text.at(-4)).toBe('difference: a (10.0.0.1) -> b (10.0.0.2) ping: expected deny (no-ping), observed allow');
+    expect(text.at(-3)).toBe('dropped at dpu1 (dpu): 1 probes; its rule counters moved: no-ping +1');
+    expect(text.at(-2)).toBe('dropped where no counter or placement accounts for it: 1 probes');
+    expect(text.at(-1)).toMatch(/^probe x: 4 probes \(1 endpoint pairs x 4 services.*1 differences/);
   });
 });

@@ -3,9 +3,15 @@
 // (range edges included) plus a seeded sample of others, compared with what
 // the reference evaluator expects. A TCP connect succeeds iff its SYN is
 // allowed (the replies then pass by connection tracking), a UDP exchange iff
-// the request is allowed, a ping iff the echo request is allowed.
+// the request is allowed, a ping iff the echo request is allowed. Every
+// agent's rule counters (hosts, DPUs, SmartNICs) are read before and after,
+// so each denied probe is attributed to the device that dropped it (drops.ts).
 
 import { loadInventory } from '../inventory/load.ts';
+import type { Fabric } from '../inventory/model.ts';
+import { Explainer } from '../orchestrator/explain/explain.ts';
+import { buildIr } from '../orchestrator/ir/build.ts';
+import { place } from '../orchestrator/placement/place.ts';
 import { loadPolicy } from '../orchestrator/policy/load.ts';
 import type { Policy } from '../orchestrator/policy/model.ts';
 import { IPPROTO } from '../orchestrator/policy/model.ts';
@@ -14,8 +20,11 @@ import { makeRng } from '../orchestrator/testing/generate.ts';
 import { formatIp, type IpAddr } from '../orchestrator/net/ip.ts';
 import type { Flow } from '../orchestrator/flow.ts';
 import { logger } from '../orchestrator/log.ts';
+import { AGENT_ROLES, readRuleHits } from './agent-status.ts';
+import { attributeDrops, counterDeltas, formatDrops, summarizeDrops, type DeviceDrops, type DropPoint } from './drops.ts';
+import { pool } from './exec.ts';
 import { ProbeAgent } from './probe-client.ts';
-import { readState } from './state.ts';
+import { readState, type LabState } from './state.ts';
 import type { ProbeKind } from './probe-agent.ts';
 
 const log = logger('lab-probe');
@@ -69,6 +78,8 @@ export interface ProbeCell {
   /** The deciding rule's index (-1: the default action) and name. */
   rule: number;
   ruleName: string;
+  /** Denied probes: the device that dropped it, and what says so. */
+  droppedAt?: DropPoint;
 }
 
 export interface ProbeReport {
@@ -80,6 +91,10 @@ export interface ProbeReport {
   differences: number;
   seconds: number;
   cells: ProbeCell[];
+  /** Denied probes per device that dropped them. */
+  drops: DeviceDrops[];
+  /** Denied probes no device on the path accounts for. */
+  unattributed: number;
 }
 
 const EPHEMERAL_SPORT = 40000;
@@ -97,13 +112,19 @@ function flowOf(src: IpAddr, dst: IpAddr, s: Service): Flow {
   }
 }
 
-/** Runs `fn` over items with at most `limit` in flight. */
-async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  const worker = async (): Promise<void> => {
-    while (i < items.length) await fn(items[i++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+function ruleNameOf(policy: Policy, rule: number): string {
+  return rule < 0 ? 'default' : (policy.rules[rule]?.name ?? String(rule));
+}
+
+/** Nodes whose agent the lab applied an artefact to: their rule counters are read around the run. */
+function agentNodes(state: LabState): string[] {
+  return state.nodes.filter((n) => AGENT_ROLES.includes(n.role) && state.applied[n.name] !== undefined).map((n) => n.name);
+}
+
+/** Explain over the policy's IR and placement: the paths denied probes are attributed along. */
+function explainerFor(policy: Policy, fabric: Fabric): Explainer {
+  const ir = buildIr(policy, fabric);
+  return new Explainer(policy, fabric, ir, place(policy, fabric, ir));
 }
 
 export interface ProbeOptions {
@@ -134,6 +155,7 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
     for (const [name, a] of started) agents.set(name, a);
 
     const cells: ProbeCell[] = [];
+    const flows = new Map<ProbeCell, Flow>();
     let pairs = 0;
     for (const a of eps) {
       for (const b of eps) {
@@ -145,8 +167,9 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
           if (!sa || !da) continue;
           paired = true;
           for (const s of services) {
-            const v = ref.verdict(flowOf(sa, da, s));
-            cells.push({
+            const flow = flowOf(sa, da, s);
+            const v = ref.verdict(flow);
+            const cell: ProbeCell = {
               src: a.e.name,
               dst: b.e.name,
               family,
@@ -156,14 +179,18 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
               expected: v.verdict === 'allow',
               observed: false,
               rule: v.rule,
-              ruleName: v.rule < 0 ? 'default' : (policy.rules[v.rule]?.name ?? String(v.rule)),
-            });
+              ruleName: ruleNameOf(policy, v.rule),
+            };
+            cells.push(cell);
+            flows.set(cell, flow);
           }
         }
         if (paired) pairs++;
       }
     }
     const svcOf = new Map(services.map((s) => [serviceName(s), s]));
+    const counted = agentNodes(state);
+    const before = await readRuleHits(state, counted);
     const runCell = async (c: ProbeCell): Promise<void> => {
       const s = svcOf.get(c.service) as Service;
       c.observed = await (agents.get(c.src) as ProbeAgent).probe(s.kind, c.dstAddr, s.port, timeoutMs);
@@ -176,8 +203,16 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
       const s = svcOf.get(c.service) as Service;
       c.observed = await (agents.get(c.src) as ProbeAgent).probe(s.kind, c.dstAddr, s.port, timeoutMs * 4);
     });
+    const moved = counterDeltas(before, await readRuleHits(state, counted));
+    const denied = cells.filter((c) => !c.observed);
+    const points = attributeDrops(explainerFor(policy, fabric), fabric, denied.map((c) => ({ flow: flows.get(c) as Flow, rule: c.rule })), moved);
+    denied.forEach((c, i) => {
+      const p = points[i];
+      if (p) c.droppedAt = p;
+    });
+    const drops = summarizeDrops(fabric, points, denied.map((c) => c.rule), moved, (r) => ruleNameOf(policy, r));
     const differences = cells.filter((c) => c.expected !== c.observed).length;
-    log.info({ lab: opts.lab, probes: cells.length, differences }, 'probe done');
+    log.info({ lab: opts.lab, probes: cells.length, differences, drops: drops.map((d) => `${d.device}:${d.probes}`) }, 'probe done');
     return {
       lab: opts.lab,
       endpoints: eps.length,
@@ -187,9 +222,24 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
       differences,
       seconds: (performance.now() - t0) / 1000,
       cells,
+      drops,
+      unattributed: points.filter((p) => p === undefined).length,
     };
   } finally {
     for (const a of agents.values()) a.stop();
+  }
+}
+
+function dropLetter(p: DropPoint | undefined): string {
+  if (!p) return '.';
+  switch (p.kind) {
+    case 'host':
+      return 'h';
+    case 'dpu':
+    case 'smartnic':
+      return 'd';
+    case 'switch':
+      return 's';
   }
 }
 
@@ -197,7 +247,7 @@ export async function probeLab(opts: ProbeOptions): Promise<ProbeReport> {
 export function formatProbe(r: ProbeReport): string {
   const lines: string[] = [];
   lines.push(`columns: ${r.services.map((s, i) => `${i + 1}=${s}`).join(' ')}`);
-  lines.push('legend: A allowed, . blocked, ! observed differs from expected');
+  lines.push('legend: A allowed, . blocked; observed blocked, by where it was dropped: h host, d DPU or SmartNIC, s switch (. unattributed); ! observed differs from expected');
   const rows = new Map<string, ProbeCell[]>();
   for (const c of r.cells) {
     const k = `${c.src} -> ${c.dst} v${c.family}`;
@@ -213,7 +263,7 @@ export function formatProbe(r: ProbeReport): string {
   lines.push(`${''.padEnd(width)}  ${ones}  ${ones}`);
   for (const [k, cs] of rows) {
     const exp = cs.map((c) => (c.expected ? 'A' : '.')).join('');
-    const obs = cs.map((c) => (c.expected !== c.observed ? '!' : c.observed ? 'A' : '.')).join('');
+    const obs = cs.map((c) => (c.expected !== c.observed ? '!' : c.observed ? 'A' : dropLetter(c.droppedAt))).join('');
     lines.push(`${k.padEnd(width)}  ${exp}  ${obs}`);
   }
   const diffs = r.cells.filter((c) => c.expected !== c.observed);
@@ -221,6 +271,7 @@ export function formatProbe(r: ProbeReport): string {
     lines.push(`difference: ${d.src} (${d.srcAddr}) -> ${d.dst} (${d.dstAddr}) ${d.service}: expected ${d.expected ? 'allow' : 'deny'} (${d.ruleName}), observed ${d.observed ? 'allow' : 'deny'}`);
   }
   if (diffs.length > 40) lines.push(`... and ${diffs.length - 40} more differences`);
+  lines.push(...formatDrops(r.drops, r.unattributed));
   lines.push(
     `probe ${r.lab}: ${r.probes} probes (${r.pairs} endpoint pairs x ${r.services.length} services, both families where both ends have them), ${r.differences} differences, ${r.seconds.toFixed(1)}s`,
   );
