@@ -11,7 +11,7 @@ import { place } from '../placement/place.ts';
 import { loadPolicy } from '../policy/load.ts';
 import { ReferenceEvaluator } from '../reference/evaluator.ts';
 import { generateFlows, makeRng } from '../testing/generate.ts';
-import { Explainer, formatExplanation } from './explain.ts';
+import { Explainer, formatExplanation, type Explanation } from './explain.ts';
 
 const policy = loadPolicy('examples/policy.yaml');
 const fabric = loadInventory('examples/fabric.yaml');
@@ -39,8 +39,11 @@ describe('explain on examples/', () => {
     expect(x.points.map((p) => `${p.device} ${p.interface} ${p.direction} ${p.mode}`)).toEqual([
       'host1 * egress exact',
       'leaf1 eth1 ingress prefilter',
+      'dpu3 eth1 egress prefilter',
       'host3 * ingress exact',
     ]);
+    expect(x.points.find((p) => p.device === 'dpu3')).toMatchObject({ profile: 'bluefield', decision: 'pass' });
+    expect(formatExplanation(x)).toMatch(/^ {2}dpu3 \(bluefield\) +eth1 egress +prefilter +pass +/m);
     expect(formatExplanation(x)).toContain(`verdict:  ${ref.verdict}`);
   });
 
@@ -114,5 +117,62 @@ describe('explain on examples/', () => {
     console.log(`explain: ${flows.length} flows (${withPath} between fabric endpoints), ${mismatches} mismatches`);
     expect(mismatches).toBe(0);
     expect(withPath).toBeGreaterThan(0);
+  });
+
+  it('on generated flows to and from endpoints behind a DPU or SmartNIC: it is on the path with its mode and profile, and drops only what the reference denies', () => {
+    const fronts = new Map(fabric.devices.filter((d) => d.attachedTo !== undefined).map((d) => [d.attachedTo!, d]));
+    const modes = new Map(place(policy, fabric, ir).devices.map((d) => [d.device, d.mode]));
+    const behind = (x: Explanation['src']): string | undefined => (x.attachment ? fronts.get(x.attachment)?.name : undefined);
+    const flows = generateFlows(makeRng(11), policy, fabric, 3000);
+    const seen = new Map<string, number>();
+    let mismatches = 0;
+    for (const f of flows) {
+      const x = explainer.explain(f);
+      const ref = reference.verdict(f);
+      if (x.verdict !== ref.verdict) mismatches++;
+      // Between two endpoints of one host the flow never reaches the wire.
+      if (!x.path || x.src.attachment === x.dst.attachment) continue;
+      for (const dpu of [behind(x.src), behind(x.dst)]) {
+        if (dpu === undefined) continue;
+        const device = fabric.devices.find((d) => d.name === dpu)!;
+        const pts = x.points.filter((p) => p.device === dpu);
+        seen.set(dpu, (seen.get(dpu) ?? 0) + 1);
+        if (pts.length === 0) mismatches++;
+        for (const p of pts) {
+          if (p.mode !== modes.get(dpu) || p.profile !== device.profile) mismatches++;
+          if (p.decision === 'deny' && ref.verdict === 'allow') mismatches++;
+          if (p.mode === 'exact' && p.decision !== ref.verdict) mismatches++;
+        }
+      }
+    }
+    console.log(`explain: ${[...seen].map(([d, n]) => `${n} flows through ${d}`).join(', ')}, ${mismatches} mismatches`);
+    expect(mismatches).toBe(0);
+    expect([...seen.keys()].sort()).toEqual(['dpu3', 'smartnic5']);
+  });
+});
+
+describe('explain on the dpu-wire lab topology', () => {
+  const wirePolicy = loadPolicy('test/fixtures/lab-dpu/policy.yaml');
+  const wire = loadInventory('lab/topologies/dpu-wire.clab.yml');
+  const wireIr = buildIr(wirePolicy, wire);
+  const wireExplainer = new Explainer(wirePolicy, wire, wireIr, place(wirePolicy, wire, wireIr));
+  const wireRef = new ReferenceEvaluator(wirePolicy, wire);
+
+  it('a DPU in front of a host without an agent decides exactly, both ways, and drops what the reference denies', () => {
+    const cases = [
+      { f: flow('10.1.0.11', '10.1.0.21', 6, 5432), point: 'dpu2 eth1 egress exact' },
+      { f: flow('10.1.0.11', '10.1.0.21', 6, 80), point: 'dpu2 eth1 egress exact' },
+      { f: flow('10.1.0.21', '10.1.0.31', 6, 5432), point: 'dpu2 eth1 ingress exact' },
+      { f: flow('10.1.0.21', '10.1.0.11', 17, 53), point: 'dpu2 eth1 ingress exact' },
+    ];
+    for (const { f, point } of cases) {
+      const x = wireExplainer.explain(f);
+      const ref = wireRef.verdict(f);
+      expect(x.verdict).toBe(ref.verdict);
+      const p = x.points.find((q) => q.device === 'dpu2')!;
+      expect(`${p.device} ${p.interface} ${p.direction} ${p.mode}`).toBe(point);
+      expect(p).toMatchObject({ profile: 'bluefield', decision: ref.verdict });
+      expect(x.droppedAt?.device).toBe(ref.verdict === 'deny' ? 'dpu2' : undefined);
+    }
   });
 });

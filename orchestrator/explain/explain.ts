@@ -4,7 +4,7 @@
 // compiled IR and the placement, so a disagreement between the two shows up
 // here instead of in production.
 
-import type { Endpoint, Fabric } from '../../inventory/model.ts';
+import type { DpuProfile, Endpoint, Fabric } from '../../inventory/model.ts';
 import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
 import { formatSpan } from '../diagnostics.ts';
 import type { Flow, Verdict } from '../flow.ts';
@@ -32,6 +32,8 @@ export interface PointDecision {
   interface: string;
   direction: 'ingress' | 'egress';
   mode: EnforcementMode;
+  /** DPUs and SmartNICs: the NIC profile the point runs on. */
+  profile?: DpuProfile;
   /** pass: a prefilter lets it through and leaves the decision to the exact points on the path. */
   decision: 'allow' | 'deny' | 'pass';
   why: string;
@@ -164,20 +166,24 @@ export class Explainer {
     const verdict: Verdict = rule >= 0 ? this.ir.rules[rule].action : this.ir.defaultAction;
     const ruleName = rule >= 0 ? `rule ${this.ir.rules[rule].name}` : `default ${this.ir.defaultAction}`;
     const out: PointDecision[] = [];
-    const exact = (dp: DevicePlacement, iface: string, direction: PointDecision['direction'], why: string): void => {
-      out.push({ device: dp.device, target: dp.target, interface: iface, direction, mode: 'exact', decision: verdict, why: `${why}; ${ruleName}` });
+    const profileOf = (dp: DevicePlacement): { profile?: DpuProfile } => {
+      const profile = this.fabric.devices.find((d) => d.name === dp.device)?.profile;
+      return profile ? { profile } : {};
     };
-    const prefilter = (dp: DevicePlacement, port: string): void => {
+    const exact = (dp: DevicePlacement, iface: string, direction: PointDecision['direction'], why: string): void => {
+      out.push({ device: dp.device, target: dp.target, interface: iface, direction, mode: 'exact', ...profileOf(dp), decision: verdict, why: `${why}; ${ruleName}` });
+    };
+    const prefilter = (dp: DevicePlacement, port: string, direction: PointDecision['direction'], passWhy?: string): void => {
       const placed =
         rule >= 0 &&
         this.ir.rules[rule].action === 'deny' &&
-        this.placement.rules[rule]?.points.some((p) => p.device === dp.device && p.mode === 'prefilter' && p.attach === `${port} ingress`);
+        this.placement.rules[rule]?.points.some((p) => p.device === dp.device && p.mode === 'prefilter' && p.attach === `${port} ${direction}`);
       const why = placed
         ? `deny rule ${this.ir.rules[rule].name} is placed here, close to the source`
         : verdict === 'allow'
           ? `${ruleName} allows it; a prefilter only drops`
-          : `${ruleName}; a prefilter carries deny rules only, an exact point on the path drops it`;
-      out.push({ device: dp.device, target: dp.target, interface: port, direction: 'ingress', mode: 'prefilter', decision: placed ? 'deny' : 'pass', why });
+          : `${ruleName}; ${passWhy ?? 'a prefilter carries deny rules only, an exact point on the path drops it'}`;
+      out.push({ device: dp.device, target: dp.target, interface: port, direction, mode: 'prefilter', ...profileOf(dp), decision: placed ? 'deny' : 'pass', why });
     };
     hops.forEach((hop, i) => {
       const dp = this.devices.get(hop.device);
@@ -191,14 +197,19 @@ export class Explainer {
           break;
         case 'dpu':
         case 'smartnic':
+          // In the wire both ways: what leaves its host enters on the host port, what goes to it leaves by that port.
           if (role(hop.in) === 'host') {
             if (dp.mode === 'exact') exact(dp, hop.in!, 'ingress', `leaving ${hop.device}'s host, which runs no agent`);
-            else prefilter(dp, hop.in!);
+            else prefilter(dp, hop.in!, 'ingress');
           }
-          if (role(hop.out) === 'host' && dp.mode === 'exact') exact(dp, hop.out!, 'egress', `entering ${hop.device}'s host, which runs no agent`);
+          if (role(hop.out) === 'host') {
+            const host = this.fabric.devices.find((d) => d.name === hop.device)?.attachedTo ?? 'its host';
+            if (dp.mode === 'exact') exact(dp, hop.out!, 'egress', `entering ${hop.device}'s host, which runs no agent`);
+            else prefilter(dp, hop.out!, 'egress', `${hop.device} prefilters close to the source, and ${host}'s agent decides what enters it`);
+          }
           break;
         case 'switch':
-          if (role(hop.in) === 'host') prefilter(dp, hop.in!);
+          if (role(hop.in) === 'host') prefilter(dp, hop.in!, 'ingress');
           // Switches check ports facing unmanaged endpoints on ingress only:
           // traffic towards such an endpoint was decided at its source.
           if (role(hop.in) === 'unmanaged-endpoint') exact(dp, hop.in!, 'ingress', `traffic from ${srcEp?.name ?? 'the source'} (unmanaged behind ${hop.device}:${hop.in}) is checked as it enters`);
@@ -242,7 +253,7 @@ export function formatExplanation(x: Explanation): string {
   if (x.path) lines.push(`path:     ${x.path.text}`);
   if (x.points.length) {
     lines.push('enforcement points:');
-    const rows = x.points.map((p) => [p.device, `${p.interface} ${p.direction}`, p.mode, p.decision, p.why]);
+    const rows = x.points.map((p) => [p.profile ? `${p.device} (${p.profile})` : p.device, `${p.interface} ${p.direction}`, p.mode, p.decision, p.why]);
     const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c].length)));
     for (const r of rows) lines.push(`  ${r.slice(0, 4).map((c, i) => c.padEnd(w[i])).join('  ')}  ${r[4]}`);
   } else {
