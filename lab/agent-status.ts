@@ -6,6 +6,7 @@
 // tells which device dropped a probe; its attach points say what a DPU loaded
 // and in which mode.
 
+import { logger } from '../orchestrator/log.ts';
 import { WEFT_BIN } from '../orchestrator/package-root.ts';
 import { pool, run } from './exec.ts';
 import type { LabState } from './state.ts';
@@ -37,6 +38,8 @@ export interface AgentStatus {
 /** Per-rule hit counters of one device: policy rule index (-1: the default action) to hits. */
 export type RuleHits = Map<number, bigint>;
 
+const log = logger('lab-agent-status');
+
 /** Roles whose nodes run Weft's agent (reached over SSH by the rollout). */
 export const AGENT_ROLES: readonly string[] = ['host', 'dpu', 'smartnic'];
 
@@ -61,11 +64,19 @@ export function ruleHits(s: AgentStatus): RuleHits {
   return m;
 }
 
-/** Hit counters of every listed node, read a few at a time (each read is a node process). */
+/**
+ * Hit counters of every listed node, read a few at a time (each read is a
+ * node process). A node whose agent cannot report is left out, with a
+ * warning: its drops are then attributed by placement, not counted.
+ */
 export async function readRuleHits(state: LabState, nodes: string[], concurrency = 4): Promise<Map<string, RuleHits>> {
   const out = new Map<string, RuleHits>();
   await pool(nodes, concurrency, async (n) => {
-    out.set(n, ruleHits(await readAgentStatus(state, n)));
+    try {
+      out.set(n, ruleHits(await readAgentStatus(state, n)));
+    } catch (e) {
+      log.warn({ node: n, err: e instanceof Error ? e.message : String(e) }, 'no rule counters from this node');
+    }
   });
   return out;
 }

@@ -40,9 +40,11 @@ export interface DpuLoad {
   /** The bundle's target and enforcement mode for the device. */
   target: TargetName;
   mode: EnforcementMode;
-  /** From the agent: the generation it runs and where its programs are attached. */
-  generation: number;
+  /** From the agent: the generation it runs and where its programs are attached (none when it could not report). */
+  generation?: number;
   attach: AgentAttach[];
+  /** Why the agent's status could not be read. */
+  statusError?: string;
 }
 
 export async function labApply(opts: LabApplyOptions): Promise<LabApplyResult> {
@@ -84,8 +86,13 @@ export async function labApply(opts: LabApplyOptions): Promise<LabApplyResult> {
   for (const d of loadInventory(state.inventory).devices) {
     const md = manifest.devices.find((m) => m.name === d.name);
     if ((d.kind !== 'dpu' && d.kind !== 'smartnic') || !md || !running.has(d.name)) continue;
-    const s = await readAgentStatus(state, d.name);
-    dpus.push({ device: d.name, kind: d.kind, profile: d.profile ?? 'generic', target: md.target, mode: md.mode, generation: s.generation, attach: s.attach });
+    const base = { device: d.name, kind: d.kind, profile: d.profile ?? 'generic', target: md.target, mode: md.mode };
+    try {
+      const s = await readAgentStatus(state, d.name);
+      dpus.push({ ...base, generation: s.generation, attach: s.attach });
+    } catch (e) {
+      dpus.push({ ...base, attach: [], statusError: e instanceof Error ? e.message : String(e) });
+    }
   }
   return { lab: opts.lab, bundle: outDir, seconds: (performance.now() - t0) / 1000, code, results, dpus };
 }
@@ -94,7 +101,8 @@ export function formatLabApply(r: LabApplyResult): string {
   const lines = [`lab ${r.lab}: bundle ${r.bundle}, pushed from the management namespace in ${r.seconds.toFixed(1)}s`, formatResults(r.results)];
   if (r.dpus.length > 0) lines.push('DPUs and SmartNICs (weft agent status in the node):');
   for (const d of r.dpus) {
-    lines.push(`  ${d.device.padEnd(12)} ${d.kind} ${d.profile}, ${d.mode} (${d.target} target), generation ${d.generation}: ${formatAttach(d.attach)}`);
+    const runs = d.statusError === undefined ? `generation ${d.generation}: ${formatAttach(d.attach)}` : `agent status unavailable: ${d.statusError}`;
+    lines.push(`  ${d.device.padEnd(12)} ${d.kind} ${d.profile}, ${d.mode} (${d.target} target), ${runs}`);
   }
   return lines.join('\n');
 }
