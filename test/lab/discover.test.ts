@@ -174,7 +174,7 @@ describe.runIf(enabled)('weft discover on the lab', () => {
 });
 
 describe.runIf(enabled)('weft discover on the example lab', () => {
-  it('rebuilds the containerlab file exactly over SNMP and LLDP, the DPU in front of its host', async () => {
+  it('rebuilds the containerlab file exactly over SNMP and LLDP, the DPU and SmartNIC in front of their hosts', async () => {
     const example = join(repo, 'lab/topologies/example.clab.yml');
     const ex = labName('dex');
     try {
@@ -187,6 +187,7 @@ describe.runIf(enabled)('weft discover on the example lab', () => {
       expect(j.devices).toHaveLength(clab.devices.length);
       expect(j.links).toHaveLength(clab.links.length);
       expect(j.devices.find((d) => d.name === 'dpu3')).toMatchObject({ kind: 'dpu', profile: 'bluefield', attachedTo: 'host3' });
+      expect(j.devices.find((d) => d.name === 'smartnic5')).toMatchObject({ kind: 'smartnic', profile: 'nfp', attachedTo: 'host5' });
       console.log(`discover example: ${j.devices.length} devices, ${j.links.length} links, equal to ${example}`);
     } finally {
       await destroy(ex);
