@@ -76,7 +76,7 @@ describe('attributeDrops', () => {
       { device: 'dpu3', kind: 'dpu', by: 'counters', probes: 1, hits: { default: 3 } },
     ]);
     expect(formatDrops(drops, 0)).toEqual([
-      'dropped at leaf2 (switch): 1 probes; placed there (switch counters are not read)',
+      'dropped at leaf2 (switch): 1 probes; placed there (its counters are not read)',
       'dropped at host1 (host): 1 probes; its rule counters moved: default +1',
       'dropped at dpu3 (dpu): 1 probes; its rule counters moved: default +3',
     ]);

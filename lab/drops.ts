@@ -3,16 +3,16 @@
 // source; the first device whose hit counter for the probe's deciding rule
 // moved during the run (read from its agent before and after) takes the drop,
 // one probe per hit, so a device is named only where its own counters saw the
-// packets. Switches' counters are not read here: a switch on the path that
-// placement says drops the flow takes it, and the report says it was placed,
-// not counted.
+// packets. A device whose counters were not read (switches; an agent that
+// could not report) takes the drop where placement says it drops the flow,
+// and the report says it was placed, not counted.
 
 import type { DeviceKind, Fabric } from '../inventory/model.ts';
 import type { Explainer } from '../orchestrator/explain/explain.ts';
 import type { Flow } from '../orchestrator/flow.ts';
 import type { RuleHits } from './agent-status.ts';
 
-/** counters: the device's own rule counter moved; placement: a switch placement says drops it (its counters are not read). */
+/** counters: the device's own rule counter moved; placement: its counters were not read, and placement says it drops the flow. */
 export type DropWitness = 'counters' | 'placement';
 
 export interface DropPoint {
@@ -89,7 +89,7 @@ export function summarizeDrops(fabric: Fabric, points: (DropPoint | undefined)[]
 
 export function formatDrops(drops: DeviceDrops[], unattributed: number): string[] {
   const lines = drops.map((d) => {
-    const how = d.by === 'counters' ? `its rule counters moved: ${Object.entries(d.hits).map(([r, n]) => `${r} +${n}`).join(', ')}` : 'placed there (switch counters are not read)';
+    const how = d.by === 'counters' ? `its rule counters moved: ${Object.entries(d.hits).map(([r, n]) => `${r} +${n}`).join(', ')}` : 'placed there (its counters are not read)';
     return `dropped at ${d.device} (${d.kind}): ${d.probes} probes; ${how}`;
   });
   if (unattributed > 0) lines.push(`dropped where no counter or placement accounts for it: ${unattributed} probes`);
