@@ -11,7 +11,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentApply, agentRemove, paths, preflight, readState, writeJsonAtomic, type AgentOptions, type ApplyResult } from './agent.ts';
@@ -76,14 +76,16 @@ export function applyConfirmed(bundleDir: string, device: string, o: AgentOption
   const { runDir } = paths(o);
   const state = readState(runDir);
   // A timer already running keeps the generation it would go back to: the last one confirmed.
-  const earlier = claimPendingConfirm(runDir);
-  if (earlier) stopTimer(earlier);
+  // It is stopped only once the new apply succeeded: until then it still guards the unconfirmed one.
+  const earlier = readPendingConfirm(runDir);
   const previous = earlier
     ? { bundle: earlier.previousBundle, generation: earlier.previousGeneration, logRate: earlier.previousLogRate }
     : state
       ? { bundle: keepConfirmed(runDir, state.bundle, state.device), generation: state.generation, logRate: state.logRate }
       : { bundle: null, generation: null, logRate: null };
   const r = agentApply(bundleDir, device, o);
+  const superseded = earlier && claimPendingConfirm(runDir, earlier.token);
+  if (superseded) stopTimer(superseded);
   const token = randomBytes(8).toString('hex');
   const deadline = new Date(Date.now() + withinMs).toISOString();
   const out = openSync(join(runDir, CONFIRM_LOG), 'a', 0o600);
@@ -109,7 +111,6 @@ export function applyConfirmed(bundleDir: string, device: string, o: AgentOption
     previousLogRate: previous.logRate,
     timerPid,
   };
-  mkdirSync(runDir, { recursive: true });
   writeJsonAtomic(join(runDir, PENDING_FILE), pending);
   log.info({ device, deadline, revertsTo: previous.generation }, 'applied; awaiting confirmation');
   return { ...r, confirmBy: deadline, revertsTo: previous.generation };
@@ -145,7 +146,8 @@ export function agentConfirm(device: string, o: AgentOptions): ConfirmResult {
 }
 
 export interface RevertResult {
-  outcome: 'confirmed' | 'reverted' | 'removed';
+  /** settled: confirmed, superseded by a later apply, or removed before the deadline; nothing to do. */
+  outcome: 'settled' | 'reverted' | 'removed';
   device?: string;
   generation?: number;
 }
@@ -154,10 +156,10 @@ export interface RevertResult {
 export async function revertUnconfirmed(o: AgentOptions, token: string): Promise<RevertResult> {
   const { runDir } = paths(o);
   const first = readPendingConfirm(runDir);
-  if (!first || first.token !== token) return { outcome: 'confirmed' };
+  if (!first || first.token !== token) return { outcome: 'settled' };
   await sleep(Math.max(0, Date.parse(first.deadline) - Date.now()));
   const p = claimPendingConfirm(runDir, token);
-  if (!p) return { outcome: 'confirmed' };
+  if (!p) return { outcome: 'settled' };
   log.warn({ device: p.device, generation: p.generation, revertsTo: p.previousGeneration }, 'not confirmed in time: reverting');
   if (p.previousBundle === null) {
     agentRemove(o);
