@@ -62,7 +62,7 @@ async function bundleInto(tmp: string): Promise<AgentManifest> {
       {
         name: 'koffi-native-beside-agent',
         setup(b) {
-          b.onResolve({ filter: /^\.\/src\/static\.js$/ }, (a) => (a.importer.includes(`${'node_modules'}/koffi/`) ? { path: shim } : undefined));
+          b.onResolve({ filter: /^\.\/src\/static\.js$/ }, (a) => (a.importer.includes('/node_modules/koffi/') ? { path: shim } : undefined));
         },
       },
     ],

@@ -9,7 +9,7 @@ import { runCommand, type CliIo } from '../../orchestrator/cli/command.ts';
 import { agentCommandFor } from '../../orchestrator/cli/agent.ts';
 import { AGENT_VERSION } from './agent-version.ts';
 
-providePino({ pino } as typeof import('pino'));
+providePino({ pino });
 
 const io: CliIo = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
