@@ -255,7 +255,7 @@ function forgetSlot(runDir: string, slot: number): void {
   rmSync(slotDir(runDir, slot), { recursive: true, force: true });
 }
 
-export function openPinnedMaps(pinDir: string): MapFds {
+function openPinnedMaps(pinDir: string): MapFds {
   const fds = {} as Record<MapConcern, number>;
   for (const c of MAP_CONCERNS) {
     const fd = libbpf.objGet(join(pinDir, MAP[c]));
@@ -268,7 +268,7 @@ export function openPinnedMaps(pinDir: string): MapFds {
   return { fds };
 }
 
-export function closeFds(m: MapFds): void {
+function closeFds(m: MapFds): void {
   for (const fd of Object.values(m.fds)) libbpf.closeFd(fd);
 }
 
