@@ -112,7 +112,8 @@ describe.skipIf(why !== undefined)('shipped host agent: commit-confirmed', () =>
   });
 
   it('keeps an apply that is confirmed in time', async () => {
-    const applied = JSON.parse(await applyThenKillGroup(bundles.p2.path, '3s')) as { generation: number; confirmBy: string };
+    // Long enough for two agent runs (a wrong confirm, then the right one) on a loaded machine.
+    const applied = JSON.parse(await applyThenKillGroup(bundles.p2.path, '8s')) as { generation: number; confirmBy: string };
     const wrong = await agent.run(['confirm', '--device', 'host2', '--netns', nsA]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('awaits confirmation for device host1, not host2');
