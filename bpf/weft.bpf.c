@@ -15,6 +15,10 @@
  *      ingress), or the default action when no cell matches    -> allow
  *      (tracked, marked seen) | deny (drop)
  *
+ * A verdict of row 9 by a cell whose rule has `log: true` is also flow-logged
+ * (lib/flowlog.h, rate limited), at the hook that decides it: TC for an
+ * allow (XDP leaves allows to TC), XDP or TC for a deny.
+ *
  * XDP (uplink ingress) follows rows 2-5 and 7-9 with "the destination is
  * not local" at row 6, never tracks, and only drops where row 9 denies; a
  * fragment is left to TC. Every XDP drop is therefore a TC drop too.
@@ -38,6 +42,7 @@
 #include "lib/ct.h"
 #include "lib/stats.h"
 #include "lib/failsafe.h"
+#include "lib/flowlog.h"
 
 enum weft_hook {
 	WEFT_HOOK_TC,
@@ -107,27 +112,33 @@ static __always_inline enum weft_outcome weft_judge(struct weft_pkt *pkt, enum w
 	}
 
 	struct weft_policy_value cell;
+	__u8 dir = hook == WEFT_HOOK_TC && src_local ? WEFT_DIR_EGRESS : WEFT_DIR_INGRESS;
 	int hit;
 
-	if (hook == WEFT_HOOK_TC && src_local)
-		hit = weft_policy_lookup(s.slot, WEFT_DIR_EGRESS, &f, src.id, dst.id, &cell);
+	if (dir == WEFT_DIR_EGRESS)
+		hit = weft_policy_lookup(s.slot, dir, &f, src.id, dst.id, &cell);
 	else
-		hit = weft_policy_lookup(s.slot, WEFT_DIR_INGRESS, &f, dst.id, src.id, &cell);
+		hit = weft_policy_lookup(s.slot, dir, &f, dst.id, src.id, &cell);
 
 	__u8 verdict = hit ? cell.verdict : s.deflt;
 	__u32 rule_plus_one = hit ? cell.rule + 1 : WEFT_STATS_DEFAULT_INDEX;
+	int logged = hit && (cell.flags & WEFT_POLICY_FLAG_LOG);
 
 	if (verdict == WEFT_VERDICT_ALLOW) {
 		if (hook == WEFT_HOOK_XDP)
 			return WEFT_PASS;
-		weft_count_rule(&s, rule_plus_one);
+		weft_count_rule(&s, rule_plus_one, pkt->len);
 		weft_count(WEFT_CNT_ALLOW_POLICY);
+		if (logged)
+			weft_flowlog(&f, &s, cell.rule, verdict, dir, WEFT_FLOWLOG_HOOK_TC, pkt->len);
 		if (weft_ct_track(&f, s.generation) < 0)
 			weft_count(WEFT_CNT_CT_FULL);
 		return WEFT_PASS_JUDGED;
 	}
-	weft_count_rule(&s, rule_plus_one);
+	weft_count_rule(&s, rule_plus_one, pkt->len);
 	weft_count(hook == WEFT_HOOK_XDP ? WEFT_CNT_XDP_DROP : WEFT_CNT_DENY_POLICY);
+	if (logged)
+		weft_flowlog(&f, &s, cell.rule, verdict, dir, hook == WEFT_HOOK_XDP ? WEFT_FLOWLOG_HOOK_XDP : WEFT_FLOWLOG_HOOK_TC, pkt->len);
 	return WEFT_DROP;
 }
 

@@ -10,14 +10,18 @@ import { spawn } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { nodeEntry } from '../orchestrator/package-root.ts';
+import { remoteAgentDir } from '../targets/host/agent-ship.ts';
 import { run } from './exec.ts';
 import { labsRoot, type LabProcess } from './state.ts';
 
 /** The host agent's run directory (and the parent of the labs' state by default). */
-const WEFT_RUN = '/run/weft';
+export const WEFT_RUN = '/run/weft';
 
 /** Where a rollout stages bundles inside a lab node (the node's private /run/weft). */
 export const NODE_STAGING_DIR = `${WEFT_RUN}/bundles`;
+
+/** Where the rollout ships the host agent inside a lab node: beside the staging directory, so in the node's own /run/weft, never the checkout. */
+export const NODE_AGENT_DIR = remoteAgentDir(NODE_STAGING_DIR);
 
 export interface SshKeys {
   /** Private key of the per-lab client; referenced from the inventory, never copied into it. */

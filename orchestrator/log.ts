@@ -20,10 +20,20 @@ function isLevel(name: string): name is Level {
 let level: Level = isLevel(process.env.WEFT_LOG_LEVEL ?? '') ? (process.env.WEFT_LOG_LEVEL as Level) : 'warn';
 let root: PinoLogger | undefined;
 const children: PinoLogger[] = [];
+type PinoModule = Pick<typeof import('pino'), 'pino'>;
+let bundledPino: PinoModule | undefined;
+
+/**
+ * For a program bundled into one file (the shipped host agent), where no
+ * node_modules holds pino at run time: the module its entry point imported.
+ */
+export function providePino(m: PinoModule): void {
+  bundledPino = m;
+}
 
 function pinoChild(component: string): PinoLogger {
   if (!root) {
-    const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
+    const { pino } = bundledPino ?? (createRequire(import.meta.url)('pino') as PinoModule);
     root = pino({ level }, pino.destination(2));
   }
   const child = root.child({ component }, { level });

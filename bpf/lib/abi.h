@@ -9,9 +9,11 @@
 #define WEFT_MAP_PLEN weft_plen_v1
 #define WEFT_MAP_CT weft_ct_v1
 #define WEFT_MAP_CT_REMOTES weft_ctremotes_v1
-#define WEFT_MAP_STATS weft_stats_v2
+#define WEFT_MAP_STATS weft_stats_v3
 #define WEFT_MAP_COUNTERS weft_counters_v2
 #define WEFT_MAP_FAILSAFE weft_failsafe_v1
+#define WEFT_MAP_FLOWLOG weft_flowlog_v1
+#define WEFT_MAP_LOG_RATE weft_lograte_v1
 
 #define WEFT_VERDICT_ALLOW 1
 #define WEFT_VERDICT_DENY 2
@@ -34,11 +36,17 @@
 #define WEFT_PLEN_TABLES 3
 #define WEFT_PLEN_MAX 256
 #define WEFT_POLICY_VALUE 8
+#define WEFT_POLICY_FLAG_LOG 1
+#define WEFT_FLOWLOG_EVENT 64
+#define WEFT_FLOWLOG_HOOK_TC 0
+#define WEFT_FLOWLOG_HOOK_XDP 1
+#define WEFT_FLOWLOG_RING_BYTES 262144
+#define WEFT_LOGRATE_VALUE 16
 #define WEFT_CT_KEY 40
 #define WEFT_CT_VALUE 8
 #define WEFT_FAILSAFE_KEY 20
 #define WEFT_STATS_DEFAULT_INDEX 0
-#define WEFT_STATS_VALUE 16
+#define WEFT_STATS_VALUE 24
 #define WEFT_IR_PROTO_OTHER 0
 #define WEFT_ANY_REMOTE 0
 #define WEFT_DEFAULT_SEEN_MARK 0x00100000
@@ -57,7 +65,10 @@ enum weft_counter {
 	WEFT_CNT_XDP_DROP = 10,
 	WEFT_CNT_XDP_DROP_EARLY = 11,
 	WEFT_CNT_CT_FULL = 12,
-	WEFT_CNT__MAX = 13,
+	WEFT_CNT_LOG_EMITTED = 13,
+	WEFT_CNT_LOG_SUPPRESSED = 14,
+	WEFT_CNT_LOG_LOST = 15,
+	WEFT_CNT__MAX = 16,
 };
 
 #endif /* WEFT_ABI_H */

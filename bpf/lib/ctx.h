@@ -9,6 +9,7 @@
 struct weft_pkt {
 	void *data;
 	void *data_end;
+	__u32 len; /* the whole packet's length in bytes (per-rule byte counters) */
 };
 
 static __always_inline struct weft_pkt weft_pkt_from_xdp(struct xdp_md *ctx)
@@ -16,6 +17,7 @@ static __always_inline struct weft_pkt weft_pkt_from_xdp(struct xdp_md *ctx)
 	struct weft_pkt p = {
 		.data = (void *)(long)ctx->data,
 		.data_end = (void *)(long)ctx->data_end,
+		.len = ctx->data_end - ctx->data,
 	};
 	return p;
 }
@@ -35,6 +37,7 @@ static __always_inline struct weft_pkt weft_pkt_from_skb(struct __sk_buff *skb)
 	struct weft_pkt p = {
 		.data = (void *)(long)skb->data,
 		.data_end = (void *)(long)skb->data_end,
+		.len = skb->len,
 	};
 	return p;
 }

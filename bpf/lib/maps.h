@@ -12,11 +12,15 @@
 struct weft_cfg {
 	__u32 stats_stride; /* rule counters per slot: rules + 1 */
 	__u32 seen_mark;    /* skb mark bit of an already judged packet; 0: off */
+	__u32 log_rate;     /* flow log events per second, per CPU */
+	__u32 log_burst;    /* flow log events a CPU may emit at once after a quiet spell */
 };
 
 const volatile struct weft_cfg weft_cfg = {
 	.stats_stride = 1,
 	.seen_mark = WEFT_DEFAULT_SEEN_MARK,
+	.log_rate = 100,
+	.log_burst = 100,
 };
 
 /* u32 slots, see WEFT_CTL_*: the loader fills the inactive slot's entries

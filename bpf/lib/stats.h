@@ -1,6 +1,6 @@
 /* Counters, per CPU so the fast path never contends and never writes a
- * policy value: rule hits (slot * stride + rule + 1; + 0 for the default
- * action) and global event counters (enum weft_counter).
+ * policy value: rule hits in packets and bytes (slot * stride + rule + 1;
+ * + 0 for the default action) and global event counters (enum weft_counter).
  *
  * A rule hit counter carries the generation it counts for: the first hit in
  * a new generation restarts it, so switching slots never has to clear
@@ -12,6 +12,7 @@
 
 struct weft_rule_hits {
 	__u64 count;
+	__u64 bytes;
 	__u32 generation;
 	__u32 pad;
 };
@@ -40,7 +41,7 @@ static __always_inline void weft_count(enum weft_counter c)
 }
 
 /* rule_plus_one: 0 for the default action, else IR rule index + 1. */
-static __always_inline void weft_count_rule(const struct weft_slot *s, __u32 rule_plus_one)
+static __always_inline void weft_count_rule(const struct weft_slot *s, __u32 rule_plus_one, __u32 len)
 {
 	__u32 k = s->slot * weft_cfg.stats_stride + rule_plus_one;
 	struct weft_rule_hits *v = bpf_map_lookup_elem(&WEFT_MAP_STATS, &k);
@@ -50,8 +51,10 @@ static __always_inline void weft_count_rule(const struct weft_slot *s, __u32 rul
 	if (v->generation != s->generation) {
 		v->generation = s->generation;
 		v->count = 0;
+		v->bytes = 0;
 	}
 	v->count += 1;
+	v->bytes += len;
 }
 
 #endif /* WEFT_STATS_H */

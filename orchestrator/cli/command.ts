@@ -1,6 +1,7 @@
 // The shape of one CLI verb, and the argument parser every verb uses.
 
-import { InputError } from '../diagnostics.ts';
+import { formatDiagnostic, InputError, UnsupportedError } from '../diagnostics.ts';
+import { setLogLevel } from '../log.ts';
 
 export interface OptionSpec {
   name: string; // long name without dashes
@@ -105,8 +106,8 @@ export function parseArgs(argv: string[], specs: OptionSpec[]): ParsedArgs {
   return { positional, options };
 }
 
-export function formatHelp(cmd: CliCommand): string {
-  const lines = [`weft ${cmd.name}: ${cmd.summary}`, '', `usage: ${cmd.usage}`, '', 'options:'];
+export function formatHelp(cmd: CliCommand, title = `weft ${cmd.name}`): string {
+  const lines = [`${title}: ${cmd.summary}`, '', `usage: ${cmd.usage}`, '', 'options:'];
   for (const s of [...cmd.options, ...COMMON_OPTIONS]) {
     const arg = s.type === 'boolean' ? '' : ` <${s.type}>`;
     const req = s.required ? ' (required)' : '';
@@ -127,6 +128,39 @@ export function num(args: ParsedArgs, name: string): number | undefined {
 }
 export function flag(args: ParsedArgs, name: string): boolean {
   return args.options[name] === true;
+}
+
+/**
+ * Parses argv for one verb and runs it, turning errors into exit codes: 2
+ * for bad input (usage, diagnostics, unsupported), 1 for anything else.
+ * `title` names the command in messages (`weft-agent` for the shipped host
+ * agent, whose argv starts after the verb).
+ */
+export async function runCommand(cmd: CliCommand, argv: string[], io: CliIo, title = `weft ${cmd.name}`): Promise<number> {
+  try {
+    const args = parseArgs(argv, cmd.options);
+    if (args.options.help) {
+      io.out(formatHelp(cmd, title));
+      return 0;
+    }
+    setLogLevel(String(args.options['log-level'] ?? 'warn'));
+    return await cmd.run(args, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`${title}: ${e.message}\n\n${formatHelp(cmd, title)}`);
+      return 2;
+    }
+    if (e instanceof InputError) {
+      for (const d of e.diagnostics) io.err(formatDiagnostic(d));
+      return 2;
+    }
+    if (e instanceof UnsupportedError) {
+      io.err(`${title}: ${e.message}`);
+      return 2;
+    }
+    io.err(`${title}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
 }
 
 export { InputError };

@@ -1,10 +1,8 @@
 // `weft` entry point: dispatches to one module per verb, imported only when
 // that verb runs (see commands.ts).
 
-import { formatDiagnostic, InputError, UnsupportedError } from '../diagnostics.ts';
-import { setLogLevel } from '../log.ts';
 import { packageVersion } from '../package-root.ts';
-import { formatHelp, parseArgs, UsageError, type CliIo } from './command.ts';
+import { runCommand, type CliIo } from './command.ts';
 import { COMMANDS, type VerbEntry } from './commands.ts';
 
 const stdio: CliIo = {
@@ -34,29 +32,5 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     io.err(`weft: unknown command "${verb}" (valid: ${COMMANDS.map((c) => c.name).join(', ')})`);
     return 2;
   }
-  const cmd = await entry.load();
-  try {
-    const args = parseArgs(rest, cmd.options);
-    if (args.options.help) {
-      io.out(formatHelp(cmd));
-      return 0;
-    }
-    setLogLevel(String(args.options['log-level'] ?? 'warn'));
-    return await cmd.run(args, io);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`weft ${cmd.name}: ${e.message}\n\n${formatHelp(cmd)}`);
-      return 2;
-    }
-    if (e instanceof InputError) {
-      for (const d of e.diagnostics) io.err(formatDiagnostic(d));
-      return 2;
-    }
-    if (e instanceof UnsupportedError) {
-      io.err(`weft ${cmd.name}: ${e.message}`);
-      return 2;
-    }
-    io.err(`weft ${cmd.name}: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
-  }
+  return runCommand(await entry.load(), rest, io);
 }

@@ -16,7 +16,7 @@ import type { TargetName } from '../../targets/contract.ts';
 import type { Bundle } from '../compile/bundle.ts';
 import type { ManifestDevice } from '../compile/manifest.ts';
 import { logger } from '../log.ts';
-import { WEFT_BIN } from '../package-root.ts';
+import { agentCommandLine, remoteAgentDir, shipAgent } from '../../targets/host/agent-ship.ts';
 import { bundleDigest } from './history.ts';
 import { pushSwitch } from './switches.ts';
 import { SshSession } from './ssh.ts';
@@ -169,13 +169,19 @@ async function pushHost(bundle: Bundle, device: Device, md: ManifestDevice, key:
   try {
     const remote = posix.join(stagingDir, `${device.name}-${md.generation.slice(0, 16)}`);
     const files = await session.upload(bundle.dir, remote);
-    const cmd = `${process.execPath} ${WEFT_BIN} agent apply ${remote} --device ${device.name} --json`;
+    const cmd = await hostAgentCommand(session, device.name, stagingDir, ['apply', remote, '--device', device.name, '--json']);
     const r = await session.exec(cmd);
     if (r.code !== 0) throw new Error(`weft agent apply on ${device.name} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
     return `${files} files copied, agent applied ${md.generation.slice(0, 12)}`;
   } finally {
     session.close();
   }
+}
+
+/** Ships the host agent beside the staging directory if the host's copy differs; returns the command running it there. */
+async function hostAgentCommand(session: SshSession, device: string, stagingDir: string, args: string[]): Promise<string> {
+  const shipped = await shipAgent(session, remoteAgentDir(stagingDir), device);
+  return agentCommandLine(shipped.agentDir, args);
 }
 
 /** Pushes one device's artefacts from `bundle` over its transport; returns what happened. */

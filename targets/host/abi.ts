@@ -14,9 +14,11 @@ export const MAP = {
   plen: 'weft_plen_v1',
   ct: 'weft_ct_v1',
   ctRemotes: 'weft_ctremotes_v1',
-  stats: 'weft_stats_v2',
+  stats: 'weft_stats_v3',
   counters: 'weft_counters_v2',
   failsafe: 'weft_failsafe_v1',
+  flowlog: 'weft_flowlog_v1',
+  logRate: 'weft_lograte_v1',
 } as const;
 export type MapConcern = keyof typeof MAP;
 
@@ -70,8 +72,25 @@ export const PLEN_TABLES = 3;
 export const PLEN_MAX = 256;
 export const PLEN_VALUE = 4 + PLEN_MAX;
 
-/** Policy value: rule u32 (IR rule index), verdict u8, flags u8 (bit 0: log), pad u16. */
+/** Policy value: rule u32 (IR rule index), verdict u8, flags u8 (POLICY_FLAG_*), pad u16. */
 export const POLICY_VALUE = 8;
+/** Bit in a policy value's flags: the rule has `log: true`, so its verdicts are flow-logged. */
+export const POLICY_FLAG_LOG = 1;
+
+/**
+ * Flow log event (weft_flowlog_v1, a BPF ring buffer), one per logged verdict:
+ *   0 ts_ns u64 (CLOCK_MONOTONIC) | 8 rule u32 (IR index) | 12 generation u32 |
+ *   16 src 16 bytes | 32 dst 16 bytes (network order, IPv4 in the first 4) |
+ *   48 sport u16 | 50 dport u16 (host order; ICMP: 0 and type << 8 | code) |
+ *   52 family u8 (4, 6) | 53 proto u8 (IP protocol) | 54 verdict u8 (VERDICT) |
+ *   55 dir u8 (DIR) | 56 hook u8 (FLOWLOG_HOOK) | 57 slot u8 | 58 pad u16 | 60 packet length u32
+ */
+export const FLOWLOG_EVENT = 64;
+export const FLOWLOG_HOOK = { tc: 0, xdp: 1 } as const;
+/** Ring buffer size in bytes (a power of two, at least a page): room for 3640 unread events (each with an 8-byte record header). */
+export const FLOWLOG_RING_BYTES = 1 << 18;
+/** Flow log rate limit state (weft_lograte_v1, per CPU, one entry): tokens u64 (in 1e-9 events), last refill ns u64. */
+export const LOGRATE_VALUE = 16;
 
 /**
  * Conntrack key (40 bytes): family u8 | proto u8 | sport u16 | dport u16 | pad u16 |
@@ -101,12 +120,15 @@ export const COUNTERS = [
   'xdp_drop',
   'xdp_drop_early',
   'ct_full',
+  'log_emitted',
+  'log_suppressed',
+  'log_lost',
 ] as const;
 
-/** Per-CPU rule hit counters (weft_stats_v2): index slot * stride + rule + 1; + 0 is the default action. */
+/** Per-CPU rule hit counters (weft_stats_v3): index slot * stride + rule + 1; + 0 is the default action. */
 export const STATS_DEFAULT_INDEX = 0;
-/** Rule hit counter value, per CPU: count u64, generation u32 that the count belongs to, pad u32. */
-export const STATS_VALUE = 16;
+/** Rule hit counter value, per CPU: packets u64, bytes u64, generation u32 that the counts belong to, pad u32. */
+export const STATS_VALUE = 24;
 
 /** skb mark bit a TC program sets once it has judged a packet, so a forwarded packet is judged once per host. */
 export const DEFAULT_SEEN_MARK = 0x00100000;
@@ -145,6 +167,11 @@ export function renderAbiHeader(): string {
   lines.push(define('WEFT_PLEN_TABLES', PLEN_TABLES));
   lines.push(define('WEFT_PLEN_MAX', PLEN_MAX));
   lines.push(define('WEFT_POLICY_VALUE', POLICY_VALUE));
+  lines.push(define('WEFT_POLICY_FLAG_LOG', POLICY_FLAG_LOG));
+  lines.push(define('WEFT_FLOWLOG_EVENT', FLOWLOG_EVENT));
+  for (const [k, v] of Object.entries(FLOWLOG_HOOK)) lines.push(define(`WEFT_FLOWLOG_HOOK_${k.toUpperCase()}`, v));
+  lines.push(define('WEFT_FLOWLOG_RING_BYTES', FLOWLOG_RING_BYTES));
+  lines.push(define('WEFT_LOGRATE_VALUE', LOGRATE_VALUE));
   lines.push(define('WEFT_CT_KEY', CT_KEY));
   lines.push(define('WEFT_CT_VALUE', CT_VALUE));
   lines.push(define('WEFT_FAILSAFE_KEY', FAILSAFE_KEY));

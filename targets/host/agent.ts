@@ -1,6 +1,7 @@
 // The host agent (`weft agent apply|status|remove`): installs one device's
 // artefacts from a bundle into the kernel, switches generations, reports, and
-// removes everything it created.
+// removes everything it created. The confirm timer (confirm.ts) and the flow
+// log reader (flowlog.ts) build on it.
 //
 // Kernel state lives in two places, both named by scope (the network
 // namespace name, or "host"):
@@ -22,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COUNTERS, DEFAULT_SEEN_MARK, MAP, PROG, type MapConcern } from './abi.ts';
-import { INTERFACES_FORMAT, type InterfacesJson } from './codegen.ts';
+import { INTERFACES_FORMAT, type InterfacesJson } from './interfaces.ts';
 import {
   BPF_TC_EGRESS,
   BPF_TC_INGRESS,
@@ -31,20 +32,24 @@ import {
   XDP_FLAGS_DRV_MODE,
   XDP_FLAGS_SKB_MODE,
 } from './libbpf.ts';
-import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, readCtl, readPerCpu, readRuleHits, writeFailsafe, writeSlot, type MapFds } from './loader.ts';
-import { checkMapsJson, dirRecords, readHostRules, RECORD_MAPS, recordsFile, RULES_FILE, sizesFromJson, type MapsJson, type MapSizes, type RecordSource } from './share.ts';
+import { activate, closeObject, DEFAULT_LOG_RATE, loadObject, MAP_CONCERNS, mapMemory, readCtl, readPerCpu, readRuleHits, writeFailsafe, writeSlot, type MapFds } from './loader.ts';
+import { checkMapsJson, dirRecords, readHostRules, RECORD_MAPS, recordsFile, RULES_FILE, sizesFromJson, type HostRule, type MapsJson, type MapSizes, type RecordSource } from './share.ts';
+import { AGENT_VERSION, checkAgentVersion } from './agent-version.ts';
+import { readPendingConfirm, type PendingConfirm } from './pending.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('host-agent');
 
 export const TC_HANDLE = 1;
 export const TC_PRIORITY = 0x5746;
-const STATE_FORMAT = 'weft.host.agent-state/v2';
+const STATE_FORMAT = 'weft.host.agent-state/v3';
 
 export interface AgentOptions {
   netns?: string;
   bpffs?: string; // default /sys/fs/bpf
   runDir?: string; // default /run/weft
+  /** apply: flow log events per second per CPU (a change reloads the object); default DEFAULT_LOG_RATE. */
+  logRate?: number;
 }
 
 export type Hook = 'tc-ingress' | 'tc-egress' | 'xdp';
@@ -67,6 +72,7 @@ interface AgentState {
   objectDigest: string;
   mapsDigest: string;
   statsStride: number;
+  logRate: number;
   maxEntries: MapSizes;
   attach: AttachPoint[];
   /** Interfaces whose clsact qdisc this agent created (removed again on remove). */
@@ -100,7 +106,14 @@ export interface ApplyResult {
   cpuMs: number;
 }
 
+export interface RuleCounters {
+  packets: string;
+  bytes: string;
+}
+
 export interface StatusResult {
+  /** The weft-agent version reporting. */
+  agentVersion: string;
   scope: string;
   device: string;
   bundle: string;
@@ -108,14 +121,20 @@ export interface StatusResult {
   activeSlot: number;
   appliedAt: string;
   attach: (AttachPoint & { attached: boolean })[];
-  rules: { index: number; name: string; action: string; hits: string }[];
+  /** Per rule of the active generation; hits is packets (kept for readers of earlier versions). */
+  rules: (HostRule & { hits: string } & RuleCounters)[];
   defaultHits: string;
+  /** Rule id (IR index, or "default" for the default action) -> counters of the active generation. */
+  ruleCounters: Record<string, RuleCounters>;
+  logRate: number;
+  /** Set while an apply with --confirm-within awaits `weft agent confirm`. */
+  pendingConfirm?: PendingConfirm;
   counters: Record<string, string>;
   mapMemoryBytes: number;
   maps: Record<string, { maxEntries: number }>;
 }
 
-function paths(o: AgentOptions) {
+export function paths(o: AgentOptions) {
   const scope = o.netns ?? 'host';
   const bpffs = o.bpffs ?? '/sys/fs/bpf';
   return {
@@ -127,7 +146,7 @@ function paths(o: AgentOptions) {
 }
 
 /** Environment checks with errors that say what to do. */
-function preflight(o: AgentOptions): void {
+export function preflight(o: AgentOptions): void {
   if (typeof process.geteuid === 'function' && process.geteuid() !== 0) {
     throw new Error('weft agent needs root (CAP_BPF and CAP_NET_ADMIN to load and attach eBPF); run it as root');
   }
@@ -186,7 +205,7 @@ function sha(b: Buffer | string): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-function readState(runDir: string): AgentState | undefined {
+export function readState(runDir: string): AgentState | undefined {
   const f = join(runDir, 'state.json');
   if (!existsSync(f)) return undefined;
   const s = JSON.parse(readFileSync(f, 'utf8')) as AgentState;
@@ -194,13 +213,13 @@ function readState(runDir: string): AgentState | undefined {
   return s;
 }
 
-function writeJsonAtomic(file: string, value: unknown): void {
+export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`);
   renameSync(tmp, file);
 }
 
-const slotDir = (runDir: string, slot: number) => join(runDir, `slot${slot}`);
+export const slotDir = (runDir: string, slot: number) => join(runDir, `slot${slot}`);
 
 /** What a slot holds, as recorded when it was written (undefined: empty or unknown). */
 function readSlot(runDir: string, slot: number): RecordSource | undefined {
@@ -270,6 +289,7 @@ function readDevice(bundleDir: string, device: string) {
   const records = dirRecords(dir, maps);
   const ifaces = JSON.parse(readFileSync(join(dir, 'interfaces.json'), 'utf8')) as InterfacesJson;
   if (ifaces.format !== INTERFACES_FORMAT) throw new Error(`${join(dir, 'interfaces.json')}: unknown format "${String(ifaces.format)}"`);
+  checkAgentVersion(ifaces.agentVersion, join(dir, 'interfaces.json'));
   const objectPath = join(dir, 'policy.bpf.o');
   return { dir, mapsText, maps, records, ifaces, objectPath, objectDigest: sha(readFileSync(objectPath)) };
 }
@@ -375,7 +395,7 @@ export function agentApply(bundleDir: string, deviceName: string, o: AgentOption
   mkdirSync(runDir, { recursive: true });
   const req: ApplyRequest = { dev, mapsDigest: sha(dev.mapsText), o, t0, bundleDir };
 
-  if (state && state.objectDigest === dev.objectDigest && existsSync(pinDir)) {
+  if (state && state.objectDigest === dev.objectDigest && state.logRate === logRateOf(o) && existsSync(pinDir)) {
     // A slot that held entries but has no complete record (an apply died while writing it) cannot be diffed.
     const inactive = 1 - state.activeSlot;
     const known = state.slotCounts[inactive] === null || existsSync(join(slotDir(runDir, inactive), RULES_FILE));
@@ -384,6 +404,8 @@ export function agentApply(bundleDir: string, deviceName: string, o: AgentOption
   }
   return applyLoad(state, req);
 }
+
+const logRateOf = (o: AgentOptions) => o.logRate ?? DEFAULT_LOG_RATE;
 
 /** What one `agent apply` brings: the device's artefacts and where they came from. */
 interface ApplyRequest {
@@ -449,6 +471,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
   const { scope, pinDir, runDir } = paths(o);
   const oldCt = state ? libbpf.objGet(join(pinDir, MAP.ct)) : -1;
   const oldRemotes = state ? libbpf.objGet(join(pinDir, MAP.ctRemotes)) : -1;
+  const oldFlowlog = state ? libbpf.objGet(join(pinDir, MAP.flowlog)) : -1;
   const generation = (state?.generation ?? 0) + 1;
   let m;
   try {
@@ -456,12 +479,13 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       sizes: sizesFromJson(dev.maps),
       statsStride: dev.maps.statsStride,
       seenMark: DEFAULT_SEEN_MARK,
+      logRate: logRateOf(o),
       // Both or neither: a remote bit set must cover every adopted conntrack entry.
       reuse: oldCt >= 0 && oldRemotes >= 0 ? { ct: oldCt, ctRemotes: oldRemotes } : undefined,
+      reuseFlowlog: oldFlowlog >= 0 ? oldFlowlog : undefined,
     });
   } finally {
-    if (oldCt >= 0) libbpf.closeFd(oldCt);
-    if (oldRemotes >= 0) libbpf.closeFd(oldRemotes);
+    for (const fd of [oldCt, oldRemotes, oldFlowlog]) if (fd >= 0) libbpf.closeFd(fd);
   }
   try {
     const d = writeSlot(m, 0, dev.records);
@@ -488,6 +512,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       objectDigest: dev.objectDigest,
       mapsDigest,
       statsStride: dev.maps.statsStride,
+      logRate: logRateOf(o),
       maxEntries: sizesFromJson(dev.maps),
       attach: attached.attach,
       createdClsact: attached.created,
@@ -575,7 +600,10 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
   try {
     const ctl = readCtl(maps.fds.ctl);
     const rules = readHostRules(slotDir(runDir, ctl.activeSlot));
-    const hits = readRuleHits(maps.fds.stats, ctl.activeSlot * state.statsStride, rules.length + 1, ctl.generation);
+    const hits = readRuleHits(maps.fds.stats, ctl.activeSlot * state.statsStride, rules.length + 1, ctl.generation).map((h) => ({
+      packets: String(h.packets),
+      bytes: String(h.bytes),
+    }));
     const counters = readPerCpu(maps.fds.counters, 0, COUNTERS.length);
     const attach = inNetns(o.netns, () =>
       state.attach.map((a) => {
@@ -593,6 +621,7 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
     let mem = 0;
     for (const c of MAP_CONCERNS) mem += mapMemory(maps.fds[c]);
     return {
+      agentVersion: AGENT_VERSION,
       scope,
       device: state.device,
       bundle: state.bundle,
@@ -600,8 +629,11 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
       activeSlot: ctl.activeSlot,
       appliedAt: state.appliedAt,
       attach,
-      rules: rules.map((r, i) => ({ index: r.index, name: r.name, action: r.action, hits: String(hits[i + 1] ?? 0n) })),
-      defaultHits: String(hits[0] ?? 0n),
+      rules: rules.map((r, i) => ({ ...r, hits: hits[i + 1].packets, ...hits[i + 1] })),
+      defaultHits: hits[0].packets,
+      ruleCounters: Object.fromEntries([['default', hits[0]], ...rules.map((r, i) => [String(r.index), hits[i + 1]])]),
+      logRate: state.logRate,
+      pendingConfirm: readPendingConfirm(runDir),
       counters: Object.fromEntries(COUNTERS.map((c, i) => [c, String(counters[i])])),
       mapMemoryBytes: mem,
       maps: Object.fromEntries(

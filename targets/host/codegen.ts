@@ -15,16 +15,10 @@
 
 import { readFileSync } from 'node:fs';
 import type { CodegenInput, CodegenOutput } from '../contract.ts';
+import { AGENT_VERSION } from './agent-version.ts';
 import { buildObject } from './build.ts';
+import { INTERFACES_FORMAT, type InterfacesJson } from './interfaces.ts';
 import { computeShare, RECORD_MAPS, RULES_FILE, shareArtefacts } from './share.ts';
-
-export const INTERFACES_FORMAT = 'weft.host.interfaces/v1';
-
-export interface InterfacesJson {
-  format: typeof INTERFACES_FORMAT;
-  device: string;
-  interfaces: { name: string; role: string; tc: boolean; xdp: boolean }[];
-}
 
 export async function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
   const share = computeShare(input.ir, input.fabric, input.device);
@@ -33,6 +27,7 @@ export async function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
   const ifaces: InterfacesJson = {
     format: INTERFACES_FORMAT,
     device: input.device.name,
+    agentVersion: AGENT_VERSION,
     interfaces: input.devicePlacement.interfaces.map((i) => ({ name: i.name, role: i.role, tc: true, xdp: i.role === 'uplink' })),
   };
   const notes: string[] = [];

@@ -43,6 +43,7 @@ export interface TcHookSpec {
 }
 
 const PrintFn = koffi.proto('int weft_libbpf_print_fn(int level, const char *fmt, void *ap)');
+const RingSampleFn = koffi.proto('int weft_ring_sample_fn(void *ctx, void *data, size_t size)');
 
 const fn = {
   setPrint: lib.func('void *libbpf_set_print(weft_libbpf_print_fn *fn)'),
@@ -77,6 +78,10 @@ const fn = {
   xdpAttach: lib.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)'),
   xdpDetach: lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, void *opts)'),
   xdpQueryId: lib.func('int bpf_xdp_query_id(int ifindex, int flags, _Out_ uint32_t *id)'),
+  ringNew: lib.func('void *ring_buffer__new(int map_fd, weft_ring_sample_fn *sample_cb, void *ctx, void *opts)'),
+  ringPoll: lib.func('int ring_buffer__poll(void *rb, int timeout_ms)'),
+  ringConsume: lib.func('int ring_buffer__consume(void *rb)'),
+  ringFree: lib.func('void ring_buffer__free(void *rb)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t n, const char *fmt, void *ap)'),
   close: libc.func('int close(int fd)'),
   setns: libc.func('int setns(int fd, int nstype)'),
@@ -287,6 +292,46 @@ export const libbpf = {
     return fn.ifNameToIndex(name) as number;
   },
 };
+
+/**
+ * A consumer of one BPF ring buffer through libbpf's ring_buffer API, which
+ * owns the mmapped ring and its memory ordering. Each record is copied into
+ * a Buffer and handed to `onRecord` during poll/consume, on this thread.
+ * A live handle: close() it.
+ */
+export class RingReader {
+  private readonly rb: Ptr;
+  private readonly cb: bigint;
+
+  constructor(mapFd: number, onRecord: (record: Buffer) => void) {
+    this.cb = koffi.register((_ctx: unknown, data: unknown, size: number | bigint) => {
+      onRecord(Buffer.from(new Uint8Array(koffi.view(data, Number(size)))));
+      return 0;
+    }, koffi.pointer(RingSampleFn));
+    this.rb = fn.ringNew(mapFd, this.cb, null, null);
+    if (!this.rb) {
+      koffi.unregister(this.cb);
+      throw new LibbpfError('ring_buffer__new', errnoNow());
+    }
+  }
+
+  /** Waits up to timeoutMs for records; returns how many were handed over. */
+  poll(timeoutMs: number): number {
+    const n = fn.ringPoll(this.rb, timeoutMs) as number;
+    if (n === -4) return 0; // EINTR: a signal, not an error
+    return check('ring_buffer__poll', n);
+  }
+
+  /** Hands over every record waiting now, without blocking. */
+  consume(): number {
+    return check('ring_buffer__consume', fn.ringConsume(this.rb) as number);
+  }
+
+  close(): void {
+    fn.ringFree(this.rb);
+    koffi.unregister(this.cb);
+  }
+}
 
 /**
  * BPF_PROG_TEST_RUN with a reusable, pre-built options block: the verifier and

@@ -21,9 +21,16 @@ export interface LoadSettings {
   statsStride: number;
   /** skb mark bit set on judged packets (0 disables the once-per-host rule). */
   seenMark: number;
+  /** Flow log events per second per CPU (also the burst); default DEFAULT_LOG_RATE. */
+  logRate?: number;
   /** Existing conntrack maps to adopt (a reload keeps established connections and what is known of their remotes). */
   reuse?: { ct: number; ctRemotes: number };
+  /** The flow log ring to adopt, so that a reader following it keeps reading across a reload. */
+  reuseFlowlog?: number;
 }
+
+/** Flow log events a CPU emits per second (and at once after a quiet spell) unless the agent is told otherwise. */
+export const DEFAULT_LOG_RATE = 100;
 
 /** The verifier (or libbpf) refused the object; `summary` holds the lines that say why. */
 export class VerifierError extends Error {
@@ -58,11 +65,14 @@ export interface HostMaps extends MapFds {
 export const MAP_CONCERNS = Object.keys(MAP) as MapConcern[];
 
 
-/** struct weft_cfg of bpf/lib/maps.h: two u32 in this order. */
-function cfgBlob(statsStride: number, seenMark: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(statsStride, 0);
-  b.writeUInt32LE(seenMark >>> 0, 4);
+/** struct weft_cfg of bpf/lib/maps.h: four u32 in this order. */
+function cfgBlob(s: LoadSettings): Buffer {
+  const rate = s.logRate ?? DEFAULT_LOG_RATE;
+  const b = Buffer.alloc(16);
+  b.writeUInt32LE(s.statsStride, 0);
+  b.writeUInt32LE(s.seenMark >>> 0, 4);
+  b.writeUInt32LE(rate, 8);
+  b.writeUInt32LE(rate, 12);
   return b;
 }
 
@@ -82,16 +92,19 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
       ctRemotes: undefined,
       stats: s.sizes.stats,
       failsafe: s.sizes.failsafe,
+      flowlog: undefined,
+      logRate: undefined,
     };
     for (const c of MAP_CONCERNS) {
       const n = sizeOf[c];
       if (n !== undefined) libbpf.setMaxEntries(libbpf.findMap(obj, MAP[c]), Math.max(1, n));
     }
-    libbpf.setInitialValue(libbpf.rodataMap(obj), cfgBlob(s.statsStride, s.seenMark));
+    libbpf.setInitialValue(libbpf.rodataMap(obj), cfgBlob(s));
     if (s.reuse) {
       libbpf.reuseFd(libbpf.findMap(obj, MAP.ct), s.reuse.ct);
       libbpf.reuseFd(libbpf.findMap(obj, MAP.ctRemotes), s.reuse.ctRemotes);
     }
+    if (s.reuseFlowlog !== undefined) libbpf.reuseFd(libbpf.findMap(obj, MAP.flowlog), s.reuseFlowlog);
     const r = withLibbpfLog(() => libbpf.load(obj));
     if (r.error) {
       const e = r.error instanceof Error ? r.error : new Error(String(r.error));
@@ -215,20 +228,30 @@ export function readCtl(ctlFd: number): { activeSlot: number; generation: number
   return { activeSlot, generation: v.readUInt32LE(0) };
 }
 
+export interface RuleHits {
+  packets: bigint;
+  bytes: bigint;
+}
+
 /**
  * Rule hit counters of one generation, summed over CPUs, for indices
  * lo..lo+n-1. A counter tagged with another generation counts hits of an
  * earlier use of the slot: zero for this one (the datapath restarts it on
  * its next hit, so a switch never has to clear the slot's counters).
  */
-export function readRuleHits(fd: number, lo: number, n: number, generation: number): bigint[] {
+export function readRuleHits(fd: number, lo: number, n: number, generation: number): RuleHits[] {
   const cpus = possibleCpus();
   const v = Buffer.alloc(STATS_VALUE * cpus);
-  const out: bigint[] = [];
+  const out: RuleHits[] = [];
   for (let i = 0; i < n; i++) {
-    let sum = 0n;
+    const sum = { packets: 0n, bytes: 0n };
     if (libbpf.lookup(fd, u32(lo + i), v)) {
-      for (let c = 0; c < cpus; c++) if (v.readUInt32LE(STATS_VALUE * c + 8) === generation) sum += v.readBigUInt64LE(STATS_VALUE * c);
+      for (let c = 0; c < cpus; c++) {
+        const at = STATS_VALUE * c;
+        if (v.readUInt32LE(at + 16) !== generation) continue;
+        sum.packets += v.readBigUInt64LE(at);
+        sum.bytes += v.readBigUInt64LE(at + 8);
+      }
     }
     out.push(sum);
   }

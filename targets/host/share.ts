@@ -33,6 +33,7 @@ import { decodeIdRecord, decodePolicyRecord, idKey, idValue, policyKey, policyVa
 import { decodeRecords, encodeRecords, recordKey, recordValue, type RecordTable } from './records.ts';
 import { FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
+import type { SourceSpan } from '../../orchestrator/diagnostics.ts';
 import { ANY_REMOTE, shareCells, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
 
@@ -73,12 +74,22 @@ export interface MapSizes {
   failsafe: number;
 }
 
+export interface HostRule {
+  index: number;
+  name: string;
+  action: 'allow' | 'deny';
+  section: string;
+  log: boolean;
+  span: SourceSpan;
+}
+
 export interface HostShare {
   device: string;
   policyName: string;
   policyDigest: string;
   defaultAction: 'allow' | 'deny';
-  rules: { index: number; name: string; action: 'allow' | 'deny' }[];
+  /** The policy's rules in first-match order; section, log and the source position are for status and flow logs. */
+  rules: HostRule[];
   localAddresses: IpAddr[];
   localIdentities: number[];
   id4: IdEntry[];
@@ -269,7 +280,7 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     policyName: ir.policyName,
     policyDigest: ir.policyDigest,
     defaultAction: ir.defaultAction,
-    rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action })),
+    rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action, section: r.section, log: r.log, span: r.span })),
     localAddresses,
     localIdentities: [...L].sort((a, b) => a - b),
     id4,
@@ -301,7 +312,7 @@ export interface RecordsRef {
   sha256: string;
 }
 
-/** rules.json: the rules of the policy (index, name, action), for status and diff; the agent's delta never reads it. */
+/** rules.json: the rules of the policy (index, name, action, section, log, source span), for status, flow logs and diff; the agent's delta never reads it. */
 export const RULES_FILE = 'rules.json';
 
 export interface FailsafeJson {

@@ -113,6 +113,7 @@ export interface RuleSpec {
   to: string[];
   ports?: ({ protocol: 'tcp' | 'udp'; lo: number; hi: number } | { protocol: 'icmp' | 'icmpv6'; type?: number; code?: number } | { protocol: 'any' })[];
   action: Action;
+  log?: boolean;
 }
 
 export function policyOf(
@@ -137,8 +138,9 @@ export function policyOf(
     to: r.to.map(peer),
     ports: (r.ports ?? []).map((p) => ({ ...p, span }) as PortMatch),
     action: r.action,
-    log: false,
-    span,
+    log: r.log ?? false,
+    // One line per rule, so a rule's position names it (flow logs show it).
+    span: { file: 'test-policy.yaml', line: 10 + index, col: 7 },
   }));
   const digest = JSON.stringify([rules, defaultAction, groups]);
   return { file: 'test-policy.yaml', name, defaultAction, groups: g, sections: [], rules: rs, digest: Buffer.from(digest).toString('hex').slice(0, 64) };

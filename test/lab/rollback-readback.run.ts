@@ -1,12 +1,13 @@
 // Run inside a lab's management namespace by rollback.test.ts: reads back what
-// every device of a bundle runs (P4Runtime table, gNMI /acl, `weft agent
-// status` over SSH) and prints, per device, how it differs from that bundle's
+// every device of a bundle runs (P4Runtime table, gNMI /acl, the shipped
+// agent's `status` over SSH) and prints, per device, how it differs from that bundle's
 // artefacts, as JSON.
 
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { readBundle } from '../../orchestrator/compile/bundle.ts';
 import { SshSession } from '../../orchestrator/rollout/ssh.ts';
+import { NODE_AGENT_DIR } from '../../lab/services.ts';
+import { agentCommandLine } from '../../targets/host/agent-ship.ts';
 import { readHostRules } from '../../targets/host/share.ts';
 import { OpenconfigDriver } from '../../targets/openconfig/driver.ts';
 import { P4RuntimeClient } from '../../targets/p4/client.ts';
@@ -14,7 +15,6 @@ import { diffEntries, p4Address, readDeviceArtefacts } from '../../targets/p4/dr
 
 const [bundleDir, identity] = process.argv.slice(2);
 const bundle = await readBundle(bundleDir);
-const repo = resolve(import.meta.dirname, '../..');
 const out: Record<string, string[]> = {};
 for (const md of bundle.manifest.devices) {
   const device = bundle.fabric.devices.find((d) => d.name === md.name);
@@ -46,7 +46,7 @@ for (const md of bundle.manifest.devices) {
       const ssh = device.mgmt.ssh;
       const session = await SshSession.connect({ name: md.name, host: device.mgmt.address as string, port: ssh?.port ?? 22, user: ssh?.user ?? 'root', privateKey: readFileSync(identity), hostKey: ssh?.hostKey });
       try {
-        const r = await session.exec(`${process.execPath} ${join(repo, 'bin/weft.js')} agent status --device ${md.name} --json`);
+        const r = await session.exec(agentCommandLine(NODE_AGENT_DIR, ['status', '--device', md.name, '--json']));
         if (r.code !== 0) throw new Error(`${md.name}: weft agent status exited ${r.code}: ${r.stderr}`);
         const status = JSON.parse(r.stdout) as { bundle: string; rules: { name: string; action: string }[] };
         const wanted = readHostRules(bundle.deviceDir(md.name));

@@ -1,11 +1,13 @@
 // Rollout over the lab's real transports on the two-leaf lab: `weft lab
-// apply` pushes every device (P4Runtime, gNMI, SSH + host agent) from the
+// apply` pushes every device (P4Runtime, gNMI, SSH + the shipped host agent,
+// which lands in each host's own directory, outside the checkout) from the
 // management namespace, the probe sees exactly the reference verdicts, a
 // second apply changes nothing, and a host whose pinned key is wrong is
 // refused (fail closed).
 
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { labApply } from '../../lab/apply.ts';
@@ -13,6 +15,8 @@ import { deploy, destroy, inspect } from '../../lab/emulator.ts';
 import { probeLab } from '../../lab/probe.ts';
 import { labDir, mgmtNetnsName } from '../../lab/state.ts';
 import { loadTopology } from '../../lab/topology.ts';
+import { NODE_AGENT_DIR, WEFT_RUN } from '../../lab/services.ts';
+import { DIST_AGENT_DIR, readAgentFiles } from '../../targets/host/agent-bundle.ts';
 import { labName, leftovers, netnsExec, requireLab } from './helpers.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -37,6 +41,15 @@ describe.runIf(enabled)('lab rollout on two-leaf', () => {
     expect(first.code).toBe(0);
     const shown = await inspect(lab);
     for (const r of first.results) expect(shown?.nodes.find((n) => n.name === r.device)?.applied).toBe(r.generation);
+    // Each host got the agent files of the `weft` that pushed (dist/) in its private /run/weft (the node's run/ directory here).
+    const manifest = readAgentFiles(DIST_AGENT_DIR);
+    for (const h of ['host1', 'host2']) {
+      for (const f of manifest.files) {
+        const onNode = join(labDir(lab), 'nodes', h, 'run', relative(WEFT_RUN, NODE_AGENT_DIR), f.name);
+        expect(createHash('sha256').update(readFileSync(onNode)).digest('hex'), onNode).toBe(f.sha256);
+        expect(onNode.startsWith(repo)).toBe(false);
+      }
+    }
 
     const probe = await probeLab({ lab, policyPath, seed: 7, extraPorts: 3 });
     console.log(`two-leaf probe: ${probe.probes} probes, ${probe.differences} differences`);

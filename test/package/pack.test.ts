@@ -43,7 +43,7 @@ describe('npm pack', () => {
 
   it('holds compiled JavaScript and the files read at run time, and no sources or tests', () => {
     const files = execFileSync('tar', ['tzf', inst.tarball], { encoding: 'utf8' }).trim().split('\n');
-    for (const f of ['package/bin/weft.js', 'package/dist/orchestrator/cli/main.js', 'package/p4/weft.p4', 'package/p4/weft.p4info.txtpb', 'package/bpf/weft.bpf.c', 'package/targets/p4/proto/p4/v1/p4runtime.proto', 'package/targets/openconfig/proto/gnmi/gnmi.proto', 'package/examples/policy.yaml']) {
+    for (const f of ['package/bin/weft.js', 'package/dist/orchestrator/cli/main.js', 'package/p4/weft.p4', 'package/p4/weft.p4info.txtpb', 'package/bpf/weft.bpf.c', 'package/targets/p4/proto/p4/v1/p4runtime.proto', 'package/targets/openconfig/proto/gnmi/gnmi.proto', 'package/examples/policy.yaml', 'package/dist/agent/weft-agent.mjs', 'package/dist/agent/koffi.node', 'package/dist/agent/agent.json']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => f.endsWith('.ts') || f.includes('.test.') || f.startsWith('package/test/'))).toEqual([]);

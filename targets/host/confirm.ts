@@ -1,0 +1,170 @@
+// Commit-confirmed on the host: `weft agent apply --confirm-within DUR`
+// keeps the last confirmed generation's artefacts, applies the new one and
+// starts a detached timer process (its own session, output to a file, so it
+// outlives the SSH session and the orchestrator that started it). If
+// `weft agent confirm` does not come before the deadline, the timer applies
+// the kept generation again (or removes the datapath when there was none).
+//
+// The kept copy lives in /run/weft/<scope>/confirmed/devices/<device>/, a
+// bundle directory of its own: the bundle the previous apply came from may
+// be gone by the time the timer fires.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, cpSync, existsSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { agentApply, agentRemove, paths, preflight, readState, writeJsonAtomic, type AgentOptions, type ApplyResult } from './agent.ts';
+import { claimPendingConfirm, PENDING_FILE, readPendingConfirm, type PendingConfirm } from './pending.ts';
+import { logger } from '../../orchestrator/log.ts';
+
+const log = logger('host-confirm');
+
+/** The sub-verb the timer process runs (`weft agent revert-unconfirmed --token T`). */
+export const TIMER_VERB = 'revert-unconfirmed';
+export const CONFIRM_LOG = 'confirm.log';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "3s", "500ms", "2m", "1h" or a bare number of seconds, in milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a duration (valid: a number with ms, s, m or h, e.g. 30s; a bare number is seconds)`);
+  const ms = Number(m[1]) * UNITS[m[2] ?? 's'];
+  if (ms <= 0) throw new Error(`"${text}" is not a positive duration`);
+  return ms;
+}
+
+export interface ConfirmedApplyResult extends ApplyResult {
+  /** ISO time by which `weft agent confirm` must come. */
+  confirmBy: string;
+  /** The generation the timer goes back to (null: it removes the datapath). */
+  revertsTo: number | null;
+}
+
+/** Copies the running generation's device artefacts aside; returns the bundle directory holding them. */
+function keepConfirmed(runDir: string, bundle: string, device: string): string {
+  const kept = join(runDir, 'confirmed');
+  if (resolve(bundle) === resolve(kept)) return kept;
+  const src = join(bundle, 'devices', device);
+  if (!existsSync(src)) throw new Error(`cannot keep generation of ${device} for a revert: its bundle ${bundle} is gone; apply without --confirm-within, or apply that bundle again first`);
+  const tmp = `${kept}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  cpSync(src, join(tmp, 'devices', device), { recursive: true });
+  rmSync(kept, { recursive: true, force: true });
+  renameSync(tmp, kept);
+  return kept;
+}
+
+function stopTimer(p: PendingConfirm): void {
+  try {
+    // Only our timer: the pid may have been reused since.
+    if (readFileSync(`/proc/${p.timerPid}/cmdline`, 'utf8').includes(p.token)) process.kill(p.timerPid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * The argv (after node) that runs this agent's verbs again: `weft-agent`
+ * itself, or `weft agent`. The timer is started with it.
+ */
+export type AgentSelf = string[];
+
+export function applyConfirmed(bundleDir: string, device: string, o: AgentOptions, withinMs: number, self: AgentSelf): ConfirmedApplyResult {
+  preflight(o);
+  const { runDir } = paths(o);
+  const state = readState(runDir);
+  // A timer already running keeps the generation it would go back to: the last one confirmed.
+  // It is stopped only once the new apply succeeded: until then it still guards the unconfirmed one.
+  const earlier = readPendingConfirm(runDir);
+  const previous = earlier
+    ? { bundle: earlier.previousBundle, generation: earlier.previousGeneration, logRate: earlier.previousLogRate }
+    : state
+      ? { bundle: keepConfirmed(runDir, state.bundle, state.device), generation: state.generation, logRate: state.logRate }
+      : { bundle: null, generation: null, logRate: null };
+  const r = agentApply(bundleDir, device, o);
+  const superseded = earlier && claimPendingConfirm(runDir, earlier.token);
+  if (superseded) stopTimer(superseded);
+  const token = randomBytes(8).toString('hex');
+  const deadline = new Date(Date.now() + withinMs).toISOString();
+  const out = openSync(join(runDir, CONFIRM_LOG), 'a', 0o600);
+  let timerPid: number | undefined;
+  try {
+    const child = spawn(process.execPath, [...process.execArgv, ...self, TIMER_VERB, '--token', token, ...(o.netns !== undefined ? ['--netns', o.netns] : [])], {
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    timerPid = child.pid;
+    child.unref();
+  } finally {
+    closeSync(out);
+  }
+  if (timerPid === undefined) throw new Error(`cannot start the confirm timer (${process.execPath} ${self.join(' ')})`);
+  const pending: PendingConfirm = {
+    device,
+    token,
+    deadline,
+    generation: r.generation,
+    previousBundle: previous.bundle,
+    previousGeneration: previous.generation,
+    previousLogRate: previous.logRate,
+    timerPid,
+  };
+  writeJsonAtomic(join(runDir, PENDING_FILE), pending);
+  log.info({ device, deadline, revertsTo: previous.generation }, 'applied; awaiting confirmation');
+  return { ...r, confirmBy: deadline, revertsTo: previous.generation };
+}
+
+/** A plain apply: the operator's latest word, so an earlier unconfirmed apply is no longer reverted. */
+export function applyNow(bundleDir: string, device: string, o: AgentOptions): ApplyResult {
+  const r = agentApply(bundleDir, device, o);
+  const p = claimPendingConfirm(paths(o).runDir);
+  if (p) stopTimer(p);
+  return r;
+}
+
+export interface ConfirmResult {
+  device: string;
+  scope: string;
+  generation: number;
+}
+
+export function agentConfirm(device: string, o: AgentOptions): ConfirmResult {
+  preflight(o);
+  const { runDir, scope } = paths(o);
+  const seen = readPendingConfirm(runDir);
+  if (seen && seen.device !== device) throw new Error(`scope ${scope} awaits confirmation for device ${seen.device}, not ${device}`);
+  const p = claimPendingConfirm(runDir);
+  if (!p) {
+    throw new Error(
+      `nothing awaits confirmation for ${device} in scope ${scope}: it was confirmed already, or the timer reverted it (see ${join(runDir, CONFIRM_LOG)})`,
+    );
+  }
+  stopTimer(p);
+  return { device, scope, generation: p.generation };
+}
+
+export interface RevertResult {
+  /** settled: confirmed, superseded by a later apply, or removed before the deadline; nothing to do. */
+  outcome: 'settled' | 'reverted' | 'removed';
+  device?: string;
+  generation?: number;
+}
+
+/** The timer process: waits for the deadline, then reverts unless the apply was confirmed (or superseded) meanwhile. */
+export async function revertUnconfirmed(o: AgentOptions, token: string): Promise<RevertResult> {
+  const { runDir } = paths(o);
+  const first = readPendingConfirm(runDir);
+  if (!first || first.token !== token) return { outcome: 'settled' };
+  await sleep(Math.max(0, Date.parse(first.deadline) - Date.now()));
+  const p = claimPendingConfirm(runDir, token);
+  if (!p) return { outcome: 'settled' };
+  log.warn({ device: p.device, generation: p.generation, revertsTo: p.previousGeneration }, 'not confirmed in time: reverting');
+  if (p.previousBundle === null) {
+    agentRemove(o);
+    return { outcome: 'removed', device: p.device };
+  }
+  const r = agentApply(p.previousBundle, p.device, { ...o, logRate: p.previousLogRate ?? undefined });
+  return { outcome: 'reverted', device: p.device, generation: r.generation };
+}
