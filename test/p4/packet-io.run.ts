@@ -72,14 +72,14 @@ async function main(): Promise<void> {
   const cap = open(req.capture);
   const captured: string[] = [];
   drain(cap, []);
-  const burst = req.burst ?? 32;
+  const burst = req.burst ?? 8;
   for (const s of req.send) {
     const fd = open(s.iface);
     for (let i = 0; i < s.frames.length; i++) {
       const f = Buffer.from(s.frames[i], 'base64');
       if (send(fd, f, f.length, 0) !== f.length) throw new Error(`send on ${s.iface} failed`);
       if (i % burst === burst - 1) {
-        await sleep(5);
+        await sleep(10);
         drain(cap, captured);
       }
     }
