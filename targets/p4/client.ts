@@ -8,7 +8,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../orchestrator/log.ts';
-import { entryFromProto, type AclEntry, type TableEntryLike, type UpdateJson } from './entries.ts';
+import { entryFromProto, type AclEntry, type TableEntryLike } from './entries.ts';
 import { PIPELINE, type P4InfoObject } from './p4info.ts';
 import { keyString, wireEntry, type WireEntry } from './table-entry.ts';
 import {
