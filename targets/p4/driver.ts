@@ -17,7 +17,7 @@ import { parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from './p4info
 import { bmv2ConfigProblems, entryProblems, p4InfoDifferences, p4InfoDigestKey } from './pipeline-check.ts';
 import { P4RuntimeClient } from './client.ts';
 import { entryString, wireEntry, type WireEntry } from './table-entry.ts';
-import { planTransition, runTransition } from './transition.ts';
+import { driftOf, planTransition, runTransition } from './transition.ts';
 import { ENTRIES_FILE, P4INFO_FILE } from './verify.ts';
 
 const log = logger('p4-driver');
@@ -137,15 +137,10 @@ function tableSizes(p4info: P4InfoObject): (tableId: number) => number {
   return (id) => sizes.get(id) ?? 0;
 }
 
-async function connect(opts: Omit<P4ApplyOptions, 'deviceDir'>): Promise<P4RuntimeClient> {
-  const client = await P4RuntimeClient.connect({
-    address: opts.address ?? p4Address(opts.device),
-    deviceId: opts.device.mgmt.p4runtime?.deviceId ?? 1,
-    electionId: opts.electionId ?? 1n,
-    name: opts.device.name,
-    timeoutMs: opts.timeoutMs,
-  });
-  if (!client.isPrimary) {
+/** A client of the switch; one that writes must be its primary controller. */
+async function connect(opts: Omit<P4ApplyOptions, 'deviceDir'>, writes = true): Promise<P4RuntimeClient> {
+  const client = await connect(opts, false);
+  if (writes && !client.isPrimary) {
     client.close();
     throw new Error(`${opts.device.name}: another controller holds a higher election id; not writing`);
   }
@@ -212,6 +207,19 @@ export async function removeP4(opts: Omit<P4ApplyOptions, 'deviceDir'>): Promise
     const plan = planTransition(current, [], tableSizes(have));
     await runTransition(client, plan, current);
     return current.length;
+  } finally {
+    client.close();
+  }
+}
+
+/** What the switch runs that differs from the device's artefacts, one line per entry; empty when it runs them. */
+export async function driftP4(opts: P4ApplyOptions): Promise<string[]> {
+  const p4info = parseP4InfoText(await readFile(join(opts.deviceDir, P4INFO_FILE), 'utf8'), join(opts.deviceDir, P4INFO_FILE));
+  const desired = await readDesiredEntries(opts.deviceDir, p4info);
+  const client = await connect(opts, false);
+  try {
+    const running = await readWeftEntries(client, p4info);
+    return driftOf(running, desired).map((u) => `${u.type} table ${u.entry.tableId} priority ${u.entry.priority ?? 0} ${JSON.stringify(u.entry.match)}`);
   } finally {
     client.close();
   }

@@ -143,6 +143,17 @@ export function planTransition(current: WireEntry[], desired: WireEntry[], table
   return { batches: [roomDeletes, inserts, modifies, deletes].filter((b) => b.length > 0), final, inPlace: inPlaceTables };
 }
 
+/**
+ * How the switch's entries differ from the wanted ones, whichever priority
+ * band they sit in: the in-place updates that would make them equal (empty
+ * when the switch runs the wanted policy).
+ */
+export function driftOf(current: WireEntry[], desired: WireEntry[]): Update[] {
+  const low = current.map((e) => (isHigh(e) ? withPriority(e, (e.priority ?? 0) - PRIORITY_BAND) : e));
+  const d = inPlace(low, desired);
+  return [...d.dels, ...d.mods, ...d.ins];
+}
+
 function toWire(u: Update): object {
   return { type: u.type, entity: { tableEntry: u.entry } };
 }
