@@ -139,7 +139,13 @@ function tableSizes(p4info: P4InfoObject): (tableId: number) => number {
 
 /** A client of the switch; one that writes must be its primary controller. */
 async function connect(opts: Omit<P4ApplyOptions, 'deviceDir'>, writes = true): Promise<P4RuntimeClient> {
-  const client = await connect(opts, false);
+  const client = await P4RuntimeClient.connect({
+    address: opts.address ?? p4Address(opts.device),
+    deviceId: opts.device.mgmt.p4runtime?.deviceId ?? 1,
+    electionId: opts.electionId ?? 1n,
+    name: opts.device.name,
+    timeoutMs: opts.timeoutMs,
+  });
   if (writes && !client.isPrimary) {
     client.close();
     throw new Error(`${opts.device.name}: another controller holds a higher election id; not writing`);
