@@ -22,8 +22,6 @@ export interface Bmv2Options {
   grpcAddress: string;
   /** The switch's stdout and stderr go here. */
   logFile: string;
-  /** Per-packet tracing in the log (slow; for debugging). */
-  trace?: boolean;
   startTimeoutMs?: number;
 }
 
@@ -55,7 +53,6 @@ export async function startBmv2(opts: Bmv2Options): Promise<Bmv2Switch> {
   if (opts.grpcAddress.startsWith('unix:')) rmSync(opts.grpcAddress.slice('unix:'.length), { force: true });
   const args = ['netns', 'exec', opts.netns, bin, '--device-id', String(opts.deviceId), '--no-p4'];
   for (const [n, iface] of Object.entries(opts.ports)) args.push('-i', `${n}@${iface}`);
-  if (opts.trace) args.push('--log-console', '-L', 'debug');
   args.push('--', '--grpc-server-addr', opts.grpcAddress);
   const out = createWriteStream(opts.logFile);
   const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
