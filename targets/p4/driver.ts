@@ -14,7 +14,7 @@ import { InputError } from '../../orchestrator/diagnostics.ts';
 import { logger } from '../../orchestrator/log.ts';
 import { entryFromProto, entryKey, entryToJson, type AclEntry, type EntriesDocument, type UpdateJson } from './entries.ts';
 import { parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from './p4info.ts';
-import { bmv2ConfigProblems, entryProblems, p4InfoDifferences, p4InfoDigestKey } from './pipeline-check.ts';
+import { bmv2ConfigProblems, entryProblems, firstProblems, p4InfoDifferences, p4InfoDigestKey } from './pipeline-check.ts';
 import { P4RuntimeClient } from './client.ts';
 import { entryString, wireEntry, type WireEntry } from './table-entry.ts';
 import { driftOf, planTransition, runTransition } from './transition.ts';
@@ -125,7 +125,7 @@ function checkDeviceConfig(device: Device, p4info: P4InfoObject, config: Uint8Ar
     {
       code: 'bad-device-config',
       severity: 'error',
-      message: `${device.name}: mgmt.p4runtime.deviceConfig: ${path} is not the bmv2 JSON of ${P4INFO_FILE}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
+      message: `${device.name}: mgmt.p4runtime.deviceConfig: ${path} is not the bmv2 JSON of ${P4INFO_FILE}: ${firstProblems(problems)}`,
       span: device.span,
       hint: 'compile the device config from the same P4 source as the P4Info (npm run build:p4, or p4c-bm2-ss --p4runtime-files)',
     },
@@ -175,7 +175,7 @@ export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
     if (otherProgram && !deviceConfig) {
       const diff = p4InfoDifferences(have.p4info!, p4info, 'the switch', join(opts.deviceDir, P4INFO_FILE));
       throw new Error(
-        `${device.name}: the switch runs a pipeline whose P4Info differs from Weft's: ${diff.slice(0, 5).join('; ')}${diff.length > 5 ? `; and ${diff.length - 5} more` : ''}; ` +
+        `${device.name}: the switch runs a pipeline whose P4Info differs from Weft's: ${firstProblems(diff)}; ` +
           'without mgmt.p4runtime.deviceConfig Weft cannot replace its program, nothing written',
       );
     }

@@ -12,6 +12,11 @@ import type { WireEntry } from './table-entry.ts';
 
 const hex = (id: number | undefined): string => `0x${(id ?? 0).toString(16).padStart(8, '0')}`;
 
+/** The first `n` problems joined for a message, and how many more there are. */
+export function firstProblems(problems: string[], n = 5): string {
+  return `${problems.slice(0, n).join('; ')}${problems.length > n ? `; and ${problems.length - n} more` : ''}`;
+}
+
 /**
  * A P4Info with the parts that depend on the compiler's version taken out:
  * `initial_default_action` (P4Runtime 1.4; older p4c leaves it out) and an
