@@ -20,6 +20,20 @@ PACKAGES=(
   chromium
 )
 
+# The P4 consortium's p4c and bmv2 (simple_switch_grpc) that the P4 tests and
+# the lab run when ../shared/p4tools (or $WEFT_P4TOOLS) holds them: their
+# shared libraries, and cpp for p4c's preprocessor.
+P4TOOLS_PACKAGES=(
+  cpp
+  libabsl20220623 libboost-iostreams1.74.0 libboost-program-options1.74.0
+  libc-ares2 libgc1 libgcrypt20 libgmp10 libgrpc++1.51 libgrpc29 libjsoncpp25
+  liblz4-1 libpcap0.8 libprotobuf32 libre2-9 libssl3 libstdc++6 libsystemd0
+  libxxhash0 libzstd1
+)
+if [ -d "${WEFT_P4TOOLS:-../shared/p4tools}" ]; then
+  PACKAGES+=("${P4TOOLS_PACKAGES[@]}")
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,12 +1,16 @@
 // P4Runtime client over @grpc/grpc-js: opens the StreamChannel and wins (or
 // loses) arbitration with an election id, sets the forwarding pipeline,
 // writes batches and decodes per-update errors from the status details
-// trailer, and reads entries and direct counters back.
+// trailer, and reads entries and direct counters back. Writes are
+// CONTINUE_ON_ERROR: the P4Runtime servers in the field (PI, behind bmv2 and
+// most switches) implement no other atomicity, so all-or-nothing is the
+// caller's job (targets/p4/transition.ts).
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../orchestrator/log.ts';
-import { entryFromProto, type AclEntry, type TableEntryLike, type UpdateJson } from './entries.ts';
+import { entryFromProto, type AclEntry, type TableEntryLike } from './entries.ts';
 import { PIPELINE, type P4InfoObject } from './p4info.ts';
+import { keyString, wireEntry, type WireEntry } from './table-entry.ts';
 import {
   bigintToUint128,
   codeName,
@@ -21,6 +25,9 @@ import {
 const log = logger('p4runtime-client');
 
 const MAX_MESSAGE = 64 * 1024 * 1024;
+
+/** Extra deadline per update of a Write: a software switch takes milliseconds per entry. */
+const WRITE_MS_PER_UPDATE = 10;
 
 export type Atomicity = 'CONTINUE_ON_ERROR' | 'ROLLBACK_ON_ERROR' | 'DATAPLANE_ATOMIC';
 export type PipelineAction = 'VERIFY' | 'VERIFY_AND_SAVE' | 'VERIFY_AND_COMMIT' | 'COMMIT' | 'RECONCILE_AND_COMMIT';
@@ -171,7 +178,7 @@ export class P4RuntimeClient {
     return { deviceId: String(this.opts.deviceId), electionId: bigintToUint128(this.opts.electionId), role: this.opts.role || undefined };
   }
 
-  private unary<Res>(name: 'Write' | 'SetForwardingPipelineConfig' | 'GetForwardingPipelineConfig' | 'Capabilities', req: object): Promise<Res> {
+  private unary<Res>(name: 'Write' | 'SetForwardingPipelineConfig' | 'GetForwardingPipelineConfig' | 'Capabilities', req: object, timeoutMs = this.opts.timeoutMs): Promise<Res> {
     const m = P4RUNTIME_SERVICE[name];
     return new Promise((resolve, reject) => {
       const call = this.client.makeUnaryRequest(
@@ -180,7 +187,7 @@ export class P4RuntimeClient {
         m.responseDeserialize as (b: Buffer) => Res,
         req,
         new grpc.Metadata(),
-        { deadline: Date.now() + this.opts.timeoutMs },
+        { deadline: Date.now() + timeoutMs },
         (err, res) => {
           this.inflight.delete(call);
           if (err) reject(err);
@@ -242,14 +249,30 @@ export class P4RuntimeClient {
    * Writes one batch. On refusal throws P4WriteError carrying each update's
    * outcome as the device reported it (grpc-status-details-bin).
    */
-  async write(updates: UpdateJson[], atomicity: Atomicity = 'ROLLBACK_ON_ERROR'): Promise<void> {
+  async write(updates: object[], atomicity: Atomicity = 'CONTINUE_ON_ERROR'): Promise<void> {
     try {
-      await this.unary('Write', { ...this.base(), updates, atomicity });
+      await this.unary('Write', { ...this.base(), updates, atomicity }, this.opts.timeoutMs + WRITE_MS_PER_UPDATE * updates.length);
     } catch (e) {
       const err = e as grpc.ServiceError;
       const bin = err.metadata?.get(STATUS_DETAILS_KEY)?.[0];
       if (bin instanceof Buffer) throw new P4WriteError(this.name, err.code, decodeWriteErrors(bin), err.details ?? err.message);
       throw this.rpcError('Write', e);
+    }
+  }
+
+  /**
+   * Writes one CONTINUE_ON_ERROR batch and returns each update's outcome
+   * (google.rpc code, 0 = applied). Throws only when the device refused the
+   * batch as a whole (not primary, no pipeline, unreachable) or did not say
+   * which updates failed.
+   */
+  async writeEach(updates: object[]): Promise<UpdateStatus[]> {
+    try {
+      await this.write(updates, 'CONTINUE_ON_ERROR');
+      return updates.map((_, index) => ({ index, code: grpc.status.OK, message: '' }));
+    } catch (e) {
+      if (e instanceof P4WriteError && e.updates.length === updates.length) return e.updates;
+      throw e;
     }
   }
 
@@ -278,22 +301,35 @@ export class P4RuntimeClient {
     });
   }
 
+  /** Every entry of one table (default: of every table), in canonical form. */
+  async readTableEntries(tableId = 0): Promise<WireEntry[]> {
+    const ents = await this.readRaw([{ tableEntry: { tableId } }]);
+    return ents.filter((e) => e.tableEntry).map((e) => wireEntry(e.tableEntry!));
+  }
+
   /** Every entry of Weft's ACL table. */
   async readEntries(): Promise<AclEntry[]> {
     const ents = await this.readRaw([{ tableEntry: { tableId: PIPELINE.tableId } }]);
     return ents.filter((e) => e.tableEntry).map((e) => entryFromProto(e.tableEntry!));
   }
 
-  /** Direct counters of every entry, with the entry they belong to. */
+  /**
+   * Direct counters of every ACL entry, with the entry they belong to. A
+   * counter names its entry by key only (PI sends no action), so the entries
+   * are read too and joined on the key.
+   */
   async readCounters(): Promise<{ entry: AclEntry; packets: bigint; bytes: bigint }[]> {
-    const ents = await this.readRaw([{ directCounterEntry: { tableEntry: { tableId: PIPELINE.tableId } } }]);
-    return ents
-      .filter((e) => e.directCounterEntry?.tableEntry)
-      .map((e) => ({
-        entry: entryFromProto(e.directCounterEntry!.tableEntry!),
-        packets: BigInt(e.directCounterEntry!.data?.packetCount ?? 0),
-        bytes: BigInt(e.directCounterEntry!.data?.byteCount ?? 0),
-      }));
+    const entries = new Map((await this.readRaw([{ tableEntry: { tableId: PIPELINE.tableId } }])).filter((e) => e.tableEntry).map((e) => [keyString(wireEntry(e.tableEntry!)), e.tableEntry!]));
+    const counters = await this.readRaw([{ directCounterEntry: { tableEntry: { tableId: PIPELINE.tableId } } }]);
+    const out: { entry: AclEntry; packets: bigint; bytes: bigint }[] = [];
+    for (const c of counters) {
+      const te = c.directCounterEntry?.tableEntry;
+      const entry = te && entries.get(keyString(wireEntry(te)));
+      // An entry deleted between the two reads has no counter left to report.
+      if (!entry) continue;
+      out.push({ entry: entryFromProto(entry), packets: BigInt(c.directCounterEntry!.data?.packetCount ?? 0), bytes: BigInt(c.directCounterEntry!.data?.byteCount ?? 0) });
+    }
+    return out;
   }
 
   private rpcError(rpc: string, e: unknown): Error {

@@ -1,9 +1,10 @@
 // Talks to a P4 switch: makes its pipeline Weft's (only if it differs, since
-// committing a pipeline wipes the table), then moves the table from what the
-// switch holds to what entries.json says in one batch (deletes, modifies,
-// inserts) that the switch applies all-or-nothing, and reads it back. The
-// pipeline carries the operator's compiled device configuration (bmv2 JSON,
-// Tofino binary) when the inventory references one.
+// committing a pipeline wipes the tables), then moves the tables from what
+// the switch holds to what entries.json says, make-before-break and all or
+// nothing (transition.ts), and reads them back. The pipeline carries the
+// operator's compiled device configuration (bmv2 JSON, Tofino binary) when the
+// inventory references one; a bmv2 JSON is checked against the P4Info first,
+// and a switch running another program is never reprogrammed without one.
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -13,8 +14,10 @@ import { InputError } from '../../orchestrator/diagnostics.ts';
 import { logger } from '../../orchestrator/log.ts';
 import { entryFromProto, entryKey, entryToJson, type AclEntry, type EntriesDocument, type UpdateJson } from './entries.ts';
 import { parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from './p4info.ts';
-import { T } from './proto.ts';
+import { bmv2ConfigProblems, entryProblems, firstProblems, p4InfoDifferences, p4InfoDigestKey } from './pipeline-check.ts';
 import { P4RuntimeClient } from './client.ts';
+import { entryString, wireEntry, type WireEntry } from './table-entry.ts';
+import { driftOf, planTransition, runTransition } from './transition.ts';
 import { ENTRIES_FILE, P4INFO_FILE } from './verify.ts';
 
 const log = logger('p4-driver');
@@ -34,6 +37,8 @@ export interface P4ApplyOptions {
 export interface P4ApplyResult {
   device: string;
   pipelineSet: boolean;
+  /** Tables changed in place (too full for old and new side by side) instead of make-before-break. */
+  inPlaceTables: number[];
   inserted: number;
   modified: number;
   deleted: number;
@@ -44,10 +49,6 @@ export function p4Address(device: Device): string {
   const rt = device.mgmt.p4runtime;
   if (!device.mgmt.address || !rt) throw new Error(`${device.name}: no mgmt.address / mgmt.p4runtime in the inventory (needed to reach its P4Runtime server)`);
   return `${device.mgmt.address.includes(':') ? `[${device.mgmt.address}]` : device.mgmt.address}:${rt.port}`;
-}
-
-function canonicalP4Info(info: P4InfoObject): string {
-  return Buffer.from(T.P4Info.encode(T.P4Info.fromObject(info as Record<string, unknown>)).finish()).toString('base64');
 }
 
 /** The update batch taking `current` to `desired`: deletes first, so the table never overflows mid-batch. */
@@ -95,44 +96,106 @@ export async function readDeviceConfig(device: Device, inventoryDir: string | un
 
 /** The pipeline's cookie: a digest of P4Info and device config, so a changed device config is seen on the switch. */
 export function pipelineCookie(p4info: P4InfoObject, deviceConfig: Uint8Array | undefined): bigint {
-  const h = createHash('sha256').update(canonicalP4Info(p4info));
+  const h = createHash('sha256').update(p4InfoDigestKey(p4info));
   if (deviceConfig) h.update(deviceConfig);
   return h.digest().readBigUInt64BE(0);
 }
 
-export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
-  const { device } = opts;
-  const rt = device.mgmt.p4runtime;
-  const { p4info, entries } = await readDeviceArtefacts(opts.deviceDir);
-  // Read before connecting: an unreadable device config must fail before anything reaches the switch.
-  const deviceConfig = await readDeviceConfig(device, opts.inventoryDir);
-  const cookie = pipelineCookie(p4info, deviceConfig);
+/** The entries Weft wants on the switch, in wire form, each checked against the P4Info it was compiled for. */
+export async function readDesiredEntries(deviceDir: string, p4info: P4InfoObject): Promise<WireEntry[]> {
+  const file = join(deviceDir, ENTRIES_FILE);
+  const doc = JSON.parse(await readFile(file, 'utf8')) as EntriesDocument;
+  return doc.updates.map((u, i) => {
+    const e = wireEntry(u.entity.tableEntry);
+    const problems = entryProblems(e, p4info);
+    if (problems.length) throw new Error(`${file}: update ${i}: ${problems.join('; ')}`);
+    return e;
+  });
+}
+
+/** Refuses a device config that cannot be this P4Info's program, before anything reaches the switch. */
+function checkDeviceConfig(device: Device, p4info: P4InfoObject, config: Uint8Array | undefined, inventoryDir: string | undefined): void {
+  // v1model programs run on bmv2, whose device config is its JSON; other architectures' binaries are opaque here.
+  if (!config || p4info.pkgInfo?.arch !== 'v1model') return;
+  const problems = bmv2ConfigProblems(config, p4info);
+  if (problems.length === 0) return;
+  const ref = device.mgmt.p4runtime?.deviceConfig ?? '';
+  const path = isAbsolute(ref) || inventoryDir === undefined ? ref : resolve(inventoryDir, ref);
+  throw new InputError([
+    {
+      code: 'bad-device-config',
+      severity: 'error',
+      message: `${device.name}: mgmt.p4runtime.deviceConfig: ${path} is not the bmv2 JSON of ${P4INFO_FILE}: ${firstProblems(problems)}`,
+      span: device.span,
+      hint: 'compile the device config from the same P4 source as the P4Info (npm run build:p4, or p4c-bm2-ss --p4runtime-files)',
+    },
+  ]);
+}
+
+function tableSizes(p4info: P4InfoObject): (tableId: number) => number {
+  const sizes = new Map((p4info.tables ?? []).map((t) => [t.preamble?.id ?? 0, Number(t.size ?? 0)]));
+  return (id) => sizes.get(id) ?? 0;
+}
+
+/** A client of the switch; one that writes must be its primary controller. */
+async function connect(opts: Omit<P4ApplyOptions, 'deviceDir'>, writes = true): Promise<P4RuntimeClient> {
   const client = await P4RuntimeClient.connect({
-    address: opts.address ?? p4Address(device),
-    deviceId: rt?.deviceId ?? 1,
+    address: opts.address ?? p4Address(opts.device),
+    deviceId: opts.device.mgmt.p4runtime?.deviceId ?? 1,
     electionId: opts.electionId ?? 1n,
-    name: device.name,
+    name: opts.device.name,
     timeoutMs: opts.timeoutMs,
   });
+  if (writes && !client.isPrimary) {
+    client.close();
+    throw new Error(`${opts.device.name}: another controller holds a higher election id; not writing`);
+  }
+  return client;
+}
+
+/** The entries of Weft's tables (the P4Info's) that the switch holds. */
+async function readWeftEntries(client: P4RuntimeClient, p4info: P4InfoObject): Promise<WireEntry[]> {
+  const ids = new Set((p4info.tables ?? []).map((t) => t.preamble?.id));
+  return (await client.readTableEntries()).filter((e) => ids.has(e.tableId));
+}
+
+export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
+  const { device } = opts;
+  const p4info = parseP4InfoText(await readFile(join(opts.deviceDir, P4INFO_FILE), 'utf8'), join(opts.deviceDir, P4INFO_FILE));
+  const desired = await readDesiredEntries(opts.deviceDir, p4info);
+  // Read and check before connecting: an unfit device config must fail before anything reaches the switch.
+  const deviceConfig = await readDeviceConfig(device, opts.inventoryDir);
+  checkDeviceConfig(device, p4info, deviceConfig, opts.inventoryDir);
+  const cookie = pipelineCookie(p4info, deviceConfig);
+  const client = await connect(opts);
   try {
-    if (!client.isPrimary) throw new Error(`${device.name}: another controller holds a higher election id; not writing`);
     const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
     let pipelineSet = false;
+    const otherProgram = have?.p4info !== undefined && p4InfoDigestKey(have.p4info) !== p4InfoDigestKey(p4info);
+    if (otherProgram && !deviceConfig) {
+      const diff = p4InfoDifferences(have.p4info!, p4info, 'the switch', join(opts.deviceDir, P4INFO_FILE));
+      throw new Error(
+        `${device.name}: the switch runs a pipeline whose P4Info differs from Weft's: ${firstProblems(diff)}; ` +
+          'without mgmt.p4runtime.deviceConfig Weft cannot replace its program, nothing written',
+      );
+    }
     // Without a device config the P4Info alone says whether the pipeline is Weft's; with one, the cookie also says whether it is this config.
-    if (!have?.p4info || canonicalP4Info(have.p4info) !== canonicalP4Info(p4info) || (deviceConfig !== undefined && have.cookie !== cookie)) {
+    if (!have?.p4info || otherProgram || (deviceConfig !== undefined && have.cookie !== cookie)) {
       await client.setPipeline(p4info, 'VERIFY_AND_COMMIT', deviceConfig, cookie);
       pipelineSet = true;
     }
-    const current = pipelineSet ? [] : await client.readEntries();
-    const updates = diffEntries(current, entries);
-    if (updates.length) await client.write(updates, 'ROLLBACK_ON_ERROR');
-    const after = await client.readEntries();
-    const want = new Set(entries.map(entryKey));
-    if (after.length !== entries.length || after.some((e) => !want.has(entryKey(e)))) {
-      throw new Error(`${device.name}: read-back shows ${after.length} entries, expected ${entries.length}`);
+    const current = await readWeftEntries(client, p4info);
+    const plan = planTransition(current, desired, tableSizes(p4info));
+    await runTransition(client, plan, current);
+    const after = await readWeftEntries(client, p4info);
+    const want = new Set(plan.final.map(entryString));
+    const unexpected = after.filter((e) => !want.has(entryString(e))).length;
+    if (after.length !== plan.final.length || unexpected > 0) {
+      throw new Error(`${device.name}: read-back shows ${after.length} entries (${unexpected} not written by Weft), expected ${plan.final.length}`);
     }
-    const count = (t: UpdateJson['type']): number => updates.filter((u) => u.type === t).length;
-    const result = { device: device.name, pipelineSet, inserted: count('INSERT'), modified: count('MODIFY'), deleted: count('DELETE'), entries: after.length };
+    const count = (t: 'INSERT' | 'MODIFY' | 'DELETE'): number => plan.batches.flat().filter((u) => u.type === t).length;
+    const result: P4ApplyResult = { device: device.name, pipelineSet, inPlaceTables: plan.inPlace, inserted: count('INSERT'), modified: count('MODIFY'), deleted: count('DELETE'), entries: after.length };
+    if (plan.inPlace.length) log.warn({ device: device.name, tables: plan.inPlace }, 'tables too full for make-before-break: changed in place');
     log.info(result, 'p4 device applied');
     return result;
   } finally {
@@ -140,21 +203,29 @@ export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
   }
 }
 
-/** Removes every Weft entry from the switch (one all-or-nothing batch). */
+/** Removes every Weft entry from the switch, all or nothing; returns how many. */
 export async function removeP4(opts: Omit<P4ApplyOptions, 'deviceDir'>): Promise<number> {
-  const rt = opts.device.mgmt.p4runtime;
-  const client = await P4RuntimeClient.connect({
-    address: opts.address ?? p4Address(opts.device),
-    deviceId: rt?.deviceId ?? 1,
-    electionId: opts.electionId ?? 1n,
-    name: opts.device.name,
-    timeoutMs: opts.timeoutMs,
-  });
+  const client = await connect(opts);
   try {
-    if (!(await client.getPipeline())) return 0;
-    const updates = diffEntries(await client.readEntries(), []);
-    if (updates.length) await client.write(updates, 'ROLLBACK_ON_ERROR');
-    return updates.length;
+    const have = await client.getPipeline();
+    if (!have) return 0;
+    const current = await readWeftEntries(client, have);
+    const plan = planTransition(current, [], tableSizes(have));
+    await runTransition(client, plan, current);
+    return current.length;
+  } finally {
+    client.close();
+  }
+}
+
+/** What the switch runs that differs from the device's artefacts, one line per entry; empty when it runs them. */
+export async function driftP4(opts: P4ApplyOptions): Promise<string[]> {
+  const p4info = parseP4InfoText(await readFile(join(opts.deviceDir, P4INFO_FILE), 'utf8'), join(opts.deviceDir, P4INFO_FILE));
+  const desired = await readDesiredEntries(opts.deviceDir, p4info);
+  const client = await connect(opts, false);
+  try {
+    const running = await readWeftEntries(client, p4info);
+    return driftOf(running, desired).map((u) => `${u.type} table ${u.entry.tableId} priority ${u.entry.priority ?? 0} ${JSON.stringify(u.entry.match)}`);
   } finally {
     client.close();
   }

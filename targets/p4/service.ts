@@ -67,8 +67,9 @@ export function decodeWriteErrors(bin: Buffer): UpdateStatus[] {
   const st = T.Status.toObject(T.Status.decode(bin), TO_OBJECT) as { details?: { type_url?: string; value?: Buffer }[] };
   return (st.details ?? [])
     .map((d, index) => {
-      if (d.type_url !== P4_ERROR_TYPE_URL || !d.value) return { index, code: 2, message: `unexpected detail ${d.type_url ?? ''}` };
-      const e = T.P4Error.toObject(T.P4Error.decode(d.value), TO_OBJECT) as { canonicalCode?: number; message?: string };
+      if (d.type_url !== P4_ERROR_TYPE_URL) return { index, code: 2, message: `unexpected detail ${d.type_url ?? ''}` };
+      // An update that succeeded is an Error with every field at its default (OK), which encodes to no bytes at all.
+      const e = T.P4Error.toObject(T.P4Error.decode(d.value ?? Buffer.alloc(0)), TO_OBJECT) as { canonicalCode?: number; message?: string };
       return { index, code: e.canonicalCode ?? 0, message: e.message ?? '' };
     });
 }

@@ -10,8 +10,7 @@ import { NODE_AGENT_DIR } from '../../lab/services.ts';
 import { agentCommandLine } from '../../targets/host/agent-ship.ts';
 import { readHostRules } from '../../targets/host/share.ts';
 import { OpenconfigDriver } from '../../targets/openconfig/driver.ts';
-import { P4RuntimeClient } from '../../targets/p4/client.ts';
-import { diffEntries, p4Address, readDeviceArtefacts } from '../../targets/p4/driver.ts';
+import { driftP4 } from '../../targets/p4/driver.ts';
 
 const [bundleDir, identity] = process.argv.slice(2);
 const bundle = await readBundle(bundleDir);
@@ -21,14 +20,7 @@ for (const md of bundle.manifest.devices) {
   if (!device) throw new Error(`${md.name} is not in the bundle's inventory`);
   switch (md.target) {
     case 'p4': {
-      const client = await P4RuntimeClient.connect({ address: p4Address(device), deviceId: device.mgmt.p4runtime?.deviceId ?? 1, electionId: 1n, name: md.name });
-      try {
-        const running = await client.readEntries();
-        const wanted = (await readDeviceArtefacts(bundle.deviceDir(md.name))).entries;
-        out[md.name] = diffEntries(running, wanted).map((u) => `${u.type} ${JSON.stringify(u.entity.tableEntry.match ?? [])}`);
-      } finally {
-        client.close();
-      }
+      out[md.name] = await driftP4({ device, deviceDir: bundle.deviceDir(md.name) });
       break;
     }
     case 'openconfig': {

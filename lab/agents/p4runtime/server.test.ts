@@ -1,8 +1,9 @@
 // The P4Runtime client (targets/p4/client.ts, driver.ts) against the
 // emulated switch agent over real gRPC on loopback: arbitration, pipeline
-// config, batched writes with per-update errors, all-or-nothing batches,
-// read-back, counters, enforcement in the datapath, and faults (a refused
-// datapath program, a client lost mid-write).
+// config, batched writes with per-update errors (CONTINUE_ON_ERROR only, as
+// PI), read-back, counters, enforcement in the datapath, and faults (a
+// refused datapath program, a client lost mid-write). test/p4/ runs the same
+// client against bmv2's PI server.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,11 @@ import { ReferenceEvaluator } from '../../../orchestrator/reference/evaluator.ts
 import { checkSwitchFlows, endpointSources } from '../../../targets/switch-common/index.ts';
 import type { Device } from '../../../inventory/model.ts';
 import { InputError } from '../../../orchestrator/diagnostics.ts';
+import { compileP4 } from '../../../targets/p4/p4c.ts';
+import { PRIORITY_BAND } from '../../../targets/p4/transition.ts';
+import { p4ToolsUnavailable } from '../../../test/p4/tools.ts';
+
+const noP4c = p4ToolsUnavailable(['p4c-bm2-ss']);
 
 function entry(priority: number, dport: number, action: 'permit' | 'deny' = 'deny'): AclEntry {
   return {
@@ -131,7 +137,7 @@ describe('P4Runtime agent and client', () => {
     expect(await c.getPipelineConfig('DEVICE_CONFIG_AND_COOKIE')).toEqual({ p4info: undefined, deviceConfig: next, cookie: 1n });
   });
 
-  it('applyP4 sends the inventory\'s device config, sets the pipeline again when the file changes, and refuses an unreadable one before writing', async () => {
+  it.skipIf(noP4c)('applyP4 sends the inventory\'s device config, sets the pipeline again when the file changes, and refuses an unreadable one before writing', async () => {
     const inv = mkdtempSync(join(tmpdir(), 'weft-p4-inv-'));
     try {
       const dir = join(inv, 'bundle');
@@ -140,7 +146,7 @@ describe('P4Runtime agent and client', () => {
       writeFileSync(join(dir, 'p4info.txtpb'), P4INFO_TEXT);
       const entries = [entry(10, 22), entry(9, 23, 'permit')];
       writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument(entries, 7)));
-      const bmv2 = Buffer.from(JSON.stringify({ program: 'weft.p4', pipelines: [{ name: 'ingress' }] }));
+      const bmv2 = (await compileP4({ outDir: join(inv, 'p4c') })).bmv2Json;
       writeFileSync(join(inv, 'build', 'weft.json'), bmv2);
       const device = (deviceConfig: string): Device =>
         ({ name: 'leaf1', kind: 'switch', pipeline: 'p4', mgmt: { p4runtime: { port: agent.port, deviceId: 7, deviceConfig } }, labels: {}, span: { file: 'fabric.yaml', line: 4, col: 5 } }) as Device;
@@ -172,12 +178,15 @@ describe('P4Runtime agent and client', () => {
     } finally {
       rmSync(inv, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 
-  it('reports every update of a refused batch and applies none of it', async () => {
+  it('refuses atomic write modes as PI does, and applies what it can of a CONTINUE_ON_ERROR batch, reporting every update', async () => {
     const c = await connect(1n);
     await c.setPipeline(P4INFO, 'VERIFY_AND_COMMIT');
     await c.write([insert(entry(10, 22)), insert(entry(9, 23))]);
+    for (const mode of ['ROLLBACK_ON_ERROR', 'DATAPLANE_ATOMIC'] as const) {
+      await expect(c.write([insert(entry(8, 24))], mode)).rejects.toMatchObject({ code: grpc.status.UNIMPLEMENTED });
+    }
     const programs = datapath.programs;
     const batch: UpdateJson[] = [
       insert(entry(8, 24)),
@@ -194,14 +203,21 @@ describe('P4Runtime agent and client', () => {
     expect(err).toBeInstanceOf(P4WriteError);
     const w = err as P4WriteError;
     expect(w.code).toBe(grpc.status.UNKNOWN);
-    expect(w.updates.map((u) => u.code)).toEqual([grpc.status.ABORTED, grpc.status.ALREADY_EXISTS, grpc.status.NOT_FOUND, grpc.status.ABORTED]);
+    expect(w.updates.map((u) => u.code)).toEqual([grpc.status.OK, grpc.status.ALREADY_EXISTS, grpc.status.NOT_FOUND, grpc.status.OK]);
     expect(w.message).toContain('update 1: ALREADY_EXISTS');
     expect(w.message).toContain('update 2: NOT_FOUND');
-    expect(datapath.programs).toBe(programs);
+    expect(datapath.programs).toBe(programs + 1);
+    expect(await c.writeEach(batch)).toEqual([
+      expect.objectContaining({ code: grpc.status.ALREADY_EXISTS }),
+      expect.objectContaining({ code: grpc.status.ALREADY_EXISTS }),
+      expect.objectContaining({ code: grpc.status.NOT_FOUND }),
+      expect.objectContaining({ code: grpc.status.OK }),
+    ]);
     const after = await c.readEntries();
     expect(after.map((e) => [e.priority, e.action]).sort()).toEqual([
       [10, 'deny'],
-      [9, 'deny'],
+      [9, 'permit'],
+      [8, 'deny'],
     ].sort());
     // Malformed entries are INVALID_ARGUMENT: a don't-care field given, a zero priority.
     const bad = entryToJson(entry(5, 80));
@@ -275,11 +291,12 @@ describe('P4Runtime agent and client', () => {
       console.log(`p4runtime enforce: ${flows.length} flows through the agent's datapath, ${r.mismatches} mismatches, ${r.approximated} passed by reverse entries`);
       expect(r.mismatches).toBe(0);
 
-      // A smaller table: the diff deletes what is gone.
+      // A smaller table: make-before-break writes it in the other priority band, then deletes the old entries.
       const fewer = program.entries.slice(0, Math.floor(program.entries.length / 2));
       writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument(fewer, 7)));
       const third = await applyP4({ device, deviceDir: dir, address: agent.address, electionId: 3n });
-      expect(third).toMatchObject({ inserted: 0, deleted: program.entries.length - fewer.length, entries: fewer.length });
+      expect(third).toMatchObject({ inserted: fewer.length, deleted: program.entries.length, entries: fewer.length, inPlaceTables: [] });
+      expect(agent.entries().every((e) => e.priority > PRIORITY_BAND)).toBe(true);
       expect(await removeP4({ device, address: agent.address, electionId: 3n })).toBe(fewer.length);
       expect(agent.entries()).toEqual([]);
     } finally {

@@ -12,13 +12,14 @@
 //   - Write validates every update (INSERT of an existing key:
 //     ALREADY_EXISTS, MODIFY/DELETE of a missing one: NOT_FOUND, malformed:
 //     INVALID_ARGUMENT, over the table size: RESOURCE_EXHAUSTED).
-// Atomicity: whatever the request asks, a batch is applied all-or-nothing
-// (ROLLBACK_ON_ERROR semantics, and the datapath swaps the whole table at
-// once, so it is dataplane-atomic too). A failed batch is answered UNKNOWN
-// with a google.rpc.Status in grpc-status-details-bin holding one p4.v1.Error
-// per update: the failing ones with their code, the others ABORTED (rolled
-// back). The committed table is translated into a SwitchAclTable and handed
-// to the node's SwitchDatapath.
+// Atomicity as PI (the P4Runtime server of bmv2 and most switches) does it:
+// only CONTINUE_ON_ERROR; any other mode is refused with UNIMPLEMENTED. Each
+// update is applied or refused on its own; a batch with a refused update is
+// answered UNKNOWN with a google.rpc.Status in grpc-status-details-bin
+// holding one p4.v1.Error per update (OK for those applied). The datapath
+// takes the batch's resulting table at once. A direct counter is read back
+// with its entry's key only (no action), as PI sends it. The committed table
+// is translated into a SwitchAclTable and handed to the node's SwitchDatapath.
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../../orchestrator/log.ts';
@@ -288,6 +289,9 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
       const req = call.request as { deviceId?: string; electionId?: Uint128Object; role?: string; updates?: UpdateObject[]; atomicity?: string };
       (async () => {
         checkPrimary(req);
+        if ((req.atomicity ?? 'CONTINUE_ON_ERROR') !== 'CONTINUE_ON_ERROR') {
+          throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'Support for atomic write modes has not been implemented yet');
+        }
         if (!pipeline) throw new UpdateFailure(grpc.status.FAILED_PRECONDITION, 'no forwarding pipeline config set');
         const pipe = pipeline.pipe;
         const updates = req.updates ?? [];
@@ -303,15 +307,16 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
           }
         }
         const failed = results.filter((r) => r.code !== grpc.status.OK).length;
+        if (failed < updates.length) {
+          await opts.datapath.program(toSwitchTable([...staged.values()], pipe));
+          table = staged;
+        }
+        log.info({ device: opts.deviceId, updates: updates.length, failed, entries: table.size }, 'write applied');
         if (failed > 0) {
-          for (const r of results) if (r.code === grpc.status.OK) Object.assign(r, { code: grpc.status.ABORTED, message: 'rolled back: another update of the batch failed' });
           const md = new grpc.Metadata();
           md.set(STATUS_DETAILS_KEY, encodeWriteErrors(`${failed} of ${updates.length} updates failed`, results));
-          throw Object.assign(new UpdateFailure(grpc.status.UNKNOWN, `${failed} of ${updates.length} updates failed; none applied`), { metadata: md });
+          throw Object.assign(new UpdateFailure(grpc.status.UNKNOWN, `${failed} of ${updates.length} updates failed; the others were applied`), { metadata: md });
         }
-        await opts.datapath.program(toSwitchTable([...staged.values()], pipe));
-        table = staged;
-        log.info({ device: opts.deviceId, updates: updates.length, entries: table.size }, 'write applied');
         return {};
       })().then(
         (r) => cb(null, r),
@@ -338,7 +343,7 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
           for (const e of filterEntries(table, te, pipe)) {
             const json = entryToJson(e, pipe);
             if (ent.tableEntry) out.push({ tableEntry: json });
-            else out.push({ directCounterEntry: { tableEntry: json, data: { packetCount: String(counters.get(entryKey(e)) ?? 0n), byteCount: '0' } } });
+            else out.push({ directCounterEntry: { tableEntry: { tableId: json.tableId, match: json.match, priority: json.priority }, data: { packetCount: String(counters.get(entryKey(e)) ?? 0n), byteCount: '0' } } });
           }
         }
         // Stream in chunks so a large table stays under message limits.
@@ -385,7 +390,8 @@ function applyUpdate(staged: Map<string, AclEntry>, u: UpdateObject, pipe: Pipel
   if (te.isDefaultAction) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'the default action of weft_acl is fixed by the pipeline');
   let entry: AclEntry;
   try {
-    entry = entryFromProto(te, pipe);
+    // A DELETE names its entry by key (match and priority); PI needs no action there.
+    entry = entryFromProto(u.type === 'DELETE' && !te.action ? { ...te, action: { action: { actionId: pipe.permitId } } } : te, pipe);
   } catch (e) {
     throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
   }

@@ -1,0 +1,177 @@
+// Weft's P4Runtime client and driver against the real thing: bmv2's
+// simple_switch_grpc with the PI P4Runtime server, in a namespace of its
+// own, the pipeline compiled by p4c and pushed by the driver, the entries
+// from the P4 target's codegen. Arbitration, pipeline config, writes,
+// read-back of entries and counters, a policy change (make-before-break), a
+// batch failing in the middle (undone: the read equals the old policy
+// exactly), and bad device configs or pipelines (refused, switch untouched).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Device } from '../../inventory/model.ts';
+import { InputError } from '../../orchestrator/diagnostics.ts';
+import { P4RuntimeClient } from '../../targets/p4/client.ts';
+import { applyP4, pipelineCookie, readDesiredEntries, removeP4 } from '../../targets/p4/driver.ts';
+import { compileP4, type CompiledP4 } from '../../targets/p4/p4c.ts';
+import { P4_SOURCE_PATH, P4INFO, parseP4InfoText } from '../../targets/p4/p4info.ts';
+import { entryString, type WireEntry } from '../../targets/p4/table-entry.ts';
+import { planTransition, PRIORITY_BAND, runTransition, TransitionError } from '../../targets/p4/transition.ts';
+import { startBmv2Fixture, type Bmv2Fixture } from './bmv2-netns.ts';
+import { changedPolicy, p4Scenario, writeP4Bundle, type P4Scenario } from './scenario.ts';
+import { p4ToolsUnavailable } from './tools.ts';
+
+const why = p4ToolsUnavailable(['p4c-bm2-ss', 'simple_switch_grpc'], { root: true });
+
+const sorted = (es: WireEntry[]): string[] => es.map(entryString).sort();
+const shifted = (es: WireEntry[], by: number): WireEntry[] => es.map((e) => ({ ...e, priority: (e.priority ?? 0) + by }));
+
+describe.skipIf(why)('P4Runtime against bmv2 (PI)', () => {
+  let fx: Bmv2Fixture;
+  let compiled: CompiledP4;
+  let other: CompiledP4;
+  let scenario: P4Scenario;
+  let bundle: string;
+  let changedBundle: string;
+  const clients: P4RuntimeClient[] = [];
+  const connect = async (electionId: bigint): Promise<P4RuntimeClient> => {
+    const c = await P4RuntimeClient.connect({ address: fx.address, deviceId: 1, electionId, name: 'bmv2', timeoutMs: 30_000 });
+    clients.push(c);
+    return c;
+  };
+  const device = (deviceConfig?: string): Device => ({ ...scenario.device, mgmt: { ...scenario.device.mgmt, p4runtime: { port: 9559, deviceId: 1, deviceConfig } } });
+  const apply = (dir: string, deviceConfig?: string) => applyP4({ device: device(deviceConfig), deviceDir: dir, address: fx.address, electionId: 100n, timeoutMs: 30_000 });
+  const read = async (): Promise<WireEntry[]> => {
+    const c = await connect(1n);
+    try {
+      return await c.readTableEntries();
+    } finally {
+      c.close();
+    }
+  };
+
+  beforeAll(async () => {
+    scenario = p4Scenario(2);
+    fx = await startBmv2Fixture(scenario.ports);
+    compiled = await compileP4({ outDir: join(fx.dir, 'p4c') });
+    // The same program with another table size: a device config and P4Info that are not Weft's.
+    const src = readFileSync(P4_SOURCE_PATH, 'utf8').replace(/size = \d+;/, 'size = 1000;');
+    writeFileSync(join(fx.dir, 'other.p4'), src);
+    other = await compileP4({ source: join(fx.dir, 'other.p4'), outDir: join(fx.dir, 'other') });
+    bundle = join(fx.dir, 'bundle');
+    changedBundle = join(fx.dir, 'changed');
+    await writeP4Bundle(scenario, bundle);
+    await writeP4Bundle(changedPolicy(scenario), changedBundle);
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await fx?.close();
+  });
+
+  it('arbitrates: a lower election id is a backup whose writes PI refuses', async () => {
+    const primary = await connect(10n);
+    const backup = await connect(5n);
+    expect(primary.isPrimary).toBe(true);
+    expect(backup.isPrimary).toBe(false);
+    await expect(backup.setPipeline(P4INFO, 'VERIFY_AND_COMMIT', compiled.bmv2Json)).rejects.toMatchObject({ code: 7 });
+    expect(await primary.capabilities()).toMatch(/^1\./);
+    primary.close();
+    backup.close();
+  });
+
+  it("pushes p4c's pipeline and codegen's entries; PI reads back exactly them, with a counter each", async () => {
+    const r = await apply(bundle, compiled.bmv2JsonPath);
+    const want = await readDesiredEntries(bundle, P4INFO);
+    console.log(`bmv2: ${want.length} entries from codegen for ${scenario.device.name} (${scenario.exactPorts.length} exact, ${scenario.prefilterPorts.length} prefilter ports)`);
+    expect(r).toMatchObject({ pipelineSet: true, inserted: want.length, deleted: 0, entries: want.length, inPlaceTables: [] });
+    expect(sorted(await read())).toEqual(sorted(want));
+    const c = await connect(11n);
+    const cfg = await c.getPipelineConfig('ALL');
+    expect(cfg?.cookie).toBe(pipelineCookie(P4INFO, compiled.bmv2Json));
+    expect(Buffer.from(cfg!.deviceConfig!).equals(compiled.bmv2Json)).toBe(true);
+    const counters = await c.readCounters();
+    expect(counters).toHaveLength(want.length);
+    expect(counters.every((x) => x.packets === 0n)).toBe(true);
+    c.close();
+  });
+
+  it('a policy change is make-before-break into the other priority band; an unchanged one writes nothing', async () => {
+    const old = await read();
+    const next = await readDesiredEntries(changedBundle, P4INFO);
+    const r = await apply(changedBundle, compiled.bmv2JsonPath);
+    expect(r).toMatchObject({ pipelineSet: false, inserted: next.length, deleted: old.length, modified: 0, entries: next.length });
+    expect(sorted(await read())).toEqual(sorted(shifted(next, PRIORITY_BAND)));
+    expect(await apply(changedBundle, compiled.bmv2JsonPath)).toMatchObject({ pipelineSet: false, inserted: 0, deleted: 0, modified: 0 });
+    // Back to the first policy: into the low band again.
+    const back = await apply(bundle, compiled.bmv2JsonPath);
+    expect(back).toMatchObject({ inserted: old.length, deleted: next.length });
+    expect(sorted(await read())).toEqual(sorted(old));
+  });
+
+  it('a batch refused in the middle is undone: the read equals the old policy exactly', async () => {
+    const before = await read();
+    const next = await readDesiredEntries(changedBundle, P4INFO);
+    const c = await connect(12n);
+    try {
+      // An update PI refuses half-way through the inserts (a table id the pipeline has not).
+      const poisoned = [...next];
+      poisoned.splice(Math.floor(next.length / 2), 0, { ...next[0], tableId: 0x02000099 });
+      const plan = planTransition(before, poisoned, () => 4096);
+      const err = await runTransition(c, plan, before).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransitionError);
+      expect((err as TransitionError).restored).toBe(true);
+      expect((err as TransitionError).failed.map((f) => f.status.code)).toEqual([3]);
+      expect(sorted(await c.readTableEntries())).toEqual(sorted(before));
+
+      // A refusal in the last batch (a delete of an entry the switch has not): the inserts and deletes already made are undone too.
+      const plan2 = planTransition(before, next, () => 4096);
+      const last = plan2.batches[plan2.batches.length - 1];
+      expect(last.every((u) => u.type === 'DELETE')).toBe(true);
+      last.splice(Math.floor(last.length / 2), 0, { type: 'DELETE', entry: { ...last[0].entry, priority: 77 }, before: { ...last[0].before!, priority: 77 } });
+      const err2 = await runTransition(c, plan2, before).catch((e: unknown) => e);
+      expect(err2).toBeInstanceOf(TransitionError);
+      expect((err2 as TransitionError).failed.map((f) => f.status.code)).toEqual([5]);
+      expect((err2 as TransitionError).message).toMatch(/NOT_FOUND.*previous entries/);
+      expect(sorted(await c.readTableEntries())).toEqual(sorted(before));
+    } finally {
+      c.close();
+    }
+  });
+
+  it('refuses a device config that is not the bmv2 JSON of the P4Info, naming the device and the numbers; the switch is untouched', async () => {
+    const before = await read();
+    writeFileSync(join(fx.dir, 'garbage.json'), 'not json at all');
+    const wrong = apply(bundle, other.bmv2JsonPath);
+    await expect(wrong).rejects.toBeInstanceOf(InputError);
+    await expect(wrong).rejects.toThrow(new RegExp(`${scenario.device.name}: mgmt\\.p4runtime\\.deviceConfig: .*other/weft\\.json is not the bmv2 JSON of p4info\\.txtpb: table 0x02000001 WeftIngress\\.weft_acl: size 4096 in the P4Info, 1000 in the bmv2 JSON`));
+    await expect(apply(bundle, join(fx.dir, 'garbage.json'))).rejects.toThrow(/garbage\.json is not the bmv2 JSON of p4info\.txtpb: not a bmv2 JSON/);
+    expect(sorted(await read())).toEqual(sorted(before));
+    const c = await connect(13n);
+    expect((await c.getPipelineConfig('COOKIE_ONLY'))?.cookie).toBe(pipelineCookie(P4INFO, compiled.bmv2Json));
+    c.close();
+  });
+
+  it("refuses to replace another program without a device config, naming the differences; with one, Weft's pipeline comes back", async () => {
+    const otherInfo = parseP4InfoText(other.p4infoText);
+    const c = await connect(14n);
+    await c.setPipeline(otherInfo, 'VERIFY_AND_COMMIT', other.bmv2Json, 1n);
+    c.close();
+    await expect(apply(bundle)).rejects.toThrow(
+      new RegExp(`^${scenario.device.name}: the switch runs a pipeline whose P4Info differs from Weft's: table 0x02000001 WeftIngress\\.weft_acl: size 1000 in the switch, 4096 in .*p4info\\.txtpb; without mgmt\\.p4runtime\\.deviceConfig .*nothing written`),
+    );
+    const c2 = await connect(15n);
+    expect((await c2.getPipelineConfig('COOKIE_ONLY'))?.cookie).toBe(1n);
+    expect(await c2.readTableEntries()).toEqual([]);
+    c2.close();
+    const want = await readDesiredEntries(bundle, P4INFO);
+    expect(await apply(bundle, compiled.bmv2JsonPath)).toMatchObject({ pipelineSet: true, inserted: want.length, entries: want.length });
+  });
+
+  it('removes every entry, all or nothing', async () => {
+    const n = (await read()).length;
+    expect(await removeP4({ device: device(), address: fx.address, electionId: 100n, timeoutMs: 30_000 })).toBe(n);
+    expect(await read()).toEqual([]);
+    // PI writes CONTINUE_ON_ERROR only, which is why Weft never asks for more.
+    await expect(connect(1n).then((c) => c.write([{ type: 'INSERT', entity: { tableEntry: { tableId: 1 } } }], 'ROLLBACK_ON_ERROR'))).rejects.toMatchObject({ code: 12 });
+  });
+});
