@@ -22,6 +22,8 @@ export {
   mergeRanges,
   ND_TYPES,
   servicesOf,
+  servicesOverlap,
+  setsOverlap,
   TCP_FLAG_ACK,
   TCP_FLAG_SYN,
   type DeriveOptions,

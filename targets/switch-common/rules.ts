@@ -275,7 +275,8 @@ export function servicesOverlap(a: Service, b: Service): boolean {
   return false;
 }
 
-function setsOverlap(a: Set<number> | undefined, b: Set<number> | undefined): boolean {
+/** Whether two identity sets share an identity (undefined: every address). */
+export function setsOverlap(a: Set<number> | undefined, b: Set<number> | undefined): boolean {
   if (!a || !b) return (a?.size ?? 1) > 0 && (b?.size ?? 1) > 0;
   const [small, big] = a.size <= b.size ? [a, b] : [b, a];
   for (const x of small) if (big.has(x)) return true;
