@@ -118,10 +118,11 @@ export class EntryList {
       this.push(e);
       return;
     }
-    for (const srcPort of sps) {
-      for (const dstPort of dps) {
-        for (const src of srcs) {
-          for (const dst of dsts) {
+    // The order resolveDefinedSets expands a set reference in, so both forms program the same TCAM.
+    for (const src of srcs) {
+      for (const dst of dsts) {
+        for (const srcPort of sps) {
+          for (const dstPort of dps) {
             this.push({ ...base, ...(src ? { src } : {}), ...(dst ? { dst } : {}), ...(srcPort ? { srcPort } : {}), ...(dstPort ? { dstPort } : {}) });
           }
         }
