@@ -18,6 +18,7 @@ PACKAGES=(
   nftables iproute2 tcpdump iputils-ping procps make
   openssh-server snmpd lldpd
   chromium
+  libyang2-tools
 )
 
 missing=()
