@@ -117,7 +117,7 @@ describe('openconfig codegen', () => {
     }
     expect(err).toBeInstanceOf(InputError);
     const d = (err as InputError).diagnostics[0];
-    expect(d.code).toBe('acl-capacity-exceeded');
+    expect(d.code).toBe('capacity-exceeded');
     expect(d.message).toMatch(/leaf1: \d+ openconfig acl entries exceed capacity.aclEntries 3/);
     expect(d.span?.file).toBe('test/fabric.yaml');
   });

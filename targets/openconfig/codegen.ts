@@ -33,7 +33,7 @@ import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.
 import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import { IPPROTO, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
-import type { CodegenInput, EnforcementMode } from '../contract.ts';
+import { CAPACITY_EXCEEDED, type CodegenInput, type EnforcementMode } from '../contract.ts';
 import { AddressResolver, mergeRanges, ND_TYPES, servicesOf, servicesOverlap, setsOverlap } from '../switch-common/index.ts';
 import { winningRules } from '../../orchestrator/analysis/facts.ts';
 import { concreteShareCells } from '../../orchestrator/ir/share.ts';
@@ -443,7 +443,7 @@ function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entrie
 function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number): never {
   const bag = new DiagnosticBag();
   bag.error(
-    'acl-capacity-exceeded',
+    CAPACITY_EXCEEDED,
     `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (${what})`,
     device.span,
     `raise capacity.aclEntries to at least ${total} if the switch has room, or narrow the rules placed on it`,
