@@ -31,11 +31,23 @@
 
 import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
-import { IPPROTO, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
+import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import { CAPACITY_EXCEEDED, type CodegenInput, type EnforcementMode } from '../contract.ts';
-import { AddressResolver, mergeRanges, ND_TYPES, servicesOf, servicesOverlap, setsOverlap } from '../switch-common/index.ts';
-import { winningRules } from '../../orchestrator/analysis/facts.ts';
+import {
+  AddressResolver,
+  decidingRules,
+  deriveSwitchRules,
+  FULL_PORTS,
+  mergeRanges,
+  ND_TYPES,
+  prefixesOf,
+  servicesOf,
+  servicesOverlap,
+  setsOverlap,
+  type AddressSet,
+  type SwitchRule,
+} from '../switch-common/index.ts';
 import { concreteShareCells } from '../../orchestrator/ir/share.ts';
 import {
   ICMPV4_CODES,
@@ -372,6 +384,63 @@ function replyEntries(out: EntryList, input: CodegenInput, book: AddressResolver
   }
 }
 
+/**
+ * Prefilter reply templates from switch-common's prefilter reverse rules
+ * (targets/switch-common/rules.ts: any TCP segment with ACK, any echo reply,
+ * and UDP from allow rules' service ports back to their sources while a deny
+ * can match UDP), written in this set's family. An echo reply the family's
+ * icmp container cannot name (the other family's ICMP) passes as its whole
+ * protocol: a prefilter may pass more.
+ */
+function reverseTemplates(policy: Policy, reverse: SwitchRule[], family: Family): Template[] {
+  const out: Template[] = [];
+  for (const r of reverse) {
+    const srcs = sideOf(r.src, family);
+    const dsts = sideOf(r.dst, family);
+    if (srcs.length === 0 || dsts.length === 0) continue;
+    const ruleName = r.rule >= 0 ? policy.rules[r.rule].name : undefined;
+    const description = ruleName !== undefined ? `reply of ${ruleName}` : `reply: ${r.name}`;
+    for (const s of r.services) {
+      let fields: Fields;
+      let ports: { srcPorts?: PortRange[]; dstPorts?: PortRange[] } = {};
+      switch (s.kind) {
+        case 'any':
+          fields = {};
+          break;
+        case 'ports':
+          fields = s.tcpAck ? { protocol: s.proto, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] } } : { protocol: s.proto };
+          ports = { ...portsOrAny('srcPorts', s.src), ...portsOrAny('dstPorts', s.dst) };
+          break;
+        case 'icmp': {
+          const native = s.proto === (family === 4 ? 1 : 58);
+          const types = family === 4 ? ICMPV4_TYPES : ICMPV6_TYPES;
+          const codes = family === 4 ? ICMPV4_CODES : ICMPV6_CODES;
+          const named = native && (s.type === undefined || types[s.type] !== undefined) && (s.code === undefined || codes[`${s.type}/${s.code}`] !== undefined);
+          fields = named ? { protocol: s.proto, ...(s.type === undefined ? {} : { icmp: { type: s.type, ...(s.code === undefined ? {} : { code: s.code }) } }) } : { protocol: s.proto };
+          break;
+        }
+        default: {
+          const never: never = s;
+          throw new Error(`unhandled service ${JSON.stringify(never)}`);
+        }
+      }
+      const stem = ruleName ?? r.name;
+      out.push({ description, srcs, dsts, fields, ...ports, action: 'ACCEPT', names: { src: `reply-${stem}-src`, dst: `reply-${stem}-dst`, srcPorts: `reply-${stem}` } });
+    }
+  }
+  return out;
+}
+
+/** One family's prefixes of an address set ([undefined] for any address). */
+function sideOf(set: AddressSet, family: Family): Side {
+  return set.any ? ANY_SIDE : prefixesOf(set, family);
+}
+
+/** Port ranges of a template side; none when they cover every port. */
+function portsOrAny(key: 'srcPorts' | 'dstPorts', ranges: PortRange[]): { srcPorts?: PortRange[]; dstPorts?: PortRange[] } {
+  return ranges.length === 1 && fullRange(ranges[0].lo, ranges[0].hi) ? {} : { [key]: ranges };
+}
+
 /** Identities of the endpoints on hosts (or behind their DPUs) attached to this switch's host ports. */
 function hostSideIdentities(input: CodegenInput, book: AddressResolver): Set<number> {
   const { fabric, device, devicePlacement } = input;
@@ -459,45 +528,31 @@ function controlEntries(out: EntryList): void {
   }
 }
 
-/** Address pairs one UDP reply entry group of a prefilter may take before it widens a side to any. */
+/** Address pairs one UDP reply template of a prefilter may take before it widens a side to any. */
 const PREFILTER_REPLY_PAIRS = 64;
 
 /**
- * Prefilter reply entries, ahead of the denies: a reply of an allowed
- * connection must never be dropped, and a deny (whose destinations are the
- * allowed flow's sources, say) can match it. TCP segments with ACK and echo
- * replies pass whole (no connection's first packet has either); UDP replies
- * pass from an allow rule's service ports back to its sources, as long as a
- * deny can match UDP at all. Where a rule's address pairs are many, a side is
- * widened to any (a prefilter may pass more).
+ * Prefilter reply entries, ahead of the denies (a reply of an allowed
+ * connection must never be dropped, and a deny can match it): the reverse
+ * rules fitted to the room. Where a UDP reply's address pairs are many, a
+ * side is widened to any; with `pairs` 0 every UDP reply passes from the
+ * allowed service ports with any address (a prefilter may pass more).
  */
-function prefilterReplyEntries(out: EntryList, book: AddressResolver, rules: Rule[], family: Family, notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
-  out.add({ description: 'reply: tcp segments with ack', fields: { protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] } }, action: 'ACCEPT' });
-  out.add({ description: 'reply: echo replies', fields: family === 4 ? { protocol: 1, icmp: { type: 0 } } : { protocol: 58, icmp: { type: 129 } }, action: 'ACCEPT' });
-  // The other family's ICMP (nonsense on the wire, but a policy may allow
-  // it): this set's icmp container cannot name its echo reply, so it passes whole.
-  out.add({ description: 'reply: other-family icmp', fields: { protocol: family === 4 ? 58 : 1 }, action: 'ACCEPT' });
-  const udpDeny = rules.some((r) => r.action === 'deny' && rulePorts(r).some((p) => p.protocol === 'any' || p.protocol === 'udp'));
-  if (!udpDeny) return;
+function prefilterReplyEntries(out: EntryList, templates: Template[], notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
+  const udp = templates.filter((t) => t.fields?.protocol === 17);
+  for (const t of templates) if (t.fields?.protocol !== 17) out.add(t);
   if (pairs === 0) {
-    // No room for addresses: the service ports of every allow rule, from anywhere.
-    const all = mergeRanges(
-      rules.flatMap((r) => (r.action !== 'allow' ? [] : rulePorts(r).flatMap((p) => (p.protocol === 'any' ? [{ lo: 0, hi: 65535 }] : p.protocol === 'udp' ? [{ lo: p.lo, hi: p.hi }] : [])))),
-    );
-    if (all.length) notes.add(`prefilter: udp replies of allow rules are passed from their service ports with any address, to fit capacity.aclEntries`);
-    if (all.length) out.add({ description: 'reply: udp from allowed service ports', fields: { protocol: 17 }, ...portsOrAny(all), action: 'ACCEPT', names: { srcPorts: 'reply-udp' } });
+    const anyPort = udp.some((t) => t.srcPorts === undefined);
+    const all = anyPort ? [] : mergeRanges(udp.flatMap((t) => t.srcPorts ?? []));
+    if (udp.length) {
+      notes.add('prefilter: udp replies of allow rules are passed from their service ports with any address, to fit capacity.aclEntries');
+      out.add({ description: 'reply: udp from allowed service ports', fields: { protocol: 17 }, ...portsOrAny('srcPorts', anyPort ? FULL_PORTS : all), action: 'ACCEPT', names: { srcPorts: 'reply-udp' } });
+    }
     return;
   }
-  for (const r of rules) {
-    if (r.action !== 'allow') continue;
-    const ports = rulePorts(r);
-    const ranges = ports.some((p) => p.protocol === 'any')
-      ? [{ lo: 0, hi: 65535 }]
-      : mergeRanges(ports.flatMap((p) => (p.protocol === 'udp' ? [{ lo: p.lo, hi: p.hi }] : [])));
-    if (ranges.length === 0) continue;
-    const from = addressList(book, book.identitiesOf(r.to), family);
-    const to = addressList(book, book.identitiesOf(r.from), family);
-    if (from.length === 0 || to.length === 0) continue;
+  for (const t of udp) {
+    const from = t.srcs ?? ANY_SIDE;
+    const to = t.dsts ?? ANY_SIDE;
     const choices: [Side, Side][] = [
       [from, to],
       [from, ANY_SIDE],
@@ -505,22 +560,9 @@ function prefilterReplyEntries(out: EntryList, book: AddressResolver, rules: Rul
       [ANY_SIDE, ANY_SIDE],
     ];
     const [srcs, dsts] = choices.find(([a, b]) => a.length * b.length <= pairs) ?? choices[3];
-    if (srcs !== from || dsts !== to) notes.add(`prefilter: replies of rule ${r.name} (udp) are passed with ${srcs === from ? 'any destination' : dsts === to ? 'any source' : 'any address'} (${from.length} x ${to.length} prefix pairs)`);
-    out.add({
-      description: `reply of ${r.name} (prefilter)`,
-      srcs,
-      dsts,
-      fields: { protocol: 17 },
-      ...portsOrAny(ranges),
-      action: 'ACCEPT',
-      names: { src: `reply-${r.name}-src`, dst: `reply-${r.name}-dst`, srcPorts: `reply-${r.name}` },
-    });
+    if (srcs !== from || dsts !== to) notes.add(`prefilter: ${t.description} (udp) passes with ${srcs === from ? 'any destination' : dsts === to ? 'any source' : 'any address'} (${from.length} x ${to.length} prefix pairs)`);
+    out.add({ ...t, srcs, dsts });
   }
-}
-
-/** Source port ranges of a reply template; none when they cover every port. */
-function portsOrAny(ranges: PortRange[]): { srcPorts?: PortRange[] } {
-  return ranges.length === 1 && fullRange(ranges[0].lo, ranges[0].hi) ? {} : { srcPorts: ranges };
 }
 
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
@@ -529,8 +571,7 @@ export function planAcl(input: CodegenInput): AclPlan {
   const book = new AddressResolver(ir);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
-  const winners = winningRules(ir);
-  const rules = policy.rules.filter((r) => winners.has(r.index));
+  const rules = decidingRules(policy, ir);
   const shadowed = policy.rules.length - rules.length;
   if (shadowed > 0) notes.add(`${shadowed} rule(s) never decide a flow (shadowed or empty groups): no entries`);
   const capacity = device.capacity?.aclEntries ?? DEFAULT_ACL_CAPACITY;
@@ -589,6 +630,7 @@ export function planAcl(input: CodegenInput): AclPlan {
     // Prefilter: denies narrowed to the sources behind the host ports when
     // that is smaller (dropping less is always allowed).
     const sources = hostSideIdentities(input, book);
+    const prefilterReverse = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver: book }).reverse;
     const blocks = new Map<number, Block[]>();
     const blocksOf = (r: Rule): Block[] => {
       let b = blocks.get(r.index);
@@ -603,7 +645,7 @@ export function planAcl(input: CodegenInput): AclPlan {
         types.map((type) => {
           const list = newList(familyOf(type));
           if (familyOf(type) === 6) controlEntries(list);
-          prefilterReplyEntries(list, book, rules, familyOf(type), notes, pairs);
+          prefilterReplyEntries(list, reverseTemplates(policy, prefilterReverse, familyOf(type)), notes, pairs);
           return [type, list] as const;
         }),
       );

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
 import type { CodegenInput } from '../contract.ts';
 import { planAcl } from './codegen.ts';
-import { AclConfigError, aclDocumentJson, parseAclDocument, resolveDefinedSets, type AclConfig } from './model.ts';
+import { jsonIetfValue } from './gnmi.ts';
+import { AclConfigError, aclDocumentJson, definedSetsContentJson, parseAclDocument, resolveDefinedSets, type AclConfig } from './model.ts';
+import { buildSetRequest } from './set-request.ts';
 import { nameableDenies, openconfigInputs, smallInput } from './testing.ts';
 
 const withSets = (input: CodegenInput, definedSets: boolean): CodegenInput => ({ ...input, device: { ...input.device, capabilities: { definedSets } } });
@@ -81,6 +83,11 @@ describe('openconfig defined sets', () => {
     ]);
     expect(sets.stats.entries).toBe(flat.stats.entries);
     expect(sets.stats.entries).toBeGreaterThan(6400);
+    // One Set installs the sets with the entries naming them; the expanded form never touches /defined-sets.
+    const paths = (c: AclConfig) => buildSetRequest(c).replace.map((u) => u.path.elem.map((e) => e.name).join('/'));
+    expect(paths(sets.config)).toEqual(['acl/acl-sets', 'acl/interfaces', 'defined-sets']);
+    expect(jsonIetfValue(buildSetRequest(sets.config).replace[2].val)).toEqual(definedSetsContentJson(sets.config.definedSets!));
+    expect(paths(flat.config)).toEqual(['acl/acl-sets', 'acl/interfaces']);
     expect(sets.stats.configEntries).toBeLessThan(60);
     // The device cost, not the config size, is what capacity bounds: at 6000
     // the prefilter leaves the deny (and the allow it protects) to the hosts.

@@ -17,6 +17,7 @@
 export { AddressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
 export {
   CONTROL_RULES,
+  decidingRules,
   deriveSwitchRules,
   FULL_PORTS,
   mergeRanges,

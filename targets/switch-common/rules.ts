@@ -205,9 +205,19 @@ export interface DeriveOptions {
   sources?: IpAddr[];
 }
 
+/**
+ * The policy's rules that decide at least one flow (the first match for some
+ * cell), in policy order: every other rule is shadowed or empty and needs no
+ * entries on any switch.
+ */
+export function decidingRules(policy: Policy, ir: Ir): Rule[] {
+  const won = winningRules(ir);
+  return policy.rules.filter((r) => won.has(r.index));
+}
+
 export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): SwitchRuleList {
   const resolver = opts.resolver ?? new AddressResolver(ir);
-  const won = winningRules(ir);
+  const deciding = decidingRules(policy, ir);
   const defaultAction = policy.defaultAction === 'allow' ? 'permit' : 'deny';
   const sources = opts.mode === 'exact' ? opts.sources : undefined;
   const srcOf = (peers: Rule['from']): AddressSet => (sources ? resolver.hostsIn(sources, resolver.identitiesOf(peers)) : resolver.resolve(peers));
@@ -225,7 +235,7 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
     const ids = resolver.identitiesOf(peers);
     return !ids || [...sourceIds].some((id) => ids.has(id));
   };
-  const live = policy.rules.filter((r) => won.has(r.index) && reaches(r.from));
+  const live = deciding.filter((r) => reaches(r.from));
   // The verdict a flow gets when no entry decides it: the policy default in
   // exact mode; permit in prefilter mode (it only drops what it must).
   const fallback = opts.mode === 'exact' ? policy.defaultAction : 'allow';
@@ -235,8 +245,8 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
   // Replies of every allow rule that decides flows, including those cut above.
   const reverse: SwitchRule[] = opts.mode === 'prefilter' ? [...PREFILTER_REPLIES] : [];
   const hasUdpDeny = forward.some((r) => r.action === 'deny' && r.services.some((s) => s.kind === 'any' || (s.kind === 'ports' && s.proto === 17)));
-  for (const r of policy.rules) {
-    if (r.action !== 'allow' || !won.has(r.index)) continue;
+  for (const r of deciding) {
+    if (r.action !== 'allow') continue;
     const fwd = { ...toSwitch(r), src: resolver.resolve(r.from), dst: srcOf(r.to) };
     if (sources && fwd.dst.v4.length + fwd.dst.v6.length === 0) continue;
     // Exact ports: TCP replies (ACK set), UDP replies from the service port
