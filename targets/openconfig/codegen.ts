@@ -38,6 +38,7 @@ import {
   AddressResolver,
   decidingRules,
   deriveSwitchRules,
+  exactReplyRules,
   FULL_PORTS,
   mergeRanges,
   ND_TYPES,
@@ -48,7 +49,6 @@ import {
   type AddressSet,
   type SwitchRule,
 } from '../switch-common/index.ts';
-import { concreteShareCells } from '../../orchestrator/ir/share.ts';
 import {
   ICMPV4_CODES,
   ICMPV4_TYPES,
@@ -63,7 +63,6 @@ import {
 import { ANY_SIDE, EntryList, SetBook, templateCost, type Fields, type Side, type Template } from './entries.ts';
 
 export const DEFAULT_ACL_CAPACITY = 1024;
-const ANY_PEER = -1;
 
 /** One header match of a rule's ports: fields plus a destination port range (any when absent). */
 interface PortFields {
@@ -304,102 +303,22 @@ function writeBlock(out: EntryList, b: Block): void {
 }
 
 /**
- * Reply entries for an exact set: for every allow cell whose destination is
- * local to this switch (its ingress share, remote by remote), the reversed flow with TCP ACK set (UDP: source port;
- * ICMP echo: the echo reply). Cells are first-match resolved, so a reply
- * entry only ever passes a reply of a flow the policy allows.
+ * Reply templates from switch-common's reverse rules (the stateless reply
+ * approximation, targets/switch-common/rules.ts), written in this set's
+ * family: exactReplyRules at exact ports, the prefilter reverse rules of
+ * deriveSwitchRules in a prefilter. An echo reply the family's icmp container
+ * cannot name (the other family's ICMP) is left out at an exact port (fail
+ * closed) and passes as its whole protocol in a prefilter (which may pass more).
  */
-function replyEntries(out: EntryList, input: CodegenInput, book: AddressResolver, family: Family): void {
-  const { ir } = input;
-  // Allowed port segments per (reply source, proto, reply destination),
-  // merged where adjacent: cells split ports at every rule's boundaries.
-  const spans = new Map<string, { from: number; proto: number; to: number; ranges: { lo: number; hi: number; rule: string }[] }>();
-  for (const cell of concreteShareCells(ir, input.devicePlacement.localIdentities, 'ingress')) {
-    const r = cell.rule;
-    if (ir.rules[r].action !== 'allow') continue;
-    const proto = cell.proto;
-    let lo = cell.lo;
-    let hi = cell.hi;
-    if (proto === 1 || proto === 58) {
-      if (proto === 1 && family !== 4) continue;
-      if (proto === 58 && family !== 6) continue;
-      const echo = proto === 1 ? 8 << 8 : 128 << 8;
-      if (lo > echo || hi < echo) continue;
-      lo = hi = echo;
-    } else if (proto !== 6 && proto !== 17) continue;
-    // TCP replies carry ACK, which no connection's first packet has: they may
-    // go to any address (as an ACL "established" match does) and stay few.
-    const to = proto === 6 ? ANY_PEER : cell.remote;
-    const key = `${cell.local}|${proto}|${to}`;
-    let s = spans.get(key);
-    if (!s) spans.set(key, (s = { from: cell.local, proto, to, ranges: [] }));
-    s.ranges.push({ lo, hi, rule: ir.rules[r].name });
-  }
-  // Merged (reply source, proto, port range) -> reply destinations, then
-  // regrouped by (proto, port range, destinations) so sources share entries.
-  const byRange = new Map<string, { from: number; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
-  for (const s of spans.values()) {
-    s.ranges.sort((x, y) => x.lo - y.lo);
-    const merged: { lo: number; hi: number; rules: Set<string> }[] = [];
-    for (const r of s.ranges) {
-      const last = merged[merged.length - 1];
-      if (last && r.lo <= last.hi + 1) {
-        last.hi = Math.max(last.hi, r.hi);
-        last.rules.add(r.rule);
-      } else merged.push({ lo: r.lo, hi: r.hi, rules: new Set([r.rule]) });
-    }
-    for (const m of merged) {
-      const key = `${s.from}|${s.proto}|${m.lo}|${m.hi}`;
-      let g = byRange.get(key);
-      if (!g) byRange.set(key, (g = { from: s.from, proto: s.proto, lo: m.lo, hi: m.hi, to: new Set(), rules: new Set() }));
-      g.to.add(s.to);
-      for (const n of m.rules) g.rules.add(n);
-    }
-  }
-  const groups = new Map<string, { from: Set<number>; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
-  for (const g of byRange.values()) {
-    const key = `${g.proto}|${g.lo}|${g.hi}|${[...g.to].sort((a, b) => a - b).join(',')}`;
-    let h = groups.get(key);
-    if (!h) groups.set(key, (h = { from: new Set(), proto: g.proto, lo: g.lo, hi: g.hi, to: g.to, rules: new Set() }));
-    h.from.add(g.from);
-    for (const n of g.rules) h.rules.add(n);
-  }
-  for (const g of groups.values()) {
-    const fields: Fields =
-      g.proto === 6
-        ? { protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] } }
-        : g.proto === 17
-          ? { protocol: 17 }
-          : { protocol: g.proto, icmp: g.proto === 1 ? { type: 0, code: 0 } : { type: 129, code: 0 } };
-    const names = [...g.rules].sort();
-    out.add({
-      description: `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`,
-      srcs: book.cover(family, g.from),
-      dsts: g.to.has(ANY_PEER) ? ANY_SIDE : book.cover(family, g.to),
-      fields,
-      ...((g.proto === 6 || g.proto === 17) && !fullRange(g.lo, g.hi) ? { srcPorts: [{ lo: g.lo, hi: g.hi }] } : {}),
-      action: 'ACCEPT',
-      names: { src: `reply-${names[0]}-src`, dst: `reply-${names[0]}-dst` },
-    });
-  }
-}
-
-/**
- * Prefilter reply templates from switch-common's prefilter reverse rules
- * (targets/switch-common/rules.ts: any TCP segment with ACK, any echo reply,
- * and UDP from allow rules' service ports back to their sources while a deny
- * can match UDP), written in this set's family. An echo reply the family's
- * icmp container cannot name (the other family's ICMP) passes as its whole
- * protocol: a prefilter may pass more.
- */
-function reverseTemplates(policy: Policy, reverse: SwitchRule[], family: Family): Template[] {
+function reverseTemplates(policy: Policy, reverse: SwitchRule[], family: Family, mode: EnforcementMode): Template[] {
   const out: Template[] = [];
   for (const r of reverse) {
     const srcs = sideOf(r.src, family);
     const dsts = sideOf(r.dst, family);
     if (srcs.length === 0 || dsts.length === 0) continue;
     const ruleName = r.rule >= 0 ? policy.rules[r.rule].name : undefined;
-    const description = ruleName !== undefined ? `reply of ${ruleName}` : `reply: ${r.name}`;
+    // Exact reply rules are named "reply of <rules>"; verify tells reply entries by that prefix.
+    const description = ruleName !== undefined ? `reply of ${ruleName}` : r.name.startsWith('reply of ') ? r.name : `reply: ${r.name}`;
     for (const s of r.services) {
       let fields: Fields;
       let ports: { srcPorts?: PortRange[]; dstPorts?: PortRange[] } = {};
@@ -416,6 +335,7 @@ function reverseTemplates(policy: Policy, reverse: SwitchRule[], family: Family)
           const types = family === 4 ? ICMPV4_TYPES : ICMPV6_TYPES;
           const codes = family === 4 ? ICMPV4_CODES : ICMPV6_CODES;
           const named = native && (s.type === undefined || types[s.type] !== undefined) && (s.code === undefined || codes[`${s.type}/${s.code}`] !== undefined);
+          if (!named && mode === 'exact') continue;
           fields = named ? { protocol: s.proto, ...(s.type === undefined ? {} : { icmp: { type: s.type, ...(s.code === undefined ? {} : { code: s.code }) } }) } : { protocol: s.proto };
           break;
         }
@@ -424,7 +344,7 @@ function reverseTemplates(policy: Policy, reverse: SwitchRule[], family: Family)
           throw new Error(`unhandled service ${JSON.stringify(never)}`);
         }
       }
-      const stem = ruleName ?? r.name;
+      const stem = ruleName ?? r.name.replace(/^reply of /, '');
       out.push({ description, srcs, dsts, fields, ...ports, action: 'ACCEPT', names: { src: `reply-${stem}-src`, dst: `reply-${stem}-dst`, srcPorts: `reply-${stem}` } });
     }
   }
@@ -600,12 +520,13 @@ export function planAcl(input: CodegenInput): AclPlan {
     // Exact: the unmanaged endpoints' identities are the only sources; the
     // rest is dropped as spoofed.
     const local = new Set(devicePlacement.localIdentities);
+    const exactReverse = exactReplyRules(ir, devicePlacement.localIdentities, book);
     const built = types.map((type) => {
       const family = familyOf(type);
       const list = newList(family);
       if (family === 6) controlEntries(list);
       const control = list.cost;
-      replyEntries(list, input, book, family);
+      for (const t of reverseTemplates(policy, exactReverse, family, 'exact')) list.add(t);
       const blocks = rules.flatMap((r) => ruleBlock(book, r, family, 'exact', local, notes) ?? []);
       return { type, family, list, replies: list.cost - control, blocks };
     });
@@ -645,7 +566,7 @@ export function planAcl(input: CodegenInput): AclPlan {
         types.map((type) => {
           const list = newList(familyOf(type));
           if (familyOf(type) === 6) controlEntries(list);
-          prefilterReplyEntries(list, reverseTemplates(policy, prefilterReverse, familyOf(type)), notes, pairs);
+          prefilterReplyEntries(list, reverseTemplates(policy, prefilterReverse, familyOf(type), 'prefilter'), notes, pairs);
           return [type, list] as const;
         }),
       );
