@@ -1,7 +1,9 @@
 // OpenConfig benchmark: openconfig-acl entries per switch and codegen time for
 // a 10,000-rule policy (the compile benchmark's scenario, scaled to a fabric
-// that runs in well under two minutes), the artefact interpreter's speed, and
-// one gNMI Set of the largest switch's artefact to an in-process agent.
+// that runs in well under two minutes), the configuration's size with
+// defined sets against expanded entries (device entries are the same), the
+// artefact interpreter's speed, and one gNMI Set of the largest switch's
+// artefact to an in-process agent.
 //   node bin/run-ts.js bench/openconfig.ts
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -34,6 +36,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const entries: Record<string, number> = {};
   const overCapacity: Record<string, string> = {};
   const prefilterEntries: Record<string, number> = {};
+  const prefilterConfigEntries: Record<string, number> = {};
   const prefilterDenyRules: Record<string, number> = {};
   const codegenMs: number[] = [];
   const prefilterMs: number[] = [];
@@ -61,6 +64,7 @@ export async function run(): Promise<Record<string, unknown>> {
     JSON.stringify(aclDocumentJson(plan.config));
     prefilterMs.push(performance.now() - t);
     prefilterEntries[device.name] = plan.stats.entries;
+    prefilterConfigEntries[device.name] = plan.stats.configEntries;
     const denied = new Set(plan.config.sets.flatMap((x) => x.entries.filter((e) => e.action === 'DROP').map((e) => e.description)));
     prefilterDenyRules[device.name] = denied.size;
     if (!largest || plan.stats.entries > largest.entries) largest = { input: pre, entries: plan.stats.entries };
@@ -77,6 +81,13 @@ export async function run(): Promise<Record<string, unknown>> {
   for (const f of flows) for (const p of ports) acl.decide(p, f, 2);
   const decisions = flows.length * ports.length;
   const decideS = (performance.now() - t) / 1000;
+
+  // The Set's size for that switch with defined sets and expanded.
+  const setBytes = async (definedSets: boolean): Promise<number> => {
+    const out = await openconfigTarget.codegen({ ...largest!.input, device: { ...largest!.input.device, capabilities: { definedSets } } });
+    return Buffer.byteLength(out.files.find((f) => f.path === 'set-request.json')!.content as string);
+  };
+  const setRequestBytes = { definedSets: await setBytes(true), expanded: await setBytes(false) };
 
   // One gNMI Set of that artefact (validation, translation, datapath program, read-back).
   const dir = await mkdtemp(join(tmpdir(), 'weft-oc-bench-'));
@@ -104,6 +115,8 @@ export async function run(): Promise<Record<string, unknown>> {
     entriesPerSwitch: entries,
     codegenMsPerSwitchMedian: median(codegenMs),
     prefilterOnlyEntriesPerSwitch: prefilterEntries,
+    prefilterOnlyConfigEntriesPerSwitch: prefilterConfigEntries,
+    largestSetRequestBytes: setRequestBytes,
     prefilterOnlyDenyRulesKept: prefilterDenyRules,
     denyRulesInPolicy: policy.rules.filter((r) => r.action === 'deny').length,
     prefilterOnlyCodegenMsMedian: median(prefilterMs),

@@ -29,13 +29,14 @@ export const FABRIC_KEYS = {
   top: ['apiVersion', 'kind', 'metadata', 'spec'],
   metadata: ['name'],
   spec: ['devices', 'links', 'endpoints'],
-  device: ['name', 'kind', 'pipeline', 'profile', 'attachedTo', 'agent', 'mgmt', 'capacity', 'labels'],
+  device: ['name', 'kind', 'pipeline', 'profile', 'attachedTo', 'agent', 'mgmt', 'capacity', 'capabilities', 'labels'],
   mgmt: ['address', 'ssh', 'p4runtime', 'gnmi', 'snmp'],
   ssh: ['user', 'port', 'hostKey', 'identityFile', 'stagingDir'],
   p4runtime: ['port', 'deviceId', 'deviceConfig'],
   gnmi: ['port'],
   snmp: ['port'],
   capacity: ['aclEntries'],
+  capabilities: ['definedSets'],
   link: ['endpoints'],
   endpoint: ['name', 'host', 'attach', 'addresses', 'labels'],
 } as const;
@@ -344,6 +345,7 @@ function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void
       if (n !== undefined) capacity = { aclEntries: n };
     } else if (cm) capacity = {};
   }
+  const capabilities = readCapabilities(src, m, label, kind, pipeline);
   const labelsNode = src.get(m, 'labels');
   const labels = labelsNode === undefined ? {} : readLabels(src, labelsNode, `${label}: labels`);
   if (name === undefined || kind === undefined) return;
@@ -354,6 +356,7 @@ function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void
     if (attachedTo !== undefined) d.attachedTo = attachedTo;
   }
   if (capacity) d.capacity = capacity;
+  if (capabilities) d.capabilities = capabilities;
   if (kind === 'host' && agent === false) d.agent = false;
   b.device(d, spans);
 }
@@ -377,6 +380,29 @@ export function withDefaults(kind: DeviceKind, pipeline: Pipeline | undefined, m
     }
   }
   return out;
+}
+
+/**
+ * `capabilities: {definedSets: true|false}`: whether an OpenConfig switch
+ * implements openconfig-defined-sets. Absent means true: the module is part
+ * of the public OpenConfig release that Weft's models come from, and a
+ * switch that lacks it is caught before anything is written (the driver
+ * checks the gNMI Capabilities and names this key as the fix).
+ */
+function readCapabilities(src: YamlSource, m: MapNode, label: string, kind: DeviceKind | undefined, pipeline: Pipeline | undefined): Device['capabilities'] {
+  const node = src.get(m, 'capabilities');
+  if (node === undefined) return undefined;
+  const cm = src.map(node, `${label}: capabilities`, 'valid: capabilities: {definedSets: false}');
+  if (!cm) return undefined;
+  src.checkKeys(cm, FABRIC_KEYS.capabilities, `${label}: capabilities`);
+  const ds = src.get(cm, 'definedSets');
+  if (ds === undefined) return {};
+  if (kind !== undefined && (kind !== 'switch' || pipeline !== 'openconfig')) {
+    src.bag.error('misplaced-key', `${label}: capabilities.definedSets on a ${kind === 'switch' ? `${pipeline ?? 'p4'} switch` : kind}`, src.span(ds), 'valid: capabilities.definedSets only on switches with pipeline: openconfig');
+    return undefined;
+  }
+  const v = src.bool(ds, `${label}: capabilities.definedSets`);
+  return v === undefined ? undefined : { definedSets: v };
 }
 
 function readMgmt(src: YamlSource, node: YNode, label: string): Mgmt {

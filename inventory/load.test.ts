@@ -107,6 +107,25 @@ describe('parseFabric', () => {
   });
 });
 
+describe('device capabilities', () => {
+  const dev = (extra: string, pipeline = 'openconfig'): string => `${FHEAD}  devices:\n    - {name: s, kind: switch, pipeline: ${pipeline}${extra}}\n`;
+
+  it('reads definedSets on an openconfig switch; absent means the device default (undefined here, true in codegen)', () => {
+    expect(parseFabric(dev(', capabilities: {definedSets: false}'), 'f.yaml').devices[0].capabilities).toEqual({ definedSets: false });
+    expect(parseFabric(dev(', capabilities: {definedSets: true}'), 'f.yaml').devices[0].capabilities).toEqual({ definedSets: true });
+    expect(parseFabric(dev(''), 'f.yaml').devices[0].capabilities).toBeUndefined();
+  });
+
+  it('refuses a non-boolean value and a misplaced key, at their line and column', () => {
+    const bad = diagnosticsOf(() => parseFabric(dev(', capabilities: {definedSets: sometimes}'), 'f.yaml')).diagnostics[0];
+    expect([bad.span?.file, bad.span?.line, bad.span?.col]).toEqual(['f.yaml', 6, 81]);
+    expect(`${bad.message} ${bad.hint ?? ''}`).toMatch(/capabilities\.definedSets.*true or false/);
+    const p4 = diagnosticsOf(() => parseFabric(dev(', capabilities: {definedSets: false}', 'p4'), 'f.yaml')).diagnostics[0];
+    expect([p4.code, p4.span?.line, p4.span?.col]).toEqual(['misplaced-key', 6, 73]);
+    expect(p4.hint).toMatch(/pipeline: openconfig/);
+  });
+});
+
 describe('parseContainerlab', () => {
   it('reads the lab example topology', () => {
     const file = join(REPO, 'lab/topologies/example.clab.yml');

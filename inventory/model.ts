@@ -27,6 +27,8 @@ export interface Device {
   agent?: boolean;
   mgmt: Mgmt;
   capacity?: { aclEntries?: number };
+  /** Optional features of a device's configuration model (OpenConfig switches: openconfig-defined-sets). */
+  capabilities?: { definedSets?: boolean };
   labels: Record<string, string>;
   span: SourceSpan;
 }

@@ -18,6 +18,7 @@ PACKAGES=(
   nftables iproute2 tcpdump iputils-ping procps make
   openssh-server snmpd lldpd
   chromium
+  libyang2-tools
 )
 
 # The P4 consortium's p4c and bmv2 (simple_switch_grpc) that the P4 tests and

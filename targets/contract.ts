@@ -9,6 +9,9 @@ import type { Placement, DevicePlacement } from '../orchestrator/placement/model
 export type TargetName = 'host' | 'dpu' | 'p4' | 'openconfig';
 export type EnforcementMode = 'exact' | 'prefilter';
 
+/** The diagnostic code of every target's "the device cannot hold this share" error, so tools can match one code. */
+export const CAPACITY_EXCEEDED = 'capacity-exceeded';
+
 export interface TargetCapabilities {
   ipv6: boolean;
   stateful: boolean;

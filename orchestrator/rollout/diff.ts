@@ -11,7 +11,7 @@ import { readHostEntries } from '../../targets/host/share.ts';
 
 type HostEntries = ReturnType<typeof readHostEntries>;
 import { diffAcl, readDeviceDir } from '../../targets/openconfig/driver.ts';
-import type { AclConfig } from '../../targets/openconfig/model.ts';
+import { resolveDefinedSets, type AclConfig } from '../../targets/openconfig/model.ts';
 import { diffEntries, readDeviceArtefacts } from '../../targets/p4/driver.ts';
 import type { Bundle } from '../compile/bundle.ts';
 import type { ManifestDevice } from '../compile/manifest.ts';
@@ -77,8 +77,9 @@ function hostDiff(before: HostEntries, after: HostEntries): ArtefactDiff {
   };
 }
 
+/** Entries as the device programs them: a changed set member shows as changed entries. */
 function aclEntries(c: AclConfig): string[] {
-  return c.sets.flatMap((s) => s.entries.map((e) => `${s.name} ${s.type} ${keyOf(e)}`));
+  return resolveDefinedSets(c).sets.flatMap((s) => s.entries.map((e) => `${s.name} ${s.type} ${keyOf(e)}`));
 }
 
 async function artefactDiff(target: TargetName, beforeDir: string, afterDir: string): Promise<ArtefactDiff | undefined> {

@@ -111,7 +111,7 @@ describe('computeShare', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(InputError);
       const d = (e as InputError).diagnostics[0];
-      expect(d.code).toBe('host-capacity');
+      expect(d.code).toBe('capacity-exceeded');
       expect(d.message).toMatch(/needs [\d,]+ entries in the .* over the limit of 3 per generation/);
       expect(d.hint).toMatch(/capacity.aclEntries/);
     }

@@ -36,6 +36,7 @@ import type { Ir } from '../../orchestrator/ir/model.ts';
 import type { SourceSpan } from '../../orchestrator/diagnostics.ts';
 import { ANY_REMOTE, shareCells, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
+import { CAPACITY_EXCEEDED } from '../contract.ts';
 
 export interface IdEntry {
   prefix: Cidr;
@@ -263,7 +264,7 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   if (over.length > 0) {
     throw new InputError(
       over.map(([what, n]) => ({
-        code: 'host-capacity',
+        code: CAPACITY_EXCEEDED,
         severity: 'error' as const,
         message: `${device.name}: its share of the policy needs ${n.toLocaleString('en')} entries in the ${what}, over the limit of ${limit.toLocaleString('en')} per generation (${policy.length.toLocaleString('en')} policy entries for ${L.size} local identities, ${endpoints.length} local endpoints)`,
         span: device.span,

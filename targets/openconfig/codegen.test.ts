@@ -14,7 +14,7 @@ import type { CodegenInput } from '../contract.ts';
 import { planAcl } from './codegen.ts';
 import { jsonIetfValue } from './gnmi.ts';
 import { openconfigTarget } from './index.ts';
-import { AclConfigError, aclContentJson, aclDocumentJson, parseAclConfig, type AclConfig } from './model.ts';
+import { AclConfigError, aclContentJson, aclDocumentJson, parseAclConfig, parseAclDocument, type AclConfig } from './model.ts';
 import { buildSetRequest } from './set-request.ts';
 import { smallInput } from './testing.ts';
 import { checkAcl } from './verify.ts';
@@ -33,6 +33,7 @@ function fixtureInput(): CodegenInput {
 }
 
 type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const doc0 = (text: string): J => JSON.parse(text) as J;
 
 describe('openconfig codegen', () => {
   it('writes the fixture acl.json (golden) and set-request.json', async () => {
@@ -43,6 +44,8 @@ describe('openconfig codegen', () => {
     expect(acl).toBe(readFileSync(`${FIXTURE}/acl.json`, 'utf8'));
     expect(out.stats.entries).toBeLessThanOrEqual(128);
     const req = JSON.parse(out.files.find((f) => f.path === 'set-request.json')!.content as string) as J;
+    // Every match of this small fixture is one prefix or range: no defined sets (defined-sets.test.ts covers them).
+    expect(doc0(acl)['openconfig-defined-sets:defined-sets']).toBeUndefined();
     expect(req.replace.map((u: J) => u.path.elem.map((e: J) => e.name).join('/'))).toEqual(['acl/acl-sets', 'acl/interfaces']);
     expect(req.update).toBeUndefined();
     const doc = JSON.parse(acl) as J;
@@ -95,8 +98,9 @@ describe('openconfig codegen', () => {
 
   it('reads back what it writes', () => {
     const plan = planAcl(fixtureInput());
-    const again: AclConfig = parseAclConfig(JSON.parse(JSON.stringify(aclDocumentJson(plan.config))));
+    const again: AclConfig = parseAclDocument(JSON.parse(JSON.stringify(aclDocumentJson(plan.config))));
     expect(aclContentJson(again)).toEqual(aclContentJson(plan.config));
+    expect(again.definedSets).toEqual(plan.config.definedSets);
     expect(buildSetRequest(again)).toEqual(buildSetRequest(plan.config));
   });
 
@@ -117,7 +121,7 @@ describe('openconfig codegen', () => {
     }
     expect(err).toBeInstanceOf(InputError);
     const d = (err as InputError).diagnostics[0];
-    expect(d.code).toBe('acl-capacity-exceeded');
+    expect(d.code).toBe('capacity-exceeded');
     expect(d.message).toMatch(/leaf1: \d+ openconfig acl entries exceed capacity.aclEntries 3/);
     expect(d.span?.file).toBe('test/fabric.yaml');
   });

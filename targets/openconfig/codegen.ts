@@ -20,42 +20,54 @@
 //             drops packets the stateful reference denies: replies of allowed
 //             connections pass.
 //
-// Sizes are counted before entries are written: a rule over two large
+// Entries are written through entries.ts: on a device with
+// openconfig-defined-sets (capabilities.definedSets, the default) an entry
+// over several prefixes or port ranges names a prefix-set or port-set, so the
+// configuration is O(rules + prefixes); elsewhere it is expanded. The device
+// cost is the expansion either way, and that is what capacity.aclEntries
+// bounds. Sizes are counted before entries are written: a rule over two large
 // selector groups is a cross product of prefixes, and an exact set that does
 // not fit is an error naming the count rather than a long wait.
 
 import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
-import { IPPROTO, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
+import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
-import type { CodegenInput, EnforcementMode } from '../contract.ts';
-import { AddressResolver, ND_TYPES } from '../switch-common/index.ts';
-import { winningRules } from '../../orchestrator/analysis/facts.ts';
-import { concreteShareCells } from '../../orchestrator/ir/share.ts';
+import { CAPACITY_EXCEEDED, type CodegenInput, type EnforcementMode } from '../contract.ts';
+import {
+  AddressResolver,
+  decidingRules,
+  deriveSwitchRules,
+  exactReplyRules,
+  FULL_PORTS,
+  mergeRanges,
+  ND_TYPES,
+  prefixesOf,
+  servicesOf,
+  servicesOverlap,
+  setsOverlap,
+  type AddressSet,
+  type SwitchRule,
+} from '../switch-common/index.ts';
 import {
   ICMPV4_CODES,
   ICMPV4_TYPES,
   ICMPV6_CODES,
   ICMPV6_TYPES,
   type AclConfig,
-  type AclEntry,
   type AclInterface,
   type AclSet,
   type AclType,
   type PortRange,
 } from './model.ts';
+import { ANY_SIDE, EntryList, SetBook, templateCost, type Fields, type Side, type Template } from './entries.ts';
 
 export const DEFAULT_ACL_CAPACITY = 1024;
-const SEQ_STEP = 10;
-const ANY_PEER = -1;
 
-/** Header fields of one entry, without addresses or action. */
-interface Fields {
-  protocol?: number;
-  srcPort?: PortRange;
+/** One header match of a rule's ports: fields plus a destination port range (any when absent). */
+interface PortFields {
+  fields: Fields;
   dstPort?: PortRange;
-  icmp?: { type?: number; code?: number };
-  tcpFlags?: AclEntry['tcpFlags'];
 }
 
 export interface AclPlan {
@@ -119,25 +131,25 @@ function portsOverlap(a: PortMatch, b: PortMatch): boolean {
  * `cover` is a wider single entry that contains the whole match.
  */
 interface Expressed {
-  fields: Fields[];
+  fields: PortFields[];
   complete: boolean;
-  cover: Fields;
+  cover: PortFields;
   /** The remainder lies in the other family's ICMP (no container can name it). */
   crossFamily: boolean;
   why: string;
 }
 
 function express(pm: PortMatch, family: Family): Expressed {
-  const done = (f: Fields): Expressed => ({ fields: [f], complete: true, cover: f, crossFamily: false, why: '' });
+  const done = (f: Fields, dstPort?: PortRange): Expressed => {
+    const pf: PortFields = dstPort ? { fields: f, dstPort } : { fields: f };
+    return { fields: [pf], complete: true, cover: pf, crossFamily: false, why: '' };
+  };
   switch (pm.protocol) {
     case 'any':
       return done({});
     case 'tcp':
-    case 'udp': {
-      const fields: Fields = { protocol: IPPROTO[pm.protocol] };
-      if (!fullRange(pm.lo, pm.hi)) fields.dstPort = { lo: pm.lo, hi: pm.hi };
-      return done(fields);
-    }
+    case 'udp':
+      return done({ protocol: IPPROTO[pm.protocol] }, fullRange(pm.lo, pm.hi) ? undefined : { lo: pm.lo, hi: pm.hi });
     case 'icmp':
     case 'icmpv6': {
       const protocol = IPPROTO[pm.protocol];
@@ -145,11 +157,17 @@ function express(pm: PortMatch, family: Family): Expressed {
       const what = `${pm.protocol} type ${pm.type ?? 'any'} code ${pm.code ?? 'any'} in IPv${family}`;
       const native = pm.protocol === 'icmp' ? family === 4 : family === 6;
       if (!native) {
-        return { fields: [], complete: false, cover: { protocol }, crossFamily: true, why: `${what}: the ACL_IPV${family} icmp container names ${family === 4 ? 'ICMPv4' : 'ICMPv6'} only` };
+        return { fields: [], complete: false, cover: { fields: { protocol } }, crossFamily: true, why: `${what}: the ACL_IPV${family} icmp container names ${family === 4 ? 'ICMPv4' : 'ICMPv6'} only` };
       }
       const types = family === 4 ? ICMPV4_TYPES : ICMPV6_TYPES;
       const codes = family === 4 ? ICMPV4_CODES : ICMPV6_CODES;
-      const partial = (fields: Fields[], cover: Fields, why: string): Expressed => ({ fields, complete: false, cover, crossFamily: false, why: `${what}: ${why}` });
+      const partial = (fields: Fields[], cover: Fields, why: string): Expressed => ({
+        fields: fields.map((f) => ({ fields: f })),
+        complete: false,
+        cover: { fields: cover },
+        crossFamily: false,
+        why: `${what}: ${why}`,
+      });
       if (pm.type === undefined) {
         const code = pm.code as number;
         const fields = Object.keys(types)
@@ -179,7 +197,7 @@ function express(pm: PortMatch, family: Family): Expressed {
  * protocol, so the unnameable ICMP messages are dropped (fail closed); a deny
  * that would have to widen over nameable messages cannot be exact.
  */
-function incompleteFields(ex: Expressed, rule: Rule, mode: EnforcementMode, notes: Set<string>): Fields[] {
+function incompleteFields(ex: Expressed, rule: Rule, mode: EnforcementMode, notes: Set<string>): PortFields[] {
   if (mode === 'prefilter') {
     if (rule.action === 'allow') {
       notes.add(`prefilter: rule ${rule.name}: ${ex.why}; the allow is widened`);
@@ -199,41 +217,42 @@ function incompleteFields(ex: Expressed, rule: Rule, mode: EnforcementMode, note
   throw new UnsupportedError('openconfig', 'icmp match', `rule ${rule.name}: ${ex.why} (an exact deny cannot be widened; name a type and code openconfig has an identity for)`);
 }
 
-function intersects(a: Set<number> | undefined, b: Set<number> | undefined): boolean {
-  if (a === undefined) return b === undefined || b.size > 0;
-  if (b === undefined) return a.size > 0;
-  const [small, big] = a.size < b.size ? [a, b] : [b, a];
-  for (const x of small) if (big.has(x)) return true;
-  return false;
-}
-
-class EntryList {
-  readonly entries: AclEntry[] = [];
-  add(e: Omit<AclEntry, 'seq'>): void {
-    this.entries.push({ ...e, seq: (this.entries.length + 1) * SEQ_STEP });
-  }
-}
-
-function addressList(book: AddressResolver, ids: Set<number> | undefined, family: Family): (Cidr | undefined)[] {
-  if (ids === undefined) return [undefined];
+function addressList(book: AddressResolver, ids: Set<number> | undefined, family: Family): Side {
+  if (ids === undefined) return ANY_SIDE;
   return book.cover(family, ids);
 }
 
 /**
- * One rule's entries in one family, not yet written out: every (source,
- * destination, fields) combination, so sizes are known before anything is
- * materialised (a rule over two large selector groups can need millions).
+ * One rule's entries in one family, not yet written out, so sizes are known
+ * before anything is materialised (a rule over two large selector groups can
+ * need millions of device entries).
  */
 interface Block {
   rule: Rule;
   family: Family;
-  srcs: (Cidr | undefined)[];
-  dsts: (Cidr | undefined)[];
-  fields: Fields[];
+  templates: Template[];
 }
 
 function blockSize(b: Block): number {
-  return b.srcs.length * b.dsts.length * b.fields.length;
+  return b.templates.reduce((n, t) => n + templateCost(t), 0);
+}
+
+/** Port matches with the same header fields become one template over their destination ranges. */
+function groupPorts(list: PortFields[]): { fields: Fields; dstPorts?: PortRange[] }[] {
+  const groups = new Map<string, { fields: Fields; ranges: PortRange[]; any: boolean }>();
+  for (const pf of list) {
+    const key = JSON.stringify(pf.fields);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { fields: pf.fields, ranges: [], any: false }));
+    if (pf.dstPort) g.ranges.push(pf.dstPort);
+    else g.any = true;
+  }
+  return [...groups.values()].map((g) => (g.any ? { fields: g.fields } : { fields: g.fields, dstPorts: mergeRanges(g.ranges) }));
+}
+
+/** A readable stem for the prefix-set of a rule side: its group names. */
+function peerStem(peers: Rule['from']): string {
+  return peers.map((p) => (p.kind === 'group' ? p.name : 'any')).join('+');
 }
 
 function ruleBlock(
@@ -250,7 +269,7 @@ function ruleBlock(
   // for exact allows (anti-spoofing) and would be unsafe for prefilter allows
   // (a later deny must not catch what an earlier allow protected); a deny may
   // take whichever of the two needs fewer entries.
-  let srcs: (Cidr | undefined)[];
+  let srcs: Side;
   if (rule.action === 'allow') srcs = mode === 'exact' ? narrowed : addressList(book, from, family);
   else {
     const whole = addressList(book, from, family);
@@ -258,113 +277,88 @@ function ruleBlock(
   }
   const dsts = addressList(book, book.identitiesOf(rule.to), family);
   if (srcs.length === 0 || dsts.length === 0) return undefined;
-  const fields: Fields[] = [];
+  const fields: PortFields[] = [];
   for (const pm of rulePorts(rule)) {
     const ex = express(pm, family);
     fields.push(...(ex.complete ? ex.fields : incompleteFields(ex, rule, mode, notes)));
   }
-  return fields.length > 0 ? { rule, family, srcs, dsts, fields } : undefined;
+  if (fields.length === 0) return undefined;
+  const templates = groupPorts(fields).map(
+    (g): Template => ({
+      description: `rule ${rule.name}`,
+      srcs,
+      dsts,
+      fields: g.fields,
+      ...(g.dstPorts ? { dstPorts: g.dstPorts } : {}),
+      action: rule.action === 'allow' ? 'ACCEPT' : 'DROP',
+      log: rule.log,
+      names: { src: `${peerStem(rule.from)}${srcs === narrowed ? '-local' : ''}`, dst: peerStem(rule.to), dstPorts: `${rule.name}-dst` },
+    }),
+  );
+  return { rule, family, templates };
 }
 
 function writeBlock(out: EntryList, b: Block): void {
-  for (const fields of b.fields) {
-    for (const src of b.srcs) {
-      for (const dst of b.dsts) {
-        out.add({
-          description: `rule ${b.rule.name}`,
-          ...(src ? { src } : {}),
-          ...(dst ? { dst } : {}),
-          ...fields,
-          action: b.rule.action === 'allow' ? 'ACCEPT' : 'DROP',
-          log: b.rule.log,
-        });
-      }
-    }
-  }
+  for (const t of b.templates) out.add(t);
 }
 
 /**
- * Reply entries for an exact set: for every allow cell whose destination is
- * local to this switch (its ingress share, remote by remote), the reversed flow with TCP ACK set (UDP: source port;
- * ICMP echo: the echo reply). Cells are first-match resolved, so a reply
- * entry only ever passes a reply of a flow the policy allows.
+ * Reply templates from switch-common's reverse rules (the stateless reply
+ * approximation, targets/switch-common/rules.ts), written in this set's
+ * family: exactReplyRules at exact ports, the prefilter reverse rules of
+ * deriveSwitchRules in a prefilter. An echo reply the family's icmp container
+ * cannot name (the other family's ICMP) is left out at an exact port (fail
+ * closed) and passes as its whole protocol in a prefilter (which may pass more).
  */
-function replyEntries(out: EntryList, input: CodegenInput, book: AddressResolver, family: Family): void {
-  const { ir } = input;
-  // Allowed port segments per (reply source, proto, reply destination),
-  // merged where adjacent: cells split ports at every rule's boundaries.
-  const spans = new Map<string, { from: number; proto: number; to: number; ranges: { lo: number; hi: number; rule: string }[] }>();
-  for (const cell of concreteShareCells(ir, input.devicePlacement.localIdentities, 'ingress')) {
-    const r = cell.rule;
-    if (ir.rules[r].action !== 'allow') continue;
-    const proto = cell.proto;
-    let lo = cell.lo;
-    let hi = cell.hi;
-    if (proto === 1 || proto === 58) {
-      if (proto === 1 && family !== 4) continue;
-      if (proto === 58 && family !== 6) continue;
-      const echo = proto === 1 ? 8 << 8 : 128 << 8;
-      if (lo > echo || hi < echo) continue;
-      lo = hi = echo;
-    } else if (proto !== 6 && proto !== 17) continue;
-    // TCP replies carry ACK, which no connection's first packet has: they may
-    // go to any address (as an ACL "established" match does) and stay few.
-    const to = proto === 6 ? ANY_PEER : cell.remote;
-    const key = `${cell.local}|${proto}|${to}`;
-    let s = spans.get(key);
-    if (!s) spans.set(key, (s = { from: cell.local, proto, to, ranges: [] }));
-    s.ranges.push({ lo, hi, rule: ir.rules[r].name });
-  }
-  // Merged (reply source, proto, port range) -> reply destinations, then
-  // regrouped by (proto, port range, destinations) so sources share entries.
-  const byRange = new Map<string, { from: number; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
-  for (const s of spans.values()) {
-    s.ranges.sort((x, y) => x.lo - y.lo);
-    const merged: { lo: number; hi: number; rules: Set<string> }[] = [];
-    for (const r of s.ranges) {
-      const last = merged[merged.length - 1];
-      if (last && r.lo <= last.hi + 1) {
-        last.hi = Math.max(last.hi, r.hi);
-        last.rules.add(r.rule);
-      } else merged.push({ lo: r.lo, hi: r.hi, rules: new Set([r.rule]) });
-    }
-    for (const m of merged) {
-      const key = `${s.from}|${s.proto}|${m.lo}|${m.hi}`;
-      let g = byRange.get(key);
-      if (!g) byRange.set(key, (g = { from: s.from, proto: s.proto, lo: m.lo, hi: m.hi, to: new Set(), rules: new Set() }));
-      g.to.add(s.to);
-      for (const n of m.rules) g.rules.add(n);
-    }
-  }
-  const groups = new Map<string, { from: Set<number>; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
-  for (const g of byRange.values()) {
-    const key = `${g.proto}|${g.lo}|${g.hi}|${[...g.to].sort((a, b) => a - b).join(',')}`;
-    let h = groups.get(key);
-    if (!h) groups.set(key, (h = { from: new Set(), proto: g.proto, lo: g.lo, hi: g.hi, to: g.to, rules: new Set() }));
-    h.from.add(g.from);
-    for (const n of g.rules) h.rules.add(n);
-  }
-  for (const g of groups.values()) {
-    const srcs = book.cover(family, g.from);
-    const dsts = g.to.has(ANY_PEER) ? [undefined] : book.cover(family, g.to);
-    let fields: Fields;
-    if (g.proto === 6) {
-      fields = { protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] } };
-      if (!fullRange(g.lo, g.hi)) fields.srcPort = { lo: g.lo, hi: g.hi };
-    } else if (g.proto === 17) {
-      fields = { protocol: 17 };
-      if (!fullRange(g.lo, g.hi)) fields.srcPort = { lo: g.lo, hi: g.hi };
-    } else {
-      fields = { protocol: g.proto, icmp: g.proto === 1 ? { type: 0, code: 0 } : { type: 129, code: 0 } };
-    }
-    const names = [...g.rules].sort();
-    const description = `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`;
-    for (const src of srcs) {
-      for (const dst of dsts) {
-        out.add({ description, src, ...(dst ? { dst } : {}), ...fields, action: 'ACCEPT', log: false });
+function reverseTemplates(policy: Policy, reverse: SwitchRule[], family: Family, mode: EnforcementMode): Template[] {
+  const out: Template[] = [];
+  for (const r of reverse) {
+    const srcs = sideOf(r.src, family);
+    const dsts = sideOf(r.dst, family);
+    if (srcs.length === 0 || dsts.length === 0) continue;
+    const ruleName = r.rule >= 0 ? policy.rules[r.rule].name : undefined;
+    // Exact reply rules are named "reply of <rules>"; verify tells reply entries by that prefix.
+    const description = ruleName !== undefined ? `reply of ${ruleName}` : r.name.startsWith('reply of ') ? r.name : `reply: ${r.name}`;
+    for (const s of r.services) {
+      let fields: Fields;
+      let ports: { srcPorts?: PortRange[]; dstPorts?: PortRange[] } = {};
+      switch (s.kind) {
+        case 'any':
+          fields = {};
+          break;
+        case 'ports':
+          fields = s.tcpAck ? { protocol: s.proto, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] } } : { protocol: s.proto };
+          ports = { ...portsOrAny('srcPorts', s.src), ...portsOrAny('dstPorts', s.dst) };
+          break;
+        case 'icmp': {
+          const native = s.proto === (family === 4 ? 1 : 58);
+          const types = family === 4 ? ICMPV4_TYPES : ICMPV6_TYPES;
+          const codes = family === 4 ? ICMPV4_CODES : ICMPV6_CODES;
+          const named = native && (s.type === undefined || types[s.type] !== undefined) && (s.code === undefined || codes[`${s.type}/${s.code}`] !== undefined);
+          if (!named && mode === 'exact') continue;
+          fields = named ? { protocol: s.proto, ...(s.type === undefined ? {} : { icmp: { type: s.type, ...(s.code === undefined ? {} : { code: s.code }) } }) } : { protocol: s.proto };
+          break;
+        }
+        default: {
+          const never: never = s;
+          throw new Error(`unhandled service ${JSON.stringify(never)}`);
+        }
       }
+      const stem = ruleName ?? r.name.replace(/^reply of /, '');
+      out.push({ description, srcs, dsts, fields, ...ports, action: 'ACCEPT', names: { src: `reply-${stem}-src`, dst: `reply-${stem}-dst`, srcPorts: `reply-${stem}` } });
     }
   }
+  return out;
+}
+
+/** One family's prefixes of an address set ([undefined] for any address). */
+function sideOf(set: AddressSet, family: Family): Side {
+  return set.any ? ANY_SIDE : prefixesOf(set, family);
+}
+
+/** Port ranges of a template side; none when they cover every port. */
+function portsOrAny(key: 'srcPorts' | 'dstPorts', ranges: PortRange[]): { srcPorts?: PortRange[]; dstPorts?: PortRange[] } {
+  return ranges.length === 1 && fullRange(ranges[0].lo, ranges[0].hi) ? {} : { [key]: ranges };
 }
 
 /** Identities of the endpoints on hosts (or behind their DPUs) attached to this switch's host ports. */
@@ -395,11 +389,11 @@ function hostSideIdentities(input: CodegenInput, book: AddressResolver): Set<num
  * hosts drop those flows instead; the result stays in policy order.
  */
 function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
-  const peers = rules.map((r) => ({ from: book.identitiesOf(r.from), to: book.identitiesOf(r.to), ports: rulePorts(r) }));
+  const peers = rules.map((r) => ({ from: book.identitiesOf(r.from), to: book.identitiesOf(r.to), services: servicesOf(r.ports) }));
   const overlaps = (i: number, j: number): boolean => {
     const a = peers[i];
     const d = peers[j];
-    return a.ports.some((p) => d.ports.some((q) => portsOverlap(p, q))) && intersects(a.from, d.from) && intersects(a.to, d.to);
+    return a.services.some((p) => d.services.some((q) => servicesOverlap(p, q))) && setsOverlap(a.from, d.from) && setsOverlap(a.to, d.to);
   };
   const denies = rules.map((r, i) => ({ r, i, c: cost(r) })).filter((x) => x.r.action === 'deny').sort((x, y) => x.c - y.c || x.i - y.i);
   const kept = new Set<number>();
@@ -426,7 +420,7 @@ function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) =>
   return { keep: rules.filter((_, i) => kept.has(i)), left };
 }
 
-function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entries: AclEntry[]): AclSet {
+function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entries: AclSet['entries']): AclSet {
   return {
     name: setName(mode, type),
     type,
@@ -438,7 +432,7 @@ function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entrie
 function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number): never {
   const bag = new DiagnosticBag();
   bag.error(
-    'acl-capacity-exceeded',
+    CAPACITY_EXCEEDED,
     `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (${what})`,
     device.span,
     `raise capacity.aclEntries to at least ${total} if the switch has room, or narrow the rules placed on it`,
@@ -450,83 +444,45 @@ function capacityError(device: CodegenInput['device'], what: string, total: numb
 /** IPv6 neighbour discovery, permitted ahead of everything else in every ACL_IPV6 set. */
 function controlEntries(out: EntryList): void {
   for (const type of ND_TYPES) {
-    out.add({ description: `control: neighbour discovery (${ICMPV6_TYPES[type].toLowerCase()})`, protocol: 58, icmp: { type }, action: 'ACCEPT', log: false });
+    out.add({ description: `control: neighbour discovery (${ICMPV6_TYPES[type].toLowerCase()})`, fields: { protocol: 58, icmp: { type } }, action: 'ACCEPT' });
   }
 }
 
-/** Address pairs one UDP reply entry group of a prefilter may take before it widens a side to any. */
+/** Address pairs one UDP reply template of a prefilter may take before it widens a side to any. */
 const PREFILTER_REPLY_PAIRS = 64;
 
 /**
- * Prefilter reply entries, ahead of the denies: a reply of an allowed
- * connection must never be dropped, and a deny (whose destinations are the
- * allowed flow's sources, say) can match it. TCP segments with ACK and echo
- * replies pass whole (no connection's first packet has either); UDP replies
- * pass from an allow rule's service ports back to its sources, as long as a
- * deny can match UDP at all. Where a rule's address pairs are many, a side is
- * widened to any (a prefilter may pass more).
+ * Prefilter reply entries, ahead of the denies (a reply of an allowed
+ * connection must never be dropped, and a deny can match it): the reverse
+ * rules fitted to the room. Where a UDP reply's address pairs are many, a
+ * side is widened to any; with `pairs` 0 every UDP reply passes from the
+ * allowed service ports with any address (a prefilter may pass more).
  */
-function prefilterReplyEntries(out: EntryList, book: AddressResolver, rules: Rule[], family: Family, notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
-  out.add({ description: 'reply: tcp segments with ack', protocol: 6, tcpFlags: { match: 'ALL', flags: ['TCP_ACK'] }, action: 'ACCEPT', log: false });
-  out.add({ description: 'reply: echo replies', ...(family === 4 ? { protocol: 1, icmp: { type: 0 } } : { protocol: 58, icmp: { type: 129 } }), action: 'ACCEPT', log: false });
-  // The other family's ICMP (nonsense on the wire, but a policy may allow
-  // it): this set's icmp container cannot name its echo reply, so it passes whole.
-  out.add({ description: 'reply: other-family icmp', protocol: family === 4 ? 58 : 1, action: 'ACCEPT', log: false });
-  const udpDeny = rules.some((r) => r.action === 'deny' && rulePorts(r).some((p) => p.protocol === 'any' || p.protocol === 'udp'));
-  if (!udpDeny) return;
+function prefilterReplyEntries(out: EntryList, templates: Template[], notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
+  const udp = templates.filter((t) => t.fields?.protocol === 17);
+  for (const t of templates) if (t.fields?.protocol !== 17) out.add(t);
   if (pairs === 0) {
-    // No room for addresses: the service ports of every allow rule, from anywhere.
-    const all = mergePortRanges(
-      rules.flatMap((r) => (r.action !== 'allow' ? [] : rulePorts(r).flatMap((p) => (p.protocol === 'any' ? [{ lo: 0, hi: 65535 }] : p.protocol === 'udp' ? [{ lo: p.lo, hi: p.hi }] : [])))),
-    );
-    if (all.length) notes.add(`prefilter: udp replies of allow rules are passed from their service ports with any address, to fit capacity.aclEntries`);
-    for (const range of all) out.add({ description: 'reply: udp from allowed service ports', protocol: 17, ...(fullRange(range.lo, range.hi) ? {} : { srcPort: range }), action: 'ACCEPT', log: false });
+    const anyPort = udp.some((t) => t.srcPorts === undefined);
+    const all = anyPort ? [] : mergeRanges(udp.flatMap((t) => t.srcPorts ?? []));
+    if (udp.length) {
+      notes.add('prefilter: udp replies of allow rules are passed from their service ports with any address, to fit capacity.aclEntries');
+      out.add({ description: 'reply: udp from allowed service ports', fields: { protocol: 17 }, ...portsOrAny('srcPorts', anyPort ? FULL_PORTS : all), action: 'ACCEPT', names: { srcPorts: 'reply-udp' } });
+    }
     return;
   }
-  for (const r of rules) {
-    if (r.action !== 'allow') continue;
-    const ports = rulePorts(r);
-    const ranges = ports.some((p) => p.protocol === 'any')
-      ? [{ lo: 0, hi: 65535 }]
-      : mergePortRanges(ports.flatMap((p) => (p.protocol === 'udp' ? [{ lo: p.lo, hi: p.hi }] : [])));
-    if (ranges.length === 0) continue;
-    const from = addressList(book, book.identitiesOf(r.to), family);
-    const to = addressList(book, book.identitiesOf(r.from), family);
-    if (from.length === 0 || to.length === 0) continue;
-    const choices: [(Cidr | undefined)[], (Cidr | undefined)[]][] = [
+  for (const t of udp) {
+    const from = t.srcs ?? ANY_SIDE;
+    const to = t.dsts ?? ANY_SIDE;
+    const choices: [Side, Side][] = [
       [from, to],
-      [from, [undefined]],
-      [[undefined], to],
-      [[undefined], [undefined]],
+      [from, ANY_SIDE],
+      [ANY_SIDE, to],
+      [ANY_SIDE, ANY_SIDE],
     ];
     const [srcs, dsts] = choices.find(([a, b]) => a.length * b.length <= pairs) ?? choices[3];
-    if (srcs !== from || dsts !== to) notes.add(`prefilter: replies of rule ${r.name} (udp) are passed with ${srcs === from ? 'any destination' : dsts === to ? 'any source' : 'any address'} (${from.length} x ${to.length} prefix pairs)`);
-    for (const range of ranges) {
-      for (const src of srcs) {
-        for (const dst of dsts) {
-          out.add({
-            description: `reply of ${r.name} (prefilter)`,
-            ...(src ? { src } : {}),
-            ...(dst ? { dst } : {}),
-            protocol: 17,
-            ...(fullRange(range.lo, range.hi) ? {} : { srcPort: range }),
-            action: 'ACCEPT',
-            log: false,
-          });
-        }
-      }
-    }
+    if (srcs !== from || dsts !== to) notes.add(`prefilter: ${t.description} (udp) passes with ${srcs === from ? 'any destination' : dsts === to ? 'any source' : 'any address'} (${from.length} x ${to.length} prefix pairs)`);
+    out.add({ ...t, srcs, dsts });
   }
-}
-
-function mergePortRanges(ranges: PortRange[]): PortRange[] {
-  const out: PortRange[] = [];
-  for (const r of [...ranges].sort((a, b) => a.lo - b.lo)) {
-    const last = out[out.length - 1];
-    if (last && r.lo <= last.hi + 1) last.hi = Math.max(last.hi, r.hi);
-    else out.push({ ...r });
-  }
-  return out;
 }
 
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
@@ -535,8 +491,7 @@ export function planAcl(input: CodegenInput): AclPlan {
   const book = new AddressResolver(ir);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
-  const winners = winningRules(ir);
-  const rules = policy.rules.filter((r) => winners.has(r.index));
+  const rules = decidingRules(policy, ir);
   const shadowed = policy.rules.length - rules.length;
   if (shadowed > 0) notes.add(`${shadowed} rule(s) never decide a flow (shadowed or empty groups): no entries`);
   const capacity = device.capacity?.aclEntries ?? DEFAULT_ACL_CAPACITY;
@@ -549,30 +504,39 @@ export function planAcl(input: CodegenInput): AclPlan {
   const types: AclType[] = ['ACL_IPV4', 'ACL_IPV6'];
   const familyOf = (t: AclType): Family => (t === 'ACL_IPV4' ? 4 : 6);
   const sets: AclSet[] = [];
+  // Device entries (the expansion) per written set, in the order of `sets`.
+  const costs: number[] = [];
+  const usedSoFar = (): number => costs.reduce((n, c) => n + c, 0);
+  // One book for the whole device: sets with the same members are shared across acl-sets.
+  const setBook = device.capabilities?.definedSets === false ? undefined : new SetBook();
+  const newList = (family: Family): EntryList => new EntryList(family, setBook);
+  const addSet = (mode: EnforcementMode, type: AclType, list: EntryList): void => {
+    sets.push(setOf(input, mode, type, list.entries));
+    costs.push(list.cost);
+  };
   let replies = 0;
 
   if (modes.has('exact')) {
     // Exact: the unmanaged endpoints' identities are the only sources; the
     // rest is dropped as spoofed.
     const local = new Set(devicePlacement.localIdentities);
+    const exactReverse = exactReplyRules(ir, devicePlacement.localIdentities, book);
     const built = types.map((type) => {
       const family = familyOf(type);
-      const list = new EntryList();
+      const list = newList(family);
       if (family === 6) controlEntries(list);
-      const control = list.entries.length;
-      replyEntries(list, input, book, family);
+      const control = list.cost;
+      for (const t of reverseTemplates(policy, exactReverse, family, 'exact')) list.add(t);
       const blocks = rules.flatMap((r) => ruleBlock(book, r, family, 'exact', local, notes) ?? []);
-      return { type, family, list, replies: list.entries.length - control, blocks };
+      return { type, family, list, replies: list.cost - control, blocks };
     });
-    const size = built.reduce((n, b) => n + b.list.entries.length + b.blocks.reduce((m, x) => m + blockSize(x), 0) + 1, 0);
+    const size = built.reduce((n, b) => n + b.list.cost + b.blocks.reduce((m, x) => m + blockSize(x), 0) + 1, 0);
     if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity);
     for (const b of built) {
       for (const block of b.blocks) writeBlock(b.list, block);
-      if (ir.defaultAction === 'allow') {
-        for (const src of book.cover(b.family, local)) b.list.add({ description: 'default allow', src, action: 'ACCEPT', log: false });
-      }
-      b.list.add({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP', log: false });
-      sets.push(setOf(input, 'exact', b.type, b.list.entries));
+      if (ir.defaultAction === 'allow') b.list.add({ description: 'default allow', srcs: book.cover(b.family, local), action: 'ACCEPT', names: { src: 'local' } });
+      b.list.add({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP' });
+      addSet('exact', b.type, b.list);
       replies += b.replies;
     }
     notes.add('exact ports admit only source addresses of the endpoints behind this switch\'s unmanaged ports (anti-spoofing); the policy decides the rest');
@@ -587,6 +551,7 @@ export function planAcl(input: CodegenInput): AclPlan {
     // Prefilter: denies narrowed to the sources behind the host ports when
     // that is smaller (dropping less is always allowed).
     const sources = hostSideIdentities(input, book);
+    const prefilterReverse = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver: book }).reverse;
     const blocks = new Map<number, Block[]>();
     const blocksOf = (r: Rule): Block[] => {
       let b = blocks.get(r.index);
@@ -599,16 +564,16 @@ export function planAcl(input: CodegenInput): AclPlan {
     const headsOf = (pairs?: number): Map<AclType, EntryList> =>
       new Map(
         types.map((type) => {
-          const list = new EntryList();
+          const list = newList(familyOf(type));
           if (familyOf(type) === 6) controlEntries(list);
-          prefilterReplyEntries(list, book, rules, familyOf(type), notes, pairs);
+          prefilterReplyEntries(list, reverseTemplates(policy, prefilterReverse, familyOf(type), 'prefilter'), notes, pairs);
           return [type, list] as const;
         }),
       );
-    const room = capacity - sets.reduce((n, s) => n + s.entries.length, 0);
+    const room = capacity - usedSoFar();
     let heads = headsOf();
-    if ([...heads.values()].reduce((n, l) => n + l.entries.length, 0) > room / 2) heads = headsOf(0);
-    const used = sets.reduce((n, s) => n + s.entries.length, 0) + [...heads.values()].reduce((n, l) => n + l.entries.length, 0);
+    if ([...heads.values()].reduce((n, l) => n + l.cost, 0) > room / 2) heads = headsOf(0);
+    const used = usedSoFar() + [...heads.values()].reduce((n, l) => n + l.cost, 0);
     const { keep, left } = prefilterRules(book, rules, cost, capacity - used - types.length);
     if (left.length > 0) {
       notes.add(
@@ -619,8 +584,8 @@ export function planAcl(input: CodegenInput): AclPlan {
     for (const type of types) {
       const list = heads.get(type)!;
       for (const r of keep) for (const b of blocksOf(r)) if (b.family === familyOf(type)) writeBlock(list, b);
-      list.add({ description: 'prefilter: pass the rest to the hosts', action: 'ACCEPT', log: false });
-      sets.push(setOf(input, 'prefilter', type, list.entries));
+      list.add({ description: 'prefilter: pass the rest to the hosts', action: 'ACCEPT' });
+      addSet('prefilter', type, list);
     }
   }
 
@@ -631,16 +596,28 @@ export function planAcl(input: CodegenInput): AclPlan {
   }));
   if (interfaces.length === 0) notes.add('no host or unmanaged-endpoint ports (uplinks only): no acl-set is bound, traffic is checked at its source');
 
-  const count = (t: AclType): number => sets.filter((s) => s.type === t).reduce((n, s) => n + s.entries.length, 0);
+  // Device entries (the expansion, what capacity bounds) per family.
+  const count = (t: AclType): number => sets.reduce((n, s, i) => n + (s.type === t ? costs[i] : 0), 0);
   const total = count('ACL_IPV4') + count('ACL_IPV6');
   if (total > capacity) capacityError(device, `ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')}`, total, capacity);
+  const definedSets = setBook && setBook.defined.prefixSets.length + setBook.defined.portSets.length > 0 ? setBook.defined : undefined;
+  if (setBook) {
+    notes.add(
+      definedSets
+        ? `acl entries reference openconfig-defined-sets (${definedSets.prefixSets.length} prefix-sets, ${definedSets.portSets.length} port-sets); the device expands them to ${total} entries`
+        : 'no entry needed a defined set: every match is one prefix or port range',
+    );
+  } else notes.add('capabilities.definedSets is false: acl entries are expanded (one per prefix and port combination)');
   return {
-    config: { sets, interfaces },
+    config: { sets, interfaces, ...(definedSets ? { definedSets } : {}) },
     notes: [...notes],
     stats: {
       entries: total,
       ipv4Entries: count('ACL_IPV4'),
       ipv6Entries: count('ACL_IPV6'),
+      configEntries: sets.reduce((n, s) => n + s.entries.length, 0),
+      prefixSets: definedSets?.prefixSets.length ?? 0,
+      portSets: definedSets?.portSets.length ?? 0,
       replyEntries: replies,
       aclSets: sets.length,
       boundInterfaces: interfaces.length,

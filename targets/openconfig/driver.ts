@@ -3,12 +3,14 @@
 // running switch for drift from its artefact. When a Set fails the driver
 // asks the switch what it now runs, so the caller learns that nothing was
 // half-applied (the switch holds the old or the new configuration, whole).
+// An artefact whose entries name defined sets is read back with /defined-sets
+// and pushed only to a switch that lists openconfig-defined-sets.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GnmiClient, type GnmiClientOptions } from './client.ts';
 import { jsonIetfValue, type SetRequest } from './gnmi.ts';
-import { aclContentJson, parseAclConfig, type AclConfig } from './model.ts';
+import { aclContentJson, DEFINED_SETS_MODULE, definedSetsContentJson, expandedEntryCount, parseAclConfig, parseDefinedSets, type AclConfig, type DefinedSets } from './model.ts';
 import { readAclConfig } from './verify.ts';
 
 export interface DeviceArtefacts {
@@ -23,7 +25,25 @@ export async function readDeviceDir(deviceDir: string): Promise<DeviceArtefacts>
 }
 
 function canonical(c: AclConfig): string {
-  return JSON.stringify(aclContentJson(c));
+  return JSON.stringify([aclContentJson(c), c.definedSets ? definedSetsContentJson(c.definedSets) : null]);
+}
+
+/** Differences in prefix-sets and port-sets, by name. */
+function diffDefinedSets(running: DefinedSets | undefined, wanted: DefinedSets | undefined): string[] {
+  const flat = (d: DefinedSets | undefined): Map<string, string> =>
+    new Map([
+      ...(d?.prefixSets ?? []).map((p) => [`ipv${p.family}-prefix-set ${p.name}`, JSON.stringify(definedSetsContentJson({ prefixSets: [p], portSets: [] }))] as const),
+      ...(d?.portSets ?? []).map((p) => [`port-set ${p.name}`, JSON.stringify(p.ports)] as const),
+    ]);
+  const run = flat(running);
+  const want = flat(wanted);
+  const out: string[] = [];
+  for (const [k, v] of want) {
+    if (!run.has(k)) out.push(`${k}: missing`);
+    else if (run.get(k) !== v) out.push(`${k}: members differ`);
+  }
+  for (const k of run.keys()) if (!want.has(k)) out.push(`${k}: not in the artefact`);
+  return out;
 }
 
 /** Human-readable differences between what runs and what should. */
@@ -45,6 +65,7 @@ export function diffAcl(running: AclConfig, wanted: AclConfig): string[] {
   const wb = bind(wanted);
   for (const [id, b] of wb) if (rb.get(id) !== b) out.push(`interface ${id}: ingress ${rb.get(id) ?? 'unbound'}, wanted ${b}`);
   for (const id of rb.keys()) if (!wb.has(id)) out.push(`interface ${id}: bound, but not in the artefact`);
+  out.push(...diffDefinedSets(running.definedSets, wanted.definedSets));
   return out;
 }
 
@@ -55,39 +76,48 @@ export class OpenconfigDriver {
     this.client = new GnmiClient(address, opts);
   }
 
-  /** The switch's running acl configuration (Get /acl). */
-  async running(): Promise<AclConfig> {
-    return parseAclConfig(await this.client.getJson('/acl'));
+  /** The switch's running acl configuration (Get /acl, and /defined-sets when `definedSets`). */
+  async running(definedSets = false): Promise<AclConfig> {
+    const sets = definedSets ? parseDefinedSets(await this.client.getJson('/defined-sets')) : undefined;
+    return parseAclConfig(await this.client.getJson('/acl'), undefined, sets);
   }
 
-  /** Checks the switch speaks openconfig-acl in JSON_IETF before anything is written. */
-  async checkCapabilities(): Promise<void> {
+  /** Checks the switch speaks openconfig-acl (and openconfig-defined-sets when `definedSets`) in JSON_IETF before anything is written. */
+  async checkCapabilities(definedSets = false): Promise<void> {
     const caps = await this.client.capabilities();
-    if (!(caps.supportedModels ?? []).some((m) => m.name === 'openconfig-acl')) {
+    const models = caps.supportedModels ?? [];
+    if (!models.some((m) => m.name === 'openconfig-acl')) {
       throw new Error(`gnmi ${this.client.address}: the switch does not list openconfig-acl among its models`);
+    }
+    if (definedSets && !models.some((m) => m.name === DEFINED_SETS_MODULE)) {
+      throw new Error(
+        `gnmi ${this.client.address}: the artefact references ${DEFINED_SETS_MODULE} prefix-sets and port-sets, which the switch does not list among its models; ` +
+          'set capabilities: {definedSets: false} on this device in the inventory and compile again',
+      );
     }
     if (!(caps.supportedEncodings ?? []).includes('JSON_IETF')) {
       throw new Error(`gnmi ${this.client.address}: the switch does not accept JSON_IETF (has ${(caps.supportedEncodings ?? []).join(', ')})`);
     }
   }
 
-  /** Pushes a compiled device directory in one Set and confirms the switch runs it. */
+  /** Pushes a compiled device directory in one Set and confirms the switch runs it; `entries` is what the device programs (the expansion). */
   async apply(deviceDir: string): Promise<{ entries: number }> {
     const art = await readDeviceDir(deviceDir);
-    await this.checkCapabilities();
+    const sets = art.acl.definedSets !== undefined;
+    await this.checkCapabilities(sets);
     try {
       await this.client.set(art.setRequest);
     } catch (e) {
       throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await this.stateAfterFailure(art.acl)}`);
     }
-    const diff = diffAcl(await this.running(), art.acl);
+    const diff = diffAcl(await this.running(sets), art.acl);
     if (diff.length > 0) throw new Error(`gnmi ${this.client.address}: the switch accepted the Set but runs something else: ${diff.join('; ')}`);
-    return { entries: art.acl.sets.reduce((n, s) => n + s.entries.length, 0) };
+    return { entries: expandedEntryCount(art.acl) };
   }
 
   private async stateAfterFailure(wanted: AclConfig): Promise<string> {
     try {
-      const running = await this.running();
+      const running = await this.running(wanted.definedSets !== undefined);
       return canonical(running) === canonical(wanted)
         ? 'the switch runs the new configuration in full (the reply was lost)'
         : 'the switch still runs its previous configuration, unchanged';
@@ -97,13 +127,17 @@ export class OpenconfigDriver {
     }
   }
 
-  /** Drift check: Subscribe ONCE to /acl and compare with the artefact. */
+  /** Drift check: Subscribe ONCE to /acl (and /defined-sets when the artefact names sets) and compare with the artefact. */
   async drift(deviceDir: string): Promise<string[]> {
     const art = await readDeviceDir(deviceDir);
-    const notes = await this.client.once(['/acl']);
-    const u = notes.flatMap((n) => n.update ?? []).find((x) => x.val?.jsonIetfVal !== undefined);
-    if (!u) return ['the switch sent no /acl configuration'];
-    return diffAcl(parseAclConfig(jsonIetfValue(u.val)), art.acl);
+    const roots = art.acl.definedSets ? ['/acl', '/defined-sets'] : ['/acl'];
+    const notes = await this.client.once(roots);
+    const ups = notes.flatMap((n) => n.update ?? []).filter((x) => x.val?.jsonIetfVal !== undefined);
+    const at = (root: string) => ups.find((x) => x.path?.elem?.[0]?.name === root.slice(1));
+    const missing = roots.filter((r) => !at(r));
+    if (missing.length > 0) return missing.map((r) => `the switch sent no ${r} configuration`);
+    const sets = art.acl.definedSets ? parseDefinedSets(jsonIetfValue(at('/defined-sets')!.val)) : undefined;
+    return diffAcl(parseAclConfig(jsonIetfValue(at('/acl')!.val), undefined, sets), art.acl);
   }
 
   /** Per-entry matched-packets counters, keyed "interface/set/type/seq". */

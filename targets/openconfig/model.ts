@@ -1,8 +1,16 @@
 // The openconfig-acl configuration Weft writes and the gNMI agent accepts:
 // a typed model, the RFC 7951 JSON reader (strict: every problem is reported
 // with its path) and writer. Targets openconfig-acl 1.3.x with
-// openconfig-packet-match 2.1.0 (icmpv4/icmpv6 containers, detail-mode and
-// explicit-tcp-flags) and openconfig-packet-match-types port-num-range.
+// openconfig-packet-match 2.3.0 (icmpv4/icmpv6 containers, detail-mode and
+// explicit-tcp-flags, prefix-set and port-set references),
+// openconfig-packet-match-types port-num-range and openconfig-defined-sets
+// 1.1.0 (ipv4/ipv6 prefix-sets and port-sets). The vendored models in
+// yang/openconfig/ are what yanglint checks the writer's output against.
+//
+// An entry may name a defined set instead of an address or a port range;
+// resolveDefinedSets turns such a configuration back into plain entries (one
+// per combination of set members), which is what a device programs into its
+// TCAM and what the interpreter and the lab datapath evaluate.
 //
 // One reader serves the codegen round-trip, the artefact interpreter and the
 // agent's Set validation, so all three agree on what a config means.
@@ -13,6 +21,7 @@ export const ACL_MODULE = 'openconfig-acl';
 export const PKT_TYPES_MODULE = 'openconfig-packet-match-types';
 export const ICMPV4_TYPES_MODULE = 'openconfig-icmpv4-types';
 export const ICMPV6_TYPES_MODULE = 'openconfig-icmpv6-types';
+export const DEFINED_SETS_MODULE = 'openconfig-defined-sets';
 
 export type AclType = 'ACL_IPV4' | 'ACL_IPV6';
 export type ForwardingAction = 'ACCEPT' | 'DROP' | 'REJECT';
@@ -46,8 +55,31 @@ export interface AclEntry {
   /** EXPLICIT detail mode: ALL = every flag set, ANY = at least one. */
   tcpFlags?: { match: 'ALL' | 'ANY'; flags: TcpFlag[] };
   icmp?: { type?: number; code?: number };
+  /** Names of defined sets matched instead of src/dst/srcPort/dstPort (never both on one side). */
+  srcSet?: string;
+  dstSet?: string;
+  srcPortSet?: string;
+  dstPortSet?: string;
   action: ForwardingAction;
   log: boolean;
+}
+
+/** An openconfig-defined-sets ipv4-prefix-set or ipv6-prefix-set. */
+export interface PrefixSet {
+  name: string;
+  family: Family;
+  prefixes: Cidr[];
+}
+
+/** An openconfig-defined-sets port-set. */
+export interface PortSet {
+  name: string;
+  ports: PortRange[];
+}
+
+export interface DefinedSets {
+  prefixSets: PrefixSet[];
+  portSets: PortSet[];
 }
 
 export interface AclSet {
@@ -73,6 +105,8 @@ export interface AclInterface {
 export interface AclConfig {
   sets: AclSet[];
   interfaces: AclInterface[];
+  /** The /defined-sets tree the entries reference; absent when none does. */
+  definedSets?: DefinedSets;
 }
 
 export function familyOf(type: AclType): Family {
@@ -347,7 +381,33 @@ function parseIcmp(r: Reader, v: unknown, path: string, family: Family): AclEntr
   return out;
 }
 
-function parseEntry(r: Reader, v: unknown, path: string, type: AclType): AclEntry | undefined {
+/** Set names an acl entry may reference: prefix-sets per family and port-sets. */
+interface SetNames {
+  4: Set<string>;
+  6: Set<string>;
+  ports: Set<string>;
+}
+
+function setNamesOf(d: DefinedSets | undefined): SetNames {
+  return {
+    4: new Set(d?.prefixSets.filter((p) => p.family === 4).map((p) => p.name)),
+    6: new Set(d?.prefixSets.filter((p) => p.family === 6).map((p) => p.name)),
+    ports: new Set(d?.portSets.map((p) => p.name)),
+  };
+}
+
+/** A leafref to a defined set: the name must exist in the given list. */
+function parseSetRef(r: Reader, v: unknown, path: string, known: Set<string>, what: string): string | undefined {
+  const name = r.str(v, path);
+  if (name === undefined) return undefined;
+  if (!known.has(name)) {
+    r.fail(path, `references unknown ${what} "${name}" (defined: ${[...known].join(', ') || 'none'})`);
+    return undefined;
+  }
+  return name;
+}
+
+function parseEntry(r: Reader, v: unknown, path: string, type: AclType, names: SetNames): AclEntry | undefined {
   const e = r.obj(v, path, ['sequence-id', 'config', 'ipv4', 'ipv6', 'transport', 'actions', 'state', 'l2', 'mpls', 'input-interface']);
   if (!e) return undefined;
   const start = r.problems.length;
@@ -368,13 +428,22 @@ function parseEntry(r: Reader, v: unknown, path: string, type: AclType): AclEntr
   if (desc !== undefined) entry.description = desc;
   const ip = r.obj(member(e, own), `${path}/${own}`, ['config', 'state', family === 4 ? 'icmpv4' : 'icmpv6']);
   if (ip) {
-    const ipc = r.obj(member(ip, 'config'), `${path}/${own}/config`, ['source-address', 'destination-address', 'protocol']);
+    const ipc = r.obj(member(ip, 'config'), `${path}/${own}/config`, [
+      'source-address', 'destination-address', 'protocol', 'source-address-prefix-set', 'destination-address-prefix-set',
+    ]);
     if (ipc) {
       const src = parsePrefix(r, member(ipc, 'source-address'), `${path}/${own}/config/source-address`, family);
       const dst = parsePrefix(r, member(ipc, 'destination-address'), `${path}/${own}/config/destination-address`, family);
       const proto = parseProtocol(r, member(ipc, 'protocol'), `${path}/${own}/config/protocol`);
+      const what = `${own}-prefix-set`;
+      const srcSet = parseSetRef(r, member(ipc, 'source-address-prefix-set'), `${path}/${own}/config/source-address-prefix-set`, names[family], what);
+      const dstSet = parseSetRef(r, member(ipc, 'destination-address-prefix-set'), `${path}/${own}/config/destination-address-prefix-set`, names[family], what);
+      if (src && srcSet) r.fail(`${path}/${own}/config`, 'source-address and source-address-prefix-set together (match one or the other)');
+      if (dst && dstSet) r.fail(`${path}/${own}/config`, 'destination-address and destination-address-prefix-set together (match one or the other)');
       if (src) entry.src = src;
       if (dst) entry.dst = dst;
+      if (srcSet) entry.srcSet = srcSet;
+      if (dstSet) entry.dstSet = dstSet;
       if (proto !== undefined) entry.protocol = proto;
     }
     const icmpName = family === 4 ? 'icmpv4' : 'icmpv6';
@@ -387,16 +456,22 @@ function parseEntry(r: Reader, v: unknown, path: string, type: AclType): AclEntr
   }
   const tr = r.obj(member(e, 'transport'), `${path}/transport`, ['config', 'state']);
   const trc = tr && r.obj(member(tr, 'config'), `${path}/transport/config`, [
-    'source-port', 'destination-port', 'detail-mode', 'explicit-detail-match-mode', 'explicit-tcp-flags',
+    'source-port', 'destination-port', 'source-port-set', 'destination-port-set', 'detail-mode', 'explicit-detail-match-mode', 'explicit-tcp-flags',
   ]);
   if (trc) {
     const sp = parsePort(r, member(trc, 'source-port'), `${path}/transport/config/source-port`);
     const dp = parsePort(r, member(trc, 'destination-port'), `${path}/transport/config/destination-port`);
-    if ((sp || dp) && entry.protocol !== 6 && entry.protocol !== 17) {
+    const sps = parseSetRef(r, member(trc, 'source-port-set'), `${path}/transport/config/source-port-set`, names.ports, 'port-set');
+    const dps = parseSetRef(r, member(trc, 'destination-port-set'), `${path}/transport/config/destination-port-set`, names.ports, 'port-set');
+    if ((sp || dp || sps || dps) && entry.protocol !== 6 && entry.protocol !== 17) {
       r.fail(`${path}/transport/config`, 'port matches need protocol 6 (tcp) or 17 (udp)');
     }
+    if (sp && sps) r.fail(`${path}/transport/config`, 'source-port and source-port-set together (match one or the other)');
+    if (dp && dps) r.fail(`${path}/transport/config`, 'destination-port and destination-port-set together (match one or the other)');
     if (sp) entry.srcPort = sp;
     if (dp) entry.dstPort = dp;
+    if (sps) entry.srcPortSet = sps;
+    if (dps) entry.dstPortSet = dps;
     const mode = r.identity(member(trc, 'detail-mode'), `${path}/transport/config/detail-mode`, ['EXPLICIT']);
     const flagsRaw = member(trc, 'explicit-tcp-flags');
     if (flagsRaw !== undefined || member(trc, 'explicit-detail-match-mode') !== undefined) {
@@ -422,13 +497,86 @@ function parseEntry(r: Reader, v: unknown, path: string, type: AclType): AclEntr
   return r.problems.length === start ? entry : undefined;
 }
 
+/** Reads the content of /defined-sets (with or without its module-qualified wrapper). Only prefix-sets and port-sets. */
+export function parseDefinedSets(tree: unknown): DefinedSets {
+  const r = new Reader();
+  const out = readDefinedSets(r, tree);
+  if (r.problems.length > 0) throw new AclConfigError(r.problems);
+  return out;
+}
+
+function readDefinedSets(r: Reader, tree: unknown): DefinedSets {
+  let root = tree;
+  if (isObj(root) && Object.keys(root).length === 1 && stripPrefix(Object.keys(root)[0]) === 'defined-sets') root = member(root, 'defined-sets');
+  const top = r.obj(root ?? {}, '/defined-sets', ['ipv4-prefix-sets', 'ipv6-prefix-sets', 'port-sets']) ?? {};
+  const out: DefinedSets = { prefixSets: [], portSets: [] };
+  /** One keyed list of sets: name checks shared by the three kinds, members read by `read`. */
+  const eachSet = (container: string, list: string, leaves: string[], read: (name: string, cfg: Obj, path: string) => void): void => {
+    const c = r.obj(member(top, container), `/defined-sets/${container}`, [list]) ?? {};
+    const seen = new Set<string>();
+    for (const [i, raw] of r.list(member(c, list), `/defined-sets/${container}/${list}`).entries()) {
+      const s = r.obj(raw, `/defined-sets/${container}/${list}[${i}]`, ['name', 'config', 'state']);
+      if (!s) continue;
+      const name = r.str(member(s, 'name'), `/defined-sets/${container}/${list}[${i}]/name`);
+      if (name === undefined) {
+        r.fail(`/defined-sets/${container}/${list}[${i}]/name`, 'missing list key name');
+        continue;
+      }
+      const sp = `/defined-sets/${container}/${list}[name=${name}]`;
+      if (seen.has(name)) r.fail(sp, `duplicate ${list}`);
+      seen.add(name);
+      const cfg = r.obj(member(s, 'config'), `${sp}/config`, ['name', 'description', ...leaves, ...leaves.map((l) => `exclude-${l}`)]) ?? {};
+      const cname = r.str(member(cfg, 'name'), `${sp}/config/name`);
+      if (cname !== undefined && cname !== name) r.fail(`${sp}/config/name`, `"${cname}" differs from the list key "${name}"`);
+      for (const l of leaves) {
+        if (member(cfg, `exclude-${l}`) !== undefined) r.fail(`${sp}/config/exclude-${l}`, `exclude-${l} is not supported by this target (list only the wanted ${l}es)`);
+      }
+      r.str(member(cfg, 'description'), `${sp}/config/description`);
+      read(name, cfg, sp);
+    }
+  };
+  for (const family of [4, 6] as const) {
+    eachSet(`ipv${family}-prefix-sets`, `ipv${family}-prefix-set`, ['prefix'], (name, cfg, sp) => {
+      const prefixes = r
+        .list(member(cfg, 'prefix'), `${sp}/config/prefix`)
+        .flatMap((p, j) => parsePrefix(r, p, `${sp}/config/prefix[${j}]`, family) ?? []);
+      out.prefixSets.push({ name, family, prefixes });
+    });
+  }
+  eachSet('port-sets', 'port-set', ['port'], (name, cfg, sp) => {
+    const ports = r.list(member(cfg, 'port'), `${sp}/config/port`).flatMap((p, j) => {
+      // Inside a set "ANY" would make the set every port: allowed, written as the full range.
+      if (p === 'ANY') return [{ lo: 0, hi: 65535 }];
+      return parsePort(r, p, `${sp}/config/port[${j}]`) ?? [];
+    });
+    out.portSets.push({ name, ports });
+  });
+  return out;
+}
+
+/**
+ * Reads a whole RFC 7951 document: "openconfig-acl:acl" and, when entries
+ * reference sets, "openconfig-defined-sets:defined-sets" beside it.
+ */
+export function parseAclDocument(doc: unknown, knownInterfaces?: readonly string[]): AclConfig {
+  const r = new Reader();
+  const top = r.obj(doc, '', ['acl', 'defined-sets']) ?? {};
+  const ds = member(top, 'defined-sets');
+  const definedSets = ds === undefined ? undefined : readDefinedSets(r, ds);
+  if (r.problems.length > 0) throw new AclConfigError(r.problems);
+  return parseAclConfig(member(top, 'acl') ?? {}, knownInterfaces, definedSets);
+}
+
 /**
  * Reads the content of /acl (with or without the "openconfig-acl:acl"
  * wrapper). `knownInterfaces`, when given, is the device's interface list:
- * a binding to any other interface is a problem.
+ * a binding to any other interface is a problem. `definedSets` is the
+ * /defined-sets tree the entries' set references resolve in (none: an entry
+ * naming a set is a problem).
  */
-export function parseAclConfig(tree: unknown, knownInterfaces?: readonly string[]): AclConfig {
+export function parseAclConfig(tree: unknown, knownInterfaces?: readonly string[], definedSets?: DefinedSets): AclConfig {
   const r = new Reader();
+  const names = setNamesOf(definedSets);
   let root = tree;
   if (isObj(root) && Object.keys(root).length === 1 && stripPrefix(Object.keys(root)[0]) === 'acl') root = member(root, 'acl');
   const top = r.obj(root ?? {}, '/acl', ['acl-sets', 'interfaces', 'config', 'state']) ?? {};
@@ -461,7 +609,7 @@ export function parseAclConfig(tree: unknown, knownInterfaces?: readonly string[
     for (const [j, re] of r.list(member(ents, 'acl-entry'), `${sp}/acl-entries/acl-entry`).entries()) {
       const key = isObj(re) ? member(re, 'sequence-id') : undefined;
       const ep = `${sp}/acl-entries/acl-entry[sequence-id=${key ?? `#${j}`}]`;
-      const entry = parseEntry(r, re, ep, type);
+      const entry = parseEntry(r, re, ep, type, names);
       if (!entry) continue;
       if (seqs.has(entry.seq)) r.fail(ep, `sequence-id ${entry.seq} is used twice in this acl-set`);
       seqs.add(entry.seq);
@@ -517,7 +665,7 @@ export function parseAclConfig(tree: unknown, knownInterfaces?: readonly string[
     interfaces.push({ id, iface, ingress: refs });
   }
   if (r.problems.length > 0) throw new AclConfigError(r.problems);
-  return { sets, interfaces };
+  return definedSets ? { sets, interfaces, definedSets } : { sets, interfaces };
 }
 
 function formatPort(p: PortRange): number | string {
@@ -529,7 +677,9 @@ function entryJson(e: AclEntry, type: AclType): Obj {
   const out: Obj = { 'sequence-id': e.seq, config: { 'sequence-id': e.seq, ...(e.description ? { description: e.description } : {}) } };
   const ipc: Obj = {};
   if (e.src) ipc['source-address'] = formatCidr(e.src);
+  if (e.srcSet) ipc['source-address-prefix-set'] = e.srcSet;
   if (e.dst) ipc['destination-address'] = formatCidr(e.dst);
+  if (e.dstSet) ipc['destination-address-prefix-set'] = e.dstSet;
   if (e.protocol !== undefined) ipc.protocol = e.protocol;
   const ip: Obj = {};
   if (Object.keys(ipc).length > 0) ip.config = ipc;
@@ -545,7 +695,9 @@ function entryJson(e: AclEntry, type: AclType): Obj {
   if (Object.keys(ip).length > 0) out[family === 4 ? 'ipv4' : 'ipv6'] = ip;
   const tc: Obj = {};
   if (e.srcPort) tc['source-port'] = formatPort(e.srcPort);
+  if (e.srcPortSet) tc['source-port-set'] = e.srcPortSet;
   if (e.dstPort) tc['destination-port'] = formatPort(e.dstPort);
+  if (e.dstPortSet) tc['destination-port-set'] = e.dstPortSet;
   if (e.tcpFlags) {
     tc['detail-mode'] = 'EXPLICIT';
     tc['explicit-detail-match-mode'] = e.tcpFlags.match;
@@ -594,7 +746,76 @@ export function aclContentJson(c: AclConfig): Obj {
   };
 }
 
-/** A whole RFC 7951 document: the module-qualified top-level container. */
+/** The content of /defined-sets in RFC 7951 form (members of the openconfig-defined-sets module). */
+export function definedSetsContentJson(d: DefinedSets): Obj {
+  const prefixSets = (family: Family): Obj => ({
+    [`ipv${family}-prefix-set`]: d.prefixSets
+      .filter((p) => p.family === family)
+      .map((p) => ({ name: p.name, config: { name: p.name, prefix: p.prefixes.map(formatCidr) } })),
+  });
+  return {
+    'ipv4-prefix-sets': prefixSets(4),
+    'ipv6-prefix-sets': prefixSets(6),
+    'port-sets': { 'port-set': d.portSets.map((p) => ({ name: p.name, config: { name: p.name, port: p.ports.map(formatPort) } })) },
+  };
+}
+
+/** A whole RFC 7951 document: the module-qualified top-level containers. */
 export function aclDocumentJson(c: AclConfig): Obj {
-  return { [`${ACL_MODULE}:acl`]: aclContentJson(c) };
+  return {
+    [`${ACL_MODULE}:acl`]: aclContentJson(c),
+    ...(c.definedSets ? { [`${DEFINED_SETS_MODULE}:defined-sets`]: definedSetsContentJson(c.definedSets) } : {}),
+  };
+}
+
+/**
+ * The configuration with every set reference replaced by its members: an
+ * entry naming sets becomes one entry per (source, destination, source port,
+ * destination port) combination, all with the entry's sequence-id, in the
+ * entry's place. This is the TCAM a device programs (its hardware cost) and
+ * what the interpreter and the lab datapath evaluate. An entry whose set is
+ * empty matches nothing and disappears.
+ */
+export function resolveDefinedSets(c: AclConfig): AclConfig {
+  const d = c.definedSets;
+  if (!d) return c;
+  const prefixes = new Map(d.prefixSets.map((p) => [`${p.family}|${p.name}`, p.prefixes]));
+  const ports = new Map(d.portSets.map((p) => [p.name, p.ports]));
+  const lookup = <T>(m: Map<string, T[]>, key: string): T[] => {
+    const v = m.get(key);
+    if (!v) throw new Error(`unresolved defined set ${key}`);
+    return v;
+  };
+  const expand = (e: AclEntry, family: Family): AclEntry[] => {
+    const { srcSet, dstSet, srcPortSet, dstPortSet, ...plain } = e;
+    const srcs: (Cidr | undefined)[] = srcSet ? lookup(prefixes, `${family}|${srcSet}`) : [e.src];
+    const dsts: (Cidr | undefined)[] = dstSet ? lookup(prefixes, `${family}|${dstSet}`) : [e.dst];
+    const sps: (PortRange | undefined)[] = srcPortSet ? lookup(ports, srcPortSet) : [e.srcPort];
+    const dps: (PortRange | undefined)[] = dstPortSet ? lookup(ports, dstPortSet) : [e.dstPort];
+    const out: AclEntry[] = [];
+    for (const src of srcs) {
+      for (const dst of dsts) {
+        for (const srcPort of sps) {
+          for (const dstPort of dps) {
+            const x: AclEntry = { ...plain };
+            if (src) x.src = src;
+            if (dst) x.dst = dst;
+            if (srcPort) x.srcPort = srcPort;
+            if (dstPort) x.dstPort = dstPort;
+            out.push(x);
+          }
+        }
+      }
+    }
+    return out;
+  };
+  return {
+    sets: c.sets.map((s) => ({ ...s, entries: s.entries.flatMap((e) => expand(e, familyOf(s.type))) })),
+    interfaces: c.interfaces,
+  };
+}
+
+/** Entries a device programs for this configuration (its TCAM cost): set references counted as their expansion. */
+export function expandedEntryCount(c: AclConfig): number {
+  return resolveDefinedSets(c).sets.reduce((n, s) => n + s.entries.length, 0);
 }

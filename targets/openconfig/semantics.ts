@@ -2,11 +2,13 @@
 // for a packet entering an interface, the ingress acl-set of the packet's
 // family decides; within a set the lowest matching sequence-id wins; a packet
 // no entry matches is dropped (the model's implicit deny); an interface with
-// no set of that family passes it. Used by `verify` and the agent's tests.
+// no set of that family passes it. Entries naming defined sets are evaluated
+// through their expansion (resolveDefinedSets), as a device programs them.
+// Used by `verify` and the agent's tests.
 
 import type { Flow } from '../../orchestrator/flow.ts';
 import { FAMILY_BITS, type Cidr } from '../../orchestrator/net/ip.ts';
-import { TCP_FLAG_BITS, type AclConfig, type AclEntry, type AclSet, type ForwardingAction } from './model.ts';
+import { resolveDefinedSets, TCP_FLAG_BITS, type AclConfig, type AclEntry, type AclSet, type ForwardingAction } from './model.ts';
 
 export type AclDecision =
   | { kind: 'entry'; action: ForwardingAction; set: string; seq: number; description?: string }
@@ -150,8 +152,9 @@ export class AclInterpreter {
   private readonly bindings = new Map<string, { 4?: CompiledSet; 6?: CompiledSet }>();
 
   constructor(readonly config: AclConfig) {
-    const sets = new Map(config.sets.map((s) => [`${s.name}|${s.type}`, new CompiledSet(s)]));
-    for (const i of config.interfaces) {
+    const resolved = resolveDefinedSets(config);
+    const sets = new Map(resolved.sets.map((s) => [`${s.name}|${s.type}`, new CompiledSet(s)]));
+    for (const i of resolved.interfaces) {
       const b: { 4?: CompiledSet; 6?: CompiledSet } = {};
       for (const ref of i.ingress) {
         const s = sets.get(`${ref.setName}|${ref.type}`);

@@ -1,9 +1,11 @@
 // The gNMI SetRequest that installs an acl configuration: one transaction
-// replacing /acl/acl-sets and /acl/interfaces, so entries and bindings Weft
-// no longer wants are removed by the same Set that installs the new ones.
+// replacing /acl/acl-sets and /acl/interfaces (and /defined-sets when the
+// entries reference prefix-sets or port-sets), so entries, bindings and sets
+// Weft no longer wants are removed by the same Set that installs the new
+// ones, and a set reference never points at a set of another generation.
 // Written in the protobuf JSON mapping of gnmi.SetRequest (bytes as base64).
 
-import { aclInterfaceJson, aclSetJson, type AclConfig } from './model.ts';
+import { aclInterfaceJson, aclSetJson, definedSetsContentJson, type AclConfig } from './model.ts';
 
 export interface PathElemJson {
   name: string;
@@ -29,6 +31,9 @@ export function buildSetRequest(config: AclConfig): SetRequestJson {
         path: { elem: [{ name: 'acl' }, { name: 'interfaces' }] },
         val: { jsonIetfVal: jsonIetf({ interface: config.interfaces.map(aclInterfaceJson) }) },
       },
+      ...(config.definedSets
+        ? [{ path: { elem: [{ name: 'defined-sets' }] }, val: { jsonIetfVal: jsonIetf(definedSetsContentJson(config.definedSets)) } }]
+        : []),
     ],
   };
 }

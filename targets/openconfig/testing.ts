@@ -48,13 +48,17 @@ export function openconfigInputs(policy: Policy, fabric: Fabric): CodegenInput[]
  * A small hand-made case: one OpenConfig switch with a host port (eth1,
  * prefilter) and two unmanaged endpoints (eth5 exact, eth6 exact).
  */
-export function smallInput(rules: RuleSpec[], opts: { capacity?: number; defaultAction?: 'allow' | 'deny' } = {}): CodegenInput {
+export function smallInput(
+  rules: RuleSpec[],
+  opts: { capacity?: number; defaultAction?: 'allow' | 'deny'; groups?: Record<string, { cidrs: string[] }> } = {},
+): CodegenInput {
   const policy = makePolicy({
     defaultAction: opts.defaultAction,
     groups: {
       web: { selector: { app: 'web' } },
       db: { selector: { app: 'db' } },
       ops: { cidrs: ['10.250.0.0/16', 'fd00:250::/48'], except: ['10.250.9.0/24'] },
+      ...opts.groups,
     },
     rules,
   });

@@ -2,14 +2,23 @@
 // policies: exact ports equal (apart from the counted, documented stateless
 // and fail-closed cases), prefilter ports never drop an allowed flow, and on
 // request/reply sequences no reply the stateful reference allows is dropped.
+// Seed 12 compiles for a switch without openconfig-defined-sets (expanded
+// entries); the others reference prefix-sets and port-sets.
 
 import { describe, expect, it } from 'vitest';
 import { generateFlows, generatePacketSequences, generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
 import { formatApproximations } from '../switch-common/index.ts';
+import type { CodegenInput } from '../contract.ts';
 import { planAcl } from './codegen.ts';
 import { aclDocumentJson } from './model.ts';
 import { nameableDenies, openconfigInputs } from './testing.ts';
 import { checkAcl, checkAclSequences, readAclConfig } from './verify.ts';
+
+/** The input as compiled for a switch with (default) or without openconfig-defined-sets. */
+function formFor(seed: number, input: CodegenInput): { input: CodegenInput; form: string } {
+  if (seed !== 12) return { input, form: 'defined-sets' };
+  return { input: { ...input, device: { ...input.device, capabilities: { definedSets: false } } }, form: 'expanded' };
+}
 
 describe('openconfig artefact vs reference', () => {
   const FLOWS = 200_000;
@@ -21,14 +30,16 @@ describe('openconfig artefact vs reference', () => {
       const inputs = openconfigInputs(policy, sc.fabric);
       expect(inputs.length).toBeGreaterThan(0);
       const flows = generateFlows(rng, policy, sc.fabric, FLOWS);
-      for (const input of inputs) {
+      for (const raw of inputs) {
+        const { input, form } = formFor(seed, raw);
         const plan = planAcl(input);
+        expect(plan.config.definedSets !== undefined).toBe(form === 'defined-sets');
         // Through the text artefact, as verify reads it.
         const config = readAclConfig(JSON.stringify(aclDocumentJson(plan.config)));
         const r = checkAcl(config, input, flows);
         const modes = input.devicePlacement.interfaces.map((i) => i.role).join(',');
         console.log(
-          `openconfig verify seed ${seed} ${input.device.name} [${modes}]: ${r.flows} flow checks, ${r.mismatches} mismatches, ` +
+          `openconfig verify seed ${seed} ${input.device.name} ${form} [${modes}]: ${r.flows} flow checks, ${r.mismatches} mismatches, ` +
             `${plan.stats.entries} entries, ${r.repliesChecked} replies, ${r.replyApproximated} reply-approximated, ${r.failClosed} fail-closed`,
         );
         expect(r.examples).toEqual([]);
@@ -72,13 +83,15 @@ describe('openconfig artefact vs reference', () => {
       const policy = nameableDenies(sc.policy);
       const sequences = generatePacketSequences(makeRng(seed + 50), policy, sc.fabric, 40_000);
       let exactPorts = 0;
-      for (const input of openconfigInputs(policy, sc.fabric)) {
+      for (const raw of openconfigInputs(policy, sc.fabric)) {
+        const { input, form } = formFor(seed, raw);
         const config = readAclConfig(JSON.stringify(aclDocumentJson(planAcl(input).config)));
+        expect(config.definedSets !== undefined).toBe(form === 'defined-sets');
         const r = checkAclSequences(config, input, sequences);
         const roles = input.devicePlacement.interfaces.map((i) => i.role);
         exactPorts += roles.filter((x) => x === 'unmanaged-endpoint').length;
         console.log(
-          `openconfig stateful seed ${seed} ${input.device.name} [${roles.join(',')}]: ${r.sequences} sequences, ${r.packets} packets, ${r.replies} allowed replies, ` +
+          `openconfig stateful seed ${seed} ${input.device.name} ${form} [${roles.join(',')}]: ${r.sequences} sequences, ${r.packets} packets, ${r.replies} allowed replies, ` +
             `${r.carried} allowed packets carried, ${r.mismatches} mismatches; approximations: ${formatApproximations(r.approximated)}`,
         );
         expect(r.examples).toEqual([]);

@@ -37,7 +37,7 @@ import {
 } from '../switch-common/index.ts';
 import type { CodegenInput, EnforcementMode, VerifyOptions, VerifyReport } from '../contract.ts';
 import { portMode } from './codegen.ts';
-import { icmpInModel, parseAclConfig, type AclConfig } from './model.ts';
+import { icmpInModel, parseAclDocument, type AclConfig } from './model.ts';
 import { AclInterpreter, permits, TCP_ACK, TCP_SYN, type AclDecision } from './semantics.ts';
 
 export interface OpenconfigVerifyReport extends VerifyReport {
@@ -89,8 +89,9 @@ function isReplyEntry(d: AclDecision): boolean {
   return d.kind === 'entry' && (d.description ?? '').startsWith('reply of');
 }
 
+/** acl.json: the openconfig-acl tree and, when its entries reference sets, the openconfig-defined-sets tree. */
 export function readAclConfig(text: string): AclConfig {
-  return parseAclConfig(JSON.parse(text));
+  return parseAclDocument(JSON.parse(text));
 }
 
 /** Checks an acl configuration against the reference on the given flows. */

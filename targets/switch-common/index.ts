@@ -3,8 +3,11 @@
 //     family, derived from the IR's LPM table;
 //   - deriveSwitchRules: the ordered rule list for a priority-ordered ACL
 //     (control permits, reply permits, forward rules in policy order, the
-//     default), with shadowed and verdict-neutral rules dropped; servicesOf
-//     and mergeRanges normalise a rule's ports;
+//     default), with shadowed (decidingRules) and verdict-neutral rules
+//     dropped; servicesOf and mergeRanges normalise a rule's ports, and
+//     servicesOverlap / setsOverlap tell whether two rules can meet;
+//   - exactReplyRules: exact-port reply permits narrowed to first-match-
+//     allowed cells (the reply approximation is documented once, in rules.ts);
 //   - packetOfFlow / checkSwitchFlows / endpointSources: flows as the packets
 //     a switch sees (ingress port, SYN for a new TCP flow, sources of the
 //     endpoints behind a port) and the exact/prefilter check against the
@@ -17,11 +20,15 @@
 export { AddressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
 export {
   CONTROL_RULES,
+  decidingRules,
   deriveSwitchRules,
+  exactReplyRules,
   FULL_PORTS,
   mergeRanges,
   ND_TYPES,
   servicesOf,
+  servicesOverlap,
+  setsOverlap,
   TCP_FLAG_ACK,
   TCP_FLAG_SYN,
   type DeriveOptions,

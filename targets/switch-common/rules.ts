@@ -10,16 +10,21 @@
 //     reach later rules of the same action or the fallback, same verdict.
 //     This covers trailing default-action rules and, in prefilter mode,
 //     every allow rule after the last deny rule.
-// Allow rules also yield reverse rules for replies (stateless switches): at
-// exact ports TCP replies with ACK set, UDP replies from the service port and
-// echo replies, from the rule's destinations to its sources; in a prefilter
-// UDP replies from the service port, plus any TCP segment with ACK set and
-// any echo reply (a prefilter may pass more than the policy); all of them
-// only ever permit.
+// The stateless reply approximation of both switch targets (README, OpenConfig
+// switches): allow rules yield reverse rules for replies. At exact ports TCP
+// replies with ACK set, UDP replies from the service port and echo replies,
+// from the rule's destinations to its sources (deriveSwitchRules, per allow
+// rule), or narrowed to the flows whose first match is an allow
+// (exactReplyRules, per allowed cell of the switch's local endpoints); in a
+// prefilter UDP replies from the service port, plus any TCP segment with ACK
+// set and any echo reply (a prefilter may pass more than the policy). All of
+// them only ever permit, so a reply-shaped packet of a connection never
+// opened can pass: verify counts it as an approximation.
 
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
 import { winningRules } from '../../orchestrator/analysis/facts.ts';
+import { concreteShareCells } from '../../orchestrator/ir/share.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { EnforcementMode } from '../contract.ts';
 import { AddressResolver, ANY_ADDRESS, type AddressSet } from './addresses.ts';
@@ -205,9 +210,19 @@ export interface DeriveOptions {
   sources?: IpAddr[];
 }
 
+/**
+ * The policy's rules that decide at least one flow (the first match for some
+ * cell), in policy order: every other rule is shadowed or empty and needs no
+ * entries on any switch.
+ */
+export function decidingRules(policy: Policy, ir: Ir): Rule[] {
+  const won = winningRules(ir);
+  return policy.rules.filter((r) => won.has(r.index));
+}
+
 export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): SwitchRuleList {
   const resolver = opts.resolver ?? new AddressResolver(ir);
-  const won = winningRules(ir);
+  const deciding = decidingRules(policy, ir);
   const defaultAction = policy.defaultAction === 'allow' ? 'permit' : 'deny';
   const sources = opts.mode === 'exact' ? opts.sources : undefined;
   const srcOf = (peers: Rule['from']): AddressSet => (sources ? resolver.hostsIn(sources, resolver.identitiesOf(peers)) : resolver.resolve(peers));
@@ -225,7 +240,7 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
     const ids = resolver.identitiesOf(peers);
     return !ids || [...sourceIds].some((id) => ids.has(id));
   };
-  const live = policy.rules.filter((r) => won.has(r.index) && reaches(r.from));
+  const live = deciding.filter((r) => reaches(r.from));
   // The verdict a flow gets when no entry decides it: the policy default in
   // exact mode; permit in prefilter mode (it only drops what it must).
   const fallback = opts.mode === 'exact' ? policy.defaultAction : 'allow';
@@ -235,8 +250,8 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
   // Replies of every allow rule that decides flows, including those cut above.
   const reverse: SwitchRule[] = opts.mode === 'prefilter' ? [...PREFILTER_REPLIES] : [];
   const hasUdpDeny = forward.some((r) => r.action === 'deny' && r.services.some((s) => s.kind === 'any' || (s.kind === 'ports' && s.proto === 17)));
-  for (const r of policy.rules) {
-    if (r.action !== 'allow' || !won.has(r.index)) continue;
+  for (const r of deciding) {
+    if (r.action !== 'allow') continue;
     const fwd = { ...toSwitch(r), src: resolver.resolve(r.from), dst: srcOf(r.to) };
     if (sources && fwd.dst.v4.length + fwd.dst.v6.length === 0) continue;
     // Exact ports: TCP replies (ACK set), UDP replies from the service port
@@ -275,7 +290,8 @@ export function servicesOverlap(a: Service, b: Service): boolean {
   return false;
 }
 
-function setsOverlap(a: Set<number> | undefined, b: Set<number> | undefined): boolean {
+/** Whether two identity sets share an identity (undefined: every address). */
+export function setsOverlap(a: Set<number> | undefined, b: Set<number> | undefined): boolean {
   if (!a || !b) return (a?.size ?? 1) > 0 && (b?.size ?? 1) > 0;
   const [small, big] = a.size <= b.size ? [a, b] : [b, a];
   for (const x of small) if (big.has(x)) return true;
@@ -316,4 +332,81 @@ function pruneNeutral(live: Rule[], fallback: Rule['action'], resolver: AddressR
     if (overlaps) keptRev.push(r);
   }
   return keptRev.reverse();
+}
+
+/**
+ * Exact-port reverse rules narrowed to first-match-allowed flows: for every
+ * allow cell whose destination is one of `localIdentities` (the switch's
+ * ingress share), the reply from that destination back to the cell's remote
+ * side. Cells split ports at every rule's boundary, so adjacent allowed
+ * ranges are merged, and sources with the same (protocol, ports,
+ * destinations) share one rule. TCP replies carry ACK, which no
+ * connection's first packet has: they may go to any address (as an ACL
+ * "established" match does) and stay few. A reply never answers a flow an
+ * earlier deny catches.
+ */
+export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resolver: AddressResolver): SwitchRule[] {
+  const ANY_PEER = -1;
+  const spans = new Map<string, { from: number; proto: number; to: number; ranges: { lo: number; hi: number; rule: string }[] }>();
+  for (const cell of concreteShareCells(ir, localIdentities, 'ingress')) {
+    const rule = ir.rules[cell.rule];
+    if (rule.action !== 'allow') continue;
+    const proto = cell.proto;
+    let { lo, hi } = cell;
+    if (proto === 1 || proto === 58) {
+      const echo = ECHO[proto].request << 8;
+      if (lo > echo || hi < echo) continue;
+      lo = hi = echo;
+    } else if (proto !== 6 && proto !== 17) continue;
+    const to = proto === 6 ? ANY_PEER : cell.remote;
+    const key = `${cell.local}|${proto}|${to}`;
+    let s = spans.get(key);
+    if (!s) spans.set(key, (s = { from: cell.local, proto, to, ranges: [] }));
+    s.ranges.push({ lo, hi, rule: rule.name });
+  }
+  // Merged (reply source, proto, port range) -> reply destinations, then
+  // regrouped by (proto, port range, destinations) so sources share rules.
+  const byRange = new Map<string, { from: number; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
+  for (const s of spans.values()) {
+    s.ranges.sort((x, y) => x.lo - y.lo);
+    const merged: { lo: number; hi: number; rules: Set<string> }[] = [];
+    for (const r of s.ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r.lo <= last.hi + 1) {
+        last.hi = Math.max(last.hi, r.hi);
+        last.rules.add(r.rule);
+      } else merged.push({ lo: r.lo, hi: r.hi, rules: new Set([r.rule]) });
+    }
+    for (const m of merged) {
+      const key = `${s.from}|${s.proto}|${m.lo}|${m.hi}`;
+      let g = byRange.get(key);
+      if (!g) byRange.set(key, (g = { from: s.from, proto: s.proto, lo: m.lo, hi: m.hi, to: new Set(), rules: new Set() }));
+      g.to.add(s.to);
+      for (const n of m.rules) g.rules.add(n);
+    }
+  }
+  const groups = new Map<string, { from: Set<number>; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
+  for (const g of byRange.values()) {
+    const key = `${g.proto}|${g.lo}|${g.hi}|${[...g.to].sort((a, b) => a - b).join(',')}`;
+    let h = groups.get(key);
+    if (!h) groups.set(key, (h = { from: new Set(), proto: g.proto, lo: g.lo, hi: g.hi, to: g.to, rules: new Set() }));
+    h.from.add(g.from);
+    for (const n of g.rules) h.rules.add(n);
+  }
+  const setOf = (ids: Set<number>): AddressSet => ({ any: false, v4: resolver.cover(4, ids), v6: resolver.cover(6, ids) });
+  return [...groups.values()].map((g): SwitchRule => {
+    const names = [...g.rules].sort();
+    const service: Service =
+      g.proto === 6 || g.proto === 17
+        ? { kind: 'ports', proto: g.proto, dst: FULL_PORTS, src: [{ lo: g.lo, hi: g.hi }], tcpAck: g.proto === 6 }
+        : { kind: 'icmp', proto: g.proto as 1 | 58, type: ECHO[g.proto as 1 | 58].reply, code: 0 };
+    return {
+      rule: -1,
+      name: `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`,
+      action: 'permit',
+      src: setOf(g.from),
+      dst: g.to.has(ANY_PEER) ? ANY_ADDRESS : setOf(g.to),
+      services: [service],
+    };
+  });
 }

@@ -78,8 +78,52 @@ describe('gnmi agent', () => {
       expect(datapath.programs).toBe(1);
       const sets = (await client.getJson('/acl/acl-sets')) as { 'acl-set': unknown[] };
       expect(sets['acl-set']).toHaveLength(4);
+      const defined = (await client.getJson('/defined-sets')) as { 'ipv4-prefix-sets': { 'ipv4-prefix-set': unknown[] } };
+      expect(defined['ipv4-prefix-sets']['ipv4-prefix-set'].length).toBeGreaterThan(0);
     } finally {
       driver.close();
+    }
+  });
+
+  it('defined sets: a changed member reprograms the datapath and shows as drift; removing a referenced set is refused', async () => {
+    const inp = input();
+    await compileTo(dir, inp);
+    const driver = new OpenconfigDriver(agent.address);
+    try {
+      await driver.apply(dir);
+      const set = agent.config().definedSets!.prefixSets.find((p) => p.family === 4)!;
+      const path = `/defined-sets/ipv4-prefix-sets/ipv4-prefix-set[name=${set.name}]/config`;
+      await client.set({ update: [{ path: parsePath(path), val: jsonVal({ name: set.name, prefix: ['192.0.2.0/24'] }) }] });
+      expect(datapath.programs).toBe(2);
+      expect(agent.config().definedSets!.prefixSets.find((p) => p.name === set.name)!.prefixes).toHaveLength(1);
+      expect(await driver.drift(dir)).toEqual([`ipv4-prefix-set ${set.name}: members differ`]);
+      const err = await client.set({ delete: [parsePath('/defined-sets')] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GnmiError);
+      expect((err as GnmiError).details).toMatch(/references unknown ipv4-prefix-set/);
+      expect(datapath.programs).toBe(2);
+      await driver.apply(dir);
+      expect(await driver.drift(dir)).toEqual([]);
+    } finally {
+      driver.close();
+    }
+  });
+
+  it('a switch without openconfig-defined-sets: the driver refuses set references before writing, and expanded entries apply', async () => {
+    const plain = await startGnmiAgent({ address: '127.0.0.1:0', datapath: new MemoryDatapath(), interfaces: PORTS, definedSets: false });
+    const driver = new OpenconfigDriver(plain.address);
+    try {
+      await compileTo(dir, input());
+      await expect(driver.apply(dir)).rejects.toThrow(/capabilities: \{definedSets: false\}/);
+      expect(plain.config().sets).toEqual([]);
+      const inp = input();
+      const expanded = { ...inp, device: { ...inp.device, capabilities: { definedSets: false } } };
+      await compileTo(dir, expanded);
+      const r = await driver.apply(dir);
+      expect(r.entries).toBe(planAcl(inp).stats.entries);
+      expect(plain.config().definedSets).toBeUndefined();
+    } finally {
+      driver.close();
+      await plain.close();
     }
   });
 

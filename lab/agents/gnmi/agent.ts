@@ -1,5 +1,7 @@
 // The emulated OpenConfig switch: a gNMI server (Capabilities, Get, Set,
-// Subscribe) over the openconfig-acl tree. A Set is one transaction: its
+// Subscribe) over the openconfig-acl and openconfig-defined-sets trees
+// (/acl and /defined-sets; acl entries may name prefix-sets and port-sets,
+// resolved when the datapath is programmed). A Set is one transaction: its
 // deletes, replaces and updates are applied to a copy of the tree, the whole
 // result is validated (the same reader Weft's codegen output goes through),
 // translated and programmed into the datapath, and only then committed.
@@ -24,7 +26,16 @@ import {
   type Update,
   type UpdateResult,
 } from '../../../targets/openconfig/gnmi.ts';
-import { AclConfigError, aclContentJson, parseAclConfig, stripPrefix, type AclConfig } from '../../../targets/openconfig/model.ts';
+import {
+  AclConfigError,
+  aclContentJson,
+  DEFINED_SETS_MODULE,
+  definedSetsContentJson,
+  parseAclConfig,
+  parseDefinedSets,
+  stripPrefix,
+  type AclConfig,
+} from '../../../targets/openconfig/model.ts';
 import type { SwitchDatapath } from '../datapath.ts';
 import { aclToSwitchTable, counterId } from './translate.ts';
 
@@ -33,13 +44,16 @@ const log = logger('gnmi-agent');
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
 
-/** YANG list keys of the lists under /acl. */
+/** YANG list keys of the lists under /acl and /defined-sets. */
 const LIST_KEYS: Record<string, string[]> = {
   'acl-set': ['name', 'type'],
   'acl-entry': ['sequence-id'],
   interface: ['id'],
   'ingress-acl-set': ['set-name', 'type'],
   'egress-acl-set': ['set-name', 'type'],
+  'ipv4-prefix-set': ['name'],
+  'ipv6-prefix-set': ['name'],
+  'port-set': ['name'],
 };
 
 export interface GnmiAgentOptions {
@@ -52,6 +66,8 @@ export interface GnmiAgentOptions {
   beforeCommit?: (req: SetRequest) => Promise<void>;
   /** How often ON_CHANGE counter subscriptions look at the datapath (ms). */
   counterPollMs?: number;
+  /** Whether the switch implements openconfig-defined-sets (default true); without it /defined-sets is refused. */
+  definedSets?: boolean;
 }
 
 export interface GnmiAgent {
@@ -126,13 +142,12 @@ function merge(a: Json | undefined, b: Json, name: string): Json {
   return b;
 }
 
-/** The elements below /acl; other roots are not writable here. */
-function aclElems(elems: PathElem[], what: string): PathElem[] {
-  if (elems.length === 0) return [];
-  if (stripPrefix(elems[0].name) !== 'acl') {
-    throw new StatusError(grpc.status.UNIMPLEMENTED, `${what} ${formatPath({ elem: elems })}: only /acl is supported by this agent`);
+/** A path below one of the agent's roots, without module prefixes; other roots are not served. */
+function rootedElems(elems: PathElem[], what: string, roots: readonly string[]): PathElem[] {
+  if (elems.length > 0 && !roots.includes(stripPrefix(elems[0].name))) {
+    throw new StatusError(grpc.status.UNIMPLEMENTED, `${what} ${formatPath({ elem: elems })}: only ${roots.map((r) => `/${r}`).join(' and ')} are supported by this agent`);
   }
-  return elems.slice(1).map((e) => ({ ...e, name: stripPrefix(e.name) }));
+  return elems.map((e) => ({ ...e, name: stripPrefix(e.name) }));
 }
 
 type Op = 'replace' | 'update' | 'delete';
@@ -204,11 +219,15 @@ function grpcError(e: unknown): grpc.ServiceError {
   return Object.assign(new Error(msg), { code: grpc.status.INTERNAL, details: msg, metadata: new grpc.Metadata() });
 }
 
-const COUNTER_LEAF = ['interfaces', 'interface', 'ingress-acl-sets', 'ingress-acl-set', 'acl-entries', 'acl-entry', 'state', 'matched-packets'];
+const COUNTER_LEAF = ['acl', 'interfaces', 'interface', 'ingress-acl-sets', 'ingress-acl-set', 'acl-entries', 'acl-entry', 'state', 'matched-packets'];
 
 export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent> {
-  let tree: Json = {};
+  const roots = opts.definedSets === false ? ['acl'] : ['acl', 'defined-sets'];
+  const modules: Record<string, string> = { acl: 'openconfig-acl', 'defined-sets': DEFINED_SETS_MODULE };
+  /** The running configuration from the root: members `acl` and `defined-sets`. */
+  let tree: Obj = { acl: {} };
   let config: AclConfig = { sets: [], interfaces: [] };
+  const below = (elems: PathElem[], what: string): PathElem[] => rootedElems(elems, what, roots);
   let writing = false;
   const changeListeners = new Set<() => void>();
 
@@ -219,7 +238,7 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
   const counterUpdates = async (elems: PathElem[]): Promise<Update[]> => {
     const counts = await opts.datapath.counters();
     const want = (i: number, k: string, v: string): boolean => {
-      const w = elems[i].key?.[k];
+      const w = elems[i + 1].key?.[k];
       return w === undefined || w === '*' || stripPrefix(w) === stripPrefix(v);
     };
     const sets = new Map(config.sets.map((s) => [`${s.name}|${s.type}`, s]));
@@ -268,10 +287,10 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
       if (v === undefined) throw new StatusError(grpc.status.NOT_FOUND, `${formatPath({ elem: elems })}: no such node`);
       return [{ path: { elem: elems }, val: jsonVal(v) }];
     }
-    const below = aclElems(elems, 'get');
-    if (isCounterPath(below)) return counterUpdates(below);
-    if (elems.length === 0) return [{ path: { elem: [] }, val: jsonVal({ 'openconfig-acl:acl': tree }) }];
-    const v = getAt(tree, below);
+    const path = below(elems, 'get');
+    if (isCounterPath(path)) return counterUpdates(path);
+    if (elems.length === 0) return [{ path: { elem: [] }, val: jsonVal(Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${modules[k]}:${k}`, v]))) }];
+    const v = getAt(tree, path);
     if (v === undefined) throw new StatusError(grpc.status.NOT_FOUND, `${formatPath({ elem: elems })}: no such node`);
     return [{ path: { elem: elems }, val: jsonVal(v) }];
   };
@@ -288,15 +307,18 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
         ...(req.update ?? []).map((u): [Op, PathElem[], Json | undefined, UpdateResult['op']] => ['update', joinPath(req.prefix, u.path), normalize(jsonIetfValue(u.val) as Json), 'UPDATE']),
       ];
       for (const [op, elems, value, resultOp] of steps) {
-        const below = aclElems(elems, op);
-        let v = value;
-        // A Set at the root carries the module-qualified top container.
-        if (elems.length === 0 && isObj(v ?? null) && isObj((v as Obj).acl)) v = (v as Obj).acl;
-        if (below.length === 0 && elems.length === 0 && op !== 'delete' && !isObj(v ?? null)) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'the root value must be an object');
-        next = applyAt(next, below, op, v, formatPath({ elem: elems })) ?? {};
+        const path = below(elems, op);
+        if (elems.length === 0 && op !== 'delete') {
+          // A Set at the root carries the module-qualified top containers.
+          if (!isObj(value ?? null)) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'the root value must be an object');
+          rootedElems(Object.keys(value as Obj).map((name) => ({ name })), op, roots);
+        }
+        next = applyAt(next, path, op, value, formatPath({ elem: elems })) ?? {};
         results.push({ path: { elem: elems }, op: resultOp });
       }
-      const candidate = parseAclConfig(next, opts.interfaces);
+      const root = isObj(next) ? next : {};
+      const definedSets = root['defined-sets'] === undefined ? undefined : parseDefinedSets(root['defined-sets']);
+      const candidate = parseAclConfig(root.acl ?? {}, opts.interfaces, definedSets);
       const table = aclToSwitchTable(candidate);
       if (opts.beforeCommit) await opts.beforeCommit(req);
       try {
@@ -305,7 +327,8 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
         throw new StatusError(grpc.status.INTERNAL, `datapath refused the configuration: ${e instanceof Error ? e.message : String(e)}`);
       }
       config = candidate;
-      tree = normalize(aclContentJson(candidate) as Json);
+      tree = { acl: normalize(aclContentJson(candidate) as Json) };
+      if (candidate.definedSets) tree['defined-sets'] = normalize(definedSetsContentJson(candidate.definedSets) as Json);
       log.info({ sets: config.sets.length, interfaces: config.interfaces.length }, 'acl configuration committed');
       for (const l of changeListeners) l();
       return { response: results, timestamp: nowNs() };
@@ -320,7 +343,8 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
       cb(null, {
         supportedModels: [
           { name: 'openconfig-acl', organization: 'OpenConfig working group', version: '1.3.3' },
-          { name: 'openconfig-packet-match', organization: 'OpenConfig working group', version: '2.1.0' },
+          { name: 'openconfig-packet-match', organization: 'OpenConfig working group', version: '2.3.0' },
+          ...(opts.definedSets === false ? [] : [{ name: DEFINED_SETS_MODULE, organization: 'OpenConfig working group', version: '1.1.0' }]),
           { name: 'openconfig-interfaces', organization: 'OpenConfig working group', version: '3.7.1' },
         ],
         supportedEncodings: ['JSON_IETF', 'JSON'],
@@ -388,7 +412,7 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
             const onChangeConfig: Subscription[] = [];
             for (const s of subs) {
               const elems = joinPath(list.prefix, s.path);
-              const counters = elems.length > 0 && isCounterPath(aclElems(elems, 'subscribe'));
+              const counters = isCounterPath(below(elems, 'subscribe'));
               if (s.mode === 'SAMPLE') {
                 const ms = Math.max(10, Number(BigInt(s.sampleInterval ?? 0) / 1_000_000n) || 1000);
                 timers.push(setInterval(() => void send([s]).catch(fail), ms));

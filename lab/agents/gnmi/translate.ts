@@ -1,10 +1,12 @@
 // The applied openconfig-acl configuration as the datapath's SwitchAclTable:
-// per bound interface and acl-set, entries in sequence-id order become
+// defined-set references are resolved first (an entry naming sets becomes one
+// datapath entry per combination of their members, sharing the entry's
+// counter); per bound interface and acl-set, entries in sequence-id order become
 // descending priorities, each set ends in the model's implicit deny for its
 // family, and ports without a binding forward everything.
 
 import { FAMILY_BITS, type Cidr } from '../../../orchestrator/net/ip.ts';
-import { TCP_FLAG_BITS, type AclConfig, type AclEntry, type AclSet } from '../../../targets/openconfig/model.ts';
+import { resolveDefinedSets, TCP_FLAG_BITS, type AclConfig, type AclEntry, type AclSet } from '../../../targets/openconfig/model.ts';
 import type { AclField, SwitchAclEntry, SwitchAclTable, TernaryMatch } from '../datapath.ts';
 
 const ETHERTYPE = { 4: 0x0800n, 6: 0x86ddn } as const;
@@ -47,7 +49,7 @@ function matchesOf(e: AclEntry, set: AclSet): SwitchAclEntry['match'][] {
 }
 
 export function aclToSwitchTable(config: AclConfig): SwitchAclTable {
-  const sets = new Map(config.sets.map((s) => [`${s.name}|${s.type}`, s]));
+  const sets = new Map(resolveDefinedSets(config).sets.map((s) => [`${s.name}|${s.type}`, s]));
   const entries: SwitchAclEntry[] = [];
   for (const i of config.interfaces) {
     for (const ref of i.ingress) {
