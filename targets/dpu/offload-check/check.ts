@@ -1,0 +1,220 @@
+// The offload checker: holds a built BPF object (the ELF, not its source)
+// against a NIC profile's OffloadLimits and reports every rule it breaks,
+// each at the instruction and C source line responsible.
+
+import { BPF_MAP_TYPE, XDP_ACTION, type OffloadLimits } from '../profiles.ts';
+import { analyze, type State, type Val } from './analyze.ts';
+import type { SourceLine } from './btf.ts';
+import { parseElf } from './elf.ts';
+import { ATOMIC_ADD, accessSize, helperName, isAtomic, isCall, isExit, isLoad, isStore, PSEUDO_CALL, REDIRECT_HELPERS, type RawInsn } from './insn.ts';
+import { linkProgram, type Insn, type LinkedProgram, type MapInfo } from './program.ts';
+
+export interface OffloadViolation {
+  /** The profile rule broken. */
+  rule: keyof OffloadLimits;
+  message: string;
+  /** Linked instruction index (as the kernel verifier numbers them). */
+  insn?: number;
+  source?: SourceLine;
+}
+
+export interface OffloadCheckReport {
+  ok: boolean;
+  program: string;
+  instructions: number;
+  /** Deepest stack across the bpf-to-bpf call chain, counted as the NIC lays frames out. */
+  stackBytes: number;
+  maps: MapInfo[];
+  helpers: { id: number; name: string; count: number }[];
+  violations: OffloadViolation[];
+}
+
+const TAIL_CALL = 12;
+
+// Stack frames as the nfp JIT lays them out (drivers/net/ethernet/netronome/
+// nfp/bpf/verifier.c, nfp_bpf_finalize and nfp_bpf_get_stack_usage): each
+// frame rounded up to STACK_FRAME_ALIGN (main.h); a called function also
+// holds its return address (REG_WIDTH, nfp_asm.h) and, when it uses r6-r9,
+// their saved copies.
+const STACK_FRAME_ALIGN = 64;
+const RETURN_ADDRESS_BYTES = 4;
+const CALLEE_SAVED_BYTES = 4 * 8;
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+
+const nameOf = (table: Record<string, number>, value: number, kind: string): string =>
+  Object.entries(table).find(([, v]) => v === value)?.[0] ?? `${kind} ${value}`;
+const mapTypeName = (t: number) => nameOf(BPF_MAP_TYPE, t, 'type');
+const actionName = (a: bigint) => (a < 16n ? `XDP_${nameOf(XDP_ACTION, Number(a), 'action')}` : `action ${a}`);
+
+class Violations {
+  readonly list: OffloadViolation[] = [];
+  private readonly seen = new Set<string>();
+  constructor(private readonly prog: LinkedProgram) {}
+  add(rule: keyof OffloadLimits, message: string, at?: number): void {
+    const key = `${rule}@${at}:${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    const source = at === undefined ? undefined : this.prog.byIndex.get(at)?.source;
+    this.list.push({ rule, message, ...(at === undefined ? {} : { insn: at }), ...(source ? { source } : {}) });
+  }
+}
+
+function checkMap(m: MapInfo, limits: OffloadLimits, v: Violations, at: number): void {
+  if (!limits.mapTypes.includes(m.type)) {
+    v.add('mapTypes', `map ${m.name} is ${mapTypeName(m.type)}; the NIC holds ${limits.mapTypes.map(mapTypeName).join(', ')}`, at);
+  }
+  const extra = m.flags & ~limits.mapFlagsMask;
+  if (extra) v.add('mapFlagsMask', `map ${m.name} has flags 0x${m.flags.toString(16)}; the NIC refuses 0x${extra.toString(16)}`, at);
+  // The nfp driver rounds key and value up to 8 bytes each before comparing
+  // with the firmware's largest entry (offload.c, nfp_bpf_map_alloc).
+  const entry = roundUp(m.keySize, 8) + roundUp(m.valueSize, 8);
+  if (entry > limits.maxKeyPlusValue) {
+    v.add('maxKeyPlusValue', `map ${m.name} entry is ${entry} B (key ${m.keySize} + value ${m.valueSize}, each rounded up to 8) > ${limits.maxKeyPlusValue} B`, at);
+  }
+}
+
+const isStack = (x: Val): x is { k: 'stack'; frame: number; offs?: number[] } => x.k === 'stack';
+
+interface Frame {
+  /** Deepest byte below the frame pointer touched, and where. */
+  depth: number;
+  deepestAt?: number;
+  usesCalleeSaved: boolean;
+  /** Functions it calls (or passes as callbacks), with the instruction that does. */
+  callees: { func: number; at: number }[];
+}
+
+function checkMemory(insn: Insn, s: State, limits: OffloadLimits, v: Violations, frames: Frame[]): void {
+  const baseReg = isLoad(insn) ? insn.src : insn.dst;
+  const base = s.regs[baseReg];
+  const write = isStore(insn) || isAtomic(insn);
+  if (base.k === 'mapValue' && limits.onlyAtomicAddWrites) {
+    if (isStore(insn)) v.add('onlyAtomicAddWrites', `store of ${accessSize(insn.code)} B into a value of map ${base.map}; only atomic add may write map memory`, insn.index);
+    else if (isAtomic(insn) && insn.imm !== ATOMIC_ADD) v.add('onlyAtomicAddWrites', `atomic operation 0x${insn.imm.toString(16)} on a value of map ${base.map}; only atomic add (without fetch) may write map memory`, insn.index);
+  }
+  if (!isStack(base)) return;
+  if (!base.offs) {
+    if (limits.constantStackOffsets) v.add('constantStackOffsets', `stack ${write ? 'write' : 'read'} through r${baseReg} at a variable offset; stack offsets must be constants`, insn.index);
+    return;
+  }
+  for (const o of base.offs) touchStack(frames[base.frame], -(o + insn.off), insn.index);
+}
+
+function touchStack(frame: Frame, depth: number, at: number): void {
+  if (depth > frame.depth) {
+    frame.depth = depth;
+    frame.deepestAt = at;
+  }
+}
+
+function checkCall(insn: Insn, s: State, limits: OffloadLimits, v: Violations, helpers: Map<number, number>, frames: Frame[]): void {
+  for (let r = 1; r <= 5; r++) {
+    const a = s.regs[r];
+    if (isStack(a) && a.offs) for (const o of a.offs) touchStack(frames[a.frame], -o, insn.index);
+  }
+  if (insn.src === PSEUDO_CALL) {
+    frames[insn.func].callees.push({ func: insn.target!, at: insn.index });
+    if (!limits.bpfToBpfCalls) v.add('bpfToBpfCalls', 'call to a BPF function; the NIC runs one function per program', insn.index);
+    return;
+  }
+  const id = insn.imm;
+  helpers.set(id, (helpers.get(id) ?? 0) + 1);
+  if (id === TAIL_CALL) {
+    if (!limits.tailCalls) v.add('tailCalls', 'bpf_tail_call; the NIC runs no tail calls', insn.index);
+  } else if (!limits.helpers.includes(id)) {
+    v.add('helpers', `helper bpf_${helperName(id)} (${id}) is not available on the NIC; allowed: ${limits.helpers.map((h) => `bpf_${helperName(h)}`).join(', ')}`, insn.index);
+  }
+  if (REDIRECT_HELPERS.has(id) && !limits.returnCodes.includes(XDP_ACTION.REDIRECT)) {
+    v.add('returnCodes', `bpf_${helperName(id)} makes the verdict XDP_REDIRECT, which the NIC does not carry out`, insn.index);
+  }
+}
+
+function checkExit(s: State, limits: OffloadLimits, v: Violations, exitAt: number): void {
+  const r0 = s.regs[0];
+  // Only constants are checked: a computed verdict is the verifier's business.
+  if (r0.k !== 'scalar' || !r0.consts) return;
+  for (const c of r0.consts) {
+    if (!limits.returnCodes.includes(Number(c.v))) {
+      v.add('returnCodes', `returns ${c.v} (${actionName(c.v)}), exit at insn ${exitAt}; the NIC carries out ${limits.returnCodes.map((a) => actionName(BigInt(a))).join(', ')}`, c.at);
+    }
+  }
+}
+
+/** Bytes of stack one function's frame takes on the NIC. */
+function frameBytes(f: Frame, index: number): number {
+  if (index === 0) return roundUp(f.depth, STACK_FRAME_ALIGN);
+  return roundUp(f.depth + RETURN_ADDRESS_BYTES + (f.usesCalleeSaved ? CALLEE_SAVED_BYTES : 0), STACK_FRAME_ALIGN);
+}
+
+/** Deepest chain from `index`: total bytes and the path (function, call site) that reaches it. */
+function deepestChain(frames: Frame[], index: number, depth = 0): { bytes: number; path: { func: number; at?: number }[] } {
+  if (depth > 8) return { bytes: frameBytes(frames[index], index), path: [{ func: index }] }; // recursion: the kernel refuses it anyway
+  let best = { bytes: 0, path: [] as { func: number; at?: number }[] };
+  for (const c of frames[index].callees) {
+    const sub = deepestChain(frames, c.func, depth + 1);
+    if (sub.bytes > best.bytes) best = { bytes: sub.bytes, path: [{ func: c.func, at: c.at }, ...sub.path.slice(1)] };
+  }
+  return { bytes: frameBytes(frames[index], index) + best.bytes, path: [{ func: index }, ...best.path] };
+}
+
+function checkStack(prog: LinkedProgram, frames: Frame[], limits: OffloadLimits, v: Violations): number {
+  const chain = deepestChain(frames, 0);
+  if (chain.bytes > limits.maxStackBytes) {
+    const parts = chain.path.map((p) => `${prog.funcs[p.func].name} ${frameBytes(frames[p.func], p.func)} B`).join(' -> ');
+    const firstCall = chain.path.find((p) => p.at !== undefined)?.at;
+    v.add('maxStackBytes', `stack ${chain.bytes} B > ${limits.maxStackBytes} B (${parts})`, firstCall ?? frames[0].deepestAt);
+  }
+  return chain.bytes;
+}
+
+export interface CheckOptions {
+  /** Program section or function name; default: the XDP program, else the first one. */
+  program?: string;
+}
+
+export function checkOffload(elf: Uint8Array, limits: OffloadLimits, opts: CheckOptions = {}): OffloadCheckReport {
+  const prog = linkProgram(parseElf(elf), opts.program);
+  const { before } = analyze(prog);
+  const v = new Violations(prog);
+  const helpers = new Map<number, number>();
+  const frames: Frame[] = prog.funcs.map(() => ({ depth: 0, usesCalleeSaved: false, callees: [] }));
+  const mapsChecked = new Set<string>();
+
+  for (const insn of prog.insns) {
+    if (insn.dst >= 6 && insn.dst <= 9) frames[insn.func].usesCalleeSaved = true;
+    if (insn.callbackRef !== undefined) frames[insn.func].callees.push({ func: insn.callbackRef, at: insn.index });
+    if (insn.mapRef && !mapsChecked.has(insn.mapRef.map)) {
+      mapsChecked.add(insn.mapRef.map);
+      checkMap(prog.maps.get(insn.mapRef.map)!, limits, v, insn.index);
+    }
+    const s = before.get(insn.index);
+    if (!s) continue; // unreachable
+    if (isLoad(insn) || isStore(insn) || isAtomic(insn)) checkMemory(insn, s, limits, v, frames);
+    else if (isCall(insn as RawInsn)) checkCall(insn, s, limits, v, helpers, frames);
+    else if (isExit(insn) && insn.func === 0) checkExit(s, limits, v, insn.index);
+  }
+  const stackBytes = checkStack(prog, frames, limits, v);
+  if (prog.slotCount > limits.maxInstructions) {
+    v.add('maxInstructions', `${prog.slotCount} instructions > ${limits.maxInstructions}; the first beyond the budget is here`, limits.maxInstructions);
+  }
+  return {
+    ok: v.list.length === 0,
+    program: prog.name,
+    instructions: prog.slotCount,
+    stackBytes,
+    maps: [...prog.maps.values()],
+    helpers: [...helpers].sort((a, b) => a[0] - b[0]).map(([id, count]) => ({ id, name: helperName(id), count })),
+    violations: v.list,
+  };
+}
+
+/** One line per violation, "file:line:col: rule: message", then a summary line. */
+export function formatOffloadReport(r: OffloadCheckReport): string {
+  const lines = r.violations.map((x) => {
+    const where = x.source ? `${x.source.file}:${x.source.line}:${x.source.col}` : `${r.program}${x.insn === undefined ? '' : `+${x.insn}`}`;
+    return `${where}: ${x.rule}: ${x.message}`;
+  });
+  const summary = `${r.program}: ${r.instructions} instructions, ${r.stackBytes} B stack, ${r.maps.length} maps, ${r.helpers.length} helpers`;
+  lines.push(r.ok ? `${summary}: fits the profile` : `${summary}: ${r.violations.length} violation${r.violations.length === 1 ? '' : 's'}`);
+  return lines.join('\n');
+}
