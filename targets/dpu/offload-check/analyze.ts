@@ -204,6 +204,42 @@ function clobberAbove(slots: Map<number, Val>, from: number): void {
   for (const k of [...slots.keys()]) if (k + 8 > from) slots.delete(k);
 }
 
+class MinHeap {
+  private readonly items: number[] = [];
+  get length(): number {
+    return this.items.length;
+  }
+  push(x: number): void {
+    const a = this.items;
+    a.push(x);
+    for (let i = a.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (a[parent] <= a[i]) break;
+      [a[parent], a[i]] = [a[i], a[parent]];
+      i = parent;
+    }
+  }
+  pop(): number {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l] < a[m]) m = l;
+        if (r < a.length && a[r] < a[m]) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
 export interface Analysis {
   /** State before each reachable instruction, by linked index. */
   before: Map<number, State>;
@@ -219,7 +255,9 @@ export function analyze(prog: LinkedProgram): Analysis {
   for (const i of prog.insns) {
     if (isCall(i) && i.src === PSEUDO_CALL) callSites.set(i.target!, [...(callSites.get(i.target!) ?? []), i]);
   }
-  const work: number[] = [];
+  // Lowest index first: a join point is mostly reached from all its
+  // predecessors before it is walked on, so fewer states are walked twice.
+  const work = new MinHeap();
   const queued = new Set<number>();
   const push = (index: number) => {
     if (!queued.has(index)) {
@@ -241,7 +279,7 @@ export function analyze(prog: LinkedProgram): Analysis {
   });
 
   while (work.length > 0) {
-    const index = work.shift()!;
+    const index = work.pop();
     queued.delete(index);
     const insn = prog.byIndex.get(index)!;
     const s = before.get(index)!;

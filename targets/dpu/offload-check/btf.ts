@@ -43,10 +43,12 @@ export interface SourceLine {
   text?: string;
 }
 
+const UTF8 = new TextDecoder();
+
 function str(strings: Uint8Array, off: number): string {
   let end = off;
   while (end < strings.length && strings[end] !== 0) end++;
-  return new TextDecoder().decode(strings.subarray(off, end));
+  return UTF8.decode(strings.subarray(off, end));
 }
 
 function header(bytes: Uint8Array, what: string): DataView {

@@ -50,11 +50,12 @@ class Violations {
   readonly list: OffloadViolation[] = [];
   private readonly seen = new Set<string>();
   constructor(private readonly prog: LinkedProgram) {}
+  /** One report per rule, message and C position: code inlined twice is one finding. */
   add(rule: keyof OffloadLimits, message: string, at?: number): void {
-    const key = `${rule}@${at}:${message}`;
+    const source = at === undefined ? undefined : this.prog.byIndex.get(at)?.source;
+    const key = `${rule}@${source ? `${source.file}:${source.line}:${source.col}` : at}:${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    const source = at === undefined ? undefined : this.prog.byIndex.get(at)?.source;
     this.list.push({ rule, message, ...(at === undefined ? {} : { insn: at }), ...(source ? { source } : {}) });
   }
 }

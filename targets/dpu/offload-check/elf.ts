@@ -53,10 +53,12 @@ export interface ElfObject {
   relocations: Map<number, ElfRelocation[]>;
 }
 
+const UTF8 = new TextDecoder();
+
 function cString(bytes: Uint8Array, at: number): string {
   let end = at;
   while (end < bytes.length && bytes[end] !== 0) end++;
-  return new TextDecoder().decode(bytes.subarray(at, end));
+  return UTF8.decode(bytes.subarray(at, end));
 }
 
 export function sectionBytes(elf: ElfObject, s: ElfSection): Uint8Array {
