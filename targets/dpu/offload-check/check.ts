@@ -5,8 +5,8 @@
 import { BPF_MAP_TYPE, XDP_ACTION, type OffloadLimits } from '../profiles.ts';
 import { analyze, type State, type Val } from './analyze.ts';
 import type { SourceLine } from './btf.ts';
-import { parseElf } from './elf.ts';
-import { ATOMIC_ADD, accessSize, helperName, isAtomic, isCall, isExit, isLoad, isStore, PSEUDO_CALL, REDIRECT_HELPERS, type RawInsn } from './insn.ts';
+import { ElfError, parseElf } from './elf.ts';
+import { ATOMIC_ADD, accessSize, helperName, isAtomic, isCall, isExit, isLoad, isStore, PSEUDO_CALL, REDIRECT_HELPERS } from './insn.ts';
 import { linkProgram, type Insn, type LinkedProgram, type MapInfo } from './program.ts';
 
 export interface OffloadViolation {
@@ -173,8 +173,18 @@ export interface CheckOptions {
   program?: string;
 }
 
+/** The program to check; a structure whose counts or offsets point outside the file is an ElfError, like any other. */
+function readProgram(elf: Uint8Array, program: string | undefined): LinkedProgram {
+  try {
+    return linkProgram(parseElf(elf), program);
+  } catch (e) {
+    if (e instanceof RangeError) throw new ElfError(`a structure runs past the data holding it (${e.message})`);
+    throw e;
+  }
+}
+
 export function checkOffload(elf: Uint8Array, limits: OffloadLimits, opts: CheckOptions = {}): OffloadCheckReport {
-  const prog = linkProgram(parseElf(elf), opts.program);
+  const prog = readProgram(elf, opts.program);
   const { before } = analyze(prog);
   const v = new Violations(prog);
   const helpers = new Map<number, number>();
@@ -191,7 +201,7 @@ export function checkOffload(elf: Uint8Array, limits: OffloadLimits, opts: Check
     const s = before.get(insn.index);
     if (!s) continue; // unreachable
     if (isLoad(insn) || isStore(insn) || isAtomic(insn)) checkMemory(insn, s, limits, v, frames);
-    else if (isCall(insn as RawInsn)) checkCall(insn, s, limits, v, helpers, frames);
+    else if (isCall(insn)) checkCall(insn, s, limits, v, helpers, frames);
     else if (isExit(insn) && insn.func === 0) checkExit(s, limits, v, insn.index);
   }
   const stackBytes = checkStack(prog, frames, limits, v);

@@ -13,9 +13,7 @@ export class ElfError extends Error {
 export const SHT_SYMTAB = 2;
 export const SHT_REL = 9;
 export const SHF_EXECINSTR = 0x4;
-export const STT_OBJECT = 1;
 export const STT_FUNC = 2;
-export const STT_SECTION = 3;
 const EM_BPF = 247;
 
 export interface ElfSection {

@@ -2,7 +2,7 @@
 // opcode fields the offload checker reads, and helper names for reports.
 
 export const CLASS = { LD: 0, LDX: 1, ST: 2, STX: 3, ALU: 4, JMP: 5, JMP32: 6, ALU64: 7 } as const;
-export const MODE = { IMM: 0x00, MEM: 0x60, MEMSX: 0x80, ATOMIC: 0xc0 } as const;
+export const MODE = { MEM: 0x60, MEMSX: 0x80, ATOMIC: 0xc0 } as const;
 export const ALU_OP = { ADD: 0x00, SUB: 0x10, MUL: 0x20, OR: 0x40, AND: 0x50, LSH: 0x60, RSH: 0x70, NEG: 0x80, XOR: 0xa0, MOV: 0xb0 } as const;
 export const JMP_OP = { JA: 0x00, CALL: 0x80, EXIT: 0x90 } as const;
 /** Atomic operation in the imm field of BPF_STX | BPF_ATOMIC. */

@@ -6,7 +6,7 @@
 
 import { btfLineInfo, btfMaps, lineAt, parseBtf, type BtfMapDef, type LineTable, type SourceLine } from './btf.ts';
 import { ElfError, sectionByName, sectionBytes, SHF_EXECINSTR, STT_FUNC, type ElfObject, type ElfSection, type ElfSymbol } from './elf.ts';
-import { decode, isCall, isJump, LD_IMM64, PSEUDO_CALL, slots, type RawInsn } from './insn.ts';
+import { decode, isCall, isExit, isJump, JMP_OP, LD_IMM64, op, PSEUDO_CALL, slots, type RawInsn } from './insn.ts';
 
 export interface MapInfo {
   name: string;
@@ -79,7 +79,7 @@ interface Program {
 
 function programsOf(elf: ElfObject): Program[] {
   return elf.symbols
-    .filter((s) => s.type === STT_FUNC && s.section > 0)
+    .filter((s) => s.type === STT_FUNC && s.section > 0 && s.section < elf.sections.length)
     .map((fn) => ({ fn, section: elf.sections[fn.section] }))
     .filter(({ section }) => (section.flags & SHF_EXECINSTR) !== 0 && section.name !== '.text');
 }
@@ -99,9 +99,29 @@ function chooseProgram(elf: ElfObject, wanted: string | undefined): { prog: Prog
 }
 
 function functionAt(elf: ElfObject, sectionIndex: number, off: number): ElfSymbol {
+  if (!elf.sections[sectionIndex]) throw new ElfError(`call or callback into section ${sectionIndex}, which does not exist`);
   const fn = elf.symbols.find((s) => s.type === STT_FUNC && s.section === sectionIndex && s.value === off);
   if (!fn) throw new ElfError(`call or callback to offset ${off} of ${elf.sections[sectionIndex]?.name}, where no function starts`);
   return fn;
+}
+
+/**
+ * What the kernel verifier refuses before anything else (check_subprogs,
+ * check_cfg): a jump landing outside its function or inside an ld_imm64, and
+ * a function whose last instruction can fall through into the next.
+ */
+function checkControlFlow(insns: Insn[], byIndex: Map<number, Insn>, funcs: PendingFunc[]): void {
+  for (const i of insns) {
+    if (i.target === undefined || isCall(i)) continue;
+    const t = byIndex.get(i.target);
+    if (!t || t.func !== i.func) throw new ElfError(`jump at instruction ${i.index} of ${funcs[i.func].fn.name} lands outside it (at ${i.target})`);
+  }
+  funcs.forEach((f, n) => {
+    const last = [...insns].reverse().find((i) => i.func === n);
+    if (!last || !(isExit(last) || (isJump(last) && op(last.code) === JMP_OP.JA))) {
+      throw new ElfError(`function ${f.fn.name} does not end in exit or an unconditional jump`);
+    }
+  });
 }
 
 interface PendingFunc {
@@ -153,10 +173,8 @@ export function linkProgram(elf: ElfObject, wanted?: string): LinkedProgram {
       const reloc = relocs.get(off);
       if (isJump(insn)) insn.target = insn.index + 1 + insn.off;
       if (isCall(insn) && insn.src === PSEUDO_CALL) {
-        const [sec, target] = reloc
-          ? [elf.sections[reloc.symbol.section], reloc.symbol.value + (insn.imm + 1) * 8]
-          : [section, off + (insn.imm + 1) * 8];
-        calls.push({ insn, callee: enqueue(sec, functionAt(elf, sec.index, target), false) });
+        const [secIndex, target] = reloc ? [reloc.symbol.section, reloc.symbol.value + (insn.imm + 1) * 8] : [section.index, off + (insn.imm + 1) * 8];
+        calls.push({ insn, callee: enqueue(elf.sections[secIndex], functionAt(elf, secIndex, target), false) });
       }
       if (insn.code === LD_IMM64 && reloc) {
         const sym = reloc.symbol;
@@ -182,11 +200,13 @@ export function linkProgram(elf: ElfObject, wanted?: string): LinkedProgram {
     base += fn.size / 8;
   }
   for (const { insn, callee } of calls) insn.target = callee;
+  const byIndex = new Map(insns.map((i) => [i.index, i]));
+  checkControlFlow(insns, byIndex, pending);
   const funcs: Func[] = [];
   let start = 0;
   for (const p of pending) {
     funcs.push({ name: p.fn.name, start, end: start + p.fn.size / 8, callback: p.callback });
     start += p.fn.size / 8;
   }
-  return { name, insns, byIndex: new Map(insns.map((i) => [i.index, i])), slotCount: base, funcs, maps };
+  return { name, insns, byIndex, slotCount: base, funcs, maps };
 }
