@@ -8,6 +8,7 @@ import type { SourceLine } from './btf.ts';
 import { ElfError, parseElf } from './elf.ts';
 import { ATOMIC_ADD, accessSize, helperName, isAtomic, isCall, isExit, isLoad, isStore, PSEUDO_CALL, REDIRECT_HELPERS } from './insn.ts';
 import { linkProgram, type Insn, type LinkedProgram, type MapInfo } from './program.ts';
+import { deepestChain, frameBytes, roundUp, stackFrames } from './stack.ts';
 
 export interface OffloadViolation {
   /** The profile rule broken. */
@@ -30,16 +31,6 @@ export interface OffloadCheckReport {
 }
 
 const TAIL_CALL = 12;
-
-// Stack frames as the nfp JIT lays them out (drivers/net/ethernet/netronome/
-// nfp/bpf/verifier.c, nfp_bpf_finalize and nfp_bpf_get_stack_usage): each
-// frame rounded up to STACK_FRAME_ALIGN (main.h); a called function also
-// holds its return address (REG_WIDTH, nfp_asm.h) and, when it uses r6-r9,
-// their saved copies.
-const STACK_FRAME_ALIGN = 64;
-const RETURN_ADDRESS_BYTES = 4;
-const CALLEE_SAVED_BYTES = 4 * 8;
-const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
 const nameOf = (table: Record<string, number>, value: number, kind: string): string =>
   Object.entries(table).find(([, v]) => v === value)?.[0] ?? `${kind} ${value}`;
@@ -76,16 +67,7 @@ function checkMap(m: MapInfo, limits: OffloadLimits, v: Violations, at: number):
 
 const isStack = (x: Val): x is { k: 'stack'; frame: number; offs?: number[] } => x.k === 'stack';
 
-interface Frame {
-  /** Deepest byte below the frame pointer touched, and where. */
-  depth: number;
-  deepestAt?: number;
-  usesCalleeSaved: boolean;
-  /** Functions it calls (or passes as callbacks), with the instruction that does. */
-  callees: { func: number; at: number }[];
-}
-
-function checkMemory(insn: Insn, s: State, limits: OffloadLimits, v: Violations, frames: Frame[]): void {
+function checkMemory(insn: Insn, s: State, limits: OffloadLimits, v: Violations): void {
   const baseReg = isLoad(insn) ? insn.src : insn.dst;
   const base = s.regs[baseReg];
   const write = isStore(insn) || isAtomic(insn);
@@ -93,28 +75,13 @@ function checkMemory(insn: Insn, s: State, limits: OffloadLimits, v: Violations,
     if (isStore(insn)) v.add('onlyAtomicAddWrites', `store of ${accessSize(insn.code)} B into a value of map ${base.map}; only atomic add may write map memory`, insn.index);
     else if (isAtomic(insn) && insn.imm !== ATOMIC_ADD) v.add('onlyAtomicAddWrites', `atomic operation 0x${insn.imm.toString(16)} on a value of map ${base.map}; only atomic add (without fetch) may write map memory`, insn.index);
   }
-  if (!isStack(base)) return;
-  if (!base.offs) {
-    if (limits.constantStackOffsets) v.add('constantStackOffsets', `stack ${write ? 'write' : 'read'} through r${baseReg} at a variable offset; stack offsets must be constants`, insn.index);
-    return;
-  }
-  for (const o of base.offs) touchStack(frames[base.frame], -(o + insn.off), insn.index);
-}
-
-function touchStack(frame: Frame, depth: number, at: number): void {
-  if (depth > frame.depth) {
-    frame.depth = depth;
-    frame.deepestAt = at;
+  if (isStack(base) && !base.offs && limits.constantStackOffsets) {
+    v.add('constantStackOffsets', `stack ${write ? 'write' : 'read'} through r${baseReg} at a variable offset; stack offsets must be constants`, insn.index);
   }
 }
 
-function checkCall(insn: Insn, s: State, limits: OffloadLimits, v: Violations, helpers: Map<number, number>, frames: Frame[]): void {
-  for (let r = 1; r <= 5; r++) {
-    const a = s.regs[r];
-    if (isStack(a) && a.offs) for (const o of a.offs) touchStack(frames[a.frame], -o, insn.index);
-  }
+function checkCall(insn: Insn, limits: OffloadLimits, v: Violations, helpers: Map<number, number>): void {
   if (insn.src === PSEUDO_CALL) {
-    frames[insn.func].callees.push({ func: insn.target!, at: insn.index });
     if (!limits.bpfToBpfCalls) v.add('bpfToBpfCalls', 'call to a BPF function; the NIC runs one function per program', insn.index);
     return;
   }
@@ -141,24 +108,8 @@ function checkExit(s: State, limits: OffloadLimits, v: Violations, exitAt: numbe
   }
 }
 
-/** Bytes of stack one function's frame takes on the NIC. */
-function frameBytes(f: Frame, index: number): number {
-  if (index === 0) return roundUp(f.depth, STACK_FRAME_ALIGN);
-  return roundUp(f.depth + RETURN_ADDRESS_BYTES + (f.usesCalleeSaved ? CALLEE_SAVED_BYTES : 0), STACK_FRAME_ALIGN);
-}
-
-/** Deepest chain from `index`: total bytes and the path (function, call site) that reaches it. */
-function deepestChain(frames: Frame[], index: number, depth = 0): { bytes: number; path: { func: number; at?: number }[] } {
-  if (depth > 8) return { bytes: frameBytes(frames[index], index), path: [{ func: index }] }; // recursion: the kernel refuses it anyway
-  let best = { bytes: 0, path: [] as { func: number; at?: number }[] };
-  for (const c of frames[index].callees) {
-    const sub = deepestChain(frames, c.func, depth + 1);
-    if (sub.bytes > best.bytes) best = { bytes: sub.bytes, path: [{ func: c.func, at: c.at }, ...sub.path.slice(1)] };
-  }
-  return { bytes: frameBytes(frames[index], index) + best.bytes, path: [{ func: index }, ...best.path] };
-}
-
-function checkStack(prog: LinkedProgram, frames: Frame[], limits: OffloadLimits, v: Violations): number {
+function checkStack(prog: LinkedProgram, before: Map<number, State>, limits: OffloadLimits, v: Violations): number {
+  const frames = stackFrames(prog, before);
   const chain = deepestChain(frames, 0);
   if (chain.bytes > limits.maxStackBytes) {
     const parts = chain.path.map((p) => `${prog.funcs[p.func].name} ${frameBytes(frames[p.func], p.func)} B`).join(' -> ');
@@ -188,23 +139,20 @@ export function checkOffload(elf: Uint8Array, limits: OffloadLimits, opts: Check
   const { before } = analyze(prog);
   const v = new Violations(prog);
   const helpers = new Map<number, number>();
-  const frames: Frame[] = prog.funcs.map(() => ({ depth: 0, usesCalleeSaved: false, callees: [] }));
   const mapsChecked = new Set<string>();
 
   for (const insn of prog.insns) {
-    if (insn.dst >= 6 && insn.dst <= 9) frames[insn.func].usesCalleeSaved = true;
-    if (insn.callbackRef !== undefined) frames[insn.func].callees.push({ func: insn.callbackRef, at: insn.index });
     if (insn.mapRef && !mapsChecked.has(insn.mapRef.map)) {
       mapsChecked.add(insn.mapRef.map);
       checkMap(prog.maps.get(insn.mapRef.map)!, limits, v, insn.index);
     }
     const s = before.get(insn.index);
     if (!s) continue; // unreachable
-    if (isLoad(insn) || isStore(insn) || isAtomic(insn)) checkMemory(insn, s, limits, v, frames);
-    else if (isCall(insn)) checkCall(insn, s, limits, v, helpers, frames);
+    if (isLoad(insn) || isStore(insn) || isAtomic(insn)) checkMemory(insn, s, limits, v);
+    else if (isCall(insn)) checkCall(insn, limits, v, helpers);
     else if (isExit(insn) && insn.func === 0) checkExit(s, limits, v, insn.index);
   }
-  const stackBytes = checkStack(prog, frames, limits, v);
+  const stackBytes = checkStack(prog, before, limits, v);
   if (prog.slotCount > limits.maxInstructions) {
     v.add('maxInstructions', `${prog.slotCount} instructions > ${limits.maxInstructions}; the first beyond the budget is here`, limits.maxInstructions);
   }

@@ -128,7 +128,8 @@ interface PendingFunc {
   section: ElfSection;
   fn: ElfSymbol;
   callback: boolean;
-  raw: { insn: RawInsn; off: number }[];
+  /** Instructions with, for calls and callback addresses, the function they reach. */
+  raw: { insn: RawInsn; off: number; callee?: number; callback?: number }[];
 }
 
 export function linkProgram(elf: ElfObject, wanted?: string): LinkedProgram {
@@ -138,10 +139,14 @@ export function linkProgram(elf: ElfObject, wanted?: string): LinkedProgram {
   const btf = btfSec ? parseBtf(sectionBytes(elf, btfSec)) : undefined;
   const lines = btf && extSec ? btfLineInfo(sectionBytes(elf, extSec), btf) : new Map<string, LineTable>();
   const btfDefs = new Map<string, BtfMapDef>((btf ? btfMaps(btf) : []).map((m) => [m.name, m]));
+  const relocsOf = (section: ElfSection) => new Map((elf.relocations.get(section.index) ?? []).map((r) => [r.offset, r]));
 
+  // Functions in the order libbpf appends them (bpf_object__reloc_code):
+  // each callee right after it is first met, its own callees before the
+  // caller's next one, so instruction numbers match the kernel's.
   const pending: PendingFunc[] = [];
   const seen = new Map<string, number>();
-  const enqueue = (section: ElfSection, fn: ElfSymbol, callback: boolean): number => {
+  const append = (section: ElfSection, fn: ElfSymbol, callback: boolean): number => {
     const key = `${section.index}:${fn.value}`;
     const known = seen.get(key);
     if (known !== undefined) return known;
@@ -155,58 +160,53 @@ export function linkProgram(elf: ElfObject, wanted?: string): LinkedProgram {
     }
     seen.set(key, pending.length);
     pending.push({ section, fn, callback, raw });
-    return pending.length - 1;
+    const relocs = relocsOf(section);
+    for (const r of raw) {
+      const reloc = relocs.get(r.off);
+      if (isCall(r.insn) && r.insn.src === PSEUDO_CALL) {
+        const [secIndex, target] = reloc ? [reloc.symbol.section, reloc.symbol.value + (r.insn.imm + 1) * 8] : [section.index, r.off + (r.insn.imm + 1) * 8];
+        r.callee = append(elf.sections[secIndex], functionAt(elf, secIndex, target), false);
+      } else if (r.insn.code === LD_IMM64 && reloc && (elf.sections[reloc.symbol.section]?.flags ?? 0) & SHF_EXECINSTR) {
+        r.callback = append(elf.sections[reloc.symbol.section], functionAt(elf, reloc.symbol.section, reloc.symbol.value + r.insn.imm), true);
+      }
+    }
+    return seen.get(key)!;
   };
-  enqueue(prog.section, prog.fn, false);
+  append(prog.section, prog.fn, false);
 
   const maps = new Map<string, MapInfo>();
   const insns: Insn[] = [];
-  // Functions are appended while walking, so pending grows under the loop.
-  const calls: { insn: Insn; callee: number }[] = [];
+  const funcs: Func[] = [];
   let base = 0;
-  for (let f = 0; f < pending.length; f++) {
-    const { section, fn, raw } = pending[f];
-    const relocs = new Map((elf.relocations.get(section.index) ?? []).map((r) => [r.offset, r]));
+  pending.forEach(({ section, fn, raw, callback: isCallback }, f) => {
+    funcs.push({ name: fn.name, start: base, end: base + fn.size / 8, callback: isCallback });
+    const relocs = relocsOf(section);
     const table = lines.get(section.name);
-    for (const { insn: r, off } of raw) {
+    for (const { insn: r, off, callee, callback } of raw) {
       const insn: Insn = { ...r, index: base + (off - fn.value) / 8, func: f, source: lineAt(table, off) };
-      const reloc = relocs.get(off);
       if (isJump(insn)) insn.target = insn.index + 1 + insn.off;
-      if (isCall(insn) && insn.src === PSEUDO_CALL) {
-        const [secIndex, target] = reloc ? [reloc.symbol.section, reloc.symbol.value + (insn.imm + 1) * 8] : [section.index, off + (insn.imm + 1) * 8];
-        calls.push({ insn, callee: enqueue(elf.sections[secIndex], functionAt(elf, secIndex, target), false) });
-      }
-      if (insn.code === LD_IMM64 && reloc) {
-        const sym = reloc.symbol;
-        const sec = elf.sections[sym.section];
-        if (sec && (sec.flags & SHF_EXECINSTR) !== 0) {
-          insn.callbackRef = enqueue(sec, functionAt(elf, sec.index, sym.value + insn.imm), true);
-        } else if (sec?.name === '.maps') {
-          const def = btfDefs.get(sym.name);
-          if (!def) throw new ElfError(`map ${sym.name} in .maps has no BTF definition (build with -g)`);
-          maps.set(def.name, def);
-          insn.mapRef = { map: def.name, kind: 'map' };
-        } else if (sec?.name === 'maps') {
-          const def = legacyMap(elf, sym);
-          maps.set(def.name, def);
-          insn.mapRef = { map: def.name, kind: 'map' };
-        } else if (sec && isDataSection(sec.name)) {
-          maps.set(sec.name, dataMap(sec));
-          insn.mapRef = { map: sec.name, kind: 'value' };
-        }
+      if (callee !== undefined) insn.target = callee;
+      if (callback !== undefined) insn.callbackRef = callback;
+      const sym = relocs.get(off)?.symbol;
+      const sec = sym && insn.code === LD_IMM64 ? elf.sections[sym.section] : undefined;
+      if (sec?.name === '.maps') {
+        const def = btfDefs.get(sym!.name);
+        if (!def) throw new ElfError(`map ${sym!.name} in .maps has no BTF definition (build with -g)`);
+        maps.set(def.name, def);
+        insn.mapRef = { map: def.name, kind: 'map' };
+      } else if (sec?.name === 'maps') {
+        const def = legacyMap(elf, sym!);
+        maps.set(def.name, def);
+        insn.mapRef = { map: def.name, kind: 'map' };
+      } else if (sec && isDataSection(sec.name)) {
+        maps.set(sec.name, dataMap(sec));
+        insn.mapRef = { map: sec.name, kind: 'value' };
       }
       insns.push(insn);
     }
     base += fn.size / 8;
-  }
-  for (const { insn, callee } of calls) insn.target = callee;
+  });
   const byIndex = new Map(insns.map((i) => [i.index, i]));
   checkControlFlow(insns, byIndex, pending);
-  const funcs: Func[] = [];
-  let start = 0;
-  for (const p of pending) {
-    funcs.push({ name: p.fn.name, start, end: start + p.fn.size / 8, callback: p.callback });
-    start += p.fn.size / 8;
-  }
   return { name, insns, byIndex, slotCount: base, funcs, maps };
 }
