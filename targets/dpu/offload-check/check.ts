@@ -2,8 +2,8 @@
 // against a NIC profile's OffloadLimits and reports every rule it breaks,
 // each at the instruction and C source line responsible.
 
-import { BPF_MAP_TYPE, XDP_ACTION, type OffloadLimits } from '../profiles.ts';
-import { analyze, type State, type Val } from './analyze.ts';
+import { BPF_HELPER, BPF_MAP_TYPE, XDP_ACTION, type OffloadLimits } from '../profiles.ts';
+import { analyze, type State } from './analyze.ts';
 import type { SourceLine } from './btf.ts';
 import { ElfError, parseElf } from './elf.ts';
 import { ATOMIC_ADD, accessSize, helperName, isAtomic, isCall, isExit, isLoad, isStore, PSEUDO_CALL, REDIRECT_HELPERS } from './insn.ts';
@@ -29,8 +29,6 @@ export interface OffloadCheckReport {
   helpers: { id: number; name: string; count: number }[];
   violations: OffloadViolation[];
 }
-
-const TAIL_CALL = 12;
 
 const nameOf = (table: Record<string, number>, value: number, kind: string): string =>
   Object.entries(table).find(([, v]) => v === value)?.[0] ?? `${kind} ${value}`;
@@ -65,8 +63,6 @@ function checkMap(m: MapInfo, limits: OffloadLimits, v: Violations, at: number):
   }
 }
 
-const isStack = (x: Val): x is { k: 'stack'; frame: number; offs?: number[] } => x.k === 'stack';
-
 function checkMemory(insn: Insn, s: State, limits: OffloadLimits, v: Violations): void {
   const baseReg = isLoad(insn) ? insn.src : insn.dst;
   const base = s.regs[baseReg];
@@ -75,7 +71,7 @@ function checkMemory(insn: Insn, s: State, limits: OffloadLimits, v: Violations)
     if (isStore(insn)) v.add('onlyAtomicAddWrites', `store of ${accessSize(insn.code)} B into a value of map ${base.map}; only atomic add may write map memory`, insn.index);
     else if (isAtomic(insn) && insn.imm !== ATOMIC_ADD) v.add('onlyAtomicAddWrites', `atomic operation 0x${insn.imm.toString(16)} on a value of map ${base.map}; only atomic add (without fetch) may write map memory`, insn.index);
   }
-  if (isStack(base) && !base.offs && limits.constantStackOffsets) {
+  if (base.k === 'stack' && !base.offs && limits.constantStackOffsets) {
     v.add('constantStackOffsets', `stack ${write ? 'write' : 'read'} through r${baseReg} at a variable offset; stack offsets must be constants`, insn.index);
   }
 }
@@ -87,7 +83,7 @@ function checkCall(insn: Insn, limits: OffloadLimits, v: Violations, helpers: Ma
   }
   const id = insn.imm;
   helpers.set(id, (helpers.get(id) ?? 0) + 1);
-  if (id === TAIL_CALL) {
+  if (id === BPF_HELPER.tail_call) {
     if (!limits.tailCalls) v.add('tailCalls', 'bpf_tail_call; the NIC runs no tail calls', insn.index);
   } else if (!limits.helpers.includes(id)) {
     v.add('helpers', `helper bpf_${helperName(id)} (${id}) is not available on the NIC; allowed: ${limits.helpers.map((h) => `bpf_${helperName(h)}`).join(', ')}`, insn.index);
