@@ -4,6 +4,7 @@
 // libbpf links them, with each instruction's C source line, jump and call
 // targets resolved, and every map it references described.
 
+import { BPF_MAP_TYPE } from '../profiles.ts';
 import { btfLineInfo, btfMaps, lineAt, parseBtf, type BtfMapDef, type LineTable, type SourceLine } from './btf.ts';
 import { ElfError, sectionByName, sectionBytes, SHF_EXECINSTR, STT_FUNC, type ElfObject, type ElfSection, type ElfSymbol } from './elf.ts';
 import { decode, isCall, isExit, isJump, JMP_OP, LD_IMM64, op, PSEUDO_CALL, slots, type RawInsn } from './insn.ts';
@@ -33,8 +34,8 @@ export interface Insn extends RawInsn {
 
 export interface Func {
   name: string;
+  /** Linked index of its first instruction. */
   start: number;
-  end: number; // exclusive, in slots
   /** Called through a helper (bpf_loop and the like) rather than by a call instruction. */
   callback: boolean;
 }
@@ -53,7 +54,6 @@ export interface LinkedProgram {
 // bpf_object__init_internal_map): one-entry arrays holding the section.
 const BPF_F_RDONLY_PROG = 0x80;
 const BPF_F_MMAPABLE = 0x400;
-const BPF_MAP_TYPE_ARRAY = 2;
 
 function isDataSection(name: string): boolean {
   return /^\.(data|bss|rodata)(\.|$)/.test(name);
@@ -61,7 +61,7 @@ function isDataSection(name: string): boolean {
 
 function dataMap(s: ElfSection): MapInfo {
   const flags = s.name.startsWith('.rodata') ? BPF_F_MMAPABLE | BPF_F_RDONLY_PROG : BPF_F_MMAPABLE;
-  return { name: s.name, type: BPF_MAP_TYPE_ARRAY, flags, keySize: 4, valueSize: s.size, maxEntries: 1 };
+  return { name: s.name, type: BPF_MAP_TYPE.ARRAY, flags, keySize: 4, valueSize: s.size, maxEntries: 1 };
 }
 
 function legacyMap(elf: ElfObject, sym: ElfSymbol): MapInfo {
@@ -179,7 +179,7 @@ export function linkProgram(elf: ElfObject, wanted?: string): LinkedProgram {
   const funcs: Func[] = [];
   let base = 0;
   pending.forEach(({ section, fn, raw, callback: isCallback }, f) => {
-    funcs.push({ name: fn.name, start: base, end: base + fn.size / 8, callback: isCallback });
+    funcs.push({ name: fn.name, start: base, callback: isCallback });
     const relocs = relocsOf(section);
     const table = lines.get(section.name);
     for (const { insn: r, off, callee, callback } of raw) {
