@@ -10,6 +10,8 @@ import type { EnforcementMode } from '../contract.ts';
 export const BPF_MAP_TYPE = {
   HASH: 1,
   ARRAY: 2,
+  PROG_ARRAY: 3,
+  PERF_EVENT_ARRAY: 4,
   PERCPU_HASH: 5,
   PERCPU_ARRAY: 6,
   LRU_HASH: 9,
@@ -81,10 +83,23 @@ export interface ProfileSpec {
   limits?: OffloadLimits;
 }
 
+// Each value as the Linux nfp driver enforces it (drivers/net/ethernet/
+// netronome/nfp/bpf/). Where the firmware reports the figure, the value is
+// the one Weft plans with.
 const NFP_LIMITS: OffloadLimits = {
-  mapTypes: [BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.ARRAY],
+  // offload.c nfp_bpf_map_alloc: only types the firmware advertises, which
+  // the kernel narrows to HASH and ARRAY (kernel/bpf/offload.c); a
+  // PERF_EVENT_ARRAY is "offload neutral" and stays on the host
+  // (offload.c nfp_map_ptrs_record), so perf_event_output has somewhere to go.
+  mapTypes: [BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.ARRAY, BPF_MAP_TYPE.PERF_EVENT_ARRAY],
+  // offload.c nfp_bpf_map_alloc: "map flags are not supported" for any flag.
   mapFlagsMask: 0,
+  // offload.c nfp_bpf_map_alloc: key and value, each rounded up to 8 bytes,
+  // against the firmware's max_elem_sz (fw.h struct nfp_bpf_cap_tlv_maps).
   maxKeyPlusValue: 64,
+  // verifier.c nfp_bpf_check_helper_call: these, each where the firmware has
+  // it; map update and delete only where the firmware advertises them
+  // (bpf->helpers.map_update / map_delete), so Weft plans without them.
   helpers: [
     BPF_HELPER.map_lookup_elem,
     BPF_HELPER.get_prandom_u32,
@@ -92,13 +107,23 @@ const NFP_LIMITS: OffloadLimits = {
     BPF_HELPER.xdp_adjust_head,
     BPF_HELPER.xdp_adjust_tail,
   ],
+  // verifier.c nfp_bpf_check_helper_call: bpf_tail_call is an unsupported function id.
   tailCalls: false,
+  // jit.c bpf_to_bpf_call and verifier.c nfp_bpf_get_stack_usage.
   bpfToBpfCalls: true,
+  // verifier.c nfp_bpf_check_ptr ("map writes not supported") and
+  // nfp_bpf_check_atomic (BPF_ADD only, to a map value).
   onlyAtomicAddWrites: true,
+  // verifier.c nfp_bpf_check_stack_access ("variable ptr stack access").
   constantStackOffsets: true,
+  // verifier.c nfp_bpf_finalize: the call chain's frames against the
+  // firmware's NFP_NET_CFG_BPF_STACK_SZ * 64; 512 is also the kernel's MAX_BPF_STACK.
   maxStackBytes: 512,
+  // offload.c nfp_net_bpf_load: against the firmware's NFP_NET_CFG_BPF_MAX_LEN.
   maxInstructions: 4096,
-  returnCodes: [XDP_ACTION.DROP, XDP_ACTION.PASS, XDP_ACTION.TX],
+  // jit.c nfp_outro_xdp: 0-3 (aborted, drop, pass, tx) are carried out; any
+  // other value, XDP_REDIRECT included, is dropped as an abort.
+  returnCodes: [XDP_ACTION.ABORTED, XDP_ACTION.DROP, XDP_ACTION.PASS, XDP_ACTION.TX],
   programsPerPort: 1,
 };
 
