@@ -88,12 +88,12 @@ async function bluefieldCodegen(input: CodegenInput, spec: ProfileSpec): Promise
   const notes = [
     ...host.notes,
     `bluefield runs the full stateful datapath (${input.devicePlacement.mode}) on its ports`,
-    `${FLOWER_FILE} holds ${plan.rules.length} of the ${plan.needed} stateless flower rules (embedded switch capacity ${capacity}) for IPv4 leaving the host; tc flower does not load in Weft's test kernel, so Weft checks this file with its own interpreter against the reference`,
+    `${FLOWER_FILE} holds ${plan.rules.length} stateless flower rules for IPv4 leaving the host${plan.complete ? '' : `, cut at the embedded switch's capacity of ${capacity} (the DPU datapath judges what they do not cover)`}; tc flower does not load in Weft's test kernel, so Weft checks this file with its own interpreter against the reference`,
   ];
   const files = [...host.files, { path: DEVICE_FILE, content: descriptor(input, spec) }];
   if (hostPort) files.push({ path: FLOWER_FILE, content: flowerFile(hostPort, plan, name) });
   else notes.push(`no link to its host in the fabric, so there is no port for ${FLOWER_FILE}`);
-  return { files, notes, stats: { ...host.stats, flowerRules: plan.rules.length, flowerRulesNeeded: plan.needed } };
+  return { files, notes, stats: { ...host.stats, flowerRules: plan.rules.length, flowerComplete: plan.complete ? 1 : 0 } };
 }
 
 export async function dpuCodegen(input: CodegenInput): Promise<CodegenOutput> {

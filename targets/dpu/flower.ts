@@ -92,12 +92,12 @@ function icmpMatches(lo: number, hi: number): { icmpType?: number; icmpCode?: nu
 
 export interface FlowerPlan {
   rules: FlowerRule[];
-  /** Rules the full walk needed, before the cut at capacity. */
-  needed: number;
+  /** False when the walk stopped at the capacity before its end. */
+  complete: boolean;
   capacity: number;
 }
 
-/** The flower rules for a share, cut at `capacity`. */
+/** The flower rules for a share, in walk order up to `capacity` (the walk stops there). */
 export function flowerRules(share: Pick<PrefilterShare, 'id4' | 'policy' | 'defaultAction'>, capacity: number): FlowerPlan {
   const byKey = new Map<string, PolicyEntry[]>();
   for (const c of share.policy) {
@@ -111,8 +111,13 @@ export function flowerRules(share: Pick<PrefilterShare, 'id4' | 'policy' | 'defa
   const locals = share.id4.filter((e) => e.local && e.prefix.len === 32);
   const rules: Omit<FlowerRule, 'pref'>[] = [{ src: { addr: 0n, len: 0 }, dst: { addr: 0n, len: 0 }, proto: 1, icmpType: 0, action: 'pass' }];
   const ranges = (dir: string, proto: number, local: number, remote: number) => verdictRanges(byKey, share.defaultAction, dir, proto, local, remote);
-  for (const p of prefixes) {
+  let complete = true;
+  walk: for (const p of prefixes) {
     for (const a of locals) {
+      if (rules.length >= capacity) {
+        complete = false;
+        break walk;
+      }
       const src = { addr: a.prefix.addr, len: 32 };
       const dst = { addr: p.prefix.addr, len: p.prefix.len };
       for (const proto of [6, 17] as const) {
@@ -128,7 +133,7 @@ export function flowerRules(share: Pick<PrefilterShare, 'id4' | 'policy' | 'defa
       rules.push({ src, dst, action: 'pass' });
     }
   }
-  return { rules: rules.slice(0, capacity).map((r, i) => ({ ...r, pref: i + 1 })), needed: rules.length, capacity };
+  return { rules: rules.slice(0, capacity).map((r, i) => ({ ...r, pref: i + 1 })), complete: complete && rules.length <= capacity, capacity };
 }
 
 const cidr = (x: { addr: bigint; len: number }) => `${formatIp(4, x.addr)}/${x.len}`;
@@ -149,7 +154,7 @@ export function flowerLine(dev: string, r: FlowerRule): string {
 export function flowerFile(dev: string, plan: FlowerPlan, device: string): string {
   const head = [
     `# Weft: stateless drops for ${device}'s embedded switch (tc -batch ${FLOWER_FILE}).`,
-    `# ${plan.rules.length} of ${plan.needed} rules (declared capacity ${plan.capacity}); a packet no rule matches passes to the DPU datapath.`,
+    `# ${plan.rules.length} rules${plan.complete ? '' : ', cut at the declared capacity'} (capacity ${plan.capacity}); a packet no rule matches passes to the DPU datapath.`,
     `qdisc add dev ${dev} clsact`,
   ];
   return `${[...head, ...plan.rules.map((r) => flowerLine(dev, r))].join('\n')}\n`;
@@ -205,20 +210,49 @@ export function parseFlower(text: string, file = FLOWER_FILE): FlowerRule[] {
 const inPrefix = (p: { addr: bigint; len: number }, a: IpAddr) => p.len === 0 || a.value >> BigInt(32 - p.len) === p.addr >> BigInt(32 - p.len);
 const inRange = (r: [number, number] | undefined, v: number) => r === undefined || (v >= r[0] && v <= r[1]);
 
-/** What the embedded switch does with a packet leaving the host: the first matching rule, else pass. */
-export function flowerDecide(rules: FlowerRule[], f: Flow): 'drop' | 'pass' {
-  if (f.src.family !== 4) return 'pass';
-  for (const r of rules) {
-    if (!inPrefix(r.src, f.src) || !inPrefix(r.dst, f.dst)) continue;
-    if (r.proto !== undefined && r.proto !== f.proto) continue;
-    if (r.proto === 6 || r.proto === 17) {
-      if (!inRange(r.srcPort, f.sport) || !inRange(r.dstPort, f.dport)) continue;
+function matches(r: FlowerRule, f: Flow): boolean {
+  if (!inPrefix(r.src, f.src) || !inPrefix(r.dst, f.dst)) return false;
+  if (r.proto !== undefined && r.proto !== f.proto) return false;
+  if ((r.proto === 6 || r.proto === 17) && (!inRange(r.srcPort, f.sport) || !inRange(r.dstPort, f.dport))) return false;
+  if (r.proto === 1 && ((r.icmpType !== undefined && r.icmpType !== f.icmpType) || (r.icmpCode !== undefined && r.icmpCode !== f.icmpCode))) return false;
+  return true;
+}
+
+/**
+ * The embedded switch's table: first match by pref, else pass. Rules are
+ * grouped by source prefix (few: the local addresses and /0), and the first
+ * match is the lowest pref among each group's first match.
+ */
+export class FlowerTable {
+  private readonly groups: { src: FlowerRule['src']; rules: FlowerRule[] }[] = [];
+
+  constructor(rules: FlowerRule[]) {
+    const byKey = new Map<string, FlowerRule[]>();
+    for (const r of [...rules].sort((a, b) => a.pref - b.pref)) {
+      const k = `${r.src.addr}/${r.src.len}`;
+      let l = byKey.get(k);
+      if (!l) {
+        byKey.set(k, (l = []));
+        this.groups.push({ src: r.src, rules: l });
+      }
+      l.push(r);
     }
-    if (r.proto === 1) {
-      if (r.icmpType !== undefined && r.icmpType !== f.icmpType) continue;
-      if (r.icmpCode !== undefined && r.icmpCode !== f.icmpCode) continue;
-    }
-    return r.action;
   }
-  return 'pass';
+
+  /** What the embedded switch does with a packet leaving the host. */
+  decide(f: Flow): 'drop' | 'pass' {
+    if (f.src.family !== 4) return 'pass';
+    let best: FlowerRule | undefined;
+    for (const g of this.groups) {
+      if (!inPrefix(g.src, f.src)) continue;
+      for (const r of g.rules) {
+        if (best && r.pref > best.pref) break;
+        if (matches(r, f)) {
+          best = r;
+          break;
+        }
+      }
+    }
+    return best?.action ?? 'pass';
+  }
 }

@@ -20,7 +20,7 @@ import { TestRunner } from '../host/libbpf.ts';
 import { DPU_COUNTERS } from './abi.ts';
 import { OFFLOAD_OBJECT, readDeviceJson, type DpuDeviceJson } from './device.ts';
 import { framePacket, streamPackets } from './packets.ts';
-import { FLOWER_FILE, flowerDecide, parseFlower } from './flower.ts';
+import { FLOWER_FILE, FlowerTable, parseFlower } from './flower.ts';
 import { closePrefilter, loadPrefilter, readCounters } from './loader.ts';
 import { readPrefilterDir } from './prefilter.ts';
 import { PrefilterSemantics } from './semantics.ts';
@@ -87,14 +87,14 @@ async function verifyBluefield(deviceDir: string, d: DpuDeviceJson, input: Codeg
   report.datapathPackets = host.flows;
   const flowerPath = join(deviceDir, FLOWER_FILE);
   if (!existsSync(flowerPath)) return { ...report, flows: host.flows };
-  const rules = parseFlower(readFileSync(flowerPath, 'utf8'), flowerPath);
+  const table = new FlowerTable(parseFlower(readFileSync(flowerPath, 'utf8'), flowerPath));
   const { readMaps } = await import('../host/verify.ts');
   const locals = readMaps(deviceDir).share.localAddresses;
   const localSet = new Set(locals.map((a) => `${a.family}|${a.value}`));
   const flowerPackets = streamPackets(input, locals, opts, (f, want, local) => {
     // Flower sits on the host-facing port: it sees what the host sends.
     if (!localSet.has(`${f.src.family}|${f.src.value}`)) return;
-    const got = flowerDecide(rules, f);
+    const got = table.decide(f);
     if (got === 'drop' && want === 'allow') mismatch(report, `flower ${describe(f)}: dropped, but the reference allows it`);
     if (local && want === 'deny') {
       report.denied++;
