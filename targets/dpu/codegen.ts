@@ -32,6 +32,29 @@ function modeCheck(device: Device, spec: ProfileSpec, mode: EnforcementMode): vo
   ]);
 }
 
+/**
+ * A port takes a limited number of offloaded programs (profile
+ * programsPerPort): two prefilter NICs in front of one host would both put
+ * theirs on the host's port.
+ */
+function portCheck(input: CodegenInput, spec: ProfileSpec): void {
+  const limit = spec.limits?.programsPerPort;
+  if (limit === undefined || input.device.attachedTo === undefined) return;
+  const same = input.fabric.devices.filter(
+    (d) => (d.kind === 'dpu' || d.kind === 'smartnic') && d.attachedTo === input.device.attachedTo && profileOf(d.profile ?? 'generic').attach !== 'dpu-linux',
+  );
+  if (same.length <= limit) return;
+  throw new InputError([
+    {
+      code: 'dpu-port-programs',
+      severity: 'error',
+      message: `${same.map((d) => d.name).join(' and ')} each offload a prefilter in front of ${input.device.attachedTo}: ${spec.name} takes ${limit} offloaded program${limit === 1 ? '' : 's'} per port`,
+      span: same[limit].span,
+      hint: `valid: one prefilter NIC per host (attachedTo), or profile bluefield, whose DPU runs its own datapath`,
+    },
+  ]);
+}
+
 function descriptor(input: CodegenInput, spec: ProfileSpec): string {
   const d: DpuDeviceJson = {
     format: DEVICE_FORMAT,
@@ -99,6 +122,7 @@ async function bluefieldCodegen(input: CodegenInput, spec: ProfileSpec): Promise
 export async function dpuCodegen(input: CodegenInput): Promise<CodegenOutput> {
   const spec = profileOf(input.device.profile ?? 'generic');
   modeCheck(input.device, spec, input.devicePlacement.mode);
+  portCheck(input, spec);
   switch (spec.attach) {
     case 'xdp-offload':
     case 'xdp-native':
