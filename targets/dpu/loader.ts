@@ -32,7 +32,10 @@ export function loadPrefilter(objectPath: string, dir: PrefilterDir, offloadIfin
     if (r.error) {
       const e = r.error instanceof Error ? r.error : new Error(String(r.error));
       if (e instanceof LibbpfError && e.errno === 1) throw new Error(`loading eBPF needs root (CAP_BPF, CAP_NET_ADMIN): ${e.message}`);
-      throw new VerifierError(e, r.lines);
+      // libbpf's own line names the object that failed (a map the NIC would not create, the program); the verifier's tail follows.
+      const why = (r.lines.find((l) => /^libbpf: .*failed to (create|load)/i.test(l)) ?? r.lines.find((l) => /^libbpf: .*(failed|error)/i.test(l)))?.replace(/^libbpf: /, '');
+      const where = offloadIfindex === undefined ? '' : ` bound to ifindex ${offloadIfindex}`;
+      throw new Error(`the kernel refused the DPU prefilter${where}: ${why ?? e.message}\n${VerifierError.summarize(r.lines).join('\n')}`, { cause: e });
     }
     const fds = {} as Record<DpuMapConcern, number>;
     for (const c of CONCERNS) fds[c] = libbpf.mapFd(libbpf.findMap(obj, DPU_MAP[c]));
