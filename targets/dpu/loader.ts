@@ -77,9 +77,3 @@ export function readCounters(fd: number, n: number): bigint[] {
   for (let i = 0; i < n; i++) out.push(libbpf.lookup(fd, u32(i), v) ? v.readBigUInt64LE(0) : 0n);
   return out;
 }
-
-/** Zeroes u64 counters (verification runs count from zero). */
-export function zeroCounters(fd: number, n: number): void {
-  const zero = Buffer.alloc(DPU_COUNTER_VALUE);
-  for (let i = 0; i < n; i++) libbpf.update(fd, u32(i), zero);
-}

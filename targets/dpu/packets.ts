@@ -28,9 +28,10 @@ function moved(f: Flow, src: IpAddr, dst: IpAddr): Flow {
 
 /**
  * Generated packets as the DPU sees them, each with the stateful reference's
- * verdict and its TCP ACK flag: random flows, the same moved onto a local address on either side,
- * and request/reply sequences with one end local. `judge` sees
- * every packet for every packet in stream order.
+ * verdict (the stateless one where no end is local) and its TCP ACK flag:
+ * random flows, the same moved onto a local address on either side, and
+ * request/reply sequences with one end local. `judge` sees every packet, in
+ * stream order; returns how many were sent.
  */
 export function streamPackets(input: Pick<CodegenInput, 'policy' | 'fabric'>, locals: IpAddr[], opts: VerifyOptions, judge: (f: Flow, want: 'allow' | 'deny', local: boolean, ack: boolean) => void): number {
   const evaluator = new ReferenceEvaluator(input.policy, input.fabric);
