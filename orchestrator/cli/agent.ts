@@ -1,10 +1,17 @@
-// `weft agent apply|status|logs|confirm|remove`: the host-side agent, also
-// shipped on its own as `weft-agent` (targets/host/agent-main.ts). It reads
-// only the bundle's devices/<NAME>/ files; the work is in targets/host/.
+// `weft agent apply|status|logs|confirm|remove`: the agent on a host or DPU,
+// also shipped on its own as `weft-agent` (targets/host/agent-main.ts). It
+// reads only the bundle's devices/<NAME>/ files; the work is in
+// targets/host/, or targets/dpu/agent.ts for a NIC prefilter (a device
+// directory whose dpu.json names an XDP attach kind; a bluefield DPU runs the
+// host agent).
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { flag, num, str, UsageError, type CliCommand, type CliIo } from './command.ts';
 import type { AgentOptions, ApplyResult, RemoveResult, StatusResult } from '../../targets/host/agent.ts';
 import type { ConfirmedApplyResult } from '../../targets/host/confirm.ts';
+import type { DpuApplyResult, DpuRemoveResult, DpuStatusResult } from '../../targets/dpu/agent.ts';
+import { DEVICE_FILE, readDeviceJson } from '../../targets/dpu/device.ts';
 
 /** revert-unconfirmed is the confirm timer's own verb, run by the agent itself. */
 const SUBVERBS = ['apply', 'status', 'logs', 'confirm', 'remove', 'revert-unconfirmed'] as const;
@@ -39,7 +46,35 @@ function printStatus(io: CliIo, s: StatusResult): void {
   io.out(`map memory: ${s.mapMemoryBytes} bytes`);
 }
 
-function printRemove(io: CliIo, r: RemoveResult): void {
+function printDpuPorts(io: CliIo, ports: DpuApplyResult['ports']): void {
+  for (const p of ports) {
+    io.out(`  ${p.iface.padEnd(12)} xdp ${p.mode.padEnd(8)} prog ${p.progId}`);
+    for (const r of p.refused) io.out(`    not ${r.mode}: ${r.reason}`);
+  }
+}
+
+function printDpuApply(io: CliIo, r: DpuApplyResult): void {
+  io.out(`${r.device} [${r.scope}]: ${r.profile} prefilter generation ${r.generation} loaded in ${r.ms.toFixed(1)} ms (${r.entriesWritten} entries written)`);
+  printDpuPorts(io, r.ports);
+}
+
+function printDpuStatus(io: CliIo, s: DpuStatusResult): void {
+  io.out(`${s.device} [${s.scope}]: ${s.profile} prefilter generation ${s.generation}, applied ${s.appliedAt} from ${s.bundle}`);
+  io.out('ports:');
+  for (const p of s.ports) {
+    io.out(`  ${p.iface.padEnd(12)} xdp ${p.mode.padEnd(8)} prog ${p.progId} ${p.attached ? 'attached' : 'MISSING'}, map memory ${p.mapMemoryBytes} bytes`);
+    for (const r of p.refused) io.out(`    not ${r.mode}: ${r.reason}`);
+    for (const [k, v] of Object.entries(p.counters)) io.out(`    ${k.padEnd(16)} ${v}`);
+  }
+  io.out('drops at the NIC:');
+  for (const d of s.drops) io.out(`  ${d.index < 0 ? '   -' : String(d.index).padStart(4)} ${d.name.padEnd(28)} ${d.drops}`);
+}
+
+function printRemove(io: CliIo, r: RemoveResult | DpuRemoveResult): void {
+  if (!('unpinned' in r)) {
+    io.out(`${r.device ?? '(no agent state)'} [${r.scope}]: ${r.detached.length} ports detached`);
+    return;
+  }
   io.out(`${r.device ?? '(no agent state)'} [${r.scope}]: ${r.detached.length} attach points detached, ${r.unpinned.length} pinned objects removed`);
 }
 
@@ -55,9 +90,9 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
   const p = program.title;
   return {
     name: 'agent',
-    summary: 'install, inspect or remove the host datapath on this machine',
+    summary: 'install, inspect or remove the datapath of a host or DPU on this machine',
     usage: [
-      `${p} apply BUNDLE_DIR --device NAME [--netns NS] [--confirm-within DUR] [--log-rate N]`,
+      `${p} apply BUNDLE_DIR --device NAME [--netns NS] [--confirm-within DUR] [--log-rate N] [--require-offload]`,
       `${p} status [--device NAME] [--netns NS]`,
       `${p} logs [--netns NS] [--follow]`,
       `${p} confirm --device NAME [--netns NS]`,
@@ -68,6 +103,7 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
       { name: 'netns', type: 'string', help: 'act inside this network namespace (ip netns name)' },
       { name: 'confirm-within', type: 'string', help: 'apply: go back to the previous generation unless `confirm` comes within this time (30s, 2m)' },
       { name: 'log-rate', type: 'number', help: 'apply: flow log events per second per CPU, also the burst [default: 100]' },
+      { name: 'require-offload', type: 'boolean', help: 'apply, NIC prefilter: fail unless every port runs it on the NIC (no native or generic fallback)' },
       { name: 'follow', type: 'boolean', help: 'logs: keep printing events as they come (until interrupted)' },
       { name: 'token', type: 'string', help: 'revert-unconfirmed: the timer the apply started (internal)' },
     ],
@@ -82,15 +118,27 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
       }
       const opts: AgentOptions = { netns: str(args, 'netns'), logRate };
       const json = flag(args, 'json');
-      // Loaded here: the agent needs libbpf, other verbs do not.
+      // Loaded here: the agents need libbpf, other verbs do not.
       const agent = await import('../../targets/host/agent.ts');
       const confirm = await import('../../targets/host/confirm.ts');
+      const dpu = await import('../../targets/dpu/agent.ts');
       const device = str(args, 'device');
       switch (sub as (typeof SUBVERBS)[number]) {
         case 'apply': {
           const bundle = rest[0];
           if (!bundle) throw new UsageError('apply needs the bundle directory');
           if (!device) throw new UsageError('apply needs --device NAME');
+          const descriptor = join(bundle, 'devices', device, DEVICE_FILE);
+          const attach = existsSync(descriptor) ? readDeviceJson(join(bundle, 'devices', device)).attach : undefined;
+          if (attach === 'xdp-offload' || attach === 'xdp-native') {
+            if (str(args, 'confirm-within') !== undefined) throw new UsageError(`--confirm-within: ${device} is a NIC prefilter, which keeps no previous generation to go back to`);
+            const r = dpu.dpuAgentApply(bundle, device, { ...opts, requireOffload: flag(args, 'require-offload') });
+            if (json) io.out(JSON.stringify(r, null, 2));
+            else printDpuApply(io, r);
+            return 0;
+          }
+          if (flag(args, 'require-offload')) throw new UsageError(`--require-offload: ${device} is not a NIC prefilter (nfp or generic profile); it runs the host datapath`);
+          if (dpu.hasDpuState(opts)) throw new Error(`scope ${opts.netns ?? 'host'} runs a NIC prefilter; remove it first (weft agent remove${opts.netns ? ` --netns ${opts.netns}` : ''})`);
           const within = str(args, 'confirm-within');
           let withinMs: number | undefined;
           try {
@@ -104,13 +152,13 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
           return 0;
         }
         case 'status': {
-          const scopes = opts.netns !== undefined ? [opts.netns] : agent.agentScopes(opts).map((s) => (s === 'host' ? undefined : s));
+          const scopes = opts.netns !== undefined ? [opts.netns] : [...new Set([...agent.agentScopes(opts), ...dpu.dpuScopes(opts)])].map((s) => (s === 'host' ? undefined : s));
           if (scopes.length === 0) scopes.push(undefined);
-          const all = scopes.map((ns) => agent.agentStatus({ ...opts, netns: ns }));
+          const all: (StatusResult | DpuStatusResult)[] = scopes.map((ns) => (dpu.hasDpuState({ ...opts, netns: ns }) ? dpu.dpuAgentStatus({ ...opts, netns: ns }) : agent.agentStatus({ ...opts, netns: ns })));
           const shown = device ? all.filter((s) => s.device === device) : all;
           if (device && shown.length === 0) throw new Error(`no agent state for device ${device} (present: ${all.map((s) => s.device).join(', ')})`);
           if (json) io.out(JSON.stringify(opts.netns !== undefined || device ? shown[0] : shown, null, 2));
-          else shown.forEach((s) => printStatus(io, s));
+          else shown.forEach((s) => ('ports' in s ? printDpuStatus(io, s) : printStatus(io, s)));
           return 0;
         }
         case 'logs': {
@@ -145,7 +193,7 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
           return 0;
         }
         case 'remove': {
-          const r = agent.agentRemove(opts);
+          const r = dpu.hasDpuState(opts) ? dpu.dpuAgentRemove(opts) : agent.agentRemove(opts);
           if (json) io.out(JSON.stringify(r, null, 2));
           else printRemove(io, r);
           return 0;

@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
 import { parseInventory, readInventoryFile } from '../../inventory/load.ts';
 import type { CodegenInput, Target } from '../../targets/contract.ts';
-import { borrowedNote, targetFor as registryTargetFor } from '../../targets/registry.ts';
+import { targetFor as registryTargetFor } from '../../targets/registry.ts';
 import { analyze } from '../analysis/analyze.ts';
 import { InputError, UnsupportedError, type Diagnostic } from '../diagnostics.ts';
 import { buildIr } from '../ir/build.ts';
@@ -146,7 +146,6 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
       }
       mkdirSync(join(tmp, DEVICES_DIR, device.name), { recursive: true });
       files.sort((x, y) => (x.path < y.path ? -1 : 1));
-      const borrowed = borrowedNote(device);
       devices.push({
         name: device.name,
         kind: device.kind,
@@ -154,7 +153,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
         mode: dp.mode,
         generation: generationDigest(files),
         files,
-        notes: [...(borrowed && target.name !== dp.target ? [borrowed] : []), ...out.notes],
+        notes: out.notes,
         stats: out.stats,
       });
     }

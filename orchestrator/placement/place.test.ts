@@ -53,6 +53,24 @@ describe('place on examples/', () => {
     ]);
     expect(d.localIdentities).toEqual(identitiesOf(ir, 'api-1'));
     expect(d.reason).toContain('host3 runs its own agent');
+    expect(d.reason).toContain("dpu3's bluefield DPU datapath only drops denied traffic early");
+  });
+
+  it('a DPU placement names what enforces there: an nfp NIC prefilter, or the bluefield datapath when exact', () => {
+    const { policy: p2, fabric: f2, ir: ir2 } = example((f) => {
+      f.devices.find((d) => d.name === 'dpu3')!.profile = 'nfp';
+    });
+    const q = place(p2, f2, ir2);
+    expect(q.devices.find((d) => d.device === 'dpu3')!.reason).toContain("dpu3's nfp NIC prefilter only drops denied traffic early (prefilter); the host enforces the rest");
+    const nicPoints = q.rules.flatMap((r) => r.points.filter((x) => x.device === 'dpu3'));
+    expect(nicPoints.length).toBeGreaterThan(0);
+    for (const x of nicPoints) expect(x.reason).toMatch(/^dpu3 prefilter \(nfp NIC prefilter\): deny rule dropped close to the source .*stays on the host/);
+    const { policy: p3, fabric: f3, ir: ir3 } = example((f) => {
+      f.devices.find((d) => d.name === 'host3')!.agent = false;
+    });
+    const exact = place(p3, f3, ir3).rules.flatMap((r) => r.points.filter((x) => x.device === 'dpu3'));
+    expect(exact.length).toBeGreaterThan(0);
+    for (const x of exact) expect(x.reason).toMatch(/^dpu3 eth1 (ingress|egress) exact \(bluefield DPU datapath\)/);
   });
 
   it('a DPU in front of a host without an agent is exact, and the host gets no placement', () => {

@@ -133,14 +133,15 @@ function viewOf(ix: FabricIndex, device: Device): LocalView | undefined {
         } else add(p.port, 'uplink');
       }
       for (const e of managedBy(device.attachedTo, device.name)) endpoints.push({ name: e.name, via: hostPort, role: 'behind-host' });
+      const kind = enforcerOf(device);
       if (host && hasAgent(host)) {
         mode = 'prefilter';
-        reason = `${host.name} runs its own agent, so ${device.name} only drops denied traffic early (prefilter)`;
+        reason = `${host.name} runs its own agent, so ${device.name}'s ${kind} only drops denied traffic early (prefilter); the host enforces the rest`;
       } else {
         mode = 'exact';
         reason = host
-          ? `${host.name} runs no agent (agent: false), so ${device.name} enforces the full policy in the wire (exact)`
-          : `${device.name} is attached to no known host and enforces the full policy (exact)`;
+          ? `${host.name} runs no agent (agent: false), so ${device.name}'s ${kind} enforces the full policy in the wire (exact)`
+          : `${device.name} is attached to no known host and its ${kind} enforces the full policy (exact)`;
       }
       break;
     }
@@ -176,6 +177,15 @@ function viewOf(ix: FabricIndex, device: Device): LocalView | undefined {
   }
   interfaces.sort((a, b) => comparePorts(a.name, b.name));
   return { device, target, mode, interfaces, endpoints, reason };
+}
+
+/**
+ * What enforces on a DPU or SmartNIC, by profile: the bluefield DPU runs the
+ * full datapath on its own Linux; the others are an XDP program in the NIC.
+ */
+function enforcerOf(device: Device): string {
+  const profile = device.profile ?? 'generic';
+  return profile === 'bluefield' ? 'bluefield DPU datapath' : `${profile} NIC prefilter`;
 }
 
 function countOf(n: number, what: string): string {
@@ -282,11 +292,12 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
         case 'smartnic': {
           const out = hits('from');
           const inn = hits('to');
+          const kind = enforcerOf(v.device);
           if (v.mode === 'exact') {
-            if (out.length) push(v, `${out[0].via} ingress`, 'exact', `${name} ${out[0].via} ingress exact: ${names(out)} ${isAre(out)} behind ${name}, whose host runs no agent`);
-            if (inn.length) push(v, `${inn[0].via} egress`, 'exact', `${name} ${inn[0].via} egress exact: ${names(inn)} ${isAre(inn)} behind ${name}, whose host runs no agent`);
+            if (out.length) push(v, `${out[0].via} ingress`, 'exact', `${name} ${out[0].via} ingress exact (${kind}): ${names(out)} ${isAre(out)} behind ${name}, whose host runs no agent`);
+            if (inn.length) push(v, `${inn[0].via} egress`, 'exact', `${name} ${inn[0].via} egress exact (${kind}): ${names(inn)} ${isAre(inn)} behind ${name}, whose host runs no agent`);
           } else if (rule.action === 'deny' && out.length) {
-            push(v, `${out[0].via} ingress`, 'prefilter', `${name} prefilter: deny rule dropped close to the source (${names(out)} behind ${name}:${out[0].via})`);
+            push(v, `${out[0].via} ingress`, 'prefilter', `${name} prefilter (${kind}): deny rule dropped close to the source (${names(out)} behind ${name}:${out[0].via}); what the NIC cannot hold stays on the host (compile notes)`);
           }
           break;
         }

@@ -81,6 +81,8 @@ export interface ProfileSpec {
   defaultEntries: number;
   /** Limits the built program must meet; undefined where the device runs a full kernel. */
   limits?: OffloadLimits;
+  /** Rules the embedded switch takes in hardware (tc flower, skip_sw); undefined where there is none. */
+  eswitchRules?: number;
 }
 
 // Each value as the Linux nfp driver enforces it (drivers/net/ethernet/
@@ -149,6 +151,7 @@ export const PROFILES: Record<DpuProfile, ProfileSpec> = {
     attach: 'dpu-linux',
     modes: ['exact', 'prefilter'],
     defaultEntries: 1_048_576,
+    eswitchRules: 4_096,
   },
 };
 

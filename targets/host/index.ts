@@ -1,4 +1,4 @@
-// The host target: XDP/TC eBPF on Linux hosts (and, until they have their
-// own, DPUs and SmartNICs, which run the same datapath).
+// The host target: XDP/TC eBPF on Linux hosts (a bluefield DPU runs the same
+// datapath through targets/dpu).
 
 export { hostTarget } from './target.ts';
