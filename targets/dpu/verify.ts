@@ -23,6 +23,8 @@ import { framePacket, streamPackets } from './packets.ts';
 import { FLOWER_FILE, FlowerTable, parseFlower } from './flower.ts';
 import { closePrefilter, loadPrefilter, readCounters } from './loader.ts';
 import { readPrefilterDir } from './prefilter.ts';
+import { offloadReport } from './offload-gate.ts';
+import { profileOf } from './profiles.ts';
 import { PrefilterSemantics } from './semantics.ts';
 
 const log = logger('dpu-verify');
@@ -57,6 +59,9 @@ async function verifyPrefilter(deviceDir: string, d: DpuDeviceJson, input: Codeg
   const dir = readPrefilterDir(deviceDir);
   const semantics = new PrefilterSemantics(dir.share);
   const report = newReport(d);
+  // The object in the bundle, held against its profile's limits once more: a bundle edited or built elsewhere is caught here.
+  const checked = offloadReport(profileOf(d.profile), new Uint8Array(readFileSync(join(deviceDir, OFFLOAD_OBJECT))), d.device);
+  for (const v of checked?.violations ?? []) mismatch(report, `offload check: ${v.rule}: ${v.message}${v.source ? ` at ${v.source.file}:${v.source.line}:${v.source.col}` : ''}`);
   const p = loadPrefilter(join(deviceDir, OFFLOAD_OBJECT), dir);
   try {
     const run = new TestRunner(p.prog);
