@@ -41,7 +41,9 @@ const lastLines = (r: { stdout: string; stderr: string }): string => (r.stderr |
 async function push(ctx: DriverContext, art: DeviceArtefacts): Promise<string> {
   return withSession(ctx, async (session) => {
     const remote = remoteBundleDir(ctx, art.generation);
-    const files = await session.upload(art.bundleDir, remote);
+    // The agent reads only its own device directory; the manifest says which bundle it came from.
+    const own = `devices/${ctx.device.name}`;
+    const files = await session.upload(art.bundleDir, remote, (rel) => rel === 'manifest.json' || rel === 'devices' || rel === own || rel.startsWith(`${own}/`));
     const r = await session.exec(remoteAgentCommand(`apply ${remote} --device ${ctx.device.name} --json`));
     if (r.code !== 0) throw new Error(`${ctx.device.name}: weft agent apply exited ${r.code}: ${lastLines(r)}`);
     return `${files} files copied, agent applied ${art.generation.slice(0, 12)}`;

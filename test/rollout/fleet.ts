@@ -3,7 +3,8 @@
 // in-memory datapath, each on its own 127.0.0.1 port, with a fabric.yaml
 // naming them and a policy whose variants change every switch's artefacts.
 // A switch can be rebooted empty (same port, nothing configured), stopped
-// (unreachable), or made to hang or refuse its next write.
+// (unreachable), or made to hang or refuse its next write. Optionally hosts
+// too, as simulated SSH endpoints (ssh-host.ts).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { MemoryDatapath } from '../../lab/agents/memory-datapath.ts';
 import { startP4RuntimeAgent, type P4RuntimeAgent } from '../../lab/agents/p4runtime/index.ts';
 import { readBundle, type Bundle } from '../../orchestrator/compile/bundle.ts';
 import { compileBundle } from '../../orchestrator/compile/driver.ts';
+import { newKeyPair, SimHost } from './ssh-host.ts';
 
 const PORTS = ['eth1', 'eth2'];
 
@@ -23,6 +25,8 @@ export interface SimSwitch {
   datapath: MemoryDatapath;
   /** Labels in the inventory, for --limit tests. */
   labels: Record<string, string>;
+  /** P4 only: entries the switch's table really holds (default: what the P4Info declares). */
+  tableSize?: number;
 }
 
 interface Running {
@@ -34,6 +38,7 @@ interface Running {
 
 export class Fleet {
   private readonly running = new Map<string, Running>();
+  readonly hosts: SimHost[] = [];
 
   private constructor(
     readonly dir: string,
@@ -41,9 +46,14 @@ export class Fleet {
   ) {}
 
   /** Starts `count` switches (p4 and openconfig alternately) and writes their inventory into `dir`. */
-  static async start(dir: string, count: number): Promise<Fleet> {
+  static async start(dir: string, count: number, hosts = 0): Promise<Fleet> {
     mkdirSync(dir, { recursive: true });
     const fleet = new Fleet(dir, join(dir, 'fabric.yaml'));
+    if (hosts > 0) {
+      const client = newKeyPair();
+      writeFileSync(join(dir, 'client_ed25519'), client.private, { mode: 0o600 });
+      for (let i = 0; i < hosts; i++) fleet.hosts.push(await SimHost.start(`h${String(i).padStart(4, '0')}`, client.public));
+    }
     for (let i = 0; i < count; i++) {
       const sw: SimSwitch = { name: `sw${String(i).padStart(4, '0')}`, pipeline: i % 2 === 0 ? 'p4' : 'openconfig', port: 0, datapath: new MemoryDatapath(), labels: { rack: `r${i % 4}` } };
       const r: Running = { sw };
@@ -62,7 +72,7 @@ export class Fleet {
     const { sw } = r;
     const address = `127.0.0.1:${sw.port}`;
     if (sw.pipeline === 'p4') {
-      r.agent = await startP4RuntimeAgent({ address, deviceId: 1, datapath: sw.datapath });
+      r.agent = await startP4RuntimeAgent({ address, deviceId: 1, datapath: sw.datapath, tableSize: sw.tableSize });
       sw.port = r.agent.port;
     } else {
       r.agent = await startGnmiAgent({ address, datapath: sw.datapath, interfaces: PORTS, beforeCommit: async () => r.beforeCommit?.() });
@@ -71,23 +81,30 @@ export class Fleet {
   }
 
   private writeInventory(): void {
-    const devices = this.switches.map((s) => ({
+    const devices: Record<string, unknown>[] = this.switches.map((s) => ({
       name: s.name,
       kind: 'switch',
       pipeline: s.pipeline,
       labels: s.labels,
       mgmt: s.pipeline === 'p4' ? { address: '127.0.0.1', p4runtime: { port: s.port, deviceId: 1 } } : { address: '127.0.0.1', gnmi: { port: s.port } },
     }));
-    const endpoints = this.switches.flatMap((s, i) => [
-      { name: `web-${s.name}`, attach: `${s.name}:eth1`, addresses: [`10.${1 + (i >> 8)}.${i & 255}.11`], labels: { app: 'web' } },
-      { name: `db-${s.name}`, attach: `${s.name}:eth2`, addresses: [`10.${101 + (i >> 8)}.${i & 255}.21`], labels: { app: 'db' } },
-    ]);
+    for (const h of this.hosts) {
+      devices.push({ name: h.name, kind: 'host', labels: { rack: 'hosts' }, mgmt: { address: '127.0.0.1', ssh: { user: 'root', port: h.port, hostKey: h.hostKey.public, identityFile: 'client_ed25519' } } });
+    }
+    const endpoints = [
+      ...this.switches.flatMap((s, i) => [
+        { name: `web-${s.name}`, attach: `${s.name}:eth1`, addresses: [`10.${1 + (i >> 8)}.${i & 255}.11`], labels: { app: 'web' } },
+        { name: `db-${s.name}`, attach: `${s.name}:eth2`, addresses: [`10.${101 + (i >> 8)}.${i & 255}.21`], labels: { app: 'db' } },
+      ]),
+      ...this.hosts.map((h, i) => ({ name: `app-${h.name}`, host: h.name, addresses: [`10.${201 + (i >> 8)}.${i & 255}.31`], labels: { app: i % 2 ? 'web' : 'db' } })),
+    ];
     writeFileSync(this.inventoryPath, stringify({ apiVersion: 'weft.dev/v1', kind: 'Fabric', metadata: { name: 'sim' }, spec: { devices, endpoints } }));
   }
 
-  /** Writes policy variant `n` (n more denied ports than variant 0) and returns its path. */
+  /** Writes policy variant `n` (web reaches db on tcp port 5000+n and n udp ports; n denied ports) and returns its path. */
   policy(n: number): string {
-    const rules: unknown[] = [{ name: 'web-to-db', from: ['web'], to: ['db'], ports: [{ protocol: 'tcp', port: 5432 }], action: 'allow' }];
+    const ports = [{ protocol: 'tcp', port: 5000 + n }, ...Array.from({ length: n }, (_, k) => ({ protocol: 'udp', port: 7000 + k }))];
+    const rules: unknown[] = [{ name: 'web-to-db', from: ['web'], to: ['db'], ports, action: 'allow' }];
     for (let k = 0; k < n; k++) rules.push({ name: `deny-${k}`, from: ['any'], to: ['db'], ports: [{ protocol: 'tcp', port: 6000 + k }], action: 'deny' });
     const path = join(this.dir, `policy-${n}.yaml`);
     writeFileSync(path, stringify({ apiVersion: 'weft.dev/v1', kind: 'Policy', metadata: { name: `sim-${n}` }, spec: { defaultAction: 'deny', groups: { web: { selector: { app: 'web' } }, db: { selector: { app: 'db' } } }, rules } }));
@@ -115,6 +132,11 @@ export class Fleet {
     await this.boot(r);
   }
 
+  /** P4 switches: from the next boot on, the table holds only `size` entries. */
+  setTableSize(name: string, size: number | undefined): void {
+    this.get(name).sw.tableSize = size;
+  }
+
   /** The switch stops answering (its port refuses connections). */
   async stop(name: string): Promise<void> {
     const r = this.get(name);
@@ -134,5 +156,6 @@ export class Fleet {
   async close(): Promise<void> {
     for (const r of this.running.values()) await r.agent?.close();
     this.running.clear();
+    for (const h of this.hosts) await h.close();
   }
 }
