@@ -23,6 +23,10 @@ interface Timed {
   code: number;
   out: string;
   err: string;
+  /** Seconds from the start to the end of each wave, from the progress lines. */
+  waves: Record<string, number>;
+  /** Devices applied by the time the run ended or was stopped. */
+  applied: number;
 }
 
 function weft(args: string[]): Promise<Timed> {
@@ -32,14 +36,27 @@ function weft(args: string[]): Promise<Timed> {
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const waves: Record<string, number> = {};
+    let applied = 0;
+    let partial = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        if (!l.startsWith('{"event"')) continue;
+        const e = JSON.parse(l) as { event: string; wave?: number; phase?: string; status?: string };
+        if (e.event === 'wave' && e.phase === 'done') waves[`wave${e.wave}`] = Number(((performance.now() - t0) / 1000).toFixed(2));
+        if (e.event === 'device' && e.status === 'applied') applied++;
+      }
+    });
     child.on('error', rej);
-    child.on('close', (code) => res({ seconds: (performance.now() - t0) / 1000, code: code ?? -1, out, err }));
+    child.on('close', (code) => res({ seconds: (performance.now() - t0) / 1000, code: code ?? -1, out, err, waves, applied }));
   });
 }
 
 function counts(r: Timed): Record<string, number> {
-  if (r.code !== 0) throw new Error(`weft exited ${r.code}: ${r.err.trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.code !== 0) throw new Error(`weft exited ${r.code} after ${r.seconds.toFixed(0)} s, ${r.applied} devices applied, waves done at ${JSON.stringify(r.waves)}: ${r.err.trim().split('\n').slice(-2).join(' | ')}`);
   const out: Record<string, number> = {};
   for (const x of (JSON.parse(r.out) as { results: { status: string }[] }).results) out[x.status] = (out[x.status] ?? 0) + 1;
   return out;
@@ -47,8 +64,9 @@ function counts(r: Timed): Record<string, number> {
 
 export async function run(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), `weft-bench-rollout-${process.pid}-`));
-  const fleet = await Fleet.start(dir, SWITCHES, HOSTS);
+  let fleet: Fleet | undefined;
   try {
+    fleet = await Fleet.start(dir, SWITCHES, HOSTS);
     const common = ['--inventory', fleet.inventoryPath, '--state', join(dir, 'state/rollout.json'), '--json', '--parallel', '64'];
     let t = performance.now();
     const v1 = await fleet.compile(1);
@@ -67,6 +85,7 @@ export async function run(): Promise<Record<string, unknown>> {
       hosts: HOSTS,
       compileSeconds: Number(compileSeconds.toFixed(1)),
       firstApplySeconds: Number(first.seconds.toFixed(2)),
+      firstApplyWaves: first.waves,
       firstApply: firstCounts,
       changeApplySeconds: Number(change.seconds.toFixed(2)),
       changeApply: changeCounts,
@@ -75,7 +94,7 @@ export async function run(): Promise<Record<string, unknown>> {
       goalSeconds: 15,
     };
   } finally {
-    await fleet.close();
+    await fleet?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -103,7 +103,7 @@ export interface TargetDriver {
   transport: Transport;
   /** Rollout wave: switches (1) go before hosts and DPUs (2), since a prefilter only ever drops more. */
   wave: 1 | 2;
-  /** Makes the device run `art`; resolves with what it did, for the rollout's report. */
+  /** Makes the device run `art` and reads it back; resolves with what it did, throws unless the device runs `art`. */
   push(ctx: DriverContext, art: DeviceArtefacts): Promise<string>;
   /** Asks the device what it runs and compares it with `art`; throws when the device cannot be reached. */
   readBack(ctx: DriverContext, art: DeviceArtefacts): Promise<ReadBack>;

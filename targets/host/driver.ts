@@ -38,6 +38,23 @@ function remoteBundleDir(ctx: DriverContext, generation: string): string {
 
 const lastLines = (r: { stdout: string; stderr: string }): string => (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
 
+/** Asks the agent on an open session what it runs and compares it with `art`. */
+async function compareStatus(session: SshSession, ctx: DriverContext, art: DeviceArtefacts): Promise<ReadBack> {
+  const r = await session.exec(remoteAgentCommand(`status --device ${ctx.device.name} --json`));
+  if (r.code !== 0) return { differences: [`agent status exited ${r.code}: ${lastLines(r)}`], entries: 0 };
+  const status = JSON.parse(r.stdout) as { bundle: string; rules: { name: string; action: string }[] };
+  const wanted = readHostRules(art.deviceDir);
+  const differences: string[] = [];
+  const dir = remoteBundleDir(ctx, art.generation);
+  if (posix.normalize(status.bundle) !== dir) differences.push(`agent runs bundle ${status.bundle}, not ${dir}`);
+  const show = (rs: { name: string; action: string }[]): string[] => rs.map((x) => `${x.name}:${x.action}`);
+  const [have, want] = [show(status.rules), show(wanted)];
+  for (const x of want.filter((w) => !have.includes(w))) differences.push(`rule ${x}: missing`);
+  for (const x of have.filter((h) => !want.includes(h))) differences.push(`rule ${x}: not in the artefacts`);
+  if (differences.length === 0 && have.join(',') !== want.join(',')) differences.push(`rules run in another order: ${have.join(', ')}`);
+  return { differences, entries: status.rules.length };
+}
+
 async function push(ctx: DriverContext, art: DeviceArtefacts): Promise<string> {
   return withSession(ctx, async (session) => {
     const remote = remoteBundleDir(ctx, art.generation);
@@ -46,27 +63,13 @@ async function push(ctx: DriverContext, art: DeviceArtefacts): Promise<string> {
     const files = await session.upload(art.bundleDir, remote, (rel) => rel === 'manifest.json' || rel === 'devices' || rel === own || rel.startsWith(`${own}/`));
     const r = await session.exec(remoteAgentCommand(`apply ${remote} --device ${ctx.device.name} --json`));
     if (r.code !== 0) throw new Error(`${ctx.device.name}: weft agent apply exited ${r.code}: ${lastLines(r)}`);
-    return `${files} files copied, agent applied ${art.generation.slice(0, 12)}`;
+    const rb = await compareStatus(session, ctx, art);
+    if (rb.differences.length) throw new Error(`${ctx.device.name}: the agent applied, but runs something else: ${rb.differences.slice(0, 3).join('; ')}`);
+    return `${files} files copied, agent applied ${art.generation.slice(0, 12)}, ${rb.entries} rules read back`;
   });
 }
 
-async function readBack(ctx: DriverContext, art: DeviceArtefacts): Promise<ReadBack> {
-  return withSession(ctx, async (session) => {
-    const r = await session.exec(remoteAgentCommand(`status --device ${ctx.device.name} --json`));
-    if (r.code !== 0) return { differences: [`agent status exited ${r.code}: ${lastLines(r)}`], entries: 0 };
-    const status = JSON.parse(r.stdout) as { bundle: string; rules: { name: string; action: string }[] };
-    const wanted = readHostRules(art.deviceDir);
-    const differences: string[] = [];
-    const dir = remoteBundleDir(ctx, art.generation);
-    if (posix.normalize(status.bundle) !== dir) differences.push(`agent runs bundle ${status.bundle}, not ${dir}`);
-    const show = (rs: { name: string; action: string }[]): string[] => rs.map((x) => `${x.name}:${x.action}`);
-    const [have, want] = [show(status.rules), show(wanted)];
-    for (const x of want.filter((w) => !have.includes(w))) differences.push(`rule ${x}: missing`);
-    for (const x of have.filter((h) => !want.includes(h))) differences.push(`rule ${x}: not in the artefacts`);
-    if (differences.length === 0 && have.join(',') !== want.join(',')) differences.push(`rules run in another order: ${have.join(', ')}`);
-    return { differences, entries: status.rules.length };
-  });
-}
+const readBack = (ctx: DriverContext, art: DeviceArtefacts): Promise<ReadBack> => withSession(ctx, (session) => compareStatus(session, ctx, art));
 
 async function remove(ctx: DriverContext): Promise<string> {
   return withSession(ctx, async (session) => {

@@ -96,18 +96,23 @@ export class Fleet {
         { name: `web-${s.name}`, attach: `${s.name}:eth1`, addresses: [`10.${1 + (i >> 8)}.${i & 255}.11`], labels: { app: 'web' } },
         { name: `db-${s.name}`, attach: `${s.name}:eth2`, addresses: [`10.${101 + (i >> 8)}.${i & 255}.21`], labels: { app: 'db' } },
       ]),
-      ...this.hosts.map((h, i) => ({ name: `app-${h.name}`, host: h.name, addresses: [`10.${201 + (i >> 8)}.${i & 255}.31`], labels: { app: i % 2 ? 'web' : 'db' } })),
+      ...this.hosts.map((h, i) => ({ name: `app-${h.name}`, host: h.name, addresses: [`10.${i % 2 ? 5 : 65}.${i & 255}.${31 + (i >> 8)}`], labels: { app: i % 2 ? 'web' : 'db' } })),
     ];
     writeFileSync(this.inventoryPath, stringify({ apiVersion: 'weft.dev/v1', kind: 'Fabric', metadata: { name: 'sim' }, spec: { devices, endpoints } }));
   }
 
-  /** Writes policy variant `n` (web reaches db on tcp port 5000+n and n udp ports; n denied ports) and returns its path. */
+  /**
+   * Writes policy variant `n` (web reaches db on tcp port 5000+n and n udp
+   * ports; n denied ports) and returns its path. The groups are the address
+   * blocks the endpoints are numbered from, so a switch's ACL stays a few
+   * entries however large the fleet.
+   */
   policy(n: number): string {
     const ports = [{ protocol: 'tcp', port: 5000 + n }, ...Array.from({ length: n }, (_, k) => ({ protocol: 'udp', port: 7000 + k }))];
     const rules: unknown[] = [{ name: 'web-to-db', from: ['web'], to: ['db'], ports, action: 'allow' }];
     for (let k = 0; k < n; k++) rules.push({ name: `deny-${k}`, from: ['any'], to: ['db'], ports: [{ protocol: 'tcp', port: 6000 + k }], action: 'deny' });
     const path = join(this.dir, `policy-${n}.yaml`);
-    writeFileSync(path, stringify({ apiVersion: 'weft.dev/v1', kind: 'Policy', metadata: { name: `sim-${n}` }, spec: { defaultAction: 'deny', groups: { web: { selector: { app: 'web' } }, db: { selector: { app: 'db' } } }, rules } }));
+    writeFileSync(path, stringify({ apiVersion: 'weft.dev/v1', kind: 'Policy', metadata: { name: `sim-${n}` }, spec: { defaultAction: 'deny', groups: { web: { cidrs: ['10.0.0.0/10'] }, db: { cidrs: ['10.64.0.0/10'] } }, rules } }));
     return path;
   }
 

@@ -229,7 +229,8 @@ describe('rollout to simulated switches', { timeout: 300_000 }, () => {
     fleet.onSet('sw0005', undefined);
     expect(r.code).toBe(1);
     expect(results(r).find((x) => x.device === 'sw0005')?.detail).toMatch(/DEADLINE_EXCEEDED/);
-    expect(byStatus(r).filter((x) => !x.startsWith('sw0005'))).toEqual(['sw0000 rolled-back', 'sw0001 rolled-back', 'sw0002 rolled-back', 'sw0003 rolled-back', 'sw0004 rolled-back']);
+    // On a loaded machine another switch may miss the one-second deadline too: it fails the same way and keeps v1.
+    for (const x of results(r).filter((y) => y.device !== 'sw0005')) expect(x.status === 'rolled-back' || /DEADLINE_EXCEEDED/.test(x.detail), `${x.device} ${x.status}: ${x.detail}`).toBe(true);
     await expectAllRun(v1);
   });
 

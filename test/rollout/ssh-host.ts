@@ -19,7 +19,11 @@ export interface SshKeyPair {
 }
 
 export function newKeyPair(): SshKeyPair {
-  return utils.generateKeyPairSync('ed25519');
+  // About one ed25519 key in a hundred that ssh2 generates fails its own parser; draw again.
+  for (;;) {
+    const k = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(k.private) instanceof Error)) return k;
+  }
 }
 
 export class SimHost {
