@@ -46,7 +46,8 @@ async function compareStatus(session: SshSession, ctx: DriverContext, art: Devic
   const wanted = readHostRules(art.deviceDir);
   const differences: string[] = [];
   const dir = remoteBundleDir(ctx, art.generation);
-  if (posix.normalize(status.bundle) !== dir) differences.push(`agent runs bundle ${status.bundle}, not ${dir}`);
+  // The agent may report the directory resolved (symlinks, a trailing slash): its generation-named last part is what counts.
+  if (posix.basename(posix.normalize(status.bundle)) !== posix.basename(dir)) differences.push(`agent runs bundle ${status.bundle}, not ${dir}`);
   const show = (rs: { name: string; action: string }[]): string[] => rs.map((x) => `${x.name}:${x.action}`);
   const [have, want] = [show(status.rules), show(wanted)];
   for (const x of want.filter((w) => !have.includes(w))) differences.push(`rule ${x}: missing`);
