@@ -55,6 +55,8 @@ export interface VerifyReport {
   mismatches: number;
   /** Up to a few mismatching flows, described for humans. */
   examples: string[];
+  /** Figures of the target's own for the summary line (a NIC: how much denied traffic it dropped). */
+  detail?: string;
 }
 
 /** How the orchestrator reaches a device of a target. */

@@ -110,14 +110,20 @@ async function verifyBluefield(deviceDir: string, d: DpuDeviceJson, input: Codeg
   return report;
 }
 
+/** The summary line's share of denied traffic the NIC (prefilter or flower rules) dropped. */
+function withDetail(r: DpuVerifyReport): DpuVerifyReport {
+  const share = r.denied === 0 ? '' : ` (${((100 * r.nicDropped) / r.denied).toFixed(1)}%)`;
+  return { ...r, detail: `${r.profile}: the NIC dropped ${r.nicDropped} of ${r.denied} denied packets${share}` };
+}
+
 export async function verifyDpu(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<DpuVerifyReport> {
   const d = readDeviceJson(deviceDir);
   switch (d.attach) {
     case 'xdp-offload':
     case 'xdp-native':
-      return verifyPrefilter(deviceDir, d, input, opts);
+      return withDetail(await verifyPrefilter(deviceDir, d, input, opts));
     case 'dpu-linux':
-      return verifyBluefield(deviceDir, d, input, opts);
+      return withDetail(await verifyBluefield(deviceDir, d, input, opts));
     default: {
       const never: never = d.attach;
       return never;
