@@ -1,5 +1,5 @@
 // Rendering of a SwitchAclTable into nftables: priorities, prefixes, masks,
-// ranges, entries that can match nothing.
+// ranges, entries that can match nothing, shared counters.
 
 import { describe, expect, it } from 'vitest';
 import { renderNftTable } from './nft-datapath.ts';
@@ -65,6 +65,22 @@ describe('renderNftTable', () => {
     });
     expect(r2.text.split('\n').filter((l) => l.includes('counter name'))).toEqual([]);
     expect([...r2.counters.keys()]).toEqual(['icmp-port', 'bad-ternary']);
+  });
+
+  it('gives entries sharing an id (one table entry split over ports or set members) one declared counter', () => {
+    const r3 = renderNftTable('t', {
+      defaultIp: 'permit',
+      defaultNonIp: 'permit',
+      entries: [
+        { id: 'a', priority: 3, action: 'deny', inPort: 'eth1', match: { ipProto: { kind: 'ternary', value: 6n, mask: 0xffn } } },
+        { id: 'a', priority: 3, action: 'deny', inPort: 'eth2', match: { ipProto: { kind: 'ternary', value: 17n, mask: 0xffn } } },
+        { id: 'b', priority: 1, action: 'deny', match: {} },
+      ],
+    });
+    const rules = r3.text.split('\n').filter((l) => l.includes('counter name')).map((l) => l.trim());
+    expect(rules).toEqual(['iifname "eth1" meta l4proto 6 counter name "e0" drop', 'iifname "eth2" meta l4proto 17 counter name "e0" drop', 'counter name "e1" drop']);
+    expect(Object.fromEntries(r3.counters)).toEqual({ a: 'e0', b: 'e1' });
+    for (const n of ['e0', 'e1']) expect(r3.text).toContain(`counter ${n} { }`);
   });
 
   it('ends with the non-IP and the IP defaults', () => {
