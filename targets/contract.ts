@@ -100,6 +100,34 @@ export interface ArtefactChange {
 }
 
 /**
+ * Hits a device counted for one policy rule (or the default action, or one
+ * of Weft's own entries), summed over the entries the rule became on it.
+ */
+export interface RuleHits {
+  /**
+   * rule: a policy rule by name; reply: the reply entries of that rule (stateless targets);
+   * default: the default action; other: entries of Weft's own (`label` says which).
+   */
+  kind: 'rule' | 'reply' | 'default' | 'other';
+  /** The rule's name (rule, reply), the default's action (default), or what the entries are (other). */
+  label: string;
+  packets: bigint;
+  /** Absent where the target counts packets only. */
+  bytes?: bigint;
+}
+
+/**
+ * One change the device reported, as a fresh read-back; or the end of its
+ * stream (`unsupported`: the device refused to stream at all).
+ */
+export type DriftReport = { readBack: ReadBack } | { error: Error; unsupported: boolean };
+
+/** A live subscription to a device's configuration, open until closed. */
+export interface DriftWatch {
+  close(): void;
+}
+
+/**
  * Talks to the devices of one target. Every push is all or nothing on the
  * device (it runs the old or the new artefacts, never a mix), so restoring a
  * device is pushing its earlier artefacts again.
@@ -116,6 +144,19 @@ export interface TargetDriver {
   remove(ctx: DriverContext): Promise<string>;
   /** What going from the artefacts in beforeDir to those in afterDir changes (no device involved). */
   diff(beforeDir: string, afterDir: string): Promise<ArtefactChange>;
+  /**
+   * Per-rule hit counters the device reports, attributed to rules through
+   * what it runs (`art` says what to read alongside, e.g. defined-sets);
+   * throws when it cannot be reached.
+   */
+  counters(ctx: DriverContext, art: DeviceArtefacts): Promise<RuleHits[]>;
+  /**
+   * Where the transport pushes changes (gNMI Subscribe STREAM): reports a
+   * read-back against `art` once the subscription is in sync and again after
+   * every change the device sends; an error ends the subscription (the caller
+   * opens a new one). Absent: the caller re-reads the device on a timer.
+   */
+  watch?(ctx: DriverContext, art: DeviceArtefacts, report: (r: DriftReport) => void): DriftWatch;
 }
 
 export interface Target {

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { SshSession, type SshTarget } from '../../orchestrator/rollout/ssh.ts';
-import type { ArtefactChange, DeviceArtefacts, DriverContext, ReadBack, TargetDriver } from '../contract.ts';
+import type { ArtefactChange, DeviceArtefacts, DriverContext, ReadBack, RuleHits, TargetDriver } from '../contract.ts';
+import { hitsOfAgentStatus } from './counters.ts';
 import { agentCommandLine, remoteAgentDir, shipAgent } from './agent-ship.ts';
 import { readHostEntries, readHostRules } from './share.ts';
 
@@ -116,4 +117,12 @@ async function diff(beforeDir: string, afterDir: string): Promise<ArtefactChange
   return { added, removed, modified, summary: `maps.json: ${parts.join(', ')}` };
 }
 
-export const hostDriver: TargetDriver = { transport: 'ssh', wave: 2, push, readBack, remove, diff };
+/** Per-rule counters from the agent's status (targets/host/counters.ts). */
+const counters = (ctx: DriverContext): Promise<RuleHits[]> =>
+  withSession(ctx, async (session) => {
+    const r = await session.exec(remoteAgentCommand(ctx, ['status', '--device', ctx.device.name, '--json']));
+    if (r.code !== 0) throw new Error(`${ctx.device.name}: weft agent status exited ${r.code}: ${lastLines(r)}`);
+    return hitsOfAgentStatus(JSON.parse(r.stdout));
+  });
+
+export const hostDriver: TargetDriver = { transport: 'ssh', wave: 2, push, readBack, remove, diff, counters };

@@ -14,7 +14,9 @@ import { aclContentJson, DEFINED_SETS_MODULE, definedSetsContentJson, expandedEn
 import { readAclConfig } from './verify.ts';
 import { buildSetRequest } from './set-request.ts';
 import type { Device } from '../../inventory/model.ts';
-import type { DriverContext, TargetDriver } from '../contract.ts';
+import type { DriftReport, DriftWatch, DriverContext, ReadBack, TargetDriver } from '../contract.ts';
+import { openconfigCounterHits } from './counters.ts';
+import { StreamEnded, streamRoots, type RootStream } from './watch.ts';
 
 export interface DeviceArtefacts {
   acl: AclConfig;
@@ -70,6 +72,15 @@ export function diffAcl(running: AclConfig, wanted: AclConfig): string[] {
   for (const id of rb.keys()) if (!wb.has(id)) out.push(`interface ${id}: bound, but not in the artefact`);
   out.push(...diffDefinedSets(running.definedSets, wanted.definedSets));
   return out;
+}
+
+/** The subtrees an artefact's configuration lives in. */
+const rootsOf = (acl: AclConfig): string[] => (acl.definedSets ? ['/acl', '/defined-sets'] : ['/acl']);
+
+/** The configuration from the roots' JSON_IETF values. */
+function aclOfRoots(values: Map<string, unknown>): AclConfig {
+  const ds = values.get('/defined-sets');
+  return parseAclConfig(values.get('/acl'), undefined, ds === undefined ? undefined : parseDefinedSets(ds));
 }
 
 export class OpenconfigDriver {
@@ -133,14 +144,49 @@ export class OpenconfigDriver {
   /** Drift check: Subscribe ONCE to /acl (and /defined-sets when the artefact names sets) and compare with the artefact. */
   async drift(deviceDir: string): Promise<string[]> {
     const art = await readDeviceDir(deviceDir);
-    const roots = art.acl.definedSets ? ['/acl', '/defined-sets'] : ['/acl'];
+    const roots = rootsOf(art.acl);
     const notes = await this.client.once(roots);
     const ups = notes.flatMap((n) => n.update ?? []).filter((x) => x.val?.jsonIetfVal !== undefined);
     const at = (root: string) => ups.find((x) => x.path?.elem?.[0]?.name === root.slice(1));
     const missing = roots.filter((r) => !at(r));
     if (missing.length > 0) return missing.map((r) => `the switch sent no ${r} configuration`);
-    const sets = art.acl.definedSets ? parseDefinedSets(jsonIetfValue(at('/defined-sets')!.val)) : undefined;
-    return diffAcl(parseAclConfig(jsonIetfValue(at('/acl')!.val), undefined, sets), art.acl);
+    return diffAcl(aclOfRoots(new Map(roots.map((r) => [r, jsonIetfValue(at(r)!.val)]))), art.acl);
+  }
+
+  /**
+   * Streams drift: Subscribe STREAM (ON_CHANGE) to the roots the artefact
+   * uses, and a read-back against it at the sync and after each change;
+   * closes itself (and the client) when the stream ends.
+   */
+  watch(deviceDir: string, timeoutMs: number, report: (r: DriftReport) => void): DriftWatch {
+    let closed = false;
+    let stream: RootStream | undefined;
+    const stop = (): void => {
+      closed = true;
+      stream?.close();
+      this.close();
+    };
+    const fail = (e: unknown): void => {
+      if (closed) return;
+      report({ error: e instanceof Error ? e : new Error(String(e)), unsupported: e instanceof StreamEnded && e.unsupported });
+      stop();
+    };
+    void readDeviceDir(deviceDir).then((art) => {
+      if (closed) return;
+      const sets = art.acl.definedSets !== undefined;
+      const readBack = (running: AclConfig): ReadBack => ({ differences: diffAcl(running, art.acl), entries: running.sets.reduce((n, s) => n + s.entries.length, 0) });
+      stream = streamRoots(
+        this.client,
+        rootsOf(art.acl),
+        timeoutMs,
+        async (values) => {
+          const running = values ? aclOfRoots(values) : await this.running(sets);
+          if (!closed) report({ readBack: readBack(running) });
+        },
+        fail,
+      );
+    }, fail);
+    return { close: stop };
   }
 
   /** Per-entry matched-packets counters, keyed "interface/set/type/seq". */
@@ -201,6 +247,12 @@ export const openconfigDriver: TargetDriver = {
       client.close();
     }
   },
+  counters: (ctx, art) =>
+    withDriver(ctx, async (d) => {
+      const sets = (await readDeviceDir(art.deviceDir)).acl.definedSets !== undefined;
+      return openconfigCounterHits(await d.running(sets), await d.counters());
+    }),
+  watch: (ctx, art, report) => new OpenconfigDriver(gnmiAddress(ctx.device), { timeoutMs: ctx.timeoutMs }).watch(art.deviceDir, ctx.timeoutMs, report),
   async diff(beforeDir, afterDir) {
     const [b, a] = [(await readDeviceDir(beforeDir)).acl, (await readDeviceDir(afterDir)).acl];
     const [kb, ka] = [new Set(entryKeys(b)), new Set(entryKeys(a))];

@@ -19,6 +19,7 @@ import { bmv2ConfigProblems, entryProblems, firstProblems, p4InfoDifferences, p4
 import { P4RuntimeClient } from './client.ts';
 import { entryString, wireEntry, type WireEntry } from './table-entry.ts';
 import { driftOf, planTransition, runTransition } from './transition.ts';
+import { p4CounterHits } from './counters.ts';
 import { ENTRIES_FILE, P4INFO_FILE } from './verify.ts';
 
 const log = logger('p4-driver');
@@ -277,5 +278,13 @@ export const p4Driver: TargetDriver = {
     const n = (t: UpdateJson['type']): number => updates.filter((u) => u.type === t).length;
     const [added, modified, removed] = [n('INSERT'), n('MODIFY'), n('DELETE')];
     return { added, removed, modified, summary: `table entries: ${added} inserted, ${modified} modified, ${removed} deleted` };
+  },
+  async counters(ctx) {
+    const client = await connectFor(ctx);
+    try {
+      return p4CounterHits(await client.readCounters());
+    } finally {
+      client.close();
+    }
   },
 };

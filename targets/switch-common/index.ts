@@ -54,3 +54,4 @@ export {
   type SwitchPacket,
   type SwitchVerdict,
 } from './flows.ts';
+export { entryOrigin, sumByOrigin } from './counters.ts';
