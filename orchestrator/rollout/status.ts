@@ -4,9 +4,9 @@
 // the kept bundle the state names for that device. Per device: in sync,
 // drifted (with the entry-level differences) or unreachable.
 
-import type { TargetName, Transport } from '../../targets/contract.ts';
+import type { DeviceArtefacts, DriverContext, ReadBack, TargetName, Transport } from '../../targets/contract.ts';
 import type { Bundle } from '../compile/bundle.ts';
-import { artefactsOf, contextMaker, deviceHandles, inPool, message, DEFAULT_PARALLEL, type RolloutState } from './rollout.ts';
+import { artefactsOf, contextMaker, deviceHandles, inPool, message, DEFAULT_PARALLEL, type DeviceHandle, type RolloutState } from './rollout.ts';
 
 export interface DeviceStatus {
   device: string;
@@ -35,7 +35,18 @@ export interface StatusOptions {
   selected?: Set<string>;
 }
 
-export async function readStatus(opts: StatusOptions): Promise<DeviceStatus[]> {
+/** One device as status reads it: its handle and context, and the artefacts it should run (or why they are unknown). */
+export interface StatusTarget {
+  handle: DeviceHandle;
+  ctx: DriverContext;
+  /** What the device should run, from `bundle`. */
+  wanted?: { art: DeviceArtefacts; bundle: Bundle };
+  /** Why nothing is known to compare the device with. */
+  unknown?: string;
+}
+
+/** Every selected device with what it should run: the given bundle, or the kept bundle of its recorded generation. */
+export async function statusTargets(opts: StatusOptions): Promise<StatusTarget[]> {
   const handles = (await deviceHandles(opts.fabric)).filter((h) => !opts.selected || opts.selected.has(h.device.name));
   const ctxOf = contextMaker(opts);
   const kept = new Map<string, Promise<Bundle | undefined>>();
@@ -43,22 +54,40 @@ export async function readStatus(opts: StatusOptions): Promise<DeviceStatus[]> {
     if (!kept.has(digest)) kept.set(digest, opts.keptBundle(digest));
     return kept.get(digest) as Promise<Bundle | undefined>;
   };
-  return inPool(handles, opts.parallel ?? DEFAULT_PARALLEL, async (h): Promise<DeviceStatus> => {
-    const name = h.device.name;
-    const base = { device: name, target: h.target, transport: h.driver.transport, differences: [] as string[] };
-    const recorded = opts.state.devices[name];
-    const source = opts.wanted ?? (recorded?.bundle ? await keptOnce(recorded.bundle) : undefined);
-    if (!source || !source.manifest.devices.some((d) => d.name === name)) {
-      return { ...base, state: 'unknown', detail: recorded ? `the bundle of its recorded generation ${recorded.generation.slice(0, 12)} is no longer kept` : 'nothing applied yet (give --policy or --bundle to compare)' };
-    }
-    const art = artefactsOf(source, name);
-    try {
-      const rb = await h.driver.readBack(ctxOf(h.device), art);
-      return { ...base, state: rb.differences.length ? 'drifted' : 'in-sync', wanted: art.generation, entries: rb.entries, differences: rb.differences };
-    } catch (e) {
-      return { ...base, state: 'unreachable', wanted: art.generation, detail: message(e) };
-    }
-  });
+  return Promise.all(
+    handles.map(async (handle): Promise<StatusTarget> => {
+      const name = handle.device.name;
+      const ctx = ctxOf(handle.device);
+      const recorded = opts.state.devices[name];
+      const source = opts.wanted ?? (recorded?.bundle ? await keptOnce(recorded.bundle) : undefined);
+      if (!source || !source.manifest.devices.some((d) => d.name === name)) {
+        return { handle, ctx, unknown: recorded ? `the bundle of its recorded generation ${recorded.generation.slice(0, 12)} is no longer kept` : 'nothing applied yet (give --policy or --bundle to compare)' };
+      }
+      return { handle, ctx, wanted: { art: artefactsOf(source, name), bundle: source } };
+    }),
+  );
+}
+
+/** The status a read-back (or its failure) gives one device. */
+export function statusOf(t: StatusTarget, rb: ReadBack | { error: unknown }): DeviceStatus {
+  const base = { device: t.handle.device.name, target: t.handle.target, transport: t.handle.driver.transport, differences: [] as string[], wanted: t.wanted?.art.generation };
+  if (!t.wanted) return { ...base, state: 'unknown', detail: t.unknown };
+  if ('error' in rb) return { ...base, state: 'unreachable', detail: message(rb.error) };
+  return { ...base, state: rb.differences.length ? 'drifted' : 'in-sync', entries: rb.entries, differences: rb.differences };
+}
+
+/** Reads one device back (its driver's deadline bounds it). */
+export async function readDevice(t: StatusTarget): Promise<DeviceStatus> {
+  if (!t.wanted) return statusOf(t, { error: undefined });
+  try {
+    return statusOf(t, await t.handle.driver.readBack(t.ctx, t.wanted.art));
+  } catch (e) {
+    return statusOf(t, { error: e });
+  }
+}
+
+export async function readStatus(opts: StatusOptions): Promise<DeviceStatus[]> {
+  return inPool(await statusTargets(opts), opts.parallel ?? DEFAULT_PARALLEL, readDevice);
 }
 
 export function formatStatus(rows: DeviceStatus[]): string {

@@ -15,7 +15,23 @@ export function originWithoutBand(origin: string): string {
   return m ? m[1] : origin;
 }
 
+/**
+ * An exact port's block closes with one deny of all IP entering the port:
+ * "default deny", or "other sources" when the endpoints' sources are known.
+ * Under a default-allow policy the block also holds a "default permit" for
+ * those sources, and the closing deny drops only spoofed sources; otherwise
+ * it is where the port's default deny counts, and is reported as the default.
+ */
+function closingAsDefault(origins: string[]): (origin: string) => string {
+  const permitting = new Set(origins.flatMap((o) => /^(\S+) exact: default permit$/.exec(o)?.slice(1) ?? []));
+  return (origin) => {
+    const port = /^(\S+) exact: other sources$/.exec(origin)?.[1];
+    return port !== undefined && !permitting.has(port) ? 'default deny' : originWithoutBand(origin);
+  };
+}
+
 /** Counted entries, summed per rule. */
 export function p4CounterHits(counted: { entry: Pick<AclEntry, 'origin'>; packets: bigint; bytes: bigint }[]): RuleHits[] {
-  return sumByOrigin(counted.map((c) => ({ origin: originWithoutBand(c.entry.origin), packets: c.packets, bytes: c.bytes })));
+  const originOf = closingAsDefault(counted.map((c) => c.entry.origin));
+  return sumByOrigin(counted.map((c) => ({ origin: originOf(c.entry.origin), packets: c.packets, bytes: c.bytes })));
 }

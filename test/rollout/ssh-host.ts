@@ -1,8 +1,9 @@
 // A simulated host for rollout benches: an SSH server (ssh2) on loopback
 // that checks the client's public key, takes SFTP uploads into memory and
 // answers the agent's commands (apply records the bundle, status reports it
-// with the rules its rules.json lists, remove forgets it), as `weft agent`
-// would on a real host, without touching this machine's datapath.
+// with the rules its rules.json lists and their counters, remove forgets it),
+// as `weft agent` would on a real host, without touching this machine's
+// datapath: the counters move only when a test counts packets with hit().
 
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +30,8 @@ export function newKeyPair(): SshKeyPair {
 export class SimHost {
   private readonly files = new Map<string, Buffer>();
   private applied: string | undefined;
+  /** Packets and bytes per rule index ("default" for the default action), as the agent's stats map holds them. */
+  private readonly counts = new Map<string, { packets: bigint; bytes: bigint }>();
   readonly port: number;
 
   private constructor(
@@ -117,13 +120,30 @@ export class SimHost {
       }
       case 'status': {
         if (!this.applied) return { code: 1, out: 'nothing applied\n' };
-        const rules = this.files.get(`${this.applied}/devices/${this.name}/rules.json`);
-        return { code: 0, out: `${JSON.stringify({ bundle: this.applied, rules: rules ? JSON.parse(rules.toString()) : [] })}\n` };
+        const file = this.files.get(`${this.applied}/devices/${this.name}/rules.json`);
+        const rules = (file ? JSON.parse(file.toString()) : []) as { index: number }[];
+        const count = (id: string): { packets: string; bytes: string } => {
+          const c = this.counts.get(id) ?? { packets: 0n, bytes: 0n };
+          return { packets: c.packets.toString(), bytes: c.bytes.toString() };
+        };
+        const status = {
+          bundle: this.applied,
+          rules: rules.map((r) => ({ ...r, ...count(String(r.index)), hits: count(String(r.index)).packets })),
+          defaultHits: count('default').packets,
+          ruleCounters: Object.fromEntries([['default', count('default')], ...rules.map((r) => [String(r.index), count(String(r.index))])]),
+        };
+        return { code: 0, out: `${JSON.stringify(status)}\n` };
       }
       default:
         this.applied = undefined;
         return { code: 0, out: '{}\n' };
     }
+  }
+
+  /** Counts `packets` packets of `bytes` bytes in all against a rule index (or "default"), as the datapath's stats map would. */
+  hit(rule: number | 'default', packets: number, bytes: number): void {
+    const c = this.counts.get(String(rule)) ?? { packets: 0n, bytes: 0n };
+    this.counts.set(String(rule), { packets: c.packets + BigInt(packets), bytes: c.bytes + BigInt(bytes) });
   }
 
   close(): Promise<void> {
