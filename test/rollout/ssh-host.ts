@@ -110,7 +110,19 @@ export class SimHost {
 
   /** The agent's side of the commands the host driver sends. */
   private exec(command: string): { code: number; out: string } {
-    const m = /\bagent (apply|status|remove)\b(?: (\S+))?/.exec(command);
+    // The agent's installer (agent-ship.ts): its probe finds this Node and no agent files, and its moves land in memory.
+    if (command.startsWith('node -p process.versions.node')) return { code: 0, out: `${process.versions.node}\n` };
+    const moves = [...command.matchAll(/mv -f '([^']+)' '([^']+)'/g)];
+    if (command.startsWith('set -e;') && moves.length > 0) {
+      for (const [, from, to] of moves) {
+        const data = this.files.get(from);
+        if (!data) return { code: 1, out: `mv: cannot stat '${from}'\n` };
+        this.files.set(to, data);
+        this.files.delete(from);
+      }
+      return { code: 0, out: '' };
+    }
+    const m = /\bagent(?:\.mjs)? (apply|status|remove)\b(?: (\S+))?/.exec(command.replace(/'/g, ''));
     if (!m) return { code: 127, out: `not an agent command: ${command}\n` };
     switch (m[1]) {
       case 'apply': {
