@@ -4,7 +4,8 @@
 // on drift, 1 when a device cannot be reached (or its generation is unknown).
 // --watch keeps reading (orchestrator/rollout/watch.ts) until SIGINT, SIGTERM
 // or --for runs out, and exits 2 if any device drifted meanwhile; --counters
-// reports per-rule hit counters instead (orchestrator/rollout/counters.ts).
+// reports per-rule hit counters instead (orchestrator/rollout/counters.ts),
+// or beside the watch's lines whenever they move.
 
 import type { Bundle } from '../compile/bundle.ts';
 import { parseDuration } from '../duration.ts';
@@ -49,7 +50,7 @@ async function watch(args: ParsedArgs, io: CliIo, opts: StatusOptions, intervalM
   const timer = forMs === undefined ? undefined : setTimeout(onSignal, forMs);
   try {
     const report = watchReporter({ write: (t) => io.out(t.replace(/\n$/, '')), isTTY: !args.options.json && process.stdout.isTTY === true });
-    const summary = await watchStatus({ ...opts, intervalMs, signal: stop.signal, onEvent: report });
+    const summary = await watchStatus({ ...opts, intervalMs, signal: stop.signal, onEvent: report, counters: flag(args, 'counters') });
     if (summary.drifted.length) return 2;
     return summary.unreachable.length ? 1 : 0;
   } finally {
@@ -62,17 +63,16 @@ async function watch(args: ParsedArgs, io: CliIo, opts: StatusOptions, intervalM
 export const statusCommand: CliCommand = {
   name: 'status',
   summary: 'read back what every device runs: in sync, drifted (entry by entry) or unreachable; --watch follows it, --counters reports per-rule hits',
-  usage: 'weft status --inventory I [--policy P | --bundle DIR] [--state FILE] [--limit SEL] [--watch [--interval 10s] [--for DURATION] | --counters]',
+  usage: 'weft status --inventory I [--policy P | --bundle DIR] [--state FILE] [--limit SEL] [--watch [--interval 10s] [--for DURATION]] [--counters]',
   options: [
     ...OPTIONS.filter((o) => o.name !== 'force'),
     ...DEVICE_OPTIONS,
     { name: 'watch', type: 'boolean', help: 'keep watching until SIGINT/SIGTERM (or --for): one line per change of a device (JSON lines unless stdout is a terminal); gNMI switches stream, the others are re-read' },
     { name: 'interval', type: 'string', help: 'with --watch: how often devices that cannot stream are read back (e.g. 10s, 500ms)', default: '10s' },
     { name: 'for', type: 'string', help: 'with --watch: stop after this long (e.g. 15s); exit 2 if a device drifted meanwhile, 1 if one could not be read' },
-    { name: 'counters', type: 'boolean', help: 'per device and rule, the packets (and bytes where counted) each rule matched' },
+    { name: 'counters', type: 'boolean', help: 'per device and rule, the packets (and bytes where counted) each rule matched; with --watch, re-read every interval and reported when they move' },
   ],
   async run(args, io) {
-    if (flag(args, 'watch') && flag(args, 'counters')) throw new UsageError('--counters reports once; give it without --watch');
     if (!flag(args, 'watch') && str(args, 'for') !== undefined) throw new UsageError('--for needs --watch');
     const intervalMs = durationOf(args, 'interval') as number;
     const forMs = durationOf(args, 'for');

@@ -54,7 +54,8 @@ export function nameHits(hits: RuleHits[], bundle: Bundle): RuleCounters[] {
   return rows.map((x) => x.row);
 }
 
-async function readOne(t: StatusTarget): Promise<DeviceCounters> {
+/** One device's counters (its driver's deadline bounds the read). */
+export async function readDeviceCounters(t: StatusTarget): Promise<DeviceCounters> {
   const base = { device: t.handle.device.name, target: t.handle.target };
   if (!t.wanted) return { ...base, state: 'unknown', rules: [], detail: t.unknown };
   try {
@@ -65,17 +66,20 @@ async function readOne(t: StatusTarget): Promise<DeviceCounters> {
 }
 
 export async function readCounters(opts: StatusOptions): Promise<DeviceCounters[]> {
-  return inPool(await statusTargets(opts), opts.parallel ?? DEFAULT_PARALLEL, readOne);
+  return inPool(await statusTargets(opts), opts.parallel ?? DEFAULT_PARALLEL, readDeviceCounters);
+}
+
+/** One counted row for humans: what it counts, the rule's action and source, packets and bytes. */
+export function formatCounterRow(r: RuleCounters): string {
+  const what = r.kind === 'reply' ? `${r.rule} (replies)` : r.kind === 'default' ? `default ${r.action ?? ''}`.trim() : r.kind === 'other' ? `[weft] ${r.rule}` : r.rule;
+  return `${what.padEnd(40)} ${(r.action && r.kind === 'rule' ? r.action : '').padEnd(5)} ${(r.source ?? '').padEnd(28)} ${r.packets.padStart(12)} pkts${r.bytes !== undefined ? ` ${r.bytes.padStart(14)} bytes` : ''}`;
 }
 
 export function formatCounters(devices: DeviceCounters[]): string {
   const lines: string[] = [];
   for (const d of devices) {
     lines.push(`${d.device} (${d.target})${d.state === 'read' ? '' : `  ${d.state}${d.detail ? `: ${d.detail}` : ''}`}`);
-    for (const r of d.rules) {
-      const what = r.kind === 'reply' ? `${r.rule} (replies)` : r.kind === 'default' ? `default ${r.action ?? ''}`.trim() : r.kind === 'other' ? `[weft] ${r.rule}` : r.rule;
-      lines.push(`  ${what.padEnd(40)} ${(r.action && r.kind === 'rule' ? r.action : '').padEnd(5)} ${(r.source ?? '').padEnd(28)} ${r.packets.padStart(12)} pkts${r.bytes !== undefined ? ` ${r.bytes.padStart(14)} bytes` : ''}`);
-    }
+    for (const r of d.rules) lines.push(`  ${formatCounterRow(r)}`);
   }
   const n = (s: DeviceCounters['state']): number => devices.filter((d) => d.state === s).length;
   lines.push(`${n('read')} devices read, ${n('unreachable')} unreachable${n('unknown') ? `, ${n('unknown')} unknown` : ''}`);

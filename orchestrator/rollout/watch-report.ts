@@ -3,6 +3,7 @@
 // otherwise (CI logs, pipes, --json) one JSON object per event, so a
 // pipeline can follow it.
 
+import { formatCounterRow } from './counters.ts';
 import type { ProgressSink } from './progress.ts';
 import type { WatchEvent } from './watch.ts';
 
@@ -30,6 +31,14 @@ export function watchReporter(sink: ProgressSink): (e: WatchEvent) => void {
               ? `gNMI subscription dropped (${e.detail ?? 'no reason given'}); subscribing again in ${((e.retryInMs ?? 0) / 1000).toFixed(1)}s`
               : `cannot stream (${e.detail ?? ''})`;
         sink.write(`${time(e.at)} ${e.device.padEnd(12)} ${what}\n`);
+        return;
+      }
+      case 'counters': {
+        const moved = new Map(e.moved.map((m) => [`${m.kind} ${m.rule}`, m.packets]));
+        const rows = e.rules.filter((r) => moved.has(`${r.kind} ${r.rule}`));
+        const lines = [`${time(e.at)} ${e.device.padEnd(12)} ${e.target.padEnd(10)} counters: ${rows.length} of ${e.rules.length} rows moved`];
+        for (const r of rows) lines.push(`           ${formatCounterRow(r)}  (+${moved.get(`${r.kind} ${r.rule}`)})`);
+        sink.write(`${lines.join('\n')}\n`);
         return;
       }
       case 'end':

@@ -5,8 +5,11 @@
 // again with backoff, and the device is read back meanwhile so an unreachable
 // switch shows as such. The others are re-read every interval, as many at a
 // time as `status` reads. Every read is bounded by the driver's deadline.
+// With counters, every device's per-rule counters are read every interval
+// too, and reported when they moved.
 
 import type { DriftReport, DriftWatch } from '../../targets/contract.ts';
+import { readDeviceCounters, type RuleCounters } from './counters.ts';
 import { inPool, message, DEFAULT_PARALLEL } from './rollout.ts';
 import { readDevice, statusOf, statusTargets, type DeviceStatus, type StatusOptions, type StatusTarget } from './status.ts';
 
@@ -26,6 +29,8 @@ export type WatchEvent =
       detail?: string;
     }
   | { event: 'stream'; at: string; device: string; status: 'open' | 'dropped' | 'unsupported'; detail?: string; retryInMs?: number }
+  /** A device's per-rule counters at the first reading, then whenever one moved (`moved`: the rows that did, by how many packets). */
+  | { event: 'counters'; at: string; device: string; target: DeviceStatus['target']; rules: RuleCounters[]; moved: { rule: string; kind: RuleCounters['kind']; packets: string }[] }
   | { event: 'end'; at: string; drifted: string[]; unreachable: string[] };
 
 export interface WatchOptions extends StatusOptions {
@@ -36,6 +41,8 @@ export interface WatchOptions extends StatusOptions {
   onEvent: (e: WatchEvent) => void;
   /** First wait before a dropped stream is opened again; doubles up to the interval. */
   retryMs?: number;
+  /** Also read every device's per-rule counters every interval. */
+  counters?: boolean;
 }
 
 export interface WatchSummary {
@@ -116,11 +123,25 @@ export async function watchStatus(opts: WatchOptions): Promise<WatchSummary> {
     streams.set(name, t.handle.driver.watch(t.ctx, t.wanted.art, report));
   };
 
+  const lastCounts = new Map<string, Map<string, bigint>>();
+  /** Reports a device's counters at the first reading and whenever a row moved; unreadable counters are left to the state lines. */
+  const countersOf = async (t: StatusTarget): Promise<void> => {
+    const c = await readDeviceCounters(t);
+    if (c.state !== 'read' || signal.aborted) return;
+    const key = (r: RuleCounters): string => `${r.kind} ${r.rule}`;
+    const before = lastCounts.get(c.device);
+    lastCounts.set(c.device, new Map(c.rules.map((r) => [key(r), BigInt(r.packets)])));
+    const moved = c.rules.filter((r) => before?.get(key(r)) !== BigInt(r.packets)).map((r) => ({ rule: r.rule, kind: r.kind, packets: (BigInt(r.packets) - (before?.get(key(r)) ?? 0n)).toString() }));
+    if (before && moved.length === 0) return;
+    onEvent({ event: 'counters', at: now(), device: c.device, target: c.target, rules: c.rules, moved });
+  };
+
   for (const t of targets) follow(t, 0);
   try {
     while (!signal.aborted) {
       const readings = await inPool([...polled], opts.parallel ?? DEFAULT_PARALLEL, readDevice);
       for (const s of readings) observe(s, 'read');
+      if (opts.counters) await inPool(targets.filter((t) => t.wanted), opts.parallel ?? DEFAULT_PARALLEL, countersOf);
       await pause(opts.intervalMs, signal);
     }
   } finally {

@@ -245,11 +245,30 @@ describe('weft status --counters and --watch on a simulated fleet', { timeout: 1
     }
   });
 
+  it('with --counters, reports the rows that moved as packets pass', async () => {
+    const w = new Watch(['--bundle', v1.dir, '--interval', '1s', '--timeout', '3', '--counters']);
+    try {
+      const first = await w.next((e) => e.event === 'counters' && e.device === 'sw0001', 30_000);
+      const total = (e: WatchEvent, rule: string): bigint => BigInt((e.event === 'counters' && e.rules.find((r) => r.kind === 'rule' && r.rule === rule)?.packets) || '0');
+      const sw = fleet.switches.find((s) => s.name === 'sw0001')!;
+      for (let k = 0; k < 4; k++) expect(sw.datapath.offer({ inPort: 'eth1', flow: tcp('10.1.1.11', '10.101.1.21', 5001) })).toBe('permit');
+      const moved = await w.next((e) => e.event === 'counters' && e.device === 'sw0001', 5000, first.index + 1);
+      expect(moved.e.event === 'counters' && moved.e.moved).toEqual([{ rule: 'web-to-db', kind: 'rule', packets: '4' }]);
+      expect(total(moved.e, 'web-to-db') - total(first.e, 'web-to-db')).toBe(4n);
+      // Nothing else moved: no more counter events for the other devices after their first.
+      expect(w.events.filter((x) => x.e.event === 'counters' && x.e.device === 'sw0000').length).toBe(1);
+    } finally {
+      w.kill();
+    }
+    expect(await w.code()).toBe(0);
+  });
+
   it('refuses a bad duration as bad input', async () => {
     const r = await weft(['status', '--watch', '--bundle', v1.dir, '--for', 'soon']);
     expect(r.code).toBe(2);
     expect(r.err).toContain('--for: "soon" is not a duration (valid: a number with ms, s, m or h, e.g. 30s; a bare number is seconds)');
-    const c = await weft(['status', '--counters', '--watch', '--bundle', v1.dir]);
+    const c = await weft(['status', '--watch', '--bundle', v1.dir, '--interval', '0s']);
     expect(c.code).toBe(2);
+    expect(c.err).toContain('--interval: "0s" is not a positive duration');
   });
 });
