@@ -30,6 +30,26 @@ describe('watch output', () => {
     ]);
   });
 
+  it('prints the counter rows that moved, with what they gained', () => {
+    let text = '';
+    const report = watchReporter({ write: (t) => (text += t), isTTY: true });
+    report({
+      event: 'counters',
+      at: '2026-12-01T05:40:00.000Z',
+      device: 'leaf1',
+      target: 'p4',
+      rules: [
+        { kind: 'rule', rule: 'web-to-db', source: 'policy.yaml:15:7', action: 'allow', packets: '12', bytes: '720' },
+        { kind: 'default', rule: 'default', action: 'deny', packets: '3', bytes: '180' },
+      ],
+      moved: [{ rule: 'web-to-db', kind: 'rule', packets: '4' }],
+    });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('05:40:00 leaf1        p4         counters: 1 of 2 rows moved');
+    expect(lines[1]).toMatch(/^ {11}web-to-db +allow policy\.yaml:15:7 +12 pkts +720 bytes {2}\(\+4\)$/);
+    expect(lines.length).toBe(3);
+  });
+
   it('prints one JSON object per event otherwise', () => {
     const lines: string[] = [];
     const report = watchReporter({ write: (t) => lines.push(t) });
