@@ -109,7 +109,7 @@ export interface RuleHits {
    * default: the default action; other: entries of Weft's own (`label` says which).
    */
   kind: 'rule' | 'reply' | 'default' | 'other';
-  /** The rule's name (rule, reply), the default's action (default), or what the entries are (other). */
+  /** The rule's name (rule, reply), "default" (default), or what the entries are (other). */
   label: string;
   packets: bigint;
   /** Absent where the target counts packets only. */

@@ -77,6 +77,9 @@ export function diffAcl(running: AclConfig, wanted: AclConfig): string[] {
 /** The subtrees an artefact's configuration lives in. */
 const rootsOf = (acl: AclConfig): string[] => (acl.definedSets ? ['/acl', '/defined-sets'] : ['/acl']);
 
+/** Entries the running configuration holds, as read-back reports them. */
+const entryCount = (running: AclConfig): number => running.sets.reduce((n, s) => n + s.entries.length, 0);
+
 /** The configuration from the roots' JSON_IETF values. */
 function aclOfRoots(values: Map<string, unknown>): AclConfig {
   const ds = values.get('/defined-sets');
@@ -174,7 +177,7 @@ export class OpenconfigDriver {
     void readDeviceDir(deviceDir).then((art) => {
       if (closed) return;
       const sets = art.acl.definedSets !== undefined;
-      const readBack = (running: AclConfig): ReadBack => ({ differences: diffAcl(running, art.acl), entries: running.sets.reduce((n, s) => n + s.entries.length, 0) });
+      const readBack = (running: AclConfig): ReadBack => ({ differences: diffAcl(running, art.acl), entries: entryCount(running) });
       stream = streamRoots(
         this.client,
         rootsOf(art.acl),
@@ -236,7 +239,7 @@ export const openconfigDriver: TargetDriver = {
       const wanted = (await readDeviceDir(art.deviceDir)).acl;
       // Set references resolve only against the switch's own defined-sets, read with the acl.
       const running = await d.running(wanted.definedSets !== undefined);
-      return { differences: diffAcl(running, wanted), entries: running.sets.reduce((n, s) => n + s.entries.length, 0) };
+      return { differences: diffAcl(running, wanted), entries: entryCount(running) };
     }),
   async remove(ctx) {
     const client = new GnmiClient(gnmiAddress(ctx.device), { timeoutMs: ctx.timeoutMs });
