@@ -12,6 +12,7 @@
 //                         built) against a fresh fleet first, so old and new
 //                         are measured side by side under the same load.
 //   ROLLOUT_PROFILE=DIR   writes a V8 CPU profile of each weft run into DIR.
+//   ROLLOUT_SWITCHES=N, ROLLOUT_HOSTS=N   another fleet size (default 900, 100).
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,9 +23,11 @@ import { ensureDistCurrent } from '../test/build-dist.ts';
 import { Fleet } from '../test/rollout/fleet.ts';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const SWITCHES = 900;
-const HOSTS = 100;
-const DEADLINE_MS = 180_000;
+/** The fleet's size; ROLLOUT_SWITCHES and ROLLOUT_HOSTS shrink it to profile one kind of device. */
+const SWITCHES = Number(process.env.ROLLOUT_SWITCHES ?? 900);
+const HOSTS = Number(process.env.ROLLOUT_HOSTS ?? 100);
+/** Per weft run: generous, since a machine shared with other work stretches wall times several-fold. */
+const DEADLINE_MS = 600_000;
 const GOAL_SECONDS = 15;
 
 /** Marks the line the weft process prints on exit with its own CPU time and peak memory. */
@@ -105,8 +108,21 @@ function weft(bin: string, args: string[], profileName?: string): Promise<Timed>
   });
 }
 
+/** What the first few devices that failed said, from weft's JSON results (when it got as far as printing them). */
+function failures(r: Timed): string {
+  try {
+    const failed = (JSON.parse(r.out) as { results: { device: string; status: string; detail: string }[] }).results.filter((x) => x.status === 'failed');
+    return `${failed.length} failed, e.g. ${failed
+      .slice(0, 3)
+      .map((x) => `${x.device}: ${x.detail.slice(0, 200)}`)
+      .join(' | ')}`;
+  } catch {
+    return r.err.trim().split('\n').slice(-3).join(' | ');
+  }
+}
+
 function counts(r: Timed): Record<string, number> {
-  if (r.code !== 0) throw new Error(`weft exited ${r.code} after ${r.seconds.toFixed(0)} s, ${r.applied} devices applied, waves done at ${JSON.stringify(r.waves)}: ${r.err.trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.code !== 0) throw new Error(`weft exited ${r.code} after ${r.seconds.toFixed(0)} s, ${r.applied} devices applied, waves done at ${JSON.stringify(r.waves)}: ${failures(r)}`);
   const out: Record<string, number> = {};
   for (const x of (JSON.parse(r.out) as { results: { status: string }[] }).results) out[x.status] = (out[x.status] ?? 0) + 1;
   return out;
