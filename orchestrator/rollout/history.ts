@@ -26,10 +26,23 @@ export function keptBundleDir(statePath: string, digest: string): string {
   return join(historyDir(statePath), digest);
 }
 
-/** A kept bundle, read and checked like any other; undefined when it is no longer kept. */
+/**
+ * Kept bundles this process has read, by directory. A kept bundle never
+ * changes (it is copied beside and renamed into place, under its manifest's
+ * digest), and `weft status` asks for one per device.
+ */
+const keptRead = new Map<string, Promise<Bundle>>();
+
+/** A kept bundle, read and checked like any other (once per process); undefined when it is no longer kept. */
 export async function readKept(statePath: string, digest: string): Promise<Bundle | undefined> {
   const dir = keptBundleDir(statePath, digest);
-  return existsSync(join(dir, MANIFEST_FILE)) ? readBundle(dir) : undefined;
+  if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
+  let bundle = keptRead.get(dir);
+  if (!bundle) {
+    bundle = readBundle(dir);
+    keptRead.set(dir, bundle);
+  }
+  return bundle;
 }
 
 /**

@@ -61,4 +61,22 @@ describe('rollout journal', () => {
     expect(by.get('d49')).toMatchObject({ runs: 'unknown', last: 'intent' });
     expect(lastRun(records.slice(0, 2))).toMatchObject({ run: 'run-0', ended: true, outcome: 'applied', devices: [] });
   });
+
+  it('writes noted outcomes at once, in order with appended records, and folds them like appended ones', async () => {
+    const state = join(work, 'n/rollout.json');
+    const j = new Journal(journalPath(state), 'run-n');
+    await j.append({ step: 'begin', bundle: 'c'.repeat(64), verb: 'apply' });
+    await j.append({ step: 'intent', device: 'a', generation: 'g2' });
+    await j.append({ step: 'intent', device: 'b', generation: 'g2' });
+    j.note({ step: 'verified', device: 'a', generation: 'g2' });
+    // A noted record is in the file before any later append (a kill -9 loses nothing written).
+    expect(readJournal(state).map((r) => `${r.step} ${r.device ?? ''}`)).toEqual(['begin ', 'intent a', 'intent b', 'verified a']);
+    j.note({ step: 'failed', device: 'b', generation: 'g2', detail: 'refused' });
+    await j.append({ step: 'end', outcome: 'failed' });
+    j.close();
+    const run = lastRun(readJournal(state));
+    expect(run).toMatchObject({ run: 'run-n', ended: true, outcome: 'failed' });
+    const by = new Map(run?.devices.map((d) => [d.device, d.runs]));
+    expect(Object.fromEntries(by)).toEqual({ a: 'new', b: 'old' });
+  });
 });

@@ -5,7 +5,11 @@
 // rollback` know per device whether it was about to change (intent), changed
 // (pushed), was read back as the new generation (verified, confirmed) or was
 // put back (restored). Records waiting for one fsync share it, so a wide
-// wave costs few disk flushes.
+// wave costs few disk flushes. Only the records recovery relies on wait for
+// their fsync (begin, intent, end); one that says a step went well (pushed,
+// verified, confirmed, restored, failed) reaches the disk with the next
+// flush, since losing it only makes recovery redo a step that is
+// idempotent (put the device back, or push it again).
 
 import { closeSync, existsSync, fsync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -107,9 +111,13 @@ export class Journal {
     this.fd = openSync(path, 'a');
   }
 
-  /** Appends a record and resolves once it is on disk. */
-  append(rec: Omit<JournalRecord, 'run' | 'at'>): Promise<void> {
+  private write(rec: Omit<JournalRecord, 'run' | 'at'>): void {
     writeSync(this.fd, `${JSON.stringify({ run: this.run, at: new Date().toISOString(), ...rec })}\n`);
+  }
+
+  /** Appends a record and resolves once it (and every record before it) is on disk. */
+  append(rec: Omit<JournalRecord, 'run' | 'at'>): Promise<void> {
+    this.write(rec);
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       if (!this.syncing) this.flush();
@@ -128,6 +136,15 @@ export class Journal {
       this.syncing = false;
       if (this.waiters.length) this.flush();
     });
+  }
+
+  /**
+   * Appends a record that the next append's fsync makes durable, without
+   * waiting for the disk: for outcomes whose loss in a crash leaves the
+   * device "unknown", which recovery handles by redoing an idempotent step.
+   */
+  note(rec: Omit<JournalRecord, 'run' | 'at'> & { step: 'pushed' | 'verified' | 'confirmed' | 'failed' | 'restored' }): void {
+    this.write(rec);
   }
 
   close(): void {

@@ -235,12 +235,12 @@ export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> 
     let r: DeviceResult;
     try {
       const detail = await h.driver.push(ctxOf(h.device), artefactsOf(bundle, p.device));
-      await journal?.append({ step: 'verified', device: p.device, generation: p.generation });
+      journal?.note({ step: 'verified', device: p.device, generation: p.generation });
       r = { ...base, status: 'applied', detail, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
       r = { ...base, status: 'failed', detail: message(e), seconds: (performance.now() - t0) / 1000 };
       log.error({ device: p.device, err: r.detail }, 'push failed');
-      await journal?.append({ step: 'failed', device: p.device, generation: p.generation, detail: r.detail });
+      journal?.note({ step: 'failed', device: p.device, generation: p.generation, detail: r.detail });
     }
     touched.push(r);
     return r;
@@ -312,13 +312,13 @@ async function confirmAll(
     try {
       const rb = await h.driver.readBack(ctxOf(h.device), artefactsOf(opts.bundle, r.device));
       if (rb.differences.length) throw new Error(`no longer runs generation ${r.generation.slice(0, 12)} at the end of the run (rebooted or changed by someone else?): ${rb.differences.slice(0, 3).join('; ')}`);
-      await opts.journal?.append({ step: 'confirmed', device: r.device, generation: r.generation });
+      opts.journal?.note({ step: 'confirmed', device: r.device, generation: r.generation });
     } catch (e) {
       failed++;
       r.status = 'failed';
       r.detail = `${r.device}: ${message(e)}`;
       log.error({ device: r.device, err: r.detail }, 'confirm failed');
-      await opts.journal?.append({ step: 'failed', device: r.device, generation: r.generation, detail: r.detail });
+      opts.journal?.note({ step: 'failed', device: r.device, generation: r.generation, detail: r.detail });
     }
   });
   opts.onProgress?.({ event: 'confirm', devices: applied.length, failed });
@@ -355,7 +355,7 @@ async function restore(
           r.detail += `; ${why}, and ${outcome.error}`;
           log.error({ device: r.device, err: r.detail }, 'restore failed');
         } else {
-          await opts.journal?.append({ step: 'restored', device: r.device, generation: before?.generation, detail: outcome.detail });
+          opts.journal?.note({ step: 'restored', device: r.device, generation: before?.generation, detail: outcome.detail });
           // A device whose own push failed ran the old generation all along: it stays "failed", with what restoring found.
           if (r.status !== 'failed') {
             r.status = 'rolled-back';

@@ -128,7 +128,7 @@ export async function runRecover(opts: Omit<RunOptions, 'bundle'>): Promise<{ ru
         if (d.runs === 'old') return { device: d.device, was: d.runs, generation: d.from?.generation, status: 'untouched', detail: `journal: ${d.last}, runs its earlier generation` };
         const outcome = await restoreDevice(h, ctxOf(h.device), d.from, { keptBundle: (x) => readKept(opts.statePath, x) });
         if ('error' in outcome) return { device: d.device, was: d.runs, status: 'failed', detail: outcome.error };
-        await journal.append({ step: 'restored', device: d.device, generation: d.from?.generation, detail: outcome.detail });
+        journal.note({ step: 'restored', device: d.device, generation: d.from?.generation, detail: outcome.detail });
         return { device: d.device, was: d.runs, generation: d.from?.generation, status: 'restored', detail: outcome.detail };
       });
       const ok = devices.every((d) => d.status !== 'failed');

@@ -111,32 +111,40 @@ export class SshSession {
 
   /**
    * Copies a local directory tree to remoteDir (created, with its parents);
-   * `include` (given a path relative to localDir) leaves out what the device does not need.
+   * `include` (given a path relative to localDir) leaves out what the device
+   * does not need, and `extra` adds files made in memory (path relative to
+   * remoteDir). Directories are made first, then every file goes at once
+   * over one SFTP session, so a device costs a few round trips, not a few
+   * per file.
    */
-  async upload(localDir: string, remoteDir: string, include: (rel: string) => boolean = () => true): Promise<number> {
-    const sftp = await this.sftp();
-    const mkdir = (p: string): Promise<void> => new Promise((res) => sftp.mkdir(p, () => res()));
-    const put = (l: string, r: string): Promise<void> => new Promise((res, rej) => sftp.fastPut(l, r, (e) => (e ? rej(e) : res())));
-    let files = 0;
-    const parts = remoteDir.split('/').filter((s) => s !== '');
-    for (let i = 1; i <= parts.length; i++) await mkdir(`/${parts.slice(0, i).join('/')}`);
-    const walk = async (rel: string): Promise<void> => {
+  async upload(localDir: string, remoteDir: string, include: (rel: string) => boolean = () => true, extra: { path: string; data: Uint8Array }[] = []): Promise<number> {
+    const dirs: string[] = [];
+    const files: string[] = [];
+    const walk = (rel: string): void => {
       for (const name of readdirSync(join(localDir, rel))) {
         const sub = posix.join(rel, name);
         if (!include(sub)) continue;
-        const [lp, rp] = [join(localDir, sub), posix.join(remoteDir, sub)];
-        if (statSync(lp).isDirectory()) {
-          await mkdir(rp);
-          await walk(sub);
-        } else {
-          await put(lp, rp);
-          files++;
-        }
+        if (statSync(join(localDir, sub)).isDirectory()) {
+          dirs.push(sub);
+          walk(sub);
+        } else files.push(sub);
       }
     };
-    await walk('');
-    sftp.end();
-    return files;
+    walk('');
+    const sftp = await this.sftp();
+    try {
+      const mkdir = (p: string): Promise<void> => new Promise((res) => sftp.mkdir(p, () => res()));
+      const parts = remoteDir.split('/').filter((s) => s !== '');
+      // Parents before children; a directory that exists already is fine.
+      for (let i = 1; i <= parts.length; i++) await mkdir(`/${parts.slice(0, i).join('/')}`);
+      for (const d of dirs) await mkdir(posix.join(remoteDir, d));
+      const put = (rel: string): Promise<void> => new Promise((res, rej) => sftp.fastPut(join(localDir, rel), posix.join(remoteDir, rel), (e) => (e ? rej(e) : res())));
+      const write = (f: { path: string; data: Uint8Array }): Promise<void> => new Promise((res, rej) => sftp.writeFile(posix.join(remoteDir, f.path), Buffer.from(f.data), (e) => (e ? rej(e) : res())));
+      await Promise.all([...files.map(put), ...extra.map(write)]);
+    } finally {
+      sftp.end();
+    }
+    return files.length + extra.length;
   }
 
   close(): void {

@@ -113,6 +113,7 @@ export function readAgentFiles(dir: string): AgentManifest {
 const COMPILED = import.meta.url.endsWith('.js');
 export const DIST_AGENT_DIR = packagePath('dist', 'agent');
 const CACHE_DIR = packagePath('.weft-build', 'agent');
+/** The agent files of this process, once known. */
 let built: Promise<{ dir: string; manifest: AgentManifest }> | undefined;
 
 /**
@@ -133,9 +134,12 @@ async function buildCached(): Promise<{ dir: string; manifest: AgentManifest }> 
   return { dir, manifest };
 }
 
-/** The directory holding the agent files this orchestrator ships, and their manifest. */
+/**
+ * The directory holding the agent files this orchestrator ships, and their
+ * manifest; checked (or built) once per process, since a rollout asks once
+ * per host and hashing the files each time would cost more than the push.
+ */
 export async function agentFiles(): Promise<{ dir: string; manifest: AgentManifest }> {
-  if (COMPILED) return { dir: DIST_AGENT_DIR, manifest: readAgentFiles(DIST_AGENT_DIR) };
-  built ??= buildCached();
+  built ??= COMPILED ? Promise.resolve().then(() => ({ dir: DIST_AGENT_DIR, manifest: readAgentFiles(DIST_AGENT_DIR) })) : buildCached();
   return built;
 }

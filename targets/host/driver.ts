@@ -4,8 +4,10 @@
 // the agent on it; reads back what the agent runs (`agent status`), and
 // compares two generations' maps.json entry by entry for plans and diffs.
 
-import { readFileSync } from 'node:fs';
-import { posix } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { MANIFEST_FILE } from '../../orchestrator/compile/bundle.ts';
+import type { Manifest } from '../../orchestrator/compile/manifest.ts';
 import { SshSession, type SshTarget } from '../../orchestrator/rollout/ssh.ts';
 import type { ArtefactChange, DeviceArtefacts, DriverContext, ReadBack, RuleHits, TargetDriver } from '../contract.ts';
 import { hitsOfAgentStatus } from './counters.ts';
@@ -38,6 +40,24 @@ function remoteBundleDir(ctx: DriverContext, generation: string): string {
   return posix.join(ctx.ssh.stagingDir, `${ctx.device.name}-${generation.slice(0, 16)}`);
 }
 
+/** The last manifest read, by bundle directory: a rollout asks once per host, and the manifest grows with the fabric. */
+let manifestCache: { key: string; manifest: Manifest } | undefined;
+
+/**
+ * The bundle's manifest with only this device's entry, as the device gets
+ * it: the whole manifest names every device of the fabric (about 2 kB
+ * each), which no device reads, and copying it to each host would make a
+ * rollout's traffic grow with hosts times devices.
+ */
+function manifestExcerpt(bundleDir: string, device: string): Uint8Array {
+  const path = join(bundleDir, MANIFEST_FILE);
+  const st = statSync(path);
+  const key = `${path}\0${st.mtimeMs}\0${st.size}`;
+  if (manifestCache?.key !== key) manifestCache = { key, manifest: JSON.parse(readFileSync(path, 'utf8')) as Manifest };
+  const { manifest } = manifestCache;
+  return Buffer.from(`${JSON.stringify({ ...manifest, devices: manifest.devices.filter((d) => d.name === device) }, null, 2)}\n`);
+}
+
 const lastLines = (r: { stdout: string; stderr: string }): string => (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
 
 /** Asks the agent on an open session what it runs and compares it with `art`. */
@@ -63,9 +83,10 @@ async function compareStatus(session: SshSession, ctx: DriverContext, art: Devic
 async function push(ctx: DriverContext, art: DeviceArtefacts): Promise<string> {
   return withSession(ctx, async (session) => {
     const remote = remoteBundleDir(ctx, art.generation);
-    // The agent reads only its own device directory; the manifest says which bundle it came from.
+    // The agent reads only its own device directory; the manifest excerpt says which bundle it came from.
     const own = `devices/${ctx.device.name}`;
-    const files = await session.upload(art.bundleDir, remote, (rel) => rel === 'manifest.json' || rel === 'devices' || rel === own || rel.startsWith(`${own}/`));
+    const manifest = { path: MANIFEST_FILE, data: manifestExcerpt(art.bundleDir, ctx.device.name) };
+    const files = await session.upload(art.bundleDir, remote, (rel) => rel === 'devices' || rel === own || rel.startsWith(`${own}/`), [manifest]);
     const shipped = await shipAgent(session, remoteAgentDir(ctx.ssh.stagingDir), ctx.device.name);
     const r = await session.exec(agentCommandLine(shipped.agentDir, ['apply', remote, '--device', ctx.device.name, '--json']));
     if (r.code !== 0) throw new Error(`${ctx.device.name}: weft agent apply exited ${r.code}: ${lastLines(r)}`);

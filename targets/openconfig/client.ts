@@ -17,6 +17,7 @@ import {
   type SubscribeResponse,
   type SubscriptionList,
 } from './gnmi.ts';
+import { SWITCH_CHANNEL_OPTIONS } from '../switch-common/grpc-channel.ts';
 
 const GnmiStub = grpc.makeGenericClientConstructor(GNMI_SERVICE, 'gNMI');
 
@@ -47,7 +48,7 @@ export class GnmiClient {
     readonly address: string,
     opts: GnmiClientOptions = {},
   ) {
-    this.stub = new GnmiStub(address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, unknown>;
+    this.stub = new GnmiStub(address, grpc.credentials.createInsecure(), SWITCH_CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 

@@ -8,6 +8,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../orchestrator/log.ts';
+import { SWITCH_CHANNEL_OPTIONS } from '../switch-common/grpc-channel.ts';
 import { entryFromProto, type AclEntry, type TableEntryLike } from './entries.ts';
 import { PIPELINE, type P4InfoObject } from './p4info.ts';
 import { keyString, wireEntry, type WireEntry } from './table-entry.ts';
@@ -115,6 +116,7 @@ export class P4RuntimeClient {
   static async connect(opts: ConnectOptions): Promise<P4RuntimeClient> {
     const full: P4RuntimeClient['opts'] = { ...opts, name: opts.name ?? opts.address, role: opts.role ?? '', timeoutMs: opts.timeoutMs ?? 10_000 };
     const client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), {
+      ...SWITCH_CHANNEL_OPTIONS,
       'grpc.max_send_message_length': MAX_MESSAGE,
       'grpc.max_receive_message_length': MAX_MESSAGE,
     });

@@ -69,8 +69,39 @@ export function diffEntries(current: AclEntry[], desired: AclEntry[]): UpdateJso
   return [...dels, ...mods, ...ins];
 }
 
+/**
+ * Parsed P4Infos by their text. Every P4 switch of a fabric runs the same
+ * program, and parsing its P4Info for each switch (twice a rollout, with the
+ * final read-back) cost more than the few entries a change writes.
+ */
+const p4InfoByText = new Map<string, P4InfoObject>();
+
+/** The P4Info of a device directory; callers share the object and never change it. */
+async function readP4Info(deviceDir: string): Promise<P4InfoObject> {
+  const file = join(deviceDir, P4INFO_FILE);
+  const text = await readFile(file, 'utf8');
+  let info = p4InfoByText.get(text);
+  if (!info) {
+    info = parseP4InfoText(text, file);
+    p4InfoByText.set(text, info);
+  }
+  return info;
+}
+
+/** p4InfoDigestKey of the P4Infos Weft pushes (never changed once parsed), computed once each. */
+const digestKeys = new WeakMap<P4InfoObject, string>();
+
+function weftDigestKey(info: P4InfoObject): string {
+  let key = digestKeys.get(info);
+  if (key === undefined) {
+    key = p4InfoDigestKey(info);
+    digestKeys.set(info, key);
+  }
+  return key;
+}
+
 export async function readDeviceArtefacts(deviceDir: string): Promise<{ p4info: P4InfoObject; entries: AclEntry[] }> {
-  const p4info = parseP4InfoText(await readFile(join(deviceDir, P4INFO_FILE), 'utf8'), join(deviceDir, P4INFO_FILE));
+  const p4info = await readP4Info(deviceDir);
   const pipe = pipelineFromP4Info(p4info);
   const doc = JSON.parse(await readFile(join(deviceDir, ENTRIES_FILE), 'utf8')) as EntriesDocument;
   return { p4info, entries: doc.updates.map((u) => entryFromProto(u.entity.tableEntry, pipe)) };
@@ -98,7 +129,7 @@ export async function readDeviceConfig(device: Device, inventoryDir: string | un
 
 /** The pipeline's cookie: a digest of P4Info and device config, so a changed device config is seen on the switch. */
 export function pipelineCookie(p4info: P4InfoObject, deviceConfig: Uint8Array | undefined): bigint {
-  const h = createHash('sha256').update(p4InfoDigestKey(p4info));
+  const h = createHash('sha256').update(weftDigestKey(p4info));
   if (deviceConfig) h.update(deviceConfig);
   return h.digest().readBigUInt64BE(0);
 }
@@ -163,7 +194,7 @@ async function readWeftEntries(client: P4RuntimeClient, p4info: P4InfoObject): P
 
 export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
   const { device } = opts;
-  const p4info = parseP4InfoText(await readFile(join(opts.deviceDir, P4INFO_FILE), 'utf8'), join(opts.deviceDir, P4INFO_FILE));
+  const p4info = await readP4Info(opts.deviceDir);
   const desired = await readDesiredEntries(opts.deviceDir, p4info);
   // Read and check before connecting: an unfit device config must fail before anything reaches the switch.
   const deviceConfig = await readDeviceConfig(device, opts.inventoryDir);
@@ -173,7 +204,7 @@ export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
   try {
     const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
     let pipelineSet = false;
-    const otherProgram = have?.p4info !== undefined && p4InfoDigestKey(have.p4info) !== p4InfoDigestKey(p4info);
+    const otherProgram = have?.p4info !== undefined && p4InfoDigestKey(have.p4info) !== weftDigestKey(p4info);
     if (otherProgram && !deviceConfig) {
       const diff = p4InfoDifferences(have.p4info!, p4info, 'the switch', join(opts.deviceDir, P4INFO_FILE));
       throw new Error(
@@ -227,7 +258,7 @@ function driftLines(running: WireEntry[], desired: WireEntry[]): string[] {
 
 /** What the switch runs that differs from the device's artefacts, one line per entry; empty when it runs them. */
 export async function driftP4(opts: P4ApplyOptions): Promise<string[]> {
-  const p4info = parseP4InfoText(await readFile(join(opts.deviceDir, P4INFO_FILE), 'utf8'), join(opts.deviceDir, P4INFO_FILE));
+  const p4info = await readP4Info(opts.deviceDir);
   const desired = await readDesiredEntries(opts.deviceDir, p4info);
   const client = await connect(opts, false);
   try {
@@ -252,7 +283,7 @@ export const p4Driver: TargetDriver = {
     return `P4Runtime write: ${r.inserted} inserted, ${r.modified} modified, ${r.deleted} deleted${r.pipelineSet ? ', pipeline set' : ''}; ${r.entries} entries read back`;
   },
   async readBack(ctx, art) {
-    const p4info = parseP4InfoText(await readFile(join(art.deviceDir, P4INFO_FILE), 'utf8'), join(art.deviceDir, P4INFO_FILE));
+    const p4info = await readP4Info(art.deviceDir);
     const desired = await readDesiredEntries(art.deviceDir, p4info);
     const cookie = pipelineCookie(p4info, await readDeviceConfig(ctx.device, ctx.inventoryDir));
     const client = await connectFor(ctx);
@@ -260,7 +291,7 @@ export const p4Driver: TargetDriver = {
       const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
       if (!have?.p4info) return { differences: ["no pipeline set (the switch runs nothing of Weft's)"], entries: 0 };
       const differences: string[] = [];
-      if (p4InfoDigestKey(have.p4info) !== p4InfoDigestKey(p4info)) differences.push(`pipeline: another P4Info (${firstProblems(p4InfoDifferences(have.p4info, p4info, 'the switch', P4INFO_FILE))})`);
+      if (p4InfoDigestKey(have.p4info) !== weftDigestKey(p4info)) differences.push(`pipeline: another P4Info (${firstProblems(p4InfoDifferences(have.p4info, p4info, 'the switch', P4INFO_FILE))})`);
       else if (have.cookie !== undefined && have.cookie !== cookie && ctx.device.mgmt.p4runtime?.deviceConfig !== undefined) differences.push(`pipeline cookie ${have.cookie}, wanted ${cookie}`);
       const running = await readWeftEntries(client, p4info);
       differences.push(...driftLines(running, desired));

@@ -14,7 +14,8 @@
 //     reference evaluator that both targets' verify run;
 //   - describeFlow: one line naming a flow in mismatch examples;
 //   - checkSwitchSequences: request/reply sequences against the stateful
-//     reference (replies it allows must pass, at every port).
+//     reference (replies it allows must pass, at every port);
+//   - SWITCH_CHANNEL_OPTIONS: gRPC channel settings of the switch clients.
 // This file only re-exports.
 
 export { AddressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
@@ -55,3 +56,4 @@ export {
   type SwitchVerdict,
 } from './flows.ts';
 export { entryOrigin, sumByOrigin } from './counters.ts';
+export { SWITCH_CHANNEL_OPTIONS } from './grpc-channel.ts';

@@ -1,13 +1,19 @@
 // A simulated host for rollout benches: an SSH server (ssh2) on loopback
 // that checks the client's public key, takes SFTP uploads into memory and
-// answers the agent's commands (apply records the bundle, status reports it
-// with the rules its rules.json lists and their counters, remove forgets it),
-// as `weft agent` would on a real host, without touching this machine's
-// datapath: the counters move only when a test counts packets with hit().
+// runs the few shell commands the host driver sends (targets/host/driver.ts,
+// agent-ship.ts) as a real host's sh would: the probe for Node and the
+// agent files' checksums, the `mv`s that install a shipped agent, and the
+// agent itself (apply records the bundle, status reports it with the rules
+// its rules.json lists and their counters, remove forgets it), without
+// touching this machine's datapath: the counters move only when a test
+// counts packets with hit(). The agent runs only once it has been shipped,
+// as on a real host.
 
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { posix } from 'node:path';
 import ssh2 from 'ssh2';
+import { AGENT_FILE } from '../../targets/host/agent-bundle.ts';
 
 const { Server, utils } = ssh2;
 const STATUS = utils.sftp.STATUS_CODE;
@@ -27,8 +33,57 @@ export function newKeyPair(): SshKeyPair {
   }
 }
 
+/** A file held in memory, with its sha256 (what `sha256sum` prints). */
+interface HeldFile {
+  data: Buffer;
+  sha256: string;
+}
+
+/** A file being written over SFTP: its chunks by offset, joined once it is closed (joining on every write would be quadratic). */
+interface OpenFile {
+  path: string;
+  chunks: { offset: number; data: Buffer }[];
+}
+
+/**
+ * One command line as sh splits it: `;`-separated commands, each a list of
+ * words; single quotes (how the driver quotes every path, `'\''` included)
+ * keep spaces and semicolons inside a word.
+ */
+export function shellCommands(line: string): string[][] {
+  const commands: string[][] = [];
+  let words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated quote in: ${line}`);
+      word = (word ?? '') + line.slice(i + 1, end);
+      i = end;
+    } else if (c === '\\' && i + 1 < line.length) {
+      word = (word ?? '') + line[++i];
+    } else if (c === ';' || c === ' ' || c === '\t' || c === '\n') {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+      if (c === ';' || c === '\n') {
+        if (words.length) commands.push(words);
+        words = [];
+      }
+    } else word = (word ?? '') + c;
+  }
+  if (word !== undefined) words.push(word);
+  if (words.length) commands.push(words);
+  return commands;
+}
+
+interface Ran {
+  code: number;
+  out: string;
+}
+
 export class SimHost {
-  private readonly files = new Map<string, Buffer>();
+  private readonly files = new Map<string, HeldFile>();
   private applied: string | undefined;
   /** Packets and bytes per rule index ("default" for the default action), as the agent's stats map holds them. */
   private readonly counts = new Map<string, { packets: bigint; bytes: bigint }>();
@@ -59,7 +114,7 @@ export class SimHost {
           const session = accept();
           session.on('exec', (acc, _rej, info) => {
             const stream = acc();
-            const { code, out } = (host as SimHost).exec(info.command);
+            const { code, out } = (host as SimHost).sh(info.command);
             stream.write(out);
             stream.exit(code);
             stream.end();
@@ -74,32 +129,38 @@ export class SimHost {
     return host;
   }
 
+  private hold(path: string, data: Buffer): void {
+    this.files.set(path, { data, sha256: createHash('sha256').update(data).digest('hex') });
+  }
+
   private serveSftp(sftp: ssh2.SFTPWrapper): void {
-    const handles = new Map<number, string>();
+    const open = new Map<number, OpenFile>();
     let next = 0;
     const ok = (id: number): void => {
       sftp.status(id, STATUS.OK);
     };
     sftp.on('OPEN', (id, filename) => {
       const h = next++;
-      handles.set(h, filename);
-      this.files.set(filename, Buffer.alloc(0));
+      open.set(h, { path: filename, chunks: [] });
       const buf = Buffer.alloc(4);
       buf.writeUInt32BE(h);
       sftp.handle(id, buf);
     });
     sftp.on('WRITE', (id, handle, offset, data) => {
-      const path = handles.get(handle.readUInt32BE(0));
-      if (path === undefined) return sftp.status(id, STATUS.FAILURE);
-      const cur = this.files.get(path) ?? Buffer.alloc(0);
-      const grown = Buffer.alloc(Math.max(cur.length, offset + data.length));
-      cur.copy(grown);
-      data.copy(grown, offset);
-      this.files.set(path, grown);
+      const f = open.get(handle.readUInt32BE(0));
+      if (!f) return sftp.status(id, STATUS.FAILURE);
+      f.chunks.push({ offset, data: Buffer.from(data) });
       ok(id);
     });
     sftp.on('CLOSE', (id, handle) => {
-      handles.delete(handle.readUInt32BE(0));
+      const h = handle.readUInt32BE(0);
+      const f = open.get(h);
+      open.delete(h);
+      if (f) {
+        const whole = Buffer.alloc(f.chunks.reduce((n, c) => Math.max(n, c.offset + c.data.length), 0));
+        for (const c of f.chunks) c.data.copy(whole, c.offset);
+        this.hold(f.path, whole);
+      }
       ok(id);
     });
     sftp.on('MKDIR', (id) => ok(id));
@@ -108,32 +169,73 @@ export class SimHost {
     sftp.on('FSTAT', (id) => sftp.attrs(id, { mode: 0o100644, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0 }));
   }
 
-  /** The agent's side of the commands the host driver sends. */
-  private exec(command: string): { code: number; out: string } {
-    // The agent's installer (agent-ship.ts): its probe finds this Node and no agent files, and its moves land in memory.
-    if (command.startsWith('node -p process.versions.node')) return { code: 0, out: `${process.versions.node}\n` };
-    const moves = [...command.matchAll(/mv -f '([^']+)' '([^']+)'/g)];
-    if (command.startsWith('set -e;') && moves.length > 0) {
-      for (const [, from, to] of moves) {
-        const data = this.files.get(from);
-        if (!data) return { code: 1, out: `mv: cannot stat '${from}'\n` };
-        this.files.set(to, data);
-        this.files.delete(from);
+  /** A command line as the host's sh runs it: `a || b`, `set -e`, and the commands below; anything else is not found. */
+  private sh(line: string): Ran {
+    let errexit = false;
+    let last: Ran = { code: 0, out: '' };
+    let out = '';
+    for (const words of shellCommands(line)) {
+      // Redirections of stderr change nothing here: the simulation writes none.
+      const ws = words.filter((w) => !/^\d?>/.test(w));
+      if (ws[0] === 'set' && ws[1] === '-e') {
+        errexit = true;
+        continue;
       }
-      return { code: 0, out: '' };
+      const or = ws.indexOf('||');
+      last = this.run(or < 0 ? ws : ws.slice(0, or));
+      if (last.code !== 0 && or >= 0) last = this.run(ws.slice(or + 1));
+      out += last.out;
+      if (last.code !== 0 && errexit) break;
     }
-    const m = /\bagent(?:\.mjs)? (apply|status|remove)\b(?: (\S+))?/.exec(command.replace(/'/g, ''));
-    if (!m) return { code: 127, out: `not an agent command: ${command}\n` };
-    switch (m[1]) {
+    return { code: last.code, out };
+  }
+
+  private run([cmd, ...args]: string[]): Ran {
+    switch (cmd) {
+      case 'true':
+        return { code: 0, out: '' };
+      case 'echo':
+        return { code: 0, out: `${args.join(' ')}\n` };
+      case 'sha256sum': {
+        const lines = args.flatMap((p) => {
+          const f = this.files.get(p);
+          return f ? [`${f.sha256}  ${p}\n`] : [];
+        });
+        return { code: lines.length === args.length ? 0 : 1, out: lines.join('') };
+      }
+      case 'mv': {
+        const [from, to] = args.filter((a) => a !== '-f');
+        const f = this.files.get(from);
+        if (!f || to === undefined) return { code: 1, out: `mv: cannot stat '${from}'\n` };
+        this.files.delete(from);
+        this.files.set(to, f);
+        return { code: 0, out: '' };
+      }
+      case 'rmdir':
+        return { code: 0, out: '' };
+      case 'node':
+        if (args[0] === '-p' && args[1] === 'process.versions.node') return { code: 0, out: `${process.versions.node}\n` };
+        if (args[0] !== undefined && posix.basename(args[0]) === AGENT_FILE) {
+          return this.files.has(args[0]) ? this.agent(args.slice(1)) : { code: 1, out: `Error: Cannot find module '${args[0]}'\n` };
+        }
+        return { code: 1, out: `node: unsupported here: ${args.join(' ')}\n` };
+      default:
+        return { code: 127, out: `sh: ${cmd}: not found\n` };
+    }
+  }
+
+  /** The agent's side of the commands the host driver sends. */
+  private agent([verb, arg]: string[]): Ran {
+    switch (verb) {
       case 'apply': {
-        if (!m[2] || !this.files.has(`${m[2]}/manifest.json`)) return { code: 1, out: `no bundle at ${m[2]}\n` };
-        this.applied = m[2];
+        if (!arg || !this.files.has(`${arg}/manifest.json`)) return { code: 1, out: `no bundle at ${arg}\n` };
+        this.applied = arg;
         return { code: 0, out: '{}\n' };
       }
       case 'status': {
         if (!this.applied) return { code: 1, out: 'nothing applied\n' };
         const file = this.files.get(`${this.applied}/devices/${this.name}/rules.json`);
-        const rules = (file ? JSON.parse(file.toString()) : []) as { index: number }[];
+        const rules = (file ? JSON.parse(file.data.toString()) : []) as { index: number }[];
         const count = (id: string): { packets: string; bytes: string } => {
           const c = this.counts.get(id) ?? { packets: 0n, bytes: 0n };
           return { packets: c.packets.toString(), bytes: c.bytes.toString() };
@@ -146,9 +248,11 @@ export class SimHost {
         };
         return { code: 0, out: `${JSON.stringify(status)}\n` };
       }
-      default:
+      case 'remove':
         this.applied = undefined;
         return { code: 0, out: '{}\n' };
+      default:
+        return { code: 2, out: `weft-agent: unknown verb ${verb}\n` };
     }
   }
 
