@@ -7,10 +7,19 @@
 // ratio. Each measurement runs in its own child process so its peak RSS is
 // its own. Also: a 1 MiB policy and containerlab file, and how fast an
 // oversized input is refused. Run alone: node bin/run-ts.js bench/parse.ts
+//
+// With WEFT_PARSE_BASELINE=<git ref> (a commit, a branch), the same loads
+// also run on that commit's readers and loaders, extracted to a temporary
+// directory, each in its own child beside the current code's: old and new
+// side by side in one run, CPU time beside wall time, since a shared
+// machine inflates wall time for both. WEFT_PARSE_SIZES=16MiB,100k picks
+// sizes (labels 1MiB, 100k, 16MiB, limit).
 
-import { spawn } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Fabric } from '../inventory/model.ts';
 import { InputError } from '../orchestrator/diagnostics.ts';
@@ -31,7 +40,11 @@ interface Job {
   format: Format;
   reader: Reader;
   endpoints: number;
+  /** A checkout whose inventory/fabric.ts does the load (the baseline); absent: this tree's. */
+  impl?: string;
 }
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** A generated fabric with `endpoints` endpoints on 1,000 devices. */
 function scenarioFabric(endpoints: number): Fabric {
@@ -76,7 +89,8 @@ export function fabricJson(f: Fabric): string {
 }
 
 /** Runs in the child: generate, then time only the read. */
-function measure(job: Job): Record<string, unknown> {
+async function measure(job: Job): Promise<Record<string, unknown>> {
+  const load = job.impl === undefined ? parseFabric : ((await import(pathToFileURL(join(job.impl, 'inventory/fabric.ts')).href)) as { parseFabric: typeof parseFabric }).parseFabric;
   const fabric = scenarioFabric(job.endpoints);
   const text = job.format === 'yaml' ? fabricYaml(fabric) : fabricJson(fabric);
   const file = job.format === 'yaml' ? 'bench/fabric.yaml' : 'bench/fabric.json';
@@ -87,7 +101,7 @@ function measure(job: Job): Record<string, unknown> {
   const t0 = performance.now();
   let endpoints = 0;
   if (job.reader === 'weft') {
-    endpoints = parseFabric(text, file).endpoints.length;
+    endpoints = load(text, file).endpoints.length;
   } else {
     const doc = parseDocument(text, { lineCounter: new LineCounter(), prettyErrors: false, uniqueKeys: true });
     if (doc.errors.length) throw new Error(`yaml package: ${doc.errors[0].message}`);
@@ -165,6 +179,18 @@ function smallInputs(): Record<string, unknown> {
   };
 }
 
+/**
+ * Extracts the readers and loaders of `ref` into a temporary directory that
+ * shares this tree's node_modules; the caller removes it.
+ */
+function extractBaseline(ref: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `weft-parse-baseline-${process.pid}-`));
+  const tar = execFileSync('git', ['-C', REPO, 'archive', '--format=tar', ref, 'orchestrator', 'inventory', 'package.json'], { maxBuffer: 256 * MIB });
+  execFileSync('tar', ['-x', '-C', dir], { input: tar });
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const sizes: [string, number][] = [
     ['1MiB', Math.round(MIB / YAML_BYTES_PER_ENDPOINT)],
@@ -172,20 +198,34 @@ export async function run(): Promise<Record<string, unknown>> {
     ['16MiB', Math.round((16 * MIB) / YAML_BYTES_PER_ENDPOINT) - 2_000],
     ['limit', Math.round(MAX_INPUT_BYTES / YAML_BYTES_PER_ENDPOINT) - 8_000],
   ];
-  const out: Record<string, unknown> = {};
-  for (const [label, endpoints] of sizes) {
-    for (const format of ['yaml', 'json'] as const) {
-      const r = await inChild({ format, reader: 'weft', endpoints });
-      for (const [k, v] of Object.entries(r)) out[`${label}.${format}.${k}`] = v;
+  // WEFT_PARSE_SIZES=16MiB,100k measures only those sizes (and the small inputs).
+  const only = process.env.WEFT_PARSE_SIZES?.split(',');
+  if (only) sizes.splice(0, sizes.length, ...sizes.filter(([label]) => only.includes(label)));
+  const baselineRef = process.env.WEFT_PARSE_BASELINE;
+  const baseline = baselineRef ? extractBaseline(baselineRef) : undefined;
+  const out: Record<string, unknown> = baselineRef ? { baselineRef } : {};
+  try {
+    for (const [label, endpoints] of sizes) {
+      for (const format of ['yaml', 'json'] as const) {
+        const r = await inChild({ format, reader: 'weft', endpoints });
+        for (const [k, v] of Object.entries(r)) out[`${label}.${format}.${k}`] = v;
+        if (baseline === undefined) continue;
+        // The baseline right after the current code, so both see about the same load on a shared machine.
+        const old = await inChild({ format, reader: 'weft', endpoints, impl: baseline });
+        for (const k of ['ms', 'cpuMs', 'peakRssMiB']) out[`${label}.${format}.baseline.${k}`] = old[k];
+        out[`${label}.${format}.baseline.cpuRatio`] = Math.round(((old.cpuMs as number) / (r.cpuMs as number)) * 100) / 100;
+      }
+      // The yaml package needs ~110 bytes of heap per input byte: above 16 MiB it is not a reader Weft would use.
+      if (label !== 'limit') {
+        const old = await inChild({ format: 'yaml', reader: 'yaml-package', endpoints });
+        for (const k of ['ms', 'cpuMs', 'MiBps', 'peakRssMiB']) out[`${label}.yaml-package.${k}`] = old[k];
+        // Wall time swings with other load on the machine; CPU time less so: give both ratios.
+        out[`${label}.speedup`] = Math.round(((old.ms as number) / (out[`${label}.yaml.ms`] as number)) * 10) / 10;
+        out[`${label}.speedupCpu`] = Math.round(((old.cpuMs as number) / (out[`${label}.yaml.cpuMs`] as number)) * 10) / 10;
+      }
     }
-    // The yaml package needs ~110 bytes of heap per input byte: above 16 MiB it is not a reader Weft would use.
-    if (label !== 'limit') {
-      const old = await inChild({ format: 'yaml', reader: 'yaml-package', endpoints });
-      for (const k of ['ms', 'cpuMs', 'MiBps', 'peakRssMiB']) out[`${label}.yaml-package.${k}`] = old[k];
-      // Wall time swings with other load on the machine; CPU time less so: give both ratios.
-      out[`${label}.speedup`] = Math.round(((old.ms as number) / (out[`${label}.yaml.ms`] as number)) * 10) / 10;
-      out[`${label}.speedupCpu`] = Math.round(((old.cpuMs as number) / (out[`${label}.yaml.cpuMs`] as number)) * 10) / 10;
-    }
+  } finally {
+    if (baseline !== undefined) rmSync(baseline, { recursive: true, force: true });
   }
   return { ...out, ...smallInputs() };
 }
@@ -193,7 +233,7 @@ export async function run(): Promise<Record<string, unknown>> {
 const invokedAs = process.argv[1] ? resolve(process.argv[1]) : '';
 if (invokedAs === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--child') {
-    process.stdout.write(`${JSON.stringify(measure(JSON.parse(process.argv[3]) as Job))}\n`);
+    process.stdout.write(`${JSON.stringify(await measure(JSON.parse(process.argv[3]) as Job))}\n`);
   } else {
     console.log(JSON.stringify(await run(), null, 2));
   }

@@ -133,7 +133,7 @@ export function readContainerlabDocument(src: YamlSource): Fabric | undefined {
     if (raw) nodes.set(key, raw);
   }
 
-  const b = new FabricBuilder(src.bag);
+  const b = new FabricBuilder<Record<string, SourceSpan>>(src.bag, (spans, field) => spans[field]);
   const devices = new Map<string, Device>();
   const bridges = new Map<string, Bridge>();
   for (const raw of nodes.values()) {

@@ -55,35 +55,52 @@ export function isSecretKey(key: string): boolean {
 
 export const SECRET_HINT = 'valid: no secrets in the inventory; pass them through environment variables or files (e.g. mgmt.ssh.identityFile: keys/id_ed25519)';
 
-type Spans = Record<string, SourceSpan>;
+/**
+ * Finds where a field of a device, link or endpoint is written, from the
+ * handle its reader kept (`name`, `kind`, `pipeline`, `attachedTo`, `host`,
+ * `attach`, a link's ends `a` and `b`, an endpoint's `address.<i>`);
+ * undefined when the field is not written, and the object's own span is
+ * used. Called only for a diagnostic, so a fabric of 100,000 endpoints keeps
+ * no position per field.
+ */
+export type FieldLocator<H> = (handle: H, field: string) => SourceSpan | undefined;
+
+/** Where a link's end was taken, until a second link names the same port. */
+interface PortUse {
+  link: Link;
+  side: 'a' | 'b';
+}
 
 /**
- * Collects devices, links, bridges and endpoints with the span of each field
- * (so a cross-reference error points at the exact reference), then checks
- * them together in `check`.
+ * Collects devices, links, bridges and endpoints with a handle on where each
+ * was written (so a cross-reference error points at the exact reference),
+ * then checks them together in `check`.
  */
-export class FabricBuilder {
+export class FabricBuilder<H> {
   readonly devices: Device[] = [];
   readonly links: Link[] = [];
   readonly endpoints: Endpoint[] = [];
   readonly bridges: Bridge[] = [];
-  private readonly spans = new Map<object, Spans>();
+  private readonly handles = new Map<object, H>();
 
-  constructor(private readonly bag: DiagnosticBag) {}
+  constructor(
+    private readonly bag: DiagnosticBag,
+    private readonly locate: FieldLocator<H>,
+  ) {}
 
-  device(d: Device, spans: Spans = {}): void {
+  device(d: Device, where: H): void {
     this.devices.push(d);
-    this.spans.set(d, spans);
+    this.handles.set(d, where);
   }
 
-  link(l: Link, spans: Spans = {}): void {
+  link(l: Link, where: H): void {
     this.links.push(l);
-    this.spans.set(l, spans);
+    this.handles.set(l, where);
   }
 
-  endpoint(e: Endpoint, spans: Spans = {}): void {
+  endpoint(e: Endpoint, where: H): void {
     this.endpoints.push(e);
-    this.spans.set(e, spans);
+    this.handles.set(e, where);
   }
 
   bridge(br: Bridge): void {
@@ -91,13 +108,19 @@ export class FabricBuilder {
   }
 
   /** A link with a bridge at one end (or both). */
-  bridgeLink(br: Bridge, l: Link, spans: Spans = {}): void {
+  bridgeLink(br: Bridge, l: Link, where: H): void {
     br.links.push(l);
-    this.spans.set(l, spans);
+    this.handles.set(l, where);
+  }
+
+  /** The span of `field` of `obj` when it is written, else undefined. */
+  private written(obj: object, field: string): SourceSpan | undefined {
+    const h = this.handles.get(obj);
+    return h === undefined ? undefined : this.locate(h, field);
   }
 
   private at(obj: { span: SourceSpan }, field: string): SourceSpan {
-    return this.spans.get(obj)?.[field] ?? obj.span;
+    return this.written(obj, field) ?? obj.span;
   }
 
   /** Cross-reference checks shared by every inventory format. */
@@ -114,9 +137,10 @@ export class FabricBuilder {
       byName.set(d.name, d);
     }
     const deviceList = (): string => listChoices([...byName.keys()].slice(0, 20));
+    const namesOf = (kind: DeviceKind): string => listChoices(this.devices.filter((x) => x.kind === kind).map((x) => x.name).slice(0, 20));
     for (const d of this.devices) {
       // An invalid pipeline was already reported where it was written.
-      if (d.kind === 'switch' && d.pipeline === undefined && this.spans.get(d)?.pipeline === undefined) {
+      if (d.kind === 'switch' && d.pipeline === undefined && this.written(d, 'pipeline') === undefined) {
         bag.error('missing-pipeline', `switch ${d.name} has no pipeline`, this.at(d, 'kind'), `valid: pipeline: ${listChoices(PIPELINES)}`);
       }
       if (d.kind === 'dpu' || d.kind === 'smartnic') {
@@ -129,42 +153,50 @@ export class FabricBuilder {
               'bad-attached-to',
               `${d.kind} ${d.name}: attachedTo "${d.attachedTo}" ${h ? `is a ${h.kind}, not a host` : 'names no device'}`,
               this.at(d, 'attachedTo'),
-              `valid: a host device: ${listChoices(this.devices.filter((x) => x.kind === 'host').map((x) => x.name).slice(0, 20))}`,
+              `valid: a host device: ${namesOf('host')}`,
             );
           }
         }
       }
     }
     // Ports: one link per port; an endpoint's attach port must be free of device links.
-    const usedPorts = new Map<string, SourceSpan>();
-    const usePort = (p: PortRef, span: SourceSpan): void => {
+    const usedPorts = new Map<string, PortUse>();
+    const usePort = (link: Link, side: 'a' | 'b'): void => {
+      const p = link[side];
       const key = `${p.device}:${p.port}`;
       const first = usedPorts.get(key);
-      if (first) bag.error('port-in-use', `port ${key} is used by two links`, span, `valid: one link per port; the other link is at line ${first.line}`);
-      else usedPorts.set(key, span);
+      if (first) bag.error('port-in-use', `port ${key} is used by two links`, this.at(link, side), `valid: one link per port; the other link is at line ${this.at(first.link, first.side).line}`);
+      else usedPorts.set(key, { link, side });
     };
     for (const l of this.links) {
       for (const side of ['a', 'b'] as const) {
         const p = l[side];
-        const span = this.at(l, side);
         if (!byName.has(p.device)) {
-          bag.error('unknown-device', `link end "${p.device}:${p.port}" names no device`, span, `valid: a defined device: ${deviceList()}`);
+          bag.error('unknown-device', `link end "${p.device}:${p.port}" names no device`, this.at(l, side), `valid: a defined device: ${deviceList()}`);
         } else {
-          usePort(p, span);
+          usePort(l, side);
         }
       }
     }
     for (const b of this.bridges) {
       for (const l of b.links) {
-        for (const side of ['a', 'b'] as const) usePort(l[side], this.at(l, side));
+        usePort(l, 'a');
+        usePort(l, 'b');
       }
     }
-    const epNames = new Map<string, SourceSpan>();
-    const addrs = new Map<string, { ep: string; span: SourceSpan }>();
+    this.checkEndpoints(byName, usedPorts, namesOf);
+  }
+
+  /** Endpoint names, hosts, attach ports and addresses, in one pass over the endpoints. */
+  private checkEndpoints(byName: Map<string, Device>, usedPorts: Map<string, PortUse>, namesOf: (kind: DeviceKind) => string): void {
+    const { bag } = this;
+    const epNames = new Map<string, Endpoint>();
+    // Address -> the endpoint that has it, one map per family (v4 values are small bigints, v6 ones are not).
+    const addrs = { 4: new Map<bigint, Endpoint>(), 6: new Map<bigint, Endpoint>() };
     for (const e of this.endpoints) {
       const first = epNames.get(e.name);
-      if (first) bag.error('duplicate-endpoint', `endpoint "${e.name}" is defined twice`, this.at(e, 'name'), `valid: unique endpoint names; the first is at line ${first.line}`);
-      else epNames.set(e.name, this.at(e, 'name'));
+      if (first) bag.error('duplicate-endpoint', `endpoint "${e.name}" is defined twice`, this.at(e, 'name'), `valid: unique endpoint names; the first is at line ${this.at(first, 'name').line}`);
+      else epNames.set(e.name, e);
       if (e.host === undefined && e.attach === undefined) {
         bag.error('endpoint-without-location', `endpoint ${e.name} has neither a host nor an attach port`, this.at(e, 'name'), 'valid: host: <host device> for a managed endpoint, or attach: "<switch>:<port>" for an unmanaged one');
       }
@@ -175,7 +207,7 @@ export class FabricBuilder {
             'bad-endpoint-host',
             `endpoint ${e.name}: host "${e.host}" ${h ? `is a ${h.kind}, not a host` : 'names no device'}`,
             this.at(e, 'host'),
-            `valid: a host device (a DPU enforces for the host it is attachedTo): ${listChoices(this.devices.filter((x) => x.kind === 'host').map((x) => x.name).slice(0, 20))}`,
+            `valid: a host device (a DPU enforces for the host it is attachedTo): ${namesOf('host')}`,
           );
         }
       }
@@ -189,22 +221,29 @@ export class FabricBuilder {
             'bad-endpoint-attach',
             `endpoint ${e.name}: attach "${key}" ${s ? `is on a ${s.kind}, not a switch` : 'names no device'}`,
             this.at(e, 'attach'),
-            `valid: "<switch>:<port>" with a switch device: ${listChoices(this.devices.filter((x) => x.kind === 'switch').map((x) => x.name).slice(0, 20))}`,
+            `valid: "<switch>:<port>" with a switch device: ${namesOf('switch')}`,
           );
-        } else if (usedPorts.has(key)) {
-          bag.error('port-in-use', `endpoint ${e.name}: attach port ${key} is already used by a link`, this.at(e, 'attach'), `valid: a port facing the endpoint, not one linking devices (the link is at line ${usedPorts.get(key)?.line})`);
+        } else {
+          const link = usedPorts.get(key);
+          if (link) bag.error('port-in-use', `endpoint ${e.name}: attach port ${key} is already used by a link`, this.at(e, 'attach'), `valid: a port facing the endpoint, not one linking devices (the link is at line ${this.at(link.link, link.side).line})`);
         }
       }
-      e.addresses.forEach((a, i) => {
-        const key = `${a.family}/${a.value}`;
-        const span = this.at(e, `address.${i}`);
-        const other = addrs.get(key);
-        if (other) {
-          bag.error('duplicate-address', `endpoint ${e.name}: address ${formatIp(a.family, a.value)} is also endpoint ${other.ep}'s`, span, `valid: each address on one endpoint only (see line ${other.span.line})`);
-        } else {
-          addrs.set(key, { ep: e.name, span });
+      for (let i = 0; i < e.addresses.length; i++) {
+        const a = e.addresses[i];
+        const seen = addrs[a.family];
+        const other = seen.get(a.value);
+        if (other === undefined) {
+          seen.set(a.value, e);
+          continue;
         }
-      });
+        const j = other.addresses.findIndex((x) => x.family === a.family && x.value === a.value);
+        bag.error(
+          'duplicate-address',
+          `endpoint ${e.name}: address ${formatIp(a.family, a.value)} is also endpoint ${other.name}'s`,
+          this.at(e, `address.${i}`),
+          `valid: each address on one endpoint only (see line ${this.at(other, `address.${j}`).line})`,
+        );
+      }
     }
   }
 }
@@ -243,7 +282,7 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   const spec = specNode === undefined ? undefined : src.map(specNode, 'spec');
   if (!spec) return undefined;
   src.checkKeys(spec, FABRIC_KEYS.spec, 'spec');
-  const b = new FabricBuilder(src.bag);
+  const b = new FabricBuilder(src.bag, fabricFieldAt(src));
   const devNode = src.require(spec, 'devices', 'spec', 'valid: devices: [{name, kind, mgmt}, ...]');
   const devs = devNode === undefined ? undefined : src.seq(devNode, 'spec.devices');
   for (const item of devs ? src.items(devs) : []) readDevice(src, b, item);
@@ -293,23 +332,19 @@ function choice<T extends string>(src: YamlSource, node: YNode, what: string, co
   return undefined;
 }
 
-function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void {
+function readDevice(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
   const m = src.map(node, 'device', 'valid: {name, kind, mgmt, ...}');
   if (!m) return;
-  const spans: Spans = {};
   const nameNode = src.require(m, 'name', 'device', 'valid: name: leaf1');
   const name = nameNode === undefined ? undefined : checkName(src, nameNode, 'device');
-  if (nameNode) spans.name = src.span(nameNode);
   const label = `device ${name ?? '?'}`;
   src.checkKeys(m, FABRIC_KEYS.device, label);
   const kindNode = src.require(m, 'kind', label, `valid: kind: ${listChoices(DEVICE_KINDS)}`);
   const kind = kindNode === undefined ? undefined : choice(src, kindNode, `${label}: kind`, 'bad-device-kind', DEVICE_KINDS);
-  if (kindNode) spans.kind = src.span(kindNode);
   let pipeline: Pipeline | undefined;
   const pNode = src.get(m, 'pipeline');
   if (pNode !== undefined) {
     pipeline = choice(src, pNode, `${label}: pipeline`, 'bad-pipeline', PIPELINES);
-    spans.pipeline = src.span(pNode);
     if (kind !== undefined && kind !== 'switch') src.bag.error('misplaced-key', `${label}: pipeline on a ${kind}`, src.span(pNode), 'valid: pipeline only on switches');
   }
   let profile: DpuProfile | undefined;
@@ -323,7 +358,6 @@ function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void
   const atNode = src.get(m, 'attachedTo');
   if (atNode !== undefined) {
     attachedTo = src.string(atNode, `${label}: attachedTo`);
-    spans.attachedTo = src.span(atNode);
     if (kind !== undefined && !isDpu) src.bag.error('misplaced-key', `${label}: attachedTo on a ${kind}`, src.span(atNode), 'valid: attachedTo only on dpu and smartnic devices');
   }
   let agent: boolean | undefined;
@@ -358,7 +392,7 @@ function readDevice(src: YamlSource, b: FabricBuilder, node: YNode | null): void
   if (capacity) d.capacity = capacity;
   if (capabilities) d.capabilities = capabilities;
   if (kind === 'host' && agent === false) d.agent = false;
-  b.device(d, spans);
+  b.device(d, m);
 }
 
 /** Management transports a device kind needs get their default port when not given. */
@@ -506,7 +540,7 @@ export function readPortRef(src: YamlSource, node: YNode | null, what: string): 
   return { device, port };
 }
 
-function readLink(src: YamlSource, b: FabricBuilder, node: YNode | null): void {
+function readLink(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
   const m = src.map(node, 'link', 'valid: {endpoints: ["host1:eth1", "leaf1:eth1"]}');
   if (!m) return;
   src.checkKeys(m, FABRIC_KEYS.link, 'link');
@@ -521,27 +555,55 @@ function readLink(src: YamlSource, b: FabricBuilder, node: YNode | null): void {
   const a = readPortRef(src, items[0], 'link endpoint');
   const bb = readPortRef(src, items[1], 'link endpoint');
   if (!a || !bb) return;
-  b.link({ a, b: bb, span: src.span(m) }, { a: src.span(items[0]), b: src.span(items[1]) });
+  b.link({ a, b: bb, span: src.span(m) }, m);
+}
+
+/** The address an endpoint's address item holds, or undefined when it holds none (readAddress says why). */
+function addressOf(node: YNode | null): IpAddr | undefined {
+  return isScalar(node) && typeof node.value === 'string' && node.value !== '' ? parseIp(node.value.trim()) : undefined;
+}
+
+/**
+ * Where a field of a fabric.yaml device, link or endpoint is written, found
+ * again in the object's mapping: the value of the key of that name, a link
+ * end in its `endpoints` list, or an endpoint's i-th address (counting the
+ * items that held one, as the endpoint's `addresses` do).
+ */
+function fabricFieldAt(src: YamlSource): FieldLocator<MapNode> {
+  return (m, field) => {
+    if (field === 'a' || field === 'b') {
+      const ends = src.get(m, 'endpoints');
+      return isSeq(ends) ? src.span(ends.items[field === 'a' ? 0 : 1]) : undefined;
+    }
+    if (field.startsWith('address.')) {
+      const list = src.get(m, 'addresses');
+      let i = Number(field.slice('address.'.length));
+      for (const item of isSeq(list) ? list.items : []) {
+        if (addressOf(item) !== undefined && i-- === 0) return src.span(item);
+      }
+      return undefined;
+    }
+    const node = src.get(m, field);
+    return node === undefined ? undefined : src.span(node);
+  };
 }
 
 /** An endpoint address: an IP without prefix length. */
 export function readAddress(src: YamlSource, node: YNode | null, what: string): IpAddr | undefined {
+  const ip = addressOf(node);
+  if (ip) return ip;
   const t = src.string(node, what, 'valid: an IPv4 or IPv6 address such as 10.0.1.11 or "fd00:1::11"');
-  if (t === undefined) return undefined;
-  const ip = parseIp(t.trim());
-  if (!ip) {
+  if (t !== undefined) {
     src.bag.error('bad-address', `${what} "${clip(t)}" is not an IP address`, src.span(node), t.includes('/') ? 'valid: an address without a /length' : 'valid: an IPv4 or IPv6 address such as 10.0.1.11 or "fd00:1::11"');
   }
-  return ip;
+  return undefined;
 }
 
-function readEndpoint(src: YamlSource, b: FabricBuilder, node: YNode | null): void {
+function readEndpoint(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
   const m = src.map(node, 'endpoint', 'valid: {name, host | attach, addresses, labels}');
   if (!m) return;
-  const spans: Spans = {};
   const nameNode = src.require(m, 'name', 'endpoint', 'valid: name: web-1');
   const name = nameNode === undefined ? undefined : checkName(src, nameNode, 'endpoint');
-  if (nameNode) spans.name = src.span(nameNode);
   const label = `endpoint ${name ?? '?'}`;
   src.checkKeys(m, FABRIC_KEYS.endpoint, label);
   const e: Endpoint = { name: name ?? '', addresses: [], labels: {}, span: src.span(m) };
@@ -549,13 +611,11 @@ function readEndpoint(src: YamlSource, b: FabricBuilder, node: YNode | null): vo
   if (hostNode !== undefined) {
     const h = src.string(hostNode, `${label}: host`);
     if (h !== undefined) e.host = h;
-    spans.host = src.span(hostNode);
   }
   const attNode = src.get(m, 'attach');
   if (attNode !== undefined) {
     const a = readPortRef(src, attNode, `${label}: attach`);
     if (a) e.attach = a;
-    spans.attach = src.span(attNode);
   }
   const addrNode = src.require(m, 'addresses', label, 'valid: addresses: [10.0.1.11, "fd00:1::11"]');
   const addrs = addrNode === undefined ? undefined : src.seq(addrNode, `${label}: addresses`, 'valid: addresses: [10.0.1.11, "fd00:1::11"]');
@@ -564,14 +624,11 @@ function readEndpoint(src: YamlSource, b: FabricBuilder, node: YNode | null): vo
     if (items.length === 0) src.bag.error('endpoint-without-address', `${label} has an empty address list`, src.span(addrNode), 'valid: at least one IPv4 or IPv6 address');
     for (const item of items) {
       const ip = readAddress(src, item, `${label}: address`);
-      if (ip) {
-        spans[`address.${e.addresses.length}`] = src.span(item);
-        e.addresses.push(ip);
-      }
+      if (ip) e.addresses.push(ip);
     }
   }
   const labelsNode = src.get(m, 'labels');
   if (labelsNode !== undefined) e.labels = readLabels(src, labelsNode, `${label}: labels`);
   if (name === undefined) return;
-  b.endpoint(e, spans);
+  b.endpoint(e, m);
 }

@@ -125,10 +125,13 @@ export function resolvePlain(str: string): ScalarValue {
   const c = str.charCodeAt(0);
   // The first character decides which tags can match at all: most scalars
   // are names, and "name" must not pay for eight regular expressions.
-  if (c === 0x6e || c === 0x4e || c === 0x7e) return NULL_RE.test(str) ? null : str; // n N ~
-  if (c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46) return BOOL_RE.test(str) ? c === 0x74 || c === 0x54 : str; // t T f F
+  // Likewise the length: null is 1 or 4 characters, a bool 4 or 5 ("name" is a key of every endpoint).
+  const len = str.length;
+  if (c === 0x6e || c === 0x4e || c === 0x7e) return (len === 4 || len === 1) && NULL_RE.test(str) ? null : str; // n N ~
+  if (c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46) return (len === 4 || len === 5) && BOOL_RE.test(str) ? c === 0x74 || c === 0x54 : str; // t T f F
   const numeric = (c >= 0x30 && c <= 0x39) || c === 0x2b || c === DASH || c === 0x2e;
-  if (!numeric) return str;
+  // No number has two dots: an IPv4 address (every endpoint has one) is a string without trying each form.
+  if (!numeric || str.indexOf('.') !== str.lastIndexOf('.')) return str;
   if (OCT_RE.test(str)) return parseInt(str.substring(2), 8);
   if (INT_RE.test(str)) return parseInt(str, 10);
   if (HEX_RE.test(str)) return parseInt(str.substring(2), 16);
@@ -159,32 +162,6 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 
 const HEX_ESCAPE_LENGTH: Record<string, number> = { x: 2, u: 4, U: 8 };
 
-/**
- * The pairs of one mapping, refusing a key equal to an earlier one by the
- * `yaml` package's rule (equal scalar values; NaN equals nothing). Small
- * mappings scan; large ones index, so a 100,000-key mapping stays linear.
- */
-class PairList {
-  readonly items: PairNode[] = [];
-  private index: Set<ScalarValue> | undefined;
-
-  /** False when `key` repeats an earlier key. */
-  add(key: ScalarNode, value: SourceNode): boolean {
-    const v = key.value;
-    if (this.index === undefined && this.items.length >= LINEAR_DUP_CHECK) {
-      this.index = new Set(this.items.map((p) => (p.key as ScalarNode).value));
-    }
-    if (this.index !== undefined) {
-      if (this.index.has(v) && !Number.isNaN(v)) return false;
-      this.index.add(v);
-    } else {
-      for (const p of this.items) if ((p.key as ScalarNode).value === v) return false;
-    }
-    this.items.push({ key, value });
-    return true;
-  }
-}
-
 class FastYamlReader {
   private pos = 0;
   /** Offset where the current line starts. */
@@ -192,6 +169,18 @@ class FastYamlReader {
   /** Indentation of the content line the reader stands on; -1 at the end of the text. */
   private indent = -1;
   private readonly strings: SliceInterner;
+  /**
+   * Scratch stacks every mapping's pairs and every list's items are
+   * gathered on, then copied into an array of their exact length: the tree
+   * lives until the loader is done, and growable arrays (room for 16 on the
+   * first push) would make the garbage collector copy mostly empty slots.
+   * A collection's entries start at the stack top it found (its base);
+   * nested collections push above and take theirs off before it goes on.
+   */
+  private readonly pairStack: PairNode[] = [];
+  private pairTop = 0;
+  private readonly itemStack: (SourceNode | null)[] = [];
+  private itemTop = 0;
 
   constructor(
     private readonly s: string,
@@ -202,6 +191,48 @@ class FastYamlReader {
 
   private bail(reason: string, offset = this.pos): never {
     throw new Bail(offset, reason);
+  }
+
+  /**
+   * Adds a pair to the mapping whose pairs start at `base`, refusing a key
+   * equal to an earlier one by the `yaml` package's rule (equal scalar
+   * values; NaN equals nothing). Small mappings scan; large ones index their
+   * keys in `index` (returned, made here when needed), so a 100,000-key
+   * mapping stays linear.
+   */
+  private addPair(base: number, key: ScalarNode, value: SourceNode, index: Set<ScalarValue> | undefined): Set<ScalarValue> | undefined {
+    const stack = this.pairStack;
+    const top = this.pairTop;
+    const v = key.value;
+    if (index === undefined && top - base >= LINEAR_DUP_CHECK) {
+      index = new Set<ScalarValue>();
+      for (let i = base; i < top; i++) index.add((stack[i].key as ScalarNode).value);
+    }
+    if (index !== undefined) {
+      if (index.has(v) && !Number.isNaN(v)) this.bail('a duplicate key', key.start);
+      index.add(v);
+    } else {
+      for (let i = base; i < top; i++) if ((stack[i].key as ScalarNode).value === v) this.bail('a duplicate key', key.start);
+    }
+    stack[this.pairTop++] = { key, value };
+    return index;
+  }
+
+  /** The pairs pushed since `base`, as an array of their own, off the stack. */
+  private takePairs(base: number): PairNode[] {
+    const out = this.pairStack.slice(base, this.pairTop);
+    this.pairTop = base;
+    return out;
+  }
+
+  private pushItem(item: SourceNode | null): void {
+    this.itemStack[this.itemTop++] = item;
+  }
+
+  private takeItems(base: number): (SourceNode | null)[] {
+    const out = this.itemStack.slice(base, this.itemTop);
+    this.itemTop = base;
+    return out;
   }
 
   document(): SourceNode {
@@ -325,8 +356,8 @@ class FastYamlReader {
 
   private blockMap(start: number, firstKey: ScalarNode, depth: number): MapNode {
     const col = start - this.lineStart;
-    const pairs = new PairList();
-    const map: MapNode = { kind: 'map', start, items: pairs.items };
+    const base = this.pairTop;
+    let index: Set<ScalarValue> | undefined;
     let key = firstKey;
     let keyStart = start;
     for (;;) {
@@ -344,8 +375,8 @@ class FastYamlReader {
       } else {
         value = this.inlineValue(depth + 1);
       }
-      if (!pairs.add(key, value)) this.bail('a duplicate key', key.start);
-      if (this.indent < col) return map;
+      index = this.addPair(base, key, value, index);
+      if (this.indent < col) return { kind: 'map', start, items: this.takePairs(base) };
       if (this.indent > col) this.bail('unexpected indentation');
       const c = this.s.charCodeAt(this.pos);
       if (c === DASH && isBlankAt(this.s, this.pos + 1)) this.bail('a list item where a key was expected');
@@ -376,8 +407,7 @@ class FastYamlReader {
     const s = this.s;
     const start = this.pos;
     const col = start - this.lineStart;
-    const items: (SourceNode | null)[] = [];
-    const seq: SeqNode = { kind: 'seq', start, items };
+    const base = this.itemTop;
     for (;;) {
       this.pos++; // the "-"
       this.skipSpaces();
@@ -385,13 +415,12 @@ class FastYamlReader {
         const emptyAt = this.pos;
         this.endLine();
         this.nextContentLine();
-        items.push(this.indent > col ? this.blockNode(depth + 1) : scalar(emptyAt, null, ''));
+        this.pushItem(this.indent > col ? this.blockNode(depth + 1) : scalar(emptyAt, null, ''));
       } else {
-        items.push(this.blockNode(depth + 1));
+        this.pushItem(this.blockNode(depth + 1));
       }
-      if (this.indent < col) return seq;
       if (this.indent > col) this.bail('unexpected indentation');
-      if (!(s.charCodeAt(this.pos) === DASH && isBlankAt(s, this.pos + 1))) return seq;
+      if (this.indent < col || !(s.charCodeAt(this.pos) === DASH && isBlankAt(s, this.pos + 1))) return { kind: 'seq', start, items: this.takeItems(base) };
     }
   }
 
@@ -519,19 +548,19 @@ class FastYamlReader {
   private flowSeq(depth: number): SeqNode {
     const s = this.s;
     const start = this.pos++;
-    const items: (SourceNode | null)[] = [];
     this.flowSpaces();
     if (s.charCodeAt(this.pos) === RBRACKET) {
       this.pos++;
-      return { kind: 'seq', start, items };
+      return { kind: 'seq', start, items: [] };
     }
+    const base = this.itemTop;
     for (;;) {
-      items.push(this.flowItem(depth + 1));
+      this.pushItem(this.flowItem(depth + 1));
       this.flowSpaces();
       const c = s.charCodeAt(this.pos);
       if (c === RBRACKET) {
         this.pos++;
-        return { kind: 'seq', start, items };
+        return { kind: 'seq', start, items: this.takeItems(base) };
       }
       if (c !== COMMA) this.bail('a flow list entry the fast reader does not read');
       this.pos++;
@@ -543,13 +572,13 @@ class FastYamlReader {
   private flowMap(depth: number): MapNode {
     const s = this.s;
     const start = this.pos++;
-    const pairs = new PairList();
-    const map: MapNode = { kind: 'map', start, items: pairs.items };
     this.flowSpaces();
     if (s.charCodeAt(this.pos) === RBRACE) {
       this.pos++;
-      return map;
+      return { kind: 'map', start, items: [] };
     }
+    const base = this.pairTop;
+    let index: Set<ScalarValue> | undefined;
     for (;;) {
       const c0 = s.charCodeAt(this.pos);
       if (c0 === LBRACKET || c0 === LBRACE) this.bail('a flow collection as a key');
@@ -560,13 +589,12 @@ class FastYamlReader {
       this.flowSpaces();
       const c = s.charCodeAt(this.pos);
       if (c === COMMA || c === RBRACE) this.bail('an empty flow mapping value');
-      const value = this.flowItem(depth + 1);
-      if (!pairs.add(key, value)) this.bail('a duplicate key', key.start);
+      index = this.addPair(base, key, this.flowItem(depth + 1), index);
       this.flowSpaces();
       const e = s.charCodeAt(this.pos);
       if (e === RBRACE) {
         this.pos++;
-        return map;
+        return { kind: 'map', start, items: this.takePairs(base) };
       }
       if (e !== COMMA) this.bail('a flow mapping entry the fast reader does not read');
       this.pos++;

@@ -88,6 +88,14 @@ export interface YPair {
   value: YNode | null;
 }
 
+/** Mappings with more pairs than this find repeated keys through a Set. */
+const LINEAR_KEY_SCAN = 8;
+
+function hasKey(pairs: readonly YPair[], key: string): boolean {
+  for (const p of pairs) if (p.key === key) return true;
+  return false;
+}
+
 /** JSON files are read as JSON; everything else as YAML. */
 const JSON_NAME_RE = /\.json$/i;
 
@@ -225,15 +233,16 @@ export class YamlSource {
    */
   pairs(map: MapNode, what: string): YPair[] {
     const out: YPair[] = [];
-    const seen = new Set<string>();
+    // Label maps of every endpoint are small: a scan of the pairs so far beats a Set each.
+    const seen = map.items.length > LINEAR_KEY_SCAN ? new Set<string>() : undefined;
     for (const p of map.items) {
       const key = this.keyText(p.key);
       if (key === undefined || p.key === null) {
         this.bag.error('wrong-type', `${what}: keys must be strings, found ${this.describe(p.key)}`, this.span(p.key ?? map), 'valid: a plain string key');
         continue;
       }
-      if (seen.has(key)) continue;
-      seen.add(key);
+      if (seen === undefined ? hasKey(out, key) : seen.has(key)) continue;
+      seen?.add(key);
       out.push({ key, keyNode: p.key, value: p.value });
     }
     return out;
