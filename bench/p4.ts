@@ -1,8 +1,15 @@
-// P4 switch benchmark: ACL entries per switch for generated policies of 100
-// to 10,000 rules with port ranges, against the naive expansion (every group
-// to prefixes as written, every range to prefixes, src x dst x ports per
-// rule, no pruning or merging), and codegen time. Run alone:
-//   node bin/run-ts.js bench/p4.ts
+// P4 switch benchmark: table entries per switch for generated policies of
+// 100 to 10,000 rules with port ranges, side by side:
+//   naive: every group to prefixes as written, every range to binary
+//     prefixes, src x dst x ports per rule, no pruning or merging;
+//   flat: the single flat ternary ACL Weft generated before classification
+//     (the same bands, each family's merged source prefixes x destination
+//     prefixes x binary port prefixes), counted here only;
+//   classes: the pipeline codegen writes (LPM classifier entries per table,
+//     ACL entries over 16-bit class ids with fence-encoded ports);
+//   bits: the same ACL with one label bit per address set instead of class
+//     ids (each set one ternary), and the label width that would take.
+// Run alone: node bin/run-ts.js bench/p4.ts
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,8 +20,11 @@ import type { Fabric } from '../inventory/model.ts';
 import type { DevicePlacement } from '../orchestrator/placement/model.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
 import { makeRng, type Rng } from '../orchestrator/testing/generate.ts';
-import { buildAclEntries } from '../targets/p4/codegen.ts';
-import { rangeTernaries } from '../targets/p4/ternary.ts';
+import { bandMatches, buildAclEntries, buildBands, type P4Band } from '../targets/p4/codegen.ts';
+import { setKey, type SideLabels } from '../targets/p4/classes.ts';
+import { CLASSIFIER_TABLES } from '../targets/p4/p4info.ts';
+import { cidrTernary, mergeTernaries, rangeTernaries } from '../targets/p4/ternary.ts';
+import type { AddressSet, Service } from '../targets/switch-common/index.ts';
 
 const SIZES = [100, 1_000, 10_000];
 const at: SourceSpan = { file: 'bench-p4', line: 1, col: 1 };
@@ -107,6 +117,60 @@ function naiveEntries(policy: Policy): number {
   return total;
 }
 
+/** Binary prefix count of a set of port ranges, merged (the flat pipeline's port expansion). */
+function binaryPorts(ranges: { lo: number; hi: number }[]): number {
+  return mergeTernaries(
+    ranges.flatMap((r) => rangeTernaries(r.lo, r.hi, 16)),
+    16,
+  ).length;
+}
+
+function flatServices(services: Service[]): number {
+  let n = 0;
+  const icmpTypes = new Map<number, bigint[]>();
+  for (const s of services) {
+    if (s.kind === 'ports') n += binaryPorts(s.dst) * binaryPorts(s.src);
+    else if (s.kind === 'icmp' && s.type !== undefined && s.code === undefined) icmpTypes.set(s.proto, [...(icmpTypes.get(s.proto) ?? []), BigInt(s.type)]);
+    else n += 1;
+  }
+  for (const types of icmpTypes.values()) n += mergeTernaries(types.map((value) => ({ value, mask: 0xffn })), 8).length;
+  return n;
+}
+
+/** Entries of the flat pipeline for the same bands: per family, merged source x destination prefixes x services, per ingress port. */
+function flatEntries(bands: P4Band[]): number {
+  let total = 0;
+  for (const b of bands) {
+    const services = flatServices(b.rule.services);
+    for (const family of [4, 6] as const) {
+      const prefixes = (set: AddressSet) => (family === 4 ? set.v4 : set.v6);
+      const width = family === 4 ? 32 : 128;
+      const src = mergeTernaries(prefixes(b.rule.src).map(cidrTernary), width).length;
+      const dst = mergeTernaries(prefixes(b.rule.dst).map(cidrTernary), width).length;
+      total += src * dst * services * (b.ports?.length ?? 1);
+    }
+  }
+  return total;
+}
+
+/** One label bit per distinct address set of a side: every set is one ternary; the width is the number of sets. */
+class GroupBits implements SideLabels {
+  readonly bit = new Map<string, bigint>();
+  constructor(sets: AddressSet[]) {
+    for (const s of sets) if (!s.any && !this.bit.has(setKey(s))) this.bit.set(setKey(s), 1n << BigInt(this.bit.size));
+  }
+  matchesOf(set: AddressSet) {
+    if (set.any) return [{}];
+    const out: { family?: 4 | 6; classes?: { value: bigint; mask: bigint } }[] = [];
+    for (const family of [4, 6] as const) if ((family === 4 ? set.v4 : set.v6).some((c) => c.len === 0)) out.push({ family });
+    if (set.v4.some((c) => c.len > 0) || set.v6.some((c) => c.len > 0)) {
+      const b = this.bit.get(setKey(set))!;
+      out.push({ classes: { value: b, mask: b } });
+    }
+    return out;
+  }
+}
+
 const FABRIC: Fabric = { file: 'bench-p4', name: 'bench', devices: [], links: [], endpoints: [], digest: 'bench' };
 
 function placement(mode: 'exact' | 'prefilter'): DevicePlacement {
@@ -130,22 +194,34 @@ export async function run(): Promise<Record<string, unknown>> {
     const t0 = performance.now();
     const ir = buildIr(policy, FABRIC);
     const t1 = performance.now();
-    // Exact without known sources: the whole policy on the port, the like-for-like comparison with the naive expansion.
-    const exact = buildAclEntries({ policy, ir, devicePlacement: placement('exact') });
-    const t2 = performance.now();
-    const pre = buildAclEntries({ policy, ir, devicePlacement: placement('prefilter') });
-    const t3 = performance.now();
-    const naive = naiveEntries(policy);
-    const exactForward = exact.entries.filter((e) => e.origin.startsWith('eth2 exact') && !e.origin.endsWith('(reply)')).length;
-    out[`rules${size}.naiveEntries`] = naive;
-    out[`rules${size}.exactEntries`] = exact.entries.length;
-    out[`rules${size}.exactForwardEntries`] = exactForward;
-    out[`rules${size}.naiveOverExactForward`] = Number((naive / Math.max(1, exactForward)).toFixed(2));
-    out[`rules${size}.prefilterEntries`] = pre.entries.length;
-    out[`rules${size}.naiveOverPrefilter`] = Number((naive / Math.max(1, pre.entries.length)).toFixed(2));
     out[`rules${size}.irMs`] = Math.round(t1 - t0);
-    out[`rules${size}.codegenExactMs`] = Math.round(t2 - t1);
-    out[`rules${size}.codegenPrefilterMs`] = Math.round(t3 - t2);
+    const naive = naiveEntries(policy);
+    out[`rules${size}.naive.aclEntries`] = naive;
+    // Exact without known sources: the whole policy on the port, the like-for-like comparison with the naive expansion.
+    for (const mode of ['exact', 'prefilter'] as const) {
+      const input = { policy, ir, devicePlacement: placement(mode) };
+      const t2 = performance.now();
+      const program = buildAclEntries(input);
+      const t3 = performance.now();
+      const { bands } = buildBands(input);
+      const flat = flatEntries(bands);
+      const srcSets = bands.map((b) => b.rule.src);
+      const dstSets = bands.map((b) => b.rule.dst);
+      const bits = { src: new GroupBits(srcSets), dst: new GroupBits(dstSets) };
+      const bitsAcl = bands.reduce((n, b) => n + bandMatches(b, bits).length, 0);
+      const k = `rules${size}.${mode}`;
+      out[`${k}.flat.aclEntries`] = flat;
+      out[`${k}.classes.aclEntries`] = program.entries.length;
+      out[`${k}.classes.lpmEntries`] = program.classes.length;
+      for (const t of CLASSIFIER_TABLES) out[`${k}.classes.${t}`] = program.classes.filter((c) => c.table === t).length;
+      out[`${k}.classes.srcClasses`] = program.stats.srcClasses;
+      out[`${k}.classes.dstClasses`] = program.stats.dstClasses;
+      out[`${k}.bits.aclEntries`] = bitsAcl;
+      out[`${k}.bits.labelBits`] = `${bits.src.bit.size}+${bits.dst.bit.size}`;
+      out[`${k}.naiveOverClasses`] = Number((naive / Math.max(1, program.entries.length)).toFixed(2));
+      out[`${k}.flatOverClasses`] = Number((flat / Math.max(1, program.entries.length)).toFixed(2));
+      out[`${k}.codegenMs`] = Math.round(t3 - t2);
+    }
   }
   return out;
 }
