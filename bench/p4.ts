@@ -9,6 +9,10 @@
 //     ACL entries over 16-bit class ids with fence-encoded ports);
 //   bits: the same ACL with one label bit per address set instead of class
 //     ids (each set one ternary), and the label width that would take.
+// Policies: "zones" (groups of CIDR blocks that do not overlap, 1-3 port
+// matches per rule, 45% ranges) and "labels" (the test generator's
+// overlapping selector groups, holes, ICMP and IPv6). The switch has one
+// uplink and one port that is exact (the whole policy) or prefilter.
 // Run alone: node bin/run-ts.js bench/p4.ts
 
 import { resolve } from 'node:path';
@@ -19,8 +23,8 @@ import type { GroupDef, PeerRef, Policy, PortMatch, Rule } from '../orchestrator
 import type { Fabric } from '../inventory/model.ts';
 import type { DevicePlacement } from '../orchestrator/placement/model.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
-import { makeRng, type Rng } from '../orchestrator/testing/generate.ts';
-import { bandMatches, buildAclEntries, buildBands, type P4Band } from '../targets/p4/codegen.ts';
+import { generateScenario, makeRng, type Rng } from '../orchestrator/testing/generate.ts';
+import { bandMatches, buildAclEntries, buildBands, ServiceMatches, type P4Band } from '../targets/p4/codegen.ts';
 import { setKey, type SideLabels } from '../targets/p4/classes.ts';
 import { CLASSIFIER_TABLES } from '../targets/p4/p4info.ts';
 import { cidrTernary, mergeTernaries, rangeTernaries } from '../targets/p4/ternary.ts';
@@ -187,41 +191,45 @@ function placement(mode: 'exact' | 'prefilter'): DevicePlacement {
   };
 }
 
+/** Entries per table for one policy on one switch, exact and prefilter, in every encoding. */
+function measure(out: Record<string, unknown>, name: string, policy: Policy, ir: ReturnType<typeof buildIr>): void {
+  for (const mode of ['exact', 'prefilter'] as const) {
+    const input = { policy, ir, devicePlacement: placement(mode) };
+    const t0 = performance.now();
+    const program = buildAclEntries(input);
+    const t1 = performance.now();
+    const { bands } = buildBands(input);
+    const bits = { src: new GroupBits(bands.map((b) => b.rule.src)), dst: new GroupBits(bands.map((b) => b.rule.dst)) };
+    const expand = new ServiceMatches();
+    const k = `${name}.${mode}`;
+    out[`${k}.flat.aclEntries`] = flatEntries(bands);
+    out[`${k}.classes.aclEntries`] = program.entries.length;
+    out[`${k}.classes.lpmEntries`] = program.classes.length;
+    for (const t of CLASSIFIER_TABLES) out[`${k}.classes.${t}`] = program.classes.filter((c) => c.table === t).length;
+    out[`${k}.classes.classes`] = `${program.stats.srcClasses}+${program.stats.dstClasses}`;
+    out[`${k}.bits.aclEntries`] = bands.reduce((n, b) => n + bandMatches(b, bits, expand).length, 0);
+    out[`${k}.bits.labelBits`] = `${bits.src.bit.size}+${bits.dst.bit.size}`;
+    out[`${k}.codegenMs`] = Math.round(t1 - t0);
+  }
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const size of SIZES) {
     const policy = makePolicy(makeRng(size), size);
     const t0 = performance.now();
     const ir = buildIr(policy, FABRIC);
-    const t1 = performance.now();
-    out[`rules${size}.irMs`] = Math.round(t1 - t0);
-    const naive = naiveEntries(policy);
-    out[`rules${size}.naive.aclEntries`] = naive;
+    out[`zones${size}.irMs`] = Math.round(performance.now() - t0);
+    out[`zones${size}.naive.aclEntries`] = naiveEntries(policy);
     // Exact without known sources: the whole policy on the port, the like-for-like comparison with the naive expansion.
-    for (const mode of ['exact', 'prefilter'] as const) {
-      const input = { policy, ir, devicePlacement: placement(mode) };
-      const t2 = performance.now();
-      const program = buildAclEntries(input);
-      const t3 = performance.now();
-      const { bands } = buildBands(input);
-      const flat = flatEntries(bands);
-      const srcSets = bands.map((b) => b.rule.src);
-      const dstSets = bands.map((b) => b.rule.dst);
-      const bits = { src: new GroupBits(srcSets), dst: new GroupBits(dstSets) };
-      const bitsAcl = bands.reduce((n, b) => n + bandMatches(b, bits).length, 0);
-      const k = `rules${size}.${mode}`;
-      out[`${k}.flat.aclEntries`] = flat;
-      out[`${k}.classes.aclEntries`] = program.entries.length;
-      out[`${k}.classes.lpmEntries`] = program.classes.length;
-      for (const t of CLASSIFIER_TABLES) out[`${k}.classes.${t}`] = program.classes.filter((c) => c.table === t).length;
-      out[`${k}.classes.srcClasses`] = program.stats.srcClasses;
-      out[`${k}.classes.dstClasses`] = program.stats.dstClasses;
-      out[`${k}.bits.aclEntries`] = bitsAcl;
-      out[`${k}.bits.labelBits`] = `${bits.src.bit.size}+${bits.dst.bit.size}`;
-      out[`${k}.naiveOverClasses`] = Number((naive / Math.max(1, program.entries.length)).toFixed(2));
-      out[`${k}.flatOverClasses`] = Number((flat / Math.max(1, program.entries.length)).toFixed(2));
-      out[`${k}.codegenMs`] = Math.round(t3 - t2);
-    }
+    measure(out, `zones${size}`, policy, ir);
+  }
+  // Overlapping label selectors (an address in many groups): where class covers can cost more than one bit per group.
+  for (const rules of [200, 1_000]) {
+    const { policy, fabric } = generateScenario(makeRng(rules), { rules, groups: Math.max(10, rules / 10), endpoints: rules * 2 });
+    const ir = buildIr(policy, fabric);
+    out[`labels${rules}.naive.aclEntries`] = naiveEntries(policy);
+    measure(out, `labels${rules}`, policy, ir);
   }
   return out;
 }

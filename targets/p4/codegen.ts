@@ -114,12 +114,23 @@ export interface Labels {
   dst: SideLabels;
 }
 
+/** Expands services to their protocol/port matches, once per distinct service list (bands repeat them). */
+export class ServiceMatches {
+  private readonly cache = new Map<string, Match[]>();
+  of(services: Service[]): Match[] {
+    const key = JSON.stringify(services);
+    let hit = this.cache.get(key);
+    if (!hit) this.cache.set(key, (hit = compactServices(services.flatMap(serviceMatches))));
+    return hit;
+  }
+}
+
 /** The ACL matches of one band (without priority): side matches x side matches x services, on the given ingress ports. */
-export function bandMatches(band: P4Band, labels: Labels): Match[] {
+export function bandMatches(band: P4Band, labels: Labels, expand = new ServiceMatches()): Match[] {
   const { rule } = band;
   // A rule whose sides share no family matches no packet.
   if (!([4, 6] as const).some((f) => hasFamily(rule.src, f) && hasFamily(rule.dst, f))) return [];
-  const services = compactServices(rule.services.flatMap(serviceMatches));
+  const services = expand.of(rule.services);
   const out: Match[] = [];
   for (const s of labels.src.matchesOf(rule.src)) {
     for (const d of labels.dst.matchesOf(rule.dst)) {
@@ -235,7 +246,8 @@ export function classify(bands: P4Band[], device: string): { src: AddressClasses
 
 /** Numbers the bands' matches into priorities (bottom band = 1); a band without matches takes no priority. */
 export function numberBands(bands: P4Band[], labels: Labels): AclEntry[] {
-  const perBand = bands.map((b) => ({ band: b, matches: bandMatches(b, labels) })).filter((x) => x.matches.length > 0);
+  const expand = new ServiceMatches();
+  const perBand = bands.map((b) => ({ band: b, matches: bandMatches(b, labels, expand) })).filter((x) => x.matches.length > 0);
   const entries: AclEntry[] = [];
   let priority = perBand.length;
   for (const { band, matches } of perBand) {
