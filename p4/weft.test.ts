@@ -158,7 +158,7 @@ describe('p4/weft.p4 and p4/weft.p4info.txtpb', () => {
     for (const c of source.directCounters) expect(c.id >>> 24).toBe(0x13);
   });
 
-  it('yield the pipeline Weft codegen uses: the ACL on class ids and four LPM classifiers', () => {
+  it('yield the pipeline Weft codegen uses: the ACL on labels and four LPM classifiers', () => {
     const p = pipelineFromP4Info(info);
     const acl = source.tables.find((t) => t.name.endsWith('.weft_acl'))!;
     expect(p.fields.map((f) => f.name)).toEqual(acl.keys.map((k) => k.name));
@@ -167,7 +167,7 @@ describe('p4/weft.p4 and p4/weft.p4info.txtpb', () => {
       const t = source.tables.find((x) => x.name.endsWith(`.${c.name}`))!;
       expect([c.tableId, c.size, c.bitwidth]).toEqual([t.id, t.size, c.family === 4 ? 32 : 128]);
       expect(t.keys.map((k) => k.kind)).toEqual(['LPM']);
-      expect(c.classBits).toBe(acl.keys.find((k) => k.name === `${c.side}_class`)!.width);
+      expect(c.labelBits).toBe(acl.keys.find((k) => k.name === `${c.side}_label`)!.width);
     }
   });
 

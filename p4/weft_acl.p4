@@ -3,14 +3,16 @@
 // match:
 //
 //   1. four LPM classifier tables map the source and destination address
-//      (IPv4 or IPv6, by ether_type) to 16-bit class ids; an address no entry
-//      covers keeps class 0. Addresses in the same class belong to exactly
-//      the same address sets of the rules this switch holds, so a class id
-//      stands for "which groups is this address in".
-//   2. weft_acl matches ternary on the two class ids, protocol, ports and TCP
+//      (IPv4 or IPv6, by ether_type) to 64-bit labels; an address no entry
+//      covers keeps label 0. A label is a 16-bit class id (low bits) and
+//      48 bits of layer fields. Addresses in the same class belong to
+//      exactly the same address sets of the rules this switch holds (among
+//      the sets outside layers); a layer field numbers a few sets that never
+//      share an address, so each address is in at most one of them.
+//   2. weft_acl matches ternary on the two labels, protocol, ports and TCP
 //      flags. A rule from group A to group B costs the ternary cover of A's
-//      class ids times B's (one entry each when groups do not overlap) times
-//      its port expansion, never |A prefixes| x |B prefixes|.
+//      class ids (or one ternary on A's layer field) times B's, times its
+//      port expansion, never |A prefixes| x |B prefixes|.
 //
 // The destination port is matched fence-encoded (DIRPE): four 4-bit digits,
 // each digit d written as 15 bits with the low d set, so a range of one digit
@@ -21,8 +23,8 @@
 // The caller fills weft_acl_key_t from its own parsed headers (zero for a
 // header that is absent, so a non-IP packet never matches an entry that
 // constrains an IP field) and drops the packet when `drop` comes back true.
-// Priority order, the class encoding and the range encoding are described in
-// README.md ("P4 switches").
+// The label and range encodings and their measured costs are described in
+// README.md ("P4 switches"); targets/p4/classes.ts computes the labels.
 //
 // Needs core.p4 and v1model.p4 (for direct_counter) included before it.
 
@@ -53,21 +55,21 @@ bit<15> weft_fence(in bit<4> d) {
 }
 
 control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
-    bit<16> src_class = 0;
-    bit<16> dst_class = 0;
+    bit<64> src_label = 0;
+    bit<64> dst_label = 0;
     bit<60> l4_dst_fence = 0;
 
     @id(0x13000001)
     direct_counter(CounterType.packets_and_bytes) weft_acl_counter;
 
     @id(0x01000003)
-    action set_src_class(bit<16> class_id) {
-        src_class = class_id;
+    action set_src_label(bit<64> label) {
+        src_label = label;
     }
 
     @id(0x01000004)
-    action set_dst_class(bit<16> class_id) {
-        dst_class = class_id;
+    action set_dst_label(bit<64> label) {
+        dst_label = label;
     }
 
     @id(0x02000002)
@@ -76,9 +78,9 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
             k.ipv4_src : lpm @name("ipv4_src");
         }
         actions = {
-            set_src_class;
+            set_src_label;
         }
-        default_action = set_src_class(0);
+        default_action = set_src_label(0);
         size = 16384;
     }
 
@@ -88,9 +90,9 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
             k.ipv4_dst : lpm @name("ipv4_dst");
         }
         actions = {
-            set_dst_class;
+            set_dst_label;
         }
-        default_action = set_dst_class(0);
+        default_action = set_dst_label(0);
         size = 16384;
     }
 
@@ -100,9 +102,9 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
             k.ipv6_src : lpm @name("ipv6_src");
         }
         actions = {
-            set_src_class;
+            set_src_label;
         }
-        default_action = set_src_class(0);
+        default_action = set_src_label(0);
         size = 16384;
     }
 
@@ -112,9 +114,9 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
             k.ipv6_dst : lpm @name("ipv6_dst");
         }
         actions = {
-            set_dst_class;
+            set_dst_label;
         }
-        default_action = set_dst_class(0);
+        default_action = set_dst_label(0);
         size = 16384;
     }
 
@@ -138,8 +140,8 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
         key = {
             ingress_port  : ternary @name("ingress_port");
             k.ether_type  : ternary @name("ether_type");
-            src_class     : ternary @name("src_class");
-            dst_class     : ternary @name("dst_class");
+            src_label     : ternary @name("src_label");
+            dst_label     : ternary @name("dst_label");
             k.ip_proto    : ternary @name("ip_proto");
             k.l4_src_port : ternary @name("l4_src_port");
             l4_dst_fence  : ternary @name("l4_dst_port_fence");

@@ -280,7 +280,7 @@ describe('p4 entries on a hand-built policy', () => {
     expect(interp.evaluate({ inPort: 'eth5', etherType: 0x0806, proto: 0, sport: 0, dport: 0, tcpFlags: 0, icmpType: 0, icmpCode: 0 })).toBe('permit');
   });
 
-  it('classifies each group once and matches the ACL on class ids', () => {
+  it('classifies each group once and matches the ACL on labels', () => {
     // Sources: web, the endpoint's own address (exact port), every address; destinations: db, web (replies).
     const srcTables = program.classes.filter((c) => c.table === 'weft_src_class_v4');
     expect(srcTables.some((c) => c.prefix.len === 24 && c.prefix.addr === c24('10.0.1.0'))).toBe(true);
@@ -288,11 +288,11 @@ describe('p4 entries on a hand-built policy', () => {
       expect(Object.keys(e.match).some((k) => k.startsWith('ipv4') || k.startsWith('ipv6'))).toBe(false);
     }
     const model = new PipelineModel(program.entries, program.classes);
-    const web = model.classesOf(packetOfFlow(flow('10.0.1.7', '10.0.2.10', 6, 40000, 5432)));
-    const other = model.classesOf(packetOfFlow(flow('10.0.3.7', '10.0.2.11', 6, 40000, 5432)));
-    expect(web.src).not.toBe(0);
-    expect(web.dst).not.toBe(0);
-    expect(other).toEqual({ src: 0, dst: 0 });
+    const web = model.labelsOf(packetOfFlow(flow('10.0.1.7', '10.0.2.10', 6, 40000, 5432)));
+    const other = model.labelsOf(packetOfFlow(flow('10.0.3.7', '10.0.2.11', 6, 40000, 5432)));
+    expect(web.src).not.toBe(0n);
+    expect(web.dst).not.toBe(0n);
+    expect(other).toEqual({ src: 0n, dst: 0n });
     expect(program.stats.aclEntries).toBe(program.entries.length);
     expect(program.stats.lpmEntries).toBe(program.classes.length);
   });

@@ -16,8 +16,8 @@
 //      rules that take precedence over them;
 //   4. the table default (permit): non-IP control traffic, and IP that no
 //      prefilter entry denies.
-// Every band's address sets are classified once per side (classes.ts), so a
-// band costs the class covers of its two sets times its port expansion.
+// Every band's address sets are labelled once per side (classes.ts), so a
+// band costs the label covers of its two sets times its port expansion.
 
 import { InputError, UnsupportedError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
 import type { CodegenInput } from '../contract.ts';
@@ -137,12 +137,12 @@ export function bandMatches(band: P4Band, labels: Labels, expand = new ServiceMa
       if (s.family && d.family && s.family !== d.family) continue;
       const family = s.family ?? d.family;
       // Both sides wildcards: only the ether_type tells IP from ARP.
-      const ethers = family ? [ETHER[family]] : s.classes || d.classes ? [undefined] : [ETHER[4], ETHER[6]];
+      const ethers = family ? [ETHER[family]] : s.label || d.label ? [undefined] : [ETHER[4], ETHER[6]];
       for (const ether of ethers) {
         const base: Match = {};
         if (ether) base.ether_type = ether;
-        if (s.classes && s.classes.mask !== 0n) base.src_class = s.classes;
-        if (d.classes && d.classes.mask !== 0n) base.dst_class = d.classes;
+        if (s.label && s.label.mask !== 0n) base.src_label = s.label;
+        if (d.label && d.label.mask !== 0n) base.dst_label = d.label;
         for (const svc of services) out.push({ ...base, ...svc });
       }
     }
@@ -265,7 +265,7 @@ export function buildAclEntries(input: BuildInput, resolver = new AddressResolve
   const classes: ClassEntry[] = [];
   for (const side of ['src', 'dst'] as const) {
     for (const family of [4, 6] as const) {
-      for (const c of labels[side].lpm[family]) classes.push({ table: classifierName(side, family), prefix: c.prefix, classId: c.classId });
+      for (const c of labels[side].lpm[family]) classes.push({ table: classifierName(side, family), prefix: c.prefix, label: c.label });
     }
   }
   const lpmStats = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [`lpm.${t}`, classes.filter((c) => c.table === t).length]));
@@ -273,7 +273,7 @@ export function buildAclEntries(input: BuildInput, resolver = new AddressResolve
     entries,
     classes,
     notes,
-    stats: { entries: entries.length, aclEntries: entries.length, lpmEntries: classes.length, ...lpmStats, srcClasses: labels.src.count, dstClasses: labels.dst.count, ...stats },
+    stats: { entries: entries.length, aclEntries: entries.length, lpmEntries: classes.length, ...lpmStats, srcClasses: labels.src.count, dstClasses: labels.dst.count, srcLayered: labels.src.layered, dstLayered: labels.dst.layered, srcLayerBits: labels.src.layerBits, dstLayerBits: labels.dst.layerBits, ...stats },
   };
 }
 

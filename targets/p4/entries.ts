@@ -16,11 +16,11 @@ export interface AclEntry {
   origin: string;
 }
 
-/** One classifier entry: addresses under `prefix` (longest match wins) get class `classId` on that side. */
+/** One classifier entry: addresses under `prefix` (longest match wins) get `label` on that side. */
 export interface ClassEntry {
   table: ClassifierName;
   prefix: Cidr;
-  classId: number;
+  label: bigint;
 }
 
 /** Every entry of the pipeline, by kind. */
@@ -84,7 +84,7 @@ export function classEntryToJson(e: ClassEntry, p: Pipeline = PIPELINE): TableEn
   const t = p.classifiers[e.table];
   // A /0 is the whole family: P4Runtime wants a don't-care LPM omitted.
   const match: FieldMatchJson[] = e.prefix.len === 0 ? [] : [{ fieldId: t.fieldId, lpm: { value: toBytes(e.prefix.addr).toString('base64'), prefixLen: e.prefix.len } }];
-  return { tableId: t.tableId, match, action: { action: { actionId: t.actionId, params: [{ paramId: t.paramId, value: toBytes(BigInt(e.classId)).toString('base64') }] } } };
+  return { tableId: t.tableId, match, action: { action: { actionId: t.actionId, params: [{ paramId: t.paramId, value: toBytes(e.label).toString('base64') }] } } };
 }
 
 export function p4EntryToJson(e: P4Entry, p: Pipeline = PIPELINE): TableEntryJson {
@@ -158,10 +158,10 @@ export function classEntryFromProto(te: TableEntryLike, p: Pipeline = PIPELINE):
   const action = te.action?.action;
   if (action?.actionId !== t.actionId) throw new Error(`action id ${action?.actionId ?? 0} is not an action of ${t.name}`);
   const params = action.params ?? [];
-  if (params.length !== 1 || params[0].paramId !== t.paramId) throw new Error(`${t.name}: the action takes one parameter, class_id (id ${t.paramId})`);
-  const classId = fromBytes(bytesOf(params[0].value));
-  if (classId >= 1n << BigInt(t.classBits)) throw new Error(`${t.name}: class id ${classId} wider than ${t.classBits} bits`);
-  return { table: t.name, prefix, classId: Number(classId) };
+  if (params.length !== 1 || params[0].paramId !== t.paramId) throw new Error(`${t.name}: the action takes one parameter, label (id ${t.paramId})`);
+  const label = fromBytes(bytesOf(params[0].value));
+  if (label >= 1n << BigInt(t.labelBits)) throw new Error(`${t.name}: label ${label} wider than ${t.labelBits} bits`);
+  return { table: t.name, prefix, label };
 }
 
 /** Any table entry of the pipeline, by its table id. */

@@ -15,8 +15,8 @@ export const P4_SOURCE_PATH = packagePath('p4', 'weft.p4');
 export const ACL_FIELDS = [
   'ingress_port',
   'ether_type',
-  'src_class',
-  'dst_class',
+  'src_label',
+  'dst_label',
   'ip_proto',
   'l4_src_port',
   'l4_dst_port_fence',
@@ -26,7 +26,7 @@ export const ACL_FIELDS = [
 ] as const;
 export type AclFieldName = (typeof ACL_FIELDS)[number];
 
-/** The LPM tables that map an address to a class id, by side and family (as in p4/weft_acl.p4). */
+/** The LPM tables that map an address to a label, by side and family (as in p4/weft_acl.p4). */
 export const CLASSIFIER_SHAPES = {
   weft_src_class_v4: { side: 'src', family: 4 },
   weft_dst_class_v4: { side: 'dst', family: 4 },
@@ -50,10 +50,10 @@ export interface ClassifierTable {
   fieldId: number;
   bitwidth: number;
   size: number;
-  /** set_src_class or set_dst_class, and its class_id parameter. */
+  /** set_src_label or set_dst_label, and its label parameter. */
   actionId: number;
   paramId: number;
-  classBits: number;
+  labelBits: number;
 }
 
 export interface PipelineField {
@@ -129,13 +129,13 @@ export function pipelineFromP4Info(info: P4InfoObject): Pipeline {
     if (key.length !== 1 || key[0].matchType !== 'LPM' || key[0].bitwidth !== (family === 4 ? 32 : 128) || !key[0].id) {
       throw new Error(`p4info: table ${name} must have one LPM key of ${family === 4 ? 32 : 128} bits`);
     }
-    const action = actionNamed(`set_${side}_class`);
-    const param = action?.params?.find((p) => p.name === 'class_id');
-    if (!action?.preamble?.id || !param?.id || !param.bitwidth) throw new Error(`p4info: no action set_${side}_class(class_id)`);
-    if (!t.actionRefs?.some((r) => r.id === action.preamble!.id)) throw new Error(`p4info: table ${name} does not reference action set_${side}_class`);
+    const action = actionNamed(`set_${side}_label`);
+    const param = action?.params?.find((p) => p.name === 'label');
+    if (!action?.preamble?.id || !param?.id || !param.bitwidth) throw new Error(`p4info: no action set_${side}_label(label)`);
+    if (!t.actionRefs?.some((r) => r.id === action.preamble!.id)) throw new Error(`p4info: table ${name} does not reference action set_${side}_label`);
     const tsize = Number(t.size ?? 0);
     if (!(tsize > 0)) throw new Error(`p4info: table ${name} has no size`);
-    return { name, side, family, tableId: t.preamble.id, fieldId: key[0].id, bitwidth: key[0].bitwidth, size: tsize, actionId: action.preamble.id, paramId: param.id, classBits: param.bitwidth };
+    return { name, side, family, tableId: t.preamble.id, fieldId: key[0].id, bitwidth: key[0].bitwidth, size: tsize, actionId: action.preamble.id, paramId: param.id, labelBits: param.bitwidth };
   });
   return {
     tableId: table.preamble.id,

@@ -1,10 +1,10 @@
 // Software model of Weft's P4 pipeline (p4/weft_acl.p4), what verify runs
 // against the reference evaluator: the classifier tables give the source and
-// destination class ids (longest prefix wins; no match is class 0), the
+// destination labels (longest prefix wins; no match is label 0), the
 // destination port is fence-encoded, and then the highest-priority ACL entry
 // whose every ternary field matches decides; no match takes the table
 // default (permit). ACL entries are bucketed by ingress port, ethertype, IP
-// protocol and source class so that a lookup scans only entries that can
+// protocol and source label so that a lookup scans only entries that can
 // match.
 
 import type { Family } from '../../orchestrator/net/ip.ts';
@@ -21,17 +21,18 @@ interface Compiled {
   origin: string;
   /** Checks on fields of at most 32 bits, flattened: field index, value, mask (int32). */
   small: Int32Array;
-  /** Checks on wider fields (the fence-encoded port). */
+  /** Checks on wider fields (labels, the fence-encoded port). */
   big: [number, bigint, bigint][];
   order: number;
 }
 
 const FIELD_INDEX = new Map<AclFieldName, number>(ACL_FIELDS.map((f, i) => [f, i]));
-const BIG_FIELDS = new Set<AclFieldName>(['l4_dst_port_fence']);
+const BIG_FIELDS = new Set<AclFieldName>(['src_label', 'dst_label', 'l4_dst_port_fence']);
 const I_PORT = FIELD_INDEX.get('ingress_port')!;
 const I_ETHER = FIELD_INDEX.get('ether_type')!;
 const I_PROTO = FIELD_INDEX.get('ip_proto')!;
-const I_SRC_CLASS = FIELD_INDEX.get('src_class')!;
+const I_SRC_LABEL = FIELD_INDEX.get('src_label')!;
+const I_DST_LABEL = FIELD_INDEX.get('dst_label')!;
 const I_FENCE = FIELD_INDEX.get('l4_dst_port_fence')!;
 
 function smallCheck(c: Compiled, field: number): [number, number] | undefined {
@@ -39,26 +40,26 @@ function smallCheck(c: Compiled, field: number): [number, number] | undefined {
   return undefined;
 }
 
-/** One LPM classifier table: class id by prefix, longest first. */
+/** One LPM classifier table: label by prefix, longest first. */
 class LpmTable {
-  private readonly byLen = new Map<number, Map<bigint, number>>();
+  private readonly byLen = new Map<number, Map<bigint, bigint>>();
   private lengths: number[] = [];
 
   constructor(private readonly bits: number) {}
 
-  add(addr: bigint, len: number, classId: number): void {
+  add(addr: bigint, len: number, label: bigint): void {
     let m = this.byLen.get(len);
     if (!m) this.byLen.set(len, (m = new Map()));
-    m.set(addr >> BigInt(this.bits - len), classId);
+    m.set(addr >> BigInt(this.bits - len), label);
     this.lengths = [...this.byLen.keys()].sort((a, b) => b - a);
   }
 
-  lookup(addr: bigint): number {
+  lookup(addr: bigint): bigint {
     for (const len of this.lengths) {
       const hit = this.byLen.get(len)!.get(addr >> BigInt(this.bits - len));
       if (hit !== undefined) return hit;
     }
-    return 0;
+    return 0n;
   }
 }
 
@@ -73,7 +74,7 @@ export class PipelineModel {
   constructor(entries: AclEntry[], classes: ClassEntry[]) {
     for (const c of classes) {
       const { side, family } = CLASSIFIER_SHAPES[c.table];
-      this.classifiers[side][family].add(c.prefix.addr, c.prefix.len, c.classId);
+      this.classifiers[side][family].add(c.prefix.addr, c.prefix.len, c.label);
     }
     this.compiled = entries.map((e, order) => {
       const small: number[] = [];
@@ -89,49 +90,49 @@ export class PipelineModel {
     this.compiled.sort((a, b) => b.priority - a.priority || a.order - b.order);
   }
 
-  /** Entries that can match packets with this ingress port, ethertype, protocol and source class, in priority order. */
-  private bucket(port: number, ether: number, proto: number, srcClass: number): Compiled[] {
-    const key = `${port}/${ether}/${proto}/${srcClass}`;
+  /** Entries that can match packets with this ingress port, ethertype, protocol and source label, in priority order. */
+  private bucket(port: number, ether: number, proto: number, srcLabel: bigint): Compiled[] {
+    const key = `${port}/${ether}/${proto}/${srcLabel}`;
     let b = this.buckets.get(key);
     if (!b) {
       const fits = (c: Compiled, field: number, x: number): boolean => {
         const chk = smallCheck(c, field);
         return !chk || (x & chk[1]) === chk[0];
       };
-      b = this.compiled.filter((c) => fits(c, I_PORT, port) && fits(c, I_ETHER, ether) && fits(c, I_PROTO, proto) && fits(c, I_SRC_CLASS, srcClass));
+      const labelFits = (c: Compiled): boolean => c.big.every(([i, v, m]) => i !== I_SRC_LABEL || (srcLabel & m) === v);
+      b = this.compiled.filter((c) => fits(c, I_PORT, port) && fits(c, I_ETHER, ether) && fits(c, I_PROTO, proto) && labelFits(c));
       this.buckets.set(key, b);
     }
     return b;
   }
 
-  /** The class ids the classifier tables give a packet's source and destination (0 for non-IP). */
-  classesOf(p: SwitchPacket): { src: number; dst: number } {
-    if (!p.src || !p.dst) return { src: 0, dst: 0 };
+  /** The labels the classifier tables give a packet's source and destination (0 for non-IP). */
+  labelsOf(p: SwitchPacket): { src: bigint; dst: bigint } {
     const family: Family | undefined = p.etherType === ETHERTYPE_IPV4 ? 4 : p.etherType === ETHERTYPE_IPV6 ? 6 : undefined;
-    if (!family) return { src: 0, dst: 0 };
+    if (!family || !p.src || !p.dst) return { src: 0n, dst: 0n };
     return { src: this.classifiers.src[family].lookup(p.src.value), dst: this.classifiers.dst[family].lookup(p.dst.value) };
   }
 
   /** The ACL entry that decides the packet, or undefined for the table default. */
   lookup(p: SwitchPacket): Compiled | undefined {
     const small = new Int32Array(ACL_FIELDS.length);
-    let fence = fenceEncode(0);
+    const big = new Array<bigint>(ACL_FIELDS.length).fill(0n);
     const port = p.inPort === undefined ? 0 : portNumber(p.inPort);
     small[I_PORT] = port;
     small[I_ETHER] = p.etherType;
     const isIp = (p.etherType === ETHERTYPE_IPV4 || p.etherType === ETHERTYPE_IPV6) && p.src !== undefined && p.dst !== undefined;
-    const classes = this.classesOf(p);
     if (isIp) {
-      small[I_SRC_CLASS] = classes.src;
-      small[FIELD_INDEX.get('dst_class')!] = classes.dst;
+      const labels = this.labelsOf(p);
+      big[I_SRC_LABEL] = labels.src;
+      big[I_DST_LABEL] = labels.dst;
+      big[I_FENCE] = fenceEncode(p.dport);
       small[I_PROTO] = p.proto;
       small[FIELD_INDEX.get('l4_src_port')!] = p.sport;
-      fence = fenceEncode(p.dport);
       small[FIELD_INDEX.get('tcp_flags')!] = p.tcpFlags;
       small[FIELD_INDEX.get('icmp_type')!] = p.icmpType;
       small[FIELD_INDEX.get('icmp_code')!] = p.icmpCode;
     }
-    const list = this.bucket(port, p.etherType, isIp ? p.proto : 0, small[I_SRC_CLASS]);
+    const list = this.bucket(port, p.etherType, isIp ? p.proto : 0, big[I_SRC_LABEL]);
     outer: for (let n = 0; n < list.length; n++) {
       const c = list[n];
       const chk = c.small;
@@ -139,7 +140,7 @@ export class PipelineModel {
         if ((small[chk[k]] & chk[k + 2]) !== chk[k + 1]) continue outer;
       }
       for (const [i, v, m] of c.big) {
-        if (i === I_FENCE && (fence & m) !== v) continue outer;
+        if ((big[i] & m) !== v) continue outer;
       }
       return c;
     }
