@@ -6,7 +6,8 @@
 //     (the same bands, each family's merged source prefixes x destination
 //     prefixes x binary port prefixes), counted here only;
 //   classes: the pipeline codegen writes (LPM classifier entries per table,
-//     ACL entries over 16-bit class ids with fence-encoded ports);
+//     ACL entries over 64-bit labels: class ids and layer fields, with
+//     fence-encoded ports);
 //   bits: the same ACL with one label bit per address set instead of class
 //     ids (each set one ternary), and the label width that would take.
 // Policies: "zones" (groups of CIDR blocks that do not overlap, 1-3 port
@@ -25,7 +26,7 @@ import type { DevicePlacement } from '../orchestrator/placement/model.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
 import { generateScenario, makeRng, type Rng } from '../orchestrator/testing/generate.ts';
 import { bandMatches, buildAclEntries, buildBands, ServiceMatches, type P4Band } from '../targets/p4/codegen.ts';
-import { setKey, type SideLabels } from '../targets/p4/classes.ts';
+import { setKey, type SideLabels, type SideMatch } from '../targets/p4/classes.ts';
 import { CLASSIFIER_TABLES } from '../targets/p4/p4info.ts';
 import { cidrTernary, mergeTernaries, rangeTernaries } from '../targets/p4/ternary.ts';
 import type { AddressSet, Service } from '../targets/switch-common/index.ts';
@@ -163,13 +164,13 @@ class GroupBits implements SideLabels {
   constructor(sets: AddressSet[]) {
     for (const s of sets) if (!s.any && !this.bit.has(setKey(s))) this.bit.set(setKey(s), 1n << BigInt(this.bit.size));
   }
-  matchesOf(set: AddressSet) {
+  matchesOf(set: AddressSet): SideMatch[] {
     if (set.any) return [{}];
-    const out: { family?: 4 | 6; classes?: { value: bigint; mask: bigint } }[] = [];
+    const out: SideMatch[] = [];
     for (const family of [4, 6] as const) if ((family === 4 ? set.v4 : set.v6).some((c) => c.len === 0)) out.push({ family });
     if (set.v4.some((c) => c.len > 0) || set.v6.some((c) => c.len > 0)) {
       const b = this.bit.get(setKey(set))!;
-      out.push({ classes: { value: b, mask: b } });
+      out.push({ label: { value: b, mask: b } });
     }
     return out;
   }
@@ -206,7 +207,9 @@ function measure(out: Record<string, unknown>, name: string, policy: Policy, ir:
     out[`${k}.classes.aclEntries`] = program.entries.length;
     out[`${k}.classes.lpmEntries`] = program.classes.length;
     for (const t of CLASSIFIER_TABLES) out[`${k}.classes.${t}`] = program.classes.filter((c) => c.table === t).length;
-    out[`${k}.classes.classes`] = `${program.stats.srcClasses}+${program.stats.dstClasses}`;
+    out[`${k}.classes.classIds`] = `${program.stats.srcClasses}+${program.stats.dstClasses}`;
+    out[`${k}.classes.layeredSets`] = `${program.stats.srcLayered}+${program.stats.dstLayered}`;
+    out[`${k}.classes.layerBits`] = `${program.stats.srcLayerBits}+${program.stats.dstLayerBits}`;
     out[`${k}.bits.aclEntries`] = bands.reduce((n, b) => n + bandMatches(b, bits, expand).length, 0);
     out[`${k}.bits.labelBits`] = `${bits.src.bit.size}+${bits.dst.bit.size}`;
     out[`${k}.codegenMs`] = Math.round(t1 - t0);
