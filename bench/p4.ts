@@ -9,7 +9,9 @@
 //     ACL entries over 64-bit labels: class ids and layer fields, with
 //     fence-encoded ports);
 //   bits: the same ACL with one label bit per address set instead of class
-//     ids (each set one ternary), and the label width that would take.
+//     ids (each set one ternary), and the label width that would take;
+//   classIdsOnly / layers112: the pipeline's labels without layer fields,
+//     and with 112 layer bits instead of LAYER_BITS.
 // Policies: "zones" (groups of CIDR blocks that do not overlap, 1-3 port
 // matches per rule, 45% ranges) and "labels" (the test generator's
 // overlapping selector groups, holes, ICMP and IPv6). The switch has one
@@ -25,8 +27,8 @@ import type { Fabric } from '../inventory/model.ts';
 import type { DevicePlacement } from '../orchestrator/placement/model.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
 import { generateScenario, makeRng, type Rng } from '../orchestrator/testing/generate.ts';
-import { bandMatches, buildAclEntries, buildBands, ServiceMatches, type P4Band } from '../targets/p4/codegen.ts';
-import { setKey, type SideLabels, type SideMatch } from '../targets/p4/classes.ts';
+import { bandMatches, buildAclEntries, buildBands, numberBands, ServiceMatches, type P4Band } from '../targets/p4/codegen.ts';
+import { AddressClasses, setKey, type SideLabels, type SideMatch } from '../targets/p4/classes.ts';
 import { CLASSIFIER_TABLES } from '../targets/p4/p4info.ts';
 import { cidrTernary, mergeTernaries, rangeTernaries } from '../targets/p4/ternary.ts';
 import type { AddressSet, Service } from '../targets/switch-common/index.ts';
@@ -211,6 +213,15 @@ function measure(out: Record<string, unknown>, name: string, policy: Policy, ir:
     out[`${k}.classes.layeredSets`] = `${program.stats.srcLayered}+${program.stats.dstLayered}`;
     out[`${k}.classes.layerBits`] = `${program.stats.srcLayerBits}+${program.stats.dstLayerBits}`;
     out[`${k}.bits.aclEntries`] = bands.reduce((n, b) => n + bandMatches(b, bits, expand).length, 0);
+    // Class ids alone (no layers), and layers twice as wide (a 128-bit label).
+    for (const [variant, budget] of [
+      ['classIdsOnly', 0],
+      ['layers112', 112],
+    ] as const) {
+      const src = bands.map((b) => b.rule.src);
+      const dst = bands.map((b) => b.rule.dst);
+      out[`${k}.${variant}.aclEntries`] = numberBands(bands, { src: new AddressClasses(src, 'bench', budget), dst: new AddressClasses(dst, 'bench', budget) }).length;
+    }
     out[`${k}.bits.labelBits`] = `${bits.src.bit.size}+${bits.dst.bit.size}`;
     out[`${k}.codegenMs`] = Math.round(t1 - t0);
   }

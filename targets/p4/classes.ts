@@ -148,8 +148,16 @@ export class AddressClasses implements SideLabels {
   private readonly classesOfSet: Map<number, number[]>;
   private readonly coverCache = new Map<number, Ternary[]>();
 
-  /** `sets`: the address set of this side of every band (repeats count as uses); `any` is skipped. */
-  constructor(sets: AddressSet[], device: string) {
+  /**
+   * `sets`: the address set of this side of every band (repeats count as
+   * uses); `any` is skipped. `layerBudget`: bits for layer fields (the
+   * pipeline's LAYER_BITS; the benchmark varies it).
+   */
+  constructor(
+    sets: AddressSet[],
+    device: string,
+    private readonly layerBudget = LAYER_BITS,
+  ) {
     const keyed: AddressSet[] = [];
     const uses: number[] = [];
     for (const s of sets) {
@@ -200,7 +208,7 @@ export class AddressClasses implements SideLabels {
 
   /**
    * First fit: each set goes into the first layer holding no set it shares
-   * an address with, or a new layer, as long as the fields fit LAYER_BITS.
+   * an address with, or a new layer, as long as the fields fit the budget.
    * Returns the layered set ids; fills layerMatch.
    */
   private placeInLayers(order: number[], intervals: { ids: number[] }[][]): Set<number> {
@@ -222,9 +230,9 @@ export class AddressClasses implements SideLabels {
     let used = 0;
     for (const id of order) {
       const clash = overlaps.get(id) ?? new Set<number>();
-      let home = layers.find((l) => !l.members.some((m) => clash.has(m)) && used - l.width + widthFor(l.members.length + 1) <= LAYER_BITS);
+      let home = layers.find((l) => !l.members.some((m) => clash.has(m)) && used - l.width + widthFor(l.members.length + 1) <= this.layerBudget);
       if (!home) {
-        if (used + 1 > LAYER_BITS) continue;
+        if (used + 1 > this.layerBudget) continue;
         home = { members: [], offset: 0, width: 0 };
         layers.push(home);
       }
