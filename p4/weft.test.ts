@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { P4_SOURCE_PATH, P4INFO, P4INFO_PATH, parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from '../targets/p4/p4info.ts';
 import { packagePath } from '../orchestrator/package-root.ts';
+import { LABEL_BITS } from '../targets/p4/classes.ts';
 
 interface SourceTable {
   id: number;
@@ -168,6 +169,7 @@ describe('p4/weft.p4 and p4/weft.p4info.txtpb', () => {
       expect([c.tableId, c.size, c.bitwidth]).toEqual([t.id, t.size, c.family === 4 ? 32 : 128]);
       expect(t.keys.map((k) => k.kind)).toEqual(['LPM']);
       expect(c.labelBits).toBe(acl.keys.find((k) => k.name === `${c.side}_label`)!.width);
+      expect(c.labelBits).toBe(LABEL_BITS);
     }
   });
 

@@ -180,7 +180,7 @@ export interface P4Bands {
 type BuildInput = Pick<CodegenInput, 'policy' | 'ir' | 'devicePlacement'> & { fabric?: Fabric };
 
 /** The closing band of a port: every IP packet, both families. */
-const ALL_IP = (name: string): SwitchRule => ({ rule: -1, name, action: 'deny', src: ANY_ADDRESS, dst: ANY_ADDRESS, services: [{ kind: 'any' }] });
+const allIp = (name: string, action: 'permit' | 'deny'): SwitchRule => ({ rule: -1, name, action, src: ANY_ADDRESS, dst: ANY_ADDRESS, services: [{ kind: 'any' }] });
 
 /**
  * Builds the bands, top to bottom. Each exact port gets its own block keyed
@@ -217,7 +217,7 @@ export function buildBands(input: BuildInput, resolver = new AddressResolver(inp
     // Closes the block: the default (or, with known sources, the spoof drop) for all IP entering the port.
     const closing = list.guard ? 'deny' : list.defaultAction;
     const name = list.guard ? 'other sources' : `default ${closing}`;
-    band(`${label}: ${name}`, closing, { ...ALL_IP(name), action: closing }, ports);
+    band(`${label}: ${name}`, closing, allIp(name, closing), ports);
     notes.push(
       `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; replies of allowed connections pass by ${list.reverse.length} reverse rule(s) from the rule's destinations to its sources (TCP: ACK set, service ports rounded out to one prefix; UDP: from the service ports; ICMP: echo replies), so a reply-shaped packet of a connection that was never opened passes too`,
     );
