@@ -1,8 +1,10 @@
-// Weft's ACL table entries: the in-memory form codegen produces and the
-// interpreter evaluates, and their P4Runtime form (proto3 JSON Updates as
-// written to entries.json, with canonical byte strings).
+// Weft's table entries: ACL entries and classifier (address -> class id)
+// entries, in the in-memory form codegen produces and the pipeline model
+// evaluates, and their P4Runtime form (proto3 JSON Updates as written to
+// entries.json, with canonical byte strings).
 
-import { PIPELINE, type AclFieldName, type Pipeline } from './p4info.ts';
+import { FAMILY_BITS, type Cidr } from '../../orchestrator/net/ip.ts';
+import { PIPELINE, type AclFieldName, type ClassifierName, type Pipeline } from './p4info.ts';
 import type { Ternary } from './ternary.ts';
 
 export interface AclEntry {
@@ -13,6 +15,16 @@ export interface AclEntry {
   /** Where the entry comes from, e.g. "rule 3 web-to-db" (kept as the entry's metadata). */
   origin: string;
 }
+
+/** One classifier entry: addresses under `prefix` (longest match wins) get `label` on that side. */
+export interface ClassEntry {
+  table: ClassifierName;
+  prefix: Cidr;
+  label: bigint;
+}
+
+/** Every entry of the pipeline, by kind. */
+export type P4Entry = { kind: 'acl'; entry: AclEntry } | { kind: 'class'; entry: ClassEntry };
 
 /** P4Runtime canonical binary string: big-endian, no leading zero bytes, at least one byte. */
 export function toBytes(v: bigint): Buffer {
@@ -27,14 +39,16 @@ export function fromBytes(b: Uint8Array): bigint {
 
 export interface FieldMatchJson {
   fieldId: number;
-  ternary: { value: string; mask: string };
+  ternary?: { value: string; mask: string };
+  lpm?: { value: string; prefixLen: number };
 }
 
 export interface TableEntryJson {
   tableId: number;
   match: FieldMatchJson[];
-  action: { action: { actionId: number } };
-  priority: number;
+  action: { action: { actionId: number; params?: { paramId: number; value: string }[] } };
+  /** Ternary tables only (LPM entries have none). */
+  priority?: number;
   metadata?: string;
 }
 
@@ -43,7 +57,7 @@ export interface UpdateJson {
   entity: { tableEntry: TableEntryJson };
 }
 
-/** The entries.json document: a WriteRequest without its election id. */
+/** The entries.json document: a WriteRequest without its election id (classifier entries first, then the ACL). */
 export interface EntriesDocument {
   deviceId: string;
   updates: UpdateJson[];
@@ -66,11 +80,26 @@ export function entryToJson(e: AclEntry, p: Pipeline = PIPELINE): TableEntryJson
   };
 }
 
+export function classEntryToJson(e: ClassEntry, p: Pipeline = PIPELINE): TableEntryJson {
+  const t = p.classifiers[e.table];
+  // A /0 is the whole family: P4Runtime wants a don't-care LPM omitted.
+  const match: FieldMatchJson[] = e.prefix.len === 0 ? [] : [{ fieldId: t.fieldId, lpm: { value: toBytes(e.prefix.addr).toString('base64'), prefixLen: e.prefix.len } }];
+  return { tableId: t.tableId, match, action: { action: { actionId: t.actionId, params: [{ paramId: t.paramId, value: toBytes(e.label).toString('base64') }] } } };
+}
+
+export function p4EntryToJson(e: P4Entry, p: Pipeline = PIPELINE): TableEntryJson {
+  return e.kind === 'acl' ? entryToJson(e.entry, p) : classEntryToJson(e.entry, p);
+}
+
 /** A table entry as decoded from proto or JSON (bytes as Buffer or base64). */
 export interface TableEntryLike {
   tableId?: number;
-  match?: { fieldId?: number; ternary?: { value?: Uint8Array | string; mask?: Uint8Array | string } }[];
-  action?: { action?: { actionId?: number } };
+  match?: {
+    fieldId?: number;
+    ternary?: { value?: Uint8Array | string; mask?: Uint8Array | string };
+    lpm?: { value?: Uint8Array | string; prefixLen?: number };
+  }[];
+  action?: { action?: { actionId?: number; params?: { paramId?: number; value?: Uint8Array | string }[] } };
   priority?: number;
   metadata?: Uint8Array | string;
 }
@@ -106,6 +135,43 @@ export function entryFromProto(te: TableEntryLike, p: Pipeline = PIPELINE): AclE
     match[f.name] = { value, mask };
   }
   return { priority: te.priority, match, action, origin: Buffer.from(bytesOf(te.metadata)).toString('utf8') };
+}
+
+/** Validates and converts one classifier entry; throws with what is wrong. */
+export function classEntryFromProto(te: TableEntryLike, p: Pipeline = PIPELINE): ClassEntry {
+  const t = p.classifierById.get(te.tableId ?? 0);
+  if (!t) throw new Error(`unknown table id ${te.tableId ?? 0}`);
+  if (te.priority) throw new Error(`table ${t.name} is LPM: its entries take no priority`);
+  const bits = FAMILY_BITS[t.family];
+  let prefix: Cidr = { family: t.family, addr: 0n, len: 0 };
+  for (const m of te.match ?? []) {
+    if (m.fieldId !== t.fieldId) throw new Error(`unknown match field id ${m.fieldId ?? 0} in ${t.name}`);
+    if (!m.lpm) throw new Error(`match field of ${t.name} must be lpm`);
+    const vb = bytesOf(m.lpm.value);
+    const len = m.lpm.prefixLen ?? 0;
+    if (vb.length > bits / 8) throw new Error(`${t.name}: address longer than ${bits} bits`);
+    if (!(len >= 1 && len <= bits)) throw new Error(`${t.name}: prefix length ${len} outside 1-${bits} (a /0 must be omitted)`);
+    const addr = fromBytes(vb);
+    if ((addr & ((1n << BigInt(bits - len)) - 1n)) !== 0n) throw new Error(`${t.name}: address has bits beyond its /${len}`);
+    prefix = { family: t.family, addr, len };
+  }
+  const action = te.action?.action;
+  if (action?.actionId !== t.actionId) throw new Error(`action id ${action?.actionId ?? 0} is not an action of ${t.name}`);
+  const params = action.params ?? [];
+  if (params.length !== 1 || params[0].paramId !== t.paramId) throw new Error(`${t.name}: the action takes one parameter, label (id ${t.paramId})`);
+  const label = fromBytes(bytesOf(params[0].value));
+  if (label >= 1n << BigInt(t.labelBits)) throw new Error(`${t.name}: label ${label} wider than ${t.labelBits} bits`);
+  return { table: t.name, prefix, label };
+}
+
+/** Any table entry of the pipeline, by its table id. */
+export function p4EntryFromProto(te: TableEntryLike, p: Pipeline = PIPELINE): P4Entry {
+  return p.classifierById.has(te.tableId ?? 0) ? { kind: 'class', entry: classEntryFromProto(te, p) } : { kind: 'acl', entry: entryFromProto(te, p) };
+}
+
+/** The key of any entry in its table (an LPM entry is keyed by its prefix). */
+export function p4EntryKey(e: P4Entry): string {
+  return e.kind === 'acl' ? entryKey(e.entry) : `${e.entry.table} ${e.entry.prefix.addr.toString(16)}/${e.entry.prefix.len}`;
 }
 
 /** The key that identifies an entry in its table (match + priority), as P4Runtime defines it. */

@@ -1,6 +1,7 @@
 // The Weft pipeline as its P4Info describes it: the ACL table's id, size, key
-// fields (id, width, match kind) and action ids. Codegen, the interpreter and
-// the emulated switch all read ids from here, never from constants.
+// fields (id, width, match kind) and action ids, and the four LPM classifier
+// tables (address -> class id) in front of it. Codegen, the pipeline model
+// and the emulated switch all read ids from here, never from constants.
 
 import { readFileSync } from 'node:fs';
 import { packagePath } from '../../orchestrator/package-root.ts';
@@ -14,18 +15,46 @@ export const P4_SOURCE_PATH = packagePath('p4', 'weft.p4');
 export const ACL_FIELDS = [
   'ingress_port',
   'ether_type',
-  'ipv4_src',
-  'ipv4_dst',
-  'ipv6_src',
-  'ipv6_dst',
+  'src_label',
+  'dst_label',
   'ip_proto',
   'l4_src_port',
-  'l4_dst_port',
+  'l4_dst_port_fence',
   'tcp_flags',
   'icmp_type',
   'icmp_code',
 ] as const;
 export type AclFieldName = (typeof ACL_FIELDS)[number];
+
+/** The LPM tables that map an address to a label, by side and family (as in p4/weft_acl.p4). */
+export const CLASSIFIER_SHAPES = {
+  weft_src_class_v4: { side: 'src', family: 4 },
+  weft_dst_class_v4: { side: 'dst', family: 4 },
+  weft_src_class_v6: { side: 'src', family: 6 },
+  weft_dst_class_v6: { side: 'dst', family: 6 },
+} as const;
+export type ClassifierName = keyof typeof CLASSIFIER_SHAPES;
+export const CLASSIFIER_TABLES = Object.keys(CLASSIFIER_SHAPES) as ClassifierName[];
+
+/** The classifier table for one side and family. */
+export function classifierName(side: 'src' | 'dst', family: 4 | 6): ClassifierName {
+  return `weft_${side}_class_v${family}`;
+}
+
+export interface ClassifierTable {
+  name: ClassifierName;
+  side: 'src' | 'dst';
+  family: 4 | 6;
+  tableId: number;
+  /** The one LPM key field (the address). */
+  fieldId: number;
+  bitwidth: number;
+  size: number;
+  /** set_src_label or set_dst_label, and its label parameter. */
+  actionId: number;
+  paramId: number;
+  labelBits: number;
+}
 
 export interface PipelineField {
   name: AclFieldName;
@@ -45,6 +74,8 @@ export interface Pipeline {
   denyId: number;
   defaultActionId: number;
   directCounterId: number;
+  classifiers: Record<ClassifierName, ClassifierTable>;
+  classifierById: Map<number, ClassifierTable>;
 }
 
 /** Plain-object P4Info as decoded with TO_OBJECT. */
@@ -58,7 +89,7 @@ export interface P4InfoObject {
     directResourceIds?: number[];
     size?: string | number;
   }[];
-  actions?: { preamble?: { id?: number; name?: string; alias?: string } }[];
+  actions?: { preamble?: { id?: number; name?: string; alias?: string }; params?: { id?: number; name?: string; bitwidth?: number }[] }[];
   directCounters?: { preamble?: { id?: number; name?: string; alias?: string }; spec?: { unit?: string }; directTableId?: number }[];
 }
 
@@ -67,7 +98,9 @@ export interface P4InfoObject {
  * the checked-in file and by a switch checking the P4Info it is given.
  */
 export function pipelineFromP4Info(info: P4InfoObject): Pipeline {
-  const table = info.tables?.find((t) => t.preamble?.alias === 'weft_acl' || t.preamble?.name?.endsWith('.weft_acl'));
+  const tableNamed = (alias: string) => info.tables?.find((t) => t.preamble?.alias === alias || t.preamble?.name?.endsWith(`.${alias}`));
+  const actionNamed = (alias: string) => info.actions?.find((x) => x.preamble?.alias === alias || x.preamble?.name?.endsWith(`.${alias}`));
+  const table = tableNamed('weft_acl');
   if (!table?.preamble?.id) throw new Error('p4info: no table weft_acl');
   const fields: PipelineField[] = [];
   for (const name of ACL_FIELDS) {
@@ -77,7 +110,7 @@ export function pipelineFromP4Info(info: P4InfoObject): Pipeline {
     fields.push({ name, id: f.id, bitwidth: f.bitwidth, matchType: f.matchType });
   }
   const actionId = (alias: string): number => {
-    const a = info.actions?.find((x) => x.preamble?.alias === alias || x.preamble?.name?.endsWith(`.${alias}`));
+    const a = actionNamed(alias);
     if (!a?.preamble?.id) throw new Error(`p4info: no action ${alias}`);
     if (!table.actionRefs?.some((r) => r.id === a.preamble!.id)) throw new Error(`p4info: table weft_acl does not reference action ${alias}`);
     return a.preamble.id;
@@ -88,6 +121,22 @@ export function pipelineFromP4Info(info: P4InfoObject): Pipeline {
   if (!counter?.preamble?.id) throw new Error('p4info: table weft_acl has no direct counter');
   const size = Number(table.size ?? 0);
   if (!(size > 0)) throw new Error('p4info: table weft_acl has no size');
+  const classifierList = CLASSIFIER_TABLES.map((name): ClassifierTable => {
+    const t = tableNamed(name);
+    if (!t?.preamble?.id) throw new Error(`p4info: no table ${name}`);
+    const { side, family } = CLASSIFIER_SHAPES[name];
+    const key = t.matchFields ?? [];
+    if (key.length !== 1 || key[0].matchType !== 'LPM' || key[0].bitwidth !== (family === 4 ? 32 : 128) || !key[0].id) {
+      throw new Error(`p4info: table ${name} must have one LPM key of ${family === 4 ? 32 : 128} bits`);
+    }
+    const action = actionNamed(`set_${side}_label`);
+    const param = action?.params?.find((p) => p.name === 'label');
+    if (!action?.preamble?.id || !param?.id || !param.bitwidth) throw new Error(`p4info: no action set_${side}_label(label)`);
+    if (!t.actionRefs?.some((r) => r.id === action.preamble!.id)) throw new Error(`p4info: table ${name} does not reference action set_${side}_label`);
+    const tsize = Number(t.size ?? 0);
+    if (!(tsize > 0)) throw new Error(`p4info: table ${name} has no size`);
+    return { name, side, family, tableId: t.preamble.id, fieldId: key[0].id, bitwidth: key[0].bitwidth, size: tsize, actionId: action.preamble.id, paramId: param.id, labelBits: param.bitwidth };
+  });
   return {
     tableId: table.preamble.id,
     tableName: table.preamble.name ?? 'weft_acl',
@@ -99,6 +148,8 @@ export function pipelineFromP4Info(info: P4InfoObject): Pipeline {
     denyId,
     defaultActionId: table.initialDefaultAction?.actionId ?? permitId,
     directCounterId: counter.preamble.id,
+    classifiers: Object.fromEntries(classifierList.map((c) => [c.name, c])) as Record<ClassifierName, ClassifierTable>,
+    classifierById: new Map(classifierList.map((c) => [c.tableId, c])),
   };
 }
 
