@@ -12,7 +12,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { logger } from '../../orchestrator/log.ts';
-import { entryFromProto, entryKey, entryToJson, type AclEntry, type EntriesDocument, type UpdateJson } from './entries.ts';
+import { p4EntryFromProto, p4EntryKey, p4EntryToJson, type EntriesDocument, type P4Entry, type UpdateJson } from './entries.ts';
 import { parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from './p4info.ts';
 import { bmv2ConfigProblems, entryProblems, firstProblems, p4InfoDifferences, p4InfoDigestKey } from './pipeline-check.ts';
 import { P4RuntimeClient } from './client.ts';
@@ -51,27 +51,29 @@ export function p4Address(device: Device): string {
   return `${device.mgmt.address.includes(':') ? `[${device.mgmt.address}]` : device.mgmt.address}:${rt.port}`;
 }
 
-/** The update batch taking `current` to `desired`: deletes first, so the table never overflows mid-batch. */
-export function diffEntries(current: AclEntry[], desired: AclEntry[]): UpdateJson[] {
-  const cur = new Map(current.map((e) => [entryKey(e), e]));
-  const want = new Map(desired.map((e) => [entryKey(e), e]));
+/** The update batch taking `current` to `desired`, entries of any table: deletes first, so no table overflows mid-batch. */
+export function diffEntries(current: P4Entry[], desired: P4Entry[]): UpdateJson[] {
+  const cur = new Map(current.map((e) => [p4EntryKey(e), e]));
+  const want = new Map(desired.map((e) => [p4EntryKey(e), e]));
+  const update = (type: UpdateJson['type'], e: P4Entry): UpdateJson => ({ type, entity: { tableEntry: p4EntryToJson(e) } });
   const dels: UpdateJson[] = [];
   const mods: UpdateJson[] = [];
   const ins: UpdateJson[] = [];
-  for (const [k, e] of cur) if (!want.has(k)) dels.push({ type: 'DELETE', entity: { tableEntry: entryToJson(e) } });
+  for (const [k, e] of cur) if (!want.has(k)) dels.push(update('DELETE', e));
   for (const [k, e] of want) {
     const had = cur.get(k);
-    if (!had) ins.push({ type: 'INSERT', entity: { tableEntry: entryToJson(e) } });
-    else if (had.action !== e.action || had.origin !== e.origin) mods.push({ type: 'MODIFY', entity: { tableEntry: entryToJson(e) } });
+    if (!had) ins.push(update('INSERT', e));
+    else if (JSON.stringify(p4EntryToJson(had)) !== JSON.stringify(p4EntryToJson(e))) mods.push(update('MODIFY', e));
   }
   return [...dels, ...mods, ...ins];
 }
 
-export async function readDeviceArtefacts(deviceDir: string): Promise<{ p4info: P4InfoObject; entries: AclEntry[] }> {
+/** The device's P4Info and the entries of every table its entries.json holds. */
+export async function readDeviceArtefacts(deviceDir: string): Promise<{ p4info: P4InfoObject; entries: P4Entry[] }> {
   const p4info = parseP4InfoText(await readFile(join(deviceDir, P4INFO_FILE), 'utf8'), join(deviceDir, P4INFO_FILE));
   const pipe = pipelineFromP4Info(p4info);
   const doc = JSON.parse(await readFile(join(deviceDir, ENTRIES_FILE), 'utf8')) as EntriesDocument;
-  return { p4info, entries: doc.updates.map((u) => entryFromProto(u.entity.tableEntry, pipe)) };
+  return { p4info, entries: doc.updates.map((u) => p4EntryFromProto(u.entity.tableEntry, pipe)) };
 }
 
 /** The bytes of the device's mgmt.p4runtime.deviceConfig file, or undefined when the inventory references none. */
@@ -153,9 +155,14 @@ async function connect(opts: Omit<P4ApplyOptions, 'deviceDir'>, writes = true): 
   return client;
 }
 
-/** The entries of Weft's tables (the P4Info's) that the switch holds. */
+/**
+ * The entries of the tables Weft's policy writes (the ACL and its
+ * classifiers) that the switch holds. Other tables of the program, such as
+ * the reference pipeline's L2 forwarding, belong to whoever fills them.
+ */
 async function readWeftEntries(client: P4RuntimeClient, p4info: P4InfoObject): Promise<WireEntry[]> {
-  const ids = new Set((p4info.tables ?? []).map((t) => t.preamble?.id));
+  const pipe = pipelineFromP4Info(p4info);
+  const ids = new Set([pipe.tableId, ...pipe.classifierById.keys()]);
   return (await client.readTableEntries()).filter((e) => ids.has(e.tableId));
 }
 
@@ -225,7 +232,7 @@ export async function driftP4(opts: P4ApplyOptions): Promise<string[]> {
   const client = await connect(opts, false);
   try {
     const running = await readWeftEntries(client, p4info);
-    return driftOf(running, desired).map((u) => `${u.type} table ${u.entry.tableId} priority ${u.entry.priority ?? 0} ${JSON.stringify(u.entry.match)}`);
+    return driftOf(running, desired).map((u) => `${u.type} table ${u.entry.tableId}${u.entry.priority ? ` priority ${u.entry.priority}` : ''} ${JSON.stringify(u.entry.match)}`);
   } finally {
     client.close();
   }

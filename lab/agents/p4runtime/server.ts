@@ -23,9 +23,9 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../../orchestrator/log.ts';
-import type { SwitchAclEntry, SwitchAclTable, SwitchDatapath, AclField } from '../datapath.ts';
-import { entryFromProto, entryKey, entryToJson, type AclEntry, type TableEntryLike } from '../../../targets/p4/entries.ts';
-import { pipelineFromP4Info, type AclFieldName, type P4InfoObject, type Pipeline } from '../../../targets/p4/p4info.ts';
+import type { SwitchAclTable, SwitchDatapath } from '../datapath.ts';
+import { entryKey, p4EntryFromProto, p4EntryKey, p4EntryToJson, type AclEntry, type ClassEntry, type P4Entry, type TableEntryLike } from '../../../targets/p4/entries.ts';
+import { pipelineFromP4Info, type P4InfoObject, type Pipeline } from '../../../targets/p4/p4info.ts';
 import {
   encodeWriteErrors,
   P4RUNTIME_SERVICE,
@@ -35,22 +35,9 @@ import {
   type Uint128Object,
 } from '../../../targets/p4/service.ts';
 import { T } from '../../../targets/p4/proto.ts';
+import { p4TablesToSwitchTable } from './translate.ts';
 
 const log = logger('p4runtime-agent');
-
-const FIELD_OF: Record<Exclude<AclFieldName, 'ingress_port'>, AclField> = {
-  ether_type: 'etherType',
-  ipv4_src: 'ipv4Src',
-  ipv4_dst: 'ipv4Dst',
-  ipv6_src: 'ipv6Src',
-  ipv6_dst: 'ipv6Dst',
-  ip_proto: 'ipProto',
-  l4_src_port: 'l4Src',
-  l4_dst_port: 'l4Dst',
-  tcp_flags: 'tcpFlags',
-  icmp_type: 'icmpType',
-  icmp_code: 'icmpCode',
-};
 
 export interface P4RuntimeAgentOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -65,8 +52,10 @@ export interface P4RuntimeAgent {
   /** host:port actually bound. */
   address: string;
   port: number;
-  /** Committed entries, for tests and status. */
+  /** Committed ACL entries, for tests and status. */
   entries(): AclEntry[];
+  /** Committed classifier entries. */
+  classEntries(): ClassEntry[];
   close(): Promise<void>;
   /** Drops every client connection at once (a lost link), for fault tests. */
   dropConnections(): void;
@@ -106,7 +95,7 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
   const deviceId = BigInt(opts.deviceId);
   let pipeline: PipelineState | undefined;
   let saved: PipelineState | undefined;
-  let table = new Map<string, AclEntry>();
+  let table = new Map<string, P4Entry>();
   const streams = new Set<Stream>();
   const numberToName = new Map<number, string>();
   for (const [name, n] of Object.entries(opts.portMap ?? {})) numberToName.set(n, name);
@@ -145,28 +134,8 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
     }
   };
 
-  const toSwitchTable = (entries: AclEntry[], pipe: Pipeline): SwitchAclTable => {
-    const out: SwitchAclEntry[] = [];
-    for (const e of entries) {
-      const match: SwitchAclEntry['match'] = {};
-      for (const [name, t] of Object.entries(e.match) as [AclFieldName, { value: bigint; mask: bigint }][]) {
-        if (name === 'ingress_port') continue;
-        match[FIELD_OF[name]] = { kind: 'ternary', value: t.value, mask: t.mask };
-      }
-      const id = entryKey(e);
-      const port = e.match.ingress_port;
-      if (!port) {
-        out.push({ priority: e.priority, match, action: e.action, id });
-        continue;
-      }
-      // A ternary port set becomes one entry per existing port it covers.
-      for (const n of knownPorts()) {
-        if ((BigInt(n) & port.mask) === port.value) out.push({ priority: e.priority, inPort: portName(n), match, action: e.action, id });
-      }
-    }
-    const dflt = pipe.defaultActionId === pipe.denyId ? 'deny' : 'permit';
-    return { entries: out, defaultIp: dflt, defaultNonIp: dflt };
-  };
+  const toSwitchTable = (entries: P4Entry[], pipe: Pipeline): SwitchAclTable =>
+    p4TablesToSwitchTable(aclOf(entries), classesOf(entries), pipe, knownPorts(), portName);
 
   const fail = (cb: (err: Partial<grpc.StatusObject> | null) => void, e: unknown): void => {
     if (e instanceof UpdateFailure) cb({ code: e.code, details: e.message });
@@ -233,7 +202,7 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
           }
         };
         const commit = async (next: PipelineState, keep: boolean): Promise<void> => {
-          const nextTable = keep ? table : new Map<string, AclEntry>();
+          const nextTable = keep ? table : new Map<string, P4Entry>();
           await opts.datapath.program(toSwitchTable([...nextTable.values()], next.pipe));
           pipeline = next;
           table = nextTable;
@@ -255,7 +224,7 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
             break;
           case 'RECONCILE_AND_COMMIT': {
             const next = verify();
-            // Weft's pipeline has one table; the entries survive when its shape is unchanged.
+            // The entries survive when the program's shape is unchanged.
             const same = pipeline !== undefined && JSON.stringify(T.P4Info.toObject(T.P4Info.fromObject(pipeline.info))) === JSON.stringify(T.P4Info.toObject(T.P4Info.fromObject(next.info)));
             await commit(next, same);
             break;
@@ -340,10 +309,11 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         for (const ent of req.entities ?? []) {
           const te = ent.tableEntry ?? ent.directCounterEntry?.tableEntry;
           if (!te) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'only table entries and direct counters can be read');
+          if (ent.directCounterEntry && te.tableId && te.tableId !== pipe.tableId) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `table ${te.tableId} has no direct counter`);
           for (const e of filterEntries(table, te, pipe)) {
-            const json = entryToJson(e, pipe);
+            const json = p4EntryToJson(e, pipe);
             if (ent.tableEntry) out.push({ tableEntry: json });
-            else out.push({ directCounterEntry: { tableEntry: { tableId: json.tableId, match: json.match, priority: json.priority }, data: { packetCount: String(counters.get(entryKey(e)) ?? 0n), byteCount: '0' } } });
+            else if (e.kind === 'acl') out.push({ directCounterEntry: { tableEntry: { tableId: json.tableId, match: json.match, priority: json.priority }, data: { packetCount: String(counters.get(entryKey(e.entry)) ?? 0n), byteCount: '0' } } });
           }
         }
         // Stream in chunks so a large table stays under message limits.
@@ -370,7 +340,8 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
   return {
     address: `${host}:${port}`,
     port,
-    entries: () => [...table.values()],
+    entries: () => aclOf([...table.values()]),
+    classEntries: () => classesOf([...table.values()]),
     dropConnections: () => {
       for (const s of [...streams]) s.call.destroy(new Error('connection dropped'));
       server.forceShutdown();
@@ -383,25 +354,49 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
   };
 }
 
-/** Applies one update to the staged table, or throws the P4Runtime error for it. */
-function applyUpdate(staged: Map<string, AclEntry>, u: UpdateObject, pipe: Pipeline): void {
+function aclOf(entries: P4Entry[]): AclEntry[] {
+  return entries.flatMap((e) => (e.kind === 'acl' ? [e.entry] : []));
+}
+
+function classesOf(entries: P4Entry[]): ClassEntry[] {
+  return entries.flatMap((e) => (e.kind === 'class' ? [e.entry] : []));
+}
+
+/** The table an entry belongs to: its id and size, for the full-table check. */
+function tableOf(e: P4Entry, pipe: Pipeline): { id: number; name: string; size: number } {
+  if (e.kind === 'acl') return { id: pipe.tableId, name: pipe.tableName, size: pipe.size };
+  const t = pipe.classifiers[e.entry.table];
+  return { id: t.tableId, name: t.name, size: t.size };
+}
+
+/** A DELETE or a read names its entry by key (match and priority); PI needs no action there, so a placeholder one is filled in. */
+function withPlaceholderAction(te: TableEntryLike, pipe: Pipeline): TableEntryLike {
+  if (te.action) return te;
+  const c = pipe.classifierById.get(te.tableId ?? 0);
+  return { ...te, action: { action: c ? { actionId: c.actionId, params: [{ paramId: c.paramId, value: Buffer.alloc(1) }] } : { actionId: pipe.permitId } } };
+}
+
+/** Applies one update to the staged tables, or throws the P4Runtime error for it. */
+function applyUpdate(staged: Map<string, P4Entry>, u: UpdateObject, pipe: Pipeline): void {
   const te = u.entity?.tableEntry;
   if (!te) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'only table entries can be written');
-  if (te.isDefaultAction) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'the default action of weft_acl is fixed by the pipeline');
-  let entry: AclEntry;
+  if (te.isDefaultAction) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'the default actions of the pipeline are fixed');
+  let entry: P4Entry;
   try {
-    // A DELETE names its entry by key (match and priority); PI needs no action there.
-    entry = entryFromProto(u.type === 'DELETE' && !te.action ? { ...te, action: { action: { actionId: pipe.permitId } } } : te, pipe);
+    entry = p4EntryFromProto(u.type === 'DELETE' ? withPlaceholderAction(te, pipe) : te, pipe);
   } catch (e) {
     throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
   }
-  const key = entryKey(entry);
+  const key = p4EntryKey(entry);
   switch (u.type) {
-    case 'INSERT':
+    case 'INSERT': {
       if (staged.has(key)) throw new UpdateFailure(grpc.status.ALREADY_EXISTS, `entry ${key} already exists`);
-      if (staged.size >= pipe.size) throw new UpdateFailure(grpc.status.RESOURCE_EXHAUSTED, `table ${pipe.tableName} is full (${pipe.size} entries)`);
+      const t = tableOf(entry, pipe);
+      const used = [...staged.values()].filter((x) => tableOf(x, pipe).id === t.id).length;
+      if (used >= t.size) throw new UpdateFailure(grpc.status.RESOURCE_EXHAUSTED, `table ${t.name} is full (${t.size} entries)`);
       staged.set(key, entry);
       break;
+    }
     case 'MODIFY':
       if (!staged.has(key)) throw new UpdateFailure(grpc.status.NOT_FOUND, `entry ${key} does not exist`);
       staged.set(key, entry);
@@ -415,16 +410,18 @@ function applyUpdate(staged: Map<string, AclEntry>, u: UpdateObject, pipe: Pipel
 }
 
 /** Read filter: table id 0 means every table; a match (with priority) selects that one entry. */
-function filterEntries(table: Map<string, AclEntry>, te: TableEntryLike, pipe: Pipeline): AclEntry[] {
-  if (te.tableId && te.tableId !== pipe.tableId) throw new UpdateFailure(grpc.status.NOT_FOUND, `unknown table id ${te.tableId}`);
-  const all = [...table.values()].sort((a, b) => b.priority - a.priority || (entryKey(a) < entryKey(b) ? -1 : 1));
-  if (!te.match?.length) return all;
-  let want: AclEntry;
+function filterEntries(table: Map<string, P4Entry>, te: TableEntryLike, pipe: Pipeline): P4Entry[] {
+  if (te.tableId && te.tableId !== pipe.tableId && !pipe.classifierById.has(te.tableId)) throw new UpdateFailure(grpc.status.NOT_FOUND, `unknown table id ${te.tableId}`);
+  const inTable = [...table.values()].filter((e) => !te.tableId || tableOf(e, pipe).id === te.tableId);
+  const priority = (e: P4Entry): number => (e.kind === 'acl' ? e.entry.priority : 0);
+  const all = inTable.sort((a, b) => priority(b) - priority(a) || (p4EntryKey(a) < p4EntryKey(b) ? -1 : 1));
+  if (!te.match?.length || !te.tableId) return all;
+  let want: P4Entry;
   try {
-    want = entryFromProto({ ...te, tableId: pipe.tableId, action: { action: { actionId: pipe.permitId } } }, pipe);
+    want = p4EntryFromProto(withPlaceholderAction({ ...te, action: undefined }, pipe), pipe);
   } catch (e) {
     throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
   }
-  const hit = table.get(entryKey(want));
+  const hit = table.get(p4EntryKey(want));
   return hit ? [hit] : [];
 }
