@@ -37,7 +37,7 @@ export interface P4ApplyOptions {
 export interface P4ApplyResult {
   device: string;
   pipelineSet: boolean;
-  /** Tables changed in place (too full for old and new side by side) instead of make-before-break. */
+  /** Tables changed in place instead of make-before-break: too full for old and new side by side, or classifier tables whose labels changed. */
   inPlaceTables: number[];
   inserted: number;
   modified: number;
@@ -202,7 +202,7 @@ export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
     }
     const count = (t: 'INSERT' | 'MODIFY' | 'DELETE'): number => plan.batches.flat().filter((u) => u.type === t).length;
     const result: P4ApplyResult = { device: device.name, pipelineSet, inPlaceTables: plan.inPlace, inserted: count('INSERT'), modified: count('MODIFY'), deleted: count('DELETE'), entries: after.length };
-    if (plan.inPlace.length) log.warn({ device: device.name, tables: plan.inPlace }, 'tables too full for make-before-break: changed in place');
+    if (plan.inPlace.length) log.warn({ device: device.name, tables: plan.inPlace }, 'tables changed in place, not make-before-break (too full for old and new, or classifier labels changed)');
     log.info(result, 'p4 device applied');
     return result;
   } finally {

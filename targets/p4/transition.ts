@@ -10,9 +10,11 @@
 // 2 the old entries left are the top of the old one; either way every packet
 // meets its whole old verdict or its whole new one, never a mix of the two.
 // Entries without priority (exact, LPM) are changed in place: inserts with
-// the new entries, modifies between, deletes with the old ones.
-// When a table cannot hold old and new at once, its change is made in place
-// instead (deletes, modifies, inserts), and the result says so.
+// the new entries, modifies between, deletes with the old ones. They have no
+// second band, so a change to such a table that already holds entries (new
+// labels from Weft's classifiers) is seen by the old ACL entries too: that
+// table is listed as changed in place, as is a table that cannot hold old and
+// new at once (its change made in place: deletes, modifies, inserts).
 //
 // All or nothing: each batch's per-update outcomes are read; when one
 // update failed, the updates that succeeded (in this and earlier batches)
@@ -41,7 +43,7 @@ export interface TransitionPlan {
   batches: Update[][];
   /** What the tables hold once every batch is applied. */
   final: WireEntry[];
-  /** Tables changed in place because they could not hold old and new at once. */
+  /** Tables changed in place, not make-before-break: too full for old and new at once, or without priorities and already holding entries. */
   inPlace: number[];
 }
 
@@ -112,6 +114,7 @@ export function planTransition(current: WireEntry[], desired: WireEntry[], table
     const want = desired.filter((e) => e.tableId === t);
     if (!cur.some((e) => e.priority) && !want.some((e) => e.priority)) {
       const d = inPlace(cur, want);
+      if (cur.length > 0 && d.ins.length + d.mods.length + d.dels.length > 0) inPlaceTables.push(t);
       inserts.push(...d.ins);
       modifies.push(...d.mods);
       deletes.push(...d.dels);
