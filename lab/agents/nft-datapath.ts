@@ -133,13 +133,14 @@ export function renderNftTable(table: string, acl: SwitchAclTable): RenderedTabl
   const ordered = acl.entries.map((e, i) => ({ e, i })).sort((x, y) => y.e.priority - x.e.priority || x.i - y.i);
   const counters = new Map<string, string>();
   const lines: string[] = [];
-  ordered.forEach(({ e }, i) => {
-    const name = `e${i}`;
-    counters.set(e.id, name);
+  for (const { e } of ordered) {
+    // Entries with one id (one table entry split over ports, families or set members) share its counter.
+    let name = counters.get(e.id);
+    if (name === undefined) counters.set(e.id, (name = `e${counters.size}`));
     const rule = renderEntry(e, name);
     // An entry that can match nothing keeps its counter (at zero) and no rule.
     if (rule !== null) lines.push(`    ${rule}`);
-  });
+  }
   const counterDecls = [...counters.values()].map((n) => `  counter ${n} { }`);
   const text = [
     // Creating then deleting makes the delete valid when the table does not exist yet.
