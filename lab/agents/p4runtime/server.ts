@@ -18,8 +18,9 @@
 // answered UNKNOWN with a google.rpc.Status in grpc-status-details-bin
 // holding one p4.v1.Error per update (OK for those applied). The datapath
 // takes the batch's resulting table at once. A direct counter is read back
-// with its entry's key only (no action), as PI sends it. The committed table
-// is translated into a SwitchAclTable and handed to the node's SwitchDatapath.
+// with its entry's key only (no action), as PI sends it. The committed ACL and
+// classifier tables are translated together into a SwitchAclTable
+// (translate.ts) and handed to the node's SwitchDatapath.
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../../orchestrator/log.ts';
