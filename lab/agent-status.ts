@@ -35,6 +35,25 @@ export interface AgentStatus {
   defaultHits: string;
 }
 
+/** A NIC prefilter's report (targets/dpu/agent.ts): XDP per port, and the drops it made per rule. */
+interface PrefilterStatus {
+  device: string;
+  generation: number;
+  ports: { iface: string; mode: string; attached: boolean }[];
+  drops: { index: number; name: string; drops: string }[];
+}
+
+/** A prefilter's report in the host's terms: its ports are XDP attach points, its drops the hits of the rules it enforces. */
+function fromPrefilter(p: PrefilterStatus): AgentStatus {
+  return {
+    device: p.device,
+    generation: p.generation,
+    attach: p.ports.map((x) => ({ iface: x.iface, hook: 'xdp', mode: x.mode, attached: x.attached })),
+    rules: p.drops.filter((d) => d.index >= 0).map((d) => ({ index: d.index, name: d.name, action: 'deny', hits: d.drops })),
+    defaultHits: p.drops.find((d) => d.index < 0)?.drops ?? '0',
+  };
+}
+
 /** Per-rule hit counters of one device: policy rule index (-1: the default action) to hits. */
 export type RuleHits = Map<number, bigint>;
 
@@ -53,7 +72,8 @@ export async function readAgentStatus(state: LabState, node: string): Promise<Ag
   const argv = ['nsenter', '-t', String(sshdPid(state, node)), '-m', '-n', '-u', '--', process.execPath, WEFT_BIN, 'agent', 'status', '--device', node, '--json'];
   const r = await run(argv, { allowFail: true, timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`weft agent status on ${node} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-  const s = JSON.parse(r.stdout) as AgentStatus;
+  const raw = JSON.parse(r.stdout) as AgentStatus | PrefilterStatus;
+  const s = 'ports' in raw ? fromPrefilter(raw) : raw;
   if (s.device !== node || !Array.isArray(s.rules) || !Array.isArray(s.attach)) throw new Error(`weft agent status on ${node}: not a status report of ${node}`);
   return s;
 }

@@ -55,6 +55,67 @@ export interface VerifyReport {
   mismatches: number;
   /** Up to a few mismatching flows, described for humans. */
   examples: string[];
+  /** Figures of the target's own for the summary line (a NIC: how much denied traffic it dropped). */
+  detail?: string;
+}
+
+/** How the orchestrator reaches a device of a target. */
+export type Transport = 'ssh' | 'p4runtime' | 'gnmi';
+
+/** Everything a driver needs to reach one device, resolved by the rollout from the inventory. */
+export interface DriverContext {
+  device: Device;
+  /** The inventory file's directory: files the inventory references are relative to it. */
+  inventoryDir: string;
+  /** SSH client key file and where bundles are copied on the device (SSH transports only). */
+  ssh: { identityFile: string; stagingDir: string };
+  /** Deadline of each remote call. */
+  timeoutMs: number;
+}
+
+/** One device's artefacts in a compiled bundle. */
+export interface DeviceArtefacts {
+  /** The bundle directory (a host agent reads the whole bundle). */
+  bundleDir: string;
+  /** out/devices/<name>/ of that bundle. */
+  deviceDir: string;
+  generation: string;
+}
+
+/** What a device runs, compared with a bundle's artefacts for it. */
+export interface ReadBack {
+  /** Entry-level differences (empty: the device runs exactly the artefacts). */
+  differences: string[];
+  /** Entries (or rules) the device runs. */
+  entries: number;
+}
+
+/** What moving a device from one generation's artefacts to another's changes, in the target's own terms. */
+export interface ArtefactChange {
+  added: number;
+  removed: number;
+  modified: number;
+  /** One line for humans ("table entries: 3 inserted, 0 modified, 1 deleted"). */
+  summary: string;
+}
+
+/**
+ * Talks to the devices of one target. Every push is all or nothing on the
+ * device (it runs the old or the new artefacts, never a mix), so restoring a
+ * device is pushing its earlier artefacts again.
+ */
+export interface TargetDriver {
+  transport: Transport;
+  /** Rollout wave: switches (1) go before hosts and DPUs (2), since a prefilter only ever drops more. */
+  wave: 1 | 2;
+  /** Makes the device run `art` and reads it back; resolves with what it did, throws unless the device runs `art`. */
+  push(ctx: DriverContext, art: DeviceArtefacts): Promise<string>;
+  /** Asks the device what it runs and compares it with `art`; throws when the device cannot be reached. */
+  readBack(ctx: DriverContext, art: DeviceArtefacts): Promise<ReadBack>;
+  /** Removes everything Weft put on the device. */
+  remove(ctx: DriverContext): Promise<string>;
+  /** What going from the artefacts in beforeDir to those in afterDir changes (no device involved). */
+  diff(beforeDir: string, afterDir: string): Promise<ArtefactChange>;
 }
 
 export interface Target {
@@ -66,4 +127,6 @@ export interface Target {
   codegen(input: CodegenInput): Promise<CodegenOutput>;
   /** Checks the artefacts in deviceDir against the reference evaluator. */
   verify(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<VerifyReport>;
+  /** The device driver, loaded when first used so compiling never loads gRPC or SSH. */
+  driver(): Promise<TargetDriver>;
 }

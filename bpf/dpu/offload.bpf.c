@@ -36,6 +36,8 @@
 #include <linux/in.h>
 #include <bpf/bpf_endian.h>
 #include "../lib/abi.h"
+#include "../lib/l2.h"
+#include "../lib/proto.h"
 
 /* Defaults build a valid object for tests and `make`; codegen always sets them. */
 #ifndef WEFT_DPU_ID4_LENS
@@ -50,8 +52,6 @@
 #define WEFT_DPU_DEFAULT_VERDICT WEFT_VERDICT_DENY
 #endif
 
-#define WEFT_ICMP 1
-#define WEFT_ICMPV6 58 /* the policy names it; over IPv4 it is judged like ICMP */
 #define WEFT_DPU_ECHO_REPLY 0
 #define WEFT_DPU_ECHO_REPLY_V6 129
 #define WEFT_DPU_TCP_SYN 0x02
@@ -154,23 +154,14 @@ enum weft_dpu_parse_result {
 /* Ethernet (up to two VLAN tags), IPv4 with options, and the L4 fields the verdict needs. */
 static __always_inline int weft_dpu_parse(void *data, void *end, struct weft_dpu_pkt *p)
 {
-	struct ethhdr *eth = data;
+	void *l3;
+	__be16 proto;
 
-	if ((void *)(eth + 1) > end)
+	switch (weft_l2(data, end, &l3, &proto)) {
+	case WEFT_L2_SHORT:
 		return WEFT_DPU_NOT_IPV4;
-	__be16 proto = eth->h_proto;
-	void *l3 = eth + 1;
-
-#pragma unroll
-	for (int i = 0; i < 2; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		__be16 *tag = l3; /* TCI, then the inner ethertype */
-
-		if ((void *)(tag + 2) > end)
-			return WEFT_DPU_UNPARSED;
-		proto = tag[1];
-		l3 = tag + 2;
+	case WEFT_L2_TRUNCATED:
+		return WEFT_DPU_UNPARSED;
 	}
 	if (proto != bpf_htons(ETH_P_IP))
 		return WEFT_DPU_NOT_IPV4;
@@ -284,19 +275,6 @@ static __always_inline __u8 weft_dpu_verdict(__u8 dir, __u8 proto, __u32 local, 
 	return WEFT_DPU_DEFAULT_VERDICT;
 }
 
-static __always_inline __u8 weft_dpu_ir_proto(__u8 proto)
-{
-	switch (proto) {
-	case WEFT_ICMP:
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case WEFT_ICMPV6:
-		return proto;
-	default:
-		return WEFT_IR_PROTO_OTHER;
-	}
-}
-
 static __always_inline int weft_dpu_judge(void *data, void *end)
 {
 	struct weft_dpu_pkt f = {};
@@ -333,7 +311,7 @@ static __always_inline int weft_dpu_judge(void *data, void *end)
 		weft_dpu_add(&weft_dpu_counters_v1, WEFT_DPU_CNT_PASS_ECHO_REPLY);
 		return XDP_PASS;
 	}
-	__u8 proto = weft_dpu_ir_proto(f.proto);
+	__u8 proto = weft_ir_proto(f.proto);
 	__u16 port = proto == WEFT_ICMP || proto == WEFT_ICMPV6 ? ((__u16)f.icmp_type << 8 | f.icmp_code)
 		     : proto == WEFT_IR_PROTO_OTHER	       ? 0
 							       : f.dport;

@@ -10,6 +10,8 @@
 #include <linux/in.h>
 #include <bpf/bpf_endian.h>
 #include "ctx.h"
+#include "l2.h"
+#include "proto.h"
 
 enum weft_parse_result {
 	WEFT_PARSE_OK = 0,
@@ -31,8 +33,6 @@ struct weft_flow {
 	__u16 dport;
 };
 
-#define WEFT_ICMP 1
-#define WEFT_ICMPV6 58
 #define WEFT_IPV6_MAX_EXT 4
 
 static __always_inline int weft_parse_l4(struct weft_pkt *p, void *l4, struct weft_flow *f)
@@ -126,23 +126,14 @@ static __always_inline int weft_parse_ipv6(struct weft_pkt *p, void *l3, struct 
 
 static __always_inline int weft_parse(struct weft_pkt *p, struct weft_flow *f)
 {
-	struct ethhdr *eth = p->data;
+	void *l3;
+	__be16 proto;
 
-	if ((void *)(eth + 1) > p->data_end)
+	switch (weft_l2(p->data, p->data_end, &l3, &proto)) {
+	case WEFT_L2_SHORT:
 		return WEFT_PARSE_NOT_IP;
-	__be16 proto = eth->h_proto;
-	void *l3 = eth + 1;
-
-#pragma unroll
-	for (int i = 0; i < 2; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		__be16 *tag = l3; /* TCI, then the inner ethertype */
-
-		if ((void *)(tag + 2) > p->data_end)
-			return WEFT_PARSE_MALFORMED;
-		proto = tag[1];
-		l3 = tag + 2;
+	case WEFT_L2_TRUNCATED:
+		return WEFT_PARSE_MALFORMED;
 	}
 	if (proto == bpf_htons(ETH_P_IP))
 		return weft_parse_ipv4(p, l3, f);

@@ -58,19 +58,6 @@ struct {
 	__type(value, struct weft_policy_value);
 } WEFT_MAP_POLICY SEC(".maps");
 
-static __always_inline __u8 weft_ir_proto(__u8 proto)
-{
-	switch (proto) {
-	case WEFT_ICMP:
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case WEFT_ICMPV6:
-		return proto;
-	default:
-		return WEFT_IR_PROTO_OTHER;
-	}
-}
-
 static __always_inline __u16 weft_port_key(const struct weft_flow *f)
 {
 	switch (f->proto) {

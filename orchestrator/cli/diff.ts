@@ -6,13 +6,14 @@ import { ManifestError } from '../compile/manifest.ts';
 import { diffRollout, formatDiff } from '../rollout/diff.ts';
 import { readKept } from '../rollout/history.ts';
 import { type CliCommand } from './command.ts';
-import { bundleOf, OPTIONS, stateOf } from './rollout.ts';
+import { stateFor } from '../rollout/run.ts';
+import { bundleOf, OPTIONS, statePathOf } from './rollout.ts';
 
 export const diffCommand: CliCommand = {
   name: 'diff',
   summary: 'per device, what an apply would change against what runs (unchanged / changed / added / removed)',
   usage: 'weft diff --inventory I (--policy P | --bundle DIR) [--state FILE]',
-  options: OPTIONS.filter((o) => o.name !== 'force' && o.name !== 'identity'),
+  options: OPTIONS.filter((o) => o.name !== 'force' && o.name !== 'limit'),
   async run(args, io) {
     let compiled;
     try {
@@ -24,7 +25,8 @@ export const diffCommand: CliCommand = {
     }
     const { bundle, label, done } = compiled;
     try {
-      const { path, state } = stateOf(args, bundle);
+      const path = statePathOf(args);
+      const state = stateFor(path, bundle.manifest.fabric.name);
       const diffs = await diffRollout(bundle, state, (digest) => readKept(path, digest));
       if (args.options.json) io.out(JSON.stringify({ bundle: label, current: state.current, devices: diffs }));
       else io.out(`bundle ${label} against ${state.current ? `generation ${state.current.slice(0, 12)}` : 'nothing applied'}\n${formatDiff(diffs)}`);

@@ -41,7 +41,7 @@ export const verifyCommand: CliCommand = {
       const report = await targetFor(input.device).verify(bundle.deviceDir(d.name), input, { packets, seed });
       reports.push(report);
       if (!flag(args, 'json')) {
-        io.out(`${d.name.padEnd(10)} ${d.target.padEnd(10)} ${report.mode.padEnd(9)} ${report.flows} flows, ${report.mismatches} mismatches`);
+        io.out(`${d.name.padEnd(10)} ${d.target.padEnd(10)} ${report.mode.padEnd(9)} ${report.flows} flows, ${report.mismatches} mismatches${report.detail ? `; ${report.detail}` : ''}`);
         for (const ex of report.examples) io.out(`  mismatch: ${ex}`);
       }
     }

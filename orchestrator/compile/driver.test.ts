@@ -37,6 +37,9 @@ function recordingTarget(fail?: string): Target {
     async verify() {
       throw new Error('not used here');
     },
+    async driver() {
+      throw new Error('not used here');
+    },
   };
 }
 

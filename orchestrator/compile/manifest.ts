@@ -51,10 +51,17 @@ export function sha256(content: string | Uint8Array): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-/** A device's generation: equal exactly when its set of files (names and contents) is equal. */
+/**
+ * Device files that describe what the device runs but change nothing it
+ * does: where each rule is written (targets/host/share.ts). A rule moved in
+ * its file, or a policy rewritten as JSON, must not redeploy every host.
+ */
+const DESCRIPTIVE_FILES = new Set(['rule-sources.json']);
+
+/** A device's generation: equal exactly when its set of files (names and contents) is equal, descriptive files aside. */
 export function generationDigest(files: ManifestFile[]): string {
   const h = createHash('sha256');
-  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+  for (const f of [...files].filter((x) => !DESCRIPTIVE_FILES.has(x.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     h.update(`${f.path}\0${f.sha256}\n`);
   }
   return h.digest('hex');

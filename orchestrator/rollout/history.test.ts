@@ -108,15 +108,14 @@ describe('diffRollout', () => {
       return d.artefacts;
     };
     const p4 = art('leaf1');
-    if (p4.kind !== 'p4') throw new Error('leaf1 is not p4');
-    expect(p4.inserted).toBeGreaterThan(0);
+    expect(p4.added).toBeGreaterThan(0);
+    expect(p4.summary).toMatch(/^table entries: \d+ inserted/);
     const oc = art('leaf2');
-    if (oc.kind !== 'openconfig') throw new Error('leaf2 is not openconfig');
-    expect(oc.entries.added).toBeGreaterThan(0);
+    expect(oc.added).toBeGreaterThan(0);
+    expect(oc.summary).toMatch(/^acl entries \+\d+/);
     const host = art('host1');
-    if (host.kind !== 'host') throw new Error('host1 is not host');
-    expect(host.rules.added).toBeGreaterThan(0);
-    expect(Object.keys(host.maps).length).toBeGreaterThan(0);
+    expect(host.added).toBeGreaterThan(0);
+    expect(host.summary).toMatch(/^maps.json: rules \+[1-9]/);
 
     // A device the state does not know is added; one it knows that the bundle lacks is removed.
     delete state.devices.host2;

@@ -33,11 +33,11 @@ export async function readKept(statePath: string, digest: string): Promise<Bundl
 }
 
 /**
- * Records a bundle that is now applied on every device: copies it into the
- * history (unless it is already there), makes it the current generation, and
- * drops the generations beyond the last KEEP_GENERATIONS no device runs.
+ * Copies a bundle into the history (unless it is there already) before a run
+ * starts, so a crashed run can be resumed or undone even when the bundle was
+ * compiled into a temporary directory. Returns its digest.
  */
-export function recordGeneration(statePath: string, state: RolloutState, bundle: Bundle, how: 'apply' | 'rollback'): string {
+export function keepBundle(statePath: string, bundle: Bundle): string {
   const digest = bundleDigest(bundle);
   const dest = keptBundleDir(statePath, digest);
   if (resolve(bundle.dir) !== dest && !existsSync(join(dest, MANIFEST_FILE))) {
@@ -47,9 +47,21 @@ export function recordGeneration(statePath: string, state: RolloutState, bundle:
     cpSync(bundle.dir, tmp, { recursive: true });
     renameSync(tmp, dest);
   }
+  return digest;
+}
+
+/**
+ * Records a bundle applied without failure: copies it into the history
+ * (unless it is already there), makes it the current generation when every
+ * device runs it, and
+ * drops the generations beyond the last KEEP_GENERATIONS no device runs.
+ */
+export function recordGeneration(statePath: string, state: RolloutState, bundle: Bundle, how: 'apply' | 'rollback'): string {
+  const digest = keepBundle(statePath, bundle);
   const gens = (state.generations ?? []).filter((g) => g.digest !== digest);
   gens.push({ digest, policy: bundle.manifest.policy.name, at: new Date().toISOString(), how });
-  state.current = digest;
+  // Current only once every device runs it (a --limit run leaves the others on what they ran).
+  if (bundle.manifest.devices.every((d) => state.devices[d.name]?.generation === d.generation)) state.current = digest;
   const inUse = new Set(Object.values(state.devices).map((d) => d.bundle));
   const keep = new Set(gens.slice(-KEEP_GENERATIONS).map((g) => g.digest));
   state.generations = gens.filter((g) => keep.has(g.digest) || inUse.has(g.digest));

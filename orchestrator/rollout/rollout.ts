@@ -1,41 +1,28 @@
 // Rollout: plan which devices of a compiled bundle need their artefacts, then
-// push each over its own transport (SSH + `weft agent` for hosts and DPUs,
-// P4Runtime for P4 switches, gNMI for OpenConfig switches) in waves: switches
-// first (their prefilters only ever drop more), then hosts and DPUs. Reads
-// only the bundle and the inventory's connection details. When a device
-// fails, the rollout stops after its wave and the devices this run had
-// already changed get back the artefacts they ran before (from the kept
-// bundle their state names), hosts first, then switches.
+// push each through its target's driver (targets/contract.ts) in waves:
+// switches first (their prefilters only ever drop more), then hosts and DPUs,
+// at most `parallel` devices at a time, optionally a canary batch of each
+// wave first. Every push is read back (by the driver, on the same
+// connection) before the device counts as changed, and once every wave is
+// through, every changed device is read back again (a switch that rebooted
+// empty meanwhile fails the run). When anything fails
+// the rollout stops and the devices it touched get back what they ran before
+// (from the kept bundle their state names), hosts first, then switches. Each
+// step is journaled (journal.ts) before it happens.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { readInventoryFile } from '../../inventory/load.ts';
 import type { Device } from '../../inventory/model.ts';
-import type { TargetName } from '../../targets/contract.ts';
+import type { DeviceArtefacts, DriverContext, TargetDriver, TargetName, Transport } from '../../targets/contract.ts';
+import { targetFor } from '../../targets/registry.ts';
 import type { Bundle } from '../compile/bundle.ts';
-import type { ManifestDevice } from '../compile/manifest.ts';
 import { logger } from '../log.ts';
-import { agentCommandLine, remoteAgentDir, shipAgent } from '../../targets/host/agent-ship.ts';
 import { bundleDigest } from './history.ts';
-import { pushSwitch } from './switches.ts';
-import { SshSession } from './ssh.ts';
+import type { Journal } from './journal.ts';
 
 const log = logger('rollout');
-
-export type Transport = 'ssh' | 'p4runtime' | 'gnmi';
-
-export function transportOf(target: TargetName): Transport {
-  switch (target) {
-    case 'host':
-    case 'dpu':
-      return 'ssh';
-    case 'p4':
-      return 'p4runtime';
-    case 'openconfig':
-      return 'gnmi';
-  }
-}
 
 /** A bundle kept in the rollout history (history.ts). */
 export interface KeptGeneration {
@@ -69,6 +56,30 @@ export function writeRolloutState(path: string, s: RolloutState): void {
   renameSync(tmp, path);
 }
 
+/** How many devices are pushed at once unless --parallel says otherwise: enough to hide network round trips, few enough for one orchestrator's sockets. */
+export const DEFAULT_PARALLEL = 32;
+/** Deadline of each remote call unless --timeout says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** A device of a bundle with its target's driver. */
+export interface DeviceHandle {
+  device: Device;
+  target: TargetName;
+  driver: TargetDriver;
+}
+
+/** Every device of the bundle's manifest with its driver, in manifest order. */
+export async function deviceHandles(bundle: Bundle): Promise<DeviceHandle[]> {
+  const byName = new Map(bundle.fabric.devices.map((d) => [d.name, d]));
+  return Promise.all(
+    bundle.manifest.devices.map(async (md) => {
+      const device = byName.get(md.name);
+      if (!device) throw new Error(`device ${md.name} is in the manifest but not in the bundle's inventory`);
+      return { device, target: md.target, driver: await targetFor(device).driver() };
+    }),
+  );
+}
+
 export interface PlanItem {
   device: string;
   target: TargetName;
@@ -80,25 +91,22 @@ export interface PlanItem {
   wave: number;
 }
 
-/** Switches in wave 1, hosts and DPUs in wave 2. */
-function waveOf(target: TargetName): number {
-  return target === 'p4' || target === 'openconfig' ? 1 : 2;
-}
-
-export function planRollout(bundle: Bundle, state: RolloutState | undefined, force = false): PlanItem[] {
-  const byName = new Map(bundle.fabric.devices.map((d) => [d.name, d]));
-  return bundle.manifest.devices
-    .map((md): PlanItem => {
-      const current = state?.devices[md.name]?.generation;
+export function planRollout(bundle: Bundle, handles: DeviceHandle[], state: RolloutState | undefined, opts: { force?: boolean; selected?: Set<string> } = {}): PlanItem[] {
+  const gen = new Map(bundle.manifest.devices.map((d) => [d.name, d.generation]));
+  return handles
+    .filter((h) => !opts.selected || opts.selected.has(h.device.name))
+    .map((h): PlanItem => {
+      const generation = gen.get(h.device.name) as string;
+      const current = state?.devices[h.device.name]?.generation;
       return {
-        device: md.name,
-        target: md.target,
-        transport: transportOf(md.target),
-        address: byName.get(md.name)?.mgmt.address,
-        generation: md.generation,
+        device: h.device.name,
+        target: h.target,
+        transport: h.driver.transport,
+        address: h.device.mgmt.address,
+        generation,
         current,
-        action: !force && current === md.generation ? 'unchanged' : 'apply',
-        wave: waveOf(md.target),
+        action: !opts.force && current === generation ? 'unchanged' : 'apply',
+        wave: h.driver.wave,
       };
     })
     .sort((a, b) => a.wave - b.wave || (a.device < b.device ? -1 : 1));
@@ -115,6 +123,13 @@ export interface DeviceResult {
   seconds: number;
 }
 
+/** What a rollout reports as it goes: each device as it finishes, and each wave as it starts and ends. */
+export type ProgressEvent =
+  | { event: 'wave'; wave: number; phase: 'start' | 'canary-passed' | 'done' | 'stopped'; total: number; done: number; failed: number; remaining: number }
+  | { event: 'device'; wave: number; device: string; status: DeviceResult['status']; detail: string; seconds: number }
+  | { event: 'confirm'; devices: number; failed: number }
+  | { event: 'restore'; devices: number };
+
 export interface ApplyOptions {
   bundle: Bundle;
   /** The inventory file the bundle was compiled from: resolves relative key paths. */
@@ -123,8 +138,15 @@ export interface ApplyOptions {
   identity?: string;
   state?: RolloutState;
   force?: boolean;
-  /** Called as each device finishes. */
-  onResult?: (r: DeviceResult) => void;
+  /** Devices to touch (--limit); default every device. */
+  selected?: Set<string>;
+  /** Devices pushed at once; default DEFAULT_PARALLEL. */
+  parallel?: number;
+  /** Per wave, this many devices go first and must pass before the others go. */
+  canary?: number;
+  timeoutMs?: number;
+  journal?: Journal;
+  onProgress?: (e: ProgressEvent) => void;
   /** A kept bundle by manifest digest: what a device is restored from when the run fails. */
   keptBundle?: (digest: string) => Promise<Bundle | undefined>;
 }
@@ -155,138 +177,222 @@ function sshExtras(inventoryPath: string): Map<string, SshExtras> {
   return out;
 }
 
-async function pushHost(bundle: Bundle, device: Device, md: ManifestDevice, key: string, stagingDir: string): Promise<string> {
-  const ssh = device.mgmt.ssh ?? { user: 'root', port: 22 };
-  if (!device.mgmt.address) throw new Error(`device ${device.name} has no mgmt.address`);
-  const session = await SshSession.connect({
-    name: device.name,
-    host: device.mgmt.address,
-    port: ssh.port,
-    user: ssh.user,
-    privateKey: readFileSync(key),
-    hostKey: ssh.hostKey,
-  });
-  try {
-    const remote = posix.join(stagingDir, `${device.name}-${md.generation.slice(0, 16)}`);
-    const files = await session.upload(bundle.dir, remote);
-    const cmd = await hostAgentCommand(session, device.name, stagingDir, ['apply', remote, '--device', device.name, '--json']);
-    const r = await session.exec(cmd);
-    if (r.code !== 0) throw new Error(`weft agent apply on ${device.name} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-    return `${files} files copied, agent applied ${md.generation.slice(0, 12)}`;
-  } finally {
-    session.close();
-  }
+/** Builds each device's driver context from the inventory and the command line. */
+export function contextMaker(opts: { inventoryPath: string; identity?: string; timeoutMs?: number }): (device: Device) => DriverContext {
+  const extras = sshExtras(opts.inventoryPath);
+  const inventoryDir = dirname(resolve(opts.inventoryPath));
+  return (device) => {
+    const x = extras.get(device.name) ?? {};
+    return {
+      device,
+      inventoryDir,
+      ssh: { identityFile: opts.identity ?? x.identityFile ?? join(process.env.HOME ?? '/root', '.ssh/id_ed25519'), stagingDir: x.stagingDir ?? DEFAULT_STAGING_DIR },
+      timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    };
+  };
 }
 
-/** Ships the host agent beside the staging directory if the host's copy differs; returns the command running it there. */
-async function hostAgentCommand(session: SshSession, device: string, stagingDir: string, args: string[]): Promise<string> {
-  const shipped = await shipAgent(session, remoteAgentDir(stagingDir), device);
-  return agentCommandLine(shipped.agentDir, args);
+export function artefactsOf(bundle: Bundle, device: string): DeviceArtefacts {
+  const md = bundle.manifest.devices.find((d) => d.name === device);
+  if (!md) throw new Error(`${device} is not in bundle ${bundle.dir}`);
+  return { bundleDir: bundle.dir, deviceDir: bundle.deviceDir(device), generation: md.generation };
 }
 
-/** Pushes one device's artefacts from `bundle` over its transport; returns what happened. */
-async function pushDevice(bundle: Bundle, name: string, transport: Transport, opts: ApplyOptions, extras: Map<string, SshExtras>): Promise<string> {
-  const device = bundle.fabric.devices.find((d) => d.name === name);
-  const md = bundle.manifest.devices.find((d) => d.name === name);
-  if (!device || !md) throw new Error(`device ${name} is in the manifest but not in the inventory`);
-  switch (transport) {
-    case 'ssh': {
-      const x = extras.get(device.name) ?? {};
-      const key = opts.identity ?? x.identityFile ?? join(process.env.HOME ?? '/root', '.ssh/id_ed25519');
-      return pushHost(bundle, device, md, key, x.stagingDir ?? DEFAULT_STAGING_DIR);
+export const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Runs f over items, at most `n` at a time, in order of start. */
+export async function inPool<T, R>(items: T[], n: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]);
     }
-    case 'p4runtime':
-    case 'gnmi':
-      return pushSwitch(transport, device, bundle.deviceDir(device.name), dirname(opts.inventoryPath));
-  }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
+  return out;
 }
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> {
-  const { bundle } = opts;
-  const plan = planRollout(bundle, opts.state, opts.force);
-  const extras = sshExtras(opts.inventoryPath);
+  const { bundle, journal } = opts;
+  const handles = await deviceHandles(bundle);
+  const byName = new Map(handles.map((h) => [h.device.name, h]));
+  const plan = planRollout(bundle, handles, opts.state, opts);
+  const ctxOf = contextMaker(opts);
+  const parallel = opts.parallel ?? DEFAULT_PARALLEL;
   const results: DeviceResult[] = [];
+  /** Devices this run sent something to: restored if the run fails. */
+  const touched: DeviceResult[] = [];
+
+  const pushOne = async (p: PlanItem): Promise<DeviceResult> => {
+    const t0 = performance.now();
+    const base = { device: p.device, target: p.target, transport: p.transport, generation: p.generation };
+    if (p.action === 'unchanged') return { ...base, status: 'unchanged', detail: 'generation already applied', seconds: 0 };
+    const h = byName.get(p.device) as DeviceHandle;
+    const before = opts.state?.devices[p.device];
+    await journal?.append({ step: 'intent', device: p.device, generation: p.generation, from: before ? { generation: before.generation, bundle: before.bundle } : undefined });
+    let r: DeviceResult;
+    try {
+      const detail = await h.driver.push(ctxOf(h.device), artefactsOf(bundle, p.device));
+      await journal?.append({ step: 'verified', device: p.device, generation: p.generation });
+      r = { ...base, status: 'applied', detail, seconds: (performance.now() - t0) / 1000 };
+    } catch (e) {
+      r = { ...base, status: 'failed', detail: message(e), seconds: (performance.now() - t0) / 1000 };
+      log.error({ device: p.device, err: r.detail }, 'push failed');
+      await journal?.append({ step: 'failed', device: p.device, generation: p.generation, detail: r.detail });
+    }
+    touched.push(r);
+    return r;
+  };
+
+  let stopped = false;
   for (const wave of [...new Set(plan.map((p) => p.wave))]) {
     const items = plan.filter((p) => p.wave === wave);
-    const waveResults = await Promise.all(
-      items.map(async (p): Promise<DeviceResult> => {
-        const t0 = performance.now();
-        const base = { device: p.device, target: p.target, transport: p.transport, generation: p.generation };
-        if (p.action === 'unchanged') return { ...base, status: 'unchanged', detail: 'generation already applied', seconds: 0 };
-        try {
-          const detail = await pushDevice(bundle, p.device, p.transport, opts, extras);
-          const r: DeviceResult = { ...base, status: 'applied', detail, seconds: (performance.now() - t0) / 1000 };
-          opts.onResult?.(r);
-          return r;
-        } catch (e) {
-          const r: DeviceResult = { ...base, status: 'failed', detail: message(e), seconds: (performance.now() - t0) / 1000 };
-          log.error({ device: p.device, err: r.detail }, 'push failed');
-          opts.onResult?.(r);
-          return r;
-        }
-      }),
-    );
-    results.push(...waveResults);
-    // A failed wave stops the rollout: later waves would build on a fabric in an unknown state.
-    if (waveResults.some((r) => r.status === 'failed')) break;
+    const todo = items.filter((p) => p.action === 'apply').length;
+    let done = 0;
+    let failed = 0;
+    const waveEvent = (phase: 'start' | 'canary-passed' | 'done' | 'stopped'): void =>
+      opts.onProgress?.({ event: 'wave', wave, phase, total: todo, done, failed, remaining: todo - done - failed });
+    waveEvent('start');
+    const run = async (p: PlanItem): Promise<DeviceResult> => {
+      const r = await pushOne(p);
+      if (p.action === 'apply') {
+        if (r.status === 'failed') failed++;
+        else done++;
+        opts.onProgress?.({ event: 'device', wave, device: r.device, status: r.status, detail: r.detail, seconds: r.seconds });
+      }
+      return r;
+    };
+    const canaries = opts.canary ? items.filter((p) => p.action === 'apply').slice(0, opts.canary) : [];
+    const batches = canaries.length ? [canaries, items.filter((p) => !canaries.includes(p))] : [items];
+    for (const [i, batch] of batches.entries()) {
+      const rs = await inPool(batch, parallel, run);
+      results.push(...rs);
+      if (rs.some((r) => r.status === 'failed')) {
+        // A failed device stops the rollout: later devices would build on a fabric in an unknown state.
+        stopped = true;
+        break;
+      }
+      if (canaries.length && i === 0) waveEvent('canary-passed');
+    }
+    waveEvent(stopped ? 'stopped' : 'done');
+    if (stopped) break;
   }
-  const failed = results.filter((r) => r.status === 'failed');
-  if (failed.length) await restore(results, failed, opts, extras);
+
+  if (!stopped) stopped = !(await confirmAll(touched, opts, byName, ctxOf, parallel));
+  if (stopped) await restore(touched, opts, byName, ctxOf, parallel);
   if (opts.state) {
     const at = new Date().toISOString();
     const digest = bundleDigest(bundle);
     for (const r of results) {
       // After a clean run every device runs this bundle, unchanged ones included.
-      if (r.status === 'applied' || (r.status === 'unchanged' && failed.length === 0)) opts.state.devices[r.device] = { generation: r.generation, at, bundle: digest };
+      if (r.status === 'applied' || (r.status === 'unchanged' && !stopped)) opts.state.devices[r.device] = { generation: r.generation, at, bundle: digest };
     }
   }
   return results;
 }
 
 /**
- * Puts the devices this run changed back on the generation their state names,
- * in the reverse of the wave order (hosts, then switches), so the fabric is
- * again what it was before the run. A device whose earlier bundle is not kept,
- * or whose restore fails, stays applied (and is recorded so).
+ * The gate at the end of a run: every device it changed is read back once
+ * more, so one that lost its configuration after its push (a reboot) fails
+ * the run instead of being recorded as applied. True when all still run it.
  */
-async function restore(results: DeviceResult[], failed: DeviceResult[], opts: ApplyOptions, extras: Map<string, SshExtras>): Promise<void> {
-  const why = `${failed.map((f) => f.device).join(', ')} failed`;
-  const changed = results.filter((r) => r.status === 'applied');
-  for (const wave of [...new Set(changed.map((r) => waveOf(r.target)))].sort((a, b) => b - a)) {
-    await Promise.all(
-      changed
-        .filter((r) => waveOf(r.target) === wave)
-        .map(async (r) => {
-          const t0 = performance.now();
-          const before = opts.state?.devices[r.device];
-          const kept = before?.bundle ? await opts.keptBundle?.(before.bundle) : undefined;
-          if (!before || !kept || !kept.manifest.devices.some((d) => d.name === r.device && d.generation === before.generation)) {
-            r.detail += `; ${why}, but no earlier generation of ${r.device} is kept to restore`;
-            return;
-          }
-          try {
-            const detail = await pushDevice(kept, r.device, r.transport, opts, extras);
+async function confirmAll(
+  touched: DeviceResult[],
+  opts: ApplyOptions,
+  byName: Map<string, DeviceHandle>,
+  ctxOf: (d: Device) => DriverContext,
+  parallel: number,
+): Promise<boolean> {
+  const applied = touched.filter((r) => r.status === 'applied');
+  let failed = 0;
+  await inPool(applied, parallel, async (r) => {
+    const h = byName.get(r.device) as DeviceHandle;
+    try {
+      const rb = await h.driver.readBack(ctxOf(h.device), artefactsOf(opts.bundle, r.device));
+      if (rb.differences.length) throw new Error(`no longer runs generation ${r.generation.slice(0, 12)} at the end of the run (rebooted or changed by someone else?): ${rb.differences.slice(0, 3).join('; ')}`);
+      await opts.journal?.append({ step: 'confirmed', device: r.device, generation: r.generation });
+    } catch (e) {
+      failed++;
+      r.status = 'failed';
+      r.detail = `${r.device}: ${message(e)}`;
+      log.error({ device: r.device, err: r.detail }, 'confirm failed');
+      await opts.journal?.append({ step: 'failed', device: r.device, generation: r.generation, detail: r.detail });
+    }
+  });
+  opts.onProgress?.({ event: 'confirm', devices: applied.length, failed });
+  return failed === 0;
+}
+
+/**
+ * Puts the devices this run touched back on the generation their state names
+ * (or removes Weft's configuration from a device that ran none before), in
+ * the reverse of the wave order (hosts, then switches), and reads each back.
+ * A device whose earlier bundle is not kept, or whose restore fails, keeps
+ * its status and says so.
+ */
+async function restore(
+  touched: DeviceResult[],
+  opts: ApplyOptions,
+  byName: Map<string, DeviceHandle>,
+  ctxOf: (d: Device) => DriverContext,
+  parallel: number,
+): Promise<void> {
+  const failedNames = touched.filter((r) => r.status === 'failed').map((r) => r.device);
+  const why = `${failedNames.length ? failedNames.join(', ') : 'the run'} failed`;
+  opts.onProgress?.({ event: 'restore', devices: touched.length });
+  for (const wave of [...new Set(touched.map((r) => (byName.get(r.device) as DeviceHandle).driver.wave))].sort((a, b) => b - a)) {
+    await inPool(
+      touched.filter((r) => (byName.get(r.device) as DeviceHandle).driver.wave === wave),
+      parallel,
+      async (r) => {
+        const t0 = performance.now();
+        const h = byName.get(r.device) as DeviceHandle;
+        const before = opts.state?.devices[r.device];
+        const outcome = await restoreDevice(h, ctxOf(h.device), before, opts);
+        if ('error' in outcome) {
+          r.detail += `; ${why}, and ${outcome.error}`;
+          log.error({ device: r.device, err: r.detail }, 'restore failed');
+        } else {
+          await opts.journal?.append({ step: 'restored', device: r.device, generation: before?.generation, detail: outcome.detail });
+          // A device whose own push failed ran the old generation all along: it stays "failed", with what restoring found.
+          if (r.status !== 'failed') {
             r.status = 'rolled-back';
-            r.detail = `${why}: restored ${before.generation.slice(0, 12)} (${detail})`;
-            r.generation = before.generation;
-          } catch (e) {
-            // Every push is all-or-nothing, so the device still runs this run's generation.
-            r.detail += `; ${why}, and restoring ${before.generation.slice(0, 12)} failed: ${message(e)}`;
-            log.error({ device: r.device, err: r.detail }, 'restore failed');
-          }
-          r.seconds += (performance.now() - t0) / 1000;
-          opts.onResult?.(r);
-        }),
+            r.generation = before?.generation ?? r.generation;
+            r.detail = `${why}: ${outcome.detail}`;
+          } else r.detail += `; ${outcome.detail}`;
+        }
+        r.seconds += (performance.now() - t0) / 1000;
+        opts.onProgress?.({ event: 'device', wave, device: r.device, status: r.status, detail: r.detail, seconds: r.seconds });
+      },
     );
   }
 }
 
+/** Puts one device back on `before` (or removes Weft's configuration when it ran nothing); read back when pushed. */
+export async function restoreDevice(
+  h: DeviceHandle,
+  ctx: DriverContext,
+  before: { generation: string; bundle?: string } | undefined,
+  opts: Pick<ApplyOptions, 'keptBundle'>,
+): Promise<{ detail: string } | { error: string }> {
+  try {
+    if (!before) return { detail: `ran nothing of Weft's before: ${await h.driver.remove(ctx)}` };
+    const kept = before.bundle ? await opts.keptBundle?.(before.bundle) : undefined;
+    if (!kept || !kept.manifest.devices.some((d) => d.name === h.device.name && d.generation === before.generation)) {
+      return { error: `no bundle holding ${h.device.name}'s earlier generation ${before.generation.slice(0, 12)} is kept to restore it from` };
+    }
+    const detail = await h.driver.push(ctx, artefactsOf(kept, h.device.name));
+    return { detail: `restored ${before.generation.slice(0, 12)} (${detail})` };
+  } catch (e) {
+    return { error: `restoring ${before ? before.generation.slice(0, 12) : 'the empty configuration'} failed: ${message(e)}` };
+  }
+}
+
 export function formatResults(results: DeviceResult[]): string {
-  const lines = results.map((r) => `  ${r.device.padEnd(12)} ${r.target.padEnd(10)} ${r.transport.padEnd(9)} ${r.status.padEnd(9)} ${r.seconds.toFixed(2)}s  ${r.detail}`);
-  const failed = results.filter((r) => r.status === 'failed').length;
+  const lines = results.map((r) => `  ${r.device.padEnd(12)} ${r.target.padEnd(10)} ${r.transport.padEnd(9)} ${r.status.padEnd(11)} ${r.seconds.toFixed(2)}s  ${r.detail}`);
   const count = (st: DeviceResult['status']): number => results.filter((r) => r.status === st).length;
-  lines.push(`${count('applied')} applied, ${count('unchanged')} unchanged, ${failed} failed${count('rolled-back') ? `, ${count('rolled-back')} rolled back` : ''}`);
+  lines.push(`${count('applied')} applied, ${count('unchanged')} unchanged, ${count('failed')} failed${count('rolled-back') ? `, ${count('rolled-back')} rolled back` : ''}`);
   return lines.join('\n');
 }

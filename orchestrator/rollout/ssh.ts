@@ -109,28 +109,32 @@ export class SshSession {
     return new Promise((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
   }
 
-  /** Copies a local directory tree to remoteDir (created, with its parents). */
-  async upload(localDir: string, remoteDir: string): Promise<number> {
+  /**
+   * Copies a local directory tree to remoteDir (created, with its parents);
+   * `include` (given a path relative to localDir) leaves out what the device does not need.
+   */
+  async upload(localDir: string, remoteDir: string, include: (rel: string) => boolean = () => true): Promise<number> {
     const sftp = await this.sftp();
     const mkdir = (p: string): Promise<void> => new Promise((res) => sftp.mkdir(p, () => res()));
     const put = (l: string, r: string): Promise<void> => new Promise((res, rej) => sftp.fastPut(l, r, (e) => (e ? rej(e) : res())));
     let files = 0;
     const parts = remoteDir.split('/').filter((s) => s !== '');
     for (let i = 1; i <= parts.length; i++) await mkdir(`/${parts.slice(0, i).join('/')}`);
-    const walk = async (l: string, r: string): Promise<void> => {
-      for (const name of readdirSync(l)) {
-        const lp = join(l, name);
-        const rp = posix.join(r, name);
+    const walk = async (rel: string): Promise<void> => {
+      for (const name of readdirSync(join(localDir, rel))) {
+        const sub = posix.join(rel, name);
+        if (!include(sub)) continue;
+        const [lp, rp] = [join(localDir, sub), posix.join(remoteDir, sub)];
         if (statSync(lp).isDirectory()) {
           await mkdir(rp);
-          await walk(lp, rp);
+          await walk(sub);
         } else {
           await put(lp, rp);
           files++;
         }
       }
     };
-    await walk(localDir, remoteDir);
+    await walk('');
     sftp.end();
     return files;
   }

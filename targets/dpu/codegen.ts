@@ -18,6 +18,7 @@ import { FLOWER_FILE, flowerFile, flowerRules } from './flower.ts';
 import { buildOf, DPU_RULES_FILE, prefilterArtefacts, prefilterShare, rulesAtNic, TABLE_MAPS } from './prefilter.ts';
 import { DEVICE_FILE, DEVICE_FORMAT, OFFLOAD_OBJECT, type DpuDeviceJson } from './device.ts';
 import { profileOf, type ProfileSpec } from './profiles.ts';
+import { gateOffload } from './offload-gate.ts';
 
 function modeCheck(device: Device, spec: ProfileSpec, mode: EnforcementMode): void {
   if (spec.modes.includes(mode)) return;
@@ -70,10 +71,12 @@ function descriptor(input: CodegenInput, spec: ProfileSpec): string {
 async function prefilterCodegen(input: CodegenInput, spec: ProfileSpec): Promise<CodegenOutput> {
   const share = prefilterShare(input.ir, input.fabric, input.device);
   const art = prefilterArtefacts(share);
-  const object = readFileSync(await buildPrefilter(buildOf(share)));
+  const object = new Uint8Array(readFileSync(await buildPrefilter(buildOf(share))));
+  const checked = gateOffload(input.device, spec, object);
   const notes = [
     `${spec.name} prefilter (${spec.attach}): drops IPv4 flows the policy denies whose reverse is denied too (never a reply of an allowed connection); passes IPv6, fragments and everything else to the host`,
   ];
+  if (checked) notes.push(`the offload checker passed ${OFFLOAD_OBJECT} against the ${spec.name} limits (${checked.path})`);
   if (share.scope === 'deny-set') {
     notes.push(
       `the NIC's ${share.capacity.toLocaleString('en')} entries hold the deny set only: ${share.allowEntriesLeftToHost.toLocaleString('en')} allow entries and the default action (${input.policy.defaultAction}) stay on the host, so denies by the default are not dropped at the NIC`,
@@ -82,7 +85,8 @@ async function prefilterCodegen(input: CodegenInput, spec: ProfileSpec): Promise
   if (share.localAddresses.length === 0) notes.push(`no IPv4 endpoints behind it; the prefilter passes everything`);
   return {
     files: [
-      { path: OFFLOAD_OBJECT, content: new Uint8Array(object) },
+      { path: OFFLOAD_OBJECT, content: object },
+      ...(checked ? [checked] : []),
       { path: 'maps.json', content: `${JSON.stringify(art.maps, null, 2)}\n` },
       ...TABLE_MAPS.map((m) => ({ path: art.maps.maps[m].records.file, content: new Uint8Array(art.records[m]) })),
       { path: DPU_RULES_FILE, content: art.rules },

@@ -23,6 +23,8 @@ import { framePacket, streamPackets } from './packets.ts';
 import { FLOWER_FILE, FlowerTable, parseFlower } from './flower.ts';
 import { closePrefilter, loadPrefilter, readCounters } from './loader.ts';
 import { readPrefilterDir } from './prefilter.ts';
+import { offloadReport } from './offload-gate.ts';
+import { profileOf } from './profiles.ts';
 import { PrefilterSemantics } from './semantics.ts';
 
 const log = logger('dpu-verify');
@@ -57,6 +59,9 @@ async function verifyPrefilter(deviceDir: string, d: DpuDeviceJson, input: Codeg
   const dir = readPrefilterDir(deviceDir);
   const semantics = new PrefilterSemantics(dir.share);
   const report = newReport(d);
+  // The object in the bundle, held against its profile's limits once more: a bundle edited or built elsewhere is caught here.
+  const checked = offloadReport(profileOf(d.profile), new Uint8Array(readFileSync(join(deviceDir, OFFLOAD_OBJECT))), d.device);
+  for (const v of checked?.violations ?? []) mismatch(report, `offload check: ${v.rule}: ${v.message}${v.source ? ` at ${v.source.file}:${v.source.line}:${v.source.col}` : ''}`);
   const p = loadPrefilter(join(deviceDir, OFFLOAD_OBJECT), dir);
   try {
     const run = new TestRunner(p.prog);
@@ -105,14 +110,20 @@ async function verifyBluefield(deviceDir: string, d: DpuDeviceJson, input: Codeg
   return report;
 }
 
+/** The summary line's share of denied traffic the NIC (prefilter or flower rules) dropped. */
+function withDetail(r: DpuVerifyReport): DpuVerifyReport {
+  const share = r.denied === 0 ? '' : ` (${((100 * r.nicDropped) / r.denied).toFixed(1)}%)`;
+  return { ...r, detail: `${r.profile}: the NIC dropped ${r.nicDropped} of ${r.denied} denied packets${share}` };
+}
+
 export async function verifyDpu(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<DpuVerifyReport> {
   const d = readDeviceJson(deviceDir);
   switch (d.attach) {
     case 'xdp-offload':
     case 'xdp-native':
-      return verifyPrefilter(deviceDir, d, input, opts);
+      return withDetail(await verifyPrefilter(deviceDir, d, input, opts));
     case 'dpu-linux':
-      return verifyBluefield(deviceDir, d, input, opts);
+      return withDetail(await verifyBluefield(deviceDir, d, input, opts));
     default: {
       const never: never = d.attach;
       return never;

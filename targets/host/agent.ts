@@ -33,7 +33,8 @@ import {
   XDP_FLAGS_SKB_MODE,
 } from './libbpf.ts';
 import { activate, closeObject, DEFAULT_LOG_RATE, loadObject, MAP_CONCERNS, mapMemory, readCtl, readPerCpu, readRuleHits, writeFailsafe, writeSlot, type MapFds } from './loader.ts';
-import { checkMapsJson, dirRecords, readHostRules, RECORD_MAPS, recordsFile, RULES_FILE, sizesFromJson, type HostRule, type MapsJson, type MapSizes, type RecordSource } from './share.ts';
+import { checkMapsJson, dirRecords, readHostRules, readRuleSources, RECORD_MAPS, recordsFile, RULE_SOURCES_FILE, RULES_FILE, sizesFromJson, type HostRule, type MapsJson, type MapSizes, type RecordSource } from './share.ts';
+import type { SourceSpan } from '../../orchestrator/diagnostics.ts';
 import { AGENT_VERSION, checkAgentVersion } from './agent-version.ts';
 import { readPendingConfirm, type PendingConfirm } from './pending.ts';
 import { logger } from '../../orchestrator/log.ts';
@@ -122,7 +123,8 @@ export interface StatusResult {
   appliedAt: string;
   attach: (AttachPoint & { attached: boolean })[];
   /** Per rule of the active generation; hits is packets (kept for readers of earlier versions). */
-  rules: (HostRule & { hits: string } & RuleCounters)[];
+  /** span: where the rule is written, when the bundle recorded it (rule-sources.json). */
+  rules: (HostRule & { span?: SourceSpan; hits: string } & RuleCounters)[];
   defaultHits: string;
   /** Rule id (IR index, or "default" for the default action) -> counters of the active generation. */
   ruleCounters: Record<string, RuleCounters>;
@@ -239,8 +241,8 @@ function recordSlot(runDir: string, slot: number, dev: DeviceArtefacts): void {
   const tmp = `${dir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  // rules.json last: its presence says the slot record is complete.
-  for (const f of ['maps.json', ...RECORD_MAPS.map(recordsFile), RULES_FILE]) {
+  // rules.json last: its presence says the slot record is complete. Bundles from before rule-sources.json have none.
+  for (const f of ['maps.json', ...RECORD_MAPS.map(recordsFile), ...(existsSync(join(dev.dir, RULE_SOURCES_FILE)) ? [RULE_SOURCES_FILE] : []), RULES_FILE]) {
     try {
       linkSync(join(dev.dir, f), join(tmp, f));
     } catch {
@@ -600,6 +602,7 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
   try {
     const ctl = readCtl(maps.fds.ctl);
     const rules = readHostRules(slotDir(runDir, ctl.activeSlot));
+    const sources = new Map(readRuleSources(slotDir(runDir, ctl.activeSlot)).map((x) => [x.index, x.span]));
     const hits = readRuleHits(maps.fds.stats, ctl.activeSlot * state.statsStride, rules.length + 1, ctl.generation).map((h) => ({
       packets: String(h.packets),
       bytes: String(h.bytes),
@@ -629,7 +632,7 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
       activeSlot: ctl.activeSlot,
       appliedAt: state.appliedAt,
       attach,
-      rules: rules.map((r, i) => ({ ...r, hits: hits[i + 1].packets, ...hits[i + 1] })),
+      rules: rules.map((r, i) => ({ ...r, span: sources.get(r.index), hits: hits[i + 1].packets, ...hits[i + 1] })),
       defaultHits: hits[0].packets,
       ruleCounters: Object.fromEntries([['default', hits[0]], ...rules.map((r, i) => [String(r.index), hits[i + 1]])]),
       logRate: state.logRate,

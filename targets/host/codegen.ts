@@ -18,7 +18,7 @@ import type { CodegenInput, CodegenOutput } from '../contract.ts';
 import { AGENT_VERSION } from './agent-version.ts';
 import { buildObject } from './build.ts';
 import { INTERFACES_FORMAT, type InterfacesJson } from './interfaces.ts';
-import { computeShare, RECORD_MAPS, RULES_FILE, shareArtefacts } from './share.ts';
+import { computeShare, RECORD_MAPS, RULE_SOURCES_FILE, RULES_FILE, shareArtefacts } from './share.ts';
 
 export async function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
   const share = computeShare(input.ir, input.fabric, input.device);
@@ -38,6 +38,7 @@ export async function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
       { path: 'policy.bpf.o', content: new Uint8Array(object) },
       { path: 'maps.json', content: `${JSON.stringify(artefacts.maps)}\n` },
       { path: RULES_FILE, content: artefacts.rules },
+      { path: RULE_SOURCES_FILE, content: artefacts.ruleSources },
       ...RECORD_MAPS.map((map) => ({ path: artefacts.maps.maps[map].records.file, content: new Uint8Array(artefacts.records[map]) })),
       { path: 'interfaces.json', content: `${JSON.stringify(ifaces, null, 2)}\n` },
     ],

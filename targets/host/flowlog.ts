@@ -11,7 +11,7 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { DIR, FLOWLOG_EVENT, FLOWLOG_HOOK, MAP, VERDICT } from './abi.ts';
 import { paths, preflight, readState, slotDir, type AgentOptions } from './agent.ts';
 import { libbpf, RingReader } from './libbpf.ts';
-import { readHostRules, type HostRule } from './share.ts';
+import { readHostRules, readRuleSources, type HostRule, type RuleSource } from './share.ts';
 import { formatIp, type Family } from '../../orchestrator/net/ip.ts';
 
 /** One event as the datapath wrote it. */
@@ -84,6 +84,7 @@ export class FlowLogReader {
   private readonly ring: RingReader;
   private readonly mapFd: number;
   private readonly rules: (HostRule[] | undefined)[] = [undefined, undefined];
+  private readonly sources: RuleSource[][] = [[], []];
   private readonly device: string;
   private readonly runDir: string;
   private pending: FlowLogEvent[] = [];
@@ -111,6 +112,7 @@ export class FlowLogReader {
     if (!rules || !rules[index]) {
       try {
         rules = readHostRules(slotDir(this.runDir, slot));
+        this.sources[slot] = readRuleSources(slotDir(this.runDir, slot));
       } catch {
         rules = [];
       }
@@ -121,13 +123,14 @@ export class FlowLogReader {
 
   private name(e: RawFlowEvent): FlowLogEvent {
     const r = this.ruleOf(e.slot, e.rule);
+    const span = r && this.sources[e.slot]?.find((x) => x.index === r.index)?.span;
     const wallMs = Date.now() - Number(process.hrtime.bigint() - e.tsNs) / 1e6;
     return {
       time: new Date(wallMs).toISOString(),
       device: this.device,
       generation: e.generation,
       rule: r
-        ? { index: r.index, name: r.name, section: r.section, source: `${r.span.file}:${r.span.line}:${r.span.col}` }
+        ? { index: r.index, name: r.name, section: r.section, source: span ? `${span.file}:${span.line}:${span.col}` : '(not recorded)' }
         : { index: e.rule, name: `rule #${e.rule}`, section: '', source: '(unknown: the slot was rewritten since)' },
       verdict: e.verdict,
       direction: e.direction,

@@ -26,7 +26,7 @@
 
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID4_KEY, ID6_KEY, ID_VALUE, MAP, POLICY_KEY, POLICY_VALUE } from './abi.ts';
 import { decodeIdRecord, decodePolicyRecord, idKey, idValue, policyKey, policyValue } from './encode.ts';
@@ -81,6 +81,11 @@ export interface HostRule {
   action: 'allow' | 'deny';
   section: string;
   log: boolean;
+}
+
+/** Where a rule is written in the policy: what flow logs show beside its name. */
+export interface RuleSource {
+  index: number;
   span: SourceSpan;
 }
 
@@ -91,6 +96,7 @@ export interface HostShare {
   defaultAction: 'allow' | 'deny';
   /** The policy's rules in first-match order; section, log and the source position are for status and flow logs. */
   rules: HostRule[];
+  ruleSources: RuleSource[];
   localAddresses: IpAddr[];
   localIdentities: number[];
   id4: IdEntry[];
@@ -281,7 +287,8 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     policyName: ir.policyName,
     policyDigest: ir.policyDigest,
     defaultAction: ir.defaultAction,
-    rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action, section: r.section, log: r.log, span: r.span })),
+    rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action, section: r.section, log: r.log })),
+    ruleSources: ir.rules.map((r) => ({ index: r.index, span: r.span })),
     localAddresses,
     localIdentities: [...L].sort((a, b) => a - b),
     id4,
@@ -313,8 +320,22 @@ export interface RecordsRef {
   sha256: string;
 }
 
-/** rules.json: the rules of the policy (index, name, action, section, log, source span), for status, flow logs and diff; the agent's delta never reads it. */
+/** rules.json: the rules of the policy (index, name, action, section, log), for status, flow logs and diff; the agent's delta never reads it. */
 export const RULES_FILE = 'rules.json';
+
+/**
+ * rule-sources.json: file:line:col of each rule, for flow logs. Kept apart
+ * from rules.json and out of the generation digest (manifest.ts), so that
+ * moving a rule in its file, or writing the policy as JSON instead of YAML,
+ * changes no device's generation and redeploys nothing.
+ */
+export const RULE_SOURCES_FILE = 'rule-sources.json';
+
+/** The sources recorded beside a device's rules; empty where the directory has none. */
+export function readRuleSources(dir: string): RuleSource[] {
+  const file = join(dir, RULE_SOURCES_FILE);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as RuleSource[]) : [];
+}
 
 export interface FailsafeJson {
   address: string;
@@ -358,6 +379,8 @@ export interface HostArtefacts {
   records: Record<RecordMap, Buffer>;
   /** The text of rules.json. */
   rules: string;
+  /** The text of rule-sources.json. */
+  ruleSources: string;
 }
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -376,6 +399,7 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     sha256: sha256(records[map]),
   });
   const rules = `${JSON.stringify(s.rules)}\n`;
+  const ruleSources = `${JSON.stringify(s.ruleSources)}\n`;
   const maps: MapsJson = {
     format: MAPS_FORMAT,
     device: s.device,
@@ -397,7 +421,7 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
       },
     },
   };
-  return { maps, records, rules };
+  return { maps, records, rules, ruleSources };
 }
 
 /** A device directory's host artefacts as comparable text: each map's entries (records as hex), the rules and the default. */
@@ -500,6 +524,7 @@ export function shareFromArtefacts(src: RecordSource, rules: HostShare['rules'],
     policyDigest: j.policy.digest,
     defaultAction: j.defaultAction,
     rules,
+    ruleSources: [],
     localAddresses: j.localAddresses.map((a) => parseAddr(a, where)),
     localIdentities: j.localIdentities,
     id4: all(src.table(MAP.id4), decodeIdRecord),

@@ -10,4 +10,5 @@ export const hostTarget: Target = {
   appliesTo: (device) => device.kind === 'host',
   codegen: hostCodegen,
   verify: async (deviceDir, input, opts) => (await import('./verify.ts')).verifyHost(deviceDir, input, opts),
+  driver: async () => (await import('./driver.ts')).hostDriver,
 };

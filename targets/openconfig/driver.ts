@@ -10,8 +10,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GnmiClient, type GnmiClientOptions } from './client.ts';
 import { jsonIetfValue, type SetRequest } from './gnmi.ts';
-import { aclContentJson, DEFINED_SETS_MODULE, definedSetsContentJson, expandedEntryCount, parseAclConfig, parseDefinedSets, type AclConfig, type DefinedSets } from './model.ts';
+import { aclContentJson, DEFINED_SETS_MODULE, definedSetsContentJson, expandedEntryCount, parseAclConfig, parseDefinedSets, resolveDefinedSets, type AclConfig, type DefinedSets } from './model.ts';
 import { readAclConfig } from './verify.ts';
+import { buildSetRequest } from './set-request.ts';
+import type { Device } from '../../inventory/model.ts';
+import type { DriverContext, TargetDriver } from '../contract.ts';
 
 export interface DeviceArtefacts {
   acl: AclConfig;
@@ -157,3 +160,51 @@ export class OpenconfigDriver {
     this.client.close();
   }
 }
+
+export function gnmiAddress(device: Device): string {
+  const a = device.mgmt.address;
+  if (!a || !device.mgmt.gnmi) throw new Error(`${device.name}: no mgmt.address / mgmt.gnmi in the inventory (needed to reach its gNMI server)`);
+  return `${a.includes(':') ? `[${a}]` : a}:${device.mgmt.gnmi.port}`;
+}
+
+async function withDriver<T>(ctx: DriverContext, f: (d: OpenconfigDriver) => Promise<T>): Promise<T> {
+  const driver = new OpenconfigDriver(gnmiAddress(ctx.device), { timeoutMs: ctx.timeoutMs });
+  try {
+    return await f(driver);
+  } finally {
+    driver.close();
+  }
+}
+
+/** Entries as the device programs them: a changed set member shows as changed entries. */
+const entryKeys = (c: AclConfig): string[] =>
+  resolveDefinedSets(c).sets.flatMap((s) => s.entries.map((e) => `${s.name} ${s.type} ${JSON.stringify(e, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))}`));
+
+/** The OpenConfig target's side of the rollout contract (targets/contract.ts). */
+export const openconfigDriver: TargetDriver = {
+  transport: 'gnmi',
+  wave: 1,
+  push: (ctx, art) => withDriver(ctx, async (d) => `gNMI Set of ${(await d.apply(art.deviceDir)).entries} acl entries, read back identical`),
+  readBack: (ctx, art) =>
+    withDriver(ctx, async (d) => {
+      const running = await d.running();
+      return { differences: diffAcl(running, (await readDeviceDir(art.deviceDir)).acl), entries: running.sets.reduce((n, s) => n + s.entries.length, 0) };
+    }),
+  async remove(ctx) {
+    const client = new GnmiClient(gnmiAddress(ctx.device), { timeoutMs: ctx.timeoutMs });
+    try {
+      await client.set(buildSetRequest({ sets: [], interfaces: [] }));
+      return 'acl-sets and bindings replaced by none';
+    } finally {
+      client.close();
+    }
+  },
+  async diff(beforeDir, afterDir) {
+    const [b, a] = [(await readDeviceDir(beforeDir)).acl, (await readDeviceDir(afterDir)).acl];
+    const [kb, ka] = [new Set(entryKeys(b)), new Set(entryKeys(a))];
+    const added = [...ka].filter((k) => !kb.has(k)).length;
+    const removed = [...kb].filter((k) => !ka.has(k)).length;
+    const details = diffAcl(b, a);
+    return { added, removed, modified: 0, summary: `acl entries +${added} -${removed}${details.length ? `; ${details.join('; ')}` : ''}` };
+  },
+};

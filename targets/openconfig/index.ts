@@ -22,4 +22,5 @@ export const openconfigTarget: Target = {
     };
   },
   verify: verifyOpenconfig,
+  driver: async () => (await import('./driver.ts')).openconfigDriver,
 };

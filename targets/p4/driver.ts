@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
+import type { DriverContext, TargetDriver } from '../contract.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { logger } from '../../orchestrator/log.ts';
 import { p4EntryFromProto, p4EntryKey, p4EntryToJson, type EntriesDocument, type P4Entry, type UpdateJson } from './entries.ts';
@@ -225,6 +226,11 @@ export async function removeP4(opts: Omit<P4ApplyOptions, 'deviceDir'>): Promise
   }
 }
 
+/** The updates that would make `running` equal `desired`, one line each; entries may sit in either priority band after a make-before-break change, and driftOf compares them band-free. */
+function driftLines(running: WireEntry[], desired: WireEntry[]): string[] {
+  return driftOf(running, desired).map((u) => `${u.type} table ${u.entry.tableId}${u.entry.priority ? ` priority ${u.entry.priority}` : ''} ${JSON.stringify(u.entry.match)}`);
+}
+
 /** What the switch runs that differs from the device's artefacts, one line per entry; empty when it runs them. */
 export async function driftP4(opts: P4ApplyOptions): Promise<string[]> {
   const p4info = parseP4InfoText(await readFile(join(opts.deviceDir, P4INFO_FILE), 'utf8'), join(opts.deviceDir, P4INFO_FILE));
@@ -232,8 +238,51 @@ export async function driftP4(opts: P4ApplyOptions): Promise<string[]> {
   const client = await connect(opts, false);
   try {
     const running = await readWeftEntries(client, p4info);
-    return driftOf(running, desired).map((u) => `${u.type} table ${u.entry.tableId}${u.entry.priority ? ` priority ${u.entry.priority}` : ''} ${JSON.stringify(u.entry.match)}`);
+    return driftLines(running, desired);
   } finally {
     client.close();
   }
 }
+
+/** A connection as the primary controller, for the rollout driver's read-back. */
+async function connectFor(ctx: DriverContext): Promise<P4RuntimeClient> {
+  return P4RuntimeClient.connect({ address: p4Address(ctx.device), deviceId: ctx.device.mgmt.p4runtime?.deviceId ?? 1, electionId: 1n, name: ctx.device.name, timeoutMs: ctx.timeoutMs });
+}
+
+/** The P4 target's side of the rollout contract (targets/contract.ts). */
+export const p4Driver: TargetDriver = {
+  transport: 'p4runtime',
+  wave: 1,
+  async push(ctx, art) {
+    const r = await applyP4({ device: ctx.device, deviceDir: art.deviceDir, inventoryDir: ctx.inventoryDir, timeoutMs: ctx.timeoutMs });
+    return `P4Runtime write: ${r.inserted} inserted, ${r.modified} modified, ${r.deleted} deleted${r.pipelineSet ? ', pipeline set' : ''}; ${r.entries} entries read back`;
+  },
+  async readBack(ctx, art) {
+    const p4info = parseP4InfoText(await readFile(join(art.deviceDir, P4INFO_FILE), 'utf8'), join(art.deviceDir, P4INFO_FILE));
+    const desired = await readDesiredEntries(art.deviceDir, p4info);
+    const cookie = pipelineCookie(p4info, await readDeviceConfig(ctx.device, ctx.inventoryDir));
+    const client = await connectFor(ctx);
+    try {
+      const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
+      if (!have?.p4info) return { differences: ["no pipeline set (the switch runs nothing of Weft's)"], entries: 0 };
+      const differences: string[] = [];
+      if (p4InfoDigestKey(have.p4info) !== p4InfoDigestKey(p4info)) differences.push(`pipeline: another P4Info (${firstProblems(p4InfoDifferences(have.p4info, p4info, 'the switch', P4INFO_FILE))})`);
+      else if (have.cookie !== undefined && have.cookie !== cookie && ctx.device.mgmt.p4runtime?.deviceConfig !== undefined) differences.push(`pipeline cookie ${have.cookie}, wanted ${cookie}`);
+      const running = await readWeftEntries(client, p4info);
+      differences.push(...driftLines(running, desired));
+      return { differences, entries: running.length };
+    } finally {
+      client.close();
+    }
+  },
+  async remove(ctx) {
+    const n = await removeP4({ device: ctx.device, timeoutMs: ctx.timeoutMs });
+    return `${n} entries deleted`;
+  },
+  async diff(beforeDir, afterDir) {
+    const updates = diffEntries((await readDeviceArtefacts(beforeDir)).entries, (await readDeviceArtefacts(afterDir)).entries);
+    const n = (t: UpdateJson['type']): number => updates.filter((u) => u.type === t).length;
+    const [added, modified, removed] = [n('INSERT'), n('MODIFY'), n('DELETE')];
+    return { added, removed, modified, summary: `table entries: ${added} inserted, ${modified} modified, ${removed} deleted` };
+  },
+};

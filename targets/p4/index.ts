@@ -29,4 +29,5 @@ export const p4Target: Target = {
   appliesTo: (device: Device) => device.kind === 'switch' && device.pipeline === 'p4',
   codegen,
   verify: verifyP4,
+  driver: async () => (await import('./driver.ts')).p4Driver,
 };

@@ -3,7 +3,7 @@
 // which lands in each host's own directory, outside the checkout) from the
 // management namespace, the probe sees exactly the reference verdicts, a
 // second apply changes nothing, and a host whose pinned key is wrong is
-// refused (fail closed).
+// refused (fail closed) and the run undone.
 
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -77,7 +77,10 @@ describe.runIf(enabled)('lab rollout on two-leaf', () => {
     const host1 = results.find((x) => x.device === 'host1');
     expect(host1?.status).toBe('failed');
     expect(host1?.detail).toMatch(/does not match the pinned/);
-    expect(results.find((x) => x.device === 'host2')?.status).toBe('applied');
+    // The tampered run keeps its own state, where host2 ran nothing of Weft's: undoing the run removes what it put there.
+    const host2 = results.find((x) => x.device === 'host2');
+    expect(host2?.status).toBe('rolled-back');
+    expect(host2?.detail).toMatch(/host1 failed: ran nothing of Weft's before: agent removed/);
     expect(`${r.out}${r.err}`).not.toContain('PRIVATE KEY');
 
     await destroy(lab);

@@ -47,6 +47,8 @@ export interface P4RuntimeAgentOptions {
   datapath: SwitchDatapath;
   /** Interface name -> P4 port number; default: ethN is port N. */
   portMap?: Record<string, number>;
+  /** Entries the table really holds when fewer than the P4Info declares (a TCAM shared with other features). */
+  tableSize?: number;
 }
 
 export interface P4RuntimeAgent {
@@ -269,7 +271,7 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         const results: { code: number; message: string }[] = [];
         for (const u of updates) {
           try {
-            applyUpdate(staged, u, pipe);
+            applyUpdate(staged, u, opts.tableSize === undefined ? pipe : { ...pipe, size: Math.min(pipe.size, opts.tableSize) });
             results.push({ code: grpc.status.OK, message: '' });
           } catch (e) {
             const f = e instanceof UpdateFailure ? e : new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);

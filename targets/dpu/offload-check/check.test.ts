@@ -179,7 +179,10 @@ describe.skipIf(why !== undefined)('offload checker on the host datapath (bpf/we
     expect(r.violations.some((v) => v.rule === 'mapTypes' && /PERCPU_ARRAY/.test(v.message))).toBe(true);
     expect(r.violations.some((v) => v.rule === 'mapFlagsMask' && /weft_policy_v2 has flags 0x1/.test(v.message))).toBe(true);
     expect(r.violations.some((v) => v.rule === 'helpers' && /bpf_loop/.test(v.message) && v.source?.file.endsWith('policy.h'))).toBe(true);
-    expect(r.helpers.map((h) => h.name)).toEqual(['map_lookup_elem', 'loop']);
+    // Flow logs: a ring buffer the NIC cannot hold, reserved and submitted with helpers it does not offer, rate-limited by the clock.
+    expect(r.violations.some((v) => v.rule === 'mapTypes' && /RINGBUF/.test(v.message))).toBe(true);
+    expect(r.violations.some((v) => v.rule === 'helpers' && /ringbuf_reserve/.test(v.message))).toBe(true);
+    expect(r.helpers.map((h) => h.name)).toEqual(['map_lookup_elem', 'ktime_get_ns', 'ringbuf_reserve', 'ringbuf_submit', 'loop']);
     expect(r.instructions).toBeLessThan(NFP.maxInstructions);
   });
 

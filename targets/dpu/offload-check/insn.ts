@@ -85,6 +85,10 @@ const HELPERS_1_TO_70 = [
 ];
 export const HELPER_NAMES = new Map<number, string>([
   ...HELPERS_1_TO_70.map((name, i): [number, string] => [i + 1, name]),
+  [130, 'ringbuf_output'],
+  [131, 'ringbuf_reserve'],
+  [132, 'ringbuf_submit'],
+  [133, 'ringbuf_discard'],
   [152, 'redirect_neigh'],
   [155, 'redirect_peer'],
   [181, 'loop'],
