@@ -38,6 +38,7 @@
 #include "../lib/abi.h"
 #include "../lib/l2.h"
 #include "../lib/proto.h"
+#include "../lib/records.h"
 
 /* Defaults build a valid object for tests and `make`; codegen always sets them. */
 #ifndef WEFT_DPU_ID4_LENS
@@ -69,53 +70,19 @@ enum weft_dpu_counter {
 	WEFT_DPU_CNT__MAX,
 };
 
-struct weft_dpu_id4_key {
-	__u8 slot;
-	__u8 plen;
-	__u16 zero;
-	__u32 addr; /* network order, masked to plen */
-};
-
-struct weft_dpu_id_value {
-	__u32 id;
-	__u32 flags;
-};
-
-struct weft_dpu_policy_key {
-	__u8 slot;
-	__u8 dir;
-	__u8 proto;
-	__u8 plen;
-	__be32 local;
-	__be32 remote;
-	__be16 port;
-	__u16 zero;
-};
-
-struct weft_dpu_policy_value {
-	__u32 rule;
-	__u8 verdict;
-	__u8 flags;
-	__u16 pad;
-};
-
-_Static_assert(sizeof(struct weft_dpu_id4_key) == WEFT_ID4_KEY, "identity key layout");
-_Static_assert(sizeof(struct weft_dpu_policy_key) == WEFT_POLICY_KEY, "policy key layout");
-_Static_assert(sizeof(struct weft_dpu_policy_value) == WEFT_POLICY_VALUE, "policy value layout");
-
 /* max_entries are set by the loader from maps.json; flags stay 0 (preallocated). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
-	__type(key, struct weft_dpu_id4_key);
-	__type(value, struct weft_dpu_id_value);
+	__type(key, struct weft_id4_key);
+	__type(value, struct weft_id_value);
 } weft_dpu_id4_v1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
-	__type(key, struct weft_dpu_policy_key);
-	__type(value, struct weft_dpu_policy_value);
+	__type(key, struct weft_policy_key);
+	__type(value, struct weft_policy_value);
 } weft_dpu_policy_v1 SEC(".maps");
 
 /* Drops per rule: index rule + 1; index 0 counts drops by the default action. */
@@ -212,15 +179,15 @@ static __always_inline __u32 weft_dpu_mask(int bits)
 }
 
 /* Longest prefix first; an address no prefix covers is identity 0, not local. */
-static __always_inline struct weft_dpu_id_value weft_dpu_identity(__u32 addr)
+static __always_inline struct weft_id_value weft_dpu_identity(__u32 addr)
 {
 	const __u8 lens[] = WEFT_DPU_ID4_LENS;
-	struct weft_dpu_id_value none = {};
+	struct weft_id_value none = {};
 
 #pragma unroll
 	for (int i = 0; i < WEFT_DPU_ID4_NLENS; i++) {
-		struct weft_dpu_id4_key k = { .plen = lens[i], .addr = addr & weft_dpu_mask(lens[i]) };
-		struct weft_dpu_id_value *v = bpf_map_lookup_elem(&weft_dpu_id4_v1, &k);
+		struct weft_id4_key k = { .plen = lens[i], .addr = addr & weft_dpu_mask(lens[i]) };
+		struct weft_id_value *v = bpf_map_lookup_elem(&weft_dpu_id4_v1, &k);
 
 		if (v)
 			return *v;
@@ -229,14 +196,14 @@ static __always_inline struct weft_dpu_id_value weft_dpu_identity(__u32 addr)
 }
 
 /* The cell for one remote at the longest port prefix present; 0 when none. */
-static __always_inline int weft_dpu_cell(struct weft_dpu_policy_key *k, __u16 port, struct weft_dpu_policy_value *out)
+static __always_inline int weft_dpu_cell(struct weft_policy_key *k, __u16 port, struct weft_policy_value *out)
 {
 	const __u8 lens[] = WEFT_DPU_PORT_LENS;
 
 #pragma unroll
 	for (int i = 0; i < WEFT_DPU_PORT_NLENS; i++) {
 		__u16 mask = lens[i] >= 16 ? 0xffff : (__u16)~(0xffff >> lens[i]);
-		struct weft_dpu_policy_value *v;
+		struct weft_policy_value *v;
 
 		k->plen = lens[i];
 		k->port = bpf_htons(port & mask);
@@ -252,13 +219,13 @@ static __always_inline int weft_dpu_cell(struct weft_dpu_policy_key *k, __u16 po
 /* Verdict of (dir, local, remote, proto, port key); *rule is the stats index (rule + 1, 0: default). */
 static __always_inline __u8 weft_dpu_verdict(__u8 dir, __u8 proto, __u32 local, __u32 remote, __u16 port, __u32 *rule)
 {
-	struct weft_dpu_policy_key k = {
+	struct weft_policy_key k = {
 		.dir = dir,
 		.proto = proto,
 		.local = bpf_htonl(local),
 		.remote = bpf_htonl(remote),
 	};
-	struct weft_dpu_policy_value cell = {};
+	struct weft_policy_value cell = {};
 
 	if (weft_dpu_cell(&k, port, &cell)) {
 		*rule = cell.rule + 1;
@@ -289,8 +256,8 @@ static __always_inline int weft_dpu_judge(void *data, void *end)
 	default:
 		break;
 	}
-	struct weft_dpu_id_value src = weft_dpu_identity(f.src);
-	struct weft_dpu_id_value dst = weft_dpu_identity(f.dst);
+	struct weft_id_value src = weft_dpu_identity(f.src);
+	struct weft_id_value dst = weft_dpu_identity(f.dst);
 	__u8 dir;
 	__u32 local, remote;
 

@@ -12,27 +12,10 @@
 #include "maps.h"
 #include "parse.h"
 
+#include "records.h"
+
 #define WEFT_ID4_MAX_LENS 33
 #define WEFT_ID6_MAX_LENS 129
-
-struct weft_id4_key {
-	__u8 slot;
-	__u8 plen;
-	__u16 zero;
-	__u32 addr;
-};
-
-struct weft_id6_key {
-	__u8 slot;
-	__u8 plen;
-	__u16 zero;
-	__u32 addr[4];
-};
-
-struct weft_id_value {
-	__u32 id;    /* identity; 0: no cell of this host involves it */
-	__u32 flags; /* WEFT_ID_FLAG_LOCAL: an address of this host's endpoints */
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -29,26 +29,9 @@
 
 #include "maps.h"
 #include "parse.h"
+#include "records.h"
 
 #define WEFT_PORT_MAX_LENS 17
-
-struct weft_policy_key {
-	__u8 slot;
-	__u8 dir;
-	__u8 proto;
-	__u8 plen;
-	__be32 local;
-	__be32 remote;
-	__be16 port;
-	__u16 zero2;
-};
-
-struct weft_policy_value {
-	__u32 rule; /* IR rule index */
-	__u8 verdict;
-	__u8 flags;
-	__u16 pad;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -9,22 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../orchestrator/cli/main.ts';
 import { compileBundle } from '../../orchestrator/compile/driver.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
+import { SMALL_POLICY_YAML } from './testing.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'weft-dpu-bad-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const POLICY = `apiVersion: weft.dev/v1
-kind: Policy
-metadata: {name: p}
-spec:
-  defaultAction: deny
-  groups:
-    web: {selector: {app: web}}
-    ops: {cidrs: [10.250.0.0/16]}
-  rules:
-    - {name: ops-ssh, from: [ops], to: [web], ports: [{protocol: tcp, port: 22}], action: allow}
-    - {name: no-telnet, from: [any], to: [web], ports: [{protocol: tcp, port: 23}], action: deny}
-`;
+const POLICY = SMALL_POLICY_YAML;
 
 function fabric(dpus: string[]): string {
   return `apiVersion: weft.dev/v1

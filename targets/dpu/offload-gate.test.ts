@@ -14,6 +14,7 @@ import { compileBundle } from '../../orchestrator/compile/driver.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { gateOffload, OFFLOAD_CHECK_FILE } from './offload-gate.ts';
 import { PROFILES } from './profiles.ts';
+import { SMALL_POLICY_YAML } from './testing.ts';
 
 const TESTDATA = fileURLToPath(new URL('./offload-check/testdata/', import.meta.url));
 let clang = true;
@@ -67,21 +68,7 @@ describe.skipIf(!clang)('offload gate', () => {
   it('puts offload-check.json beside an nfp SmartNIC\'s program in a compiled bundle', async () => {
     const policy = join(work, 'policy.yaml');
     const fabric = join(work, 'fabric.yaml');
-    writeFileSync(
-      policy,
-      `apiVersion: weft.dev/v1
-kind: Policy
-metadata: {name: p}
-spec:
-  defaultAction: deny
-  groups:
-    web: {selector: {app: web}}
-    ops: {cidrs: [10.250.0.0/16]}
-  rules:
-    - {name: ops-ssh, from: [ops], to: [web], ports: [{protocol: tcp, port: 22}], action: allow}
-    - {name: no-telnet, from: [any], to: [web], ports: [{protocol: tcp, port: 23}], action: deny}
-`,
-    );
+    writeFileSync(policy, SMALL_POLICY_YAML);
     writeFileSync(
       fabric,
       `apiVersion: weft.dev/v1

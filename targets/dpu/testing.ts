@@ -6,6 +6,20 @@ import type { Device, DpuProfile, Fabric } from '../../inventory/model.ts';
 import type { Policy } from '../../orchestrator/policy/model.ts';
 import { generateScenario, makeRng, type ScenarioOptions } from '../../orchestrator/testing/generate.ts';
 
+/** A two-rule policy file for a web endpoint behind one host: small fabrics in the DPU input tests compile it. */
+export const SMALL_POLICY_YAML = `apiVersion: weft.dev/v1
+kind: Policy
+metadata: {name: p}
+spec:
+  defaultAction: deny
+  groups:
+    web: {selector: {app: web}}
+    ops: {cidrs: [10.250.0.0/16]}
+  rules:
+    - {name: ops-ssh, from: [ops], to: [web], ports: [{protocol: tcp, port: 22}], action: allow}
+    - {name: no-telnet, from: [any], to: [web], ports: [{protocol: tcp, port: 23}], action: deny}
+`;
+
 export interface DpuScenario {
   policy: Policy;
   fabric: Fabric;

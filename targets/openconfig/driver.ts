@@ -187,8 +187,10 @@ export const openconfigDriver: TargetDriver = {
   push: (ctx, art) => withDriver(ctx, async (d) => `gNMI Set of ${(await d.apply(art.deviceDir)).entries} acl entries, read back identical`),
   readBack: (ctx, art) =>
     withDriver(ctx, async (d) => {
-      const running = await d.running();
-      return { differences: diffAcl(running, (await readDeviceDir(art.deviceDir)).acl), entries: running.sets.reduce((n, s) => n + s.entries.length, 0) };
+      const wanted = (await readDeviceDir(art.deviceDir)).acl;
+      // Set references resolve only against the switch's own defined-sets, read with the acl.
+      const running = await d.running(wanted.definedSets !== undefined);
+      return { differences: diffAcl(running, wanted), entries: running.sets.reduce((n, s) => n + s.entries.length, 0) };
     }),
   async remove(ctx) {
     const client = new GnmiClient(gnmiAddress(ctx.device), { timeoutMs: ctx.timeoutMs });

@@ -121,6 +121,20 @@ export function planTransition(current: WireEntry[], desired: WireEntry[], table
       final.push(...want);
       continue;
     }
+    if (cur.some(isHigh) && cur.some((e) => !isHigh(e))) {
+      // Both bands hold entries: a make-before-break change was cut short (a killed orchestrator).
+      // Finish it in the band that already holds more of the wanted entries: insert what is missing, then delete the rest.
+      const inBand = (hi: boolean) => want.map((e) => withPriority(e, (e.priority ?? 0) + (hi ? PRIORITY_BAND : 0)));
+      const have = new Set(cur.map(entryString));
+      const count = (es: WireEntry[]) => es.filter((e) => have.has(entryString(e))).length;
+      const target = count(inBand(true)) >= count(inBand(false)) ? inBand(true) : inBand(false);
+      const d = inPlace(cur, target);
+      inserts.push(...d.ins.sort((x, y) => byPriorityDesc(x.entry, y.entry)));
+      modifies.push(...d.mods);
+      deletes.push(...d.dels);
+      final.push(...target);
+      continue;
+    }
     // The band the table uses now; an unchanged policy stays where it is.
     const high = cur.some(isHigh);
     const here = want.map((e) => withPriority(e, (e.priority ?? 0) + (high ? PRIORITY_BAND : 0)));

@@ -291,9 +291,12 @@ describe('rollout killed mid-run', { timeout: 300_000 }, () => {
       for (const sw of fleet.switches) {
         const onOld = old.devices.find((d) => d.device === sw.name)?.state === 'in-sync';
         const onNew = neu.devices.find((d) => d.device === sw.name)?.state === 'in-sync';
-        // Never a mix: exactly one generation reads back in full.
-        expect(onOld !== onNew, `${sw.name} runs ${onOld ? 'both' : 'neither'}`).toBe(true);
         const said = run.devices.find((d) => d.device === sw.name)?.runs ?? 'old';
+        // A P4 switch whose push the kill interrupted may hold a make-before-break change half done
+        // (the new entries above the old ones) until resume or rollback finishes it: checked below, after recovery.
+        if (said === 'unknown' && sw.pipeline === 'p4') continue;
+        // Otherwise never a mix: exactly one generation reads back in full, the one the journal names.
+        expect(onOld !== onNew, `${sw.name} runs ${onOld ? 'both' : 'neither'}`).toBe(true);
         if (said !== 'unknown') expect(onNew ? 'new' : 'old', sw.name).toBe(said);
       }
 
