@@ -69,7 +69,8 @@ function parseControl(src: string, control: string, prefix: string): SourceModel
   }));
   const tables = [...body.matchAll(/@id\((0x[0-9a-fA-F]+|\d+)\)\s*table\s+(\w+)\s*\{([\s\S]*?)\n {4}\}/g)].map((m): SourceTable => {
     const t = m[3];
-    const keyBlock = /key\s*=\s*\{([\s\S]*?)\}/.exec(t)![1];
+    // A keyless table (weft_gen) has no key block.
+    const keyBlock = /key\s*=\s*\{([\s\S]*?)\}/.exec(t)?.[1] ?? '';
     const keys = [...keyBlock.matchAll(/([\w.]+)\s*:\s*(\w+)\s*(?:@name\("([^"]+)"\))?\s*;/g)].map((k) => {
       const width = widths.get(k[1]);
       if (width === undefined) throw new Error(`unknown key field ${k[1]}`);
@@ -116,6 +117,7 @@ describe('p4/weft.p4 and p4/weft.p4info.txtpb', () => {
         'WeftIngress.acl.weft_acl',
         'WeftIngress.acl.weft_dst_class_v4',
         'WeftIngress.acl.weft_dst_class_v6',
+        'WeftIngress.acl.weft_gen',
         'WeftIngress.acl.weft_src_class_v4',
         'WeftIngress.acl.weft_src_class_v6',
         'WeftIngress.weft_l2_fwd',
@@ -126,7 +128,7 @@ describe('p4/weft.p4 and p4/weft.p4info.txtpb', () => {
       const it = info.tables!.find((x) => x.preamble?.id === t.id)!;
       expect(it, `table ${t.name} @id`).toBeDefined();
       expect(it.preamble?.name).toBe(t.name);
-      expect(it.matchFields?.map((f) => [f.id, f.name, f.bitwidth, f.matchType])).toEqual(t.keys.map((k, i) => [i + 1, k.name, k.width, k.kind]));
+      expect((it.matchFields ?? []).map((f) => [f.id, f.name, f.bitwidth, f.matchType])).toEqual(t.keys.map((k, i) => [i + 1, k.name, k.width, k.kind]));
       expect(Number(it.size)).toBe(t.size);
       expect(it.actionRefs?.map((r) => r.id)).toEqual(t.actions.map((a) => actionIds.get(a)));
       if (it.initialDefaultAction) expect(it.initialDefaultAction.actionId).toBe(actionIds.get(t.defaultAction));
@@ -147,15 +149,19 @@ describe('p4/weft.p4 and p4/weft.p4info.txtpb', () => {
     for (const c of source.directCounters) expect(c.id >>> 24).toBe(0x13);
   });
 
-  it('yield the pipeline Weft codegen uses: the ACL on labels and four LPM classifiers', () => {
+  it('yield the pipeline Weft codegen uses: the ACL on labels and four LPM classifiers, each keyed on the generation too', () => {
     const p = pipelineFromP4Info(info);
     const acl = source.tables.find((t) => t.name.endsWith('.weft_acl'))!;
-    expect(p.fields.map((f) => f.name)).toEqual(acl.keys.map((k) => k.name));
+    expect([...p.fields.map((f) => f.name), 'gen']).toEqual(acl.keys.map((k) => k.name));
+    expect(acl.keys.at(-1)).toMatchObject({ kind: 'EXACT', width: 1 });
+    const flag = source.tables.find((t) => t.name.endsWith('.weft_gen'))!;
+    expect(flag.keys).toEqual([]);
+    expect([p.generation.tableId, p.generation.count]).toEqual([flag.id, 2]);
     expect(p.size).toBe(acl.size);
     for (const c of Object.values(p.classifiers)) {
       const t = source.tables.find((x) => x.name.endsWith(`.${c.name}`))!;
       expect([c.tableId, c.size, c.bitwidth]).toEqual([t.id, t.size, c.family === 4 ? 32 : 128]);
-      expect(t.keys.map((k) => k.kind)).toEqual(['LPM']);
+      expect(t.keys.map((k) => k.kind)).toEqual(['LPM', 'EXACT']);
       expect(c.labelBits).toBe(acl.keys.find((k) => k.name === `${c.side}_label`)!.width);
       expect(c.labelBits).toBe(LABEL_BITS);
     }

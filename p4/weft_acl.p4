@@ -58,9 +58,26 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
     bit<64> src_label = 0;
     bit<64> dst_label = 0;
     bit<60> l4_dst_fence = 0;
+    bit<1> gen = 0;
 
     @id(0x13000001)
     direct_counter(CounterType.packets_and_bytes) weft_acl_counter;
+
+    @id(0x01000005)
+    action set_gen(bit<1> generation) {
+        gen = generation;
+    }
+
+    // No key: its default action is the whole table, and the one write that
+    // modifies it switches every lookup below to the other generation.
+    @id(0x02000006)
+    table weft_gen {
+        actions = {
+            set_gen;
+        }
+        default_action = set_gen(0);
+        size = 1;
+    }
 
     @id(0x01000003)
     action set_src_label(bit<64> label) {
@@ -76,6 +93,7 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
     table weft_src_class_v4 {
         key = {
             k.ipv4_src : lpm @name("ipv4_src");
+            gen : exact @name("gen");
         }
         actions = {
             set_src_label;
@@ -88,6 +106,7 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
     table weft_dst_class_v4 {
         key = {
             k.ipv4_dst : lpm @name("ipv4_dst");
+            gen : exact @name("gen");
         }
         actions = {
             set_dst_label;
@@ -100,6 +119,7 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
     table weft_src_class_v6 {
         key = {
             k.ipv6_src : lpm @name("ipv6_src");
+            gen : exact @name("gen");
         }
         actions = {
             set_src_label;
@@ -112,6 +132,7 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
     table weft_dst_class_v6 {
         key = {
             k.ipv6_dst : lpm @name("ipv6_dst");
+            gen : exact @name("gen");
         }
         actions = {
             set_dst_label;
@@ -134,7 +155,8 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
 
     // Priority-ordered (higher wins). Weft writes the IP default as explicit
     // lowest-priority entries; the table default permits what no entry
-    // matches, which is non-IP control traffic (ARP, LLDP).
+    // matches, which is non-IP control traffic (ARP, LLDP). An entry matches
+    // only in its own generation (gen, the last key field).
     @id(0x02000001)
     table weft_acl {
         key = {
@@ -148,6 +170,7 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
             k.tcp_flags   : ternary @name("tcp_flags");
             k.icmp_type   : ternary @name("icmp_type");
             k.icmp_code   : ternary @name("icmp_code");
+            gen           : exact @name("gen");
         }
         actions = {
             permit;
@@ -160,6 +183,7 @@ control WeftAcl(in weft_acl_key_t k, in bit<9> ingress_port, out bool drop) {
 
     apply {
         drop = false;
+        weft_gen.apply();
         l4_dst_fence = weft_fence(k.l4_dst_port[15:12]) ++ weft_fence(k.l4_dst_port[11:8]) ++
                        weft_fence(k.l4_dst_port[7:4]) ++ weft_fence(k.l4_dst_port[3:0]);
         if (k.ether_type == WEFT_ETHERTYPE_IPV4) {

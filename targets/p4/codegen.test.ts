@@ -321,11 +321,13 @@ describe('p4 entries on a hand-built policy', () => {
     // Classifier entries first (no priority, LPM), then the ACL by priority, highest first.
     const firstAcl = doc.updates.findIndex((u) => u.entity.tableEntry.priority !== undefined);
     expect(firstAcl).toBe(program.classes.length);
-    for (const u of doc.updates.slice(0, firstAcl)) for (const m of u.entity.tableEntry.match) expect(m.lpm?.prefixLen).toBeGreaterThan(0);
+    // Every entry is written for generation 0 (the transition moves it to the generation it writes).
+    for (const u of doc.updates) expect(u.entity.tableEntry.match.filter((m) => m.exact)).toEqual([{ fieldId: expect.any(Number), exact: { value: 'AA==' } }]);
+    for (const u of doc.updates.slice(0, firstAcl)) for (const m of u.entity.tableEntry.match) if (!m.exact) expect(m.lpm?.prefixLen).toBeGreaterThan(0);
     const aclUpdates = doc.updates.slice(firstAcl);
     for (const u of aclUpdates) {
       expect(u.entity.tableEntry.priority).toBeGreaterThan(0);
-      for (const m of u.entity.tableEntry.match) expect(Buffer.from(m.ternary!.mask, 'base64').every((x) => x === 0)).toBe(false);
+      for (const m of u.entity.tableEntry.match) if (!m.exact) expect(Buffer.from(m.ternary!.mask, 'base64').every((x) => x === 0)).toBe(false);
     }
     const prios = aclUpdates.map((u) => u.entity.tableEntry.priority ?? 0);
     expect([...prios].sort((x, y) => y - x)).toEqual(prios);

@@ -1,6 +1,9 @@
 // The Weft pipeline as its P4Info describes it: the ACL table's id, size, key
 // fields (id, width, match kind) and action ids, and the four LPM classifier
-// tables (address -> class id) in front of it. Codegen, the pipeline model
+// tables (address -> class id) in front of it, and the generation flag
+// (weft_gen) whose default action says which policy's entries match: each
+// classifier and ACL entry carries its generation as an exact key field
+// named "gen". Codegen, the pipeline model
 // and the emulated switch all read ids from here, never from constants.
 
 import { readFileSync } from 'node:fs';
@@ -41,13 +44,18 @@ export function classifierName(side: 'src' | 'dst', family: 4 | 6): ClassifierNa
   return `weft_${side}_class_v${family}`;
 }
 
+/** The match field every classifier and ACL entry carries its generation in (exact). */
+export const GEN_FIELD = 'gen';
+
 export interface ClassifierTable {
   name: ClassifierName;
   side: 'src' | 'dst';
   family: 4 | 6;
   tableId: number;
-  /** The one LPM key field (the address). */
+  /** The LPM key field (the address). */
   fieldId: number;
+  /** The exact key field holding the entry's generation. */
+  genFieldId: number;
   bitwidth: number;
   size: number;
   /** set_src_label or set_dst_label, and its label parameter. */
@@ -63,11 +71,25 @@ export interface PipelineField {
   matchType: string;
 }
 
+/** The keyless table whose default action sets the active generation. */
+export interface GenerationFlag {
+  tableId: number;
+  /** set_gen and its one parameter. */
+  actionId: number;
+  paramId: number;
+  /** How many generations the flag can name (2 for a 1-bit flag). */
+  count: number;
+}
+
 export interface Pipeline {
   tableId: number;
   tableName: string;
   size: number;
+  /** The ternary key fields of the ACL (ACL_FIELDS). */
   fields: PipelineField[];
+  /** The ACL's exact key field holding the entry's generation. */
+  genFieldId: number;
+  generation: GenerationFlag;
   fieldByName: Map<AclFieldName, PipelineField>;
   fieldById: Map<number, PipelineField>;
   permitId: number;
@@ -109,6 +131,12 @@ export function pipelineFromP4Info(info: P4InfoObject): Pipeline {
     if (f.matchType !== 'TERNARY') throw new Error(`p4info: match field ${name} is ${f.matchType ?? 'unset'}, expected TERNARY`);
     fields.push({ name, id: f.id, bitwidth: f.bitwidth, matchType: f.matchType });
   }
+  const genFieldOf = (name: string, key: NonNullable<NonNullable<P4InfoObject['tables']>[number]['matchFields']>): number => {
+    const f = key.find((m) => m.name === GEN_FIELD);
+    if (!f?.id || f.matchType !== 'EXACT' || !f.bitwidth) throw new Error(`p4info: table ${name} has no exact match field ${GEN_FIELD}`);
+    return f.id;
+  };
+  const genFieldId = genFieldOf('weft_acl', table.matchFields ?? []);
   const actionId = (alias: string): number => {
     const a = actionNamed(alias);
     if (!a?.preamble?.id) throw new Error(`p4info: no action ${alias}`);
@@ -126,22 +154,32 @@ export function pipelineFromP4Info(info: P4InfoObject): Pipeline {
     if (!t?.preamble?.id) throw new Error(`p4info: no table ${name}`);
     const { side, family } = CLASSIFIER_SHAPES[name];
     const key = t.matchFields ?? [];
-    if (key.length !== 1 || key[0].matchType !== 'LPM' || key[0].bitwidth !== (family === 4 ? 32 : 128) || !key[0].id) {
-      throw new Error(`p4info: table ${name} must have one LPM key of ${family === 4 ? 32 : 128} bits`);
+    const lpm = key.filter((m) => m.matchType === 'LPM');
+    if (key.length !== 2 || lpm.length !== 1 || lpm[0].bitwidth !== (family === 4 ? 32 : 128) || !lpm[0].id) {
+      throw new Error(`p4info: table ${name} must have one LPM key of ${family === 4 ? 32 : 128} bits and the exact ${GEN_FIELD}`);
     }
+    const classGenFieldId = genFieldOf(name, key);
     const action = actionNamed(`set_${side}_label`);
     const param = action?.params?.find((p) => p.name === 'label');
     if (!action?.preamble?.id || !param?.id || !param.bitwidth) throw new Error(`p4info: no action set_${side}_label(label)`);
     if (!t.actionRefs?.some((r) => r.id === action.preamble!.id)) throw new Error(`p4info: table ${name} does not reference action set_${side}_label`);
     const tsize = Number(t.size ?? 0);
     if (!(tsize > 0)) throw new Error(`p4info: table ${name} has no size`);
-    return { name, side, family, tableId: t.preamble.id, fieldId: key[0].id, bitwidth: key[0].bitwidth, size: tsize, actionId: action.preamble.id, paramId: param.id, labelBits: param.bitwidth };
+    return { name, side, family, tableId: t.preamble.id, fieldId: lpm[0].id, genFieldId: classGenFieldId, bitwidth: lpm[0].bitwidth, size: tsize, actionId: action.preamble.id, paramId: param.id, labelBits: param.bitwidth };
   });
+  const flag = tableNamed('weft_gen');
+  const setGen = actionNamed('set_gen');
+  const genParam = setGen?.params?.find((p) => p.name === 'generation');
+  if (!flag?.preamble?.id || (flag.matchFields ?? []).length > 0) throw new Error('p4info: no keyless table weft_gen');
+  if (!setGen?.preamble?.id || !genParam?.id || !genParam.bitwidth) throw new Error('p4info: no action set_gen(generation)');
+  if (!flag.actionRefs?.some((r) => r.id === setGen.preamble!.id)) throw new Error('p4info: table weft_gen does not reference action set_gen');
   return {
     tableId: table.preamble.id,
     tableName: table.preamble.name ?? 'weft_acl',
     size,
     fields,
+    genFieldId,
+    generation: { tableId: flag.preamble.id, actionId: setGen.preamble.id, paramId: genParam.id, count: 2 ** Math.min(genParam.bitwidth, 8) },
     fieldByName: new Map(fields.map((f) => [f.name, f])),
     fieldById: new Map(fields.map((f) => [f.id, f])),
     permitId,

@@ -3,7 +3,9 @@
 // destination labels (longest prefix wins; no match is label 0), the
 // destination port is fence-encoded, and then the highest-priority ACL entry
 // whose every ternary field matches decides; no match takes the table
-// default (permit). ACL entries are bucketed by ingress port, ethertype, IP
+// default (permit). Only the entries of the active policy generation take
+// part (the weft_gen flag; a bundle's entries are all generation 0). ACL
+// entries are bucketed by ingress port, ethertype, IP
 // protocol and source label so that a lookup scans only entries that can
 // match.
 
@@ -71,8 +73,10 @@ export class PipelineModel {
     dst: { 4: new LpmTable(32), 6: new LpmTable(128) },
   };
 
-  constructor(entries: AclEntry[], classes: ClassEntry[]) {
-    for (const c of classes) {
+  constructor(entries: AclEntry[], classes: ClassEntry[], generation = 0) {
+    const active = <T extends { gen?: number }>(e: T): boolean => (e.gen ?? 0) === generation;
+    entries = entries.filter(active);
+    for (const c of classes.filter(active)) {
       const { side, family } = CLASSIFIER_SHAPES[c.table];
       this.classifiers[side][family].add(c.prefix.addr, c.prefix.len, c.label);
     }

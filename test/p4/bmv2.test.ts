@@ -2,7 +2,8 @@
 // simple_switch_grpc with the PI P4Runtime server, in a namespace of its
 // own, the pipeline compiled by p4c and pushed by the driver, the entries
 // from the P4 target's codegen. Arbitration, pipeline config, writes,
-// read-back of entries and counters, a policy change (make-before-break), a
+// read-back of entries and counters, a relabelling policy change written
+// into the inactive generation with the flip observed between the batches, a
 // batch failing in the middle (undone: the read equals the old policy
 // exactly), and bad device configs or pipelines (refused, switch untouched).
 
@@ -12,11 +13,12 @@ import { join } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { P4RuntimeClient } from '../../targets/p4/client.ts';
-import { applyP4, pipelineCookie, readDesiredEntries, removeP4 } from '../../targets/p4/driver.ts';
+import { applyP4, pipelineCookie, readDesiredEntries, removeP4, weftTables } from '../../targets/p4/driver.ts';
 import { compileP4, type CompiledP4 } from '../../targets/p4/p4c.ts';
-import { P4_SOURCE_PATH, P4INFO, parseP4InfoText } from '../../targets/p4/p4info.ts';
+import { P4_SOURCE_PATH, P4INFO, parseP4InfoText, PIPELINE } from '../../targets/p4/p4info.ts';
 import { entryString, keyString, type WireEntry } from '../../targets/p4/table-entry.ts';
-import { planTransition, PRIORITY_BAND, runTransition, TransitionError } from '../../targets/p4/transition.ts';
+import { versioningOf } from '../../targets/p4/generation.ts';
+import { inGeneration, planTransition, runTransition, splitGenerations, TransitionError, type SwitchTables } from '../../targets/p4/transition.ts';
 import { startBmv2Fixture, type Bmv2Fixture } from './bmv2-netns.ts';
 import { changedPolicy, p4Scenario, writeP4Bundle, type P4Scenario } from './scenario.ts';
 import { p4ToolsUnavailable } from './tools.ts';
@@ -24,26 +26,9 @@ import { p4ToolsUnavailable } from './tools.ts';
 const why = p4ToolsUnavailable(['p4c-bm2-ss', 'simple_switch_grpc'], { root: true });
 
 const sorted = (es: WireEntry[]): string[] => es.map(entryString).sort();
-/** ACL entries (with a priority) moved into the other band; classifier entries (LPM, none) stay as they are. */
-const shifted = (es: WireEntry[], by: number): WireEntry[] => es.map((e) => (e.priority ? { ...e, priority: e.priority + by } : e));
+const VERSIONING = versioningOf(PIPELINE);
 const aclOf = (es: WireEntry[]): WireEntry[] => es.filter((e) => e.priority);
 const classesOf = (es: WireEntry[]): WireEntry[] => es.filter((e) => !e.priority);
-
-/** The in-place change from one policy's classifier entries to another's: counts by update type, and the tables it touches. */
-function classifierChange(old: WireEntry[], next: WireEntry[]): { inserted: number; modified: number; deleted: number; tables: number[] } {
-  const [a, b] = [new Map(classesOf(old).map((e) => [keyString(e), e])), new Map(classesOf(next).map((e) => [keyString(e), e]))];
-  const tables = new Set<number>();
-  let inserted = 0;
-  let modified = 0;
-  let deleted = 0;
-  for (const [k, e] of a) if (!b.has(k)) (deleted++, tables.add(e.tableId));
-  for (const [k, e] of b) {
-    const had = a.get(k);
-    if (!had) (inserted++, tables.add(e.tableId));
-    else if (entryString(had) !== entryString(e)) (modified++, tables.add(e.tableId));
-  }
-  return { inserted, modified, deleted, tables: [...tables].sort((x, y) => x - y) };
-}
 
 describe.skipIf(why)('P4Runtime against bmv2 (PI)', () => {
   let fx: Bmv2Fixture;
@@ -62,14 +47,17 @@ describe.skipIf(why)('P4Runtime against bmv2 (PI)', () => {
   };
   const device = (deviceConfig?: string): Device => ({ ...scenario.device, mgmt: { ...scenario.device.mgmt, p4runtime: { port: 9559, deviceId: 1, deviceConfig } } });
   const apply = (dir: string, deviceConfig?: string) => applyP4({ device: device(deviceConfig), deviceDir: dir, address: fx.address, electionId: 100n, timeoutMs: 30_000 });
-  const read = async (): Promise<WireEntry[]> => {
+  const read = async (): Promise<WireEntry[]> => (await readTables()).entries;
+  /** Weft's entries and the active generation, as PI reports them. */
+  const readTables = async (): Promise<SwitchTables> => {
     const c = await connect(1n);
     try {
-      return await c.readTableEntries();
+      return await weftTables(c, P4INFO).readTables();
     } finally {
       c.close();
     }
   };
+  const inGen = (es: WireEntry[], g: number): WireEntry[] => es.map((e) => inGeneration(e, g, VERSIONING));
 
   beforeAll(async () => {
     scenario = p4Scenario(2);
@@ -109,8 +97,10 @@ describe.skipIf(why)('P4Runtime against bmv2 (PI)', () => {
     const r = await apply(bundle, compiled.bmv2JsonPath);
     const want = await readDesiredEntries(bundle, P4INFO);
     console.log(`bmv2: ${want.length} entries from codegen for ${scenario.device.name} (${scenario.exactPorts.length} exact, ${scenario.prefilterPorts.length} prefilter ports)`);
-    expect(r).toMatchObject({ pipelineSet: true, inserted: want.length, deleted: 0, entries: want.length, inPlaceTables: [] });
-    expect(sorted(await read())).toEqual(sorted(want));
+    // A fresh pipeline runs generation 0 (empty); the policy is written into generation 1 and the flag flipped.
+    expect(r).toMatchObject({ pipelineSet: true, inserted: want.length, deleted: 0, entries: want.length, inPlaceTables: [], generation: 1 });
+    expect(await readTables()).toEqual({ entries: expect.anything(), active: 1 });
+    expect(sorted(await read())).toEqual(sorted(inGen(want, 1)));
     const c = await connect(11n);
     const cfg = await c.getPipelineConfig('ALL');
     expect(cfg?.cookie).toBe(pipelineCookie(P4INFO, compiled.bmv2Json));
@@ -123,56 +113,74 @@ describe.skipIf(why)('P4Runtime against bmv2 (PI)', () => {
     c.close();
   });
 
-  it('a policy change is make-before-break into the other priority band; an unchanged one writes nothing', async () => {
-    const old = await read();
-    const next = await readDesiredEntries(changedBundle, P4INFO);
-    const r = await apply(changedBundle, compiled.bmv2JsonPath);
-    // The ACL moves bands; the classifiers are relabelled in place, and the result lists them.
-    const cls = classifierChange(old, next);
-    expect(cls.tables.length).toBeGreaterThan(0);
-    expect(r).toMatchObject({
-      pipelineSet: false,
-      inserted: aclOf(next).length + cls.inserted,
-      deleted: aclOf(old).length + cls.deleted,
-      modified: cls.modified,
-      entries: next.length,
-      inPlaceTables: cls.tables,
-    });
-    expect(sorted(await read())).toEqual(sorted(shifted(next, PRIORITY_BAND)));
-    expect(await apply(changedBundle, compiled.bmv2JsonPath)).toMatchObject({ pipelineSet: false, inserted: 0, deleted: 0, modified: 0 });
-    // Back to the first policy: into the low band again.
+  it('a relabelling change is written into the inactive generation, flipped in one write, then the old one deleted; PI shows each step', async () => {
+    const before = await readTables();
+    const old = inGen(await readDesiredEntries(bundle, P4INFO), before.active);
+    expect(sorted(before.entries)).toEqual(sorted(old));
+    const desired = await readDesiredEntries(changedBundle, P4INFO);
+    const next = inGen(desired, 1 - before.active);
+    // The change relabels: some classifier entry keeps its prefix but gets another label.
+    const oldLabels = new Map(classesOf(old).map((e) => [JSON.stringify(e.match.filter((m) => !m.exact)), JSON.stringify(e.action)]));
+    expect(classesOf(next).some((e) => { const l = oldLabels.get(JSON.stringify(e.match.filter((m) => !m.exact))); return l !== undefined && l !== JSON.stringify(e.action); })).toBe(true);
+    const c = await connect(16n);
+    try {
+      const sw = weftTables(c, P4INFO);
+      const plan = planTransition(before, desired, () => 4096, sw.versioning);
+      expect(plan).toMatchObject({ active: 1 - before.active, inPlace: [], closed: false });
+      // Batch by batch, reading PI in between: the old generation stays whole and active until the flip, the new one whole from then on.
+      const seen: string[] = [];
+      for (const batch of plan.batches) {
+        await runTransition(sw, { ...plan, batches: [batch] }, await sw.readTables(), sw.versioning);
+        const now = await sw.readTables();
+        const live = sorted(splitGenerations(now, VERSIONING).live);
+        expect(live, `after ${batch.length} ${batch[0].type}`).toEqual(now.active === before.active ? sorted(old) : sorted(next));
+        seen.push(`${batch[0].entry.isDefaultAction ? 'flip' : batch[0].type} -> generation ${now.active}, ${now.entries.length} entries`);
+      }
+      console.log(`bmv2 relabelling change: ${seen.join('; ')}`);
+      expect(seen.filter((x) => x.startsWith('flip'))).toHaveLength(1);
+      expect(await sw.readTables()).toEqual({ entries: expect.anything(), active: plan.active });
+      expect(sorted(await read())).toEqual(sorted(next));
+    } finally {
+      c.close();
+    }
+    expect(await apply(changedBundle, compiled.bmv2JsonPath)).toMatchObject({ pipelineSet: false, inserted: 0, deleted: 0, modified: 0, generation: 1 - before.active });
+    // Back to the first policy through the driver: into the other generation again.
     const back = await apply(bundle, compiled.bmv2JsonPath);
-    const clsBack = classifierChange(next, old);
-    expect(back).toMatchObject({ inserted: aclOf(old).length + clsBack.inserted, deleted: aclOf(next).length + clsBack.deleted, modified: clsBack.modified });
+    expect(back).toMatchObject({ inserted: old.length, deleted: next.length, modified: 0, inPlaceTables: [], generation: before.active });
     expect(sorted(await read())).toEqual(sorted(old));
   });
 
   it('a batch refused in the middle is undone: the read equals the old policy exactly', async () => {
-    const before = await read();
+    const before = await readTables();
     const next = await readDesiredEntries(changedBundle, P4INFO);
     const c = await connect(12n);
     try {
       // An update PI refuses half-way through the inserts (a table id the pipeline has not).
       const poisoned = [...next];
       poisoned.splice(Math.floor(next.length / 2), 0, { ...next[0], tableId: 0x02000099 });
-      const plan = planTransition(before, poisoned, () => 4096);
-      const err = await runTransition(c, plan, before).catch((e: unknown) => e);
+      const sw = weftTables(c, P4INFO);
+      const plan = planTransition(before, poisoned, () => 4096, sw.versioning);
+      const err = await runTransition(sw, plan, before, sw.versioning).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TransitionError);
       expect((err as TransitionError).restored).toBe(true);
       expect((err as TransitionError).failed.map((f) => f.status.code)).toEqual([3]);
-      expect(sorted(await c.readTableEntries())).toEqual(sorted(before));
+      expect(await sw.readTables()).toEqual({ entries: expect.anything(), active: before.active });
+      expect(sorted((await sw.readTables()).entries)).toEqual(sorted(before.entries));
 
       // A refusal in the last batch (a delete of an entry the switch has not): the inserts and deletes already made are undone too.
-      const plan2 = planTransition(before, next, () => 4096);
+      // A refusal in the last batch, after the flip (a delete of an entry the switch has not): the inserts, the flip and the deletes already made are undone too.
+      const plan2 = planTransition(before, next, () => 4096, sw.versioning);
       const last = plan2.batches[plan2.batches.length - 1];
       expect(last.every((u) => u.type === 'DELETE')).toBe(true);
+      expect(plan2.batches[plan2.batches.length - 2].map((u) => u.entry.isDefaultAction)).toEqual([true]);
       const aclDelete = last.find((u) => u.entry.priority)!;
       last.splice(Math.floor(last.length / 2), 0, { type: 'DELETE', entry: { ...aclDelete.entry, priority: 77 }, before: { ...aclDelete.before!, priority: 77 } });
-      const err2 = await runTransition(c, plan2, before).catch((e: unknown) => e);
+      const err2 = await runTransition(sw, plan2, before, sw.versioning).catch((e: unknown) => e);
       expect(err2).toBeInstanceOf(TransitionError);
       expect((err2 as TransitionError).failed.map((f) => f.status.code)).toEqual([5]);
       expect((err2 as TransitionError).message).toMatch(/NOT_FOUND.*previous entries/);
-      expect(sorted(await c.readTableEntries())).toEqual(sorted(before));
+      expect(await sw.readTables()).toEqual({ entries: expect.anything(), active: before.active });
+      expect(sorted((await sw.readTables()).entries)).toEqual(sorted(before.entries));
     } finally {
       c.close();
     }

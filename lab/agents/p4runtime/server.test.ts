@@ -28,7 +28,6 @@ import { checkSwitchFlows, endpointSources } from '../../../targets/switch-commo
 import type { Device } from '../../../inventory/model.ts';
 import { InputError } from '../../../orchestrator/diagnostics.ts';
 import { compileP4 } from '../../../targets/p4/p4c.ts';
-import { PRIORITY_BAND } from '../../../targets/p4/transition.ts';
 import { p4ToolsUnavailable } from '../../../test/p4/tools.ts';
 
 const noP4c = p4ToolsUnavailable(['p4c-bm2-ss']);
@@ -295,13 +294,14 @@ describe('P4Runtime agent and client', () => {
       console.log(`p4runtime enforce: ${flows.length} flows through the agent's datapath, ${r.mismatches} mismatches, ${r.approximated} passed by reverse entries`);
       expect(r.mismatches).toBe(0);
 
-      // A smaller table: make-before-break writes it in the other priority band, then deletes the old entries.
+      // A smaller table: make-before-break writes the whole policy into the other generation, flips the flag, then deletes the old one.
       const fewer = program.entries.slice(0, Math.floor(program.entries.length / 2));
       writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument({ entries: fewer, classes: program.classes }, 7)));
+      const was = agent.generation();
       const third = await applyP4({ device, deviceDir: dir, address: agent.address, electionId: 3n });
-      // The classifier entries are unchanged: nothing is written to their tables.
-      expect(third).toMatchObject({ inserted: fewer.length, modified: 0, deleted: program.entries.length, entries: fewer.length + program.classes.length, inPlaceTables: [] });
-      expect(agent.entries().every((e) => e.priority > PRIORITY_BAND)).toBe(true);
+      expect(third).toMatchObject({ inserted: fewer.length + program.classes.length, modified: 0, deleted: total, entries: fewer.length + program.classes.length, inPlaceTables: [], generation: 1 - was });
+      expect(agent.generation()).toBe(1 - was);
+      expect([...agent.entries(), ...agent.classEntries()].every((e) => (e.gen ?? 0) === agent.generation())).toBe(true);
       expect(await removeP4({ device, address: agent.address, electionId: 3n })).toBe(fewer.length + program.classes.length);
       expect(agent.entries()).toEqual([]);
       expect(agent.classEntries()).toEqual([]);

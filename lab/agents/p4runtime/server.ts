@@ -18,14 +18,17 @@
 // answered UNKNOWN with a google.rpc.Status in grpc-status-details-bin
 // holding one p4.v1.Error per update (OK for those applied). The datapath
 // takes the batch's resulting table at once. A direct counter is read back
-// with its entry's key only (no action), as PI sends it. The committed ACL and
-// classifier tables are translated together into a SwitchAclTable
+// with its entry's key only (no action), as PI sends it. The policy
+// generation is weft_gen's default action: a MODIFY of that default entry
+// (is_default_action) flips it, a read of it returns it, and only the active
+// generation's entries enforce. The committed ACL and classifier tables of
+// the active generation are translated together into a SwitchAclTable
 // (translate.ts) and handed to the node's SwitchDatapath.
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../../orchestrator/log.ts';
 import type { SwitchAclTable, SwitchDatapath } from '../datapath.ts';
-import { entryKey, p4EntryFromProto, p4EntryKey, p4EntryToJson, type AclEntry, type ClassEntry, type P4Entry, type TableEntryLike } from '../../../targets/p4/entries.ts';
+import { entryKey, fromBytes, toBytes, p4EntryFromProto, p4EntryKey, p4EntryToJson, type AclEntry, type ClassEntry, type P4Entry, type TableEntryLike } from '../../../targets/p4/entries.ts';
 import { pipelineFromP4Info, type P4InfoObject, type Pipeline } from '../../../targets/p4/p4info.ts';
 import {
   encodeWriteErrors,
@@ -59,6 +62,8 @@ export interface P4RuntimeAgent {
   entries(): AclEntry[];
   /** Committed classifier entries. */
   classEntries(): ClassEntry[];
+  /** The active policy generation (weft_gen's default action). */
+  generation(): number;
   close(): Promise<void>;
   /** Drops every client connection at once (a lost link), for fault tests. */
   dropConnections(): void;
@@ -99,6 +104,7 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
   let pipeline: PipelineState | undefined;
   let saved: PipelineState | undefined;
   let table = new Map<string, P4Entry>();
+  let generation = 0;
   const streams = new Set<Stream>();
   const numberToName = new Map<number, string>();
   for (const [name, n] of Object.entries(opts.portMap ?? {})) numberToName.set(n, name);
@@ -137,8 +143,11 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
     }
   };
 
-  const toSwitchTable = (entries: P4Entry[], pipe: Pipeline): SwitchAclTable =>
-    p4TablesToSwitchTable(aclOf(entries), classesOf(entries), pipe, knownPorts(), portName);
+  /** What enforces: the entries of the active generation only. */
+  const toSwitchTable = (entries: P4Entry[], pipe: Pipeline, gen: number): SwitchAclTable => {
+    const active = entries.filter((e) => (e.entry.gen ?? 0) === gen);
+    return p4TablesToSwitchTable(aclOf(active), classesOf(active), pipe, knownPorts(), portName);
+  };
 
   const fail = (cb: (err: Partial<grpc.StatusObject> | null) => void, e: unknown): void => {
     if (e instanceof UpdateFailure) cb({ code: e.code, details: e.message });
@@ -206,9 +215,11 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         };
         const commit = async (next: PipelineState, keep: boolean): Promise<void> => {
           const nextTable = keep ? table : new Map<string, P4Entry>();
-          await opts.datapath.program(toSwitchTable([...nextTable.values()], next.pipe));
+          const nextGen = keep ? generation : 0;
+          await opts.datapath.program(toSwitchTable([...nextTable.values()], next.pipe, nextGen));
           pipeline = next;
           table = nextTable;
+          generation = nextGen;
         };
         switch (action) {
           case 'VERIFY':
@@ -268,10 +279,12 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         const pipe = pipeline.pipe;
         const updates = req.updates ?? [];
         const staged = new Map(table);
+        let stagedGen = generation;
         const results: { code: number; message: string }[] = [];
         for (const u of updates) {
           try {
-            applyUpdate(staged, u, opts.tableSize === undefined ? pipe : { ...pipe, size: Math.min(pipe.size, opts.tableSize) });
+            if (u.entity?.tableEntry?.isDefaultAction) stagedGen = generationOfDefault(u, pipe);
+            else applyUpdate(staged, u, opts.tableSize === undefined ? pipe : { ...pipe, size: Math.min(pipe.size, opts.tableSize) });
             results.push({ code: grpc.status.OK, message: '' });
           } catch (e) {
             const f = e instanceof UpdateFailure ? e : new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
@@ -280,10 +293,11 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         }
         const failed = results.filter((r) => r.code !== grpc.status.OK).length;
         if (failed < updates.length) {
-          await opts.datapath.program(toSwitchTable([...staged.values()], pipe));
+          await opts.datapath.program(toSwitchTable([...staged.values()], pipe, stagedGen));
           table = staged;
+          generation = stagedGen;
         }
-        log.info({ device: opts.deviceId, updates: updates.length, failed, entries: table.size }, 'write applied');
+        log.info({ device: opts.deviceId, updates: updates.length, failed, entries: table.size, generation }, 'write applied');
         if (failed > 0) {
           const md = new grpc.Metadata();
           md.set(STATUS_DETAILS_KEY, encodeWriteErrors(`${failed} of ${updates.length} updates failed`, results));
@@ -313,6 +327,10 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
           const te = ent.tableEntry ?? ent.directCounterEntry?.tableEntry;
           if (!te) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'only table entries and direct counters can be read');
           if (ent.directCounterEntry && te.tableId && te.tableId !== pipe.tableId) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `table ${te.tableId} has no direct counter`);
+          if ((te as { isDefaultAction?: boolean }).isDefaultAction) {
+            out.push({ tableEntry: defaultEntryOf(te.tableId ?? 0, pipe, generation) });
+            continue;
+          }
           for (const e of filterEntries(table, te, pipe)) {
             const json = p4EntryToJson(e, pipe);
             if (ent.tableEntry) out.push({ tableEntry: json });
@@ -345,6 +363,7 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
     port,
     entries: () => aclOf([...table.values()]),
     classEntries: () => classesOf([...table.values()]),
+    generation: () => generation,
     dropConnections: () => {
       for (const s of [...streams]) s.call.destroy(new Error('connection dropped'));
       server.forceShutdown();
@@ -383,7 +402,6 @@ function withPlaceholderAction(te: TableEntryLike, pipe: Pipeline): TableEntryLi
 function applyUpdate(staged: Map<string, P4Entry>, u: UpdateObject, pipe: Pipeline): void {
   const te = u.entity?.tableEntry;
   if (!te) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'only table entries can be written');
-  if (te.isDefaultAction) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'the default actions of the pipeline are fixed');
   let entry: P4Entry;
   try {
     entry = p4EntryFromProto(u.type === 'DELETE' ? withPlaceholderAction(te, pipe) : te, pipe);
@@ -412,8 +430,30 @@ function applyUpdate(staged: Map<string, P4Entry>, u: UpdateObject, pipe: Pipeli
   }
 }
 
+/** The generation a write of weft_gen's default entry selects; every other table's default action is fixed. */
+function generationOfDefault(u: UpdateObject, pipe: Pipeline): number {
+  const te = u.entity!.tableEntry!;
+  const flag = pipe.generation;
+  if (te.tableId !== flag.tableId) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `the default action of table ${te.tableId ?? 0} is fixed; only weft_gen's can be modified`);
+  if (u.type !== 'MODIFY') throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `a default entry can only be modified, not ${u.type ?? 'UNSPECIFIED'}`);
+  if (te.match?.length || te.priority) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'a default entry has no match and no priority');
+  const act = te.action?.action;
+  const param = act?.params?.find((p) => p.paramId === flag.paramId);
+  if (act?.actionId !== flag.actionId || act.params?.length !== 1 || !param) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `weft_gen's default action is set_gen (id ${flag.actionId}) with its one parameter (id ${flag.paramId})`);
+  const gen = fromBytes(typeof param.value === 'string' ? Buffer.from(param.value, 'base64') : (param.value ?? new Uint8Array()));
+  if (gen >= BigInt(flag.count)) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `generation ${gen} outside 0-${flag.count - 1}`);
+  return Number(gen);
+}
+
+/** A table's default entry as a read returns it: weft_gen's names the generation; the others' are fixed. */
+function defaultEntryOf(tableId: number, pipe: Pipeline, gen: number): object {
+  if (tableId !== pipe.generation.tableId) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, `only weft_gen's default entry (table ${pipe.generation.tableId}) can be read`);
+  return { tableId, isDefaultAction: true, action: { action: { actionId: pipe.generation.actionId, params: [{ paramId: pipe.generation.paramId, value: toBytes(BigInt(gen)).toString('base64') }] } } };
+}
+
 /** Read filter: table id 0 means every table; a match (with priority) selects that one entry. */
 function filterEntries(table: Map<string, P4Entry>, te: TableEntryLike, pipe: Pipeline): P4Entry[] {
+  if (te.tableId === pipe.generation.tableId) return [];
   if (te.tableId && te.tableId !== pipe.tableId && !pipe.classifierById.has(te.tableId)) throw new UpdateFailure(grpc.status.NOT_FOUND, `unknown table id ${te.tableId}`);
   const inTable = [...table.values()].filter((e) => !te.tableId || tableOf(e, pipe).id === te.tableId);
   const priority = (e: P4Entry): number => (e.kind === 'acl' ? e.entry.priority : 0);
