@@ -67,7 +67,7 @@ describe('p4 target in a compiled bundle', () => {
     expect(err).toBeInstanceOf(InputError);
     const input = err as InputError;
     expect(input.diagnostics.map((d) => d.code)).toEqual(['capacity-exceeded']);
-    expect(input.message).toMatch(/leaf1: the policy needs \d+ entries in p4 table weft_acl, more than 16 \(capacity\.aclEntries of leaf1\)/);
+    expect(input.message).toMatch(/leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 to drop all IP while a change too big for two generations is made in place\), more than 16 \(capacity\.aclEntries of leaf1\)/);
     expect(input.message).toMatch(/fabric-small\.yaml:\d+:\d+: error: /);
     expect(existsSync(out)).toBe(false);
 
@@ -79,7 +79,7 @@ describe('p4 target in a compiled bundle', () => {
       env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
     });
     expect(cli.status).toBe(2);
-    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ entries in p4 table weft_acl, more than 16 .*\[capacity-exceeded\]/);
+    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 .*\), more than 16 .*\[capacity-exceeded\]/);
     expect(existsSync(out)).toBe(false);
   });
 

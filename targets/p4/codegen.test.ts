@@ -333,7 +333,7 @@ describe('p4 entries on a hand-built policy', () => {
     expect([...prios].sort((x, y) => y - x)).toEqual(prios);
   });
 
-  it('refuses a program over capacity at compile time, naming the table and the numbers', () => {
+  it('refuses a program whose one generation does not fit at compile time, naming the table and the numbers; notes one that fits once but not twice', () => {
     const device = { name: 'leaf1', kind: 'switch', pipeline: 'p4', mgmt: {}, capacity: { aclEntries: 4 }, labels: {}, span: { file: 'fabric.yaml', line: 7, col: 5 } } as Device;
     const message = (f: () => void): string => {
       try {
@@ -345,11 +345,18 @@ describe('p4 entries on a hand-built policy', () => {
       return '';
     };
     const acl = message(() => checkCapacity({ device }, program));
-    expect(acl).toContain(`leaf1: the policy needs ${program.entries.length} entries in p4 table weft_acl, more than 4 (capacity.aclEntries of leaf1)`);
+    const n = program.entries.length;
+    expect(acl).toContain(`leaf1: the policy needs ${n + 2} entries in p4 table weft_acl (${n} for the policy, 2 to drop all IP while a change too big for two generations is made in place), more than 4 (capacity.aclEntries of leaf1)`);
     expect(acl).toContain('fabric.yaml:7:5');
-    expect(() => checkCapacity({ device: { ...device, capacity: undefined } }, program)).not.toThrow();
+    expect(checkCapacity({ device: { ...device, capacity: undefined } }, program)).toEqual([]);
+    // Room for one generation and the closing entries, not for two: compiles, with a note that changes are not hitless.
+    expect(message(() => checkCapacity({ device: { ...device, capacity: { aclEntries: n + 1 } } }, program))).toContain(`needs ${n + 2} entries`);
+    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: n + 2 } } }, program)).toEqual([
+      `weft_acl: ${n} entries per policy generation, room for ${n + 2} (capacity.aclEntries of leaf1), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`,
+    ]);
+    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: 2 * n } } }, program)).toEqual([]);
     const big = { entries: Array.from({ length: 5000 }, () => program.entries[0]), classes: [] };
-    expect(message(() => checkCapacity({ device: { ...device, capacity: undefined } }, big))).toMatch(/more than 4096 \(the size of table weft_acl/);
+    expect(message(() => checkCapacity({ device: { ...device, capacity: undefined } }, big))).toMatch(/needs 5002 entries in p4 table weft_acl .*more than 4096 \(the size of table weft_acl/);
     const srcV4 = program.classes.filter((c) => c.table === 'weft_src_class_v4').length;
     expect(srcV4).toBeGreaterThan(1);
     const lpm = message(() => checkCapacity({ device: { ...device, capacity: { lpmEntries: 1 } } }, program));

@@ -37,6 +37,7 @@ import {
 } from '../switch-common/index.ts';
 import { AddressClasses, type SideLabels } from './classes.ts';
 import { classEntryToJson, entryToJson, type AclEntry, type ClassEntry, type EntriesDocument } from './entries.ts';
+import { CLOSING_ENTRIES } from './generation.ts';
 import { classifierName, CLASSIFIER_TABLES, PIPELINE, type AclFieldName, type ClassifierName } from './p4info.ts';
 import { exactTernary, fenceRangeTernaries, mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
 
@@ -277,23 +278,35 @@ export function buildAclEntries(input: BuildInput, resolver = new AddressResolve
   };
 }
 
-/** Refuses a program whose ACL or any classifier table does not fit the device, naming each table and the numbers. */
-export function checkCapacity(input: Pick<CodegenInput, 'device'>, program: Pick<P4Program, 'entries' | 'classes'>): void {
+/**
+ * Refuses a program when one generation of it does not fit the device (any
+ * table: the ACL with its closing entries, each classifier), naming each
+ * table and the numbers. Returns a note per table that fits one generation
+ * but not two side by side: a change there is not hitless (made in place
+ * with all IP dropped meanwhile).
+ */
+export function checkCapacity(input: Pick<CodegenInput, 'device'>, program: Pick<P4Program, 'entries' | 'classes'>): string[] {
   const { device } = input;
   const diagnostics: Diagnostic[] = [];
-  const check = (table: string, count: number, pipelineSize: number, key: 'aclEntries' | 'lpmEntries', hint: string): void => {
+  const notes: string[] = [];
+  const check = (table: string, count: number, extra: number, pipelineSize: number, key: 'aclEntries' | 'lpmEntries', hint: string): void => {
     const inventoryCap = device.capacity?.[key];
     const cap = Math.min(pipelineSize, inventoryCap ?? Number.POSITIVE_INFINITY);
-    if (count <= cap) return;
     const source = inventoryCap !== undefined && inventoryCap < pipelineSize ? `capacity.${key} of ${device.name}` : `the size of table ${table} in p4/weft_acl.p4`;
-    diagnostics.push({ code: 'capacity-exceeded', severity: 'error', message: `${device.name}: the policy needs ${count} entries in p4 table ${table}, more than ${cap} (${source})`, span: device.span, hint });
+    if (count + extra > cap) {
+      const why = extra ? ` (${count} for the policy, ${extra} to drop all IP while a change too big for two generations is made in place)` : '';
+      diagnostics.push({ code: 'capacity-exceeded', severity: 'error', message: `${device.name}: the policy needs ${count + extra} entries in p4 table ${table}${why}, more than ${cap} (${source})`, span: device.span, hint });
+    } else if (2 * count > cap) {
+      notes.push(`${table}: ${count} entries per policy generation, room for ${cap} (${source}), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`);
+    }
   };
-  check('weft_acl', program.entries.length, PIPELINE.size, 'aclEntries', 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries');
+  check('weft_acl', program.entries.length, CLOSING_ENTRIES, PIPELINE.size, 'aclEntries', 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries');
   for (const t of CLASSIFIER_TABLES) {
     const count = program.classes.filter((c) => c.table === t).length;
-    check(t, count, PIPELINE.classifiers[t].size, 'lpmEntries', 'use groups with fewer, larger prefixes (fewer except holes and single addresses), or enforce on hosts; raise capacity.lpmEntries only if the switch really has more LPM entries');
+    check(t, count, 0, PIPELINE.classifiers[t].size, 'lpmEntries', 'use groups with fewer, larger prefixes (fewer except holes and single addresses), or enforce on hosts; raise capacity.lpmEntries only if the switch really has more LPM entries');
   }
   if (diagnostics.length) throw new InputError(diagnostics);
+  return notes;
 }
 
 const compareBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);

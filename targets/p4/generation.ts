@@ -24,6 +24,12 @@ export interface Versioning {
   closed(gen: number): WireEntry[];
 }
 
+/** The ethertypes a closed generation drops: all of IP, one ACL entry each. */
+const CLOSED_ETHERTYPES = [ETHERTYPE_IPV4, ETHERTYPE_IPV6];
+
+/** ACL entries a change made in place needs besides one generation. */
+export const CLOSING_ENTRIES = CLOSED_ETHERTYPES.length;
+
 /** The closed generation's origin, kept as its entries' metadata. */
 export const CLOSED_ORIGIN = 'policy change in place: all IP dropped';
 
@@ -41,6 +47,6 @@ export function versioningOf(pipe: Pipeline): Versioning {
       return Number(fromBytes(Buffer.from(v, 'base64')));
     },
     closed: (gen) =>
-      [ETHERTYPE_IPV4, ETHERTYPE_IPV6].map((ether) => wireEntry(entryToJson({ priority: 1, match: { ether_type: exactTernary(ether, 16) }, action: 'deny', origin: CLOSED_ORIGIN, gen }, pipe))),
+      CLOSED_ETHERTYPES.map((ether) => wireEntry(entryToJson({ priority: 1, match: { ether_type: exactTernary(ether, 16) }, action: 'deny', origin: CLOSED_ORIGIN, gen }, pipe))),
   };
 }

@@ -11,14 +11,14 @@ import { ENTRIES_FILE, P4INFO_FILE, verifyP4 } from './verify.ts';
 
 async function codegen(input: CodegenInput): Promise<CodegenOutput> {
   const program = buildAclEntries(input);
-  checkCapacity(input, program);
+  const capacityNotes = checkCapacity(input, program);
   const doc = entriesDocument(program, input.device.mgmt.p4runtime?.deviceId ?? 1);
   return {
     files: [
       { path: P4INFO_FILE, content: P4INFO_TEXT },
       { path: ENTRIES_FILE, content: `${JSON.stringify(doc, null, 1)}\n` },
     ],
-    notes: program.notes,
+    notes: [...program.notes, ...capacityNotes],
     stats: program.stats,
   };
 }

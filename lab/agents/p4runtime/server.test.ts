@@ -15,7 +15,7 @@ import type { SwitchAclTable } from '../datapath.ts';
 import { startP4RuntimeAgent, type P4RuntimeAgent } from './server.ts';
 import { P4RpcError, P4RuntimeClient, P4WriteError } from '../../../targets/p4/client.ts';
 import { applyP4, diffEntries, removeP4 } from '../../../targets/p4/driver.ts';
-import { P4INFO, P4INFO_TEXT, type P4InfoObject } from '../../../targets/p4/p4info.ts';
+import { P4INFO, P4INFO_TEXT, PIPELINE, type P4InfoObject } from '../../../targets/p4/p4info.ts';
 import { entryToJson, type AclEntry, type P4Entry, type UpdateJson } from '../../../targets/p4/entries.ts';
 import { buildAclEntries, entriesDocument } from '../../../targets/p4/codegen.ts';
 import { PipelineModel } from '../../../targets/p4/semantics.ts';
@@ -28,6 +28,7 @@ import { checkSwitchFlows, endpointSources } from '../../../targets/switch-commo
 import type { Device } from '../../../inventory/model.ts';
 import { InputError } from '../../../orchestrator/diagnostics.ts';
 import { compileP4 } from '../../../targets/p4/p4c.ts';
+import { versioningOf } from '../../../targets/p4/generation.ts';
 import { p4ToolsUnavailable } from '../../../test/p4/tools.ts';
 
 const noP4c = p4ToolsUnavailable(['p4c-bm2-ss']);
@@ -256,6 +257,24 @@ describe('P4Runtime agent and client', () => {
     expect(byPrio.get(10)).toBe(1n);
     expect(byPrio.get(9)).toBe(1n);
     expect(datapath.current().entries.find((e) => e.priority === 20)?.inPort).toBe('eth5');
+  });
+
+  it("enforces only the active generation's entries; a MODIFY of weft_gen's default entry flips it and a read returns it", async () => {
+    const c = await connect(1n);
+    await c.setPipeline(P4INFO, 'VERIFY_AND_COMMIT');
+    const v = versioningOf(PIPELINE);
+    const pkt = { inPort: 'eth1', etherType: 0x0800, src: { family: 4 as const, value: 0x0a000001n }, dst: { family: 4 as const, value: 0x0a000002n }, proto: 6, sport: 40000, dport: 22, tcpFlags: 2, icmpType: 0, icmpCode: 0 };
+    const flag = async (): Promise<number> => v.activeOf((await c.readDefaultEntry(v.flagTable))!);
+    expect(await flag()).toBe(0);
+    // Generation 0 permits port 22, generation 1 denies it: only the active one decides.
+    await c.write([insert(entry(10, 22, 'permit')), insert({ ...entry(10, 22), gen: 1 })]);
+    expect(datapath.evaluate(pkt)).toBe('permit');
+    await c.write([{ type: 'MODIFY', entity: { tableEntry: v.flag(1) } }]);
+    expect([await flag(), agent.generation(), datapath.evaluate(pkt)]).toEqual([1, 1, 'deny']);
+    // Only weft_gen's default can be written, and only by MODIFY.
+    await expect(c.write([{ type: 'INSERT', entity: { tableEntry: v.flag(0) } }])).rejects.toMatchObject({ updates: [expect.objectContaining({ code: grpc.status.INVALID_ARGUMENT })] });
+    await expect(c.write([{ type: 'MODIFY', entity: { tableEntry: { ...v.flag(0), tableId: PIPELINE.tableId } } }])).rejects.toMatchObject({ updates: [expect.objectContaining({ code: grpc.status.INVALID_ARGUMENT })] });
+    expect(agent.generation()).toBe(1);
   });
 
   it('applies a compiled bundle, enforces it as the reference says, converges idempotently and removes it', async () => {

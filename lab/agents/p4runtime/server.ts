@@ -52,6 +52,8 @@ export interface P4RuntimeAgentOptions {
   portMap?: Record<string, number>;
   /** Entries the table really holds when fewer than the P4Info declares (a TCAM shared with other features). */
   tableSize?: number;
+  /** Runs before a Write that flips the policy generation is applied (fault tests); a throw refuses the whole Write, nothing applied. */
+  beforeFlip?: () => Promise<void>;
 }
 
 export interface P4RuntimeAgent {
@@ -278,6 +280,11 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         if (!pipeline) throw new UpdateFailure(grpc.status.FAILED_PRECONDITION, 'no forwarding pipeline config set');
         const pipe = pipeline.pipe;
         const updates = req.updates ?? [];
+        if (opts.beforeFlip && updates.some((u) => u.entity?.tableEntry?.isDefaultAction)) {
+          await opts.beforeFlip().catch((e: unknown) => {
+            throw new UpdateFailure(grpc.status.UNAVAILABLE, `write not applied: ${(e as Error).message}`);
+          });
+        }
         const staged = new Map(table);
         let stagedGen = generation;
         const results: { code: number; message: string }[] = [];
