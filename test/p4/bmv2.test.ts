@@ -150,6 +150,24 @@ describe.skipIf(why)('P4Runtime against bmv2 (PI)', () => {
     expect(sorted(await read())).toEqual(sorted(old));
   });
 
+  it('a change without room for two generations is made in place behind a closed generation; PI ends on the new policy in the same generation', async () => {
+    const before = await readTables();
+    const next = await readDesiredEntries(changedBundle, P4INFO);
+    const old = await readDesiredEntries(bundle, P4INFO);
+    // Room in weft_acl for one policy and the two closing entries, not for both policies.
+    const room = Math.max(aclOf(old).length, aclOf(next).length) + 2;
+    const small = { ...device(compiled.bmv2JsonPath), capacity: { aclEntries: room } };
+    const r = await applyP4({ device: small, deviceDir: changedBundle, address: fx.address, electionId: 100n, timeoutMs: 30_000 });
+    expect(r.inPlaceTables).toContain(PIPELINE.tableId);
+    expect(r.generation).toBe(before.active);
+    expect(await readTables()).toEqual({ entries: expect.anything(), active: before.active });
+    expect(sorted(await read())).toEqual(sorted(inGen(next, before.active)));
+    // Back with room: side by side again.
+    const back = await apply(bundle, compiled.bmv2JsonPath);
+    expect(back).toMatchObject({ inPlaceTables: [], generation: 1 - before.active });
+    expect(sorted(await read())).toEqual(sorted(inGen(old, 1 - before.active)));
+  });
+
   it('a batch refused in the middle is undone: the read equals the old policy exactly', async () => {
     const before = await readTables();
     const next = await readDesiredEntries(changedBundle, P4INFO);
