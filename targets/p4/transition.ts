@@ -164,17 +164,16 @@ export function planTransition(current: SwitchTables, desired: WireEntry[], tabl
   const plainTables = [...new Set([...plain.ins, ...plain.mods, ...plain.dels].map((u) => u.entry.tableId))].filter((t) => live.some((e) => e.tableId === t && !versioned(e)));
   const wantIn = (g: number): WireEntry[] => desired.filter(versioned).map((e) => inGeneration(e, g, v));
   const batches = (...bs: Update[][]): Update[][] => bs.filter((b) => b.length > 0);
-  const plainChanged = plain.ins.length + plain.mods.length + plain.dels.length > 0;
 
   // The active generation already holds the policy: only clear what a change cut short left behind.
   if (sameEntries(liveV, wantIn(a))) {
-    return { batches: batches(deletes(idle), [...plain.dels, ...plain.mods, ...plain.ins]), final: [...liveV, ...plainFinal], active: a, inPlace: plainChanged ? plainTables : [], closed: false };
+    return { batches: batches(deletes(idle), [...plain.dels, ...plain.mods, ...plain.ins]), final: [...liveV, ...plainFinal], active: a, inPlace: plainTables, closed: false };
   }
   const next = wantIn(n);
   const liveCount = countBy(liveV);
   const nextCount = countBy(next);
-  const tooFull = [...v.genField.keys()].filter((t) => (liveCount.get(t) ?? 0) + (nextCount.get(t) ?? 0) > tableSize(t)).sort((x, y) => x - y);
-  if (tooFull.length === 0) {
+  const roomForBoth = [...v.genField.keys()].every((t) => (liveCount.get(t) ?? 0) + (nextCount.get(t) ?? 0) <= tableSize(t));
+  if (roomForBoth) {
     // Side by side: the inactive generation is brought to the new policy (deletes first, for room), flipped to, and the old one deleted.
     const fill = inPlace(idle, next);
     return {
