@@ -1,8 +1,22 @@
-// P4 switch benchmark: ACL entries per switch for generated policies of 100
-// to 10,000 rules with port ranges, against the naive expansion (every group
-// to prefixes as written, every range to prefixes, src x dst x ports per
-// rule, no pruning or merging), and codegen time. Run alone:
-//   node bin/run-ts.js bench/p4.ts
+// P4 switch benchmark: table entries per switch for generated policies of
+// 100 to 10,000 rules with port ranges, side by side:
+//   naive: every group to prefixes as written, every range to binary
+//     prefixes, src x dst x ports per rule, no pruning or merging;
+//   flat: the single flat ternary ACL Weft generated before classification
+//     (the same bands, each family's merged source prefixes x destination
+//     prefixes x binary port prefixes), counted here only;
+//   classes: the pipeline codegen writes (LPM classifier entries per table,
+//     ACL entries over 64-bit labels: class ids and layer fields, with
+//     fence-encoded ports);
+//   bits: the same ACL with one label bit per address set instead of class
+//     ids (each set one ternary), and the label width that would take;
+//   classIdsOnly / layers112: the pipeline's labels without layer fields,
+//     and with 112 layer bits instead of LAYER_BITS.
+// Policies: "zones" (groups of CIDR blocks that do not overlap, 1-3 port
+// matches per rule, 45% ranges) and "labels" (the test generator's
+// overlapping selector groups, holes, ICMP and IPv6). The switch has one
+// uplink and one port that is exact (the whole policy) or prefilter.
+// Run alone: node bin/run-ts.js bench/p4.ts
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,9 +26,12 @@ import type { GroupDef, PeerRef, Policy, PortMatch, Rule } from '../orchestrator
 import type { Fabric } from '../inventory/model.ts';
 import type { DevicePlacement } from '../orchestrator/placement/model.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
-import { makeRng, type Rng } from '../orchestrator/testing/generate.ts';
-import { buildAclEntries } from '../targets/p4/codegen.ts';
-import { rangeTernaries } from '../targets/p4/ternary.ts';
+import { generateScenario, makeRng, type Rng } from '../orchestrator/testing/generate.ts';
+import { bandMatches, buildAclEntries, buildBands, numberBands, ServiceMatches, type P4Band } from '../targets/p4/codegen.ts';
+import { AddressClasses, setKey, type SideLabels, type SideMatch } from '../targets/p4/classes.ts';
+import { CLASSIFIER_TABLES } from '../targets/p4/p4info.ts';
+import { cidrTernary, mergeTernaries, rangeTernaries } from '../targets/p4/ternary.ts';
+import type { AddressSet, Service } from '../targets/switch-common/index.ts';
 
 const SIZES = [100, 1_000, 10_000];
 const at: SourceSpan = { file: 'bench-p4', line: 1, col: 1 };
@@ -107,6 +124,60 @@ function naiveEntries(policy: Policy): number {
   return total;
 }
 
+/** Binary prefix count of a set of port ranges, merged (the flat pipeline's port expansion). */
+function binaryPorts(ranges: { lo: number; hi: number }[]): number {
+  return mergeTernaries(
+    ranges.flatMap((r) => rangeTernaries(r.lo, r.hi, 16)),
+    16,
+  ).length;
+}
+
+function flatServices(services: Service[]): number {
+  let n = 0;
+  const icmpTypes = new Map<number, bigint[]>();
+  for (const s of services) {
+    if (s.kind === 'ports') n += binaryPorts(s.dst) * binaryPorts(s.src);
+    else if (s.kind === 'icmp' && s.type !== undefined && s.code === undefined) icmpTypes.set(s.proto, [...(icmpTypes.get(s.proto) ?? []), BigInt(s.type)]);
+    else n += 1;
+  }
+  for (const types of icmpTypes.values()) n += mergeTernaries(types.map((value) => ({ value, mask: 0xffn })), 8).length;
+  return n;
+}
+
+/** Entries of the flat pipeline for the same bands: per family, merged source x destination prefixes x services, per ingress port. */
+function flatEntries(bands: P4Band[]): number {
+  let total = 0;
+  for (const b of bands) {
+    const services = flatServices(b.rule.services);
+    for (const family of [4, 6] as const) {
+      const prefixes = (set: AddressSet) => (family === 4 ? set.v4 : set.v6);
+      const width = family === 4 ? 32 : 128;
+      const src = mergeTernaries(prefixes(b.rule.src).map(cidrTernary), width).length;
+      const dst = mergeTernaries(prefixes(b.rule.dst).map(cidrTernary), width).length;
+      total += src * dst * services * (b.ports?.length ?? 1);
+    }
+  }
+  return total;
+}
+
+/** One label bit per distinct address set of a side: every set is one ternary; the width is the number of sets. */
+class GroupBits implements SideLabels {
+  readonly bit = new Map<string, bigint>();
+  constructor(sets: AddressSet[]) {
+    for (const s of sets) if (!s.any && !this.bit.has(setKey(s))) this.bit.set(setKey(s), 1n << BigInt(this.bit.size));
+  }
+  matchesOf(set: AddressSet): SideMatch[] {
+    if (set.any) return [{}];
+    const out: SideMatch[] = [];
+    for (const family of [4, 6] as const) if ((family === 4 ? set.v4 : set.v6).some((c) => c.len === 0)) out.push({ family });
+    if (set.v4.some((c) => c.len > 0) || set.v6.some((c) => c.len > 0)) {
+      const b = this.bit.get(setKey(set))!;
+      out.push({ label: { value: b, mask: b } });
+    }
+    return out;
+  }
+}
+
 const FABRIC: Fabric = { file: 'bench-p4', name: 'bench', devices: [], links: [], endpoints: [], digest: 'bench' };
 
 function placement(mode: 'exact' | 'prefilter'): DevicePlacement {
@@ -123,29 +194,56 @@ function placement(mode: 'exact' | 'prefilter'): DevicePlacement {
   };
 }
 
+/** Entries per table for one policy on one switch, exact and prefilter, in every encoding. */
+function measure(out: Record<string, unknown>, name: string, policy: Policy, ir: ReturnType<typeof buildIr>): void {
+  for (const mode of ['exact', 'prefilter'] as const) {
+    const input = { policy, ir, devicePlacement: placement(mode) };
+    const t0 = performance.now();
+    const program = buildAclEntries(input);
+    const t1 = performance.now();
+    const { bands } = buildBands(input);
+    const bits = { src: new GroupBits(bands.map((b) => b.rule.src)), dst: new GroupBits(bands.map((b) => b.rule.dst)) };
+    const expand = new ServiceMatches();
+    const k = `${name}.${mode}`;
+    out[`${k}.flat.aclEntries`] = flatEntries(bands);
+    out[`${k}.classes.aclEntries`] = program.entries.length;
+    out[`${k}.classes.lpmEntries`] = program.classes.length;
+    for (const t of CLASSIFIER_TABLES) out[`${k}.classes.${t}`] = program.classes.filter((c) => c.table === t).length;
+    out[`${k}.classes.classIds`] = `${program.stats.srcClasses}+${program.stats.dstClasses}`;
+    out[`${k}.classes.layeredSets`] = `${program.stats.srcLayered}+${program.stats.dstLayered}`;
+    out[`${k}.classes.layerBits`] = `${program.stats.srcLayerBits}+${program.stats.dstLayerBits}`;
+    out[`${k}.bits.aclEntries`] = bands.reduce((n, b) => n + bandMatches(b, bits, expand).length, 0);
+    // Class ids alone (no layers), and layers twice as wide (a 128-bit label).
+    for (const [variant, budget] of [
+      ['classIdsOnly', 0],
+      ['layers112', 112],
+    ] as const) {
+      const src = bands.map((b) => b.rule.src);
+      const dst = bands.map((b) => b.rule.dst);
+      out[`${k}.${variant}.aclEntries`] = numberBands(bands, { src: new AddressClasses(src, 'bench', budget), dst: new AddressClasses(dst, 'bench', budget) }).length;
+    }
+    out[`${k}.bits.labelBits`] = `${bits.src.bit.size}+${bits.dst.bit.size}`;
+    out[`${k}.codegenMs`] = Math.round(t1 - t0);
+  }
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const size of SIZES) {
     const policy = makePolicy(makeRng(size), size);
     const t0 = performance.now();
     const ir = buildIr(policy, FABRIC);
-    const t1 = performance.now();
+    out[`zones${size}.irMs`] = Math.round(performance.now() - t0);
+    out[`zones${size}.naive.aclEntries`] = naiveEntries(policy);
     // Exact without known sources: the whole policy on the port, the like-for-like comparison with the naive expansion.
-    const exact = buildAclEntries({ policy, ir, devicePlacement: placement('exact') });
-    const t2 = performance.now();
-    const pre = buildAclEntries({ policy, ir, devicePlacement: placement('prefilter') });
-    const t3 = performance.now();
-    const naive = naiveEntries(policy);
-    const exactForward = exact.entries.filter((e) => e.origin.startsWith('eth2 exact') && !e.origin.endsWith('(reply)')).length;
-    out[`rules${size}.naiveEntries`] = naive;
-    out[`rules${size}.exactEntries`] = exact.entries.length;
-    out[`rules${size}.exactForwardEntries`] = exactForward;
-    out[`rules${size}.naiveOverExactForward`] = Number((naive / Math.max(1, exactForward)).toFixed(2));
-    out[`rules${size}.prefilterEntries`] = pre.entries.length;
-    out[`rules${size}.naiveOverPrefilter`] = Number((naive / Math.max(1, pre.entries.length)).toFixed(2));
-    out[`rules${size}.irMs`] = Math.round(t1 - t0);
-    out[`rules${size}.codegenExactMs`] = Math.round(t2 - t1);
-    out[`rules${size}.codegenPrefilterMs`] = Math.round(t3 - t2);
+    measure(out, `zones${size}`, policy, ir);
+  }
+  // Overlapping label selectors (an address in many groups): where class covers can cost more than one bit per group.
+  for (const rules of [200, 1_000]) {
+    const { policy, fabric } = generateScenario(makeRng(rules), { rules, groups: Math.max(10, rules / 10), endpoints: rules * 2 });
+    const ir = buildIr(policy, fabric);
+    out[`labels${rules}.naive.aclEntries`] = naiveEntries(policy);
+    measure(out, `labels${rules}`, policy, ir);
   }
   return out;
 }

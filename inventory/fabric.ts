@@ -35,7 +35,7 @@ export const FABRIC_KEYS = {
   p4runtime: ['port', 'deviceId', 'deviceConfig'],
   gnmi: ['port'],
   snmp: ['port'],
-  capacity: ['aclEntries'],
+  capacity: ['aclEntries', 'lpmEntries'],
   capabilities: ['definedSets'],
   link: ['endpoints'],
   endpoint: ['name', 'host', 'attach', 'addresses', 'labels'],
@@ -371,13 +371,16 @@ function readDevice(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | nu
   let capacity: Device['capacity'];
   const capNode = src.get(m, 'capacity');
   if (capNode !== undefined) {
-    const cm = src.map(capNode, `${label}: capacity`, 'valid: capacity: {aclEntries: 1024}');
-    if (cm) src.checkKeys(cm, FABRIC_KEYS.capacity, `${label}: capacity`);
-    const ae = cm ? src.get(cm, 'aclEntries') : undefined;
-    if (ae !== undefined) {
-      const n = src.int(ae, `${label}: capacity.aclEntries`, 1, 2 ** 31 - 1, 'bad-capacity');
-      if (n !== undefined) capacity = { aclEntries: n };
-    } else if (cm) capacity = {};
+    const cm = src.map(capNode, `${label}: capacity`, 'valid: capacity: {aclEntries: 1024, lpmEntries: 4096}');
+    if (cm) {
+      src.checkKeys(cm, FABRIC_KEYS.capacity, `${label}: capacity`);
+      capacity = {};
+      for (const key of ['aclEntries', 'lpmEntries'] as const) {
+        const node = src.get(cm, key);
+        const n = node === undefined ? undefined : src.int(node, `${label}: capacity.${key}`, 1, 2 ** 31 - 1, 'bad-capacity');
+        if (n !== undefined) capacity[key] = n;
+      }
+    }
   }
   const capabilities = readCapabilities(src, m, label, kind, pipeline);
   const labelsNode = src.get(m, 'labels');

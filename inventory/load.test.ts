@@ -99,6 +99,17 @@ describe('parseFabric', () => {
     expect(errors[0].hint).toMatch(/environment variables or files/);
   });
 
+  it('reads capacity per table and refuses a bad one at its key', () => {
+    const dev = (cap: string) => `${FHEAD}  devices:\n    - name: leaf1\n      kind: switch\n      pipeline: p4\n      capacity: ${cap}\n`;
+    expect(parseFabric(dev('{aclEntries: 1024, lpmEntries: 16384}'), 'f.yaml').devices[0].capacity).toEqual({ aclEntries: 1024, lpmEntries: 16384 });
+    expect(parseFabric(dev('{lpmEntries: 512}'), 'f.yaml').devices[0].capacity).toEqual({ lpmEntries: 512 });
+    const e = diagnosticsOf(() => parseFabric(dev('{aclEntries: 1024, lpmEntries: 0}'), 'f.yaml'));
+    expect(e.diagnostics.map((d) => [d.code, d.message, d.span?.line, d.span?.col])).toEqual([
+      ['bad-capacity', 'device leaf1: capacity.lpmEntries 0 is out of range', 9, 48],
+    ]);
+    expect(e.message).toContain('valid: 1-2147483647');
+  });
+
   it('collects errors from every part of the file', () => {
     const e = diagnosticsOf(() =>
       parseFabric(`apiVersion: weft.dev/v1\nkind: Fabric\nspec:\n  devices:\n    - {name: s, kind: switch}\n    - {name: d, kind: dpu}\n  links:\n    - endpoints: ["s:e1", "x:e1"]\n`, 'f.yaml'),

@@ -26,7 +26,12 @@ export interface Device {
   /** Hosts: false when no Weft agent runs there (its DPU then enforces exactly). */
   agent?: boolean;
   mgmt: Mgmt;
-  capacity?: { aclEntries?: number };
+  /**
+   * Table sizes the device really has: aclEntries for the ACL (a P4 switch's
+   * weft_acl, an OpenConfig switch's acl-set); lpmEntries for each of a P4
+   * switch's address classifier tables.
+   */
+  capacity?: { aclEntries?: number; lpmEntries?: number };
   /** Optional features of a device's configuration model (OpenConfig switches: openconfig-defined-sets). */
   capabilities?: { definedSets?: boolean };
   labels: Record<string, string>;

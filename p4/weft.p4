@@ -1,22 +1,23 @@
-// Weft ACL stage for v1model switches (P4_16).
+// Weft's reference pipeline for v1model switches (P4_16): a parser, the
+// WeftAcl stage (p4/weft_acl.p4: classify addresses, then match the ACL) and
+// a plain L2 switch behind it, so a lab leaf running this program on bmv2
+// both filters and forwards. The two stages share nothing: the ACL decides
+// drop or pass, and only a packet that passes reaches weft_l2_fwd.
 //
-// The ingress holds one ternary table, weft_acl, whose entries Weft computes
-// from the policy and writes over P4Runtime. Ids are pinned with @id so the
-// P4Info is deterministic; p4/weft.p4info.txtpb is checked in beside this file
-// and a test compares the two. Compile the device configuration with the
-// operator's own toolchain, e.g. for bmv2:
+// Ids are pinned with @id so the P4Info is deterministic;
+// p4/weft.p4info.txtpb is checked in beside this file and a test compares it
+// with p4c's. Compile the device configuration with the operator's own
+// toolchain, e.g. for bmv2:
 //
-//   p4c-bm2-ss --p4runtime-files weft.p4info.txtpb -o weft.json p4/weft.p4
+//   p4c-bm2-ss --arch v1model -o weft.json --p4runtime-files weft.p4info.txtpb p4/weft.p4
 //
-// Forwarding is not Weft's business: in a production pipeline WeftIngress's
-// table and actions are pasted into the switch's own ingress before its
-// forwarding tables. Compiled alone, this program only filters.
+// A production switch splices WeftAcl into its own ingress instead, before
+// its forwarding tables, filling weft_acl_key_t from its own headers.
 
 #include <core.p4>
 #include <v1model.p4>
+#include "weft_acl.p4"
 
-const bit<16> ETHERTYPE_IPV4 = 0x0800;
-const bit<16> ETHERTYPE_IPV6 = 0x86dd;
 const bit<8> PROTO_ICMP = 1;
 const bit<8> PROTO_TCP = 6;
 const bit<8> PROTO_UDP = 17;
@@ -82,46 +83,37 @@ struct headers_t {
     icmp_t     icmp;
 }
 
-// Lookup keys, zero unless the parser found the header, so a non-IP packet
-// never matches an entry that constrains an IP field.
+// The ACL's lookup key, zero unless the parser found the header.
 struct metadata_t {
-    bit<32>  ipv4_src;
-    bit<32>  ipv4_dst;
-    bit<128> ipv6_src;
-    bit<128> ipv6_dst;
-    bit<8>   ip_proto;
-    bit<16>  l4_src_port;
-    bit<16>  l4_dst_port;
-    bit<8>   tcp_flags;
-    bit<8>   icmp_type;
-    bit<8>   icmp_code;
+    weft_acl_key_t acl;
 }
 
 parser WeftParser(packet_in packet, out headers_t hdr, inout metadata_t meta,
                   inout standard_metadata_t standard_metadata) {
     state start {
-        meta.ipv4_src = 0;
-        meta.ipv4_dst = 0;
-        meta.ipv6_src = 0;
-        meta.ipv6_dst = 0;
-        meta.ip_proto = 0;
-        meta.l4_src_port = 0;
-        meta.l4_dst_port = 0;
-        meta.tcp_flags = 0;
-        meta.icmp_type = 0;
-        meta.icmp_code = 0;
+        meta.acl.ipv4_src = 0;
+        meta.acl.ipv4_dst = 0;
+        meta.acl.ipv6_src = 0;
+        meta.acl.ipv6_dst = 0;
+        meta.acl.ip_proto = 0;
+        meta.acl.l4_src_port = 0;
+        meta.acl.l4_dst_port = 0;
+        meta.acl.tcp_flags = 0;
+        meta.acl.icmp_type = 0;
+        meta.acl.icmp_code = 0;
         packet.extract(hdr.ethernet);
+        meta.acl.ether_type = hdr.ethernet.etherType;
         transition select(hdr.ethernet.etherType) {
-            ETHERTYPE_IPV4: parse_ipv4;
-            ETHERTYPE_IPV6: parse_ipv6;
+            WEFT_ETHERTYPE_IPV4: parse_ipv4;
+            WEFT_ETHERTYPE_IPV6: parse_ipv6;
             default: accept;
         }
     }
     state parse_ipv4 {
         packet.extract(hdr.ipv4);
-        meta.ipv4_src = hdr.ipv4.srcAddr;
-        meta.ipv4_dst = hdr.ipv4.dstAddr;
-        meta.ip_proto = hdr.ipv4.protocol;
+        meta.acl.ipv4_src = hdr.ipv4.srcAddr;
+        meta.acl.ipv4_dst = hdr.ipv4.dstAddr;
+        meta.acl.ip_proto = hdr.ipv4.protocol;
         // Non-first fragments carry no L4 header.
         transition select(hdr.ipv4.fragOffset) {
             0: parse_l4;
@@ -130,13 +122,13 @@ parser WeftParser(packet_in packet, out headers_t hdr, inout metadata_t meta,
     }
     state parse_ipv6 {
         packet.extract(hdr.ipv6);
-        meta.ipv6_src = hdr.ipv6.srcAddr;
-        meta.ipv6_dst = hdr.ipv6.dstAddr;
-        meta.ip_proto = hdr.ipv6.nextHdr;
+        meta.acl.ipv6_src = hdr.ipv6.srcAddr;
+        meta.acl.ipv6_dst = hdr.ipv6.dstAddr;
+        meta.acl.ip_proto = hdr.ipv6.nextHdr;
         transition parse_l4;
     }
     state parse_l4 {
-        transition select(meta.ip_proto) {
+        transition select(meta.acl.ip_proto) {
             PROTO_TCP: parse_tcp;
             PROTO_UDP: parse_udp;
             PROTO_ICMP: parse_icmp;
@@ -147,21 +139,21 @@ parser WeftParser(packet_in packet, out headers_t hdr, inout metadata_t meta,
     state parse_tcp {
         packet.extract(hdr.l4);
         packet.extract(hdr.tcp);
-        meta.l4_src_port = hdr.l4.srcPort;
-        meta.l4_dst_port = hdr.l4.dstPort;
-        meta.tcp_flags = hdr.tcp.flags;
+        meta.acl.l4_src_port = hdr.l4.srcPort;
+        meta.acl.l4_dst_port = hdr.l4.dstPort;
+        meta.acl.tcp_flags = hdr.tcp.flags;
         transition accept;
     }
     state parse_udp {
         packet.extract(hdr.l4);
-        meta.l4_src_port = hdr.l4.srcPort;
-        meta.l4_dst_port = hdr.l4.dstPort;
+        meta.acl.l4_src_port = hdr.l4.srcPort;
+        meta.acl.l4_dst_port = hdr.l4.dstPort;
         transition accept;
     }
     state parse_icmp {
         packet.extract(hdr.icmp);
-        meta.icmp_type = hdr.icmp.type;
-        meta.icmp_code = hdr.icmp.code;
+        meta.acl.icmp_type = hdr.icmp.type;
+        meta.acl.icmp_code = hdr.icmp.code;
         transition accept;
     }
 }
@@ -170,58 +162,57 @@ control WeftVerifyChecksum(inout headers_t hdr, inout metadata_t meta) {
     apply { }
 }
 
+// Multicast group the control plane fills with every port (targets/p4/forwarding.ts).
+const bit<16> WEFT_FLOOD_GROUP = 1;
+
 control WeftIngress(inout headers_t hdr, inout metadata_t meta,
                     inout standard_metadata_t standard_metadata) {
-    @id(0x13000001)
-    direct_counter(CounterType.packets_and_bytes) weft_acl_counter;
+    WeftAcl() acl;
+    bool drop;
 
-    @id(0x01000001)
-    action permit() {
-        weft_acl_counter.count();
+    @id(0x01000010)
+    action forward(bit<9> port) {
+        standard_metadata.egress_spec = port;
     }
 
-    @id(0x01000002)
-    action deny() {
-        weft_acl_counter.count();
-        mark_to_drop(standard_metadata);
+    @id(0x01000011)
+    action flood() {
+        standard_metadata.mcast_grp = WEFT_FLOOD_GROUP;
     }
 
-    // Priority-ordered (higher wins). Weft writes the IP default as explicit
-    // lowest-priority entries; the table default permits what no entry
-    // matches, which is non-IP control traffic (ARP, LLDP).
-    @id(0x02000001)
-    table weft_acl {
+    // L2 forwarding: a known destination MAC goes to its port; unknown and
+    // broadcast destinations are flooded through WEFT_FLOOD_GROUP.
+    @id(0x02000010)
+    table weft_l2_fwd {
         key = {
-            standard_metadata.ingress_port : ternary @name("ingress_port");
-            hdr.ethernet.etherType         : ternary @name("ether_type");
-            meta.ipv4_src                  : ternary @name("ipv4_src");
-            meta.ipv4_dst                  : ternary @name("ipv4_dst");
-            meta.ipv6_src                  : ternary @name("ipv6_src");
-            meta.ipv6_dst                  : ternary @name("ipv6_dst");
-            meta.ip_proto                  : ternary @name("ip_proto");
-            meta.l4_src_port               : ternary @name("l4_src_port");
-            meta.l4_dst_port               : ternary @name("l4_dst_port");
-            meta.tcp_flags                 : ternary @name("tcp_flags");
-            meta.icmp_type                 : ternary @name("icmp_type");
-            meta.icmp_code                 : ternary @name("icmp_code");
+            hdr.ethernet.dstAddr : exact @name("dst_mac");
         }
         actions = {
-            permit;
-            deny;
+            forward;
+            flood;
         }
-        default_action = permit();
-        counters = weft_acl_counter;
+        default_action = flood();
         size = 4096;
     }
 
     apply {
-        weft_acl.apply();
+        acl.apply(meta.acl, standard_metadata.ingress_port, drop);
+        if (drop) {
+            mark_to_drop(standard_metadata);
+        } else {
+            weft_l2_fwd.apply();
+        }
     }
 }
 
 control WeftEgress(inout headers_t hdr, inout metadata_t meta,
                    inout standard_metadata_t standard_metadata) {
-    apply { }
+    apply {
+        // A flooded copy never goes back out of the port it came in on.
+        if (standard_metadata.mcast_grp != 0 && standard_metadata.egress_port == standard_metadata.ingress_port) {
+            mark_to_drop(standard_metadata);
+        }
+    }
 }
 
 control WeftComputeChecksum(inout headers_t hdr, inout metadata_t meta) {

@@ -30,12 +30,20 @@ export interface RangeMatch {
   hi: bigint;
 }
 
+/** Matches when the field lies in any of the intervals [lo, hi]; no interval matches nothing. */
+export interface SetMatch {
+  kind: 'set';
+  ranges: [bigint, bigint][];
+}
+
+export type FieldMatch = TernaryMatch | RangeMatch | SetMatch;
+
 export interface SwitchAclEntry {
   /** Higher wins. */
   priority: number;
   /** Ingress interface name inside the node; absent: every port. */
   inPort?: string;
-  match: Partial<Record<AclField, TernaryMatch | RangeMatch>>;
+  match: Partial<Record<AclField, FieldMatch>>;
   action: 'permit' | 'deny';
   /** Stable handle for counters (a table entry's key, an acl entry's set:seq). */
   id: string;

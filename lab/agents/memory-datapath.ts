@@ -52,7 +52,8 @@ export function aclEntryMatches(e: SwitchAclEntry, p: SwitchPacket): boolean {
   for (const [f, m] of Object.entries(e.match) as [AclField, SwitchAclEntry['match'][AclField]][]) {
     if (!m) continue;
     const v = fieldValue(p, f);
-    if (m.kind === 'ternary' ? (v & m.mask) !== m.value : v < m.lo || v > m.hi) return false;
+    const hit = m.kind === 'ternary' ? (v & m.mask) === m.value : m.kind === 'range' ? v >= m.lo && v <= m.hi : m.ranges.some(([lo, hi]) => v >= lo && v <= hi);
+    if (!hit) return false;
   }
   return true;
 }

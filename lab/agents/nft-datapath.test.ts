@@ -1,5 +1,5 @@
 // Rendering of a SwitchAclTable into nftables: priorities, prefixes, masks,
-// ranges, entries that can match nothing, shared counters.
+// ranges, interval sets, entries that can match nothing, shared counters.
 
 import { describe, expect, it } from 'vitest';
 import { renderNftTable } from './nft-datapath.ts';
@@ -67,20 +67,25 @@ describe('renderNftTable', () => {
     expect([...r2.counters.keys()]).toEqual(['icmp-port', 'bad-ternary']);
   });
 
-  it('gives entries sharing an id (one table entry split over ports or set members) one declared counter', () => {
+  it('renders interval sets, and entries sharing an id share one declared counter', () => {
     const r3 = renderNftTable('t', {
       defaultIp: 'permit',
       defaultNonIp: 'permit',
       entries: [
-        { id: 'a', priority: 3, action: 'deny', inPort: 'eth1', match: { ipProto: { kind: 'ternary', value: 6n, mask: 0xffn } } },
-        { id: 'a', priority: 3, action: 'deny', inPort: 'eth2', match: { ipProto: { kind: 'ternary', value: 17n, mask: 0xffn } } },
-        { id: 'b', priority: 1, action: 'deny', match: {} },
+        { id: 'a', priority: 3, action: 'deny', inPort: 'eth1', match: { ipv4Src: { kind: 'set', ranges: [[0x0a000001n, 0x0a000003n], [0x0a000100n, 0x0a000100n]] } } },
+        { id: 'a', priority: 3, action: 'deny', inPort: 'eth2', match: { l4Dst: { kind: 'set', ranges: [[80n, 80n], [8000n, 8099n]] }, ipProto: { kind: 'ternary', value: 6n, mask: 0xffn } } },
+        { id: 'none', priority: 2, action: 'deny', match: { ipv6Dst: { kind: 'set', ranges: [] } } },
+        { id: 'all', priority: 1, action: 'deny', match: { etherType: { kind: 'set', ranges: [[0n, 0xffffn]] } } },
       ],
     });
     const rules = r3.text.split('\n').filter((l) => l.includes('counter name')).map((l) => l.trim());
-    expect(rules).toEqual(['iifname "eth1" meta l4proto 6 counter name "e0" drop', 'iifname "eth2" meta l4proto 17 counter name "e0" drop', 'counter name "e1" drop']);
-    expect(Object.fromEntries(r3.counters)).toEqual({ a: 'e0', b: 'e1' });
-    for (const n of ['e0', 'e1']) expect(r3.text).toContain(`counter ${n} { }`);
+    expect(rules).toEqual([
+      'iifname "eth1" ip saddr { 10.0.0.1-10.0.0.3, 10.0.1.0 } counter name "e0" drop',
+      'iifname "eth2" meta l4proto 6 th dport { 80, 8000-8099 } counter name "e0" drop',
+      'counter name "e2" drop',
+    ]);
+    expect(Object.fromEntries(r3.counters)).toEqual({ a: 'e0', none: 'e1', all: 'e2' });
+    for (const n of ['e0', 'e1', 'e2']) expect(r3.text).toContain(`counter ${n} { }`);
   });
 
   it('ends with the non-IP and the IP defaults', () => {

@@ -4,7 +4,7 @@
 // whole table in one `nft -f` transaction (atomic: packets see the old table
 // or the new one); each entry counts into a named counter.
 
-import type { AclField, RangeMatch, SwitchAclEntry, SwitchAclTable, SwitchDatapath, TernaryMatch } from './datapath.ts';
+import type { AclField, FieldMatch, SwitchAclEntry, SwitchAclTable, SwitchDatapath } from './datapath.ts';
 import { formatIp } from '../../orchestrator/net/ip.ts';
 import { run } from '../exec.ts';
 
@@ -82,7 +82,7 @@ function prefixLen(mask: bigint, width: number): number | undefined {
 }
 
 /** The nft match for one field: '' when it matches everything, null when it matches nothing. */
-function renderMatch(field: AclField, m: TernaryMatch | RangeMatch): string | null {
+function renderMatch(field: AclField, m: FieldMatch): string | null {
   const width = WIDTH[field];
   const full = (1n << BigInt(width)) - 1n;
   const expr = EXPR[field];
@@ -105,6 +105,14 @@ function renderMatch(field: AclField, m: TernaryMatch | RangeMatch): string | nu
       if (lo === 0n && hi === full) return '';
       if (lo > hi) return null;
       return lo === hi ? `${expr} ${formatValue(field, lo)}` : `${expr} ${formatValue(field, lo)}-${formatValue(field, hi)}`;
+    }
+    case 'set': {
+      // An anonymous interval set: one lookup however many intervals.
+      const items = m.ranges.filter(([lo, hi]) => lo <= hi && lo <= full).map(([lo, hi]) => [lo < 0n ? 0n : lo, hi > full ? full : hi] as const);
+      if (items.length === 0) return null;
+      if (items.some(([lo, hi]) => lo === 0n && hi === full)) return '';
+      const text = items.map(([lo, hi]) => (lo === hi ? formatValue(field, lo) : `${formatValue(field, lo)}-${formatValue(field, hi)}`));
+      return `${expr} { ${text.join(', ')} }`;
     }
   }
 }

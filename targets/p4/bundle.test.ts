@@ -27,7 +27,7 @@ describe('p4 target in a compiled bundle', () => {
     const bundle = await readBundle(out);
     for (const name of ['leaf1', 'spine1']) {
       const dir = bundle.deviceDir(name);
-      expect(readFileSync(join(dir, 'p4info.txtpb'), 'utf8')).toContain('WeftIngress.weft_acl');
+      expect(readFileSync(join(dir, 'p4info.txtpb'), 'utf8')).toContain('WeftIngress.acl.weft_acl');
       const doc = JSON.parse(readFileSync(join(dir, 'entries.json'), 'utf8')) as { updates: { type: string }[] };
       expect(doc.updates.length).toBeGreaterThan(0);
       expect(doc.updates.every((u) => u.type === 'INSERT')).toBe(true);
@@ -67,7 +67,7 @@ describe('p4 target in a compiled bundle', () => {
     expect(err).toBeInstanceOf(InputError);
     const input = err as InputError;
     expect(input.diagnostics.map((d) => d.code)).toEqual(['capacity-exceeded']);
-    expect(input.message).toMatch(/leaf1: the policy needs \d+ p4 table entries, more than 16 \(capacity\.aclEntries of leaf1\)/);
+    expect(input.message).toMatch(/leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 to drop all IP while a change too big for two generations is made in place\), more than 16 \(capacity\.aclEntries of leaf1\)/);
     expect(input.message).toMatch(/fabric-small\.yaml:\d+:\d+: error: /);
     expect(existsSync(out)).toBe(false);
 
@@ -79,7 +79,28 @@ describe('p4 target in a compiled bundle', () => {
       env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
     });
     expect(cli.status).toBe(2);
-    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ p4 table entries, more than 16 .*\[capacity-exceeded\]/);
+    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 .*\), more than 16 .*\[capacity-exceeded\]/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses a switch whose classifier tables would overflow, naming each table', async () => {
+    const fabric = readFileSync(join(FIXTURE, 'fabric.yaml'), 'utf8').replace('aclEntries: 1024', 'aclEntries: 1024, lpmEntries: 1');
+    const inv = join(work, 'fabric-lpm.yaml');
+    writeFileSync(inv, fabric);
+    const out = join(work, 'out-lpm');
+    let err: unknown;
+    try {
+      await compileBundle({ policyPath: join(FIXTURE, 'policy.yaml'), inventoryPath: inv, outDir: out });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    const input = err as InputError;
+    expect(input.diagnostics.length).toBeGreaterThan(0);
+    for (const d of input.diagnostics) {
+      expect(d.code).toBe('capacity-exceeded');
+      expect(d.message).toMatch(/^leaf1: the policy needs \d+ entries in p4 table weft_(src|dst)_class_v[46], more than 1 \(capacity\.lpmEntries of leaf1\)$/);
+    }
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -309,6 +309,13 @@ export class P4RuntimeClient {
     return ents.filter((e) => e.tableEntry).map((e) => wireEntry(e.tableEntry!));
   }
 
+  /** The default entry of one table (what a miss does), as the switch holds it now. */
+  async readDefaultEntry(tableId: number): Promise<WireEntry | undefined> {
+    const ents = await this.readRaw([{ tableEntry: { tableId, isDefaultAction: true } }]);
+    const te = ents.find((e) => e.tableEntry)?.tableEntry;
+    return te && wireEntry(te);
+  }
+
   /** Every entry of Weft's ACL table. */
   async readEntries(): Promise<AclEntry[]> {
     const ents = await this.readRaw([{ tableEntry: { tableId: PIPELINE.tableId } }]);

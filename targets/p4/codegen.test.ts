@@ -1,6 +1,8 @@
 // P4 codegen against the reference evaluator on generated policies (exact
-// and prefilter placements, 200,000 flows each), plus the pieces: range and
-// prefix ternaries, LPM sweeping, reverse entries, ND, capacity, JSON form.
+// and prefilter placements, 200,000 flows each) through the pipeline model
+// (classifiers, then ACL), plus the pieces: range ternaries (binary and
+// fence-encoded), LPM sweeping, reverse entries, ND, capacity per table,
+// JSON form.
 
 import { describe, expect, it } from 'vitest';
 import { generateFlows, generatePacketSequences, generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
@@ -22,9 +24,9 @@ import {
   TCP_FLAG_ACK,
 } from '../switch-common/index.ts';
 import { buildAclEntries, checkCapacity, entriesDocument } from './codegen.ts';
-import { entryFromProto } from './entries.ts';
-import { AclInterpreter } from './semantics.ts';
-import { mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
+import { p4EntryFromProto, type AclEntry, type ClassEntry } from './entries.ts';
+import { PipelineModel } from './semantics.ts';
+import { fenceEncode, fenceRangeTernaries, mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
 
 function covered(ts: Ternary[], width: number): Set<number> {
   const out = new Set<number>();
@@ -47,6 +49,33 @@ describe('ternary expansion', () => {
     }
     expect(rangeTernaries(1, 65534, 16).length).toBe(30);
     expect(rangeTernaries(8000, 8099, 16).length).toBeLessThan(8);
+  });
+
+  it('covers a port range exactly with at most 7 fence-encoded ternaries', () => {
+    const rng = makeRng(8);
+    let tried = 0;
+    for (let i = 0; i < 400; i++) {
+      const a = rng.int(0, 65535);
+      const b = i % 2 ? rng.int(0, 65535) : Math.min(65535, a + rng.int(0, 300));
+      const [lo, hi] = a <= b ? [a, b] : [b, a];
+      const ts = fenceRangeTernaries([{ lo, hi }]);
+      expect(ts.length).toBeLessThanOrEqual(7);
+      // Every port near the ends, and a stride through the whole space.
+      const probe = [lo - 2, lo - 1, lo, lo + 1, hi - 1, hi, hi + 1, hi + 2];
+      for (let v = i % 997; v < 65536; v += 997) probe.push(v);
+      for (const v of probe) {
+        if (v < 0 || v > 65535) continue;
+        const code = fenceEncode(v);
+        expect(ts.some((t) => (code & t.mask) === t.value), `port ${v} in ${lo}-${hi}`).toBe(v >= lo && v <= hi);
+        tried++;
+      }
+    }
+    expect(tried).toBeGreaterThan(25_000);
+    expect(fenceRangeTernaries([{ lo: 0, hi: 65535 }])).toEqual([{ value: 0n, mask: 0n }]);
+    // The binary worst case: 30 prefixes, 7 fence ternaries.
+    expect(rangeTernaries(1, 65534, 16).length).toBe(30);
+    expect(fenceRangeTernaries([{ lo: 1, hi: 65534 }]).length).toBe(7);
+    expect(fenceRangeTernaries([{ lo: 5432, hi: 5432 }]).length).toBe(1);
   });
 
   it('merges value/mask pairs without changing the covered set', () => {
@@ -117,7 +146,7 @@ describe('p4 entries against the reference evaluator', () => {
         ['prefilter only', asPrefilter(dp)],
       ] as const) {
         const program = buildAclEntries({ policy, ir, devicePlacement: placementOf, fabric });
-        const interp = new AclInterpreter(program.entries);
+        const interp = new PipelineModel(program.entries, program.classes);
         const exactPorts = placementOf.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
         const prefilterPorts = placementOf.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
         const r = checkSwitchFlows({
@@ -131,7 +160,7 @@ describe('p4 entries against the reference evaluator', () => {
           ports: 'rotate',
         });
         console.log(
-          `p4 verify seed ${seed} (default ${policy.defaultAction}) ${dp.device} ${label}: ${flows.length} flows, ${r.checks} checks over ${exactPorts.length} exact + ${prefilterPorts.length} prefilter ports, ${program.entries.length} entries, ${r.mismatches} mismatches, ${r.approximated} passed by reverse entries`,
+          `p4 verify seed ${seed} (default ${policy.defaultAction}) ${dp.device} ${label}: ${flows.length} flows, ${r.checks} checks over ${exactPorts.length} exact + ${prefilterPorts.length} prefilter ports, ${program.entries.length} ACL + ${program.classes.length} LPM entries, ${r.mismatches} mismatches, ${r.approximated} passed by reverse entries`,
         );
         expect(r.examples).toEqual([]);
         expect(r.mismatches).toBe(0);
@@ -218,8 +247,9 @@ describe('p4 entries on a hand-built policy', () => {
   };
   const ip = (s: string) => parseIp(s)!;
   const flow = (src: string, dst: string, proto: number, sport: number, dport: number) => ({ src: ip(src), dst: ip(dst), proto, sport, dport });
+  const c24 = (s: string) => ip(s).value;
   const program = buildAclEntries({ policy, ir, devicePlacement: dp });
-  const interp = new AclInterpreter(program.entries);
+  const interp = new PipelineModel(program.entries, program.classes);
 
   it('passes replies of allowed TCP connections at the exact port only with ACK set', () => {
     const reply = flow('10.0.2.10', '10.0.1.7', 6, 5432, 40000);
@@ -250,40 +280,87 @@ describe('p4 entries on a hand-built policy', () => {
     expect(interp.evaluate({ inPort: 'eth5', etherType: 0x0806, proto: 0, sport: 0, dport: 0, tcpFlags: 0, icmpType: 0, icmpCode: 0 })).toBe('permit');
   });
 
-  it('writes deterministic entries that read back to the same table', () => {
-    const a = JSON.stringify(entriesDocument(program.entries, 1));
-    const b = JSON.stringify(entriesDocument(buildAclEntries({ policy, ir, devicePlacement: dp }).entries, 1));
+  it('classifies each group once and matches the ACL on labels', () => {
+    // Sources: web, the endpoint's own address (exact port), every address; destinations: db, web (replies).
+    const srcTables = program.classes.filter((c) => c.table === 'weft_src_class_v4');
+    expect(srcTables.some((c) => c.prefix.len === 24 && c.prefix.addr === c24('10.0.1.0'))).toBe(true);
+    for (const e of program.entries) {
+      expect(Object.keys(e.match).some((k) => k.startsWith('ipv4') || k.startsWith('ipv6'))).toBe(false);
+    }
+    const model = new PipelineModel(program.entries, program.classes);
+    const web = model.labelsOf(packetOfFlow(flow('10.0.1.7', '10.0.2.10', 6, 40000, 5432)));
+    const other = model.labelsOf(packetOfFlow(flow('10.0.3.7', '10.0.2.11', 6, 40000, 5432)));
+    expect(web.src).not.toBe(0n);
+    expect(web.dst).not.toBe(0n);
+    expect(other).toEqual({ src: 0n, dst: 0n });
+    expect(program.stats.aclEntries).toBe(program.entries.length);
+    expect(program.stats.lpmEntries).toBe(program.classes.length);
+  });
+
+  it('writes deterministic entries that read back to the same pipeline', () => {
+    const a = JSON.stringify(entriesDocument(program, 1));
+    const b = JSON.stringify(entriesDocument(buildAclEntries({ policy, ir, devicePlacement: dp }), 1));
     expect(a).toBe(b);
-    const doc = entriesDocument(program.entries, 1);
-    const back = doc.updates.map((u) => entryFromProto(u.entity.tableEntry));
-    const interp2 = new AclInterpreter(back);
+    const doc = entriesDocument(program, 1);
+    const acl: AclEntry[] = [];
+    const classes: ClassEntry[] = [];
+    for (const u of doc.updates) {
+      const e = p4EntryFromProto(u.entity.tableEntry);
+      if (e.kind === 'acl') acl.push(e.entry);
+      else classes.push(e.entry);
+    }
+    expect(acl.length).toBe(program.entries.length);
+    expect(classes.length).toBe(program.classes.length);
+    const interp2 = new PipelineModel(acl, classes);
     const rng = makeRng(3);
     const ref = new ReferenceEvaluator(policy, { file: 'hand', name: 'hand', devices: [], links: [], endpoints: [], digest: '' });
     const flows = generateFlows(rng, policy, { file: 'hand', name: 'hand', devices: [], links: [], endpoints: [], digest: '' }, 20_000);
     const r = checkSwitchFlows({ exactPorts: ['eth5'], prefilterPorts: ['eth1'], flows, reference: (f) => ref.verdict(f).verdict, evaluate: (p) => interp2.evaluate(p) });
     console.log(`p4 verify hand-built (read back from JSON): ${flows.length} flows, ${r.checks} checks, ${r.mismatches} mismatches`);
     expect(r.mismatches).toBe(0);
-    for (const u of doc.updates) {
+    // Classifier entries first (no priority, LPM), then the ACL by priority, highest first.
+    const firstAcl = doc.updates.findIndex((u) => u.entity.tableEntry.priority !== undefined);
+    expect(firstAcl).toBe(program.classes.length);
+    // Every entry is written for generation 0 (the transition moves it to the generation it writes).
+    for (const u of doc.updates) expect(u.entity.tableEntry.match.filter((m) => m.exact)).toEqual([{ fieldId: expect.any(Number), exact: { value: 'AA==' } }]);
+    for (const u of doc.updates.slice(0, firstAcl)) for (const m of u.entity.tableEntry.match) if (!m.exact) expect(m.lpm?.prefixLen).toBeGreaterThan(0);
+    const aclUpdates = doc.updates.slice(firstAcl);
+    for (const u of aclUpdates) {
       expect(u.entity.tableEntry.priority).toBeGreaterThan(0);
-      for (const m of u.entity.tableEntry.match) expect(Buffer.from(m.ternary.mask, 'base64').every((x) => x === 0)).toBe(false);
+      for (const m of u.entity.tableEntry.match) if (!m.exact) expect(Buffer.from(m.ternary!.mask, 'base64').every((x) => x === 0)).toBe(false);
     }
-    const prios = doc.updates.map((u) => u.entity.tableEntry.priority);
+    const prios = aclUpdates.map((u) => u.entity.tableEntry.priority ?? 0);
     expect([...prios].sort((x, y) => y - x)).toEqual(prios);
   });
 
-  it('refuses a table over capacity at compile time, naming the count', () => {
+  it('refuses a program whose one generation does not fit at compile time, naming the table and the numbers; notes one that fits once but not twice', () => {
     const device = { name: 'leaf1', kind: 'switch', pipeline: 'p4', mgmt: {}, capacity: { aclEntries: 4 }, labels: {}, span: { file: 'fabric.yaml', line: 7, col: 5 } } as Device;
-    let err: unknown;
-    try {
-      checkCapacity({ device }, program.entries.length);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as InputError).message).toContain(`needs ${program.entries.length} p4 table entries, more than 4`);
-    expect((err as InputError).message).toContain('fabric.yaml:7:5');
-    expect(() => checkCapacity({ device: { ...device, capacity: undefined } }, program.entries.length)).not.toThrow();
-    expect(() => checkCapacity({ device: { ...device, capacity: undefined } }, 5000)).toThrow(/more than 4096 \(the size of table weft_acl/);
+    const message = (f: () => void): string => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(InputError);
+        return (e as InputError).message;
+      }
+      return '';
+    };
+    const acl = message(() => checkCapacity({ device }, program));
+    const n = program.entries.length;
+    expect(acl).toContain(`leaf1: the policy needs ${n + 2} entries in p4 table weft_acl (${n} for the policy, 2 to drop all IP while a change too big for two generations is made in place), more than 4 (capacity.aclEntries of leaf1)`);
+    expect(acl).toContain('fabric.yaml:7:5');
+    expect(checkCapacity({ device: { ...device, capacity: undefined } }, program)).toEqual([]);
+    // Room for one generation and the closing entries, not for two: compiles, with a note that changes are not hitless.
+    expect(message(() => checkCapacity({ device: { ...device, capacity: { aclEntries: n + 1 } } }, program))).toContain(`needs ${n + 2} entries`);
+    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: n + 2 } } }, program)).toEqual([
+      `weft_acl: ${n} entries per policy generation, room for ${n + 2} (capacity.aclEntries of leaf1), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`,
+    ]);
+    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: 2 * n } } }, program)).toEqual([]);
+    const big = { entries: Array.from({ length: 5000 }, () => program.entries[0]), classes: [] };
+    expect(message(() => checkCapacity({ device: { ...device, capacity: undefined } }, big))).toMatch(/needs 5002 entries in p4 table weft_acl .*more than 4096 \(the size of table weft_acl/);
+    const srcV4 = program.classes.filter((c) => c.table === 'weft_src_class_v4').length;
+    expect(srcV4).toBeGreaterThan(1);
+    const lpm = message(() => checkCapacity({ device: { ...device, capacity: { lpmEntries: 1 } } }, program));
+    expect(lpm).toContain(`needs ${srcV4} entries in p4 table weft_src_class_v4, more than 1 (capacity.lpmEntries of leaf1)`);
   });
 });
 
@@ -298,7 +375,8 @@ describe('p4 entries on request/reply sequences (stateless replies)', () => {
       const ir = buildIr(policy, fabric);
       const placed = place(policy, fabric, ir).devices.find((d) => d.mode === 'exact' && (d.target === 'p4' || d.target === 'openconfig'))!;
       const dp = label === 'prefilter only' ? asPrefilter(placed) : placed;
-      const interp = new AclInterpreter(buildAclEntries({ policy, ir, devicePlacement: dp, fabric }).entries);
+      const program = buildAclEntries({ policy, ir, devicePlacement: dp, fabric });
+      const interp = new PipelineModel(program.entries, program.classes);
       const exactPorts = dp.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
       const r = checkSwitchSequences({
         sequences: generatePacketSequences(makeRng(seed + 50), policy, fabric, 50_000),

@@ -1,6 +1,8 @@
-// P4 codegen: one switch's ACL as priority-ordered ternary entries.
+// P4 codegen: one switch's classifier entries (address -> class id, LPM) and
+// its ACL as priority-ordered ternary entries over class ids, protocol and
+// ports (p4/weft_acl.p4).
 //
-// Table layout, highest priority first (one priority per band; entries within
+// ACL layout, highest priority first (one priority per band; entries within
 // a band are disjoint, so their order does not matter):
 //   1. control: IPv6 neighbour discovery permitted on every port;
 //   2. one exact block per port facing unmanaged endpoints, keyed on that
@@ -14,10 +16,11 @@
 //      rules that take precedence over them;
 //   4. the table default (permit): non-IP control traffic, and IP that no
 //      prefilter entry denies.
+// Every band's address sets are labelled once per side (classes.ts), so a
+// band costs the label covers of its two sets times its port expansion.
 
-import { InputError, UnsupportedError } from '../../orchestrator/diagnostics.ts';
+import { InputError, UnsupportedError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
 import type { CodegenInput } from '../contract.ts';
-import type { Cidr, Family } from '../../orchestrator/net/ip.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import {
   AddressResolver,
@@ -26,17 +29,19 @@ import {
   endpointSources,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
-  prefixesOf,
   TCP_FLAG_ACK,
+  type AddressSet,
   type PortRange,
   type Service,
   type SwitchRule,
 } from '../switch-common/index.ts';
-import { entryToJson, type AclEntry, type EntriesDocument } from './entries.ts';
-import { PIPELINE, type AclFieldName } from './p4info.ts';
-import { cidrTernary, exactTernary, mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
+import { AddressClasses, type SideLabels } from './classes.ts';
+import { classEntryToJson, entryToJson, type AclEntry, type ClassEntry, type EntriesDocument } from './entries.ts';
+import { CLOSING_ENTRIES } from './generation.ts';
+import { classifierName, CLASSIFIER_TABLES, PIPELINE, type AclFieldName, type ClassifierName } from './p4info.ts';
+import { exactTernary, fenceRangeTernaries, mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
 
-type Match = Partial<Record<AclFieldName, Ternary>>;
+export type Match = Partial<Record<AclFieldName, Ternary>>;
 
 /** The P4 port number of an interface: its trailing number (eth5 -> 5), as the lab and most NOS port maps number them. */
 export function portNumber(name: string): number {
@@ -45,11 +50,8 @@ export function portNumber(name: string): number {
   return Number(m[1]);
 }
 
-function addressTernaries(prefixes: Cidr[], family: Family): Ternary[] {
-  return mergeTernaries(prefixes.map(cidrTernary), family === 4 ? 32 : 128);
-}
-
-function portTernaries(ranges: PortRange[]): Ternary[] {
+/** Source ports in binary (reply entries round them to one prefix, so fence-encoding them would not pay). */
+function srcPortTernaries(ranges: PortRange[]): Ternary[] {
   return mergeTernaries(
     ranges.flatMap((r) => rangeTernaries(r.lo, r.hi, 16)),
     16,
@@ -62,9 +64,11 @@ function serviceMatches(s: Service): Match[] {
       return [{}];
     case 'ports': {
       const out: Match[] = [];
-      for (const d of portTernaries(s.dst)) {
-        for (const sp of portTernaries(s.src)) {
-          const m: Match = { ip_proto: exactTernary(s.proto, 8), l4_dst_port: d, l4_src_port: sp };
+      for (const d of fenceRangeTernaries(s.dst)) {
+        for (const sp of srcPortTernaries(s.src)) {
+          const m: Match = { ip_proto: exactTernary(s.proto, 8) };
+          if (d.mask !== 0n) m.l4_dst_port_fence = d;
+          if (sp.mask !== 0n) m.l4_src_port = sp;
           if (s.tcpAck) m.tcp_flags = { value: BigInt(TCP_FLAG_ACK), mask: BigInt(TCP_FLAG_ACK) };
           out.push(m);
         }
@@ -101,63 +105,100 @@ function compactServices(matches: Match[]): Match[] {
   return rest;
 }
 
-/** The entries of one rule band (without priority), on the given ingress port set (undefined: every port). */
-export function ruleMatches(rule: SwitchRule, ports: Ternary[] | undefined): Match[] {
-  const services = compactServices(rule.services.flatMap(serviceMatches));
+const ETHER: Record<4 | 6, Ternary> = { 4: exactTernary(ETHERTYPE_IPV4, 16), 6: exactTernary(ETHERTYPE_IPV6, 16) };
+
+const hasFamily = (set: AddressSet, f: 4 | 6): boolean => set.any || (f === 4 ? set.v4 : set.v6).length > 0;
+
+/** Source and destination labels of one switch. */
+export interface Labels {
+  src: SideLabels;
+  dst: SideLabels;
+}
+
+/** Expands services to their protocol/port matches, once per distinct service list (bands repeat them). */
+export class ServiceMatches {
+  private readonly cache = new Map<string, Match[]>();
+  of(services: Service[]): Match[] {
+    const key = JSON.stringify(services);
+    let hit = this.cache.get(key);
+    if (!hit) this.cache.set(key, (hit = compactServices(services.flatMap(serviceMatches))));
+    return hit;
+  }
+}
+
+/** The ACL matches of one band (without priority): side matches x side matches x services, on the given ingress ports. */
+export function bandMatches(band: P4Band, labels: Labels, expand = new ServiceMatches()): Match[] {
+  const { rule } = band;
+  // A rule whose sides share no family matches no packet.
+  if (!([4, 6] as const).some((f) => hasFamily(rule.src, f) && hasFamily(rule.dst, f))) return [];
+  const services = expand.of(rule.services);
   const out: Match[] = [];
-  for (const family of [4, 6] as const) {
-    const src = prefixesOf(rule.src, family);
-    const dst = prefixesOf(rule.dst, family);
-    if (src.length === 0 || dst.length === 0) continue;
-    const [sf, df] = family === 4 ? (['ipv4_src', 'ipv4_dst'] as const) : (['ipv6_src', 'ipv6_dst'] as const);
-    const ether = exactTernary(family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6, 16);
-    for (const s of addressTernaries(src, family)) {
-      for (const d of addressTernaries(dst, family)) {
-        for (const svc of services) {
-          const m: Match = { ether_type: ether, ...svc };
-          if (s.mask !== 0n) m[sf] = s;
-          if (d.mask !== 0n) m[df] = d;
-          out.push(m);
-        }
+  for (const s of labels.src.matchesOf(rule.src)) {
+    for (const d of labels.dst.matchesOf(rule.dst)) {
+      if (s.family && d.family && s.family !== d.family) continue;
+      const family = s.family ?? d.family;
+      // Both sides wildcards: only the ether_type tells IP from ARP.
+      const ethers = family ? [ETHER[family]] : s.label || d.label ? [undefined] : [ETHER[4], ETHER[6]];
+      for (const ether of ethers) {
+        const base: Match = {};
+        if (ether) base.ether_type = ether;
+        if (s.label && s.label.mask !== 0n) base.src_label = s.label;
+        if (d.label && d.label.mask !== 0n) base.dst_label = d.label;
+        for (const svc of services) out.push({ ...base, ...svc });
       }
     }
   }
-  return onPorts(out, ports);
+  return onPorts(out, band.ports);
 }
 
 function onPorts(matches: Match[], ports: Ternary[] | undefined): Match[] {
   return ports ? ports.flatMap((p) => matches.map((m) => ({ ingress_port: p, ...m }))) : matches;
 }
 
+/** One priority level of the ACL: a rule (sets as address sets) on a set of ingress ports (undefined: every port). */
 export interface P4Band {
   origin: string;
   action: 'permit' | 'deny';
-  matches: Match[];
+  rule: SwitchRule;
+  ports?: Ternary[];
 }
 
 export interface P4Program {
+  /** ACL entries. */
   entries: AclEntry[];
+  /** Classifier entries. */
+  classes: ClassEntry[];
   notes: string[];
   stats: Record<string, number>;
 }
 
+export interface P4Bands {
+  bands: P4Band[];
+  notes: string[];
+  stats: Record<string, number>;
+}
+
+type BuildInput = Pick<CodegenInput, 'policy' | 'ir' | 'devicePlacement'> & { fabric?: Fabric };
+
+/** The closing band of a port: every IP packet, both families. */
+const allIp = (name: string, action: 'permit' | 'deny'): SwitchRule => ({ rule: -1, name, action, src: ANY_ADDRESS, dst: ANY_ADDRESS, services: [{ kind: 'any' }] });
+
 /**
- * Builds the bands, top to bottom, and numbers them into priorities (bottom
- * band = 1). Each exact port gets its own block keyed on that port, holding
- * only what its endpoints can send (their addresses as sources) and the
- * replies they send, closed by the default for them and a drop of anything
- * else (spoofed sources). The prefilter block follows, unkeyed.
+ * Builds the bands, top to bottom. Each exact port gets its own block keyed
+ * on that port, holding only what its endpoints can send (their addresses as
+ * sources) and the replies they send, closed by the default for them and a
+ * drop of anything else (spoofed sources). The prefilter block follows,
+ * unkeyed.
  */
-export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'devicePlacement'> & { fabric?: Fabric }, resolver = new AddressResolver(input.ir)): P4Program {
+export function buildBands(input: BuildInput, resolver = new AddressResolver(input.ir)): P4Bands {
   const { policy, ir, devicePlacement } = input;
   const exactPorts = devicePlacement.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
   const otherPorts = devicePlacement.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
   const notes: string[] = [];
   const bands: P4Band[] = [];
-  const band = (origin: string, action: 'permit' | 'deny', matches: Match[]): void => {
-    if (matches.length) bands.push({ origin, action, matches });
+  const band = (origin: string, action: 'permit' | 'deny', rule: SwitchRule, ports: Ternary[] | undefined): void => {
+    bands.push({ origin, action, rule, ports });
   };
-  const ipOnly = (m: Match): Match[] => [ETHERTYPE_IPV4, ETHERTYPE_IPV6].map((et) => ({ ...m, ether_type: exactTernary(et, 16) }));
 
   let control: SwitchRule[] | undefined;
   let shadowed = 0;
@@ -170,13 +211,14 @@ export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'dev
     exactRules += list.forward.length;
     const ports = [exactTernary(portNumber(port), 9)];
     const label = `${port} exact`;
-    for (const r of [...list.reverse, ...list.forward]) band(`${label}: ${r.rule >= 0 ? `rule ${r.rule} ` : ''}${r.name}`, r.action, ruleMatches(r, ports));
+    for (const r of [...list.reverse, ...list.forward]) band(`${label}: ${r.rule >= 0 ? `rule ${r.rule} ` : ''}${r.name}`, r.action, r, ports);
     if (list.guard && list.defaultAction === 'permit') {
-      band(`${label}: default permit`, 'permit', ruleMatches({ rule: -1, name: 'default', action: 'permit', src: list.guard, dst: ANY_ADDRESS, services: [{ kind: 'any' }] }, ports));
+      band(`${label}: default permit`, 'permit', { rule: -1, name: 'default', action: 'permit', src: list.guard, dst: ANY_ADDRESS, services: [{ kind: 'any' }] }, ports);
     }
     // Closes the block: the default (or, with known sources, the spoof drop) for all IP entering the port.
     const closing = list.guard ? 'deny' : list.defaultAction;
-    band(`${label}: ${list.guard ? 'other sources' : `default ${closing}`}`, closing, onPorts(ipOnly({}), ports));
+    const name = list.guard ? 'other sources' : `default ${closing}`;
+    band(`${label}: ${name}`, closing, allIp(name, closing), ports);
     notes.push(
       `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; replies of allowed connections pass by ${list.reverse.length} reverse rule(s) from the rule's destinations to its sources (TCP: ACK set, service ports rounded out to one prefix; UDP: from the service ports; ICMP: echo replies), so a reply-shaped packet of a connection that was never opened passes too`,
     );
@@ -185,52 +227,96 @@ export function buildAclEntries(input: Pick<CodegenInput, 'policy' | 'ir' | 'dev
     const pre = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver });
     control ??= pre.control;
     shadowed = pre.stats.shadowed;
-    for (const r of [...pre.reverse, ...pre.forward]) band(`prefilter: ${r.rule >= 0 ? `rule ${r.rule} ` : ''}${r.name}`, r.action, ruleMatches(r, undefined));
+    for (const r of [...pre.reverse, ...pre.forward]) band(`prefilter: ${r.rule >= 0 ? `rule ${r.rule} ` : ''}${r.name}`, r.action, r, undefined);
     notes.push(
       `prefilter${otherPorts.length ? ` on ${otherPorts.join(', ')}` : ''}: drops only what deny rules drop (${pre.forward.filter((r) => r.action === 'deny').length} of them); TCP segments with ACK, echo replies and UDP replies of allowed rules are passed for the hosts to enforce`,
     );
   }
-  const top: P4Band[] = (control ?? []).map((r) => ({ origin: r.name, action: r.action, matches: ruleMatches(r, undefined) }));
-  bands.unshift(...top);
+  bands.unshift(...(control ?? []).map((r): P4Band => ({ origin: r.name, action: r.action, rule: r })));
+  const stats: Record<string, number> = { exactPorts: exactPorts.length, policyRules: policy.rules.length, shadowedRules: shadowed, exactRules };
+  return { bands, notes, stats };
+}
 
+/** Classifies the bands' address sets, one side at a time. */
+export function classify(bands: P4Band[], device: string): { src: AddressClasses; dst: AddressClasses } {
+  return {
+    src: new AddressClasses(bands.map((b) => b.rule.src), device),
+    dst: new AddressClasses(bands.map((b) => b.rule.dst), device),
+  };
+}
+
+/** Numbers the bands' matches into priorities (bottom band = 1); a band without matches takes no priority. */
+export function numberBands(bands: P4Band[], labels: Labels): AclEntry[] {
+  const expand = new ServiceMatches();
+  const perBand = bands.map((b) => ({ band: b, matches: bandMatches(b, labels, expand) })).filter((x) => x.matches.length > 0);
   const entries: AclEntry[] = [];
-  let priority = bands.length;
-  for (const b of bands) {
-    for (const match of b.matches) entries.push({ priority, match, action: b.action, origin: b.origin });
+  let priority = perBand.length;
+  for (const { band, matches } of perBand) {
+    for (const match of matches) entries.push({ priority, match, action: band.action, origin: band.origin });
     priority--;
   }
-  const stats: Record<string, number> = {
-    entries: entries.length,
-    exactPorts: exactPorts.length,
-    policyRules: policy.rules.length,
-    shadowedRules: shadowed,
-    exactRules,
+  return entries;
+}
+
+/** The whole program of one switch: classifier entries and ACL entries. */
+export function buildAclEntries(input: BuildInput, resolver = new AddressResolver(input.ir)): P4Program {
+  const { bands, notes, stats } = buildBands(input, resolver);
+  const labels = classify(bands, input.devicePlacement.device);
+  const entries = numberBands(bands, labels);
+  const classes: ClassEntry[] = [];
+  for (const side of ['src', 'dst'] as const) {
+    for (const family of [4, 6] as const) {
+      for (const c of labels[side].lpm[family]) classes.push({ table: classifierName(side, family), prefix: c.prefix, label: c.label });
+    }
+  }
+  const lpmStats = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [`lpm.${t}`, classes.filter((c) => c.table === t).length]));
+  return {
+    entries,
+    classes,
+    notes,
+    stats: { entries: entries.length, aclEntries: entries.length, lpmEntries: classes.length, ...lpmStats, srcClasses: labels.src.count, dstClasses: labels.dst.count, srcLayered: labels.src.layered, dstLayered: labels.dst.layered, srcLayerBits: labels.src.layerBits, dstLayerBits: labels.dst.layerBits, ...stats },
   };
-  return { entries, notes, stats };
 }
 
-/** Refuses a table that does not fit the device, naming the count. */
-export function checkCapacity(input: Pick<CodegenInput, 'device'>, count: number): void {
+/**
+ * Refuses a program when one generation of it does not fit the device (any
+ * table: the ACL with its closing entries, each classifier), naming each
+ * table and the numbers. Returns a note per table that fits one generation
+ * but not two side by side: a change there is not hitless (made in place
+ * with all IP dropped meanwhile).
+ */
+export function checkCapacity(input: Pick<CodegenInput, 'device'>, program: Pick<P4Program, 'entries' | 'classes'>): string[] {
   const { device } = input;
-  const inventoryCap = device.capacity?.aclEntries;
-  const cap = Math.min(PIPELINE.size, inventoryCap ?? Number.POSITIVE_INFINITY);
-  if (count <= cap) return;
-  const source = inventoryCap !== undefined && inventoryCap < PIPELINE.size ? `capacity.aclEntries of ${device.name}` : `the size of table weft_acl in p4/weft.p4`;
-  throw new InputError([
-    {
-      code: 'capacity-exceeded',
-      severity: 'error',
-      message: `${device.name}: the policy needs ${count} p4 table entries, more than ${cap} (${source})`,
-      span: device.span,
-      hint: 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries',
-    },
-  ]);
+  const diagnostics: Diagnostic[] = [];
+  const notes: string[] = [];
+  const check = (table: string, count: number, extra: number, pipelineSize: number, key: 'aclEntries' | 'lpmEntries', hint: string): void => {
+    const inventoryCap = device.capacity?.[key];
+    const cap = Math.min(pipelineSize, inventoryCap ?? Number.POSITIVE_INFINITY);
+    const source = inventoryCap !== undefined && inventoryCap < pipelineSize ? `capacity.${key} of ${device.name}` : `the size of table ${table} in p4/weft_acl.p4`;
+    if (count + extra > cap) {
+      const why = extra ? ` (${count} for the policy, ${extra} to drop all IP while a change too big for two generations is made in place)` : '';
+      diagnostics.push({ code: 'capacity-exceeded', severity: 'error', message: `${device.name}: the policy needs ${count + extra} entries in p4 table ${table}${why}, more than ${cap} (${source})`, span: device.span, hint });
+    } else if (2 * count > cap) {
+      notes.push(`${table}: ${count} entries per policy generation, room for ${cap} (${source}), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`);
+    }
+  };
+  check('weft_acl', program.entries.length, CLOSING_ENTRIES, PIPELINE.size, 'aclEntries', 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries');
+  for (const t of CLASSIFIER_TABLES) {
+    const count = program.classes.filter((c) => c.table === t).length;
+    check(t, count, 0, PIPELINE.classifiers[t].size, 'lpmEntries', 'use groups with fewer, larger prefixes (fewer except holes and single addresses), or enforce on hosts; raise capacity.lpmEntries only if the switch really has more LPM entries');
+  }
+  if (diagnostics.length) throw new InputError(diagnostics);
+  return notes;
 }
 
-/** entries.json: INSERT updates sorted by priority (highest first), then by match. */
-export function entriesDocument(entries: AclEntry[], deviceId: number): EntriesDocument {
-  const updates = entries.map((e) => ({ type: 'INSERT' as const, entity: { tableEntry: entryToJson(e) } }));
-  const keyOf = (u: (typeof updates)[number]): string => JSON.stringify(u.entity.tableEntry.match);
-  updates.sort((a, b) => b.entity.tableEntry.priority - a.entity.tableEntry.priority || (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
-  return { deviceId: String(deviceId), updates };
+const compareBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** entries.json: classifier INSERTs first (by table, then prefix), then ACL INSERTs by priority (highest first), then by match. */
+export function entriesDocument(program: Pick<P4Program, 'entries' | 'classes'>, deviceId: number): EntriesDocument {
+  const order = new Map<ClassifierName, number>(CLASSIFIER_TABLES.map((t, i) => [t, i]));
+  const classes = [...program.classes].sort((a, b) => order.get(a.table)! - order.get(b.table)! || compareBig(a.prefix.addr, b.prefix.addr) || a.prefix.len - b.prefix.len);
+  const acl = program.entries.map((e) => ({ type: 'INSERT' as const, entity: { tableEntry: entryToJson(e) } }));
+  const keyOf = (u: (typeof acl)[number]): string => JSON.stringify(u.entity.tableEntry.match);
+  acl.sort((a, b) => (b.entity.tableEntry.priority ?? 0) - (a.entity.tableEntry.priority ?? 0) || (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+  return { deviceId: String(deviceId), updates: [...classes.map((c) => ({ type: 'INSERT' as const, entity: { tableEntry: classEntryToJson(c) } })), ...acl] };
 }

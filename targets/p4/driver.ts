@@ -1,7 +1,9 @@
 // Talks to a P4 switch: makes its pipeline Weft's (only if it differs, since
 // committing a pipeline wipes the tables), then moves the tables from what
-// the switch holds to what entries.json says, make-before-break and all or
-// nothing (transition.ts), and reads them back. The pipeline carries the
+// the switch holds to what entries.json says, make-before-break by policy
+// generation and all or nothing (transition.ts), and reads them back: the
+// active generation is the policy the switch runs, and entries left in the
+// other one (a change cut short) are reported apart. The pipeline carries the
 // operator's compiled device configuration (bmv2 JSON, Tofino binary) when the
 // inventory references one; a bmv2 JSON is checked against the P4Info first,
 // and a switch running another program is never reprogrammed without one.
@@ -13,12 +15,13 @@ import type { Device } from '../../inventory/model.ts';
 import type { DriverContext, TargetDriver } from '../contract.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { logger } from '../../orchestrator/log.ts';
-import { entryFromProto, entryKey, entryToJson, type AclEntry, type EntriesDocument, type UpdateJson } from './entries.ts';
+import { p4EntryFromProto, p4EntryKey, p4EntryToJson, type EntriesDocument, type P4Entry, type UpdateJson } from './entries.ts';
+import { versioningOf, type Versioning } from './generation.ts';
 import { parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from './p4info.ts';
 import { bmv2ConfigProblems, entryProblems, firstProblems, p4InfoDifferences, p4InfoDigestKey } from './pipeline-check.ts';
 import { P4RuntimeClient } from './client.ts';
 import { entryString, wireEntry, type WireEntry } from './table-entry.ts';
-import { driftOf, planTransition, runTransition } from './transition.ts';
+import { driftOf, planTransition, runTransition, splitGenerations, type EntryWriter, type SwitchTables } from './transition.ts';
 import { p4CounterHits } from './counters.ts';
 import { ENTRIES_FILE, P4INFO_FILE } from './verify.ts';
 
@@ -39,8 +42,10 @@ export interface P4ApplyOptions {
 export interface P4ApplyResult {
   device: string;
   pipelineSet: boolean;
-  /** Tables changed in place (too full for old and new side by side) instead of make-before-break. */
+  /** Tables changed in place instead of side by side (too full for two generations); the change ran with all IP dropped. */
   inPlaceTables: number[];
+  /** The policy generation active after the write. */
+  generation: number;
   inserted: number;
   modified: number;
   deleted: number;
@@ -53,18 +58,19 @@ export function p4Address(device: Device): string {
   return `${device.mgmt.address.includes(':') ? `[${device.mgmt.address}]` : device.mgmt.address}:${rt.port}`;
 }
 
-/** The update batch taking `current` to `desired`: deletes first, so the table never overflows mid-batch. */
-export function diffEntries(current: AclEntry[], desired: AclEntry[]): UpdateJson[] {
-  const cur = new Map(current.map((e) => [entryKey(e), e]));
-  const want = new Map(desired.map((e) => [entryKey(e), e]));
+/** The update batch taking `current` to `desired`, entries of any table: deletes first, so no table overflows mid-batch. */
+export function diffEntries(current: P4Entry[], desired: P4Entry[]): UpdateJson[] {
+  const cur = new Map(current.map((e) => [p4EntryKey(e), e]));
+  const want = new Map(desired.map((e) => [p4EntryKey(e), e]));
+  const update = (type: UpdateJson['type'], e: P4Entry): UpdateJson => ({ type, entity: { tableEntry: p4EntryToJson(e) } });
   const dels: UpdateJson[] = [];
   const mods: UpdateJson[] = [];
   const ins: UpdateJson[] = [];
-  for (const [k, e] of cur) if (!want.has(k)) dels.push({ type: 'DELETE', entity: { tableEntry: entryToJson(e) } });
+  for (const [k, e] of cur) if (!want.has(k)) dels.push(update('DELETE', e));
   for (const [k, e] of want) {
     const had = cur.get(k);
-    if (!had) ins.push({ type: 'INSERT', entity: { tableEntry: entryToJson(e) } });
-    else if (had.action !== e.action || had.origin !== e.origin) mods.push({ type: 'MODIFY', entity: { tableEntry: entryToJson(e) } });
+    if (!had) ins.push(update('INSERT', e));
+    else if (JSON.stringify(p4EntryToJson(had)) !== JSON.stringify(p4EntryToJson(e))) mods.push(update('MODIFY', e));
   }
   return [...dels, ...mods, ...ins];
 }
@@ -100,11 +106,12 @@ function weftDigestKey(info: P4InfoObject): string {
   return key;
 }
 
-export async function readDeviceArtefacts(deviceDir: string): Promise<{ p4info: P4InfoObject; entries: AclEntry[] }> {
+/** The device's P4Info and the entries of every table its entries.json holds. */
+export async function readDeviceArtefacts(deviceDir: string): Promise<{ p4info: P4InfoObject; entries: P4Entry[] }> {
   const p4info = await readP4Info(deviceDir);
   const pipe = pipelineFromP4Info(p4info);
   const doc = JSON.parse(await readFile(join(deviceDir, ENTRIES_FILE), 'utf8')) as EntriesDocument;
-  return { p4info, entries: doc.updates.map((u) => entryFromProto(u.entity.tableEntry, pipe)) };
+  return { p4info, entries: doc.updates.map((u) => p4EntryFromProto(u.entity.tableEntry, pipe)) };
 }
 
 /** The bytes of the device's mgmt.p4runtime.deviceConfig file, or undefined when the inventory references none. */
@@ -165,9 +172,12 @@ function checkDeviceConfig(device: Device, p4info: P4InfoObject, config: Uint8Ar
   ]);
 }
 
-function tableSizes(p4info: P4InfoObject): (tableId: number) => number {
+/** Each table's room: its size in the P4Info, or the inventory's capacity when that is smaller. */
+function tableSizes(p4info: P4InfoObject, device: Device): (tableId: number) => number {
+  const pipe = pipelineFromP4Info(p4info);
   const sizes = new Map((p4info.tables ?? []).map((t) => [t.preamble?.id ?? 0, Number(t.size ?? 0)]));
-  return (id) => sizes.get(id) ?? 0;
+  const cap = (id: number): number | undefined => (id === pipe.tableId ? device.capacity?.aclEntries : pipe.classifierById.has(id) ? device.capacity?.lpmEntries : undefined);
+  return (id) => Math.min(sizes.get(id) ?? 0, cap(id) ?? Number.POSITIVE_INFINITY);
 }
 
 /** A client of the switch; one that writes must be its primary controller. */
@@ -186,10 +196,27 @@ async function connect(opts: Omit<P4ApplyOptions, 'deviceDir'>, writes = true): 
   return client;
 }
 
-/** The entries of Weft's tables (the P4Info's) that the switch holds. */
-async function readWeftEntries(client: P4RuntimeClient, p4info: P4InfoObject): Promise<WireEntry[]> {
-  const ids = new Set((p4info.tables ?? []).map((t) => t.preamble?.id));
-  return (await client.readTableEntries()).filter((e) => ids.has(e.tableId));
+/**
+ * The switch as the transition sees it: the entries of the tables Weft's
+ * policy writes (the ACL and its classifiers, every generation) and the
+ * generation the flag makes active. Other tables of the program, such as the
+ * reference pipeline's L2 forwarding, belong to whoever fills them.
+ */
+export function weftTables(client: P4RuntimeClient, p4info: P4InfoObject): EntryWriter & { versioning: Versioning } {
+  const pipe = pipelineFromP4Info(p4info);
+  const versioning = versioningOf(pipe);
+  const ids = new Set([pipe.tableId, ...pipe.classifierById.keys()]);
+  return {
+    name: client.name,
+    versioning,
+    writeEach: (updates) => client.writeEach(updates),
+    async readTables(): Promise<SwitchTables> {
+      const entries = (await client.readTableEntries()).filter((e) => ids.has(e.tableId));
+      const flag = await client.readDefaultEntry(versioning.flagTable);
+      if (!flag) throw new Error(`${client.name}: the switch did not return the default entry of weft_gen (the active policy generation)`);
+      return { entries, active: versioning.activeOf(flag) };
+    },
+  };
 }
 
 export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
@@ -217,18 +244,19 @@ export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
       await client.setPipeline(p4info, 'VERIFY_AND_COMMIT', deviceConfig, cookie);
       pipelineSet = true;
     }
-    const current = await readWeftEntries(client, p4info);
-    const plan = planTransition(current, desired, tableSizes(p4info));
-    await runTransition(client, plan, current);
-    const after = await readWeftEntries(client, p4info);
+    const sw = weftTables(client, p4info);
+    const current = await sw.readTables();
+    const plan = planTransition(current, desired, tableSizes(p4info, device), sw.versioning);
+    if (plan.closed) log.warn({ device: device.name, tables: plan.inPlace }, 'tables too full for two policy generations: changing them in place with every IP packet dropped meanwhile');
+    await runTransition(sw, plan, current, sw.versioning);
+    const after = await sw.readTables();
     const want = new Set(plan.final.map(entryString));
-    const unexpected = after.filter((e) => !want.has(entryString(e))).length;
-    if (after.length !== plan.final.length || unexpected > 0) {
-      throw new Error(`${device.name}: read-back shows ${after.length} entries (${unexpected} not written by Weft), expected ${plan.final.length}`);
+    const unexpected = after.entries.filter((e) => !want.has(entryString(e))).length;
+    if (after.entries.length !== plan.final.length || unexpected > 0 || after.active !== plan.active) {
+      throw new Error(`${device.name}: read-back shows ${after.entries.length} entries (${unexpected} not written by Weft) in generation ${after.active}, expected ${plan.final.length} in generation ${plan.active}`);
     }
-    const count = (t: 'INSERT' | 'MODIFY' | 'DELETE'): number => plan.batches.flat().filter((u) => u.type === t).length;
-    const result: P4ApplyResult = { device: device.name, pipelineSet, inPlaceTables: plan.inPlace, inserted: count('INSERT'), modified: count('MODIFY'), deleted: count('DELETE'), entries: after.length };
-    if (plan.inPlace.length) log.warn({ device: device.name, tables: plan.inPlace }, 'tables too full for make-before-break: changed in place');
+    const count = (t: 'INSERT' | 'MODIFY' | 'DELETE'): number => plan.batches.flat().filter((u) => u.type === t && !u.entry.isDefaultAction).length;
+    const result: P4ApplyResult = { device: device.name, pipelineSet, inPlaceTables: plan.inPlace, generation: after.active, inserted: count('INSERT'), modified: count('MODIFY'), deleted: count('DELETE'), entries: after.entries.length };
     log.info(result, 'p4 device applied');
     return result;
   } finally {
@@ -242,18 +270,25 @@ export async function removeP4(opts: Omit<P4ApplyOptions, 'deviceDir'>): Promise
   try {
     const have = await client.getPipeline();
     if (!have) return 0;
-    const current = await readWeftEntries(client, have);
-    const plan = planTransition(current, [], tableSizes(have));
-    await runTransition(client, plan, current);
-    return current.length;
+    const sw = weftTables(client, have);
+    const current = await sw.readTables();
+    const plan = planTransition(current, [], tableSizes(have, opts.device), sw.versioning);
+    await runTransition(sw, plan, current, sw.versioning);
+    return current.entries.length;
   } finally {
     client.close();
   }
 }
 
-/** The updates that would make `running` equal `desired`, one line each; entries may sit in either priority band after a make-before-break change, and driftOf compares them band-free. */
-function driftLines(running: WireEntry[], desired: WireEntry[]): string[] {
-  return driftOf(running, desired).map((u) => `${u.type} table ${u.entry.tableId} priority ${u.entry.priority ?? 0} ${JSON.stringify(u.entry.match)}`);
+/**
+ * How the policy the switch runs (its active generation) differs from the
+ * desired one, one line per update that would make them equal; entries left
+ * in the inactive generation by a change cut short are not part of what
+ * runs, and are said apart.
+ */
+function driftLines(running: SwitchTables, desired: WireEntry[], v: Versioning): { differences: string[]; leftovers: number } {
+  const differences = driftOf(running, desired, v).map((u) => `${u.type} table ${u.entry.tableId} generation ${running.active}${u.entry.priority ? ` priority ${u.entry.priority}` : ''} ${JSON.stringify(u.entry.match)}`);
+  return { differences, leftovers: splitGenerations(running, v).idle.length };
 }
 
 /** What the switch runs that differs from the device's artefacts, one line per entry; empty when it runs them. */
@@ -262,8 +297,11 @@ export async function driftP4(opts: P4ApplyOptions): Promise<string[]> {
   const desired = await readDesiredEntries(opts.deviceDir, p4info);
   const client = await connect(opts, false);
   try {
-    const running = await readWeftEntries(client, p4info);
-    return driftLines(running, desired);
+    const sw = weftTables(client, p4info);
+    const running = await sw.readTables();
+    const { differences, leftovers } = driftLines(running, desired, sw.versioning);
+    if (leftovers) log.info({ device: opts.device.name, generation: running.active, leftovers }, 'inactive generation holds entries of a change cut short (not enforced; the next apply clears them)');
+    return differences;
   } finally {
     client.close();
   }
@@ -280,7 +318,8 @@ export const p4Driver: TargetDriver = {
   wave: 1,
   async push(ctx, art) {
     const r = await applyP4({ device: ctx.device, deviceDir: art.deviceDir, inventoryDir: ctx.inventoryDir, timeoutMs: ctx.timeoutMs });
-    return `P4Runtime write: ${r.inserted} inserted, ${r.modified} modified, ${r.deleted} deleted${r.pipelineSet ? ', pipeline set' : ''}; ${r.entries} entries read back`;
+    const how = r.inPlaceTables.length ? `tables ${r.inPlaceTables.join(', ')} changed in place with all IP dropped meanwhile (no room for two generations)` : `generation ${r.generation} active`;
+    return `P4Runtime write: ${r.inserted} inserted, ${r.modified} modified, ${r.deleted} deleted${r.pipelineSet ? ', pipeline set' : ''}; ${how}; ${r.entries} entries read back`;
   },
   async readBack(ctx, art) {
     const p4info = await readP4Info(art.deviceDir);
@@ -293,9 +332,12 @@ export const p4Driver: TargetDriver = {
       const differences: string[] = [];
       if (p4InfoDigestKey(have.p4info) !== weftDigestKey(p4info)) differences.push(`pipeline: another P4Info (${firstProblems(p4InfoDifferences(have.p4info, p4info, 'the switch', P4INFO_FILE))})`);
       else if (have.cookie !== undefined && have.cookie !== cookie && ctx.device.mgmt.p4runtime?.deviceConfig !== undefined) differences.push(`pipeline cookie ${have.cookie}, wanted ${cookie}`);
-      const running = await readWeftEntries(client, p4info);
-      differences.push(...driftLines(running, desired));
-      return { differences, entries: running.length };
+      const sw = weftTables(client, p4info);
+      const running = await sw.readTables();
+      const drift = driftLines(running, desired, sw.versioning);
+      differences.push(...drift.differences);
+      if (drift.leftovers) log.info({ device: ctx.device.name, generation: running.active, leftovers: drift.leftovers }, 'inactive generation holds entries of a change cut short (not enforced; the next apply clears them)');
+      return { differences, entries: running.entries.length - drift.leftovers };
     } finally {
       client.close();
     }

@@ -1,6 +1,7 @@
-// The P4 switch target: Weft's ACL table (p4/weft.p4) filled with P4Runtime
-// entries computed from the policy. Artefacts per device: p4info.txtpb (the
-// pipeline the entries are for) and entries.json (INSERT updates).
+// The P4 switch target: Weft's classify-then-match ACL stage (p4/weft_acl.p4)
+// filled with P4Runtime entries computed from the policy. Artefacts per
+// device: p4info.txtpb (the pipeline the entries are for) and entries.json
+// (INSERT updates: classifier entries, then ACL entries).
 
 import type { Device } from '../../inventory/model.ts';
 import type { CodegenInput, CodegenOutput, Target } from '../contract.ts';
@@ -10,14 +11,14 @@ import { ENTRIES_FILE, P4INFO_FILE, verifyP4 } from './verify.ts';
 
 async function codegen(input: CodegenInput): Promise<CodegenOutput> {
   const program = buildAclEntries(input);
-  checkCapacity(input, program.entries.length);
-  const doc = entriesDocument(program.entries, input.device.mgmt.p4runtime?.deviceId ?? 1);
+  const capacityNotes = checkCapacity(input, program);
+  const doc = entriesDocument(program, input.device.mgmt.p4runtime?.deviceId ?? 1);
   return {
     files: [
       { path: P4INFO_FILE, content: P4INFO_TEXT },
       { path: ENTRIES_FILE, content: `${JSON.stringify(doc, null, 1)}\n` },
     ],
-    notes: program.notes,
+    notes: [...program.notes, ...capacityNotes],
     stats: program.stats,
   };
 }

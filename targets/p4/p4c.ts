@@ -6,7 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { packagePath } from '../../orchestrator/package-root.ts';
 import { P4_SOURCE_PATH } from './p4info.ts';
@@ -64,7 +64,9 @@ export async function compileP4(opts: { source?: string; outDir?: string; p4c?: 
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    await execFileP(p4c, ['--arch', 'v1model', '-o', join(tmp, 'weft.json'), '--p4runtime-files', join(tmp, 'weft.p4info.txtpb'), source], { maxBuffer: 16 * 1024 * 1024 });
+    // -I: a variant of the program written elsewhere still finds the files p4/weft.p4 includes (weft_acl.p4).
+    const args = ['--arch', 'v1model', '-I', dirname(P4_SOURCE_PATH), '-o', join(tmp, 'weft.json'), '--p4runtime-files', join(tmp, 'weft.p4info.txtpb'), source];
+    await execFileP(p4c, args, { maxBuffer: 16 * 1024 * 1024 });
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     const err = e as { stderr?: string; message: string };

@@ -26,6 +26,8 @@ export interface WireEntry {
   priority?: number;
   action?: Record<string, unknown>;
   metadata?: string;
+  /** The table's default entry (no match, no priority): only its action can be modified. */
+  isDefaultAction?: boolean;
 }
 
 /** P4Runtime's canonical binary string: no leading zero bytes, at least one byte. */
@@ -68,16 +70,19 @@ export function wireEntry(te: object): WireEntry {
     priority?: number;
     action?: Record<string, unknown>;
     metadata?: string;
+    isDefaultAction?: boolean;
   };
   const e: WireEntry = { tableId: o.tableId ?? 0, match: (o.match ?? []).map(canonicalMatch).sort((x, y) => x.fieldId - y.fieldId) };
   if (o.priority) e.priority = o.priority;
   if (o.action) e.action = canonicalAction(o.action);
   if (o.metadata) e.metadata = o.metadata;
+  if (o.isDefaultAction) e.isDefaultAction = true;
   return e;
 }
 
 /** What identifies an entry in its table: table, match and priority (the key of a MODIFY or DELETE). */
 export function keyOf(e: WireEntry): WireEntry {
+  if (e.isDefaultAction) return { tableId: e.tableId, match: [], isDefaultAction: true };
   return e.priority ? { tableId: e.tableId, match: e.match, priority: e.priority } : { tableId: e.tableId, match: e.match };
 }
 
@@ -88,9 +93,4 @@ export function keyString(e: WireEntry): string {
 /** Key and value, for comparing whole entries. */
 export function entryString(e: WireEntry): string {
   return JSON.stringify({ ...keyOf(e), action: e.action ?? null, metadata: e.metadata ?? '' });
-}
-
-/** The same entry at another priority. */
-export function withPriority(e: WireEntry, priority: number): WireEntry {
-  return { ...e, priority };
 }

@@ -1,33 +1,38 @@
 // Moves a switch's tables from what they hold to what Weft wants, all or
 // nothing, over a server that only writes CONTINUE_ON_ERROR.
 //
-// Make-before-break. Prioritised entries (ternary, range, optional tables)
-// live in one of two priority bands; a new policy goes into the band the old
-// one does not use, so old and new never share a key:
-//   1. insert the new entries, highest priority first;
-//   2. delete the old ones, lowest priority first.
-// During 1 the new entries present are the top of the new policy, and during
-// 2 the old entries left are the top of the old one; either way every packet
-// meets its whole old verdict or its whole new one, never a mix of the two.
-// Entries without priority (exact, LPM) are changed in place: inserts with
-// the new entries, modifies between, deletes with the old ones.
-// When a table cannot hold old and new at once, its change is made in place
-// instead (deletes, modifies, inserts), and the result says so.
+// Make-before-break by generation. The classifier and ACL entries each carry
+// a policy generation (0 or 1), and the flag table's default entry says which
+// one matches packets (generation.ts). A policy change, relabelling or not:
+//   1. clears the inactive generation of anything left there;
+//   2. writes the whole new policy into the inactive generation;
+//   3. flips the flag in one write;
+//   4. deletes the old generation's entries.
+// Packets see only the active generation, so at every step each packet meets
+// its whole old verdict or its whole new one.
+//
+// A table without room for both generations (its old entries plus the new
+// ones) cannot be changed side by side. The change is then made in place and
+// fails closed: the inactive generation gets entries that drop every IP
+// packet (and nothing else), the flag flips to it, the active generation's
+// entries are changed in place while no packet sees them, the flag flips
+// back and the closing entries go. Every packet meets its old verdict, a
+// drop, or its new verdict, never a permit both policies deny; IP through
+// the switch is dropped for the length of the change, and the plan says so.
+// Tables without a generation field are changed in place.
 //
 // All or nothing: each batch's per-update outcomes are read; when one
 // update failed, the updates that succeeded (in this and earlier batches)
 // are undone in reverse order, which keeps the same invariant. When the
 // switch did not say which updates failed (the call itself failed), its
-// tables are read and written back to what they held.
+// tables and flag are read and written back to what they held.
 
 import { logger } from '../../orchestrator/log.ts';
+import type { Versioning } from './generation.ts';
 import { codeName, type UpdateStatus } from './service.ts';
-import { entryString, keyOf, keyString, withPriority, type WireEntry } from './table-entry.ts';
+import { entryString, keyOf, keyString, type WireEntry } from './table-entry.ts';
 
 const log = logger('p4-transition');
-
-/** Priorities at or above this are the high band; codegen's own stay below it. */
-export const PRIORITY_BAND = 1 << 24;
 
 export interface Update {
   type: 'INSERT' | 'MODIFY' | 'DELETE';
@@ -36,20 +41,31 @@ export interface Update {
   before?: WireEntry;
 }
 
+/** What the switch holds: the entries of Weft's tables (every generation) and the active generation. */
+export interface SwitchTables {
+  entries: WireEntry[];
+  active: number;
+}
+
 export interface TransitionPlan {
   /** Batches in the order they are written. */
   batches: Update[][];
   /** What the tables hold once every batch is applied. */
   final: WireEntry[];
-  /** Tables changed in place because they could not hold old and new at once. */
+  /** The generation active once every batch is applied. */
+  active: number;
+  /** Tables changed in place, not side by side: too full for two generations, or without a generation field and already holding entries. */
   inPlace: number[];
+  /** True when the change runs with every IP packet dropped (a versioned table too full for two generations). */
+  closed: boolean;
 }
 
 /** What a switch must do its writes through. */
 export interface EntryWriter {
   readonly name: string;
   writeEach(updates: object[]): Promise<UpdateStatus[]>;
-  readTableEntries(): Promise<WireEntry[]>;
+  /** The entries of Weft's tables and the active generation. */
+  readTables(): Promise<SwitchTables>;
 }
 
 /** A transition that failed and was undone: the switch holds what it held before. */
@@ -71,9 +87,6 @@ export class TransitionError extends Error {
   }
 }
 
-const isHigh = (e: WireEntry): boolean => (e.priority ?? 0) >= PRIORITY_BAND;
-const byPriorityDesc = (a: WireEntry, b: WireEntry): number => (b.priority ?? 0) - (a.priority ?? 0);
-
 /** In-place change of one set of entries: deletes, modifies, inserts (a full table never overflows). */
 function inPlace(current: WireEntry[], desired: WireEntry[]): { ins: Update[]; mods: Update[]; dels: Update[] } {
   const cur = new Map(current.map((e) => [keyString(e), e]));
@@ -90,81 +103,112 @@ function inPlace(current: WireEntry[], desired: WireEntry[]): { ins: Update[]; m
   return { ins, mods, dels };
 }
 
+/** The same entry in generation `gen` (the table's generation field rewritten). */
+export function inGeneration(e: WireEntry, gen: number, v: Versioning): WireEntry {
+  const field = v.genField.get(e.tableId);
+  if (field === undefined) return e;
+  const value = Buffer.from([gen]).toString('base64');
+  return { ...e, match: e.match.map((m) => (m.fieldId === field ? { fieldId: field, exact: { value } } : m)) };
+}
+
+/** The generation an entry belongs to, or undefined for a table without one. */
+export function generationOf(e: WireEntry, v: Versioning): number | undefined {
+  const field = v.genField.get(e.tableId);
+  if (field === undefined) return undefined;
+  const value = e.match.find((m) => m.fieldId === field)?.exact?.value;
+  if (value === undefined) throw new Error(`table ${e.tableId}: an entry without its generation field ${field}`);
+  return Buffer.from(value, 'base64').reduce((n, b) => n * 256 + b, 0);
+}
+
+/** The switch's entries split: the active generation with the unversioned tables, and the other generations (leftovers of a change cut short). */
+export function splitGenerations(tables: SwitchTables, v: Versioning): { live: WireEntry[]; idle: WireEntry[] } {
+  const live: WireEntry[] = [];
+  const idle: WireEntry[] = [];
+  for (const e of tables.entries) {
+    const g = generationOf(e, v);
+    (g === undefined || g === tables.active ? live : idle).push(e);
+  }
+  return { live, idle };
+}
+
+const sameEntries = (a: WireEntry[], b: WireEntry[]): boolean => {
+  if (a.length !== b.length) return false;
+  const have = new Set(a.map(entryString));
+  return b.every((e) => have.has(entryString(e)));
+};
+
+const countBy = (es: WireEntry[]): Map<number, number> => {
+  const m = new Map<number, number>();
+  for (const e of es) m.set(e.tableId, (m.get(e.tableId) ?? 0) + 1);
+  return m;
+};
+
+const flip = (v: Versioning, from: number, to: number): Update => ({ type: 'MODIFY', entry: v.flag(to), before: v.flag(from) });
+const deletes = (es: WireEntry[]): Update[] => es.map((e): Update => ({ type: 'DELETE', entry: keyOf(e), before: e }));
+const insertsOf = (es: WireEntry[]): Update[] => es.map((e): Update => ({ type: 'INSERT', entry: e }));
+
 /**
- * The batches taking `current` to `desired` (desired priorities as codegen
- * wrote them, all below PRIORITY_BAND). `tableSize` gives each table's
- * capacity, to know where old and new fit side by side.
+ * The batches taking the switch from `current` to `desired` (desired as
+ * codegen writes it, in generation 0). `tableSize` gives each table's
+ * capacity, to know whether two generations fit side by side.
  */
-export function planTransition(current: WireEntry[], desired: WireEntry[], tableSize: (tableId: number) => number): TransitionPlan {
-  for (const e of desired) {
-    if ((e.priority ?? 0) >= PRIORITY_BAND) throw new Error(`table ${e.tableId}: priority ${e.priority} is at or above ${PRIORITY_BAND}, the band Weft keeps for make-before-break`);
+export function planTransition(current: SwitchTables, desired: WireEntry[], tableSize: (tableId: number) => number, v: Versioning): TransitionPlan {
+  const a = current.active;
+  const n = 1 - a;
+  const { live, idle } = splitGenerations(current, v);
+  const versioned = (e: WireEntry): boolean => v.genField.has(e.tableId);
+  const liveV = live.filter(versioned);
+  // Unversioned tables hold one policy: changed in place, their inserts with the new entries and deletes with the old.
+  const plain = inPlace(live.filter((e) => !versioned(e)), desired.filter((e) => !versioned(e)));
+  const plainFinal = desired.filter((e) => !versioned(e));
+  const plainTables = [...new Set([...plain.ins, ...plain.mods, ...plain.dels].map((u) => u.entry.tableId))].filter((t) => live.some((e) => e.tableId === t && !versioned(e)));
+  const wantIn = (g: number): WireEntry[] => desired.filter(versioned).map((e) => inGeneration(e, g, v));
+  const batches = (...bs: Update[][]): Update[][] => bs.filter((b) => b.length > 0);
+
+  // The active generation already holds the policy: only clear what a change cut short left behind.
+  if (sameEntries(liveV, wantIn(a))) {
+    return { batches: batches(deletes(idle), [...plain.dels, ...plain.mods, ...plain.ins]), final: [...liveV, ...plainFinal], active: a, inPlace: plainTables, closed: false };
   }
-  const tables = [...new Set([...current, ...desired].map((e) => e.tableId))].sort((a, b) => a - b);
-  // Batch order: deletes that make room in full tables, inserts, modifies, the old entries' deletes.
-  const roomDeletes: Update[] = [];
-  const inserts: Update[] = [];
-  const modifies: Update[] = [];
-  const deletes: Update[] = [];
-  const final: WireEntry[] = [];
-  const inPlaceTables: number[] = [];
-  for (const t of tables) {
-    const cur = current.filter((e) => e.tableId === t);
-    const want = desired.filter((e) => e.tableId === t);
-    if (!cur.some((e) => e.priority) && !want.some((e) => e.priority)) {
-      const d = inPlace(cur, want);
-      inserts.push(...d.ins);
-      modifies.push(...d.mods);
-      deletes.push(...d.dels);
-      final.push(...want);
-      continue;
-    }
-    if (cur.some(isHigh) && cur.some((e) => !isHigh(e))) {
-      // Both bands hold entries: a make-before-break change was cut short (a killed orchestrator).
-      // Finish it in the band that already holds more of the wanted entries: insert what is missing, then delete the rest.
-      const inBand = (hi: boolean) => want.map((e) => withPriority(e, (e.priority ?? 0) + (hi ? PRIORITY_BAND : 0)));
-      const have = new Set(cur.map(entryString));
-      const count = (es: WireEntry[]) => es.filter((e) => have.has(entryString(e))).length;
-      const target = count(inBand(true)) >= count(inBand(false)) ? inBand(true) : inBand(false);
-      const d = inPlace(cur, target);
-      inserts.push(...d.ins.sort((x, y) => byPriorityDesc(x.entry, y.entry)));
-      modifies.push(...d.mods);
-      deletes.push(...d.dels);
-      final.push(...target);
-      continue;
-    }
-    // The band the table uses now; an unchanged policy stays where it is.
-    const high = cur.some(isHigh);
-    const here = want.map((e) => withPriority(e, (e.priority ?? 0) + (high ? PRIORITY_BAND : 0)));
-    const same = new Set(cur.map(entryString));
-    if (cur.length === here.length && here.every((e) => same.has(entryString(e)))) {
-      final.push(...cur);
-      continue;
-    }
-    if (cur.length === 0 || cur.length + want.length > tableSize(t)) {
-      if (cur.length > 0) inPlaceTables.push(t);
-      const d = inPlace(cur, here);
-      roomDeletes.push(...d.dels);
-      modifies.push(...d.mods);
-      inserts.push(...d.ins.sort((a, b) => byPriorityDesc(a.entry, b.entry)));
-      final.push(...here);
-      continue;
-    }
-    const next = want.map((e) => withPriority(e, (e.priority ?? 0) + (high ? 0 : PRIORITY_BAND))).sort(byPriorityDesc);
-    inserts.push(...next.map((e): Update => ({ type: 'INSERT', entry: e })));
-    deletes.push(...[...cur].sort(byPriorityDesc).reverse().map((e): Update => ({ type: 'DELETE', entry: keyOf(e), before: e })));
-    final.push(...next);
+  const next = wantIn(n);
+  const liveCount = countBy(liveV);
+  const nextCount = countBy(next);
+  const roomForBoth = [...v.genField.keys()].every((t) => (liveCount.get(t) ?? 0) + (nextCount.get(t) ?? 0) <= tableSize(t));
+  if (roomForBoth) {
+    // Side by side: the inactive generation is brought to the new policy (deletes first, for room), flipped to, and the old one deleted.
+    const fill = inPlace(idle, next);
+    return {
+      batches: batches(fill.dels, [...fill.ins, ...fill.mods, ...plain.ins, ...plain.mods], [flip(v, a, n)], [...deletes(liveV), ...plain.dels]),
+      final: [...next, ...plainFinal],
+      active: n,
+      inPlace: plainTables,
+      closed: false,
+    };
   }
-  return { batches: [roomDeletes, inserts, modifies, deletes].filter((b) => b.length > 0), final, inPlace: inPlaceTables };
+  // In place, closed: drop all IP through the inactive generation while the active one changes.
+  const closing = v.closed(n);
+  const change = inPlace(liveV, wantIn(a));
+  const changed = [...new Set([...change.ins, ...change.mods, ...change.dels].map((u) => u.entry.tableId))];
+  return {
+    batches: batches(deletes(idle), insertsOf(closing), [flip(v, a, n)], change.dels, [...change.mods, ...change.ins, ...plain.dels, ...plain.mods, ...plain.ins], [flip(v, n, a)], deletes(closing)),
+    final: [...wantIn(a), ...plainFinal],
+    active: a,
+    inPlace: [...new Set([...changed, ...plainTables])].sort((x, y) => x - y),
+    closed: true,
+  };
 }
 
 /**
- * How the switch's entries differ from the wanted ones, whichever priority
- * band they sit in: the in-place updates that would make them equal (empty
- * when the switch runs the wanted policy).
+ * How the switch's active policy differs from the wanted one: the in-place
+ * updates that would make the active generation equal it (empty when the
+ * switch runs the wanted policy). Entries of the inactive generation do not
+ * take part; splitGenerations lists them.
  */
-export function driftOf(current: WireEntry[], desired: WireEntry[]): Update[] {
-  const low = current.map((e) => (isHigh(e) ? withPriority(e, (e.priority ?? 0) - PRIORITY_BAND) : e));
-  const d = inPlace(low, desired);
+export function driftOf(current: SwitchTables, desired: WireEntry[], v: Versioning): Update[] {
+  const { live } = splitGenerations(current, v);
+  const d = inPlace(
+    live,
+    desired.map((e) => inGeneration(e, current.active, v)),
+  );
   return [...d.dels, ...d.mods, ...d.ins];
 }
 
@@ -183,12 +227,19 @@ function inverse(u: Update): Update {
   }
 }
 
-/** Puts the switch's entries back to `before` after a write whose outcome is unknown. */
-async function restore(sw: EntryWriter, before: WireEntry[]): Promise<boolean> {
+/**
+ * Puts the switch back to `before` after a write whose outcome is unknown.
+ * When the flag moved, the generation that becomes active again is restored
+ * first, so the flip back lands on the old policy whole.
+ */
+async function restore(sw: EntryWriter, before: SwitchTables, v: Versioning): Promise<boolean> {
   try {
-    const now = await sw.readTableEntries();
-    const d = inPlace(now, before);
-    const undo = [...d.dels, ...d.mods, ...d.ins];
+    const now = await sw.readTables();
+    const d = inPlace(now.entries, before.entries);
+    const all = [...d.dels, ...d.mods, ...d.ins];
+    const first = now.active === before.active ? all : all.filter((u) => generationOf(u.before ?? u.entry, v) === before.active);
+    const rest = all.filter((u) => !first.includes(u));
+    const undo = now.active === before.active ? all : [...first, flip(v, now.active, before.active), ...rest];
     if (undo.length === 0) return true;
     const st = await sw.writeEach(undo.map(toWire));
     return st.every((s) => s.code === 0);
@@ -202,7 +253,7 @@ async function restore(sw: EntryWriter, before: WireEntry[]): Promise<boolean> {
  * Writes the plan's batches; on any refused update undoes what was applied
  * and throws TransitionError. `current` is what the switch held before.
  */
-export async function runTransition(sw: EntryWriter, plan: TransitionPlan, current: WireEntry[]): Promise<void> {
+export async function runTransition(sw: EntryWriter, plan: TransitionPlan, current: SwitchTables, v: Versioning): Promise<void> {
   const applied: Update[] = [];
   for (const batch of plan.batches) {
     let statuses: UpdateStatus[];
@@ -210,7 +261,7 @@ export async function runTransition(sw: EntryWriter, plan: TransitionPlan, curre
       statuses = await sw.writeEach(batch.map(toWire));
     } catch (e) {
       // The call failed as a whole: what it applied is unknown, so read and restore.
-      const restored = await restore(sw, current);
+      const restored = await restore(sw, current, v);
       log.error({ device: sw.name, err: (e as Error).message, restored }, 'write failed');
       throw e;
     }
@@ -222,9 +273,9 @@ export async function runTransition(sw: EntryWriter, plan: TransitionPlan, curre
     if (undo.length) {
       try {
         const st = await sw.writeEach(undo.map(toWire));
-        restored = st.every((s) => s.code === 0) || (await restore(sw, current));
+        restored = st.every((s) => s.code === 0) || (await restore(sw, current, v));
       } catch {
-        restored = await restore(sw, current);
+        restored = await restore(sw, current, v);
       }
     }
     log.warn({ device: sw.name, failed: failed.length, undone: undo.length, restored }, 'transition refused, undone');

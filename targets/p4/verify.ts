@@ -1,5 +1,6 @@
 // `weft verify --target p4`: reads a device's artefacts back (the P4Info it
-// was compiled against and entries.json), runs the interpreter on generated
+// was compiled against and entries.json: classifier and ACL entries), runs
+// the pipeline model on generated
 // flows at every port and compares with the reference evaluator: exact on
 // ports facing unmanaged endpoints, never-drop-what-is-allowed elsewhere.
 // Request/reply sequences are then run against the stateful reference: a
@@ -12,9 +13,9 @@ import type { CodegenInput, VerifyOptions, VerifyReport } from '../contract.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { generateFlows, generatePacketSequences, makeRng } from '../../orchestrator/testing/generate.ts';
 import { checkSwitchFlows, checkSwitchSequences, endpointSources, formatApproximations } from '../switch-common/index.ts';
-import { entryFromProto, type AclEntry, type EntriesDocument } from './entries.ts';
+import { p4EntryFromProto, type AclEntry, type ClassEntry, type EntriesDocument } from './entries.ts';
 import { parseP4InfoText, pipelineFromP4Info, PIPELINE } from './p4info.ts';
-import { AclInterpreter } from './semantics.ts';
+import { PipelineModel } from './semantics.ts';
 import { logger } from '../../orchestrator/log.ts';
 
 const log = logger('p4');
@@ -22,19 +23,25 @@ const log = logger('p4');
 export const ENTRIES_FILE = 'entries.json';
 export const P4INFO_FILE = 'p4info.txtpb';
 
-export async function readEntries(deviceDir: string): Promise<AclEntry[]> {
+export async function readEntries(deviceDir: string): Promise<{ entries: AclEntry[]; classes: ClassEntry[] }> {
   const info = pipelineFromP4Info(parseP4InfoText(await readFile(join(deviceDir, P4INFO_FILE), 'utf8'), P4INFO_FILE));
-  if (info.tableId !== PIPELINE.tableId || info.size !== PIPELINE.size) {
+  const sameClassifiers = Object.values(info.classifiers).every((c) => c.tableId === PIPELINE.classifiers[c.name].tableId && c.size === PIPELINE.classifiers[c.name].size);
+  if (info.tableId !== PIPELINE.tableId || info.size !== PIPELINE.size || !sameClassifiers) {
     throw new Error(`${join(deviceDir, P4INFO_FILE)}: compiled for another pipeline (table ${info.tableId}, size ${info.size})`);
   }
   const doc = JSON.parse(await readFile(join(deviceDir, ENTRIES_FILE), 'utf8')) as EntriesDocument;
-  return doc.updates.map((u, i) => {
+  const entries: AclEntry[] = [];
+  const classes: ClassEntry[] = [];
+  doc.updates.forEach((u, i) => {
     try {
-      return entryFromProto(u.entity.tableEntry, info);
+      const e = p4EntryFromProto(u.entity.tableEntry, info);
+      if (e.kind === 'acl') entries.push(e.entry);
+      else classes.push(e.entry);
     } catch (e) {
       throw new Error(`${join(deviceDir, ENTRIES_FILE)}: update ${i}: ${(e as Error).message}`);
     }
   });
+  return { entries, classes };
 }
 
 export interface P4VerifyReport extends VerifyReport {
@@ -49,7 +56,8 @@ export interface P4VerifyReport extends VerifyReport {
 }
 
 export async function verifyP4(deviceDir: string, input: CodegenInput, opts: VerifyOptions): Promise<P4VerifyReport> {
-  const interp = new AclInterpreter(await readEntries(deviceDir));
+  const read = await readEntries(deviceDir);
+  const interp = new PipelineModel(read.entries, read.classes);
   const ref = new ReferenceEvaluator(input.policy, input.fabric);
   const flows = generateFlows(makeRng(opts.seed), input.policy, input.fabric, opts.packets);
   const ifaces = input.devicePlacement.interfaces;

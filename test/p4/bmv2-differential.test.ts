@@ -1,8 +1,8 @@
 // Differential test through bmv2: codegen's entries for a generated policy,
 // pushed by Weft's driver into simple_switch_grpc running p4c's program, and
 // real frames (TCP SYN, UDP, ICMP/ICMPv6, IPv4 and IPv6) sent into every port
-// of the switch that has entries. The program has no forwarding, so a frame
-// that is not dropped leaves on port 0, where it is captured; each frame's
+// of the switch that has entries. The L2 stage forwards the frames'
+// destination MAC to port 0, where a frame that is not dropped is captured; each frame's
 // fate is compared with the reference evaluator: exact ports must agree on
 // every frame, prefilter ports must never drop an allowed one. The deny
 // entries' direct counters must add up to the frames dropped.
@@ -15,11 +15,12 @@ import { P4RuntimeClient } from '../../targets/p4/client.ts';
 import { portNumber } from '../../targets/p4/codegen.ts';
 import { applyP4 } from '../../targets/p4/driver.ts';
 import { compileP4, type CompiledP4 } from '../../targets/p4/p4c.ts';
-import { AclInterpreter } from '../../targets/p4/semantics.ts';
+import { forwardingUpdates } from '../../targets/p4/forwarding.ts';
+import { PipelineModel } from '../../targets/p4/semantics.ts';
 import { readEntries } from '../../targets/p4/verify.ts';
 import { checkSwitchFlows, endpointSources, type SwitchCheckInput, type SwitchPacket } from '../../targets/switch-common/index.ts';
 import { startBmv2Fixture, type Bmv2Fixture } from './bmv2-netns.ts';
-import { frameOf, markerOf } from './frames.ts';
+import { FRAME_DST_MAC, frameOf, markerOf } from './frames.ts';
 import { p4Scenario, writeP4Bundle, type P4Scenario } from './scenario.ts';
 import { p4ToolsUnavailable } from './tools.ts';
 
@@ -40,6 +41,13 @@ describe.skipIf(why)('bmv2 enforces what the reference says', () => {
     await writeP4Bundle(s, bundle);
     const device = { ...s.device, mgmt: { ...s.device.mgmt, p4runtime: { port: 9559, deviceId: 1, deviceConfig: compiled.bmv2JsonPath } } };
     await applyP4({ device, deviceDir: bundle, address: fx.address, electionId: 1n, timeoutMs: 60_000 });
+    // The L2 stage sends every test frame (one destination MAC) out of port 0, where the capture is.
+    const c = await P4RuntimeClient.connect({ address: fx.address, deviceId: 1, electionId: 1n, name: 'bmv2', timeoutMs: 60_000 });
+    try {
+      await c.write(forwardingUpdates([{ mac: FRAME_DST_MAC, port: 0 }], [0]).filter((u) => 'tableEntry' in u.entity));
+    } finally {
+      c.close();
+    }
   }, 180_000);
   afterAll(async () => {
     await fx?.close();
@@ -47,7 +55,8 @@ describe.skipIf(why)('bmv2 enforces what the reference says', () => {
 
   it(`${FLOWS} generated flows as frames on every port: 0 mismatches on exact ports, no allowed flow dropped on prefilter ports`, async () => {
     const ref = new ReferenceEvaluator(s.policy, s.fabric);
-    const compiledAcl = new AclInterpreter(await readEntries(bundle));
+    const tables = await readEntries(bundle);
+    const compiledAcl = new PipelineModel(tables.entries, tables.classes);
     const input: Omit<SwitchCheckInput, 'evaluate'> = {
       exactPorts: s.exactPorts,
       prefilterPorts: s.prefilterPorts,

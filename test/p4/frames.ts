@@ -45,10 +45,13 @@ function l4Header(p: SwitchPacket): Buffer {
   return Buffer.alloc(0);
 }
 
+/** Every test frame's destination MAC (its source is 02:00:00:00:00:01). */
+export const FRAME_DST_MAC = '02:00:00:00:00:02';
+
 /** The frame of `p` carrying marker `id` (a non-IP packet: Ethernet and the marker). */
 export function frameOf(p: SwitchPacket, id: number): Buffer {
   const eth = Buffer.alloc(14);
-  Buffer.from('020000000002', 'hex').copy(eth, 0);
+  Buffer.from(FRAME_DST_MAC.replace(/:/g, ''), 'hex').copy(eth, 0);
   Buffer.from('020000000001', 'hex').copy(eth, 6);
   eth.writeUInt16BE(p.etherType, 12);
   const marker = Buffer.alloc(8);

@@ -34,6 +34,8 @@ interface Running {
   agent?: P4RuntimeAgent | GnmiAgent;
   /** gNMI only: what the next Set does before it commits. */
   beforeCommit?: () => Promise<void>;
+  /** P4 only: what a Write that flips the policy generation does before it is applied. */
+  beforeFlip?: () => Promise<void>;
 }
 
 export class Fleet {
@@ -72,7 +74,7 @@ export class Fleet {
     const { sw } = r;
     const address = `127.0.0.1:${sw.port}`;
     if (sw.pipeline === 'p4') {
-      r.agent = await startP4RuntimeAgent({ address, deviceId: 1, datapath: sw.datapath, tableSize: sw.tableSize });
+      r.agent = await startP4RuntimeAgent({ address, deviceId: 1, datapath: sw.datapath, tableSize: sw.tableSize, beforeFlip: async () => r.beforeFlip?.() });
       sw.port = r.agent.port;
     } else {
       r.agent = await startGnmiAgent({ address, datapath: sw.datapath, interfaces: PORTS, beforeCommit: async () => r.beforeCommit?.() });
@@ -156,6 +158,11 @@ export class Fleet {
   /** gNMI switches: runs `f` inside each Set before it commits (a throw refuses the Set). */
   onSet(name: string, f: (() => Promise<void>) | undefined): void {
     this.get(name).beforeCommit = f;
+  }
+
+  /** P4 switches: runs `f` before a Write that flips the policy generation is applied (a throw refuses the Write). */
+  onFlip(name: string, f: (() => Promise<void>) | undefined): void {
+    this.get(name).beforeFlip = f;
   }
 
   async close(): Promise<void> {

@@ -15,12 +15,11 @@ import type { SwitchAclTable } from '../datapath.ts';
 import { startP4RuntimeAgent, type P4RuntimeAgent } from './server.ts';
 import { P4RpcError, P4RuntimeClient, P4WriteError } from '../../../targets/p4/client.ts';
 import { applyP4, diffEntries, removeP4 } from '../../../targets/p4/driver.ts';
-import { P4INFO, P4INFO_TEXT, type P4InfoObject } from '../../../targets/p4/p4info.ts';
-import { entryToJson, type AclEntry, type UpdateJson } from '../../../targets/p4/entries.ts';
+import { P4INFO, P4INFO_TEXT, PIPELINE, type P4InfoObject } from '../../../targets/p4/p4info.ts';
+import { entryToJson, type AclEntry, type P4Entry, type UpdateJson } from '../../../targets/p4/entries.ts';
 import { buildAclEntries, entriesDocument } from '../../../targets/p4/codegen.ts';
-import { AclInterpreter } from '../../../targets/p4/semantics.ts';
-
-import { exactTernary } from '../../../targets/p4/ternary.ts';
+import { PipelineModel } from '../../../targets/p4/semantics.ts';
+import { exactTernary, fenceRangeTernaries } from '../../../targets/p4/ternary.ts';
 import { generateFlows, generateScenario, makeRng } from '../../../orchestrator/testing/generate.ts';
 import { buildIr } from '../../../orchestrator/ir/build.ts';
 import { place } from '../../../orchestrator/placement/place.ts';
@@ -29,7 +28,7 @@ import { checkSwitchFlows, endpointSources } from '../../../targets/switch-commo
 import type { Device } from '../../../inventory/model.ts';
 import { InputError } from '../../../orchestrator/diagnostics.ts';
 import { compileP4 } from '../../../targets/p4/p4c.ts';
-import { PRIORITY_BAND } from '../../../targets/p4/transition.ts';
+import { versioningOf } from '../../../targets/p4/generation.ts';
 import { p4ToolsUnavailable } from '../../../test/p4/tools.ts';
 
 const noP4c = p4ToolsUnavailable(['p4c-bm2-ss']);
@@ -39,9 +38,10 @@ function entry(priority: number, dport: number, action: 'permit' | 'deny' = 'den
     priority,
     action,
     origin: `test ${priority}`,
-    match: { ether_type: exactTernary(0x0800, 16), ip_proto: exactTernary(6, 8), l4_dst_port: exactTernary(dport, 16) },
+    match: { ether_type: exactTernary(0x0800, 16), ip_proto: exactTernary(6, 8), l4_dst_port_fence: fenceRangeTernaries([{ lo: dport, hi: dport }])[0] },
   };
 }
+const acl = (es: AclEntry[]): P4Entry[] => es.map((entry) => ({ kind: 'acl', entry }));
 const insert = (e: AclEntry): UpdateJson => ({ type: 'INSERT', entity: { tableEntry: entryToJson(e) } });
 
 /** A datapath whose program() can be held until the test releases it. */
@@ -106,12 +106,13 @@ describe('P4Runtime agent and client', () => {
   it('verifies the P4Info it is given', async () => {
     const c = await connect(1n);
     const broken: P4InfoObject = JSON.parse(JSON.stringify(P4INFO));
-    broken.tables![0].matchFields = broken.tables![0].matchFields!.filter((f) => f.name !== 'l4_dst_port');
-    await expect(c.setPipeline(broken, 'VERIFY')).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, message: expect.stringContaining('l4_dst_port') });
+    const aclTable = broken.tables!.find((t) => t.preamble?.name?.endsWith('.weft_acl'))!;
+    aclTable.matchFields = aclTable.matchFields!.filter((f) => f.name !== 'l4_dst_port_fence');
+    await expect(c.setPipeline(broken, 'VERIFY')).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, message: expect.stringContaining('l4_dst_port_fence') });
     await c.setPipeline(P4INFO, 'VERIFY');
     expect(await c.getPipeline()).toBeUndefined();
     await c.setPipeline(P4INFO, 'VERIFY_AND_COMMIT');
-    expect((await c.getPipeline())?.tables?.[0].preamble?.name).toBe('WeftIngress.weft_acl');
+    expect((await c.getPipeline())?.tables?.map((t) => t.preamble?.name)).toContain('WeftIngress.acl.weft_acl');
     expect(await c.capabilities()).toMatch(/^1\./);
   });
 
@@ -120,7 +121,7 @@ describe('P4Runtime agent and client', () => {
     const config = new Uint8Array(4096).map((_, i) => (i * 131 + 7) & 0xff);
     await c.setPipeline(P4INFO, 'VERIFY_AND_COMMIT', config, 0xfedcba9876543210n);
     const all = await c.getPipelineConfig('ALL');
-    expect(all?.p4info?.tables?.[0].preamble?.name).toBe('WeftIngress.weft_acl');
+    expect(all?.p4info?.tables?.map((t) => t.preamble?.name)).toContain('WeftIngress.acl.weft_acl');
     expect(all?.deviceConfig).toEqual(config);
     expect(all?.cookie).toBe(0xfedcba9876543210n);
     const dev = await c.getPipelineConfig('DEVICE_CONFIG_AND_COOKIE');
@@ -145,7 +146,7 @@ describe('P4Runtime agent and client', () => {
       mkdirSync(join(inv, 'build'));
       writeFileSync(join(dir, 'p4info.txtpb'), P4INFO_TEXT);
       const entries = [entry(10, 22), entry(9, 23, 'permit')];
-      writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument(entries, 7)));
+      writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument({ entries, classes: [] }, 7)));
       const bmv2 = (await compileP4({ outDir: join(inv, 'p4c') })).bmv2Json;
       writeFileSync(join(inv, 'build', 'weft.json'), bmv2);
       const device = (deviceConfig: string): Device =>
@@ -258,6 +259,24 @@ describe('P4Runtime agent and client', () => {
     expect(datapath.current().entries.find((e) => e.priority === 20)?.inPort).toBe('eth5');
   });
 
+  it("enforces only the active generation's entries; a MODIFY of weft_gen's default entry flips it and a read returns it", async () => {
+    const c = await connect(1n);
+    await c.setPipeline(P4INFO, 'VERIFY_AND_COMMIT');
+    const v = versioningOf(PIPELINE);
+    const pkt = { inPort: 'eth1', etherType: 0x0800, src: { family: 4 as const, value: 0x0a000001n }, dst: { family: 4 as const, value: 0x0a000002n }, proto: 6, sport: 40000, dport: 22, tcpFlags: 2, icmpType: 0, icmpCode: 0 };
+    const flag = async (): Promise<number> => v.activeOf((await c.readDefaultEntry(v.flagTable))!);
+    expect(await flag()).toBe(0);
+    // Generation 0 permits port 22, generation 1 denies it: only the active one decides.
+    await c.write([insert(entry(10, 22, 'permit')), insert({ ...entry(10, 22), gen: 1 })]);
+    expect(datapath.evaluate(pkt)).toBe('permit');
+    await c.write([{ type: 'MODIFY', entity: { tableEntry: v.flag(1) } }]);
+    expect([await flag(), agent.generation(), datapath.evaluate(pkt)]).toEqual([1, 1, 'deny']);
+    // Only weft_gen's default can be written, and only by MODIFY.
+    await expect(c.write([{ type: 'INSERT', entity: { tableEntry: v.flag(0) } }])).rejects.toMatchObject({ updates: [expect.objectContaining({ code: grpc.status.INVALID_ARGUMENT })] });
+    await expect(c.write([{ type: 'MODIFY', entity: { tableEntry: { ...v.flag(0), tableId: PIPELINE.tableId } } }])).rejects.toMatchObject({ updates: [expect.objectContaining({ code: grpc.status.INVALID_ARGUMENT })] });
+    expect(agent.generation()).toBe(1);
+  });
+
   it('applies a compiled bundle, enforces it as the reference says, converges idempotently and removes it', async () => {
     const { policy, fabric } = generateScenario(makeRng(2));
     const ir = buildIr(policy, fabric);
@@ -266,17 +285,20 @@ describe('P4Runtime agent and client', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-p4-'));
     try {
       writeFileSync(join(dir, 'p4info.txtpb'), P4INFO_TEXT);
-      writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument(program.entries, 7)));
+      writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument(program, 7)));
       const device = { name: dp.device, kind: 'switch', pipeline: 'p4', mgmt: { p4runtime: { port: agent.port, deviceId: 7 } }, labels: {}, span: { file: 'f', line: 1, col: 1 } } as Device;
       const first = await applyP4({ device, deviceDir: dir, address: agent.address, electionId: 3n });
-      expect(first).toMatchObject({ pipelineSet: true, inserted: program.entries.length, deleted: 0, entries: program.entries.length });
+      const total = program.entries.length + program.classes.length;
+      expect(program.classes.length).toBeGreaterThan(0);
+      expect(first).toMatchObject({ pipelineSet: true, inserted: total, deleted: 0, entries: total });
+      expect(agent.classEntries()).toHaveLength(program.classes.length);
       const again = await applyP4({ device, deviceDir: dir, address: agent.address, electionId: 3n });
       expect(again).toMatchObject({ pipelineSet: false, inserted: 0, modified: 0, deleted: 0 });
 
       // What the datapath now enforces equals the reference on the exact ports.
       const ref = new ReferenceEvaluator(policy, fabric);
       const flows = generateFlows(makeRng(77), policy, fabric, 2000);
-      const compiled = new AclInterpreter(program.entries);
+      const compiled = new PipelineModel(program.entries, program.classes);
       const r = checkSwitchFlows({
         exactPorts: dp.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name),
         prefilterPorts: dp.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name),
@@ -291,14 +313,17 @@ describe('P4Runtime agent and client', () => {
       console.log(`p4runtime enforce: ${flows.length} flows through the agent's datapath, ${r.mismatches} mismatches, ${r.approximated} passed by reverse entries`);
       expect(r.mismatches).toBe(0);
 
-      // A smaller table: make-before-break writes it in the other priority band, then deletes the old entries.
+      // A smaller table: make-before-break writes the whole policy into the other generation, flips the flag, then deletes the old one.
       const fewer = program.entries.slice(0, Math.floor(program.entries.length / 2));
-      writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument(fewer, 7)));
+      writeFileSync(join(dir, 'entries.json'), JSON.stringify(entriesDocument({ entries: fewer, classes: program.classes }, 7)));
+      const was = agent.generation();
       const third = await applyP4({ device, deviceDir: dir, address: agent.address, electionId: 3n });
-      expect(third).toMatchObject({ inserted: fewer.length, deleted: program.entries.length, entries: fewer.length, inPlaceTables: [] });
-      expect(agent.entries().every((e) => e.priority > PRIORITY_BAND)).toBe(true);
-      expect(await removeP4({ device, address: agent.address, electionId: 3n })).toBe(fewer.length);
+      expect(third).toMatchObject({ inserted: fewer.length + program.classes.length, modified: 0, deleted: total, entries: fewer.length + program.classes.length, inPlaceTables: [], generation: 1 - was });
+      expect(agent.generation()).toBe(1 - was);
+      expect([...agent.entries(), ...agent.classEntries()].every((e) => (e.gen ?? 0) === agent.generation())).toBe(true);
+      expect(await removeP4({ device, address: agent.address, electionId: 3n })).toBe(fewer.length + program.classes.length);
       expect(agent.entries()).toEqual([]);
+      expect(agent.classEntries()).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -323,7 +348,7 @@ describe('P4Runtime agent and client', () => {
     let release!: () => void;
     datapath.gate = new Promise((r) => (release = r));
     const entered = new Promise<void>((r) => (datapath.entered = r));
-    const pending = c.write(diffEntries(old, desired));
+    const pending = c.write(diffEntries(acl(old), acl(desired)));
     await entered;
     c.close(); // the connection goes away while the switch is programming
     await expect(pending).rejects.toBeDefined();
@@ -335,7 +360,7 @@ describe('P4Runtime agent and client', () => {
     expect([keys(old), keys(desired)]).toContainEqual(now);
     expect(keys(datapath.current().entries.map((e) => ({ ...e, match: {}, origin: '' })))).toEqual(now);
     const c2 = await connect(2n);
-    await c2.write(diffEntries(await c2.readEntries(), desired));
+    await c2.write(diffEntries(acl(await c2.readEntries()), acl(desired)));
     expect(keys(await c2.readEntries())).toEqual(keys(desired));
   });
 });

@@ -18,14 +18,18 @@
 // answered UNKNOWN with a google.rpc.Status in grpc-status-details-bin
 // holding one p4.v1.Error per update (OK for those applied). The datapath
 // takes the batch's resulting table at once. A direct counter is read back
-// with its entry's key only (no action), as PI sends it. The committed table
-// is translated into a SwitchAclTable and handed to the node's SwitchDatapath.
+// with its entry's key only (no action), as PI sends it. The policy
+// generation is weft_gen's default action: a MODIFY of that default entry
+// (is_default_action) flips it, a read of it returns it, and only the active
+// generation's entries enforce. The committed ACL and classifier tables of
+// the active generation are translated together into a SwitchAclTable
+// (translate.ts) and handed to the node's SwitchDatapath.
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../../orchestrator/log.ts';
-import type { SwitchAclEntry, SwitchAclTable, SwitchDatapath, AclField } from '../datapath.ts';
-import { entryFromProto, entryKey, entryToJson, type AclEntry, type TableEntryLike } from '../../../targets/p4/entries.ts';
-import { pipelineFromP4Info, type AclFieldName, type P4InfoObject, type Pipeline } from '../../../targets/p4/p4info.ts';
+import type { SwitchAclTable, SwitchDatapath } from '../datapath.ts';
+import { entryKey, fromBytes, toBytes, p4EntryFromProto, p4EntryKey, p4EntryToJson, type AclEntry, type ClassEntry, type P4Entry, type TableEntryLike } from '../../../targets/p4/entries.ts';
+import { pipelineFromP4Info, type P4InfoObject, type Pipeline } from '../../../targets/p4/p4info.ts';
 import {
   encodeWriteErrors,
   P4RUNTIME_SERVICE,
@@ -35,22 +39,9 @@ import {
   type Uint128Object,
 } from '../../../targets/p4/service.ts';
 import { T } from '../../../targets/p4/proto.ts';
+import { p4TablesToSwitchTable } from './translate.ts';
 
 const log = logger('p4runtime-agent');
-
-const FIELD_OF: Record<Exclude<AclFieldName, 'ingress_port'>, AclField> = {
-  ether_type: 'etherType',
-  ipv4_src: 'ipv4Src',
-  ipv4_dst: 'ipv4Dst',
-  ipv6_src: 'ipv6Src',
-  ipv6_dst: 'ipv6Dst',
-  ip_proto: 'ipProto',
-  l4_src_port: 'l4Src',
-  l4_dst_port: 'l4Dst',
-  tcp_flags: 'tcpFlags',
-  icmp_type: 'icmpType',
-  icmp_code: 'icmpCode',
-};
 
 export interface P4RuntimeAgentOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -61,14 +52,20 @@ export interface P4RuntimeAgentOptions {
   portMap?: Record<string, number>;
   /** Entries the table really holds when fewer than the P4Info declares (a TCAM shared with other features). */
   tableSize?: number;
+  /** Runs before a Write that flips the policy generation is applied (fault tests); a throw refuses the whole Write, nothing applied. */
+  beforeFlip?: () => Promise<void>;
 }
 
 export interface P4RuntimeAgent {
   /** host:port actually bound. */
   address: string;
   port: number;
-  /** Committed entries, for tests and status. */
+  /** Committed ACL entries, for tests and status. */
   entries(): AclEntry[];
+  /** Committed classifier entries. */
+  classEntries(): ClassEntry[];
+  /** The active policy generation (weft_gen's default action). */
+  generation(): number;
   close(): Promise<void>;
   /** Drops every client connection at once (a lost link), for fault tests. */
   dropConnections(): void;
@@ -108,7 +105,8 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
   const deviceId = BigInt(opts.deviceId);
   let pipeline: PipelineState | undefined;
   let saved: PipelineState | undefined;
-  let table = new Map<string, AclEntry>();
+  let table = new Map<string, P4Entry>();
+  let generation = 0;
   const streams = new Set<Stream>();
   const numberToName = new Map<number, string>();
   for (const [name, n] of Object.entries(opts.portMap ?? {})) numberToName.set(n, name);
@@ -147,27 +145,10 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
     }
   };
 
-  const toSwitchTable = (entries: AclEntry[], pipe: Pipeline): SwitchAclTable => {
-    const out: SwitchAclEntry[] = [];
-    for (const e of entries) {
-      const match: SwitchAclEntry['match'] = {};
-      for (const [name, t] of Object.entries(e.match) as [AclFieldName, { value: bigint; mask: bigint }][]) {
-        if (name === 'ingress_port') continue;
-        match[FIELD_OF[name]] = { kind: 'ternary', value: t.value, mask: t.mask };
-      }
-      const id = entryKey(e);
-      const port = e.match.ingress_port;
-      if (!port) {
-        out.push({ priority: e.priority, match, action: e.action, id });
-        continue;
-      }
-      // A ternary port set becomes one entry per existing port it covers.
-      for (const n of knownPorts()) {
-        if ((BigInt(n) & port.mask) === port.value) out.push({ priority: e.priority, inPort: portName(n), match, action: e.action, id });
-      }
-    }
-    const dflt = pipe.defaultActionId === pipe.denyId ? 'deny' : 'permit';
-    return { entries: out, defaultIp: dflt, defaultNonIp: dflt };
+  /** What enforces: the entries of the active generation only. */
+  const toSwitchTable = (entries: P4Entry[], pipe: Pipeline, gen: number): SwitchAclTable => {
+    const active = entries.filter((e) => (e.entry.gen ?? 0) === gen);
+    return p4TablesToSwitchTable(aclOf(active), classesOf(active), pipe, knownPorts(), portName);
   };
 
   const fail = (cb: (err: Partial<grpc.StatusObject> | null) => void, e: unknown): void => {
@@ -235,10 +216,12 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
           }
         };
         const commit = async (next: PipelineState, keep: boolean): Promise<void> => {
-          const nextTable = keep ? table : new Map<string, AclEntry>();
-          await opts.datapath.program(toSwitchTable([...nextTable.values()], next.pipe));
+          const nextTable = keep ? table : new Map<string, P4Entry>();
+          const nextGen = keep ? generation : 0;
+          await opts.datapath.program(toSwitchTable([...nextTable.values()], next.pipe, nextGen));
           pipeline = next;
           table = nextTable;
+          generation = nextGen;
         };
         switch (action) {
           case 'VERIFY':
@@ -257,7 +240,7 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
             break;
           case 'RECONCILE_AND_COMMIT': {
             const next = verify();
-            // Weft's pipeline has one table; the entries survive when its shape is unchanged.
+            // The entries survive when the program's shape is unchanged.
             const same = pipeline !== undefined && JSON.stringify(T.P4Info.toObject(T.P4Info.fromObject(pipeline.info))) === JSON.stringify(T.P4Info.toObject(T.P4Info.fromObject(next.info)));
             await commit(next, same);
             break;
@@ -297,11 +280,18 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         if (!pipeline) throw new UpdateFailure(grpc.status.FAILED_PRECONDITION, 'no forwarding pipeline config set');
         const pipe = pipeline.pipe;
         const updates = req.updates ?? [];
+        if (opts.beforeFlip && updates.some((u) => u.entity?.tableEntry?.isDefaultAction)) {
+          await opts.beforeFlip().catch((e: unknown) => {
+            throw new UpdateFailure(grpc.status.UNAVAILABLE, `write not applied: ${(e as Error).message}`);
+          });
+        }
         const staged = new Map(table);
+        let stagedGen = generation;
         const results: { code: number; message: string }[] = [];
         for (const u of updates) {
           try {
-            applyUpdate(staged, u, opts.tableSize === undefined ? pipe : { ...pipe, size: Math.min(pipe.size, opts.tableSize) });
+            if (u.entity?.tableEntry?.isDefaultAction) stagedGen = generationOfDefault(u, pipe);
+            else applyUpdate(staged, u, opts.tableSize === undefined ? pipe : { ...pipe, size: Math.min(pipe.size, opts.tableSize) });
             results.push({ code: grpc.status.OK, message: '' });
           } catch (e) {
             const f = e instanceof UpdateFailure ? e : new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
@@ -310,10 +300,11 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         }
         const failed = results.filter((r) => r.code !== grpc.status.OK).length;
         if (failed < updates.length) {
-          await opts.datapath.program(toSwitchTable([...staged.values()], pipe));
+          await opts.datapath.program(toSwitchTable([...staged.values()], pipe, stagedGen));
           table = staged;
+          generation = stagedGen;
         }
-        log.info({ device: opts.deviceId, updates: updates.length, failed, entries: table.size }, 'write applied');
+        log.info({ device: opts.deviceId, updates: updates.length, failed, entries: table.size, generation }, 'write applied');
         if (failed > 0) {
           const md = new grpc.Metadata();
           md.set(STATUS_DETAILS_KEY, encodeWriteErrors(`${failed} of ${updates.length} updates failed`, results));
@@ -342,10 +333,15 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
         for (const ent of req.entities ?? []) {
           const te = ent.tableEntry ?? ent.directCounterEntry?.tableEntry;
           if (!te) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'only table entries and direct counters can be read');
+          if (ent.directCounterEntry && te.tableId && te.tableId !== pipe.tableId) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `table ${te.tableId} has no direct counter`);
+          if ((te as { isDefaultAction?: boolean }).isDefaultAction) {
+            out.push({ tableEntry: defaultEntryOf(te.tableId ?? 0, pipe, generation) });
+            continue;
+          }
           for (const e of filterEntries(table, te, pipe)) {
-            const json = entryToJson(e, pipe);
+            const json = p4EntryToJson(e, pipe);
             if (ent.tableEntry) out.push({ tableEntry: json });
-            else out.push({ directCounterEntry: { tableEntry: { tableId: json.tableId, match: json.match, priority: json.priority }, data: { packetCount: String(counters.get(entryKey(e)) ?? 0n), byteCount: '0' } } });
+            else if (e.kind === 'acl') out.push({ directCounterEntry: { tableEntry: { tableId: json.tableId, match: json.match, priority: json.priority }, data: { packetCount: String(counters.get(entryKey(e.entry)) ?? 0n), byteCount: '0' } } });
           }
         }
         // Stream in chunks so a large table stays under message limits.
@@ -372,7 +368,9 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
   return {
     address: `${host}:${port}`,
     port,
-    entries: () => [...table.values()],
+    entries: () => aclOf([...table.values()]),
+    classEntries: () => classesOf([...table.values()]),
+    generation: () => generation,
     dropConnections: () => {
       for (const s of [...streams]) s.call.destroy(new Error('connection dropped'));
       server.forceShutdown();
@@ -385,25 +383,48 @@ export async function startP4RuntimeAgent(opts: P4RuntimeAgentOptions): Promise<
   };
 }
 
-/** Applies one update to the staged table, or throws the P4Runtime error for it. */
-function applyUpdate(staged: Map<string, AclEntry>, u: UpdateObject, pipe: Pipeline): void {
+function aclOf(entries: P4Entry[]): AclEntry[] {
+  return entries.flatMap((e) => (e.kind === 'acl' ? [e.entry] : []));
+}
+
+function classesOf(entries: P4Entry[]): ClassEntry[] {
+  return entries.flatMap((e) => (e.kind === 'class' ? [e.entry] : []));
+}
+
+/** The table an entry belongs to: its id and size, for the full-table check. */
+function tableOf(e: P4Entry, pipe: Pipeline): { id: number; name: string; size: number } {
+  if (e.kind === 'acl') return { id: pipe.tableId, name: pipe.tableName, size: pipe.size };
+  const t = pipe.classifiers[e.entry.table];
+  return { id: t.tableId, name: t.name, size: t.size };
+}
+
+/** A DELETE or a read names its entry by key (match and priority); PI needs no action there, so a placeholder one is filled in. */
+function withPlaceholderAction(te: TableEntryLike, pipe: Pipeline): TableEntryLike {
+  if (te.action) return te;
+  const c = pipe.classifierById.get(te.tableId ?? 0);
+  return { ...te, action: { action: c ? { actionId: c.actionId, params: [{ paramId: c.paramId, value: Buffer.alloc(1) }] } : { actionId: pipe.permitId } } };
+}
+
+/** Applies one update to the staged tables, or throws the P4Runtime error for it. */
+function applyUpdate(staged: Map<string, P4Entry>, u: UpdateObject, pipe: Pipeline): void {
   const te = u.entity?.tableEntry;
   if (!te) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, 'only table entries can be written');
-  if (te.isDefaultAction) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'the default action of weft_acl is fixed by the pipeline');
-  let entry: AclEntry;
+  let entry: P4Entry;
   try {
-    // A DELETE names its entry by key (match and priority); PI needs no action there.
-    entry = entryFromProto(u.type === 'DELETE' && !te.action ? { ...te, action: { action: { actionId: pipe.permitId } } } : te, pipe);
+    entry = p4EntryFromProto(u.type === 'DELETE' ? withPlaceholderAction(te, pipe) : te, pipe);
   } catch (e) {
     throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
   }
-  const key = entryKey(entry);
+  const key = p4EntryKey(entry);
   switch (u.type) {
-    case 'INSERT':
+    case 'INSERT': {
       if (staged.has(key)) throw new UpdateFailure(grpc.status.ALREADY_EXISTS, `entry ${key} already exists`);
-      if (staged.size >= pipe.size) throw new UpdateFailure(grpc.status.RESOURCE_EXHAUSTED, `table ${pipe.tableName} is full (${pipe.size} entries)`);
+      const t = tableOf(entry, pipe);
+      const used = [...staged.values()].filter((x) => tableOf(x, pipe).id === t.id).length;
+      if (used >= t.size) throw new UpdateFailure(grpc.status.RESOURCE_EXHAUSTED, `table ${t.name} is full (${t.size} entries)`);
       staged.set(key, entry);
       break;
+    }
     case 'MODIFY':
       if (!staged.has(key)) throw new UpdateFailure(grpc.status.NOT_FOUND, `entry ${key} does not exist`);
       staged.set(key, entry);
@@ -416,17 +437,41 @@ function applyUpdate(staged: Map<string, AclEntry>, u: UpdateObject, pipe: Pipel
   }
 }
 
+/** The generation a write of weft_gen's default entry selects; every other table's default action is fixed. */
+function generationOfDefault(u: UpdateObject, pipe: Pipeline): number {
+  const te = u.entity!.tableEntry!;
+  const flag = pipe.generation;
+  if (te.tableId !== flag.tableId) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `the default action of table ${te.tableId ?? 0} is fixed; only weft_gen's can be modified`);
+  if (u.type !== 'MODIFY') throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `a default entry can only be modified, not ${u.type ?? 'UNSPECIFIED'}`);
+  if (te.match?.length || te.priority) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, 'a default entry has no match and no priority');
+  const act = te.action?.action;
+  const param = act?.params?.find((p) => p.paramId === flag.paramId);
+  if (act?.actionId !== flag.actionId || act.params?.length !== 1 || !param) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `weft_gen's default action is set_gen (id ${flag.actionId}) with its one parameter (id ${flag.paramId})`);
+  const gen = fromBytes(typeof param.value === 'string' ? Buffer.from(param.value, 'base64') : (param.value ?? new Uint8Array()));
+  if (gen >= BigInt(flag.count)) throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, `generation ${gen} outside 0-${flag.count - 1}`);
+  return Number(gen);
+}
+
+/** A table's default entry as a read returns it: weft_gen's names the generation; the others' are fixed. */
+function defaultEntryOf(tableId: number, pipe: Pipeline, gen: number): object {
+  if (tableId !== pipe.generation.tableId) throw new UpdateFailure(grpc.status.UNIMPLEMENTED, `only weft_gen's default entry (table ${pipe.generation.tableId}) can be read`);
+  return { tableId, isDefaultAction: true, action: { action: { actionId: pipe.generation.actionId, params: [{ paramId: pipe.generation.paramId, value: toBytes(BigInt(gen)).toString('base64') }] } } };
+}
+
 /** Read filter: table id 0 means every table; a match (with priority) selects that one entry. */
-function filterEntries(table: Map<string, AclEntry>, te: TableEntryLike, pipe: Pipeline): AclEntry[] {
-  if (te.tableId && te.tableId !== pipe.tableId) throw new UpdateFailure(grpc.status.NOT_FOUND, `unknown table id ${te.tableId}`);
-  const all = [...table.values()].sort((a, b) => b.priority - a.priority || (entryKey(a) < entryKey(b) ? -1 : 1));
-  if (!te.match?.length) return all;
-  let want: AclEntry;
+function filterEntries(table: Map<string, P4Entry>, te: TableEntryLike, pipe: Pipeline): P4Entry[] {
+  if (te.tableId === pipe.generation.tableId) return [];
+  if (te.tableId && te.tableId !== pipe.tableId && !pipe.classifierById.has(te.tableId)) throw new UpdateFailure(grpc.status.NOT_FOUND, `unknown table id ${te.tableId}`);
+  const inTable = [...table.values()].filter((e) => !te.tableId || tableOf(e, pipe).id === te.tableId);
+  const priority = (e: P4Entry): number => (e.kind === 'acl' ? e.entry.priority : 0);
+  const all = inTable.sort((a, b) => priority(b) - priority(a) || (p4EntryKey(a) < p4EntryKey(b) ? -1 : 1));
+  if (!te.match?.length || !te.tableId) return all;
+  let want: P4Entry;
   try {
-    want = entryFromProto({ ...te, tableId: pipe.tableId, action: { action: { actionId: pipe.permitId } } }, pipe);
+    want = p4EntryFromProto(withPlaceholderAction({ ...te, action: undefined }, pipe), pipe);
   } catch (e) {
     throw new UpdateFailure(grpc.status.INVALID_ARGUMENT, (e as Error).message);
   }
-  const hit = table.get(entryKey(want));
+  const hit = table.get(p4EntryKey(want));
   return hit ? [hit] : [];
 }
