@@ -183,9 +183,8 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
       for (const a of n.addresses) lines.push(`addr add ${formatIp(a.family, a.value)}/${a.family === 4 ? 32 : 128} dev ${p}${a.family === 6 ? ' nodad' : ''}`);
       lines.push(`link set ${p} up`, `route add 0.0.0.0/0 dev ${p}`, `route add ::/0 dev ${p}`);
     } else if (isP4Leaf(n) && p4.kind === 'bmv2') {
-      // bmv2 takes the forwarding ports itself; a blocked one is left down.
-      const off = new Set(blocked.get(n.name) ?? []);
-      for (const p of ports) if (!off.has(p)) lines.push(`link set ${p} up`);
+      // bmv2 takes the forwarding ports itself; a blocked one stays the kernel's, up (LLDP still crosses it) and bridged nowhere.
+      for (const p of ports) lines.push(`link set ${p} up`);
     } else {
       const off = new Set(blocked.get(n.name) ?? []);
       lines.push(`link add ${BRIDGE} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`, `link set ${BRIDGE} alias ${tag}`);

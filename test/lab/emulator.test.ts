@@ -53,7 +53,8 @@ describe.runIf(enabled)('lab emulator', () => {
     const lab = labName('a');
     made.push(lab);
     const t0 = performance.now();
-    const state = await deploy(loadTopology(twoLeaf), { name: lab });
+    // The emulated P4 agent here; test/lab/bmv2.test.ts runs the leaf on bmv2.
+    const state = await deploy(loadTopology(twoLeaf), { name: lab, p4: 'emulated' });
     const deploySeconds = (performance.now() - t0) / 1000;
     expect(state.phase).toBe('ready');
 
