@@ -42,7 +42,7 @@ function writePolicyB(path: string): void {
 }
 
 describe.runIf(enabled)('lab rollback on two-leaf', () => {
-  // Several deploys' worth of work (bmv2 leaves where available): more than the default timeout on a shared machine.
+  // A deploy and several applies (bmv2 leaves where available) outlast the default timeout on a shared machine.
   it('diffs, rolls back to the previous generation, and restores a failed apply', async () => {
     const deployed = await deploy(loadTopology(join(repo, 'lab/topologies/two-leaf.clab.yml')), { name: lab });
     const inventory = deployed.inventory as string;

@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe.runIf(enabled)('lab rollout on two-leaf', () => {
-  // Several deploys' worth of work (bmv2 leaves where available): more than the default timeout on a shared machine.
+  // A deploy and several applies (bmv2 leaves where available) outlast the default timeout on a shared machine.
   it('applies over every transport, probes clean, is idempotent, and fails closed on a wrong host key', async () => {
     const state = await deploy(loadTopology(join(repo, 'lab/topologies/two-leaf.clab.yml')), { name: lab });
     const first = await labApply({ lab, policyPath });
