@@ -2,7 +2,8 @@
 // namespace per node, one veth pair per link and a management bridge in a
 // namespace of its own, starts each node's daemons, and tears all of it down
 // again. Every name is generated from the lab name and recorded in the lab
-// state before it is created, so destroy works after a crash.
+// state before it is created, so destroy works after a crash. P4 leaves run
+// bmv2 or the emulated agent, as lab/p4-leaves.ts decides.
 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +11,9 @@ import { InputError } from '../orchestrator/diagnostics.ts';
 import { logger } from '../orchestrator/log.ts';
 import { formatIp } from '../orchestrator/net/ip.ts';
 import { ipBatch, inNetns, run, sleep } from './exec.ts';
-import { blockedPorts } from './forwarding.ts';
+import { blockedPorts, endpointMac } from './forwarding.ts';
 import { renderLabInventory } from './inventory.ts';
+import { bmv2Ports, isP4Leaf, leafForwarding, planP4Leaves, programBmv2Leaves, startBmv2Leaf, writeDeviceConfig, type P4Choice, type P4LeafPlan } from './p4-leaves.ts';
 import { NODE_STAGING_DIR, lldpcli, makeClientKey, makeHostKey, snmpSecrets, startLldpd, startSnmpd, startSshd, startSwitchAgent, systemDescription } from './services.ts';
 import {
   STATE_VERSION,
@@ -24,8 +26,9 @@ import {
   type LabNodeState,
   type LabProcess,
   type LabState,
+  type P4SwitchKind,
 } from './state.ts';
-import { linksOf, type LabTopology } from './topology.ts';
+import { linksOf, type LabNode, type LabTopology } from './topology.ts';
 
 const log = logger('lab');
 
@@ -68,10 +71,14 @@ export interface DeployOptions {
   name?: string;
   /** Seconds to wait for every daemon to listen. */
   readyTimeoutS?: number;
+  /** What runs the P4 leaves (default auto: bmv2 when its tools are here). */
+  p4?: P4Choice;
 }
 
 export async function deploy(topo: LabTopology, opts: DeployOptions = {}): Promise<LabState> {
   const lab = labNameOf(topo, opts.name);
+  // Decided (and a forced bmv2 without its tools refused) before anything is made.
+  const p4 = await planP4Leaves(opts.p4 ?? 'auto', topo);
   const previous = readState(lab);
   if (previous) {
     const live = new Set(await netnsList());
@@ -100,9 +107,10 @@ export async function deploy(topo: LabTopology, opts: DeployOptions = {}): Promi
     nodes: [],
     applied: {},
   };
+  if (topo.nodes.some(isP4Leaf)) state.p4 = { kind: p4.kind, reason: p4.reason };
   writeState(state);
   try {
-    await build(topo, lab, dir, state, opts.readyTimeoutS ?? 60);
+    await build(topo, lab, dir, state, p4, opts.readyTimeoutS ?? 60);
   } catch (e) {
     log.error({ lab, err: e instanceof Error ? e.message : String(e) }, 'deploy failed: removing what was built');
     await destroy(lab);
@@ -120,7 +128,7 @@ async function addNetns(state: LabState, ns: string, sysctls: string[]): Promise
   if (sysctls.length > 0) await inNetns(ns, `sysctl -qw ${sysctls.join(' ')}`);
 }
 
-async function build(topo: LabTopology, lab: string, dir: string, state: LabState, readyTimeoutS: number): Promise<void> {
+async function build(topo: LabTopology, lab: string, dir: string, state: LabState, p4: P4LeafPlan, readyTimeoutS: number): Promise<void> {
   const tag = netnsTag(lab);
   const mgmtNs = state.mgmtNetns;
   const mgmtLen = topo.mgmtSubnet.len;
@@ -147,6 +155,7 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
       ns_.pipeline = n.pipeline;
       ns_.agentPort = n.p4runtime?.port ?? n.gnmi?.port;
     }
+    if (isP4Leaf(n)) ns_.p4Switch = p4.kind;
     if (n.role === 'endpoint') ns_.addresses = n.addresses.map((a) => formatIp(a.family, a.value));
     state.nodes.push(ns_);
   }
@@ -169,8 +178,13 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
     const lines = ports.map((p) => `link set ${p} alias ${tag}`);
     if (n.role === 'endpoint') {
       const [p] = ports;
+      // A known MAC: a bmv2 leaf does not learn, the lab fills its L2 table.
+      lines.push(`link set ${p} address ${endpointMac(topo, n.name)}`);
       for (const a of n.addresses) lines.push(`addr add ${formatIp(a.family, a.value)}/${a.family === 4 ? 32 : 128} dev ${p}${a.family === 6 ? ' nodad' : ''}`);
       lines.push(`link set ${p} up`, `route add 0.0.0.0/0 dev ${p}`, `route add ::/0 dev ${p}`);
+    } else if (isP4Leaf(n) && p4.kind === 'bmv2') {
+      // bmv2 takes the forwarding ports itself; a blocked one stays the kernel's, up (LLDP still crosses it) and bridged nowhere.
+      for (const p of ports) lines.push(`link set ${p} up`);
     } else {
       const off = new Set(blocked.get(n.name) ?? []);
       lines.push(`link add ${BRIDGE} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`, `link set ${BRIDGE} alias ${tag}`);
@@ -181,6 +195,9 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
       lines.push(`link set ${BRIDGE} up`);
     }
     await ipBatch(lines, ns);
+    // bmv2 re-sends frames through a packet socket, which never completes a
+    // checksum the sender left to offload: endpoints compute their own.
+    if (n.role === 'endpoint' && p4.kind === 'bmv2') await inNetns(ns, ports.map((p) => `ethtool -K ${p} tx off >/dev/null`).join('\n'));
   }
 
   // Daemons.
@@ -188,6 +205,7 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
   const secrets = snmpSecrets(dir);
   const hostKeys = new Map<string, string>();
   const managed = topo.nodes.filter((n) => n.role !== 'endpoint' && n.role !== 'bridge');
+  const describe = (n: LabNode): Parameters<typeof systemDescription>[0] => ({ ...n, p4Switch: isP4Leaf(n) ? p4.kind : undefined });
   for (const n of managed) {
     const ns = netnsName(lab, n.name);
     const nodeDir = join(dir, 'nodes', n.name);
@@ -201,6 +219,21 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
         break;
       case 'switch': {
         const pipeline = n.pipeline ?? 'openconfig';
+        if (isP4Leaf(n) && p4.kind === 'bmv2') {
+          addProcess(
+            state,
+            startBmv2Leaf({
+              netns: ns,
+              node: n.name,
+              nodeDir,
+              address: n.mgmtIpv4,
+              port: n.p4runtime?.port ?? 9559,
+              deviceId: n.p4runtime?.deviceId ?? 1,
+              ports: bmv2Ports(linksOf(topo, n.name).map((l) => l.local.port), blocked.get(n.name) ?? []),
+            }),
+          );
+          break;
+        }
         addProcess(
           state,
           startSwitchAgent({
@@ -221,19 +254,31 @@ async function build(topo: LabTopology, lab: string, dir: string, state: LabStat
       case 'bridge':
         break;
     }
-    addProcess(state, startSnmpd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, secrets, lab, description: systemDescription(n) }));
+    addProcess(state, startSnmpd({ netns: ns, node: n.name, nodeDir, address: n.mgmtIpv4, secrets, lab, description: systemDescription(describe(n)) }));
   }
   await waitReady(state, topo, readyTimeoutS);
+  // Before lldpd starts: an unprogrammed leaf forwards nothing, a programmed one keeps LLDP on its link.
+  const deviceConfigs = new Map<string, string>();
+  if (p4.kind === 'bmv2') {
+    const leaves = topo.nodes.filter(isP4Leaf);
+    const config = writeDeviceConfig(dir, p4);
+    for (const n of leaves) deviceConfigs.set(n.name, config);
+    await programBmv2Leaves(
+      mgmtNs,
+      join(dir, config),
+      leaves.map((n) => ({ device: n.name, address: `${n.mgmtIpv4}:${n.p4runtime?.port ?? 9559}`, deviceId: n.p4runtime?.deviceId ?? 1, updates: leafForwarding(topo, n, blocked) })),
+    );
+  }
   // lldpd registers with snmpd as soon as it starts, so it starts once every snmpd listens.
   for (const n of managed) {
     const nodeDir = join(dir, 'nodes', n.name);
     const ports = linksOf(topo, n.name).map((l) => l.local.port);
-    addProcess(state, startLldpd({ netns: netnsName(lab, n.name), node: n.name, nodeDir, address: n.mgmtIpv4, role: n.role, ports, description: systemDescription(n) }));
+    addProcess(state, startLldpd({ netns: netnsName(lab, n.name), node: n.name, nodeDir, address: n.mgmtIpv4, role: n.role, ports, description: systemDescription(describe(n)) }));
   }
   await waitLldpNeighbours(state, topo, readyTimeoutS);
 
   const inventory = join(dir, 'fabric.yaml');
-  writeFileSync(inventory, renderLabInventory({ topo, lab, hostKeys, identityFile: 'keys/client_ed25519', stagingDir: () => NODE_STAGING_DIR }), { mode: 0o600 });
+  writeFileSync(inventory, renderLabInventory({ topo, lab, hostKeys, identityFile: 'keys/client_ed25519', stagingDir: () => NODE_STAGING_DIR, deviceConfigs }), { mode: 0o600 });
   state.inventory = inventory;
   state.phase = 'ready';
   writeState(state);
@@ -273,6 +318,7 @@ async function waitReady(state: LabState, topo: LabTopology, timeoutS: number): 
           return { proto: 'udp' as const, addr: `${n.mgmtIpv4}:161` };
         case 'p4runtime-agent':
         case 'gnmi-agent':
+        case 'bmv2':
           return { proto: 'tcp' as const, addr: `${n.mgmtIpv4}:${n.p4runtime?.port ?? n.gnmi?.port}` };
         case 'lldpd':
           // Listens on no port; waitLldpNeighbours watches it.
@@ -394,6 +440,8 @@ export interface InspectNode {
   services: { service: string; pid: number; running: boolean }[];
   addresses?: string[];
   applied?: string;
+  /** P4 leaves: bmv2 or the emulation. */
+  p4Switch?: P4SwitchKind;
 }
 
 export interface InspectResult {
@@ -403,6 +451,8 @@ export interface InspectResult {
   inventory?: string;
   mgmtNetns: string;
   mgmtSubnet: string;
+  /** What runs the P4 leaves, and why. */
+  p4?: LabState['p4'];
   nodes: InspectNode[];
 }
 
@@ -417,6 +467,7 @@ export async function inspect(lab: string): Promise<InspectResult | undefined> {
     inventory: state.inventory,
     mgmtNetns: state.mgmtNetns,
     mgmtSubnet: state.mgmtSubnet,
+    p4: state.p4,
     nodes: state.nodes.map((n) => ({
       name: n.name,
       role: n.pipeline ? `${n.role}/${n.pipeline}` : n.role,
@@ -428,6 +479,7 @@ export async function inspect(lab: string): Promise<InspectResult | undefined> {
       services: state.processes.filter((p) => p.node === n.name).map((p) => ({ service: p.service, pid: p.pid, running: alive(p.pid) })),
       addresses: n.addresses,
       applied: state.applied[n.name]?.generation,
+      p4Switch: n.p4Switch,
     })),
   };
 }

@@ -17,6 +17,8 @@ export interface LabInventoryInput {
   identityFile: string;
   /** Where a rollout copies bundles on a node. */
   stagingDir: (node: string) => string;
+  /** P4 leaves on bmv2: the device config they run, relative to the inventory file (the topology's own reference otherwise). */
+  deviceConfigs?: Map<string, string>;
 }
 
 function mgmtOf(d: Device, input: LabInventoryInput, address: string): Record<string, unknown> {
@@ -24,7 +26,10 @@ function mgmtOf(d: Device, input: LabInventoryInput, address: string): Record<st
   const out: Record<string, unknown> = { address };
   switch (d.kind) {
     case 'switch':
-      if (d.pipeline === 'p4') out.p4runtime = { port: m.p4runtime?.port ?? 9559, deviceId: m.p4runtime?.deviceId ?? 1, ...(m.p4runtime?.deviceConfig ? { deviceConfig: m.p4runtime.deviceConfig } : {}) };
+      if (d.pipeline === 'p4') {
+        const deviceConfig = input.deviceConfigs?.get(d.name) ?? m.p4runtime?.deviceConfig;
+        out.p4runtime = { port: m.p4runtime?.port ?? 9559, deviceId: m.p4runtime?.deviceId ?? 1, ...(deviceConfig ? { deviceConfig } : {}) };
+      }
       else out.gnmi = { port: m.gnmi?.port ?? 57400 };
       // Lab switches answer SNMP too (sysName, IF-MIB, LLDP-MIB), for discovery.
       out.snmp = { port: 161 };

@@ -3,7 +3,9 @@
 // interfaces, with no program loaded: the pipeline arrives over P4Runtime
 // (SetForwardingPipelineConfig carrying the p4c-compiled bmv2 JSON). Its
 // gRPC server listens on a unix socket, which is reachable from any
-// namespace, or on an address inside the namespace.
+// namespace, or on an address inside the namespace. Tests own the switch
+// they start (startBmv2); the lab starts it detached (bmv2Command), named
+// after its namespace so cleanup can tell it is the lab's.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs';
@@ -46,16 +48,26 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts the switch and resolves once its gRPC server listens; rejects with its log's tail if it exits first. */
-export async function startBmv2(opts: Bmv2Options): Promise<Bmv2Switch> {
+/**
+ * The argv (after `ip netns exec NS`) running the switch with no program, on
+ * the given ports. The process is named (argv[0]) after its namespace, so a
+ * process listing says whose switch it is.
+ */
+export function bmv2Command(opts: Pick<Bmv2Options, 'netns' | 'ports' | 'deviceId' | 'grpcAddress'>): string[] {
   const bin = findP4Tool('simple_switch_grpc');
   if (!bin) throw new Error(p4ToolMissing('simple_switch_grpc'));
-  if (opts.grpcAddress.startsWith('unix:')) rmSync(opts.grpcAddress.slice('unix:'.length), { force: true });
-  const args = ['netns', 'exec', opts.netns, bin, '--device-id', String(opts.deviceId), '--no-p4'];
+  const args = ['bash', '-c', 'exec -a "$0" "$@"', `${opts.netns}/simple_switch_grpc`, bin, '--device-id', String(opts.deviceId), '--no-p4'];
   for (const [n, iface] of Object.entries(opts.ports)) args.push('-i', `${n}@${iface}`);
   args.push('--', '--grpc-server-addr', opts.grpcAddress);
+  return args;
+}
+
+/** Starts the switch and resolves once its gRPC server listens; rejects with its log's tail if it exits first. */
+export async function startBmv2(opts: Bmv2Options): Promise<Bmv2Switch> {
+  const command = bmv2Command(opts);
+  if (opts.grpcAddress.startsWith('unix:')) rmSync(opts.grpcAddress.slice('unix:'.length), { force: true });
   const out = createWriteStream(opts.logFile);
-  const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', opts.netns, ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   const done = exited(child);

@@ -141,10 +141,11 @@ export function startSshd(opts: { netns: string; node: string; nodeDir: string; 
 }
 
 /** What a node says it is (SNMP sysDescr, LLDP system description): the words a discovery tells kinds by. */
-export function systemDescription(n: { role: string; pipeline?: string; profile?: string }): string {
+export function systemDescription(n: { role: string; pipeline?: string; profile?: string; p4Switch?: string }): string {
   switch (n.role) {
     case 'switch':
-      return n.pipeline === 'p4' ? 'Weft lab switch: emulated P4Runtime pipeline (bmv2-compatible)' : 'Weft lab switch: emulated OpenConfig agent (gNMI)';
+      if (n.pipeline !== 'p4') return 'Weft lab switch: emulated OpenConfig agent (gNMI)';
+      return n.p4Switch === 'bmv2' ? 'Weft lab switch: bmv2 simple_switch_grpc running Weft P4 pipeline (P4Runtime)' : 'Weft lab switch: emulated P4Runtime pipeline (bmv2-compatible)';
     case 'dpu':
     case 'smartnic':
       return `Weft lab ${n.role === 'dpu' ? 'DPU' : 'SmartNIC'} (${n.profile ?? 'generic'} profile) on Linux`;

@@ -19,11 +19,14 @@ export function labDir(lab: string): string {
 export interface LabProcess {
   node: string;
   netns: string;
-  service: 'sshd' | 'snmpd' | 'lldpd' | 'p4runtime-agent' | 'gnmi-agent';
+  service: 'sshd' | 'snmpd' | 'lldpd' | 'p4runtime-agent' | 'gnmi-agent' | 'bmv2';
   pid: number;
   /** Where its output goes. */
   log: string;
 }
+
+/** What runs a P4 leaf of the lab. */
+export type P4SwitchKind = 'bmv2' | 'emulation';
 
 export interface LabNodeState {
   name: string;
@@ -36,6 +39,8 @@ export interface LabNodeState {
   blockedPorts: string[];
   pipeline?: string;
   agentPort?: number;
+  /** P4 switches: what runs the pipeline, bmv2 (p4c's program) or the nftables emulation (see lab/p4-leaves.ts). */
+  p4Switch?: P4SwitchKind;
   addresses?: string[];
 }
 
@@ -53,6 +58,8 @@ export interface LabState {
   processes: LabProcess[];
   nodes: LabNodeState[];
   inventory?: string;
+  /** What runs the P4 leaves, and why (absent in a lab without P4 leaves). */
+  p4?: { kind: P4SwitchKind; reason: string };
   /** Generation digest last applied per device (written by `weft lab apply`). */
   applied: Record<string, { generation: string; at: string }>;
 }

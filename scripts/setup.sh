@@ -15,7 +15,7 @@ fi
 
 PACKAGES=(
   clang llvm libbpf-dev bpftool xdp-tools
-  nftables iproute2 tcpdump iputils-ping procps make
+  nftables iproute2 tcpdump iputils-ping procps make ethtool
   openssh-server snmpd lldpd
   chromium
   libyang2-tools

@@ -6,8 +6,9 @@ import { resolve } from 'node:path';
 import { checkLabName, deploy, destroy, inspect, labNameOf, type InspectResult } from '../../lab/emulator.ts';
 import { formatLabApply, labApply } from '../../lab/apply.ts';
 import { runE2e } from '../../lab/e2e.ts';
+import { P4_CHOICES, type P4Choice } from '../../lab/p4-leaves.ts';
 import { formatProbe, probeLab } from '../../lab/probe.ts';
-import { readState } from '../../lab/state.ts';
+import { readState, type LabState } from '../../lab/state.ts';
 import { loadTopology } from '../../lab/topology.ts';
 import { fabricToContainerlab, loadInventory } from '../../inventory/load.ts';
 import { num, str, UsageError, type CliCommand, type CliIo, type ParsedArgs } from './command.ts';
@@ -28,12 +29,28 @@ function labName(args: ParsedArgs): string {
   return labNameOf(loadTopology(topologyArg(args)));
 }
 
+/** --p4: what runs the P4 leaves. */
+function p4Choice(args: ParsedArgs): P4Choice {
+  const v = str(args, 'p4') ?? 'auto';
+  if (!(P4_CHOICES as readonly string[]).includes(v)) throw new UsageError(`--p4 ${v}: valid: ${P4_CHOICES.join(', ')}`);
+  return v as P4Choice;
+}
+
+/** One line saying what runs the P4 leaves (bmv2 or the emulation) and why, or nothing in a lab without any. */
+export function formatP4Leaves(p4: LabState['p4'], nodes: { name: string; p4Switch?: string }[]): string[] {
+  if (!p4) return [];
+  const leaves = nodes.filter((n) => n.p4Switch !== undefined).map((n) => n.name);
+  const what = p4.kind === 'bmv2' ? 'bmv2 (simple_switch_grpc running p4c\'s weft.p4)' : 'the emulation (P4Runtime agent enforcing with nftables)';
+  return [`  P4 leaves ${leaves.join(', ')}: ${what}; ${p4.reason}`];
+}
+
 function formatInspect(r: InspectResult): string {
   const lines = [`lab ${r.lab} (${r.phase}) from ${r.topology}`, `  management: ${r.mgmtSubnet} in netns ${r.mgmtNetns}`];
   if (r.inventory) lines.push(`  inventory: ${r.inventory}`);
+  lines.push(...formatP4Leaves(r.p4, r.nodes));
   const rows = r.nodes.map((n) => [
     n.name,
-    n.role,
+    n.p4Switch ? `${n.role} (${n.p4Switch})` : n.role,
     n.mgmt ?? (n.addresses ? n.addresses.join(',') : '-'),
     n.services.map((s) => `${s.service}:${s.running ? s.pid : 'down'}`).join(' ') || '-',
     n.applied?.slice(0, 12) ?? '-',
@@ -53,10 +70,11 @@ async function runSubverb(sub: Subverb, args: ParsedArgs, io: CliIo): Promise<nu
     case 'deploy': {
       const topo = loadTopology(topologyArg(args));
       const t0 = performance.now();
-      const state = await deploy(topo, { name: str(args, 'name') });
+      const state = await deploy(topo, { name: str(args, 'name'), p4: p4Choice(args) });
       const seconds = (performance.now() - t0) / 1000;
-      if (json) io.out(JSON.stringify({ lab: state.lab, inventory: state.inventory, seconds, nodes: state.nodes.length }));
-      else io.out(`lab ${state.lab} deployed in ${seconds.toFixed(1)}s: ${state.nodes.length} nodes\ninventory written to ${state.inventory}`);
+      const p4Switches = Object.fromEntries(state.nodes.filter((n) => n.p4Switch).map((n) => [n.name, n.p4Switch]));
+      if (json) io.out(JSON.stringify({ lab: state.lab, inventory: state.inventory, seconds, nodes: state.nodes.length, p4: state.p4, p4Switches }));
+      else io.out([`lab ${state.lab} deployed in ${seconds.toFixed(1)}s: ${state.nodes.length} nodes`, ...formatP4Leaves(state.p4, state.nodes), `inventory written to ${state.inventory}`].join('\n'));
       return 0;
     }
     case 'destroy': {
@@ -115,6 +133,7 @@ async function runSubverb(sub: Subverb, args: ParsedArgs, io: CliIo): Promise<nu
         topologyPath: topologyArg(args),
         policyPath: policy,
         name: str(args, 'name'),
+        p4: p4Choice(args),
         seed: num(args, 'seed'),
         extraPorts: num(args, 'extra-ports'),
         say: json ? undefined : (l) => io.out(l),
@@ -128,11 +147,12 @@ async function runSubverb(sub: Subverb, args: ParsedArgs, io: CliIo): Promise<nu
 export const labCommand: CliCommand = {
   name: 'lab',
   summary: 'deploy, apply to, probe, inspect and destroy a lab of network namespaces (e2e: all of it)',
-  usage: `weft lab ${SUBVERBS.filter((s) => s !== 'generate').join('|')} -t TOPOLOGY.clab.yml [--policy P] [--name LAB] | weft lab generate --inventory I --out FILE`,
+  usage: `weft lab ${SUBVERBS.filter((s) => s !== 'generate').join('|')} -t TOPOLOGY.clab.yml [--policy P] [--name LAB] [--p4 ${P4_CHOICES.join('|')}] | weft lab generate --inventory I --out FILE`,
   options: [
     { name: 'topology', type: 'string', help: 'containerlab topology file (-t)' },
     { name: 'policy', type: 'string', help: 'policy file (apply, probe, e2e)' },
     { name: 'name', type: 'string', help: 'lab name (default: the topology name); two labs of one file need two names' },
+    { name: 'p4', type: 'string', help: `deploy, e2e: what runs the P4 leaves: ${P4_CHOICES.join('|')} (auto: bmv2 when simple_switch_grpc is available, else the emulation)`, default: 'auto' },
     { name: 'inventory', type: 'string', help: 'generate: the fabric.yaml to turn into a topology' },
     { name: 'out', type: 'string', help: 'generate: topology file to write; apply: bundle directory to compile into' },
     { name: 'seed', type: 'number', help: 'probe, e2e: seed for the sample of other ports', default: 1 },

@@ -1,10 +1,11 @@
 // The forwarding stage's updates: ids from the checked-in P4Info, canonical
 // bytes, one entry per MAC, the flood group over every port (its id as in
-// p4/weft.p4), and clear refusals of bad input.
+// p4/weft.p4), link-local group addresses sent to the drop port, and clear
+// refusals of bad input.
 
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { FLOOD_GROUP, forwardingIds, forwardingUpdates, parseMac } from './forwarding.ts';
+import { DROP_PORT, FLOOD_GROUP, forwardingIds, forwardingUpdates, linkLocalDropUpdates, parseMac } from './forwarding.ts';
 import { P4_SOURCE_PATH } from './p4info.ts';
 
 describe('forwarding entries', () => {
@@ -44,5 +45,13 @@ describe('forwarding entries', () => {
     expect(() => forwardingUpdates([{ mac: '02:00:00:00:00:01', port: 1 }, { mac: '02:00:00:00:00:01', port: 2 }], [1, 2])).toThrow(/given two ports, 1 and 2/);
     expect(() => forwardingUpdates([{ mac: '02:00:00:00:00:01', port: 511 }], [1])).toThrow(/port 511 outside 0-510/);
     expect(() => forwardingUpdates([], [600])).toThrow(/flood group: port 600 outside 0-510/);
+  });
+
+  it('sends the 16 reserved link-local group addresses (LLDP, STP, ...) to the drop port', () => {
+    const updates = linkLocalDropUpdates(ids);
+    const macs = updates.map((u) => ('tableEntry' in u.entity ? Buffer.from(u.entity.tableEntry.match[0].exact.value, 'base64').toString('hex') : 'not a table entry'));
+    expect(macs).toEqual(Array.from({ length: 16 }, (_, i) => `0180c20000${i.toString(16).padStart(2, '0')}`));
+    const ports = updates.map((u) => ('tableEntry' in u.entity ? Buffer.from(u.entity.tableEntry.action.action.params[0].value, 'base64').readUIntBE(0, 2) : -1));
+    expect(new Set(ports)).toEqual(new Set([DROP_PORT]));
   });
 });

@@ -60,6 +60,33 @@ export function parseMac(text: string): bigint {
   return BigInt(`0x${text.replace(/[:-]/g, '')}`);
 }
 
+/** An INSERT of one weft_l2_fwd entry: `mac` to `port`. */
+function l2Entry(ids: ForwardingIds, mac: bigint, port: number): ForwardingUpdate {
+  return {
+    type: 'INSERT',
+    entity: {
+      tableEntry: {
+        tableId: ids.tableId,
+        match: [{ fieldId: ids.dstMacFieldId, exact: { value: toBytes(mac).toString('base64') } }],
+        action: { action: { actionId: ids.forwardId, params: [{ paramId: ids.portParamId, value: toBytes(BigInt(port)).toString('base64') }] } },
+      },
+    },
+  };
+}
+
+/** v1model's drop port: an egress_spec of 511 is dropped, as mark_to_drop does. */
+export const DROP_PORT = 511;
+
+/**
+ * INSERT updates that keep the IEEE 802.1D reserved link-local group
+ * addresses (01:80:c2:00:00:00 to :0f: STP, LACP, LLDP, 802.1X) on their
+ * link, as a bridge must: the default action would flood them, and a
+ * neighbour would then hear LLDP from nodes it is not linked to.
+ */
+export function linkLocalDropUpdates(ids: ForwardingIds = forwardingIds()): ForwardingUpdate[] {
+  return Array.from({ length: 16 }, (_, i) => l2Entry(ids, 0x0180c2000000n + BigInt(i), DROP_PORT));
+}
+
 /**
  * INSERT updates for the forwarding stage: one weft_l2_fwd entry per MAC and
  * the flood group over `ports` (every port of the switch). Refuses a MAC that
@@ -80,18 +107,7 @@ export function forwardingUpdates(hosts: MacPort[], ports: number[], ids: Forwar
     byMac.set(mac, h);
   }
   for (const p of ports) checkPort(p, 'flood group');
-  const updates: ForwardingUpdate[] = [...byMac]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([mac, h]) => ({
-      type: 'INSERT',
-      entity: {
-        tableEntry: {
-          tableId: ids.tableId,
-          match: [{ fieldId: ids.dstMacFieldId, exact: { value: toBytes(mac).toString('base64') } }],
-          action: { action: { actionId: ids.forwardId, params: [{ paramId: ids.portParamId, value: toBytes(BigInt(h.port)).toString('base64') }] } },
-        },
-      },
-    }));
+  const updates: ForwardingUpdate[] = [...byMac].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([mac, h]) => l2Entry(ids, mac, h.port));
   const replicas = [...new Set(ports)].sort((a, b) => a - b).map((egressPort) => ({ egressPort, instance: 1 }));
   updates.push({ type: 'INSERT', entity: { packetReplicationEngineEntry: { multicastGroupEntry: { multicastGroupId: FLOOD_GROUP, replicas } } } });
   return updates;

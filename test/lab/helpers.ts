@@ -11,7 +11,8 @@ export const ci = process.env.CI === 'true';
 /** Why lab tests cannot run here, or undefined when they can. */
 export function labUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'lab tests need root (network namespaces, veths, nftables)';
-  for (const tool of ['ip', 'nft', 'ss', 'ping']) {
+  // ethtool: endpoints turn checksum offload off when the P4 leaves run bmv2.
+  for (const tool of ['ip', 'nft', 'ss', 'ping', 'ethtool']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {

@@ -42,6 +42,7 @@ function writePolicyB(path: string): void {
 }
 
 describe.runIf(enabled)('lab rollback on two-leaf', () => {
+  // A deploy and several applies (bmv2 leaves where available) outlast the default timeout on a shared machine.
   it('diffs, rolls back to the previous generation, and restores a failed apply', async () => {
     const deployed = await deploy(loadTopology(join(repo, 'lab/topologies/two-leaf.clab.yml')), { name: lab });
     const inventory = deployed.inventory as string;
@@ -150,5 +151,5 @@ describe.runIf(enabled)('lab rollback on two-leaf', () => {
 
     await destroy(lab);
     expect(leftovers(lab)).toEqual([]);
-  });
+  }, 400_000);
 });

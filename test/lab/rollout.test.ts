@@ -29,6 +29,7 @@ afterAll(async () => {
 });
 
 describe.runIf(enabled)('lab rollout on two-leaf', () => {
+  // A deploy and several applies (bmv2 leaves where available) outlast the default timeout on a shared machine.
   it('applies over every transport, probes clean, is idempotent, and fails closed on a wrong host key', async () => {
     const state = await deploy(loadTopology(join(repo, 'lab/topologies/two-leaf.clab.yml')), { name: lab });
     const first = await labApply({ lab, policyPath });
@@ -85,5 +86,5 @@ describe.runIf(enabled)('lab rollout on two-leaf', () => {
 
     await destroy(lab);
     expect(leftovers(lab)).toEqual([]);
-  });
+  }, 400_000);
 });
