@@ -307,6 +307,30 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   };
 }
 
+/**
+ * The lengths at which an entry's deny-ingress flag differs from that of the
+ * entry enclosing it (none: not denied), one per such entry. Looking the
+ * address up in the identity table at only these lengths, longest first,
+ * the first hit carries the flag of the address's longest match: every entry
+ * longer than the hit and covering the address sits at another length, so
+ * it has its enclosing entry's flag, and by induction the hit's. No hit: every
+ * covering entry has the flag of "none". The XDP early stage so drops a
+ * denied source in as many lookups as there are distinct lengths where
+ * denials start or stop, usually one.
+ */
+export function dropLengths(entries: IdEntry[]): number[] {
+  const sorted = [...entries].sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
+  const out: number[] = [];
+  const stack: IdEntry[] = [];
+  for (const e of sorted) {
+    while (stack.length > 0 && !contains(stack[stack.length - 1].prefix, e.prefix)) stack.pop();
+    const enclosing = stack.length > 0 && stack[stack.length - 1].denyIngress;
+    if (e.denyIngress !== enclosing) out.push(e.prefix.len);
+    stack.push(e);
+  }
+  return out;
+}
+
 // ---- the bundle: maps.json and record files -------------------------------
 
 export const MAPS_FORMAT = 'weft.host.maps/v2';
@@ -317,6 +341,8 @@ export interface RecordsRef {
   count: number;
   /** Prefix lengths present (identity: address bits; policy: port-key bits), for weft_plen_v1. */
   lengths: number[];
+  /** Identity tables: the lengths the XDP early stage looks up (dropLengths); absent in older bundles, meaning none. */
+  dropLengths?: number[];
   sha256: string;
 }
 
@@ -392,12 +418,14 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     [MAP.id6]: encodeRecords(ID6_KEY, ID_VALUE, idPairs(s.id6)),
     [MAP.policy]: encodeRecords(POLICY_KEY, POLICY_VALUE, s.policy.map((e) => [policyKey(0, e), policyValue(e)])),
   };
+  const descending = (lengths: number[]) => [...new Set(lengths)].sort((a, b) => b - a);
   const ref = (map: RecordMap, count: number, lengths: number[]): RecordsRef => ({
     file: recordsFile(map),
     count,
-    lengths: [...new Set(lengths)].sort((a, b) => b - a),
+    lengths: descending(lengths),
     sha256: sha256(records[map]),
   });
+  const idRef = (map: RecordMap, es: IdEntry[]): RecordsRef => ({ ...ref(map, es.length, es.map((e) => e.prefix.len)), dropLengths: descending(dropLengths(es)) });
   const rules = `${JSON.stringify(s.rules)}\n`;
   const ruleSources = `${JSON.stringify(s.ruleSources)}\n`;
   const maps: MapsJson = {
@@ -410,8 +438,8 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
     maps: {
-      [MAP.id4]: { maxEntries: s.maxEntries.id4, records: ref(MAP.id4, s.id4.length, s.id4.map((e) => e.prefix.len)) },
-      [MAP.id6]: { maxEntries: s.maxEntries.id6, records: ref(MAP.id6, s.id6.length, s.id6.map((e) => e.prefix.len)) },
+      [MAP.id4]: { maxEntries: s.maxEntries.id4, records: idRef(MAP.id4, s.id4) },
+      [MAP.id6]: { maxEntries: s.maxEntries.id6, records: idRef(MAP.id6, s.id6) },
       [MAP.policy]: { maxEntries: s.maxEntries.policy, records: ref(MAP.policy, s.policy.length, s.policy.map((e) => e.portLen)) },
       [MAP.ct]: { maxEntries: s.maxEntries.ct },
       [MAP.stats]: { maxEntries: s.maxEntries.stats },
