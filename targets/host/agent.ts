@@ -105,6 +105,33 @@ export interface ApplyResult {
   ms: number;
   /** CPU time this process spent on it (user + system): what the wall time is on an idle machine, less the waits. */
   cpuMs: number;
+  /** The same two, per phase in the order they ran (read, diff, write, record, flip, attach, state; a load: load instead of diff). */
+  phases: Record<string, PhaseTime>;
+}
+
+export interface PhaseTime {
+  ms: number;
+  cpuMs: number;
+}
+
+/** Wall and CPU time of one apply, phase by phase (CPU time shows the work on a busy machine, where wall time mostly waits). */
+class PhaseClock {
+  private readonly start = { wall: performance.now(), cpu: process.cpuUsage() };
+  private last = { wall: this.start.wall, cpu: process.cpuUsage() };
+  readonly phases: Record<string, PhaseTime> = {};
+
+  /** Ends the phase running since the previous mark. */
+  mark(phase: string): void {
+    const wall = performance.now();
+    const cpu = process.cpuUsage();
+    this.phases[phase] = { ms: wall - this.last.wall, cpuMs: (cpu.user - this.last.cpu.user + cpu.system - this.last.cpu.system) / 1000 };
+    this.last = { wall, cpu };
+  }
+
+  total(): { ms: number; cpuMs: number; phases: Record<string, PhaseTime> } {
+    const cpu = process.cpuUsage(this.start.cpu);
+    return { ms: performance.now() - this.start.wall, cpuMs: (cpu.user + cpu.system) / 1000, phases: this.phases };
+  }
 }
 
 export interface RuleCounters {
@@ -384,7 +411,7 @@ function unpinAll(pinDir: string): void {
 }
 
 export function agentApply(bundleDir: string, deviceName: string, o: AgentOptions = {}): ApplyResult {
-  const t0 = { wall: performance.now(), cpu: process.cpuUsage() };
+  const clock = new PhaseClock();
   preflight(o);
   const { scope, pinDir, runDir } = paths(o);
   const dev = readDevice(bundleDir, deviceName);
@@ -395,7 +422,8 @@ export function agentApply(bundleDir: string, deviceName: string, o: AgentOption
   // Interfaces must exist before anything is loaded.
   inNetns(o.netns, () => dev.ifaces.interfaces.forEach((i) => ifindexOf(i.name, o.netns)));
   mkdirSync(runDir, { recursive: true });
-  const req: ApplyRequest = { dev, mapsDigest: sha(dev.mapsText), o, t0, bundleDir };
+  const req: ApplyRequest = { dev, mapsDigest: sha(dev.mapsText), o, clock, bundleDir };
+  clock.mark('read');
 
   if (state && state.objectDigest === dev.objectDigest && state.logRate === logRateOf(o) && existsSync(pinDir)) {
     // A slot that held entries but has no complete record (an apply died while writing it) cannot be diffed.
@@ -414,17 +442,12 @@ interface ApplyRequest {
   dev: DeviceArtefacts;
   mapsDigest: string;
   o: AgentOptions;
-  t0: { wall: number; cpu: NodeJS.CpuUsage };
+  clock: PhaseClock;
   bundleDir: string;
 }
 
-function elapsed(t0: ApplyRequest['t0']): { ms: number; cpuMs: number } {
-  const cpu = process.cpuUsage(t0.cpu);
-  return { ms: performance.now() - t0.wall, cpuMs: (cpu.user + cpu.system) / 1000 };
-}
-
 function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
-  const { dev, mapsDigest, o, t0, bundleDir } = req;
+  const { dev, mapsDigest, o, clock, bundleDir } = req;
   const { scope, pinDir, runDir } = paths(o);
   const maps = openPinnedMaps(pinDir);
   const progs = { tc: libbpf.objGet(join(pinDir, PROG.tc)), xdp: libbpf.objGet(join(pinDir, PROG.xdp)) };
@@ -439,12 +462,15 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
       // Marked incomplete first (its records stay readable for the merge):
       // if we die while writing, the next apply treats the slot as unknown.
       rmSync(join(slotDir(runDir, slot), RULES_FILE), { force: true });
-      const d = writeSlot(maps, slot, dev.records, before);
+      const d = writeSlot(maps, slot, dev.records, before, (p) => clock.mark(p));
       writeFailsafe(maps, dev.maps);
+      clock.mark('write');
       // Recorded before the flip: if we die between the two, the next apply
       // still knows what the (inactive) slot holds.
       recordSlot(runDir, slot, dev);
+      clock.mark('record');
       activate(maps, slot, state.generation + 1);
+      clock.mark('flip');
       state.activeSlot = slot;
       state.generation += 1;
       state.mapsDigest = mapsDigest;
@@ -455,12 +481,14 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
     }
     // Re-attach wherever the pinned programs went missing (an interface recreated, a qdisc flushed).
     const { attach, created } = attachAll(dev.ifaces, progs, state, o.netns);
+    clock.mark('attach');
     state.attach = attach;
     state.createdClsact = created;
     state.bundle = bundleDir;
     state.appliedAt = new Date().toISOString();
     writeJsonAtomic(join(runDir, 'state.json'), state);
-    return { device: state.device, scope, generation: state.generation, action, entriesWritten: written, entriesDeleted: deleted, attach, ...elapsed(t0) };
+    clock.mark('state');
+    return { device: state.device, scope, generation: state.generation, action, entriesWritten: written, entriesDeleted: deleted, attach, ...clock.total() };
   } finally {
     closeFds(maps);
     if (progs.tc >= 0) libbpf.closeFd(progs.tc);
@@ -469,7 +497,7 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
 }
 
 function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResult {
-  const { dev, mapsDigest, o, t0, bundleDir } = req;
+  const { dev, mapsDigest, o, clock, bundleDir } = req;
   const { scope, pinDir, runDir } = paths(o);
   const oldCt = state ? libbpf.objGet(join(pinDir, MAP.ct)) : -1;
   const oldRemotes = state ? libbpf.objGet(join(pinDir, MAP.ctRemotes)) : -1;
@@ -489,10 +517,13 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
   } finally {
     for (const fd of [oldCt, oldRemotes, oldFlowlog]) if (fd >= 0) libbpf.closeFd(fd);
   }
+  clock.mark('load');
   try {
     const d = writeSlot(m, 0, dev.records);
     writeFailsafe(m, dev.maps);
+    clock.mark('write');
     activate(m, 0, generation);
+    clock.mark('flip');
     let attached;
     try {
       attached = attachAll(dev.ifaces, m.progs, state, o.netns);
@@ -500,10 +531,12 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       rollbackAttach(state, dev.ifaces, o, pinDir);
       throw e;
     }
+    clock.mark('attach');
     unpinAll(pinDir);
     pinAll(pinDir, m.fds, m.progs);
     forgetSlot(runDir, 1);
     recordSlot(runDir, 0, dev);
+    clock.mark('record');
     const next: AgentState = {
       format: STATE_FORMAT,
       device: dev.maps.device,
@@ -522,6 +555,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       appliedAt: new Date().toISOString(),
     };
     writeJsonAtomic(join(runDir, 'state.json'), next);
+    clock.mark('state');
     return {
       device: next.device,
       scope,
@@ -530,7 +564,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       entriesWritten: d.written,
       entriesDeleted: 0,
       attach: attached.attach,
-      ...elapsed(t0),
+      ...clock.total(),
     };
   } finally {
     // Pins and attachments hold the kernel objects from here on.
