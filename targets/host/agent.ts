@@ -103,34 +103,62 @@ export interface ApplyResult {
   attach: AttachPoint[];
   /** Wall time from reading the bundle to the flipped slot (and attached hooks). */
   ms: number;
-  /** CPU time this process spent on it (user + system): what the wall time is on an idle machine, less the waits. */
+  /** CPU time this process spent on it (user + system), every thread. */
   cpuMs: number;
-  /** The same two, per phase in the order they ran (read, diff, write, record, flip, attach, state; a load: load instead of diff). */
+  /** CPU time of the thread doing it: what the wall time is on an idle machine, less the waits. */
+  threadCpuMs?: number;
+  /** The same, per phase in the order they ran (read, diff, write, record, flip, attach, state; a load: load instead of diff). */
   phases: Record<string, PhaseTime>;
 }
 
 export interface PhaseTime {
   ms: number;
+  /** CPU time of the whole process (every thread: V8 compiles and collects garbage on its own threads too). */
   cpuMs: number;
+  /** CPU time of the thread doing the apply (Linux schedstat), what wall time comes down to on an idle machine; absent where unknown. */
+  threadCpuMs?: number;
+}
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** CPU time of this thread in ms (first field of /proc/thread-self/schedstat, ns), or undefined where the kernel has none. */
+function threadCpuMs(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ClockReading {
+  wall: number;
+  cpu: NodeJS.CpuUsage;
+  thread: number | undefined;
+}
+
+const reading = (): ClockReading => ({ wall: nowMs(), cpu: process.cpuUsage(), thread: threadCpuMs() });
+
+function between(a: ClockReading, b: ClockReading): PhaseTime {
+  const t: PhaseTime = { ms: b.wall - a.wall, cpuMs: (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000 };
+  if (a.thread !== undefined && b.thread !== undefined) t.threadCpuMs = b.thread - a.thread;
+  return t;
 }
 
 /** Wall and CPU time of one apply, phase by phase (CPU time shows the work on a busy machine, where wall time mostly waits). */
 class PhaseClock {
-  private readonly start = { wall: performance.now(), cpu: process.cpuUsage() };
-  private last = { wall: this.start.wall, cpu: process.cpuUsage() };
+  private readonly start = reading();
+  private last = this.start;
   readonly phases: Record<string, PhaseTime> = {};
 
   /** Ends the phase running since the previous mark. */
   mark(phase: string): void {
-    const wall = performance.now();
-    const cpu = process.cpuUsage();
-    this.phases[phase] = { ms: wall - this.last.wall, cpuMs: (cpu.user - this.last.cpu.user + cpu.system - this.last.cpu.system) / 1000 };
-    this.last = { wall, cpu };
+    const now = reading();
+    this.phases[phase] = between(this.last, now);
+    this.last = now;
   }
 
-  total(): { ms: number; cpuMs: number; phases: Record<string, PhaseTime> } {
-    const cpu = process.cpuUsage(this.start.cpu);
-    return { ms: performance.now() - this.start.wall, cpuMs: (cpu.user + cpu.system) / 1000, phases: this.phases };
+  total(): PhaseTime & { phases: Record<string, PhaseTime> } {
+    return { ...between(this.start, reading()), phases: this.phases };
   }
 }
 
@@ -380,6 +408,27 @@ function attachAll(ifaces: InterfacesJson, progs: ProgFds, prev: AgentState | un
   });
 }
 
+/** The program id now attached at a recorded point (0: none, or the interface is gone); call inside its namespace. */
+function attachedProgId(a: AttachPoint): number {
+  const ifindex = libbpf.ifIndex(a.iface);
+  if (ifindex === 0) return 0;
+  return a.hook === 'xdp'
+    ? libbpf.xdpQueryId(ifindex, 0)
+    : libbpf.tcQuery({ ifindex, attachPoint: a.hook === 'tc-ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS }, TC_HANDLE, TC_PRIORITY);
+}
+
+/**
+ * Whether the bundle wants exactly the recorded hooks and each still runs
+ * the recorded program: then a delta attaches nothing (three queries instead
+ * of a qdisc create and three replaces, each waiting on the kernel).
+ */
+function stillAttached(ifaces: InterfacesJson, state: AgentState, ns: string | undefined): boolean {
+  const want = ifaces.interfaces.flatMap((i) => [...(i.tc ? [`${i.name} tc-ingress`, `${i.name} tc-egress`] : []), ...(i.xdp ? [`${i.name} xdp`] : [])]);
+  const have = state.attach.map((a) => `${a.iface} ${a.hook}`);
+  if (want.length !== have.length || want.some((w) => !have.includes(w))) return false;
+  return inNetns(ns, () => state.attach.every((a) => a.progId !== 0 && attachedProgId(a) === a.progId));
+}
+
 /** Undoes attach points (best effort: an interface may be gone already). */
 function detachAll(points: AttachPoint[], createdClsact: string[], ns: string | undefined): void {
   inNetns(ns, () => {
@@ -480,10 +529,13 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
       action = 'delta';
     }
     // Re-attach wherever the pinned programs went missing (an interface recreated, a qdisc flushed).
-    const { attach, created } = attachAll(dev.ifaces, progs, state, o.netns);
+    if (!stillAttached(dev.ifaces, state, o.netns)) {
+      const { attach, created } = attachAll(dev.ifaces, progs, state, o.netns);
+      state.attach = attach;
+      state.createdClsact = created;
+    }
     clock.mark('attach');
-    state.attach = attach;
-    state.createdClsact = created;
+    const attach = state.attach;
     state.bundle = bundleDir;
     state.appliedAt = new Date().toISOString();
     writeJsonAtomic(join(runDir, 'state.json'), state);
@@ -644,14 +696,7 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
     const counters = readPerCpu(maps.fds.counters, 0, COUNTERS.length);
     const attach = inNetns(o.netns, () =>
       state.attach.map((a) => {
-        const ifindex = libbpf.ifIndex(a.iface);
-        let current = 0;
-        if (ifindex !== 0) {
-          current =
-            a.hook === 'xdp'
-              ? libbpf.xdpQueryId(ifindex, 0)
-              : libbpf.tcQuery({ ifindex, attachPoint: a.hook === 'tc-ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS }, TC_HANDLE, TC_PRIORITY);
-        }
+        const current = attachedProgId(a);
         return { ...a, attached: current !== 0 && current === a.progId };
       }),
     );

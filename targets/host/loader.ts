@@ -14,7 +14,7 @@ import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, STATS_VALUE, VERDICT, 
 import { failsafeKey, plensValue, u32 } from './encode.ts';
 import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
 import { diffRecords, recordKey, recordValue, type RecordTable } from './records.ts';
-import { failsafeFromJson, RECORD_MAPS, type MapsJson, type MapSizes, type RecordMap, type RecordSource } from './share.ts';
+import { changedWindows, failsafeFromJson, RECORD_MAPS, type MapsJson, type MapSizes, type RecordMap, type RecordSource } from './share.ts';
 
 export interface LoadSettings {
   sizes: MapSizes;
@@ -168,13 +168,17 @@ export function writeSlot(m: MapFds, slot: number, after: RecordSource, before?:
   const fdOf: Record<RecordMap, number> = { [MAP.id4]: m.fds.id4, [MAP.id6]: m.fds.id6, [MAP.policy]: m.fds.policy };
   // Same digest, same records: the table is not even read.
   const changed = RECORD_MAPS.filter((map) => !before || before.maps.maps[map].records.sha256 !== after.maps.maps[map].records.sha256);
-  const deltas = changed.map((map) => diffRecords(before?.table(map), after.table(map)));
+  // Only the blocks the two versions do not share are read and merged.
+  const deltas = changed.map((map) => {
+    const w = changedWindows(before, after, map);
+    return { ...w, d: diffRecords(w.before, w.after) };
+  });
   mark?.('diff');
   changed.forEach((map, i) => {
-    const d = deltas[i];
+    const { d, before: was, after: now } = deltas[i];
     // Deletions first, so the map never needs room for both contents of the slot.
-    if (before) deleteRecords(fdOf[map], slot, before.table(map), d.removed);
-    writeRecords(fdOf[map], slot, after.table(map), d.changed);
+    if (was) deleteRecords(fdOf[map], slot, was, d.removed);
+    writeRecords(fdOf[map], slot, now, d.changed);
     deleted += d.removed.length;
     written += d.changed.length;
   });
