@@ -158,9 +158,10 @@ function deleteRecords(fd: number, slot: number, t: RecordTable, idx: number[]):
 
 /**
  * Brings one (inactive) slot from `before` to `after` (undefined: the slot is
- * empty): a merge over the sorted record tables of the tables whose digests
- * differ finds the records that differ, and only those are written or deleted. A one-rule change costs a
- * few syscalls, however large the tables.
+ * empty): of the tables whose digests differ, the blocks whose digests
+ * differ are read and merged, and only the records that differ are written
+ * or deleted. A one-rule change reads a block or two and costs a few
+ * syscalls, however large the tables. `mark` is told when the diff is done.
  */
 export function writeSlot(m: MapFds, slot: number, after: RecordSource, before?: RecordSource, mark?: (phase: 'diff') => void): DeltaStats {
   let deleted = 0;
