@@ -9,7 +9,8 @@
 // Sorted fixed-size records make the agent's delta a linear merge: equal
 // runs are skipped with native memcmp over whole spans, and only the
 // records that differ are compared in JavaScript. Nothing is parsed that the
-// delta does not touch.
+// delta does not touch. A digest per block of records (in maps.json) lets
+// the agent read only the blocks two versions do not share.
 
 export const RECORDS_MAGIC = 'WFTR';
 export const RECORDS_VERSION = 1;
