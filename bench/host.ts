@@ -25,7 +25,12 @@ import { buildPacket } from '../targets/host/packet.ts';
 import { artefactRecords, computeShare, shareArtefacts } from '../targets/host/share.ts';
 import { BENCH_HOST, benchFabric, benchPolicy, remoteOf } from './host-policy.ts';
 
-const SIZES = [10, 1_000, 10_000, 100_000];
+/** WEFT_BENCH_HOST_SIZES=10,1000 limits the sizes (the flatness ratios need 10 and 100,000). */
+const SIZES = (process.env.WEFT_BENCH_HOST_SIZES ?? '10,1000,10000,100000').split(',').map(Number);
+/** Rules of the policies the one-rule change is applied to (WEFT_BENCH_HOST_APPLY_SIZES). */
+const APPLY_SIZES = (process.env.WEFT_BENCH_HOST_APPLY_SIZES ?? '10000,100000').split(',').map(Number);
+/** WEFT_BENCH_HOST_PARTS=packets or =apply runs one half. */
+const PARTS = new Set((process.env.WEFT_BENCH_HOST_PARTS ?? 'packets,apply').split(','));
 const REPEAT = 200_000;
 const ROUNDS = 7;
 /** xdp-filter's address table holds at most this many entries. */
@@ -170,7 +175,7 @@ async function oneRuleChange(n: number, steps: number) {
     sh('ip', ['-n', ns, 'link', 'add', 'wb0', 'type', 'veth', 'peer', 'name', 'wb1']);
     sh('ip', ['-n', ns, 'link', 'set', 'wb0', 'up']);
     const fabric = benchFabric();
-    const results: { action: string; ms: number; cpuMs: number; written: number; deleted: number }[] = [];
+    const results: { action: string; ms: number; cpuMs: number; threadCpuMs: number; written: number; deleted: number; phases: ApplyResult['phases']; processMs: number }[] = [];
     for (let v = 0; v < steps; v++) {
       const policy = benchPolicy(n, v);
       const ir = buildIr(policy, fabric);
@@ -181,15 +186,26 @@ async function oneRuleChange(n: number, steps: number) {
       mkdirSync(ddir, { recursive: true });
       for (const f of out.files) writeFileSync(join(ddir, f.path), f.content);
       // Its own process, as on a host: the compiler's heap here would otherwise stall it with collections.
+      const started = performance.now();
       const r = JSON.parse(sh(process.execPath, [WEFT_BIN, 'agent', 'apply', join(dir, `v${v}`), '--device', BENCH_HOST, '--netns', ns, '--json'])) as ApplyResult;
-      results.push({ action: r.action, ms: r.ms, cpuMs: r.cpuMs, written: r.entriesWritten, deleted: r.entriesDeleted });
+      results.push({ action: r.action, ms: r.ms, cpuMs: r.cpuMs, threadCpuMs: r.threadCpuMs ?? NaN, written: r.entriesWritten, deleted: r.entriesDeleted, phases: r.phases, processMs: performance.now() - started });
     }
     agentRemove({ netns: ns });
     const deltas = results.slice(2);
+    const tenth = (x: number) => Math.round(x * 10) / 10;
+    const med = (f: (d: (typeof deltas)[number]) => number | undefined) => tenth(median(deltas.map((d) => f(d) ?? NaN)));
+    const phases = Object.keys(deltas[0].phases).map((p) => `${p} ${med((d) => d.phases[p]?.ms)}/${med((d) => d.phases[p]?.cpuMs)}/${med((d) => d.phases[p]?.threadCpuMs)}`);
     return {
       firstLoadMs: Math.round(results[0].ms),
-      deltaMs: Math.round(median(deltas.map((d) => d.ms)) * 10) / 10,
-      deltaCpuMs: Math.round(median(deltas.map((d) => d.cpuMs)) * 10) / 10,
+      deltaMs: med((d) => d.ms),
+      /** Every thread of the process (V8 collects garbage and compiles on threads of its own). */
+      deltaCpuMs: med((d) => d.cpuMs),
+      /** The thread doing the apply: its wall time on an idle machine, less waits. */
+      deltaThreadCpuMs: med((d) => d.threadCpuMs),
+      /** Wall / process CPU / thread CPU ms per phase of the agent's own time, medians. */
+      deltaPhasesMsWallCpu: phases.join(', '),
+      /** The whole `weft agent apply` process, node start-up and module loading included (not agent time). */
+      deltaProcessMs: med((d) => d.processMs),
       deltaEntriesWritten: median(deltas.map((d) => d.written)),
       deltaEntriesDeleted: median(deltas.map((d) => d.deleted)),
       actions: results.map((r) => r.action).join(','),
@@ -202,10 +218,9 @@ async function oneRuleChange(n: number, steps: number) {
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
-export async function run(): Promise<Record<string, unknown>> {
-  sh('sh', ['-c', 'grep -q " /sys/fs/bpf bpf " /proc/self/mounts || mount -t bpf bpf /sys/fs/bpf']);
+/** Per-packet cost of every size and of xdp-filter, in the same rounds. */
+async function packetFigures(out: Record<string, unknown>): Promise<void> {
   const objectPath = await buildObject();
-  const out: Record<string, unknown> = {};
   const loaded = SIZES.map((n) => loadDatapath(objectPath, n));
   try {
     const last = SIZES[SIZES.length - 1];
@@ -223,9 +238,10 @@ export async function run(): Promise<Record<string, unknown>> {
       out[`map_memory_bytes_${n}`] = loaded[i].memory;
       out[`policy_entries_${n}`] = loaded[i].policyEntries;
     });
-    out.tc_ratio_100k_vs_10 = ratio(figures[`tc_ns_${last}`], figures.tc_ns_10);
-    out.xdp_ratio_100k_vs_10 = ratio(figures[`xdp_ns_${last}`], figures.xdp_ns_10);
-    out.xdp_drop_ratio_100k_vs_10 = ratio(figures[`xdp_drop_ns_${last}`], figures.xdp_drop_ns_10);
+    const first = SIZES[0];
+    out[`tc_ratio_${last}_vs_${first}`] = ratio(figures[`tc_ns_${last}`], figures[`tc_ns_${first}`]);
+    out[`xdp_ratio_${last}_vs_${first}`] = ratio(figures[`xdp_ns_${last}`], figures[`xdp_ns_${first}`]);
+    out[`xdp_drop_ratio_${last}_vs_${first}`] = ratio(figures[`xdp_drop_ns_${last}`], figures[`xdp_drop_ns_${first}`]);
     for (const n of SIZES) {
       out[`weft_xdp_vs_xdp_filter_${n}`] = ratio(figures[`xdp_ns_${n}`], figures.xdp_filter_ns);
       out[`weft_xdp_drop_vs_xdp_filter_drop_${n}`] = ratio(figures[`xdp_drop_ns_${n}`], figures.xdp_filter_drop_ns);
@@ -233,8 +249,13 @@ export async function run(): Promise<Record<string, unknown>> {
   } finally {
     for (const l of loaded) closeObject(l.m);
   }
-  out.one_rule_change_10k = await oneRuleChange(10_000, 5);
-  out.one_rule_change_100k = await oneRuleChange(100_000, 4);
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  sh('sh', ['-c', 'grep -q " /sys/fs/bpf bpf " /proc/self/mounts || mount -t bpf bpf /sys/fs/bpf']);
+  const out: Record<string, unknown> = {};
+  if (PARTS.has('packets')) await packetFigures(out);
+  if (PARTS.has('apply')) for (const n of APPLY_SIZES) out[`one_rule_change_${n}`] = await oneRuleChange(n, 5);
   out.repeat = REPEAT;
   out.rounds = ROUNDS;
   return out;

@@ -27,7 +27,10 @@
  * flagged WEFT_ID_FLAG_DENY_INGRESS (every cell and the default deny every
  * flow from it to this host) and no tracked connection can have a reply
  * from it (weft_ct_may_reply_from) -> drop, without the conntrack and
- * policy lookups. Rows 7-9 would drop it too: a fragment would be dropped
+ * policy lookups. Row 6 costs XDP one lookup (the destination at full
+ * length, where every local address is), and the flag is read at only the
+ * lengths where it changes (weft_id_denied_ingress), usually one: a drop
+ * takes two hash lookups. Rows 7-9 would drop it too: a fragment would be dropped
  * by TC, and rows 8-9 cannot pass it. */
 
 #include <linux/bpf.h>
@@ -87,18 +90,36 @@ static __always_inline enum weft_outcome weft_judge(struct weft_pkt *pkt, enum w
 	if (weft_slot_read(&s) < 0)
 		return WEFT_DROP;
 
-	struct weft_id_value src = weft_identity(s.slot, f.family, f.src);
-	struct weft_id_value dst = weft_identity(s.slot, f.family, f.dst);
+	struct weft_id_value src, dst;
+	struct weft_id_search drop_search;
+	const struct weft_id_search *src_hint = 0;
+
+	/* XDP: a local destination is found by one full-length lookup (row 6);
+	 * anything else passes without more lookups. */
+	if (hook == WEFT_HOOK_XDP) {
+		struct weft_id_value *d = weft_id_at(s.slot, f.family, f.dst, f.family == 4 ? 32 : 128);
+
+		if (!d || !(d->flags & WEFT_ID_FLAG_LOCAL)) {
+			weft_count(WEFT_CNT_PASS_NOT_LOCAL);
+			return WEFT_PASS;
+		}
+		if (weft_id_denied_ingress(&drop_search, s.slot, f.family, f.src) && !weft_ct_may_reply_from(f.src)) {
+			weft_count(WEFT_CNT_XDP_DROP_EARLY);
+			return WEFT_DROP;
+		}
+		dst = *d;
+		src_hint = &drop_search;
+	} else {
+		dst = weft_identity(s.slot, f.family, f.dst, 0);
+	}
+	src = weft_identity(s.slot, f.family, f.src, src_hint);
+
 	int src_local = src.flags & WEFT_ID_FLAG_LOCAL;
 	int dst_local = dst.flags & WEFT_ID_FLAG_LOCAL;
 
-	if (hook == WEFT_HOOK_XDP ? !dst_local : !(src_local || dst_local)) {
+	if (hook == WEFT_HOOK_TC && !(src_local || dst_local)) {
 		weft_count(WEFT_CNT_PASS_NOT_LOCAL);
 		return WEFT_PASS;
-	}
-	if (hook == WEFT_HOOK_XDP && (src.flags & WEFT_ID_FLAG_DENY_INGRESS) && !weft_ct_may_reply_from(f.src)) {
-		weft_count(WEFT_CNT_XDP_DROP_EARLY);
-		return WEFT_DROP;
 	}
 	if (f.frag) {
 		if (hook == WEFT_HOOK_XDP)

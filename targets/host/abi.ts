@@ -40,7 +40,7 @@ export const CTL = {
   entries: 5,
 } as const;
 
-/** Bit in an identity value's flags: the address belongs to an endpoint of this host. */
+/** Bit in an identity value's flags: the address belongs to an endpoint of this host (only ever on a full-length entry, so one exact lookup tells). */
 export const ID_FLAG_LOCAL = 1;
 /** Bit in an identity value's flags: every cell and the default deny every flow from this identity to this host. */
 export const ID_FLAG_DENY_INGRESS = 2;
@@ -66,9 +66,13 @@ export const ID_VALUE = 8;
  */
 export const POLICY_KEY = 16;
 
-/** weft_plen_v1: index slot * PLEN_TABLES + table; value: count u32, then up to PLEN_MAX lengths (u8, descending). 256 so that an index masked to 8 bits is always in bounds. */
-export const PLEN = { id4: 0, id6: 1, policy: 2 } as const;
-export const PLEN_TABLES = 3;
+/**
+ * weft_plen_v1: index slot * PLEN_TABLES + table; value: count u32, then up to PLEN_MAX lengths (u8, descending). 256 so that an index masked to 8 bits is always in bounds.
+ * drop4/drop6 list the lengths of the identity table at which ID_FLAG_DENY_INGRESS differs from the enclosing entry's
+ * (share.ts dropLengths): the XDP early stage looks up the source at those lengths only.
+ */
+export const PLEN = { id4: 0, id6: 1, policy: 2, drop4: 3, drop6: 4 } as const;
+export const PLEN_TABLES = 5;
 export const PLEN_MAX = 256;
 export const PLEN_VALUE = 4 + PLEN_MAX;
 

@@ -103,8 +103,63 @@ export interface ApplyResult {
   attach: AttachPoint[];
   /** Wall time from reading the bundle to the flipped slot (and attached hooks). */
   ms: number;
-  /** CPU time this process spent on it (user + system): what the wall time is on an idle machine, less the waits. */
+  /** CPU time this process spent on it (user + system), every thread. */
   cpuMs: number;
+  /** CPU time of the thread doing it: what the wall time is on an idle machine, less the waits. */
+  threadCpuMs?: number;
+  /** The same, per phase in the order they ran (read, diff, write, record, flip, attach, state; a load: load instead of diff). */
+  phases: Record<string, PhaseTime>;
+}
+
+export interface PhaseTime {
+  ms: number;
+  /** CPU time of the whole process (every thread: V8 compiles and collects garbage on its own threads too). */
+  cpuMs: number;
+  /** CPU time of the thread doing the apply (Linux schedstat), what wall time comes down to on an idle machine; absent where unknown. */
+  threadCpuMs?: number;
+}
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** CPU time of this thread in ms (first field of /proc/thread-self/schedstat, ns), or undefined where the kernel has none. */
+function threadCpuMs(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ClockReading {
+  wall: number;
+  cpu: NodeJS.CpuUsage;
+  thread: number | undefined;
+}
+
+const reading = (): ClockReading => ({ wall: nowMs(), cpu: process.cpuUsage(), thread: threadCpuMs() });
+
+function between(a: ClockReading, b: ClockReading): PhaseTime {
+  const t: PhaseTime = { ms: b.wall - a.wall, cpuMs: (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000 };
+  if (a.thread !== undefined && b.thread !== undefined) t.threadCpuMs = b.thread - a.thread;
+  return t;
+}
+
+/** Wall and CPU time of one apply, phase by phase (CPU time shows the work on a busy machine, where wall time mostly waits). */
+class PhaseClock {
+  private readonly start = reading();
+  private last = this.start;
+  readonly phases: Record<string, PhaseTime> = {};
+
+  /** Ends the phase running since the previous mark. */
+  mark(phase: string): void {
+    const now = reading();
+    this.phases[phase] = between(this.last, now);
+    this.last = now;
+  }
+
+  total(): PhaseTime & { phases: Record<string, PhaseTime> } {
+    return { ...between(this.start, reading()), phases: this.phases };
+  }
 }
 
 export interface RuleCounters {
@@ -353,6 +408,27 @@ function attachAll(ifaces: InterfacesJson, progs: ProgFds, prev: AgentState | un
   });
 }
 
+/** The program id now attached at a recorded point (0: none, or the interface is gone); call inside its namespace. */
+function attachedProgId(a: AttachPoint): number {
+  const ifindex = libbpf.ifIndex(a.iface);
+  if (ifindex === 0) return 0;
+  return a.hook === 'xdp'
+    ? libbpf.xdpQueryId(ifindex, 0)
+    : libbpf.tcQuery({ ifindex, attachPoint: a.hook === 'tc-ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS }, TC_HANDLE, TC_PRIORITY);
+}
+
+/**
+ * Whether the bundle wants exactly the recorded hooks and each still runs
+ * the recorded program: then a delta attaches nothing (three queries instead
+ * of a qdisc create and three replaces, each waiting on the kernel).
+ */
+function stillAttached(ifaces: InterfacesJson, state: AgentState, ns: string | undefined): boolean {
+  const want = ifaces.interfaces.flatMap((i) => [...(i.tc ? [`${i.name} tc-ingress`, `${i.name} tc-egress`] : []), ...(i.xdp ? [`${i.name} xdp`] : [])]);
+  const have = state.attach.map((a) => `${a.iface} ${a.hook}`);
+  if (want.length !== have.length || want.some((w) => !have.includes(w))) return false;
+  return inNetns(ns, () => state.attach.every((a) => a.progId !== 0 && attachedProgId(a) === a.progId));
+}
+
 /** Undoes attach points (best effort: an interface may be gone already). */
 function detachAll(points: AttachPoint[], createdClsact: string[], ns: string | undefined): void {
   inNetns(ns, () => {
@@ -384,7 +460,7 @@ function unpinAll(pinDir: string): void {
 }
 
 export function agentApply(bundleDir: string, deviceName: string, o: AgentOptions = {}): ApplyResult {
-  const t0 = { wall: performance.now(), cpu: process.cpuUsage() };
+  const clock = new PhaseClock();
   preflight(o);
   const { scope, pinDir, runDir } = paths(o);
   const dev = readDevice(bundleDir, deviceName);
@@ -395,7 +471,8 @@ export function agentApply(bundleDir: string, deviceName: string, o: AgentOption
   // Interfaces must exist before anything is loaded.
   inNetns(o.netns, () => dev.ifaces.interfaces.forEach((i) => ifindexOf(i.name, o.netns)));
   mkdirSync(runDir, { recursive: true });
-  const req: ApplyRequest = { dev, mapsDigest: sha(dev.mapsText), o, t0, bundleDir };
+  const req: ApplyRequest = { dev, mapsDigest: sha(dev.mapsText), o, clock, bundleDir };
+  clock.mark('read');
 
   if (state && state.objectDigest === dev.objectDigest && state.logRate === logRateOf(o) && existsSync(pinDir)) {
     // A slot that held entries but has no complete record (an apply died while writing it) cannot be diffed.
@@ -414,17 +491,12 @@ interface ApplyRequest {
   dev: DeviceArtefacts;
   mapsDigest: string;
   o: AgentOptions;
-  t0: { wall: number; cpu: NodeJS.CpuUsage };
+  clock: PhaseClock;
   bundleDir: string;
 }
 
-function elapsed(t0: ApplyRequest['t0']): { ms: number; cpuMs: number } {
-  const cpu = process.cpuUsage(t0.cpu);
-  return { ms: performance.now() - t0.wall, cpuMs: (cpu.user + cpu.system) / 1000 };
-}
-
 function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
-  const { dev, mapsDigest, o, t0, bundleDir } = req;
+  const { dev, mapsDigest, o, clock, bundleDir } = req;
   const { scope, pinDir, runDir } = paths(o);
   const maps = openPinnedMaps(pinDir);
   const progs = { tc: libbpf.objGet(join(pinDir, PROG.tc)), xdp: libbpf.objGet(join(pinDir, PROG.xdp)) };
@@ -439,12 +511,15 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
       // Marked incomplete first (its records stay readable for the merge):
       // if we die while writing, the next apply treats the slot as unknown.
       rmSync(join(slotDir(runDir, slot), RULES_FILE), { force: true });
-      const d = writeSlot(maps, slot, dev.records, before);
+      const d = writeSlot(maps, slot, dev.records, before, (p) => clock.mark(p));
       writeFailsafe(maps, dev.maps);
+      clock.mark('write');
       // Recorded before the flip: if we die between the two, the next apply
       // still knows what the (inactive) slot holds.
       recordSlot(runDir, slot, dev);
+      clock.mark('record');
       activate(maps, slot, state.generation + 1);
+      clock.mark('flip');
       state.activeSlot = slot;
       state.generation += 1;
       state.mapsDigest = mapsDigest;
@@ -454,13 +529,18 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
       action = 'delta';
     }
     // Re-attach wherever the pinned programs went missing (an interface recreated, a qdisc flushed).
-    const { attach, created } = attachAll(dev.ifaces, progs, state, o.netns);
-    state.attach = attach;
-    state.createdClsact = created;
+    if (!stillAttached(dev.ifaces, state, o.netns)) {
+      const { attach, created } = attachAll(dev.ifaces, progs, state, o.netns);
+      state.attach = attach;
+      state.createdClsact = created;
+    }
+    clock.mark('attach');
+    const attach = state.attach;
     state.bundle = bundleDir;
     state.appliedAt = new Date().toISOString();
     writeJsonAtomic(join(runDir, 'state.json'), state);
-    return { device: state.device, scope, generation: state.generation, action, entriesWritten: written, entriesDeleted: deleted, attach, ...elapsed(t0) };
+    clock.mark('state');
+    return { device: state.device, scope, generation: state.generation, action, entriesWritten: written, entriesDeleted: deleted, attach, ...clock.total() };
   } finally {
     closeFds(maps);
     if (progs.tc >= 0) libbpf.closeFd(progs.tc);
@@ -469,7 +549,7 @@ function applyDelta(state: AgentState, req: ApplyRequest): ApplyResult {
 }
 
 function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResult {
-  const { dev, mapsDigest, o, t0, bundleDir } = req;
+  const { dev, mapsDigest, o, clock, bundleDir } = req;
   const { scope, pinDir, runDir } = paths(o);
   const oldCt = state ? libbpf.objGet(join(pinDir, MAP.ct)) : -1;
   const oldRemotes = state ? libbpf.objGet(join(pinDir, MAP.ctRemotes)) : -1;
@@ -489,10 +569,13 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
   } finally {
     for (const fd of [oldCt, oldRemotes, oldFlowlog]) if (fd >= 0) libbpf.closeFd(fd);
   }
+  clock.mark('load');
   try {
     const d = writeSlot(m, 0, dev.records);
     writeFailsafe(m, dev.maps);
+    clock.mark('write');
     activate(m, 0, generation);
+    clock.mark('flip');
     let attached;
     try {
       attached = attachAll(dev.ifaces, m.progs, state, o.netns);
@@ -500,10 +583,12 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       rollbackAttach(state, dev.ifaces, o, pinDir);
       throw e;
     }
+    clock.mark('attach');
     unpinAll(pinDir);
     pinAll(pinDir, m.fds, m.progs);
     forgetSlot(runDir, 1);
     recordSlot(runDir, 0, dev);
+    clock.mark('record');
     const next: AgentState = {
       format: STATE_FORMAT,
       device: dev.maps.device,
@@ -522,6 +607,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       appliedAt: new Date().toISOString(),
     };
     writeJsonAtomic(join(runDir, 'state.json'), next);
+    clock.mark('state');
     return {
       device: next.device,
       scope,
@@ -530,7 +616,7 @@ function applyLoad(state: AgentState | undefined, req: ApplyRequest): ApplyResul
       entriesWritten: d.written,
       entriesDeleted: 0,
       attach: attached.attach,
-      ...elapsed(t0),
+      ...clock.total(),
     };
   } finally {
     // Pins and attachments hold the kernel objects from here on.
@@ -610,14 +696,7 @@ export function agentStatus(o: AgentOptions = {}): StatusResult {
     const counters = readPerCpu(maps.fds.counters, 0, COUNTERS.length);
     const attach = inNetns(o.netns, () =>
       state.attach.map((a) => {
-        const ifindex = libbpf.ifIndex(a.iface);
-        let current = 0;
-        if (ifindex !== 0) {
-          current =
-            a.hook === 'xdp'
-              ? libbpf.xdpQueryId(ifindex, 0)
-              : libbpf.tcQuery({ ifindex, attachPoint: a.hook === 'tc-ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS }, TC_HANDLE, TC_PRIORITY);
-        }
+        const current = attachedProgId(a);
         return { ...a, attached: current !== 0 && current === a.progId };
       }),
     );

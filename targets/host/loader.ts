@@ -14,7 +14,7 @@ import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, STATS_VALUE, VERDICT, 
 import { failsafeKey, plensValue, u32 } from './encode.ts';
 import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
 import { diffRecords, recordKey, recordValue, type RecordTable } from './records.ts';
-import { failsafeFromJson, RECORD_MAPS, type MapsJson, type MapSizes, type RecordMap, type RecordSource } from './share.ts';
+import { changedWindows, failsafeFromJson, RECORD_MAPS, type MapsJson, type MapSizes, type RecordMap, type RecordSource } from './share.ts';
 
 export interface LoadSettings {
   sizes: MapSizes;
@@ -158,29 +158,42 @@ function deleteRecords(fd: number, slot: number, t: RecordTable, idx: number[]):
 
 /**
  * Brings one (inactive) slot from `before` to `after` (undefined: the slot is
- * empty): a merge over the sorted record tables of the tables whose digests
- * differ finds the records that differ, and only those are written or deleted. A one-rule change costs a
- * few syscalls, however large the tables.
+ * empty): of the tables whose digests differ, the blocks whose digests
+ * differ are read and merged, and only the records that differ are written
+ * or deleted. A one-rule change reads a block or two and costs a few
+ * syscalls, however large the tables. `mark` is told when the diff is done.
  */
-export function writeSlot(m: MapFds, slot: number, after: RecordSource, before?: RecordSource): DeltaStats {
+export function writeSlot(m: MapFds, slot: number, after: RecordSource, before?: RecordSource, mark?: (phase: 'diff') => void): DeltaStats {
   let deleted = 0;
   let written = 0;
   const fdOf: Record<RecordMap, number> = { [MAP.id4]: m.fds.id4, [MAP.id6]: m.fds.id6, [MAP.policy]: m.fds.policy };
-  for (const map of RECORD_MAPS) {
-    // Same digest, same records: the table is not even read.
-    if (before && before.maps.maps[map].records.sha256 === after.maps.maps[map].records.sha256) continue;
-    const d = diffRecords(before?.table(map), after.table(map));
+  // Same digest, same records: the table is not even read.
+  const changed = RECORD_MAPS.filter((map) => !before || before.maps.maps[map].records.sha256 !== after.maps.maps[map].records.sha256);
+  // Only the blocks the two versions do not share are read and merged.
+  const deltas = changed.map((map) => {
+    const w = changedWindows(before, after, map);
+    return { ...w, d: diffRecords(w.before, w.after) };
+  });
+  mark?.('diff');
+  changed.forEach((map, i) => {
+    const { d, before: was, after: now } = deltas[i];
     // Deletions first, so the map never needs room for both contents of the slot.
-    if (before) deleteRecords(fdOf[map], slot, before.table(map), d.removed);
-    writeRecords(fdOf[map], slot, after.table(map), d.changed);
+    if (was) deleteRecords(fdOf[map], slot, was, d.removed);
+    writeRecords(fdOf[map], slot, now, d.changed);
     deleted += d.removed.length;
     written += d.changed.length;
-  }
+  });
   // Lengths last: until the flip no packet reads this slot, and after it every listed length has its entries.
-  const lengths = (map: RecordMap) => after.maps.maps[map].records.lengths;
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id4), plensValue(lengths(MAP.id4)));
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.id6), plensValue(lengths(MAP.id6)));
-  libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + PLEN.policy), plensValue(lengths(MAP.policy)));
+  const refs = after.maps.maps;
+  const plens: [number, number[]][] = [
+    [PLEN.id4, refs[MAP.id4].records.lengths],
+    [PLEN.id6, refs[MAP.id6].records.lengths],
+    [PLEN.policy, refs[MAP.policy].records.lengths],
+    // A bundle without them: no early drops, which is always sound.
+    [PLEN.drop4, refs[MAP.id4].records.dropLengths ?? []],
+    [PLEN.drop6, refs[MAP.id6].records.dropLengths ?? []],
+  ];
+  for (const [table, lengths] of plens) libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + table), plensValue(lengths));
   libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.maps.defaultAction]));
   return { deleted, written };
 }

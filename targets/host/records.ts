@@ -9,11 +9,13 @@
 // Sorted fixed-size records make the agent's delta a linear merge: equal
 // runs are skipped with native memcmp over whole spans, and only the
 // records that differ are compared in JavaScript. Nothing is parsed that the
-// delta does not touch.
+// delta does not touch. A digest per block of records (in maps.json) lets
+// the agent read only the blocks two versions do not share.
 
 export const RECORDS_MAGIC = 'WFTR';
 export const RECORDS_VERSION = 1;
-const HEADER = 16;
+export const RECORDS_HEADER = 16;
+const HEADER = RECORDS_HEADER;
 
 /** A table of sorted records; `data` holds the records only (no header). */
 export interface RecordTable {
@@ -42,18 +44,55 @@ export function encodeRecords(keySize: number, valueSize: number, pairs: [Buffer
   return out;
 }
 
-/** Checks the header against the layout the caller expects; `where` names the file in errors. */
-export function decodeRecords(file: Buffer, keySize: number, valueSize: number, where: string): RecordTable {
+/**
+ * Checks a file's header (its first RECORDS_HEADER bytes) and length against
+ * the layout the caller expects; `where` names the file in errors. Returns the record count.
+ */
+export function checkRecordsHeader(header: Buffer, fileLength: number, keySize: number, valueSize: number, where: string): number {
   const recompile = '(recompile the bundle with this weft)';
-  if (file.length < HEADER || file.toString('latin1', 0, 4) !== RECORDS_MAGIC) throw new Error(`${where}: not a weft record file ${recompile}`);
-  const version = file.readUInt16LE(4);
+  if (header.length < HEADER || header.toString('latin1', 0, 4) !== RECORDS_MAGIC) throw new Error(`${where}: not a weft record file ${recompile}`);
+  const version = header.readUInt16LE(4);
   if (version !== RECORDS_VERSION) throw new Error(`${where}: record format version ${version}, this weft reads ${RECORDS_VERSION} ${recompile}`);
-  const ks = file.readUInt16LE(6);
-  const vs = file.readUInt16LE(8);
+  const ks = header.readUInt16LE(6);
+  const vs = header.readUInt16LE(8);
   if (ks !== keySize || vs !== valueSize) throw new Error(`${where}: records of ${ks}+${vs} bytes, the map needs ${keySize}+${valueSize} ${recompile}`);
-  const count = file.readUInt32LE(12);
-  if (file.length !== HEADER + count * (ks + vs)) throw new Error(`${where}: ${file.length} bytes do not hold the ${count} records its header announces`);
+  const count = header.readUInt32LE(12);
+  if (fileLength !== HEADER + count * (ks + vs)) throw new Error(`${where}: ${fileLength} bytes do not hold the ${count} records its header announces`);
+  return count;
+}
+
+export function decodeRecords(file: Buffer, keySize: number, valueSize: number, where: string): RecordTable {
+  const count = checkRecordsHeader(file, file.length, keySize, valueSize, where);
   return { keySize, valueSize, count, data: file.subarray(HEADER) };
+}
+
+/** Records per block of the bundle's block index (share.ts RecordsRef.blocks). */
+export const BLOCK_RECORDS = 1024;
+
+/** A digest per BLOCK_RECORDS records of a record file's contents (the last block may be short). */
+export function blockDigests(file: Buffer, recordSize: number, digest: (b: Buffer) => string): string[] {
+  const data = file.subarray(HEADER);
+  const span = BLOCK_RECORDS * recordSize;
+  const out: string[] = [];
+  for (let at = 0; at < data.length; at += span) out.push(digest(data.subarray(at, at + span)));
+  return out;
+}
+
+/**
+ * The record range [from, to) two versions of a table may differ in, from
+ * their block digests: blocks equal from the front, and, when both hold as
+ * many records (same block boundaries), from the back are left out.
+ */
+export function changedRange(before: { count: number; blocks: string[] }, after: { count: number; blocks: string[] }): { from: number; toBefore: number; toAfter: number } {
+  let head = 0;
+  const n = Math.min(before.blocks.length, after.blocks.length);
+  while (head < n && before.blocks[head] === after.blocks[head]) head++;
+  let tail = 0;
+  if (before.count === after.count) while (tail < n - head && before.blocks[n - 1 - tail] === after.blocks[n - 1 - tail]) tail++;
+  const from = Math.min(head * BLOCK_RECORDS, before.count, after.count);
+  // The trailing equal blocks end at the (common) count: the last may be short.
+  const cut = tail === 0 ? 0 : before.count - (n - tail) * BLOCK_RECORDS;
+  return { from, toBefore: before.count - cut, toAfter: after.count - cut };
 }
 
 export function recordKey(t: RecordTable, i: number): Buffer {

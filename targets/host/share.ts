@@ -26,11 +26,11 @@
 
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID4_KEY, ID6_KEY, ID_VALUE, MAP, POLICY_KEY, POLICY_VALUE } from './abi.ts';
 import { decodeIdRecord, decodePolicyRecord, idKey, idValue, policyKey, policyValue } from './encode.ts';
-import { decodeRecords, encodeRecords, recordKey, recordValue, type RecordTable } from './records.ts';
+import { blockDigests, changedRange, checkRecordsHeader, decodeRecords, encodeRecords, RECORDS_HEADER, recordKey, recordValue, type RecordTable } from './records.ts';
 import { FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
 import type { SourceSpan } from '../../orchestrator/diagnostics.ts';
@@ -307,6 +307,30 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   };
 }
 
+/**
+ * The lengths at which an entry's deny-ingress flag differs from that of the
+ * entry enclosing it (none: not denied), one per such entry. Looking the
+ * address up in the identity table at only these lengths, longest first,
+ * the first hit carries the flag of the address's longest match: every entry
+ * longer than the hit and covering the address sits at another length, so
+ * it has its enclosing entry's flag, and by induction the hit's. No hit: every
+ * covering entry has the flag of "none". The XDP early stage so drops a
+ * denied source in as many lookups as there are distinct lengths where
+ * denials start or stop, usually one.
+ */
+export function dropLengths(entries: IdEntry[]): number[] {
+  const sorted = [...entries].sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
+  const out: number[] = [];
+  const stack: IdEntry[] = [];
+  for (const e of sorted) {
+    while (stack.length > 0 && !contains(stack[stack.length - 1].prefix, e.prefix)) stack.pop();
+    const enclosing = stack.length > 0 && stack[stack.length - 1].denyIngress;
+    if (e.denyIngress !== enclosing) out.push(e.prefix.len);
+    stack.push(e);
+  }
+  return out;
+}
+
 // ---- the bundle: maps.json and record files -------------------------------
 
 export const MAPS_FORMAT = 'weft.host.maps/v2';
@@ -317,6 +341,14 @@ export interface RecordsRef {
   count: number;
   /** Prefix lengths present (identity: address bits; policy: port-key bits), for weft_plen_v1. */
   lengths: number[];
+  /** Identity tables: the lengths the XDP early stage looks up (dropLengths); absent in older bundles, meaning none. */
+  dropLengths?: number[];
+  /**
+   * sha256 (first 32 hex digits) of every BLOCK_RECORDS records, in order: the
+   * agent reads only the blocks two versions do not share. Absent in older
+   * bundles, meaning read the whole file.
+   */
+  blocks?: string[];
   sha256: string;
 }
 
@@ -392,12 +424,15 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     [MAP.id6]: encodeRecords(ID6_KEY, ID_VALUE, idPairs(s.id6)),
     [MAP.policy]: encodeRecords(POLICY_KEY, POLICY_VALUE, s.policy.map((e) => [policyKey(0, e), policyValue(e)])),
   };
+  const descending = (lengths: number[]) => [...new Set(lengths)].sort((a, b) => b - a);
   const ref = (map: RecordMap, count: number, lengths: number[]): RecordsRef => ({
     file: recordsFile(map),
     count,
-    lengths: [...new Set(lengths)].sort((a, b) => b - a),
+    lengths: descending(lengths),
     sha256: sha256(records[map]),
+    blocks: blockDigests(records[map], RECORD_LAYOUT[map].key + RECORD_LAYOUT[map].value, (b) => sha256(b).slice(0, 32)),
   });
+  const idRef = (map: RecordMap, es: IdEntry[]): RecordsRef => ({ ...ref(map, es.length, es.map((e) => e.prefix.len)), dropLengths: descending(dropLengths(es)) });
   const rules = `${JSON.stringify(s.rules)}\n`;
   const ruleSources = `${JSON.stringify(s.ruleSources)}\n`;
   const maps: MapsJson = {
@@ -410,8 +445,8 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
     maps: {
-      [MAP.id4]: { maxEntries: s.maxEntries.id4, records: ref(MAP.id4, s.id4.length, s.id4.map((e) => e.prefix.len)) },
-      [MAP.id6]: { maxEntries: s.maxEntries.id6, records: ref(MAP.id6, s.id6.length, s.id6.map((e) => e.prefix.len)) },
+      [MAP.id4]: { maxEntries: s.maxEntries.id4, records: idRef(MAP.id4, s.id4) },
+      [MAP.id6]: { maxEntries: s.maxEntries.id6, records: idRef(MAP.id6, s.id6) },
       [MAP.policy]: { maxEntries: s.maxEntries.policy, records: ref(MAP.policy, s.policy.length, s.policy.map((e) => e.portLen)) },
       [MAP.ct]: { maxEntries: s.maxEntries.ct },
       [MAP.stats]: { maxEntries: s.maxEntries.stats },
@@ -469,33 +504,88 @@ export function checkMapsJson(j: MapsJson, where = 'maps.json'): MapsJson {
 export interface RecordSource {
   maps: MapsJson;
   table(map: RecordMap): RecordTable;
+  /** Records [from, to) of a table, reading no more of its file than those. */
+  window(map: RecordMap, from: number, to: number): RecordTable;
 }
 
-function lazyRecords(j: MapsJson, contents: (map: RecordMap) => Buffer, where: (map: RecordMap) => string): RecordSource {
+/** Where a source's record files come from: whole, or a byte range after checking the header. */
+interface RecordBytes {
+  whole(map: RecordMap): Buffer;
+  /** The header, the file's length, and bytes [start, end) of the file. */
+  part(map: RecordMap, start: number, end: number): { header: Buffer; length: number; bytes: Buffer };
+}
+
+function lazyRecords(j: MapsJson, files: RecordBytes, where: (map: RecordMap) => string): RecordSource {
   const cache = new Map<RecordMap, RecordTable>();
+  const counted = (map: RecordMap, count: number) => {
+    if (count !== j.maps[map].records.count) throw new Error(`${where(map)}: ${count} records, maps.json says ${j.maps[map].records.count}`);
+  };
+  const table = (map: RecordMap): RecordTable => {
+    let t = cache.get(map);
+    if (!t) {
+      t = decodeRecords(files.whole(map), RECORD_LAYOUT[map].key, RECORD_LAYOUT[map].value, where(map));
+      counted(map, t.count);
+      cache.set(map, t);
+    }
+    return t;
+  };
   return {
     maps: j,
-    table(map) {
-      let t = cache.get(map);
-      if (!t) {
-        t = decodeRecords(contents(map), RECORD_LAYOUT[map].key, RECORD_LAYOUT[map].value, where(map));
-        if (t.count !== j.maps[map].records.count) throw new Error(`${where(map)}: ${t.count} records, maps.json says ${j.maps[map].records.count}`);
-        cache.set(map, t);
-      }
-      return t;
+    table,
+    window(map, from, to) {
+      const { key, value } = RECORD_LAYOUT[map];
+      const rec = key + value;
+      const cached = cache.get(map);
+      if (cached) return { keySize: key, valueSize: value, count: to - from, data: cached.data.subarray(from * rec, to * rec) };
+      const p = files.part(map, RECORDS_HEADER + from * rec, RECORDS_HEADER + to * rec);
+      const count = checkRecordsHeader(p.header, p.length, key, value, where(map));
+      counted(map, count);
+      if (from < 0 || to > count || from > to) throw new Error(`${where(map)}: records ${from}..${to} are not within its ${count}`);
+      return { keySize: key, valueSize: value, count: to - from, data: p.bytes };
     },
   };
 }
 
 /** The records of artefacts still in memory (a slot written without a bundle on disk). */
 export function artefactRecords(a: HostArtefacts): RecordSource {
-  return lazyRecords(a.maps, (map) => a.records[map], (map) => a.maps.maps[map].records.file);
+  const whole = (map: RecordMap) => a.records[map];
+  return lazyRecords(
+    a.maps,
+    { whole, part: (map, start, end) => ({ header: whole(map).subarray(0, RECORDS_HEADER), length: whole(map).length, bytes: whole(map).subarray(start, end) }) },
+    (map) => a.maps.maps[map].records.file,
+  );
 }
 
 /** The record files maps.json names, in `dir`. */
 export function dirRecords(dir: string, j: MapsJson): RecordSource {
   const path = (map: RecordMap) => join(dir, j.maps[map].records.file);
-  return lazyRecords(j, (map) => readFileSync(path(map)), path);
+  const part = (map: RecordMap, start: number, end: number) => {
+    const fd = openSync(path(map), 'r');
+    try {
+      const header = Buffer.alloc(RECORDS_HEADER);
+      readSync(fd, header, 0, RECORDS_HEADER, 0);
+      const length = fstatSync(fd).size;
+      const bytes = Buffer.alloc(Math.max(0, Math.min(end, length) - start));
+      if (bytes.length > 0 && readSync(fd, bytes, 0, bytes.length, start) !== bytes.length) throw new Error(`${path(map)}: short read`);
+      return { header, length, bytes };
+    } finally {
+      closeSync(fd);
+    }
+  };
+  return lazyRecords(j, { whole: (map) => readFileSync(path(map)), part }, path);
+}
+
+/**
+ * The parts of a table in which `before` and `after` may differ, by their
+ * block digests; whole tables when either side has no block index (older
+ * bundles) or there is no `before`.
+ */
+export function changedWindows(before: RecordSource | undefined, after: RecordSource, map: RecordMap): { before?: RecordTable; after: RecordTable } {
+  const b = before?.maps.maps[map].records;
+  const a = after.maps.maps[map].records;
+  if (!before || !b?.blocks || !a.blocks) return { before: before?.table(map), after: after.table(map) };
+  const r = changedRange({ count: b.count, blocks: b.blocks }, { count: a.count, blocks: a.blocks });
+  return { before: before.window(map, r.from, r.toBefore), after: after.window(map, r.from, r.toAfter) };
 }
 
 export function failsafeFromJson(j: MapsJson, where = 'maps.json'): FailsafeEntry[] {
