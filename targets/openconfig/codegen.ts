@@ -35,7 +35,8 @@ import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestra
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import { CAPACITY_EXCEEDED, type CodegenInput, type EnforcementMode } from '../contract.ts';
 import {
-  AddressResolver,
+  addressResolver,
+  type AddressResolver,
   decidingRules,
   deriveSwitchRules,
   exactReplyRules,
@@ -488,7 +489,7 @@ function prefilterReplyEntries(out: EntryList, templates: Template[], notes: Set
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
 export function planAcl(input: CodegenInput): AclPlan {
   const { policy, ir, device, devicePlacement } = input;
-  const book = new AddressResolver(ir);
+  const book = addressResolver(ir);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
   const rules = decidingRules(policy, ir);

@@ -17,7 +17,7 @@
 //     reference (replies it allows must pass, at every port).
 // This file only re-exports.
 
-export { AddressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
+export { AddressResolver, addressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
 export {
   CONTROL_RULES,
   decidingRules,

@@ -27,7 +27,7 @@ import { winningRules } from '../../orchestrator/analysis/facts.ts';
 import { concreteShareCells } from '../../orchestrator/ir/share.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { EnforcementMode } from '../contract.ts';
-import { AddressResolver, ANY_ADDRESS, type AddressSet } from './addresses.ts';
+import { addressResolver, ANY_ADDRESS, type AddressResolver, type AddressSet } from './addresses.ts';
 
 export interface PortRange {
   lo: number;
@@ -221,7 +221,7 @@ export function decidingRules(policy: Policy, ir: Ir): Rule[] {
 }
 
 export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): SwitchRuleList {
-  const resolver = opts.resolver ?? new AddressResolver(ir);
+  const resolver = opts.resolver ?? addressResolver(ir);
   const deciding = decidingRules(policy, ir);
   const defaultAction = policy.defaultAction === 'allow' ? 'permit' : 'deny';
   const sources = opts.mode === 'exact' ? opts.sources : undefined;
