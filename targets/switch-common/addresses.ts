@@ -76,6 +76,8 @@ export class AddressResolver {
   private readonly idsOfGroup = new Map<string, number[]>();
   private readonly idsCache = new Map<string, Set<number>>();
   private readonly cache = new Map<string, AddressSet>();
+  /** Covers of identity sets by set object: the sets identitiesOf shares come back once per rule and family. */
+  private readonly covers: Record<Family, WeakMap<Set<number>, Cidr[]>> = { 4: new WeakMap(), 6: new WeakMap() };
 
   constructor(ir: Ir) {
     this.intervals = { 4: lpmIntervals(ir.lpm, 4), 6: lpmIntervals(ir.lpm, 6) };
@@ -118,12 +120,22 @@ export class AddressResolver {
     return { any: false, v4: pick(4), v6: pick(6) };
   }
 
+  /** Keys by peer list object: a policy's rules hand the same lists in for every port and switch. */
+  private readonly keys = new WeakMap<PeerRef[], string | null>();
+
   /** The cache key of a peer list: its group names (`any` has no key). Equal keys name equal identity sets. */
   private keyOf(peers: PeerRef[]): string | undefined {
-    if (peers.some((p) => p.kind === 'any')) return undefined;
-    const names = new Set<string>();
-    for (const p of peers) if (p.kind === 'group') names.add(p.name);
-    return [...names].sort().join('\n');
+    let key = this.keys.get(peers);
+    if (key === undefined) {
+      if (peers.some((p) => p.kind === 'any')) key = null;
+      else {
+        const names = new Set<string>();
+        for (const p of peers) if (p.kind === 'group') names.add(p.name);
+        key = [...names].sort().join('\n');
+      }
+      this.keys.set(peers, key);
+    }
+    return key ?? undefined;
   }
 
   /**
@@ -154,8 +166,14 @@ export class AddressResolver {
     return set;
   }
 
-  /** The fewest prefixes covering exactly the addresses of these identities in one family. */
+  /** The fewest prefixes covering exactly the addresses of these identities in one family (`ids` must not change afterwards). */
   cover(family: Family, ids: Set<number>): Cidr[] {
+    let hit = this.covers[family].get(ids);
+    if (!hit) this.covers[family].set(ids, (hit = this.coverOnce(family, ids)));
+    return hit;
+  }
+
+  private coverOnce(family: Family, ids: Set<number>): Cidr[] {
     const of = this.intervalsOf[family];
     const picked: number[] = [];
     for (const id of ids) {

@@ -80,8 +80,16 @@ export function mergeRanges(ranges: PortRange[]): PortRange[] {
   return out;
 }
 
-/** A rule's `ports` list as services: ranges of one protocol merged, `any` absorbing the rest. */
+const servicesCache = new WeakMap<PortMatch[], Service[]>();
+
+/** A rule's `ports` list as services: ranges of one protocol merged, `any` absorbing the rest (shared per list: do not change it). */
 export function servicesOf(ports: PortMatch[]): Service[] {
+  let hit = servicesCache.get(ports);
+  if (!hit) servicesCache.set(ports, (hit = servicesOfList(ports)));
+  return hit;
+}
+
+function servicesOfList(ports: PortMatch[]): Service[] {
   if (ports.length === 0 || ports.some((p) => p.protocol === 'any')) return [{ kind: 'any' }];
   const ranges: Record<6 | 17, PortRange[]> = { 6: [], 17: [] };
   const icmp = new Map<string, Service>();
@@ -238,7 +246,9 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
   const reaches = (peers: Rule['from']): boolean => {
     if (!sourceIds) return true;
     const ids = resolver.identitiesOf(peers);
-    return !ids || [...sourceIds].some((id) => ids.has(id));
+    if (!ids) return true;
+    for (const id of sourceIds) if (ids.has(id)) return true;
+    return false;
   };
   const live = deciding.filter((r) => reaches(r.from));
   // The verdict a flow gets when no entry decides it: the policy default in
@@ -251,7 +261,8 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
   const reverse: SwitchRule[] = opts.mode === 'prefilter' ? [...PREFILTER_REPLIES] : [];
   const hasUdpDeny = forward.some((r) => r.action === 'deny' && r.services.some((s) => s.kind === 'any' || (s.kind === 'ports' && s.proto === 17)));
   for (const r of deciding) {
-    if (r.action !== 'allow') continue;
+    // At an exact port, replies come only from its sources: a rule towards none of them has none.
+    if (r.action !== 'allow' || !reaches(r.to)) continue;
     const fwd = { ...toSwitch(r), src: resolver.resolve(r.from), dst: srcOf(r.to) };
     if (sources && fwd.dst.v4.length + fwd.dst.v6.length === 0) continue;
     // Exact ports: TCP replies (ACK set), UDP replies from the service port
