@@ -323,23 +323,44 @@ function pruneNeutral(live: Rule[], fallback: Rule['action'], resolver: AddressR
   const shape = (r: Rule): Shape => ({ rule: r, src: restrict(resolver.identitiesOf(r.from)), dst: resolver.identitiesOf(r.to), services: servicesOf(r.ports) });
   const keptRev: Rule[] = [];
   const deciders: Shape[] = [];
+  // Deciders by source identity: only those can overlap a rule with a
+  // specific source (setsOverlap needs a shared identity or a wildcard).
+  const bySource = new Map<number, Shape[]>();
+  const anySource: Shape[] = [];
   let budget = PRUNE_BUDGET;
+  const overlapsDecider = (me: Shape, d: Shape): boolean =>
+    setsOverlap(me.src, d.src) && setsOverlap(me.dst, d.dst) && me.services.some((s) => d.services.some((t) => servicesOverlap(s, t)));
   for (let i = live.length - 1; i >= 0; i--) {
     const r = live[i];
     if (r.action !== fallback) {
       keptRev.push(r);
-      deciders.push(shape(r));
+      const d = shape(r);
+      deciders.push(d);
+      if (!d.src) anySource.push(d);
+      else
+        for (const id of d.src) {
+          const l = bySource.get(id);
+          if (l) l.push(d);
+          else bySource.set(id, [d]);
+        }
       continue;
     }
     if (budget <= 0) {
       keptRev.push(r);
       continue;
     }
+    // The budget counts what an unindexed walk would cost, so what is kept does not depend on the index.
     budget -= deciders.length;
     const me = shape(r);
-    const overlaps = deciders.some(
-      (d) => setsOverlap(me.src, d.src) && setsOverlap(me.dst, d.dst) && me.services.some((s) => d.services.some((t) => servicesOverlap(s, t))),
-    );
+    let overlaps: boolean;
+    if (!me.src) overlaps = deciders.some((d) => overlapsDecider(me, d));
+    else {
+      overlaps = anySource.some((d) => overlapsDecider(me, d));
+      for (const id of me.src) {
+        if (overlaps) break;
+        overlaps = (bySource.get(id) ?? []).some((d) => overlapsDecider(me, d));
+      }
+    }
     if (overlaps) keptRev.push(r);
   }
   return keptRev.reverse();
