@@ -194,105 +194,113 @@ type ChildEvent =
   | { event: 'done'; figures: Record<string, unknown> };
 
 /** Compiles one scenario in this process through compileBundle, streaming events to stdout; called in the child. */
-async function compileHere(scenario: Scenario, scale: number): Promise<void> {
+async function compileHere(scenario: Scenario, scale: number, work: string): Promise<void> {
   const send = (e: ChildEvent): void => void process.stdout.write(`${JSON.stringify(e)}\n`);
+  const files = inputFiles(scenario, scale);
+  const policyPath = join(work, 'policy.yaml');
+  const fabricPath = join(work, 'fabric.yaml');
+  writeFileSync(policyPath, files.policy);
+  writeFileSync(fabricPath, files.fabric);
+  const devices: DeviceTiming[] = [];
+  const phases: PhaseTiming[] = [];
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let outcome = 'bundle written';
+  try {
+    await compileBundle({
+      policyPath,
+      inventoryPath: fabricPath,
+      outDir: join(work, 'out'),
+      onPhase: (phase) => {
+        phases.push(phase);
+        send({ event: 'phase', phase });
+      },
+      onDevice: (d) => devices.push(d),
+    });
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    // Refused (a device over capacity, a share over budget): exit 2 in `weft compile`, nothing written.
+    const codes = new Map<string, number>();
+    for (const d of e.diagnostics) codes.set(d.code, (codes.get(d.code) ?? 0) + 1);
+    outcome = `refused (exit 2): ${[...codes].map(([c, n]) => `${n} ${c}`).join(', ')}`;
+  }
+  const wallMs = Math.round(performance.now() - t0);
+  const cpuMs = cpuMsSince(c0);
+  const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+
+  const codegen: Extract<ChildEvent, { event: 'devices' }>['codegen'] = {};
+  const refusedWhy: Record<string, number> = {};
+  for (const target of [...new Set(devices.map((d) => d.target))].sort()) {
+    const mine = devices.filter((d) => d.target === target);
+    const entries = mine.filter((d) => !d.refused).map((d) => d.stats.entries ?? 0);
+    codegen[target] = {
+      devices: mine.length,
+      refused: mine.filter((d) => d.refused).length,
+      wallMs: mine.reduce((n, d) => n + d.wallMs, 0),
+      maxEntries: entries.length ? Math.max(...entries) : 0,
+      medianEntries: median(entries),
+      totalEntries: entries.reduce((a, b) => a + b, 0),
+    };
+  }
+  for (const d of devices) {
+    for (const why of d.refused ?? []) {
+      // "leaf0: the policy needs 11182 entries in p4 table weft_acl, ..." -> "capacity-exceeded: p4 table weft_acl"
+      const what = /in (p4 table \S+|[a-z]+ acl[^,]*)/.exec(why.message)?.[1] ?? why.message.replace(/^\S+: /, '').slice(0, 80);
+      const key = `${why.code}: ${what}`;
+      refusedWhy[key] = (refusedWhy[key] ?? 0) + 1;
+    }
+  }
+  const slowest = [...devices].sort((a, b) => b.wallMs - a.wallMs).slice(0, 3).map((d) => ({ device: d.device, wallMs: d.wallMs }));
+  send({ event: 'devices', codegen, refusedWhy, slowest });
+
+  // Cold explain as `weft explain` does it: parse, IR, placement, one answer.
+  const e0 = performance.now();
+  const ec = process.cpuUsage();
+  const policy = loadPolicy(policyPath);
+  const fabric = loadInventory(fabricPath);
+  const ir = buildIr(policy, fabric);
+  const explainer = new Explainer(policy, fabric, ir, place(policy, fabric, ir));
+  const ep = fabric.endpoints;
+  const answer = explainer.explain({ src: ep[0].addresses[0], dst: ep[ep.length - 1].addresses[0], proto: 6, sport: 40000, dport: 443 });
+  send({
+    event: 'done',
+    figures: {
+      outcome,
+      rules: policy.rules.length,
+      endpoints: fabric.endpoints.length,
+      devices: fabric.devices.length,
+      identities: ir.identities.length,
+      lpmEntries: ir.lpm.length,
+      compileWallMs: wallMs,
+      compileCpuMs: cpuMs,
+      compilePeakRssMiB: peakRssMiB,
+      phases: Object.fromEntries(phases.map((p) => [p.phase, `${p.wallMs} ms wall, ${p.cpuMs} ms cpu`])),
+      explainColdWallMs: Math.round(performance.now() - e0),
+      explainColdCpuMs: cpuMsSince(ec),
+      explainVerdict: answer.verdict,
+    },
+  });
+}
+
+/**
+ * Runs one scenario in a child process, killed after `limitS` seconds; a
+ * cut-short run reports the phases it finished. The parent owns the work
+ * directory, so a killed child leaves nothing behind.
+ */
+async function runChild(scenario: Scenario, scale: number, limitS: number): Promise<Record<string, unknown>> {
   const work = mkdtempSync(join(tmpdir(), `weft-bench-compile-${process.pid}-`));
   try {
-    const files = inputFiles(scenario, scale);
-    const policyPath = join(work, 'policy.yaml');
-    const fabricPath = join(work, 'fabric.yaml');
-    writeFileSync(policyPath, files.policy);
-    writeFileSync(fabricPath, files.fabric);
-    const devices: DeviceTiming[] = [];
-    const phases: PhaseTiming[] = [];
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    let outcome = 'bundle written';
-    try {
-      await compileBundle({
-        policyPath,
-        inventoryPath: fabricPath,
-        outDir: join(work, 'out'),
-        onPhase: (phase) => {
-          phases.push(phase);
-          send({ event: 'phase', phase });
-        },
-        onDevice: (d) => devices.push(d),
-      });
-    } catch (e) {
-      if (!(e instanceof InputError)) throw e;
-      // Refused (a device over capacity, a share over budget): exit 2 in `weft compile`, nothing written.
-      const codes = new Map<string, number>();
-      for (const d of e.diagnostics) codes.set(d.code, (codes.get(d.code) ?? 0) + 1);
-      outcome = `refused (exit 2): ${[...codes].map(([c, n]) => `${n} ${c}`).join(', ')}`;
-    }
-    const wallMs = Math.round(performance.now() - t0);
-    const cpuMs = cpuMsSince(c0);
-    const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-
-    const codegen: Extract<ChildEvent, { event: 'devices' }>['codegen'] = {};
-    const refusedWhy: Record<string, number> = {};
-    for (const target of [...new Set(devices.map((d) => d.target))].sort()) {
-      const mine = devices.filter((d) => d.target === target);
-      const entries = mine.filter((d) => !d.refused).map((d) => d.stats.entries ?? 0);
-      codegen[target] = {
-        devices: mine.length,
-        refused: mine.filter((d) => d.refused).length,
-        wallMs: mine.reduce((n, d) => n + d.wallMs, 0),
-        maxEntries: entries.length ? Math.max(...entries) : 0,
-        medianEntries: median(entries),
-        totalEntries: entries.reduce((a, b) => a + b, 0),
-      };
-    }
-    for (const d of devices) {
-      for (const why of d.refused ?? []) {
-        // "leaf0: the policy needs 11182 entries in p4 table weft_acl, ..." -> "capacity-exceeded: p4 table weft_acl"
-        const what = /in (p4 table \S+|[a-z]+ acl[^,]*)/.exec(why.message)?.[1] ?? why.message.replace(/^\S+: /, '').slice(0, 80);
-        const key = `${why.code}: ${what}`;
-        refusedWhy[key] = (refusedWhy[key] ?? 0) + 1;
-      }
-    }
-    const slowest = [...devices].sort((a, b) => b.wallMs - a.wallMs).slice(0, 3).map((d) => ({ device: d.device, wallMs: d.wallMs }));
-    send({ event: 'devices', codegen, refusedWhy, slowest });
-
-    // Cold explain as `weft explain` does it: parse, IR, placement, one answer.
-    const e0 = performance.now();
-    const ec = process.cpuUsage();
-    const policy = loadPolicy(policyPath);
-    const fabric = loadInventory(fabricPath);
-    const ir = buildIr(policy, fabric);
-    const explainer = new Explainer(policy, fabric, ir, place(policy, fabric, ir));
-    const ep = fabric.endpoints;
-    const answer = explainer.explain({ src: ep[0].addresses[0], dst: ep[ep.length - 1].addresses[0], proto: 6, sport: 40000, dport: 443 });
-    send({
-      event: 'done',
-      figures: {
-        outcome,
-        rules: policy.rules.length,
-        endpoints: fabric.endpoints.length,
-        devices: fabric.devices.length,
-        identities: ir.identities.length,
-        lpmEntries: ir.lpm.length,
-        compileWallMs: wallMs,
-        compileCpuMs: cpuMs,
-        compilePeakRssMiB: peakRssMiB,
-        phases: Object.fromEntries(phases.map((p) => [p.phase, `${p.wallMs} ms wall, ${p.cpuMs} ms cpu`])),
-        explainColdWallMs: Math.round(performance.now() - e0),
-        explainColdCpuMs: cpuMsSince(ec),
-        explainVerdict: answer.verdict,
-      },
-    });
+    return await runChildIn(work, scenario, scale, limitS);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** Runs one scenario in a child process, killed after `limitS` seconds; a cut-short run reports the phases it finished. */
-async function runChild(scenario: Scenario, scale: number, limitS: number): Promise<Record<string, unknown>> {
+async function runChildIn(work: string, scenario: Scenario, scale: number, limitS: number): Promise<Record<string, unknown>> {
   const here = fileURLToPath(import.meta.url);
   const runner = resolve(dirname(here), '../bin/run-ts.js');
   const started = performance.now();
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', runner, here, '--child', scenario, String(scale)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', runner, here, '--child', scenario, String(scale), work], { stdio: ['ignore', 'pipe', 'inherit'] });
   const out: Record<string, unknown> = { scenario, scale };
   const phases: Record<string, string> = {};
   let buffered = '';
@@ -332,7 +340,7 @@ const invokedAs = process.argv[1] ? resolve(process.argv[1]) : '';
 if (invokedAs === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {
-    await compileHere(args[1] as Scenario, Number(args[2]));
+    await compileHere(args[1] as Scenario, Number(args[2]), args[3]);
   } else {
     const option = (name: string, fallback: number): number => {
       const i = args.indexOf(name);
