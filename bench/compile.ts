@@ -1,15 +1,19 @@
-// Compile benchmark: every phase of a compile (parse, identities, rules and
-// their analysis, placement, per-device codegen, write) on data-center sized
-// inputs: the three shapes of bench/scenarios.ts and today's scenario below
-// (10,000 rules over 100,000 endpoints on a 1,000-device fabric). Each
-// scenario compiles in its own child process so its peak RSS is its own.
-// Hosts and DPUs are measured on their shares (ir/share.ts, what their
-// codegen reads: cells per device); switches run their real codegen. Then a
-// cold `weft explain` (IR, placement, one answer). Run alone:
-//   node bin/run-ts.js bench/compile.ts [SCENARIO...]
+// Compile benchmark: `weft compile` itself (compileBundle, the same code
+// path as the CLI: artefacts streamed to disk device by device) on
+// data-center sized inputs: the three shapes of bench/scenarios.ts and
+// today's scenario below (10,000 rules over 100,000 endpoints on a
+// 1,000-device fabric). Each scenario compiles in its own child process so
+// its peak RSS is its own; the child reports each phase's wall and CPU time
+// as it ends, so a compile cut short by the time limit still shows where
+// the time went. Per device: entries (max and median per target) and the
+// devices refused, with why. Then a cold `weft explain` (parse, IR,
+// placement, one answer). Run alone:
+//   node bin/run-ts.js bench/compile.ts [SCENARIO...] [--scale 0.1] [--limit-s 600]
+// --scale shrinks rules, endpoints and devices for exploratory runs; the
+// figures to report are those at scale 1.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve, dirname } from 'node:path';
@@ -17,19 +21,13 @@ import { InputError, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import type { GroupDef, Policy, PortMatch, Rule } from '../orchestrator/policy/model.ts';
 import type { Device, Endpoint, Fabric, Link } from '../inventory/model.ts';
 import type { IpAddr } from '../orchestrator/net/ip.ts';
+import { compileBundle, type DeviceTiming, type PhaseTiming } from '../orchestrator/compile/driver.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
-import { buildIdentities } from '../orchestrator/identity/build.ts';
-import { analyze } from '../orchestrator/analysis/analyze.ts';
-import { policyFacts } from '../orchestrator/analysis/facts.ts';
-import { checkShareBudget } from '../orchestrator/ir/budget.ts';
-import { irToJson } from '../orchestrator/ir/json.ts';
-import { shareCells } from '../orchestrator/ir/share.ts';
 import { Explainer } from '../orchestrator/explain/explain.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { loadPolicy } from '../orchestrator/policy/load.ts';
 import { loadInventory } from '../inventory/load.ts';
-import { targetFor } from '../targets/registry.ts';
-import { scenarioToYaml, shapeYaml, type Shape } from './scenarios.ts';
+import { scenarioToYaml, shapeYaml, SHAPE_DEFAULTS, type Shape } from './scenarios.ts';
 import { makeRng, type Rng } from '../orchestrator/testing/generate.ts';
 
 export interface CompileBenchOptions {
@@ -164,12 +162,18 @@ export function benchScenario(o: CompileBenchOptions): { policy: Policy; fabric:
 export const SCENARIOS = ['today', 'correlated', 'catch-all', 'independent'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-function inputFiles(scenario: Scenario): { policy: string; fabric: string } {
+/** Rules, endpoints and devices times `scale` (at least 1 of each; the leaf-spine core keeps its size). */
+function scaled(n: number, scale: number): number {
+  return Math.max(1, Math.round(n * scale));
+}
+
+function inputFiles(scenario: Scenario, scale: number): { policy: string; fabric: string } {
   if (scenario === 'today') {
-    const { policy, fabric } = benchScenario(DEFAULTS);
+    const { policy, fabric } = benchScenario({ ...DEFAULTS, rules: scaled(DEFAULTS.rules, scale), endpoints: scaled(DEFAULTS.endpoints, scale), devices: scaled(DEFAULTS.devices, scale) });
     return scenarioToYaml(policy, fabric);
   }
-  return shapeYaml(scenario satisfies Shape);
+  const o = SHAPE_DEFAULTS;
+  return shapeYaml(scenario satisfies Shape, { ...o, rules: scaled(o.rules, scale), endpoints: scaled(o.endpoints, scale), devices: Math.max(60, scaled(o.devices, scale)) });
 }
 
 function median(xs: number[]): number {
@@ -178,134 +182,173 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Compiles one scenario in this process and reports; called in the child. */
-async function compileHere(scenario: Scenario): Promise<Record<string, unknown>> {
-  const work = mkdtempSync(join(tmpdir(), `weft-bench-compile-${process.pid}-`));
+const cpuMsSince = (c: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(c);
+  return Math.round((d.user + d.system) / 1000);
+};
+
+/** What the child sends the parent, one JSON line each, as it happens. */
+type ChildEvent =
+  | { event: 'phase'; phase: PhaseTiming }
+  | { event: 'devices'; codegen: Record<string, { devices: number; refused: number; wallMs: number; maxEntries: number; medianEntries: number; totalEntries: number }>; refusedWhy: Record<string, number>; slowest: { device: string; wallMs: number }[] }
+  | { event: 'done'; figures: Record<string, unknown> };
+
+/** Compiles one scenario in this process through compileBundle, streaming events to stdout; called in the child. */
+async function compileHere(scenario: Scenario, scale: number, work: string): Promise<void> {
+  const send = (e: ChildEvent): void => void process.stdout.write(`${JSON.stringify(e)}\n`);
+  const files = inputFiles(scenario, scale);
+  const policyPath = join(work, 'policy.yaml');
+  const fabricPath = join(work, 'fabric.yaml');
+  writeFileSync(policyPath, files.policy);
+  writeFileSync(fabricPath, files.fabric);
+  const devices: DeviceTiming[] = [];
+  const phases: PhaseTiming[] = [];
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let outcome = 'bundle written';
   try {
-    const files = inputFiles(scenario);
-    const policyPath = join(work, 'policy.yaml');
-    const fabricPath = join(work, 'fabric.yaml');
-    writeFileSync(policyPath, files.policy);
-    writeFileSync(fabricPath, files.fabric);
-    const phase: Record<string, number> = {};
-    const t0 = performance.now();
-    let t = t0;
-    const lap = (name: string): void => {
-      const now = performance.now();
-      phase[name] = Math.round(now - t);
-      process.stderr.write(`bench compile ${scenario}: ${name} ${phase[name]} ms\n`);
-      t = now;
+    await compileBundle({
+      policyPath,
+      inventoryPath: fabricPath,
+      outDir: join(work, 'out'),
+      onPhase: (phase) => {
+        phases.push(phase);
+        send({ event: 'phase', phase });
+      },
+      onDevice: (d) => devices.push(d),
+    });
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    // Refused (a device over capacity, a share over budget): exit 2 in `weft compile`, nothing written.
+    const codes = new Map<string, number>();
+    for (const d of e.diagnostics) codes.set(d.code, (codes.get(d.code) ?? 0) + 1);
+    outcome = `refused (exit 2): ${[...codes].map(([c, n]) => `${n} ${c}`).join(', ')}`;
+  }
+  const wallMs = Math.round(performance.now() - t0);
+  const cpuMs = cpuMsSince(c0);
+  const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+
+  const codegen: Extract<ChildEvent, { event: 'devices' }>['codegen'] = {};
+  const refusedWhy: Record<string, number> = {};
+  for (const target of [...new Set(devices.map((d) => d.target))].sort()) {
+    const mine = devices.filter((d) => d.target === target);
+    const entries = mine.filter((d) => !d.refused).map((d) => d.stats.entries ?? 0);
+    codegen[target] = {
+      devices: mine.length,
+      refused: mine.filter((d) => d.refused).length,
+      wallMs: mine.reduce((n, d) => n + d.wallMs, 0),
+      maxEntries: entries.length ? Math.max(...entries) : 0,
+      medianEntries: median(entries),
+      totalEntries: entries.reduce((a, b) => a + b, 0),
     };
-    const policy = loadPolicy(policyPath);
-    const fabric = loadInventory(fabricPath);
-    lap('parse');
-    const table = buildIdentities(policy, fabric);
-    lap('identities');
-    const ir = buildIr(policy, fabric, table);
-    const diagnostics = analyze(policy, fabric, ir);
-    const facts = policyFacts(ir);
-    lap('rules');
-    const placement = place(policy, fabric, ir);
-    lap('placement');
-
-    const byName = new Map(fabric.devices.map((d) => [d.name, d]));
-    const perTarget = new Map<string, number[]>();
-    const refused: Record<string, number> = {};
-    const artefacts: { device: string; path: string; content: string | Uint8Array }[] = [];
-    for (const dp of placement.devices) {
-      const device = byName.get(dp.device)!;
-      checkShareBudget(ir, device, dp.localIdentities);
-      let entries: number;
-      if (dp.target === 'host' || dp.target === 'dpu') {
-        entries = 0;
-        for (const dir of ['egress', 'ingress'] as const) for (const _ of shareCells(ir, dp.localIdentities, dir)) entries++;
-      } else {
-        try {
-          const out = await targetFor(device).codegen({ policy, fabric, ir, placement, device, devicePlacement: dp });
-          entries = out.stats.entries ?? 0;
-          for (const f of out.files) artefacts.push({ device: device.name, ...f });
-        } catch (e) {
-          // A switch the policy does not fit is refused cleanly (exit 2 in `weft compile`): count it and go on.
-          if (!(e instanceof InputError)) throw e;
-          refused[e.diagnostics[0]?.code ?? 'input-error'] = (refused[e.diagnostics[0]?.code ?? 'input-error'] ?? 0) + 1;
-          continue;
-        }
-      }
-      const l = perTarget.get(dp.target) ?? [];
-      l.push(entries);
-      perTarget.set(dp.target, l);
+  }
+  for (const d of devices) {
+    for (const why of d.refused ?? []) {
+      // "leaf0: the policy needs 11182 entries in p4 table weft_acl, ..." -> "capacity-exceeded: p4 table weft_acl"
+      const what = /in (p4 table \S+|[a-z]+ acl[^,]*)/.exec(why.message)?.[1] ?? why.message.replace(/^\S+: /, '').slice(0, 80);
+      const key = `${why.code}: ${what}`;
+      refusedWhy[key] = (refusedWhy[key] ?? 0) + 1;
     }
-    lap('codegen');
-    const out = join(work, 'out');
-    mkdirSync(out);
-    writeFileSync(join(out, 'ir.json'), `${JSON.stringify(irToJson(ir))}\n`);
-    writeFileSync(join(out, 'placement.json'), `${JSON.stringify(placement)}\n`);
-    for (const a of artefacts) {
-      mkdirSync(join(out, a.device), { recursive: true });
-      writeFileSync(join(out, a.device, a.path), a.content);
-    }
-    lap('write');
-    const wallMs = Math.round(performance.now() - t0);
+  }
+  const slowest = [...devices].sort((a, b) => b.wallMs - a.wallMs).slice(0, 3).map((d) => ({ device: d.device, wallMs: d.wallMs }));
+  send({ event: 'devices', codegen, refusedWhy, slowest });
 
-    // Cold explain, parse excluded: the IR, placement and one answer, as `weft explain` does.
-    const e0 = performance.now();
-    const ir2 = buildIr(policy, fabric);
-    const explainer = new Explainer(policy, fabric, ir2, place(policy, fabric, ir2));
-    const ep = fabric.endpoints;
-    const answer = explainer.explain({ src: ep[0].addresses[0], dst: ep[ep.length - 1].addresses[0], proto: 6, sport: 40000, dport: 443 });
-    const explainMs = Math.round(performance.now() - e0);
-
-    const entries: Record<string, { devices: number; max: number; median: number; total: number }> = {};
-    for (const [target, l] of [...perTarget].sort()) entries[target] = { devices: l.length, max: Math.max(...l), median: median(l), total: l.reduce((a, b) => a + b, 0) };
-    return {
-      scenario,
+  // Cold explain as `weft explain` does it: parse, IR, placement, one answer.
+  const e0 = performance.now();
+  const ec = process.cpuUsage();
+  const policy = loadPolicy(policyPath);
+  const fabric = loadInventory(fabricPath);
+  const ir = buildIr(policy, fabric);
+  const explainer = new Explainer(policy, fabric, ir, place(policy, fabric, ir));
+  const ep = fabric.endpoints;
+  const answer = explainer.explain({ src: ep[0].addresses[0], dst: ep[ep.length - 1].addresses[0], proto: 6, sport: 40000, dport: 443 });
+  send({
+    event: 'done',
+    figures: {
+      outcome,
       rules: policy.rules.length,
       endpoints: fabric.endpoints.length,
       devices: fabric.devices.length,
       identities: ir.identities.length,
       lpmEntries: ir.lpm.length,
-      rulesAfterAnalysis: facts.exact ? facts.rules.filter((f) => f.wins).length : `${policy.rules.length} (analysis skipped)`,
-      analysis: facts.stats,
-      warnings: diagnostics.length,
-      wallMs,
-      wallMsWithoutParse: wallMs - phase.parse,
-      phaseMs: phase,
-      entriesPerDevice: entries,
-      refusedDevices: refused,
-      explainColdMs: explainMs,
-      explainParseMs: phase.parse,
+      compileWallMs: wallMs,
+      compileCpuMs: cpuMs,
+      compilePeakRssMiB: peakRssMiB,
+      phases: Object.fromEntries(phases.map((p) => [p.phase, `${p.wallMs} ms wall, ${p.cpuMs} ms cpu`])),
+      explainColdWallMs: Math.round(performance.now() - e0),
+      explainColdCpuMs: cpuMsSince(ec),
       explainVerdict: answer.verdict,
-      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    };
+    },
+  });
+}
+
+/**
+ * Runs one scenario in a child process, killed after `limitS` seconds; a
+ * cut-short run reports the phases it finished. The parent owns the work
+ * directory, so a killed child leaves nothing behind.
+ */
+async function runChild(scenario: Scenario, scale: number, limitS: number): Promise<Record<string, unknown>> {
+  const work = mkdtempSync(join(tmpdir(), `weft-bench-compile-${process.pid}-`));
+  try {
+    return await runChildIn(work, scenario, scale, limitS);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-async function runChild(scenario: Scenario): Promise<Record<string, unknown>> {
+async function runChildIn(work: string, scenario: Scenario, scale: number, limitS: number): Promise<Record<string, unknown>> {
   const here = fileURLToPath(import.meta.url);
   const runner = resolve(dirname(here), '../bin/run-ts.js');
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', runner, here, '--child', scenario], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', runner, here, '--child', scenario, String(scale), work], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const out: Record<string, unknown> = { scenario, scale };
+  const phases: Record<string, string> = {};
+  let buffered = '';
   child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => (out += d));
+  child.stdout.on('data', (d: string) => {
+    buffered += d;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const e = JSON.parse(buffered.slice(0, nl)) as ChildEvent;
+      buffered = buffered.slice(nl + 1);
+      if (e.event === 'phase') {
+        phases[e.phase.phase] = `${e.phase.wallMs} ms wall, ${e.phase.cpuMs} ms cpu`;
+        process.stderr.write(`bench compile ${scenario}: ${e.phase.phase} ${phases[e.phase.phase]}\n`);
+      } else if (e.event === 'devices') Object.assign(out, { codegenPerTarget: e.codegen, refusedWhy: e.refusedWhy, slowestDevices: e.slowest });
+      else Object.assign(out, e.figures);
+    }
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, limitS * 1000);
   const code = await new Promise<number | null>((res) => child.on('close', res));
-  if (code !== 0) return { scenario, error: `child exited with ${code}` };
-  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+  clearTimeout(timer);
+  if (timedOut) return { ...out, error: `did not finish within ${limitS} s (wall); phases finished: ${Object.keys(phases).join(', ') || 'none'}`, phasesFinished: phases };
+  if (code !== 0) return { ...out, error: `child exited with ${code} after ${Math.round((performance.now() - started) / 1000)} s`, phasesFinished: phases };
+  return out;
 }
 
-export async function run(only: readonly Scenario[] = SCENARIOS): Promise<Record<string, unknown>> {
+export async function run(only: readonly Scenario[] = SCENARIOS, scale = 1, limitS = 600): Promise<Record<string, unknown>> {
   const figures: Record<string, unknown> = {};
-  for (const s of only) figures[s] = await runChild(s);
+  for (const s of only) figures[s] = await runChild(s, scale, limitS);
   return figures;
 }
 
 const invokedAs = process.argv[1] ? resolve(process.argv[1]) : '';
 if (invokedAs === fileURLToPath(import.meta.url)) {
-  if (process.argv[2] === '--child') {
-    process.stdout.write(`${JSON.stringify(await compileHere(process.argv[3] as Scenario))}\n`);
+  const args = process.argv.slice(2);
+  if (args[0] === '--child') {
+    await compileHere(args[1] as Scenario, Number(args[2]), args[3]);
   } else {
-    const picked = process.argv.slice(2).filter((a): a is Scenario => (SCENARIOS as readonly string[]).includes(a));
-    console.log(JSON.stringify(await run(picked.length ? picked : SCENARIOS), null, 2));
+    const option = (name: string, fallback: number): number => {
+      const i = args.indexOf(name);
+      const v = i >= 0 ? Number(args[i + 1]) : fallback;
+      if (!(v > 0)) throw new Error(`${name} needs a positive number`);
+      return v;
+    };
+    const picked = args.filter((a): a is Scenario => (SCENARIOS as readonly string[]).includes(a));
+    console.log(JSON.stringify(await run(picked.length ? picked : SCENARIOS, option('--scale', 1), option('--limit-s', 600)), null, 2));
   }
 }

@@ -115,6 +115,36 @@ describe('compileBundle', () => {
     expect(readdirSync(work)).toEqual(['out']);
   });
 
+  it('tries every device when some are refused, reports all refusals together, and writes nothing', async () => {
+    const outDir = join(work, 'out');
+    await compileBundle({ ...base, outDir, targetFor });
+    const before = tree(outDir);
+    const refusing: Target = {
+      ...target,
+      codegen: async (input) => {
+        if (input.device.kind !== 'host') return target.codegen(input);
+        throw new InputError([{ code: 'capacity-exceeded', severity: 'error', message: `${input.device.name}: too big` }]);
+      },
+    };
+    const seen: { device: string; refused: boolean }[] = [];
+    const phases: string[] = [];
+    const err = await compileBundle({
+      ...base,
+      outDir,
+      targetFor: () => refusing,
+      onDevice: (d) => seen.push({ device: d.device, refused: d.refused !== undefined }),
+      onPhase: (t) => phases.push(t.phase),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    const refusedHosts = seen.filter((d) => d.refused).map((d) => d.device);
+    expect(refusedHosts.length).toBeGreaterThan(1);
+    expect((err as InputError).diagnostics.map((d) => d.message)).toEqual(refusedHosts.map((h) => `${h}: too big`));
+    expect(seen.some((d) => !d.refused)).toBe(true);
+    expect(phases).toEqual(['parse', 'rules', 'placement', 'budget', 'documents', 'codegen']);
+    expect(tree(outDir)).toEqual(before);
+    expect(readdirSync(work)).toEqual(['out']);
+  });
+
   it('refuses a device whose share is over budget before any codegen, naming it, and writes nothing', async () => {
     const outDir = join(work, 'out');
     let codegens = 0;

@@ -49,6 +49,40 @@ export interface CompileOptions {
   targetFor?: (device: Device) => Target;
   /** Refuse a device whose share needs more (remote, rule, protocol) triples (ir/budget.ts). */
   maxShareTriples?: number;
+  /** Receives each phase's wall and CPU time as it ends (benchmarks and --log-level debug). */
+  onPhase?: (t: PhaseTiming) => void;
+  /** Receives each device's codegen figures as it is written. */
+  onDevice?: (d: DeviceTiming) => void;
+}
+
+export interface PhaseTiming {
+  /** documents: the sources, ir.json, placement.json, analysis; codegen: every device's codegen and its writes; finish: manifest and swap. */
+  phase: 'parse' | 'rules' | 'placement' | 'budget' | 'documents' | 'codegen' | 'finish';
+  wallMs: number;
+  cpuMs: number;
+}
+
+export interface DeviceTiming {
+  device: string;
+  target: string;
+  wallMs: number;
+  stats: Record<string, number>;
+  /** Why the device was refused (its share does not fit it); the compile then fails once every device is tried. */
+  refused?: Diagnostic[];
+}
+
+/** Times consecutive phases: each lap reports the wall and CPU time since the previous one. */
+function phaseClock(report: ((t: PhaseTiming) => void) | undefined): (phase: PhaseTiming['phase']) => void {
+  let wall = performance.now();
+  let cpu = process.cpuUsage();
+  return (phase) => {
+    const w = performance.now();
+    const c = process.cpuUsage(cpu);
+    report?.({ phase, wallMs: Math.round(w - wall), cpuMs: Math.round((c.user + c.system) / 1000) });
+    log.debug({ phase, ms: Math.round(w - wall) }, 'compile phase done');
+    wall = w;
+    cpu = process.cpuUsage();
+  };
 }
 
 const GENERATOR = `weft ${packageVersion()}`;
@@ -78,6 +112,7 @@ function checkReplaceable(outDir: string): void {
 export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
   const targetFor = opts.targetFor ?? registryTargetFor;
   const outDir = resolve(opts.outDir);
+  const lap = phaseClock(opts.onPhase);
   // Each file is read once, so the copy kept in the bundle is the text compiled.
   const policyText = readPolicyFile(opts.policyPath);
   const inventoryText = readInventoryFile(opts.inventoryPath);
@@ -85,6 +120,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
   const fabric = parseInventory(inventoryText, opts.inventoryPath);
   for (const d of [...(policy.warnings ?? []), ...(fabric.warnings ?? [])]) opts.onInputWarning?.(d);
   checkReplaceable(outDir);
+  lap('parse');
 
   const ir = buildIr(policy, fabric);
   const diagnostics = analyze(policy, fabric, ir);
@@ -94,10 +130,13 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     warnings[d.code] = (warnings[d.code] ?? 0) + 1;
     opts.onDiagnostic?.(d);
   }
+  lap('rules');
   const placement = place(policy, fabric, ir);
+  lap('placement');
   // Every device's share is sized before any codegen allocates it.
   const deviceOf = new Map(fabric.devices.map((d) => [d.name, d]));
   for (const dp of placement.devices) checkShareBudget(ir, deviceOf.get(dp.device)!, dp.localIdentities, opts.maxShareTriples);
+  lap('budget');
 
   // The bundle is assembled in a temporary directory beside the output: each
   // device's artefacts are written as soon as its codegen returns, so memory
@@ -119,7 +158,9 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
     write(PLACEMENT_FILE, `${JSON.stringify(placement, null, 2)}\n`);
     write(ANALYSIS_FILE, analysisDocument([...(policy.warnings ?? []), ...(fabric.warnings ?? []), ...diagnostics]));
+    lap('documents');
     const devices: ManifestDevice[] = [];
+    const refusals: Diagnostic[] = [];
     for (const dp of placement.devices) {
       const device = deviceOf.get(dp.device)!;
       const target = targetFor(device);
@@ -129,11 +170,20 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
       try {
         out = await target.codegen(input);
       } catch (e) {
-        // Bad input and unsupported features keep their kind, so the CLI exits 2.
-        if (e instanceof InputError || e instanceof UnsupportedError) throw e;
+        // A device refused for bad input (a share that does not fit it) does
+        // not stop the others: every refusal is reported together, and
+        // nothing is written (the CLI exits 2).
+        if (e instanceof InputError) {
+          refusals.push(...e.diagnostics);
+          opts.onDevice?.({ device: device.name, target: target.name, wallMs: Math.round(performance.now() - started), stats: {}, refused: e.diagnostics });
+          continue;
+        }
+        if (e instanceof UnsupportedError) throw e;
         throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
-      log.debug({ device: device.name, target: target.name, ms: Math.round(performance.now() - started) }, 'codegen done');
+      const wallMs = Math.round(performance.now() - started);
+      log.debug({ device: device.name, target: target.name, ms: wallMs }, 'codegen done');
+      opts.onDevice?.({ device: device.name, target: target.name, wallMs, stats: out.stats });
       const files: ManifestFile[] = [];
       const seen = new Set<string>();
       for (const f of out.files) {
@@ -157,6 +207,8 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
         stats: out.stats,
       });
     }
+    lap('codegen');
+    if (refusals.length) throw new InputError(refusals);
     manifest = validateManifest(
       {
         apiVersion: MANIFEST_API_VERSION,
@@ -173,6 +225,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     // The manifest goes last: a directory with a manifest is a complete bundle.
     write(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
     replaceDir(tmp, outDir);
+    lap('finish');
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;

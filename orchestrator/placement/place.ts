@@ -34,9 +34,12 @@ export function targetNameOf(device: Device): TargetName | undefined {
   }
 }
 
+/** One collator for every comparison: localeCompare with options builds a new one per call. */
+const portCollator = new Intl.Collator('en', { numeric: true });
+
 /** Port names sort as people number them: eth2 before eth10. */
 export function comparePorts(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+  return portCollator.compare(a, b);
 }
 
 interface LocalView {
@@ -234,21 +237,25 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
       }
     }),
   );
-  const gather = (ids: Iterable<number>): Map<number, Set<number>> => {
-    const out = new Map<number, Set<number>>();
+  // A side's endpoints per view, in the view's own order, computed once per
+  // distinct side (many rules name the same groups).
+  const gather = (ids: Iterable<number>): Map<number, Ep[]> => {
+    const sets = new Map<number, Set<number>>();
     for (const id of ids) {
       for (const h of byId.get(id) ?? []) {
-        let l = out.get(h.view);
-        if (!l) out.set(h.view, (l = new Set()));
+        let l = sets.get(h.view);
+        if (!l) sets.set(h.view, (l = new Set()));
         l.add(h.ep);
       }
     }
+    const out = new Map<number, Ep[]>();
+    for (const [vi, eps] of sets) out.set(vi, [...eps].sort((a, b) => a - b).map((i) => views[vi].endpoints[i]));
     return out;
   };
-  const none = new Map<number, Set<number>>();
+  const none = new Map<number, Ep[]>();
   const everywhere = gather(byId.keys());
-  const byGroups = new Map<string, Map<number, Set<number>>>();
-  const hitsOf = (rule: Policy['rules'][number], side: 'from' | 'to'): Map<number, Set<number>> => {
+  const byGroups = new Map<string, Map<number, Ep[]>>();
+  const hitsOf = (rule: Policy['rules'][number], side: 'from' | 'to'): Map<number, Ep[]> => {
     if (!winners.has(rule.index)) return none;
     const peers = ir.rules[rule.index][side];
     if (peers === 'any') return everywhere;
@@ -267,9 +274,10 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
     const toHits = hitsOf(rule, 'to');
     const points: RulePlacement['points'] = [];
     // A view's endpoints on one side of the rule, in the view's own order.
-    const at = (hits: Map<number, Set<number>>, vi: number, pred: (e: Ep) => boolean): Ep[] => {
+    const at = (hits: Map<number, Ep[]>, vi: number, pred?: (e: Ep) => boolean): Ep[] => {
       const eps = hits.get(vi);
-      return eps ? [...eps].sort((a, b) => a - b).map((i) => views[vi].endpoints[i]).filter(pred) : [];
+      if (!eps) return [];
+      return pred ? eps.filter(pred) : eps;
     };
     const push = (v: LocalView, attach: string, mode: EnforcementMode, reason: string): void => {
       const p: EnforcementPoint & { reason: string } = { device: v.device.name, target: v.target, attach, mode, reason };
@@ -279,7 +287,7 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
     for (const vi of touched) {
       const v = views[vi];
       const name = v.device.name;
-      const hits = (side: 'from' | 'to', pred: (e: Ep) => boolean = () => true): Ep[] => at(side === 'from' ? fromHits : toHits, vi, pred);
+      const hits = (side: 'from' | 'to', pred?: (e: Ep) => boolean): Ep[] => at(side === 'from' ? fromHits : toHits, vi, pred);
       switch (v.device.kind) {
         case 'host': {
           const out = hits('from');

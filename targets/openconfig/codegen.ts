@@ -35,7 +35,8 @@ import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestra
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import { CAPACITY_EXCEEDED, type CodegenInput, type EnforcementMode } from '../contract.ts';
 import {
-  AddressResolver,
+  addressResolver,
+  type AddressResolver,
   decidingRules,
   deriveSwitchRules,
   exactReplyRules,
@@ -395,6 +396,27 @@ function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) =>
     const d = peers[j];
     return a.services.some((p) => d.services.some((q) => servicesOverlap(p, q))) && setsOverlap(a.from, d.from) && setsOverlap(a.to, d.to);
   };
+  // Allows by source identity, so a deny only checks the allows that can
+  // share a source with it (overlaps() needs that), not every earlier rule.
+  const allows: number[] = [];
+  const allowsFrom = new Map<number, number[]>();
+  rules.forEach((r, i) => {
+    if (r.action !== 'allow') return;
+    allows.push(i);
+    for (const id of peers[i].from ?? []) {
+      const l = allowsFrom.get(id);
+      if (l) l.push(i);
+      else allowsFrom.set(id, [i]);
+    }
+  });
+  const anyFrom = allows.filter((i) => peers[i].from === undefined);
+  const earlierAllows = (j: number): number[] => {
+    const from = peers[j].from;
+    if (from === undefined) return allows.filter((i) => i < j);
+    const out = new Set(anyFrom.filter((i) => i < j));
+    for (const id of from) for (const i of allowsFrom.get(id) ?? []) if (i < j) out.add(i);
+    return [...out].sort((a, b) => a - b);
+  };
   const denies = rules.map((r, i) => ({ r, i, c: cost(r) })).filter((x) => x.r.action === 'deny').sort((x, y) => x.c - y.c || x.i - y.i);
   const kept = new Set<number>();
   const left: Rule[] = [];
@@ -404,8 +426,9 @@ function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) =>
     if (d.c === 0) continue;
     const needed: number[] = [];
     let extra = d.c;
-    for (let i = 0; i < d.i && extra + used <= budget; i++) {
-      if (rules[i].action !== 'allow' || kept.has(i) || !overlaps(i, d.i)) continue;
+    for (const i of earlierAllows(d.i)) {
+      if (extra + used > budget) break;
+      if (kept.has(i) || !overlaps(i, d.i)) continue;
       needed.push(i);
       extra += cost(rules[i]);
     }
@@ -488,7 +511,7 @@ function prefilterReplyEntries(out: EntryList, templates: Template[], notes: Set
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
 export function planAcl(input: CodegenInput): AclPlan {
   const { policy, ir, device, devicePlacement } = input;
-  const book = new AddressResolver(ir);
+  const book = addressResolver(ir);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
   const rules = decidingRules(policy, ir);

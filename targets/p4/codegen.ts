@@ -23,7 +23,8 @@ import { InputError, UnsupportedError, type Diagnostic } from '../../orchestrato
 import type { CodegenInput } from '../contract.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import {
-  AddressResolver,
+  addressResolver,
+  type AddressResolver,
   ANY_ADDRESS,
   deriveSwitchRules,
   endpointSources,
@@ -190,7 +191,7 @@ const allIp = (name: string, action: 'permit' | 'deny'): SwitchRule => ({ rule: 
  * drop of anything else (spoofed sources). The prefilter block follows,
  * unkeyed.
  */
-export function buildBands(input: BuildInput, resolver = new AddressResolver(input.ir)): P4Bands {
+export function buildBands(input: BuildInput, resolver = addressResolver(input.ir)): P4Bands {
   const { policy, ir, devicePlacement } = input;
   const exactPorts = devicePlacement.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
   const otherPorts = devicePlacement.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
@@ -259,7 +260,7 @@ export function numberBands(bands: P4Band[], labels: Labels): AclEntry[] {
 }
 
 /** The whole program of one switch: classifier entries and ACL entries. */
-export function buildAclEntries(input: BuildInput, resolver = new AddressResolver(input.ir)): P4Program {
+export function buildAclEntries(input: BuildInput, resolver = addressResolver(input.ir)): P4Program {
   const { bands, notes, stats } = buildBands(input, resolver);
   const labels = classify(bands, input.devicePlacement.device);
   const entries = numberBands(bands, labels);

@@ -62,14 +62,33 @@ export function lpmIntervals(lpm: LpmEntry[], family: Family): AddressInterval[]
   return out;
 }
 
-/** Resolves rule peers (`any` or group names) into prefix sets through the IR, with a cache per distinct peer list. */
+/**
+ * Resolves rule peers (`any` or group names) into prefix sets through the IR.
+ * Each identity keeps the positions of its own intervals, so covering a set
+ * costs the intervals of its identities, never a sweep of the whole table;
+ * results are cached per distinct peer list. One resolver serves every
+ * switch of a compile (addressResolver).
+ */
 export class AddressResolver {
   private readonly intervals: Record<Family, AddressInterval[]>;
+  /** Interval positions per identity id and family, ascending. */
+  private readonly intervalsOf: Record<Family, Map<number, number[]>> = { 4: new Map(), 6: new Map() };
   private readonly idsOfGroup = new Map<string, number[]>();
+  private readonly idsCache = new Map<string, Set<number>>();
   private readonly cache = new Map<string, AddressSet>();
+  /** Covers of identity sets by set object: the sets identitiesOf shares come back once per rule and family. */
+  private readonly covers: Record<Family, WeakMap<Set<number>, Cidr[]>> = { 4: new WeakMap(), 6: new WeakMap() };
 
   constructor(ir: Ir) {
     this.intervals = { 4: lpmIntervals(ir.lpm, 4), 6: lpmIntervals(ir.lpm, 6) };
+    for (const family of [4, 6] as const) {
+      const of = this.intervalsOf[family];
+      this.intervals[family].forEach((iv, k) => {
+        const l = of.get(iv.id);
+        if (l) l.push(k);
+        else of.set(iv.id, [k]);
+      });
+    }
     for (const ident of ir.identities) {
       for (const g of ident.groups) {
         let ids = this.idsOfGroup.get(g);
@@ -101,31 +120,72 @@ export class AddressResolver {
     return { any: false, v4: pick(4), v6: pick(6) };
   }
 
-  /** Identities covered by a peer list (undefined: every address). */
+  /** Keys by peer list object: a policy's rules hand the same lists in for every port and switch. */
+  private readonly keys = new WeakMap<PeerRef[], string | null>();
+
+  /** The cache key of a peer list: its group names (`any` has no key). Equal keys name equal identity sets. */
+  private keyOf(peers: PeerRef[]): string | undefined {
+    let key = this.keys.get(peers);
+    if (key === undefined) {
+      if (peers.some((p) => p.kind === 'any')) key = null;
+      else {
+        const names = new Set<string>();
+        for (const p of peers) if (p.kind === 'group') names.add(p.name);
+        key = [...names].sort().join('\n');
+      }
+      this.keys.set(peers, key);
+    }
+    return key ?? undefined;
+  }
+
+  /**
+   * Identities covered by a peer list (undefined: every address). The set is
+   * shared by every caller naming the same groups: callers must not change it.
+   */
   identitiesOf(peers: PeerRef[]): Set<number> | undefined {
-    if (peers.some((p) => p.kind === 'any')) return undefined;
-    const ids = new Set<number>();
-    for (const p of peers) if (p.kind === 'group') for (const id of this.idsOfGroup.get(p.name) ?? []) ids.add(id);
+    const key = this.keyOf(peers);
+    if (key === undefined) return undefined;
+    let ids = this.idsCache.get(key);
+    if (!ids) {
+      ids = new Set<number>();
+      for (const p of peers) if (p.kind === 'group') for (const id of this.idsOfGroup.get(p.name) ?? []) ids.add(id);
+      this.idsCache.set(key, ids);
+    }
     return ids;
   }
 
   resolve(peers: PeerRef[]): AddressSet {
-    const ids = this.identitiesOf(peers);
-    if (!ids) return ANY_ADDRESS;
-    const key = [...ids].sort((a, b) => a - b).join(',');
-    const hit = this.cache.get(key);
-    if (hit) return hit;
-    const set: AddressSet = { any: false, v4: this.cover(4, ids), v6: this.cover(6, ids) };
-    this.cache.set(key, set);
+    const key = this.keyOf(peers);
+    if (key === undefined) return ANY_ADDRESS;
+    let set = this.cache.get(key);
+    if (!set) {
+      const ids = this.identitiesOf(peers)!;
+      set = { any: false, v4: this.cover(4, ids), v6: this.cover(6, ids) };
+      this.cache.set(key, set);
+    }
     return set;
   }
 
-  /** The fewest prefixes covering exactly the addresses of these identities in one family. */
+  /** The fewest prefixes covering exactly the addresses of these identities in one family (`ids` must not change afterwards). */
   cover(family: Family, ids: Set<number>): Cidr[] {
+    let hit = this.covers[family].get(ids);
+    if (!hit) this.covers[family].set(ids, (hit = this.coverOnce(family, ids)));
+    return hit;
+  }
+
+  private coverOnce(family: Family, ids: Set<number>): Cidr[] {
+    const of = this.intervalsOf[family];
+    const picked: number[] = [];
+    for (const id of ids) {
+      const l = of.get(id);
+      if (l) for (const k of l) picked.push(k);
+    }
+    picked.sort((a, b) => a - b);
+    const ivs = this.intervals[family];
     const out: Cidr[] = [];
     let run: { lo: bigint; hi: bigint } | undefined;
-    for (const iv of this.intervals[family]) {
-      if (!ids.has(iv.id)) continue;
+    for (const k of picked) {
+      const iv = ivs[k];
       if (run && run.hi + 1n === iv.lo) run.hi = iv.hi;
       else {
         if (run) out.push(...rangeToCidrs(family, run.lo, run.hi));
@@ -135,4 +195,13 @@ export class AddressResolver {
     if (run) out.push(...rangeToCidrs(family, run.lo, run.hi));
     return out;
   }
+}
+
+const resolvers = new WeakMap<Ir, AddressResolver>();
+
+/** The resolver of an IR, built once and shared by every switch compiled from it. */
+export function addressResolver(ir: Ir): AddressResolver {
+  let r = resolvers.get(ir);
+  if (!r) resolvers.set(ir, (r = new AddressResolver(ir)));
+  return r;
 }

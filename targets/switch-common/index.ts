@@ -18,7 +18,7 @@
 //   - SWITCH_CHANNEL_OPTIONS: gRPC channel settings of the switch clients.
 // This file only re-exports.
 
-export { AddressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
+export { AddressResolver, addressResolver, ANY_ADDRESS, lpmIntervals, prefixesOf, type AddressInterval, type AddressSet } from './addresses.ts';
 export {
   CONTROL_RULES,
   decidingRules,

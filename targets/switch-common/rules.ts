@@ -27,7 +27,7 @@ import { winningRules } from '../../orchestrator/analysis/facts.ts';
 import { concreteShareCells } from '../../orchestrator/ir/share.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { EnforcementMode } from '../contract.ts';
-import { AddressResolver, ANY_ADDRESS, type AddressSet } from './addresses.ts';
+import { addressResolver, ANY_ADDRESS, type AddressResolver, type AddressSet } from './addresses.ts';
 
 export interface PortRange {
   lo: number;
@@ -80,8 +80,16 @@ export function mergeRanges(ranges: PortRange[]): PortRange[] {
   return out;
 }
 
-/** A rule's `ports` list as services: ranges of one protocol merged, `any` absorbing the rest. */
+const servicesCache = new WeakMap<PortMatch[], Service[]>();
+
+/** A rule's `ports` list as services: ranges of one protocol merged, `any` absorbing the rest (shared per list: do not change it). */
 export function servicesOf(ports: PortMatch[]): Service[] {
+  let hit = servicesCache.get(ports);
+  if (!hit) servicesCache.set(ports, (hit = servicesOfList(ports)));
+  return hit;
+}
+
+function servicesOfList(ports: PortMatch[]): Service[] {
   if (ports.length === 0 || ports.some((p) => p.protocol === 'any')) return [{ kind: 'any' }];
   const ranges: Record<6 | 17, PortRange[]> = { 6: [], 17: [] };
   const icmp = new Map<string, Service>();
@@ -221,7 +229,7 @@ export function decidingRules(policy: Policy, ir: Ir): Rule[] {
 }
 
 export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): SwitchRuleList {
-  const resolver = opts.resolver ?? new AddressResolver(ir);
+  const resolver = opts.resolver ?? addressResolver(ir);
   const deciding = decidingRules(policy, ir);
   const defaultAction = policy.defaultAction === 'allow' ? 'permit' : 'deny';
   const sources = opts.mode === 'exact' ? opts.sources : undefined;
@@ -238,7 +246,9 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
   const reaches = (peers: Rule['from']): boolean => {
     if (!sourceIds) return true;
     const ids = resolver.identitiesOf(peers);
-    return !ids || [...sourceIds].some((id) => ids.has(id));
+    if (!ids) return true;
+    for (const id of sourceIds) if (ids.has(id)) return true;
+    return false;
   };
   const live = deciding.filter((r) => reaches(r.from));
   // The verdict a flow gets when no entry decides it: the policy default in
@@ -251,7 +261,8 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
   const reverse: SwitchRule[] = opts.mode === 'prefilter' ? [...PREFILTER_REPLIES] : [];
   const hasUdpDeny = forward.some((r) => r.action === 'deny' && r.services.some((s) => s.kind === 'any' || (s.kind === 'ports' && s.proto === 17)));
   for (const r of deciding) {
-    if (r.action !== 'allow') continue;
+    // At an exact port, replies come only from its sources: a rule towards none of them has none.
+    if (r.action !== 'allow' || !reaches(r.to)) continue;
     const fwd = { ...toSwitch(r), src: resolver.resolve(r.from), dst: srcOf(r.to) };
     if (sources && fwd.dst.v4.length + fwd.dst.v6.length === 0) continue;
     // Exact ports: TCP replies (ACK set), UDP replies from the service port
@@ -312,23 +323,44 @@ function pruneNeutral(live: Rule[], fallback: Rule['action'], resolver: AddressR
   const shape = (r: Rule): Shape => ({ rule: r, src: restrict(resolver.identitiesOf(r.from)), dst: resolver.identitiesOf(r.to), services: servicesOf(r.ports) });
   const keptRev: Rule[] = [];
   const deciders: Shape[] = [];
+  // Deciders by source identity: only those can overlap a rule with a
+  // specific source (setsOverlap needs a shared identity or a wildcard).
+  const bySource = new Map<number, Shape[]>();
+  const anySource: Shape[] = [];
   let budget = PRUNE_BUDGET;
+  const overlapsDecider = (me: Shape, d: Shape): boolean =>
+    setsOverlap(me.src, d.src) && setsOverlap(me.dst, d.dst) && me.services.some((s) => d.services.some((t) => servicesOverlap(s, t)));
   for (let i = live.length - 1; i >= 0; i--) {
     const r = live[i];
     if (r.action !== fallback) {
       keptRev.push(r);
-      deciders.push(shape(r));
+      const d = shape(r);
+      deciders.push(d);
+      if (!d.src) anySource.push(d);
+      else
+        for (const id of d.src) {
+          const l = bySource.get(id);
+          if (l) l.push(d);
+          else bySource.set(id, [d]);
+        }
       continue;
     }
     if (budget <= 0) {
       keptRev.push(r);
       continue;
     }
+    // The budget counts what an unindexed walk would cost, so what is kept does not depend on the index.
     budget -= deciders.length;
     const me = shape(r);
-    const overlaps = deciders.some(
-      (d) => setsOverlap(me.src, d.src) && setsOverlap(me.dst, d.dst) && me.services.some((s) => d.services.some((t) => servicesOverlap(s, t))),
-    );
+    let overlaps: boolean;
+    if (!me.src) overlaps = deciders.some((d) => overlapsDecider(me, d));
+    else {
+      overlaps = anySource.some((d) => overlapsDecider(me, d));
+      for (const id of me.src) {
+        if (overlaps) break;
+        overlaps = (bySource.get(id) ?? []).some((d) => overlapsDecider(me, d));
+      }
+    }
     if (overlaps) keptRev.push(r);
   }
   return keptRev.reverse();
