@@ -125,10 +125,11 @@ describe('commit-confirmed rollout to simulated switches', { timeout: 300_000 },
   it('puts every switch back on the old generation by the deadline after the orchestrator is killed and never confirms', async () => {
     const withinS = 20;
     const t0 = Date.now();
+    const before = lastRun(readJournal(statePath))?.run;
     const child = spawn(process.execPath, argv(['apply', '--bundle', v1.dir, '--confirm-within', `${withinS}s`]), { stdio: 'ignore' });
     const pushed = (): boolean => {
       const run = lastRun(readJournal(statePath));
-      return run?.bundle === bundleDigest(v1) && run.devices.length === fleet.switches.length && run.devices.every((d) => d.runs === 'new');
+      return run !== undefined && run.run !== before && run.bundle === bundleDigest(v1) && run.devices.length === fleet.switches.length && run.devices.every((d) => d.runs === 'new');
     };
     await until('every switch pushed and read back', withinS * 1000, pushed);
     child.kill('SIGKILL');
