@@ -134,7 +134,7 @@ export function describePending(p: PendingConfirm): string {
   const left = Math.max(0, Math.round((Date.parse(p.deadline) - Date.now()) / 1000));
   const held = (h: PendingDevice['held']): string => p.devices.filter((d) => d.held === h).map((d) => d.device).join(', ') || 'none';
   return (
-    `commit ${p.id} of ${p.bundle.slice(0, 12)} awaits confirmation until ${p.deadline} (${left}s left${p.complete ? '' : '; its rollout was interrupted, so it cannot be confirmed'}); ` +
+    `commit ${p.id} of ${p.bundle.slice(0, 12)} awaits confirmation until ${p.deadline} (${left}s left${p.complete ? '' : '; its rollout has not finished (still running, or cut short, when it cannot be confirmed)'}); ` +
     `reverting by themselves: ${held('device')}; restored by the watchdog (pid ${p.watchdogPid ?? '?'}): ${held('watchdog')}`
   );
 }
