@@ -110,7 +110,7 @@ describe.runIf(enabled)('commit-confirmed in the two-leaf lab', () => {
     expect(probeA.cells.filter((c) => c.expected !== c.observed)).toEqual([]);
 
     // The confirmed path: B stays past its deadline.
-    const short = 30;
+    const short = 80;
     const applied = weft(['apply', '--bundle', bDir, '--confirm-within', `${short}s`, '--json']);
     expect(applied.code, applied.err).toBe(0);
     const confirmedAt = Date.now();
