@@ -1,4 +1,6 @@
-// Durations as users write them on the command line ("30s", "500ms", "2m").
+// Durations as people type them on the command line ("30s", "500ms", "5m"),
+// shared by every verb that takes one (`weft apply --confirm-within`, `weft
+// agent apply --confirm-within`, `weft status --watch --interval/--for`).
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

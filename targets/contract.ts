@@ -99,6 +99,26 @@ export interface ArtefactChange {
   summary: string;
 }
 
+/** How a push is made. */
+export interface PushOptions {
+  /**
+   * Commit-confirmed: the device goes back by itself to what it ran before
+   * unless `selfRevert.confirm` with this id comes within `withinMs`. Only
+   * for drivers with `selfRevert`, on devices it supports.
+   */
+  confirm?: { id: string; withinMs: number };
+}
+
+/** A device that can hold a commit-confirmed revert itself (a timer on the device, not in the orchestrator). */
+export interface SelfRevert {
+  /** Why this device cannot hold the revert for these artefacts (undefined: it can); may ask the device. */
+  unsupported(ctx: DriverContext, art: DeviceArtefacts): Promise<string | undefined>;
+  /** Makes a confirm-armed push permanent; throws when nothing awaits confirmation there. */
+  confirm(ctx: DriverContext, id: string): Promise<string>;
+  /** Goes back at once instead of at the deadline; without it a plain push supersedes the armed revert. */
+  cancel?(ctx: DriverContext, id: string): Promise<string>;
+}
+
 /**
  * Hits a device counted for one policy rule (or the default action, or one
  * of Weft's own entries), summed over the entries the rule became on it.
@@ -137,7 +157,9 @@ export interface TargetDriver {
   /** Rollout wave: switches (1) go before hosts and DPUs (2), since a prefilter only ever drops more. */
   wave: 1 | 2;
   /** Makes the device run `art` and reads it back; resolves with what it did, throws unless the device runs `art`. */
-  push(ctx: DriverContext, art: DeviceArtefacts): Promise<string>;
+  push(ctx: DriverContext, art: DeviceArtefacts, opts?: PushOptions): Promise<string>;
+  /** Commit-confirmed held by the device; absent, the orchestrator's watchdog restores the device at the deadline. */
+  selfRevert?: SelfRevert;
   /** Asks the device what it runs and compares it with `art`; throws when the device cannot be reached. */
   readBack(ctx: DriverContext, art: DeviceArtefacts): Promise<ReadBack>;
   /** Removes everything Weft put on the device. */

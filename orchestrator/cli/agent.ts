@@ -7,6 +7,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseDuration } from '../duration.ts';
 import { flag, num, str, UsageError, type CliCommand, type CliIo } from './command.ts';
 import type { AgentOptions, ApplyResult, RemoveResult, StatusResult } from '../../targets/host/agent.ts';
 import type { ConfirmedApplyResult } from '../../targets/host/confirm.ts';
@@ -142,7 +143,7 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
           const within = str(args, 'confirm-within');
           let withinMs: number | undefined;
           try {
-            withinMs = within === undefined ? undefined : confirm.parseDuration(within);
+            withinMs = within === undefined ? undefined : parseDuration(within);
           } catch (e) {
             throw new UsageError(`--confirm-within: ${(e as Error).message}`);
           }

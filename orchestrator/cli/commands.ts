@@ -21,6 +21,7 @@ export const COMMANDS: VerbEntry[] = [
   { name: 'agent', summary: 'install, inspect or remove the datapath of a host or DPU on this machine', load: async () => (await import('./agent.ts')).agentCommand },
   { name: 'plan', summary: 'show per device what a rollout would push, over which transport, in which wave, and what changes', load: async () => (await import('./rollout.ts')).planCommand },
   { name: 'apply', summary: 'push a compiled policy to every device over its transport (SSH, P4Runtime, gNMI)', load: async () => (await import('./rollout.ts')).applyCommand },
+  { name: 'confirm', summary: 'keep the rollout awaiting confirmation (apply --confirm-within), or put its devices back now with --cancel', load: async () => (await import('./confirm.ts')).confirmCommand },
   { name: 'status', summary: 'read back what every device runs: in sync, drifted (entry by entry) or unreachable', load: async () => (await import('./status.ts')).statusCommand },
   { name: 'rollback', summary: 'undo an interrupted run, or apply the previous (or a named) kept bundle again; --list shows the kept ones', load: async () => (await import('./rollback.ts')).rollbackCommand },
   { name: 'diff', summary: 'per device, what an apply would change against what runs (unchanged / changed / added / removed)', load: async () => (await import('./diff.ts')).diffCommand },

@@ -1,7 +1,9 @@
 // `weft plan|apply`: roll a compiled bundle out to the fabric's devices over
 // their real transports (orchestrator/rollout/). A clean apply keeps its
 // bundle beside the state file, for `weft rollback`, `weft diff` and `weft
-// status`; every run is locked and journaled there.
+// status`; every run is locked and journaled there. With --confirm-within
+// every changed device goes back by itself unless `weft confirm` comes in
+// time (orchestrator/rollout/confirm.ts).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,8 @@ import { readKept } from '../rollout/history.ts';
 import { progressReporter } from '../rollout/progress.ts';
 import { deviceHandles, formatResults, planRollout, DEFAULT_PARALLEL, DEFAULT_TIMEOUT_MS, type DeviceResult } from '../rollout/rollout.ts';
 import { runApply, runResume, stateFor } from '../rollout/run.ts';
+import { ConfirmUnsupportedError, describePending, readPending } from '../rollout/confirm.ts';
+import { parseDuration } from '../duration.ts';
 import { selectDevices, SelectionError } from '../rollout/select.ts';
 import { flag, num, str, UsageError, type CliCommand, type CliIo, type OptionSpec, type ParsedArgs } from './command.ts';
 
@@ -151,11 +155,18 @@ export const planCommand: CliCommand = {
 export const applyCommand: CliCommand = {
   name: 'apply',
   summary: 'push a compiled policy to every device over its transport (SSH, P4Runtime, gNMI)',
-  usage: 'weft apply --inventory I (--policy P | --bundle DIR | --resume) [--state FILE] [--limit SEL] [--parallel N] [--canary N] [--force]',
+  usage: 'weft apply --inventory I (--policy P | --bundle DIR | --resume) [--state FILE] [--limit SEL] [--parallel N] [--canary N] [--force] [--confirm-within DUR [--confirm-fallback]] [--confirm-pending]',
   options: [
     ...OPTIONS,
     ...DEVICE_OPTIONS,
     { name: 'canary', type: 'number', help: 'per wave, push this many devices first and go on only when they read back right' },
+    { name: 'confirm-within', type: 'string', help: 'commit-confirmed: every changed device goes back by itself to what it ran unless `weft confirm` comes within this time (30s, 5m)' },
+    {
+      name: 'confirm-fallback',
+      type: 'boolean',
+      help: 'with --confirm-within: a device that cannot revert by itself (gNMI switch without the commit-confirmed extension, NIC prefilter) is restored at the deadline by the watchdog on this machine instead of refused',
+    },
+    { name: 'confirm-pending', type: 'boolean', help: 'confirm the rollout awaiting confirmation first, then run this one (default: refused while one is pending)' },
     { name: 'resume', type: 'boolean', help: "finish the interrupted run the journal names (its bundle is kept; --policy and --bundle are not needed)" },
   ],
   async run(args, io) {
@@ -166,10 +177,27 @@ export const applyCommand: CliCommand = {
       const { run, bundle, results } = await runResume(common);
       return printResults(io, args, `resumed run ${run.run} of ${bundle.dir}`, { resumed: run.run, bundle: bundle.dir }, results);
     }
+    const within = str(args, 'confirm-within');
+    let confirmWithinMs: number | undefined;
+    try {
+      confirmWithinMs = within === undefined ? undefined : parseDuration(within);
+    } catch (e) {
+      throw new UsageError(`--confirm-within: ${(e as Error).message}`);
+    }
+    if (flag(args, 'confirm-fallback') && confirmWithinMs === undefined) throw new UsageError('--confirm-fallback goes with --confirm-within DUR');
     const { bundle, label, done } = await bundleOf(args);
     try {
-      const results = await runApply({ ...common, bundle, selected: selectionOf(args, bundle) }, 'apply');
-      return printResults(io, args, `bundle ${label}`, { bundle: label }, results);
+      let results: DeviceResult[];
+      try {
+        results = await runApply({ ...common, bundle, selected: selectionOf(args, bundle), confirmWithinMs, confirmFallback: flag(args, 'confirm-fallback'), confirmPending: flag(args, 'confirm-pending') }, 'apply');
+      } catch (e) {
+        if (e instanceof ConfirmUnsupportedError) throw new UsageError(e.message);
+        throw e;
+      }
+      const pending = confirmWithinMs === undefined ? undefined : readPending(statePath);
+      const code = printResults(io, args, `bundle ${label}`, { bundle: label, ...(pending ? { confirmBy: pending.deadline, commit: pending.id } : {}) }, results);
+      if (pending && !args.options.json) io.out(`${describePending(pending)}\nkeep it with: weft confirm --state ${statePath}`);
+      return code;
     } finally {
       done();
     }

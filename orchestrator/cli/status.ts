@@ -1,6 +1,7 @@
 // `weft status`: what every device runs, read back from the device itself,
 // against what it should run: the given policy or bundle, else what the
-// rollout state records per device. Exits 0 when every device is in sync, 2
+// rollout state records per device (or the rollout awaiting confirmation,
+// shown with its deadline). Exits 0 when every device is in sync, 2
 // on drift, 1 when a device cannot be reached (or its generation is unknown).
 // --watch keeps reading (orchestrator/rollout/watch.ts) until SIGINT, SIGTERM
 // or --for runs out, and exits 2 if any device drifted meanwhile; --counters
@@ -13,6 +14,7 @@ import { formatCounters, readCounters } from '../rollout/counters.ts';
 import { readKept } from '../rollout/history.ts';
 import { readRolloutState } from '../rollout/rollout.ts';
 import { stateFor } from '../rollout/run.ts';
+import { describePending, readPending } from '../rollout/confirm.ts';
 import { formatStatus, readStatus, type StatusOptions } from '../rollout/status.ts';
 import { watchReporter } from '../rollout/watch-report.ts';
 import { watchStatus } from '../rollout/watch.ts';
@@ -25,10 +27,12 @@ async function fabricOf(args: ParsedArgs, statePath: string): Promise<{ fabric: 
     const { bundle, done } = await bundleOf(args);
     return { fabric: bundle, wanted: bundle, done };
   }
-  const current = readRolloutState(statePath)?.current;
+  // A rollout awaiting confirmation is what the devices should run until it is confirmed or reverted.
+  const pending = readPending(statePath)?.bundle;
+  const current = pending ?? readRolloutState(statePath)?.current;
   const fabric = current ? await readKept(statePath, current) : undefined;
   if (!fabric) throw new UsageError(`no applied generation is recorded in ${statePath}: give --policy P or --bundle DIR to compare the devices with`);
-  return { fabric, done: () => undefined };
+  return { fabric, wanted: pending ? fabric : undefined, done: () => undefined };
 }
 
 function durationOf(args: ParsedArgs, name: string): number | undefined {
@@ -94,8 +98,9 @@ export const statusCommand: CliCommand = {
         return devices.every((d) => d.state === 'read') ? 0 : 1;
       }
       const rows = await readStatus(opts);
-      if (args.options.json) io.out(JSON.stringify({ devices: rows }));
-      else io.out(formatStatus(rows));
+      const pending = readPending(statePath);
+      if (args.options.json) io.out(JSON.stringify({ devices: rows, ...(pending ? { pendingConfirm: { commit: pending.id, deadline: pending.deadline, complete: pending.complete, devices: pending.devices } } : {}) }));
+      else io.out(`${formatStatus(rows)}${pending ? `\n${describePending(pending)}` : ''}`);
       if (rows.some((r) => r.state === 'drifted')) return 2;
       return rows.every((r) => r.state === 'in-sync') ? 0 : 1;
     } finally {

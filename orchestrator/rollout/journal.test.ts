@@ -1,7 +1,7 @@
 // The rollout lock and journal on real files: one holder at a time, a dead
 // holder's lock taken over, records on disk in order (concurrent appends
 // sharing fsyncs), a torn last line ignored, and the last run folded per
-// device into old / new / unknown.
+// device into old / new / unknown (a commit-confirmed run by its last end).
 
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,5 +78,19 @@ describe('rollout journal', () => {
     expect(run).toMatchObject({ run: 'run-n', ended: true, outcome: 'failed' });
     const by = new Map(run?.devices.map((d) => [d.device, d.runs]));
     expect(Object.fromEntries(by)).toEqual({ a: 'new', b: 'old' });
+  });
+
+  it('folds a commit-confirmed run by its last end: pending, then restored by the watchdog', async () => {
+    const state = join(work, 'c/rollout.json');
+    const j = new Journal(journalPath(state), 'run-c');
+    await j.append({ step: 'begin', bundle: 'c'.repeat(64), verb: 'apply', confirmBy: '2030-01-01T00:00:00.000Z' });
+    await j.append({ step: 'intent', device: 'leaf1', generation: 'g2', from: { generation: 'g1' } });
+    await j.append({ step: 'verified', device: 'leaf1', generation: 'g2' });
+    await j.append({ step: 'end', outcome: 'pending' });
+    expect(lastRun(readJournal(state))).toMatchObject({ ended: true, outcome: 'pending', devices: [{ device: 'leaf1', runs: 'new' }] });
+    await j.append({ step: 'restored', device: 'leaf1', generation: 'g1', detail: 'watchdog: restored' });
+    await j.append({ step: 'end', outcome: 'restored' });
+    j.close();
+    expect(lastRun(readJournal(state))).toMatchObject({ ended: true, outcome: 'restored', devices: [{ device: 'leaf1', runs: 'old', generation: 'g1' }] });
   });
 });

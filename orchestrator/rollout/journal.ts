@@ -94,8 +94,10 @@ export interface JournalRecord {
   /** intent, pushed, verified, confirmed: the new generation; restored: the one it runs again (absent: removed). */
   generation?: string;
   detail?: string;
-  /** end: how the run ended. */
-  outcome?: 'applied' | 'restored' | 'failed';
+  /** begin: a commit-confirmed run's deadline (ISO). */
+  confirmBy?: string;
+  /** end: how the run ended; pending: every device runs the new generation and awaits `weft confirm` (a later end closes the run). */
+  outcome?: 'applied' | 'restored' | 'failed' | 'pending';
 }
 
 export class Journal {
@@ -222,6 +224,7 @@ export function lastRun(records: JournalRecord[]): RunSummary | undefined {
     }
     devices.set(r.device, d);
   }
-  const end = mine.find((r) => r.step === 'end');
+  // A commit-confirmed run ends twice: pending, then confirmed (applied) or restored.
+  const end = [...mine].reverse().find((r) => r.step === 'end');
   return { run: begin.run, bundle: begin.bundle, verb: begin.verb, ended: end !== undefined, outcome: end?.outcome, devices: [...devices.values()] };
 }

@@ -8,14 +8,16 @@
 // empty meanwhile fails the run). When anything fails
 // the rollout stops and the devices it touched get back what they ran before
 // (from the kept bundle their state names), hosts first, then switches. Each
-// step is journaled (journal.ts) before it happens.
+// step is journaled (journal.ts) before it happens. A commit-confirmed run
+// (confirm.ts) arms each device's own revert with its push, and leaves the
+// state to `weft confirm`.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { readInventoryFile } from '../../inventory/load.ts';
 import type { Device } from '../../inventory/model.ts';
-import type { DeviceArtefacts, DriverContext, TargetDriver, TargetName, Transport } from '../../targets/contract.ts';
+import type { DeviceArtefacts, DriverContext, PushOptions, TargetDriver, TargetName, Transport } from '../../targets/contract.ts';
 import { targetFor } from '../../targets/registry.ts';
 import type { Bundle } from '../compile/bundle.ts';
 import { logger } from '../log.ts';
@@ -149,6 +151,8 @@ export interface ApplyOptions {
   onProgress?: (e: ProgressEvent) => void;
   /** A kept bundle by manifest digest: what a device is restored from when the run fails. */
   keptBundle?: (digest: string) => Promise<Bundle | undefined>;
+  /** Commit-confirmed: devices named in `selfHeld` are pushed with their own revert armed for `deadline` (epoch ms); the state is left as it was. */
+  confirm?: { id: string; deadline: number; selfHeld: Set<string> };
 }
 
 /** Where bundles are copied on a device unless its inventory entry says otherwise. */
@@ -214,6 +218,15 @@ export async function inPool<T, R>(items: T[], n: number, f: (item: T) => Promis
   return out;
 }
 
+/** The push options of a device in a commit-confirmed run: its own revert armed for what is left of the window. */
+function armedPush(opts: ApplyOptions, device: string): PushOptions | undefined {
+  const c = opts.confirm;
+  if (!c || !c.selfHeld.has(device)) return undefined;
+  const withinMs = c.deadline - Date.now();
+  if (withinMs <= 0) throw new Error(`the confirm window closed at ${new Date(c.deadline).toISOString()} before ${device} was pushed; give --confirm-within more time`);
+  return { confirm: { id: c.id, withinMs } };
+}
+
 export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> {
   const { bundle, journal } = opts;
   const handles = await deviceHandles(bundle);
@@ -234,7 +247,7 @@ export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> 
     await journal?.append({ step: 'intent', device: p.device, generation: p.generation, from: before ? { generation: before.generation, bundle: before.bundle } : undefined });
     let r: DeviceResult;
     try {
-      const detail = await h.driver.push(ctxOf(h.device), artefactsOf(bundle, p.device));
+      const detail = await h.driver.push(ctxOf(h.device), artefactsOf(bundle, p.device), armedPush(opts, p.device));
       journal?.note({ step: 'verified', device: p.device, generation: p.generation });
       r = { ...base, status: 'applied', detail, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
@@ -282,7 +295,8 @@ export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> 
 
   if (!stopped) stopped = !(await confirmAll(touched, opts, byName, ctxOf, parallel));
   if (stopped) await restore(touched, opts, byName, ctxOf, parallel);
-  if (opts.state) {
+  // A commit-confirmed run's devices count as applied only once `weft confirm` says so.
+  if (opts.state && !opts.confirm) {
     const at = new Date().toISOString();
     const digest = bundleDigest(bundle);
     for (const r of results) {
@@ -312,7 +326,8 @@ async function confirmAll(
     try {
       const rb = await h.driver.readBack(ctxOf(h.device), artefactsOf(opts.bundle, r.device));
       if (rb.differences.length) throw new Error(`no longer runs generation ${r.generation.slice(0, 12)} at the end of the run (rebooted or changed by someone else?): ${rb.differences.slice(0, 3).join('; ')}`);
-      opts.journal?.note({ step: 'confirmed', device: r.device, generation: r.generation });
+      // In a commit-confirmed run, "confirmed" is the operator's word (`weft confirm`), not this read-back.
+      opts.journal?.note({ step: opts.confirm ? 'verified' : 'confirmed', device: r.device, generation: r.generation });
     } catch (e) {
       failed++;
       r.status = 'failed';
@@ -350,7 +365,7 @@ async function restore(
         const t0 = performance.now();
         const h = byName.get(r.device) as DeviceHandle;
         const before = opts.state?.devices[r.device];
-        const outcome = await restoreDevice(h, ctxOf(h.device), before, opts);
+        const outcome = await restoreDevice(h, ctxOf(h.device), before, { ...opts, cancelCommit: opts.confirm?.selfHeld.has(r.device) ? opts.confirm.id : undefined });
         if ('error' in outcome) {
           r.detail += `; ${why}, and ${outcome.error}`;
           log.error({ device: r.device, err: r.detail }, 'restore failed');
@@ -375,9 +390,17 @@ export async function restoreDevice(
   h: DeviceHandle,
   ctx: DriverContext,
   before: { generation: string; bundle?: string } | undefined,
-  opts: Pick<ApplyOptions, 'keptBundle'>,
+  opts: Pick<ApplyOptions, 'keptBundle'> & { cancelCommit?: string },
 ): Promise<{ detail: string } | { error: string }> {
   try {
+    // A device holding an armed revert of this commit refuses other writes until it is cancelled (gNMI), or goes back at once.
+    if (opts.cancelCommit && h.driver.selfRevert?.cancel) {
+      try {
+        await h.driver.selfRevert.cancel(ctx, opts.cancelCommit);
+      } catch (e) {
+        log.warn({ device: h.device.name, err: message(e) }, 'cancel of the armed revert failed (already gone?); restoring by a push');
+      }
+    }
     if (!before) return { detail: `ran nothing of Weft's before: ${await h.driver.remove(ctx)}` };
     const kept = before.bundle ? await opts.keptBundle?.(before.bundle) : undefined;
     if (!kept || !kept.manifest.devices.some((d) => d.name === h.device.name && d.generation === before.generation)) {

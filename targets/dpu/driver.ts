@@ -2,12 +2,14 @@
 // the shipped agent, which installs whatever its profile runs (dpu.json
 // says). Reading back goes through the same agent status. Only the diff of
 // two generations differs for a NIC prefilter, whose maps are its own: it is
-// counted per record file, entry by entry.
+// counted per record file, entry by entry. A NIC prefilter keeps no earlier
+// generation to go back to, so only a DPU running the host datapath holds a
+// commit-confirmed revert itself.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArtefactChange, TargetDriver } from '../contract.ts';
-import { hostDriver } from '../host/driver.ts';
+import { agentSelfRevert, hostDriver } from '../host/driver.ts';
 import { DEVICE_FILE, readDeviceJson } from './device.ts';
 
 const isPrefilter = (dir: string): boolean => existsSync(join(dir, DEVICE_FILE)) && readDeviceJson(dir).attach !== 'dpu-linux';
@@ -45,4 +47,11 @@ async function diff(beforeDir: string, afterDir: string): Promise<ArtefactChange
   return { added, removed, modified: objectChanged ? 1 : 0, summary: `NIC prefilter: ${parts.join(', ') || 'no entry changes'}` };
 }
 
-export const dpuDriver: TargetDriver = { ...hostDriver, diff };
+export const dpuDriver: TargetDriver = {
+  ...hostDriver,
+  diff,
+  selfRevert: {
+    ...agentSelfRevert,
+    unsupported: async (_ctx, art) => (isPrefilter(art.deviceDir) ? 'it runs a NIC prefilter, which keeps no earlier generation to go back to' : undefined),
+  },
+};

@@ -5,14 +5,14 @@
 // `weft agent confirm` does not come before the deadline, the timer applies
 // the kept generation again (or removes the datapath when there was none).
 //
-// The kept copy lives in /run/weft/<scope>/confirmed/devices/<device>/, a
-// bundle directory of its own: the bundle the previous apply came from may
+// The kept copy lives in /run/weft/<scope>/confirmed/<bundle name>/devices/<device>/,
+// a bundle directory of its own: the bundle the previous apply came from may
 // be gone by the time the timer fires.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, cpSync, existsSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentApply, agentRemove, paths, preflight, readState, writeJsonAtomic, type AgentOptions, type ApplyResult } from './agent.ts';
 import { claimPendingConfirm, PENDING_FILE, readPendingConfirm, type PendingConfirm } from './pending.ts';
@@ -24,9 +24,6 @@ const log = logger('host-confirm');
 export const TIMER_VERB = 'revert-unconfirmed';
 export const CONFIRM_LOG = 'confirm.log';
 
-// Where `weft agent apply --confirm-within` parses its duration; it lives on the ground floor for every verb.
-export { parseDuration } from '../../orchestrator/duration.ts';
-
 export interface ConfirmedApplyResult extends ApplyResult {
   /** ISO time by which `weft agent confirm` must come. */
   confirmBy: string;
@@ -34,17 +31,22 @@ export interface ConfirmedApplyResult extends ApplyResult {
   revertsTo: number | null;
 }
 
-/** Copies the running generation's device artefacts aside; returns the bundle directory holding them. */
+/**
+ * Copies the running generation's device artefacts aside; returns the bundle
+ * directory holding them. It keeps the name of the bundle it came from: the
+ * rollout's read-back tells generations apart by that name.
+ */
 function keepConfirmed(runDir: string, bundle: string, device: string): string {
-  const kept = join(runDir, 'confirmed');
+  const root = join(runDir, 'confirmed');
+  const kept = join(root, basename(resolve(bundle)));
   if (resolve(bundle) === resolve(kept)) return kept;
   const src = join(bundle, 'devices', device);
   if (!existsSync(src)) throw new Error(`cannot keep generation of ${device} for a revert: its bundle ${bundle} is gone; apply without --confirm-within, or apply that bundle again first`);
-  const tmp = `${kept}.tmp`;
+  const tmp = `${root}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
-  cpSync(src, join(tmp, 'devices', device), { recursive: true });
-  rmSync(kept, { recursive: true, force: true });
-  renameSync(tmp, kept);
+  cpSync(src, join(tmp, basename(kept), 'devices', device), { recursive: true });
+  rmSync(root, { recursive: true, force: true });
+  renameSync(tmp, root);
   return kept;
 }
 

@@ -3,13 +3,15 @@
 // (agent-ship.ts), copies the device's part of the bundle over SFTP and runs
 // the agent on it; reads back what the agent runs (`agent status`), and
 // compares two generations' maps.json entry by entry for plans and diffs.
+// Commit-confirmed is the agent's own timer: the push runs `agent apply
+// --confirm-within`, the confirm runs `agent confirm`.
 
 import { readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { MANIFEST_FILE } from '../../orchestrator/compile/bundle.ts';
 import type { Manifest } from '../../orchestrator/compile/manifest.ts';
 import { SshSession, type SshTarget } from '../../orchestrator/rollout/ssh.ts';
-import type { ArtefactChange, DeviceArtefacts, DriverContext, ReadBack, RuleHits, TargetDriver } from '../contract.ts';
+import type { ArtefactChange, DeviceArtefacts, DriverContext, PushOptions, ReadBack, RuleHits, SelfRevert, TargetDriver } from '../contract.ts';
 import { hitsOfAgentStatus } from './counters.ts';
 import { agentCommandLine, remoteAgentDir, shipAgent } from './agent-ship.ts';
 import { readHostEntries, readHostRules } from './share.ts';
@@ -80,7 +82,7 @@ async function compareStatus(session: SshSession, ctx: DriverContext, art: Devic
   return { differences, entries: status.rules.length };
 }
 
-async function push(ctx: DriverContext, art: DeviceArtefacts): Promise<string> {
+async function push(ctx: DriverContext, art: DeviceArtefacts, opts?: PushOptions): Promise<string> {
   return withSession(ctx, async (session) => {
     const remote = remoteBundleDir(ctx, art.generation);
     // The agent reads only its own device directory; the manifest excerpt says which bundle it came from.
@@ -88,11 +90,12 @@ async function push(ctx: DriverContext, art: DeviceArtefacts): Promise<string> {
     const manifest = { path: MANIFEST_FILE, data: manifestExcerpt(art.bundleDir, ctx.device.name) };
     const files = await session.upload(art.bundleDir, remote, (rel) => rel === 'devices' || rel === own || rel.startsWith(`${own}/`), [manifest]);
     const shipped = await shipAgent(session, remoteAgentDir(ctx.ssh.stagingDir), ctx.device.name);
-    const r = await session.exec(agentCommandLine(shipped.agentDir, ['apply', remote, '--device', ctx.device.name, '--json']));
+    const confirm = opts?.confirm ? ['--confirm-within', `${Math.max(1, Math.floor(opts.confirm.withinMs))}ms`] : [];
+    const r = await session.exec(agentCommandLine(shipped.agentDir, ['apply', remote, '--device', ctx.device.name, ...confirm, '--json']));
     if (r.code !== 0) throw new Error(`${ctx.device.name}: weft agent apply exited ${r.code}: ${lastLines(r)}`);
     const rb = await compareStatus(session, ctx, art);
     if (rb.differences.length) throw new Error(`${ctx.device.name}: the agent applied, but runs something else: ${rb.differences.slice(0, 3).join('; ')}`);
-    return `${files} files copied, agent applied ${art.generation.slice(0, 12)}, ${rb.entries} rules read back`;
+    return `${files} files copied, agent applied ${art.generation.slice(0, 12)}${opts?.confirm ? ' (its timer reverts unless confirmed)' : ''}, ${rb.entries} rules read back`;
   });
 }
 
@@ -146,4 +149,16 @@ const counters = (ctx: DriverContext): Promise<RuleHits[]> =>
     return hitsOfAgentStatus(JSON.parse(r.stdout));
   });
 
-export const hostDriver: TargetDriver = { transport: 'ssh', wave: 2, push, readBack, remove, diff, counters };
+
+/** The agent's confirm timer; a plain push supersedes it, so there is no cancel. */
+export const agentSelfRevert: SelfRevert = {
+  unsupported: async () => undefined,
+  confirm: (ctx) =>
+    withSession(ctx, async (session) => {
+      const r = await session.exec(remoteAgentCommand(ctx, ['confirm', '--device', ctx.device.name, '--json']));
+      if (r.code !== 0) throw new Error(`${ctx.device.name}: weft agent confirm exited ${r.code}: ${lastLines(r)}`);
+      return `agent confirmed generation ${(JSON.parse(r.stdout) as { generation: number }).generation}`;
+    }),
+};
+
+export const hostDriver: TargetDriver = { transport: 'ssh', wave: 2, push, readBack, remove, diff, counters, selfRevert: agentSelfRevert };

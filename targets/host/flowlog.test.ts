@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { DIR, FLOWLOG_EVENT, FLOWLOG_HOOK, VERDICT } from './abi.ts';
-import { parseDuration } from './confirm.ts';
+import { parseDuration } from '../../orchestrator/duration.ts';
 import { decodeFlowEvent, formatFlowEvent, type FlowLogEvent } from './flowlog.ts';
 
 /** struct weft_flowlog_event, field by field (little-endian host, addresses in network order). */

@@ -4,17 +4,19 @@
 // asks the switch what it now runs, so the caller learns that nothing was
 // half-applied (the switch holds the old or the new configuration, whole).
 // An artefact whose entries name defined sets is read back with /defined-sets
-// and pushed only to a switch that lists openconfig-defined-sets.
+// and pushed only to a switch that lists openconfig-defined-sets. A push may
+// carry the gNMI commit-confirmed extension (the switch reverts by itself
+// unless confirmed); a switch whose Capabilities do not list it is refused.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GnmiClient, type GnmiClientOptions } from './client.ts';
-import { jsonIetfValue, type SetRequest } from './gnmi.ts';
+import { jsonIetfValue, msDuration, type CommitExtension, type SetRequest } from './gnmi.ts';
 import { aclContentJson, DEFINED_SETS_MODULE, definedSetsContentJson, expandedEntryCount, parseAclConfig, parseDefinedSets, resolveDefinedSets, type AclConfig, type DefinedSets } from './model.ts';
 import { readAclConfig } from './verify.ts';
 import { buildSetRequest } from './set-request.ts';
 import type { Device } from '../../inventory/model.ts';
-import type { DriftReport, DriftWatch, DriverContext, ReadBack, TargetDriver } from '../contract.ts';
+import type { DriftReport, DriftWatch, DriverContext, PushOptions, ReadBack, TargetDriver } from '../contract.ts';
 import { openconfigCounterHits } from './counters.ts';
 import { StreamEnded, streamRoots, type RootStream } from './watch.ts';
 
@@ -117,13 +119,31 @@ export class OpenconfigDriver {
     }
   }
 
-  /** Pushes a compiled device directory in one Set and confirms the switch runs it; `entries` is what the device programs (the expansion). */
-  async apply(deviceDir: string): Promise<{ entries: number }> {
+  /** Whether the switch lists the commit-confirmed extension in its Capabilities. */
+  async commitConfirmed(): Promise<boolean> {
+    return ((await this.client.capabilities()).extension ?? []).some((e) => e.commit !== undefined);
+  }
+
+  /** One action on the switch's commit-confirmed slot, in a Set carrying no configuration. */
+  async commitAction(id: string, action: 'confirm' | 'cancel'): Promise<void> {
+    const commit: CommitExtension = action === 'confirm' ? { id, confirm: {} } : { id, cancel: {} };
+    await this.client.set({ extension: [{ commit }] });
+  }
+
+  /**
+   * Pushes a compiled device directory in one Set and confirms the switch runs it; `entries` is what the device programs (the expansion).
+   * With `commit`, the Set carries the commit-confirmed extension: the switch goes back unless confirmed within `withinMs`.
+   */
+  async apply(deviceDir: string, commit?: { id: string; withinMs: number }): Promise<{ entries: number }> {
     const art = await readDeviceDir(deviceDir);
     const sets = art.acl.definedSets !== undefined;
     await this.checkCapabilities(sets);
+    if (commit && !(await this.commitConfirmed())) {
+      throw new Error(`gnmi ${this.client.address}: the switch does not list the commit-confirmed extension in its Capabilities, so it cannot revert by itself`);
+    }
+    const request: SetRequest = commit ? { ...art.setRequest, extension: [{ commit: { id: commit.id, commit: { rollbackDuration: msDuration(commit.withinMs) } } }] } : art.setRequest;
     try {
-      await this.client.set(art.setRequest);
+      await this.client.set(request);
     } catch (e) {
       throw new Error(`${e instanceof Error ? e.message : String(e)}; ${await this.stateAfterFailure(art.acl)}`);
     }
@@ -233,7 +253,13 @@ const entryKeys = (c: AclConfig): string[] =>
 export const openconfigDriver: TargetDriver = {
   transport: 'gnmi',
   wave: 1,
-  push: (ctx, art) => withDriver(ctx, async (d) => `gNMI Set of ${(await d.apply(art.deviceDir)).entries} acl entries, read back identical`),
+  push: (ctx, art, opts?: PushOptions) =>
+    withDriver(ctx, async (d) => `gNMI Set of ${(await d.apply(art.deviceDir, opts?.confirm)).entries} acl entries${opts?.confirm ? ` (commit ${opts.confirm.id}, rolls back unless confirmed)` : ''}, read back identical`),
+  selfRevert: {
+    unsupported: (ctx) => withDriver(ctx, async (d) => ((await d.commitConfirmed()) ? undefined : 'its gNMI Capabilities do not list the commit-confirmed extension')),
+    confirm: (ctx, id) => withDriver(ctx, async (d) => (await d.commitAction(id, 'confirm'), `gNMI commit ${id} confirmed`)),
+    cancel: (ctx, id) => withDriver(ctx, async (d) => (await d.commitAction(id, 'cancel'), `gNMI commit ${id} cancelled: the switch went back`)),
+  },
   readBack: (ctx, art) =>
     withDriver(ctx, async (d) => {
       const wanted = (await readDeviceDir(art.deviceDir)).acl;

@@ -68,10 +68,31 @@ export interface ModelData {
   organization?: string;
   version?: string;
 }
+/** google.protobuf.Duration; seconds is 64-bit (a string once decoded). */
+export interface Duration {
+  seconds?: string | number;
+  nanos?: number;
+}
+/** gnmi_ext.Commit: one action on the target's single commit-confirmed slot, named by id. */
+export interface CommitExtension {
+  id?: string;
+  commit?: { rollbackDuration?: Duration };
+  confirm?: Record<string, never>;
+  cancel?: Record<string, never>;
+  setRollbackDuration?: { rollbackDuration?: Duration };
+  /** Which action is set (filled in when decoding). */
+  action?: 'commit' | 'confirm' | 'cancel' | 'setRollbackDuration';
+}
+/** gnmi_ext.Extension (only the members Weft reads or writes). */
+export interface Extension {
+  commit?: CommitExtension;
+}
 export interface CapabilityResponse {
   supportedModels?: ModelData[];
   supportedEncodings?: EncodingName[];
   gNMIVersion?: string;
+  /** Extensions the target implements, each shown by an empty instance (Weft's agent lists `commit`). */
+  extension?: Extension[];
 }
 export interface GetRequest {
   prefix?: Path;
@@ -87,6 +108,7 @@ export interface SetRequest {
   delete?: Path[];
   replace?: Update[];
   update?: Update[];
+  extension?: Extension[];
 }
 export interface UpdateResult {
   path?: Path;
@@ -145,6 +167,17 @@ export const GNMI_SERVICE = {
   Set: method<SetRequest, SetResponse>('Set', G.SetRequest, G.SetResponse, false, false),
   Subscribe: method<SubscribeRequest, SubscribeResponse>('Subscribe', G.SubscribeRequest, G.SubscribeResponse, true, true),
 } satisfies ServiceDefinition;
+
+/** A Duration in milliseconds. */
+export function durationMs(d: Duration | undefined): number {
+  return Number(d?.seconds ?? 0) * 1000 + Math.floor((d?.nanos ?? 0) / 1e6);
+}
+
+/** Milliseconds as a Duration. */
+export function msDuration(ms: number): Duration {
+  const whole = Math.floor(ms / 1000);
+  return { seconds: whole, nanos: Math.round((ms - whole * 1000) * 1e6) };
+}
 
 /** "/acl/acl-sets/acl-set[name=x][type=ACL_IPV4]" as a gNMI path. */
 export function parsePath(text: string): Path {

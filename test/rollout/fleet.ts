@@ -27,6 +27,8 @@ export interface SimSwitch {
   labels: Record<string, string>;
   /** P4 only: entries the switch's table really holds (default: what the P4Info declares). */
   tableSize?: number;
+  /** gNMI only: whether the switch implements the commit-confirmed extension (default true). */
+  commitConfirmed?: boolean;
 }
 
 interface Running {
@@ -77,7 +79,7 @@ export class Fleet {
       r.agent = await startP4RuntimeAgent({ address, deviceId: 1, datapath: sw.datapath, tableSize: sw.tableSize, beforeFlip: async () => r.beforeFlip?.() });
       sw.port = r.agent.port;
     } else {
-      r.agent = await startGnmiAgent({ address, datapath: sw.datapath, interfaces: PORTS, beforeCommit: async () => r.beforeCommit?.() });
+      r.agent = await startGnmiAgent({ address, datapath: sw.datapath, interfaces: PORTS, beforeCommit: async () => r.beforeCommit?.(), commitConfirmed: sw.commitConfirmed });
       sw.port = Number(r.agent.address.split(':').pop());
     }
   }
@@ -142,6 +144,11 @@ export class Fleet {
   /** P4 switches: from the next boot on, the table holds only `size` entries. */
   setTableSize(name: string, size: number | undefined): void {
     this.get(name).sw.tableSize = size;
+  }
+
+  /** gNMI switches: from the next boot on, whether the switch implements the commit-confirmed extension. */
+  setCommitConfirmed(name: string, on: boolean): void {
+    this.get(name).sw.commitConfirmed = on;
   }
 
   /** The switch stops answering (its port refuses connections). */

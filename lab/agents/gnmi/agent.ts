@@ -5,7 +5,8 @@
 // deletes, replaces and updates are applied to a copy of the tree, the whole
 // result is validated (the same reader Weft's codegen output goes through),
 // translated and programmed into the datapath, and only then committed.
-// Anything failing on the way leaves the running config untouched.
+// Anything failing on the way leaves the running config untouched. A Set may
+// carry the commit-confirmed extension (commit.ts); Capabilities lists it.
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../../orchestrator/log.ts';
@@ -38,6 +39,7 @@ import {
 } from '../../../targets/openconfig/model.ts';
 import type { SwitchDatapath } from '../datapath.ts';
 import { aclToSwitchTable, counterId } from './translate.ts';
+import { CommitError, commitOf, CommitSlot, type PendingCommit } from './commit.ts';
 
 const log = logger('gnmi-agent');
 
@@ -68,12 +70,16 @@ export interface GnmiAgentOptions {
   counterPollMs?: number;
   /** Whether the switch implements openconfig-defined-sets (default true); without it /defined-sets is refused. */
   definedSets?: boolean;
+  /** Whether the switch implements the commit-confirmed extension (default true); without it a Set carrying it is refused. */
+  commitConfirmed?: boolean;
 }
 
 export interface GnmiAgent {
   /** The bound address (with the real port). */
   address: string;
   config(): AclConfig;
+  /** The commit awaiting confirmation, if any. */
+  pendingCommit(): PendingCommit | undefined;
   close(): Promise<void>;
   /** Drops every connection at once, as a crashing switch would. */
   kill(): void;
@@ -211,7 +217,7 @@ function jsonVal(v: Json): Update['val'] {
 }
 
 function grpcError(e: unknown): grpc.ServiceError {
-  if (e instanceof StatusError) return Object.assign(new Error(e.message), { code: e.code, details: e.message, metadata: new grpc.Metadata() });
+  if (e instanceof StatusError || e instanceof CommitError) return Object.assign(new Error(e.message), { code: e.code, details: e.message, metadata: new grpc.Metadata() });
   if (e instanceof AclConfigError) {
     return Object.assign(new Error(e.message), { code: grpc.status.INVALID_ARGUMENT, details: `invalid configuration: ${e.message}`, metadata: new grpc.Metadata() });
   }
@@ -230,6 +236,30 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
   const below = (elems: PathElem[], what: string): PathElem[] => rootedElems(elems, what, roots);
   let writing = false;
   const changeListeners = new Set<() => void>();
+
+  /** Programs the datapath with a validated configuration, then makes it the running one. */
+  const install = async (candidate: AclConfig): Promise<void> => {
+    try {
+      await opts.datapath.program(aclToSwitchTable(candidate));
+    } catch (e) {
+      throw new StatusError(grpc.status.INTERNAL, `datapath refused the configuration: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    config = candidate;
+    tree = { acl: normalize(aclContentJson(candidate) as Json) };
+    if (candidate.definedSets) tree['defined-sets'] = normalize(definedSetsContentJson(candidate.definedSets) as Json);
+    for (const l of changeListeners) l();
+  };
+
+  const commits = new CommitSlot<AclConfig>(async (saved, why) => {
+    if (writing) throw new StatusError(grpc.status.ABORTED, 'a Set is in progress');
+    writing = true;
+    try {
+      await install(saved);
+      log.warn({ sets: saved.sets.length, why }, 'configuration from before the commit restored');
+    } finally {
+      writing = false;
+    }
+  });
 
   const isCounterPath = (elems: PathElem[]): boolean =>
     elems.length === COUNTER_LEAF.length && elems.every((e, i) => e.name === COUNTER_LEAF[i]);
@@ -297,8 +327,22 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
 
   const set = async (req: SetRequest): Promise<SetResponse> => {
     if (writing) throw new StatusError(grpc.status.ABORTED, 'another Set is in progress; retry');
+    const commit = commitOf(req);
+    if (commit && opts.commitConfirmed === false) throw new StatusError(grpc.status.UNIMPLEMENTED, 'this switch does not implement the commit-confirmed extension');
     writing = true;
     try {
+      if (commit && commit.action !== 'commit') {
+        if (req.delete?.length || req.replace?.length || req.update?.length) {
+          throw new StatusError(grpc.status.INVALID_ARGUMENT, `a Set carrying ${commit.action} of commit ${commit.id} changes no configuration; send the changes with the commit`);
+        }
+        writing = false;
+        await commits.act(commit);
+        log.info({ id: commit.id, action: commit.action }, 'commit action');
+        return { response: [], timestamp: nowNs() };
+      }
+      commits.admit(commit);
+      if (commit) CommitSlot.checkRequest(commit);
+      const before = config;
       let next: Json | undefined = tree;
       const results: UpdateResult[] = [];
       const steps: [Op, PathElem[], Json | undefined, UpdateResult['op']][] = [
@@ -319,18 +363,10 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
       const root = isObj(next) ? next : {};
       const definedSets = root['defined-sets'] === undefined ? undefined : parseDefinedSets(root['defined-sets']);
       const candidate = parseAclConfig(root.acl ?? {}, opts.interfaces, definedSets);
-      const table = aclToSwitchTable(candidate);
       if (opts.beforeCommit) await opts.beforeCommit(req);
-      try {
-        await opts.datapath.program(table);
-      } catch (e) {
-        throw new StatusError(grpc.status.INTERNAL, `datapath refused the configuration: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      config = candidate;
-      tree = { acl: normalize(aclContentJson(candidate) as Json) };
-      if (candidate.definedSets) tree['defined-sets'] = normalize(definedSetsContentJson(candidate.definedSets) as Json);
-      log.info({ sets: config.sets.length, interfaces: config.interfaces.length }, 'acl configuration committed');
-      for (const l of changeListeners) l();
+      await install(candidate);
+      const pending = commit ? commits.arm(commit, before) : undefined;
+      log.info({ sets: config.sets.length, interfaces: config.interfaces.length, commit: pending?.id, rollbackAt: pending && new Date(pending.deadline).toISOString() }, 'acl configuration committed');
       return { response: results, timestamp: nowNs() };
     } finally {
       writing = false;
@@ -349,6 +385,7 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
         ],
         supportedEncodings: ['JSON_IETF', 'JSON'],
         gNMIVersion: '0.10.0',
+        extension: opts.commitConfirmed === false ? [] : [{ commit: {} }],
       });
     },
     Get: (call: grpc.ServerUnaryCall<GetRequest, GetResponse>, cb: grpc.sendUnaryData<GetResponse>) => {
@@ -459,11 +496,16 @@ export async function startGnmiAgent(opts: GnmiAgentOptions): Promise<GnmiAgent>
   return {
     address: `${host}:${port}`,
     config: () => config,
+    pendingCommit: () => commits.current(),
     close: () =>
       new Promise<void>((resolve) => {
+        commits.close();
         server.tryShutdown(() => resolve());
         setTimeout(() => server.forceShutdown(), 2000).unref();
       }),
-    kill: () => server.forceShutdown(),
+    kill: () => {
+      commits.close();
+      server.forceShutdown();
+    },
   };
 }
