@@ -22,6 +22,7 @@ import { buildSetRequest } from '../../targets/openconfig/set-request.ts';
 import type { SetRequest } from '../../targets/openconfig/gnmi.ts';
 import { P4RuntimeClient } from '../../targets/p4/client.ts';
 import type { EntriesDocument } from '../../targets/p4/entries.ts';
+import type { WireEntry } from '../../targets/p4/table-entry.ts';
 import { Fleet } from './fleet.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -129,6 +130,17 @@ async function p4Write(device: string, updates: object[]): Promise<void> {
   }
 }
 
+/** The entries of one table as the switch holds them, read by another controller. */
+async function p4Read(device: string, tableId: number): Promise<WireEntry[]> {
+  const sw = fleet.switches.find((s) => s.name === device)!;
+  const client = await P4RuntimeClient.connect({ address: `127.0.0.1:${sw.port}`, deviceId: 1, electionId: 7n, name: `${device}-reader`, timeoutMs: 3000 });
+  try {
+    return await client.readTableEntries(tableId);
+  } finally {
+    client.close();
+  }
+}
+
 beforeAll(async () => {
   fleet = await Fleet.start(join(work, 'fleet'), 2, 1);
   v1 = await fleet.compile(1);
@@ -202,8 +214,12 @@ describe('weft status --counters and --watch on a simulated fleet', { timeout: 1
       const back = await w.next(stateOf('sw0001', 'in-sync'), 3000, drift.index);
       expect(back.e).toMatchObject({ via: 'stream', from: 'drifted' });
 
+      // The entry as the switch holds it: in whichever policy generation the switch has active.
       const entries = JSON.parse(readFileSync(join(v1.deviceDir('sw0000'), 'entries.json'), 'utf8')) as EntriesDocument;
-      const victim = entries.updates[entries.updates.length - 1].entity;
+      const written = entries.updates[entries.updates.length - 1].entity.tableEntry as { tableId: number; priority?: number; metadata?: string };
+      const held = (await p4Read('sw0000', written.tableId)).find((e) => e.priority === written.priority && e.metadata === written.metadata);
+      expect(held).toBeDefined();
+      const victim = { tableEntry: held };
       await p4Write('sw0000', [{ type: 'DELETE', entity: victim }]);
       const p4drift = await w.next(stateOf('sw0000', 'drifted'), 5000);
       expect(p4drift.e).toMatchObject({ via: 'read', from: 'in-sync' });
