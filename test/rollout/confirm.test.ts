@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle } from '../../orchestrator/compile/bundle.ts';
@@ -21,33 +21,19 @@ import { lastRun, readJournal } from '../../orchestrator/rollout/journal.ts';
 import type { RolloutState } from '../../orchestrator/rollout/rollout.ts';
 import type { DeviceStatus } from '../../orchestrator/rollout/status.ts';
 import { Fleet } from './fleet.ts';
+import { runWeft, weftArgv, type Run } from './weft-run.ts';
 
-const repo = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), `weft-confirm-${process.pid}-`));
 const statePath = join(work, 'state/rollout.json');
 let fleet: Fleet;
 let v1: Bundle;
 let v2: Bundle;
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
 
-const argv = (args: string[]): string[] => [join(repo, 'bin/weft.js'), ...args, '--inventory', fleet.inventoryPath, '--state', statePath];
+const argv = (args: string[]): string[] => weftArgv(fleet.inventoryPath, statePath, args);
 
-function weft(args: string[]): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, argv(args), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, out, err }));
-  });
-}
+/** Runs `weft` with the fleet's inventory and state. */
+const weft = (args: string[]): Promise<Run> => runWeft(argv(args));
 
 async function expectAllRun(b: Bundle): Promise<void> {
   const r = await weft(['status', '--bundle', b.dir, '--json', '--timeout', '3']);

@@ -18,6 +18,7 @@ import { journalPath, lastRun, lockPath, readJournal } from '../../orchestrator/
 import type { DeviceResult, ProgressEvent, RolloutState } from '../../orchestrator/rollout/rollout.ts';
 import type { DeviceStatus } from '../../orchestrator/rollout/status.ts';
 import { Fleet } from './fleet.ts';
+import { runWeft, weftArgv, type Run } from './weft-run.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), `weft-rollout-${process.pid}-`));
@@ -26,24 +27,9 @@ let fleet: Fleet;
 let v1: Bundle;
 let v2: Bundle;
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
 
 /** Runs `weft` with the fleet's inventory and state. */
-function weft(args: string[]): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [join(repo, 'bin/weft.js'), ...args, '--inventory', fleet.inventoryPath, '--state', statePath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, out, err }));
-  });
-}
+const weft = (args: string[]): Promise<Run> => runWeft(weftArgv(fleet.inventoryPath, statePath, args));
 
 const results = (r: Run): DeviceResult[] => (JSON.parse(r.out) as { results: DeviceResult[] }).results;
 const byStatus = (r: Run): string[] => results(r).map((x) => `${x.device} ${x.status}`).sort();

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle } from '../../orchestrator/compile/bundle.ts';
 import type { Flow } from '../../orchestrator/flow.ts';
@@ -24,32 +24,18 @@ import { P4RuntimeClient } from '../../targets/p4/client.ts';
 import type { EntriesDocument } from '../../targets/p4/entries.ts';
 import type { WireEntry } from '../../targets/p4/table-entry.ts';
 import { Fleet } from './fleet.ts';
+import { runWeft, weftArgv, type Run } from './weft-run.ts';
 
-const repo = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), `weft-watch-${process.pid}-`));
 const statePath = join(work, 'state/rollout.json');
 let fleet: Fleet;
 let v1: Bundle;
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
 
-const argsFor = (args: string[]): string[] => [join(repo, 'bin/weft.js'), ...args, '--inventory', fleet.inventoryPath, '--state', statePath];
+const argsFor = (args: string[]): string[] => weftArgv(fleet.inventoryPath, statePath, args);
 
-function weft(args: string[]): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, argsFor(args), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, out, err }));
-  });
-}
+/** Runs `weft` with the fleet's inventory and state. */
+const weft = (args: string[]): Promise<Run> => runWeft(argsFor(args));
 
 /** A running `weft status --watch` whose JSON lines are read as they come. */
 class Watch {
