@@ -5,7 +5,6 @@
 // every DPU and SmartNIC's agent what it loaded, on which ports and in which
 // mode (`weft agent status` inside the node).
 
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { loadInventory } from '../inventory/load.ts';
 import { compileBundle } from '../orchestrator/compile/driver.ts';
@@ -14,6 +13,7 @@ import { formatResults, type DeviceResult } from '../orchestrator/rollout/rollou
 import { WEFT_BIN } from '../orchestrator/package-root.ts';
 import { formatAttach, readAgentStatus, type AgentAttach } from './agent-status.ts';
 import { recordApplied } from './emulator.ts';
+import { run } from './exec.ts';
 import { labDir, readState } from './state.ts';
 
 export interface LabApplyOptions {
@@ -61,15 +61,7 @@ export async function labApply(opts: LabApplyOptions): Promise<LabApplyResult> {
     '--state', join(labDir(opts.lab), 'rollout.json'),
     '--json',
   ];
-  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c ?? 1, stdout: out, stderr: err }));
-  });
+  const { code, stdout, stderr } = await run(['ip', ...argv], { allowFail: true });
   let results: DeviceResult[];
   try {
     results = (JSON.parse(stdout) as { results: DeviceResult[] }).results;
@@ -94,7 +86,7 @@ export async function labApply(opts: LabApplyOptions): Promise<LabApplyResult> {
       dpus.push({ ...base, attach: [], statusError: e instanceof Error ? e.message : String(e) });
     }
   }
-  return { lab: opts.lab, bundle: outDir, seconds: (performance.now() - t0) / 1000, code, results, dpus };
+  return { lab: opts.lab, bundle: outDir, seconds: (performance.now() - t0) / 1000, code: code ?? 1, results, dpus };
 }
 
 export function formatLabApply(r: LabApplyResult): string {

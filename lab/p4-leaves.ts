@@ -11,7 +11,6 @@
 // Weft's and fills the forwarding stage (weft_l2_fwd, the flood group) from
 // the topology; the policy's tables stay empty until `weft lab apply`.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../orchestrator/diagnostics.ts';
@@ -22,6 +21,7 @@ import { compileP4, findP4Tool, P4_BUILD_DIR, p4ToolMissing } from '../targets/p
 import { P4INFO } from '../targets/p4/p4info.ts';
 import { bmv2ConfigProblems, firstProblems } from '../targets/p4/pipeline-check.ts';
 import { endpointMac, endpointsBehindPorts } from './forwarding.ts';
+import { run } from './exec.ts';
 import { bmv2Command } from './p4-switch.ts';
 import { startInNetns } from './services.ts';
 import type { LabProcess, P4SwitchKind } from './state.ts';
@@ -148,16 +148,7 @@ export interface Bmv2LeafProgrammed {
 export async function programBmv2Leaves(mgmtNetns: string, deviceConfigPath: string, leaves: Bmv2LeafProgram[]): Promise<Bmv2LeafProgrammed[]> {
   if (leaves.length === 0) return [];
   const argv = ['netns', 'exec', mgmtNetns, process.execPath, ...nodeEntry('lab/bmv2-program.ts')];
-  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c ?? 1, stdout: out, stderr: err }));
-    child.stdin.end(JSON.stringify({ deviceConfigPath, leaves }));
-  });
+  const { code, stdout, stderr } = await run(['ip', ...argv], { input: JSON.stringify({ deviceConfigPath, leaves }), allowFail: true });
   if (code !== 0) throw new Error(`programming the bmv2 leaves failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(stdout) as Bmv2LeafProgrammed[];
 }
