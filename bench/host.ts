@@ -23,6 +23,7 @@ import { libbpf, TestRunner } from '../targets/host/libbpf.ts';
 import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, possibleCpus, writeSlot } from '../targets/host/loader.ts';
 import { buildPacket } from '../targets/host/packet.ts';
 import { artefactRecords, computeShare, shareArtefacts } from '../targets/host/share.ts';
+import { ensureDistCurrent } from '../test/build-dist.ts';
 import { BENCH_HOST, benchFabric, benchPolicy, remoteOf } from './host-policy.ts';
 
 /** WEFT_BENCH_HOST_SIZES=10,1000 limits the sizes (the flatness ratios need 10 and 100,000). */
@@ -252,6 +253,8 @@ async function packetFigures(out: Record<string, unknown>): Promise<void> {
 }
 
 export async function run(): Promise<Record<string, unknown>> {
+  // The one-rule change runs the real `weft agent apply`, which is the built dist/.
+  ensureDistCurrent();
   sh('sh', ['-c', 'grep -q " /sys/fs/bpf bpf " /proc/self/mounts || mount -t bpf bpf /sys/fs/bpf']);
   const out: Record<string, unknown> = {};
   if (PARTS.has('packets')) await packetFigures(out);
