@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bundle } from '../compile/bundle.ts';
+import { claimRecord } from '../claim.ts';
 import { logger } from '../log.ts';
 import { WEFT_BIN } from '../package-root.ts';
 import { readKept, recordGeneration } from './history.ts';
@@ -97,21 +98,7 @@ function writePending(statePath: string, p: PendingConfirm): void {
 
 /** Takes the record away if it is (still) the one named by token; returns it to the one process that wins. */
 function claimPending(statePath: string, token: string): PendingConfirm | undefined {
-  const f = pendingPath(statePath);
-  const mine = `${f}.${process.pid}.claimed`;
-  try {
-    renameSync(f, mine);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  const p = JSON.parse(readFileSync(mine, 'utf8')) as PendingConfirm;
-  if (p.token !== token) {
-    renameSync(mine, f);
-    return undefined;
-  }
-  rmSync(mine, { force: true });
-  return p;
+  return claimRecord<PendingConfirm>(pendingPath(statePath), token);
 }
 
 /** A device that should hold its own revert but cannot, and the operator did not accept the watchdog for it. */

@@ -3,8 +3,9 @@
 // (renamed, so exactly one taker wins) by whichever comes first: the
 // confirm, a later plain apply, or the timer that reverts.
 
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { claimRecord } from '../../orchestrator/claim.ts';
 
 export const PENDING_FILE = 'pending-confirm.json';
 
@@ -31,20 +32,5 @@ export function readPendingConfirm(runDir: string): PendingConfirm | undefined {
 
 /** Takes the record away if it is (still) the one named by token (any, without one); returns it to the winner. */
 export function claimPendingConfirm(runDir: string, token?: string): PendingConfirm | undefined {
-  const f = join(runDir, PENDING_FILE);
-  const mine = `${f}.${process.pid}.claimed`;
-  try {
-    renameSync(f, mine);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  const p = JSON.parse(readFileSync(mine, 'utf8')) as PendingConfirm;
-  if (token !== undefined && p.token !== token) {
-    // A later apply re-armed the timer: its record stays.
-    renameSync(mine, f);
-    return undefined;
-  }
-  rmSync(mine, { force: true });
-  return p;
+  return claimRecord<PendingConfirm>(join(runDir, PENDING_FILE), token);
 }
