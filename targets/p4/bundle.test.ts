@@ -20,6 +20,25 @@ const FIXTURE = join(REPO, 'test', 'fixtures', 'p4');
 const work = mkdtempSync(join(tmpdir(), 'weft-p4-bundle-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/**
+ * Compiles the fixture with leaf1's `aclEntries: 1024` replaced by `capacity`
+ * and returns the InputError it must fail with (the driver passes the
+ * target's InputError through unchanged; the CLI exits 2 on it).
+ */
+async function compileWithCapacity(capacity: string, name: string): Promise<{ inv: string; out: string; input: InputError }> {
+  const inv = join(work, `fabric-${name}.yaml`);
+  writeFileSync(inv, readFileSync(join(FIXTURE, 'fabric.yaml'), 'utf8').replace('aclEntries: 1024', capacity));
+  const out = join(work, `out-${name}`);
+  let err: unknown;
+  try {
+    await compileBundle({ policyPath: join(FIXTURE, 'policy.yaml'), inventoryPath: inv, outDir: out });
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(InputError);
+  return { inv, out, input: err as InputError };
+}
+
 describe('p4 target in a compiled bundle', () => {
   it('compiles, and verifies from the bundle alone with 0 mismatches', async () => {
     const out = join(work, 'out');
@@ -53,19 +72,7 @@ describe('p4 target in a compiled bundle', () => {
   });
 
   it('refuses a switch whose table would overflow, and writes nothing', async () => {
-    const fabric = readFileSync(join(FIXTURE, 'fabric.yaml'), 'utf8').replace('aclEntries: 1024', 'aclEntries: 16');
-    const inv = join(work, 'fabric-small.yaml');
-    writeFileSync(inv, fabric);
-    const out = join(work, 'out-small');
-    let err: unknown;
-    try {
-      await compileBundle({ policyPath: join(FIXTURE, 'policy.yaml'), inventoryPath: inv, outDir: out });
-    } catch (e) {
-      err = e;
-    }
-    // The driver passes the target's InputError through unchanged (the CLI exits 2 on it).
-    expect(err).toBeInstanceOf(InputError);
-    const input = err as InputError;
+    const { inv, out, input } = await compileWithCapacity('aclEntries: 16', 'small');
     expect(input.diagnostics.map((d) => d.code)).toEqual(['capacity-exceeded']);
     expect(input.message).toMatch(/leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 to drop all IP while a change too big for two generations is made in place\), more than 16 \(capacity\.aclEntries of leaf1\)/);
     expect(input.message).toMatch(/fabric-small\.yaml:\d+:\d+: error: /);
@@ -84,18 +91,7 @@ describe('p4 target in a compiled bundle', () => {
   });
 
   it('refuses a switch whose classifier tables would overflow, naming each table', async () => {
-    const fabric = readFileSync(join(FIXTURE, 'fabric.yaml'), 'utf8').replace('aclEntries: 1024', 'aclEntries: 1024, lpmEntries: 1');
-    const inv = join(work, 'fabric-lpm.yaml');
-    writeFileSync(inv, fabric);
-    const out = join(work, 'out-lpm');
-    let err: unknown;
-    try {
-      await compileBundle({ policyPath: join(FIXTURE, 'policy.yaml'), inventoryPath: inv, outDir: out });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    const input = err as InputError;
+    const { out, input } = await compileWithCapacity('aclEntries: 1024, lpmEntries: 1', 'lpm');
     expect(input.diagnostics.length).toBeGreaterThan(0);
     for (const d of input.diagnostics) {
       expect(d.code).toBe('capacity-exceeded');
