@@ -9,14 +9,8 @@ import { btfLineInfo, btfMaps, lineAt, parseBtf, type BtfMapDef, type LineTable,
 import { ElfError, sectionByName, sectionBytes, SHF_EXECINSTR, STT_FUNC, type ElfObject, type ElfSection, type ElfSymbol } from './elf.ts';
 import { decode, isCall, isExit, isJump, JMP_OP, LD_IMM64, op, PSEUDO_CALL, slots, type RawInsn } from './insn.ts';
 
-export interface MapInfo {
-  name: string;
-  type: number;
-  flags: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-}
+/** A map of the object, whichever way it is declared (BTF-defined, legacy `maps` section, global data): the attributes the kernel gets. */
+export type MapInfo = BtfMapDef;
 
 export interface Insn extends RawInsn {
   /** Slot index in the linked program (what the kernel verifier numbers). */
