@@ -29,6 +29,7 @@ import {
   type P4SwitchKind,
 } from './state.ts';
 import { linksOf, type LabNode, type LabTopology } from './topology.ts';
+import { processAlive as alive } from '../orchestrator/process-alive.ts';
 
 const log = logger('lab');
 
@@ -289,14 +290,6 @@ function addProcess(state: LabState, p: LabProcess): void {
   writeState(state);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function tail(file: string): string {
   if (!existsSync(file)) return '';

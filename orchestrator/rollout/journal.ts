@@ -13,6 +13,7 @@
 
 import { closeSync, existsSync, fsync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { processAlive as alive } from '../process-alive.ts';
 
 export class LockError extends Error {
   constructor(message: string) {
@@ -29,14 +30,6 @@ export function journalPath(statePath: string): string {
   return `${statePath}.journal`;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Takes the lock of a state file, or throws a LockError naming the holder. A

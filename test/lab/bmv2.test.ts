@@ -20,6 +20,7 @@ import { loadTopology } from '../../lab/topology.ts';
 import { nodeEntry } from '../../orchestrator/package-root.ts';
 import { p4ToolsUnavailable } from '../p4/tools.ts';
 import { labName, leftovers, netnsExec, requireLab } from './helpers.ts';
+import { processAlive as alive } from '../../orchestrator/process-alive.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
 const twoLeaf = join(repo, 'lab/topologies/two-leaf.clab.yml');
@@ -48,14 +49,6 @@ function leafTables(state: LabState): LeafTables {
   return JSON.parse(r.out) as LeafTables;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const differences = (r: ProbeReport): string[] => r.cells.filter((c) => c.expected !== c.observed).map((c) => `${c.src}->${c.dst} ${c.dstAddr} ${c.service}: expected ${c.expected}`);
 

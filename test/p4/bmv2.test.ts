@@ -16,7 +16,7 @@ import { P4RuntimeClient } from '../../targets/p4/client.ts';
 import { applyP4, pipelineCookie, readDesiredEntries, removeP4, weftTables } from '../../targets/p4/driver.ts';
 import { compileP4, type CompiledP4 } from '../../targets/p4/p4c.ts';
 import { P4_SOURCE_PATH, P4INFO, parseP4InfoText, PIPELINE } from '../../targets/p4/p4info.ts';
-import { entryString, keyString, type WireEntry } from '../../targets/p4/table-entry.ts';
+import { entryString, type WireEntry } from '../../targets/p4/table-entry.ts';
 import { versioningOf } from '../../targets/p4/generation.ts';
 import { inGeneration, planTransition, runTransition, splitGenerations, TransitionError, type SwitchTables } from '../../targets/p4/transition.ts';
 import { startBmv2Fixture, type Bmv2Fixture } from './bmv2-netns.ts';

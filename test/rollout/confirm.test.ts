@@ -22,6 +22,7 @@ import type { RolloutState } from '../../orchestrator/rollout/rollout.ts';
 import type { DeviceStatus } from '../../orchestrator/rollout/status.ts';
 import { Fleet } from './fleet.ts';
 import { runWeft, weftArgv, type Run } from './weft-run.ts';
+import { processAlive as alive } from '../../orchestrator/process-alive.ts';
 
 const work = mkdtempSync(join(tmpdir(), `weft-confirm-${process.pid}-`));
 const statePath = join(work, 'state/rollout.json');
@@ -53,14 +54,6 @@ async function until(what: string, ms: number, f: () => boolean): Promise<void> 
   }
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(async () => {
   fleet = await Fleet.start(join(work, 'fleet'), 4);
