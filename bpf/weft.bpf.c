@@ -23,14 +23,15 @@
  * not local" at row 6, never tracks, and only drops where row 9 denies; a
  * fragment is left to TC. Every XDP drop is therefore a TC drop too.
  *
- * XDP early stage, between rows 6 and 7: the source address's identity is
- * flagged WEFT_ID_FLAG_DENY_INGRESS (every cell and the default deny every
- * flow from it to this host) and no tracked connection can have a reply
- * from it (weft_ct_may_reply_from) -> drop, without the conntrack and
- * policy lookups. Row 6 costs XDP one lookup (the destination at full
- * length, where every local address is), and the flag is read at only the
- * lengths where it changes (weft_id_denied_ingress), usually one: a drop
- * takes two hash lookups. Rows 7-9 would drop it too: a fragment would be dropped
+ * XDP early stage, between rows 6 and 7: the source is not a local
+ * address, its identity is flagged WEFT_ID_FLAG_DENY_INGRESS (every cell
+ * and the default deny every flow from it to this host) and no tracked
+ * connection can have a reply from it (weft_ct_may_reply_from) -> drop,
+ * without the conntrack and policy lookups. Whether an address is local
+ * (row 6 for the destination, and this stage's source) is read from the
+ * locals table (lib/locals.h) without a hash lookup, and the flag at only
+ * the lengths where it changes (weft_id_denied_ingress), usually one: a drop
+ * takes one hash lookup. Rows 7-9 would drop it too: a fragment would be dropped
  * by TC, and rows 8-9 cannot pass it. */
 
 #include <linux/bpf.h>
@@ -41,6 +42,7 @@
 #include "lib/parse.h"
 #include "lib/maps.h"
 #include "lib/identity.h"
+#include "lib/locals.h"
 #include "lib/policy.h"
 #include "lib/ct.h"
 #include "lib/stats.h"
@@ -94,21 +96,38 @@ static __always_inline enum weft_outcome weft_judge(struct weft_pkt *pkt, enum w
 	struct weft_id_search drop_search;
 	const struct weft_id_search *src_hint = 0;
 
-	/* XDP: a local destination is found by one full-length lookup (row 6);
-	 * anything else passes without more lookups. */
+	/* XDP: whether the destination is local (row 6) comes from the locals
+	 * table; anything else passes without a hash lookup. */
 	if (hook == WEFT_HOOK_XDP) {
-		struct weft_id_value *d = weft_id_at(s.slot, f.family, f.dst, f.family == 4 ? 32 : 128);
+		struct weft_id_value *d = 0;
+		enum weft_local dst_is = weft_local(s.slot, f.family, f.dst);
 
+		if (dst_is == WEFT_LOCAL_MAYBE) {
+			d = weft_id_at(s.slot, f.family, f.dst, f.family == 4 ? 32 : 128);
+			dst_is = d && (d->flags & WEFT_ID_FLAG_LOCAL) ? WEFT_LOCAL_YES : WEFT_LOCAL_NO;
+		}
+		if (dst_is == WEFT_LOCAL_NO) {
+			weft_count(WEFT_CNT_PASS_NOT_LOCAL);
+			return WEFT_PASS;
+		}
+		/* dropLengths leave local addresses out, so the early stage only
+		 * judges a source that is certainly not local. */
+		int src_remote = weft_local(s.slot, f.family, f.src) == WEFT_LOCAL_NO;
+
+		if (src_remote && weft_id_denied_ingress(&drop_search, s.slot, f.family, f.src) && !weft_ct_may_reply_from(f.src)) {
+			weft_count(WEFT_CNT_XDP_DROP_EARLY);
+			return WEFT_DROP;
+		}
+		if (!d)
+			d = weft_id_at(s.slot, f.family, f.dst, f.family == 4 ? 32 : 128);
+		/* listed local but not in the identity table: not this slot's to judge here, TC will */
 		if (!d || !(d->flags & WEFT_ID_FLAG_LOCAL)) {
 			weft_count(WEFT_CNT_PASS_NOT_LOCAL);
 			return WEFT_PASS;
 		}
-		if (weft_id_denied_ingress(&drop_search, s.slot, f.family, f.src) && !weft_ct_may_reply_from(f.src)) {
-			weft_count(WEFT_CNT_XDP_DROP_EARLY);
-			return WEFT_DROP;
-		}
 		dst = *d;
-		src_hint = &drop_search;
+		if (src_remote)
+			src_hint = &drop_search;
 	} else {
 		dst = weft_identity(s.slot, f.family, f.dst, 0);
 	}

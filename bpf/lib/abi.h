@@ -14,6 +14,7 @@
 #define WEFT_MAP_FAILSAFE weft_failsafe_v1
 #define WEFT_MAP_FLOWLOG weft_flowlog_v1
 #define WEFT_MAP_LOG_RATE weft_lograte_v1
+#define WEFT_MAP_LOCALS weft_locals_v1
 
 #define WEFT_VERDICT_ALLOW 1
 #define WEFT_VERDICT_DENY 2
@@ -37,6 +38,11 @@
 #define WEFT_PLEN_DROP6 4
 #define WEFT_PLEN_TABLES 5
 #define WEFT_PLEN_MAX 256
+#define WEFT_LOCALS_BUCKET_BITS 8
+#define WEFT_LOCALS_BUCKETS 256
+#define WEFT_LOCALS_WAYS 4
+#define WEFT_LOCALS_BUCKET 80
+#define WEFT_LOCALS_OVERFLOW 0xffffffffU
 #define WEFT_POLICY_VALUE 8
 #define WEFT_POLICY_FLAG_LOG 1
 #define WEFT_FLOWLOG_EVENT 64

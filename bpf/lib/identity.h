@@ -147,11 +147,28 @@ static __always_inline struct weft_id_value weft_identity(__u8 slot, __u8 family
 
 /* Whether the source's longest match is flagged WEFT_ID_FLAG_DENY_INGRESS,
  * looking only at the lengths where that flag changes (share.ts
- * dropLengths); *s keeps the search, a hint for weft_identity. */
+ * dropLengths); *s keeps the search, a hint for weft_identity. The first
+ * length, usually the only one, is looked up in line: the bpf_loop walk
+ * (a call per step, the lengths re-read each step) costs more than the
+ * lookup itself, so it only runs for the lengths after a miss. */
 static __always_inline int weft_id_denied_ingress(struct weft_id_search *s, __u8 slot, __u8 family, const __u32 *addr)
 {
+	struct weft_plens *pl = weft_plens(slot, family == 4 ? WEFT_PLEN_DROP4 : WEFT_PLEN_DROP6);
+	struct weft_id_value *v;
+
 	weft_id_search_init(s, slot, family, addr, family == 4 ? WEFT_PLEN_DROP4 : WEFT_PLEN_DROP6);
-	weft_id_search(s);
+	if (!pl || pl->count == 0)
+		return 0;
+	int first = pl->len[0];
+
+	v = weft_id_at(slot, family, addr, first);
+	if (v) {
+		s->out = *v;
+		s->hit_len = first;
+	} else if (pl->count > 1) {
+		s->skip = first;
+		weft_id_search(s);
+	}
 	return (s->out.flags & WEFT_ID_FLAG_DENY_INGRESS) != 0;
 }
 

@@ -19,6 +19,7 @@ export const MAP = {
   failsafe: 'weft_failsafe_v1',
   flowlog: 'weft_flowlog_v1',
   logRate: 'weft_lograte_v1',
+  locals: 'weft_locals_v1',
 } as const;
 export type MapConcern = keyof typeof MAP;
 
@@ -75,6 +76,24 @@ export const PLEN = { id4: 0, id6: 1, policy: 2, drop4: 3, drop6: 4 } as const;
 export const PLEN_TABLES = 5;
 export const PLEN_MAX = 256;
 export const PLEN_VALUE = 4 + PLEN_MAX;
+
+/**
+ * weft_locals_v1: this host's endpoint addresses per slot, as a hash table in
+ * an array map, so that XDP tells whether an address is local with one
+ * inlined array read and a few compares instead of a hash-map lookup.
+ * Index slot * 2 + (family 4: 0, 6: 1); value LOCALS_BUCKETS buckets of
+ * LOCALS_BUCKET bytes: count u32 (addresses listed, or LOCALS_OVERFLOW when
+ * more hashed to it than it holds), pad 12 bytes, then LOCALS_WAYS addresses
+ * of 16 bytes (network order, IPv4 in the first 4, rest zero).
+ * Bucket of an address: (w0 ^ w1 ^ w2 ^ w3) * 2654435761 >> (32 - LOCALS_BUCKET_BITS),
+ * over its four u32 words as a little-endian load reads them.
+ * An overflowing bucket answers "maybe": XDP then looks the address up in the identity table.
+ */
+export const LOCALS_BUCKET_BITS = 8;
+export const LOCALS_BUCKETS = 1 << LOCALS_BUCKET_BITS;
+export const LOCALS_WAYS = 4;
+export const LOCALS_BUCKET = 16 + 16 * LOCALS_WAYS;
+export const LOCALS_OVERFLOW = 0xffffffff;
 
 /** Policy value: rule u32 (IR rule index), verdict u8, flags u8 (POLICY_FLAG_*), pad u16. */
 export const POLICY_VALUE = 8;
@@ -170,6 +189,11 @@ export function renderAbiHeader(): string {
   for (const [k, v] of Object.entries(PLEN)) lines.push(define(`WEFT_PLEN_${k.toUpperCase()}`, v));
   lines.push(define('WEFT_PLEN_TABLES', PLEN_TABLES));
   lines.push(define('WEFT_PLEN_MAX', PLEN_MAX));
+  lines.push(define('WEFT_LOCALS_BUCKET_BITS', LOCALS_BUCKET_BITS));
+  lines.push(define('WEFT_LOCALS_BUCKETS', LOCALS_BUCKETS));
+  lines.push(define('WEFT_LOCALS_WAYS', LOCALS_WAYS));
+  lines.push(define('WEFT_LOCALS_BUCKET', LOCALS_BUCKET));
+  lines.push(`#define WEFT_LOCALS_OVERFLOW 0x${LOCALS_OVERFLOW.toString(16)}U`);
   lines.push(define('WEFT_POLICY_VALUE', POLICY_VALUE));
   lines.push(define('WEFT_POLICY_FLAG_LOG', POLICY_FLAG_LOG));
   lines.push(define('WEFT_FLOWLOG_EVENT', FLOWLOG_EVENT));

@@ -10,7 +10,8 @@
 // is shared by both slots, so established connections survive.
 
 import { readFileSync } from 'node:fs';
-import { CTL, FAILSAFE_KEY, MAP, PLEN, PLEN_TABLES, PROG, STATS_VALUE, VERDICT, type MapConcern } from './abi.ts';
+import { CTL, FAILSAFE_KEY, LOCALS_BUCKET, LOCALS_BUCKET_BITS, LOCALS_BUCKETS, LOCALS_OVERFLOW, LOCALS_WAYS, MAP, PLEN, PLEN_TABLES, PROG, STATS_VALUE, VERDICT, type MapConcern } from './abi.ts';
+import { parseIp, type Family } from '../../orchestrator/net/ip.ts';
 import { failsafeKey, plensValue, u32 } from './encode.ts';
 import { libbpf, LibbpfError, withLibbpfLog, type Ptr } from './libbpf.ts';
 import { diffRecords, recordKey, recordValue, type RecordTable } from './records.ts';
@@ -94,6 +95,7 @@ export function loadObject(objectPath: string, s: LoadSettings): HostMaps {
       failsafe: s.sizes.failsafe,
       flowlog: undefined,
       logRate: undefined,
+      locals: undefined,
     };
     for (const c of MAP_CONCERNS) {
       const n = sizeOf[c];
@@ -194,8 +196,47 @@ export function writeSlot(m: MapFds, slot: number, after: RecordSource, before?:
     [PLEN.drop6, refs[MAP.id6].records.dropLengths ?? []],
   ];
   for (const [table, lengths] of plens) libbpf.update(m.fds.plen, u32(slot * PLEN_TABLES + table), plensValue(lengths));
+  // Before the flip, like the lengths: the early stage must not see an address as remote that the slot makes local.
+  if (!before || before.maps.localAddresses.join() !== after.maps.localAddresses.join()) {
+    for (const family of [4, 6] as const) libbpf.update(m.fds.locals, u32(slot * 2 + (family === 6 ? 1 : 0)), localsValue(family, after.maps.localAddresses));
+  }
   libbpf.update(m.fds.ctl, u32(CTL.defaultSlot0 + slot), u32(VERDICT[after.maps.defaultAction]));
   return { deleted, written };
+}
+
+/** An address as the datapath holds it: 16 bytes, network order, IPv4 in the first 4. */
+function addressBytes(family: Family, value: bigint): Buffer {
+  const b = Buffer.alloc(16);
+  const bytes = family === 4 ? 4 : 16;
+  for (let i = 0; i < bytes; i++) b[i] = Number((value >> BigInt(8 * (bytes - 1 - i))) & 0xffn);
+  return b;
+}
+
+/** The bucket lib/locals.h hashes an address to (same multiply, same words). */
+export function localsBucket(addr: Buffer): number {
+  const x = addr.readUInt32LE(0) ^ addr.readUInt32LE(4) ^ addr.readUInt32LE(8) ^ addr.readUInt32LE(12);
+  return Math.imul(x, 2654435761) >>> (32 - LOCALS_BUCKET_BITS);
+}
+
+/** One family's weft_locals_v1 value (abi.ts LOCALS_*) for a slot's local addresses. */
+export function localsValue(family: Family, addresses: string[]): Buffer {
+  const v = Buffer.alloc(LOCALS_BUCKETS * LOCALS_BUCKET);
+  for (const text of addresses) {
+    const ip = parseIp(text);
+    if (!ip) throw new Error(`maps.json lists a local address that is not one: ${text}`);
+    if (ip.family !== family) continue;
+    const addr = addressBytes(family, ip.value);
+    const at = localsBucket(addr) * LOCALS_BUCKET;
+    const n = v.readUInt32LE(at);
+    if (n === LOCALS_OVERFLOW) continue;
+    if (n === LOCALS_WAYS) {
+      v.writeUInt32LE(LOCALS_OVERFLOW, at);
+      continue;
+    }
+    addr.copy(v, at + 16 + 16 * n);
+    v.writeUInt32LE(n + 1, at);
+  }
+  return v;
 }
 
 /**

@@ -176,4 +176,14 @@ describe('dropLengths', () => {
     ];
     expect(dropLengths(table).sort((a, b) => b - a)).toEqual([24, 8]);
   });
+
+  it('leaves local addresses out: the early stage never judges a local source', () => {
+    const p = (addr: number, len: number) => ({ family: 4 as const, addr: BigInt(addr >>> 0), len });
+    const table: IdEntry[] = [
+      { prefix: p(0x0a000000, 28), id: 1, local: false, denyIngress: true },
+      { prefix: p(0xc0a8000a, 32), id: 2, local: true, denyIngress: true }, // denied, but local
+      { prefix: p(0x0a000005, 32), id: 3, local: true, denyIngress: false }, // a local hole in a denied remote prefix
+    ];
+    expect(dropLengths(table)).toEqual([28]);
+  });
 });

@@ -316,10 +316,13 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
  * it has its enclosing entry's flag, and by induction the hit's. No hit: every
  * covering entry has the flag of "none". The XDP early stage so drops a
  * denied source in as many lookups as there are distinct lengths where
- * denials start or stop, usually one.
+ * denials start or stop, usually one. Local addresses are left out: the
+ * early stage never judges a local source (it tells them apart without the
+ * identity table), and a full-length entry encloses nothing, so the rest
+ * keep their flags; a host's own addresses then add no length of their own.
  */
 export function dropLengths(entries: IdEntry[]): number[] {
-  const sorted = [...entries].sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
+  const sorted = entries.filter((e) => !e.local).sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
   const out: number[] = [];
   const stack: IdEntry[] = [];
   for (const e of sorted) {
