@@ -2,8 +2,7 @@
 // the maps its maps.json lists, through BPF_PROG_TEST_RUN on generated packets
 // and compares every verdict with the stateful reference.
 //
-// Every packet goes through the TC program (and, when its destination is a
-// local endpoint, first through the XDP program, as on the uplink) in one
+// Every packet goes through the XDP program, then the TC program, in one
 // stream that also feeds a ReferenceConntrack, so random flows, boundary flows
 // and request/reply sequences are all judged with state. The conntrack map and
 // the reference are reset together every CHUNK packets so the LRU never has to
@@ -14,7 +13,8 @@
 //     that a listed failsafe (address, proto, port) always passes;
 //   - neither address local: pass (another enforcement point's business);
 //   - XDP on a packet to a local address: the same verdict as TC (it consults
-//     the same policy and the conntrack replies, and only drops).
+//     the same policy and the conntrack replies, and only drops); to any
+//     other address: pass.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -131,11 +131,10 @@ export async function verifyHost(deviceDir: string, input: CodegenInput, opts: V
         want = 'allow';
       }
       if (want === 'deny') report.denied++;
-      if (dstLocal) {
-        const x = xdp.run(pkt).retval === XDP_DROP ? 'deny' : 'allow';
-        report.xdpPackets++;
-        if (x !== want) mismatch('xdp', f, x, want);
-      }
+      // XDP sees every packet too: to a local address it agrees with TC, to any other it passes.
+      const x = xdp.run(pkt).retval === XDP_DROP ? 'deny' : 'allow';
+      report.xdpPackets++;
+      if (x !== (dstLocal ? want : 'allow')) mismatch('xdp', f, x, dstLocal ? want : 'allow');
       const t = tc.run(pkt).retval === TC_ACT_SHOT ? 'deny' : 'allow';
       report.tcPackets++;
       if (t !== want) mismatch('tc', f, t, want);

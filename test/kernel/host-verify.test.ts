@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { buildObject } from '../../targets/host/build.ts';
 import { TestRunner } from '../../targets/host/libbpf.ts';
 import { activate, closeObject, loadObject, writeSlot } from '../../targets/host/loader.ts';
+import { libbpf } from '../../targets/host/libbpf.ts';
+import { LOCALS_BUCKET, LOCALS_BUCKETS, LOCALS_OVERFLOW } from '../../targets/host/abi.ts';
+import { u32 } from '../../targets/host/encode.ts';
 import { buildPacket } from '../../targets/host/packet.ts';
 import { artefactRecords, computeShare, shareArtefacts } from '../../targets/host/share.ts';
 import { ANY_REMOTE_EXPECTED, anyRemoteCells, anyRemoteFabric, anyRemoteIr } from '../fixtures/host-any-remote/fixture.ts';
@@ -86,6 +89,31 @@ describe.skipIf(why !== undefined)('host datapath against the reference (BPF_PRO
       });
       console.log(`host ANY_REMOTE: ${got.length} flows through TC, ${xdpRuns} of them through XDP`);
       expect(got).toEqual(ANY_REMOTE_EXPECTED.map((e) => ({ why: e.why, tc: e.verdict, xdp: e.verdict })));
+    } finally {
+      closeObject(m);
+    }
+  });
+
+  it('judges alike when every locals bucket has overflowed (XDP then asks the identity table)', async () => {
+    ensureBpffs();
+    const fabric = anyRemoteFabric();
+    const share = computeShare(anyRemoteIr(), fabric, fabric.devices[0], { cells: anyRemoteCells });
+    const m = loadObject(await buildObject(), { sizes: share.maxEntries, statsStride: share.statsStride, seenMark: 0 });
+    try {
+      writeSlot(m, 0, artefactRecords(shareArtefacts(share)));
+      activate(m, 0, 1);
+      const xdp = new TestRunner(m.progs.xdp);
+      // Every flow both ways, so that local and remote addresses meet XDP as source and as destination.
+      const flows = ANY_REMOTE_EXPECTED.flatMap((e) => [e.flow, { ...e.flow, src: e.flow.dst, dst: e.flow.src, sport: e.flow.dport, dport: e.flow.sport }]);
+      const run = () => flows.map((f) => (xdp.run(buildPacket(f)).retval === XDP_DROP ? 'deny' : 'allow'));
+      const listed = run();
+      const overflowed = Buffer.alloc(LOCALS_BUCKETS * LOCALS_BUCKET);
+      for (let b = 0; b < LOCALS_BUCKETS; b++) overflowed.writeUInt32LE(LOCALS_OVERFLOW, b * LOCALS_BUCKET);
+      for (const k of [0, 1]) libbpf.update(m.fds.locals, u32(k), overflowed);
+      const fallback = run();
+      console.log(`host locals overflow: ${flows.length} flows through XDP, ${listed.filter((v) => v === 'deny').length} dropped`);
+      expect(listed.filter((v) => v === 'deny').length).toBeGreaterThan(0);
+      expect(fallback).toEqual(listed);
     } finally {
       closeObject(m);
     }
