@@ -6,23 +6,29 @@
 // allowed packet and a dropped one; map memory per host; the time of a
 // one-rule policy change applied by `weft agent apply` in its own process (a
 // map delta and a slot switch, not a reload), wall and CPU.
+//
+// WEFT_BENCH_HOST_BASELINE=<git ref> also loads that revision's datapath,
+// built and filled by that revision's own loader and share code (extracted
+// under the temporary directory), and times it in the same rounds: base_* figures and
+// new/base ratios, old against new on the same machine at the same moment.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildIr } from '../orchestrator/ir/build.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { parseIp } from '../orchestrator/net/ip.ts';
 import type { Flow } from '../orchestrator/flow.ts';
 import { agentRemove, type ApplyResult } from '../targets/host/agent.ts';
-import { buildObject } from '../targets/host/build.ts';
+import * as build from '../targets/host/build.ts';
 import { hostCodegen } from '../targets/host/codegen.ts';
 import { libbpf, TestRunner } from '../targets/host/libbpf.ts';
-import { activate, closeObject, loadObject, MAP_CONCERNS, mapMemory, possibleCpus, writeSlot } from '../targets/host/loader.ts';
+import * as loader from '../targets/host/loader.ts';
+import { closeObject, possibleCpus, type HostMaps } from '../targets/host/loader.ts';
 import { buildPacket } from '../targets/host/packet.ts';
-import { artefactRecords, computeShare, shareArtefacts } from '../targets/host/share.ts';
+import * as share from '../targets/host/share.ts';
 import { ensureDistCurrent } from '../test/build-dist.ts';
 import { BENCH_HOST, benchFabric, benchPolicy, remoteOf } from './host-policy.ts';
 
@@ -32,6 +38,8 @@ const SIZES = (process.env.WEFT_BENCH_HOST_SIZES ?? '10,1000,10000,100000').spli
 const APPLY_SIZES = (process.env.WEFT_BENCH_HOST_APPLY_SIZES ?? '10000,100000').split(',').map(Number);
 /** WEFT_BENCH_HOST_PARTS=packets or =apply runs one half. */
 const PARTS = new Set((process.env.WEFT_BENCH_HOST_PARTS ?? 'packets,apply').split(','));
+/** A git ref whose datapath is timed beside this one (see the head of this file). */
+const BASELINE = process.env.WEFT_BENCH_HOST_BASELINE;
 const REPEAT = 200_000;
 const ROUNDS = 7;
 /** xdp-filter's address table holds at most this many entries. */
@@ -90,19 +98,50 @@ function denyFlow(n: number): Flow {
   return { src: { family: 4, value: r.addr }, dst: parseIp(`192.168.0.${10 + (i % 4)}`)!, proto: 6, sport: 40000, dport: r.port };
 }
 
+/** The modules that build, load and fill a datapath: this revision's, or a baseline's. */
+interface Datapath {
+  tag: string;
+  build: typeof build;
+  loader: typeof loader;
+  share: typeof share;
+}
+
+const CURRENT: Datapath = { tag: '', build, loader, share };
+
+/**
+ * `ref`'s tree extracted outside the checkout (so no test runner picks up its
+ * test files), with this checkout's node_modules linked in, its modules imported.
+ */
+async function baselineDatapath(ref: string): Promise<Datapath> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const sha = sh('git', ['-C', root, 'rev-parse', '--verify', `${ref}^{commit}`]).trim();
+  const dir = join(tmpdir(), 'weft-bench-baseline', sha);
+  if (!existsSync(dir)) {
+    const tmp = `${dir}.${process.pid}.tmp`;
+    mkdirSync(tmp, { recursive: true });
+    execFileSync('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', root, sha, tmp]);
+    symlinkSync(join(root, 'node_modules'), join(tmp, 'node_modules'));
+    // koffi names its types once per process: the baseline binds libbpf through this revision's module.
+    writeFileSync(join(tmp, 'targets', 'host', 'libbpf.ts'), `export * from ${JSON.stringify(fileURLToPath(new URL('../targets/host/libbpf.ts', import.meta.url)))};\n`);
+    renameSync(tmp, dir);
+  }
+  const load = (p: string) => import(pathToFileURL(join(dir, p)).href);
+  return { tag: 'base_', build: await load('targets/host/build.ts'), loader: await load('targets/host/loader.ts'), share: await load('targets/host/share.ts') };
+}
+
 /** One size's datapath, loaded and filled, with its probes (closed by the caller). */
-function loadDatapath(objectPath: string, n: number) {
+async function loadDatapath(d: Datapath, n: number) {
   const fabric = benchFabric();
   const ir = buildIr(benchPolicy(n), fabric);
-  const share = computeShare(ir, fabric, fabric.devices[0]);
+  const hostShare = d.share.computeShare(ir, fabric, fabric.devices[0]);
   // TEST_RUN repeats on one skb: with the seen mark on, every repeat after
   // the first would take the already-judged shortcut. Off, each one does the
   // full lookup path.
-  const m = loadObject(objectPath, { sizes: share.maxEntries, statsStride: share.statsStride, seenMark: 0 });
+  const m: HostMaps = d.loader.loadObject(await d.build.buildObject(), { sizes: hostShare.maxEntries, statsStride: hostShare.statsStride, seenMark: 0 });
   try {
-    const arts = shareArtefacts(share);
-    writeSlot(m, 0, artefactRecords(arts));
-    activate(m, 0, 1);
+    const arts = d.share.shareArtefacts(hostShare);
+    d.loader.writeSlot(m, 0, d.share.artefactRecords(arts));
+    d.loader.activate(m, 0, 1);
     const pkt = buildPacket(probeFlow(n));
     const deny = buildPacket(denyFlow(n));
     const tc = new TestRunner(m.progs.tc);
@@ -110,12 +149,18 @@ function loadDatapath(objectPath: string, n: number) {
     if (tc.run(pkt).retval !== TC_ACT_OK) throw new Error(`bench packet at ${n} rules was not allowed by TC`);
     if (xdp.run(deny).retval !== XDP_DROP) throw new Error(`bench deny packet at ${n} rules was not dropped by XDP`);
     let memory = 0;
-    for (const c of MAP_CONCERNS) memory += mapMemory(m.fds[c]);
+    const memoryByMap: Record<string, number> = {};
+    for (const c of d.loader.MAP_CONCERNS) {
+      memoryByMap[c] = d.loader.mapMemory(m.fds[c]);
+      memory += memoryByMap[c];
+    }
+    const t = d.tag;
     return {
       m,
-      probes: [probe(`tc_ns_${n}`, tc, pkt), probe(`xdp_ns_${n}`, xdp, pkt), probe(`xdp_drop_ns_${n}`, xdp, deny)],
+      probes: [probe(`${t}tc_ns_${n}`, tc, pkt), probe(`${t}xdp_ns_${n}`, xdp, pkt), probe(`${t}xdp_drop_ns_${n}`, xdp, deny)],
       memory,
-      policyEntries: share.policy.length,
+      memoryByMap,
+      policyEntries: hostShare.policy.length,
     };
   } catch (e) {
     closeObject(m);
@@ -219,11 +264,12 @@ async function oneRuleChange(n: number, steps: number) {
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
-/** Per-packet cost of every size and of xdp-filter, in the same rounds. */
+/** Per-packet cost of every size and of xdp-filter (and of the baseline, if any), in the same rounds. */
 async function packetFigures(out: Record<string, unknown>): Promise<void> {
-  const objectPath = await buildObject();
-  const loaded = SIZES.map((n) => loadDatapath(objectPath, n));
+  const datapaths = BASELINE ? [CURRENT, await baselineDatapath(BASELINE)] : [CURRENT];
+  const loaded: Awaited<ReturnType<typeof loadDatapath>>[] = [];
   try {
+    for (const d of datapaths) for (const n of SIZES) loaded.push(await loadDatapath(d, n));
     const last = SIZES[SIZES.length - 1];
     // xdp-filter at the largest size it holds, measured in the same rounds as every Weft size.
     const figures = withXdpFilter(last, (runner, entries) => {
@@ -235,17 +281,29 @@ async function packetFigures(out: Record<string, unknown>): Promise<void> {
       ]);
     });
     Object.assign(out, figures);
-    SIZES.forEach((n, i) => {
-      out[`map_memory_bytes_${n}`] = loaded[i].memory;
-      out[`policy_entries_${n}`] = loaded[i].policyEntries;
-    });
     const first = SIZES[0];
-    out[`tc_ratio_${last}_vs_${first}`] = ratio(figures[`tc_ns_${last}`], figures[`tc_ns_${first}`]);
-    out[`xdp_ratio_${last}_vs_${first}`] = ratio(figures[`xdp_ns_${last}`], figures[`xdp_ns_${first}`]);
-    out[`xdp_drop_ratio_${last}_vs_${first}`] = ratio(figures[`xdp_drop_ns_${last}`], figures[`xdp_drop_ns_${first}`]);
-    for (const n of SIZES) {
-      out[`weft_xdp_vs_xdp_filter_${n}`] = ratio(figures[`xdp_ns_${n}`], figures.xdp_filter_ns);
-      out[`weft_xdp_drop_vs_xdp_filter_drop_${n}`] = ratio(figures[`xdp_drop_ns_${n}`], figures.xdp_filter_drop_ns);
+    datapaths.forEach((d, di) => {
+      const t = d.tag;
+      SIZES.forEach((n, i) => {
+        const l = loaded[di * SIZES.length + i];
+        out[`${t}map_memory_bytes_${n}`] = l.memory;
+        out[`${t}policy_entries_${n}`] = l.policyEntries;
+        if (n === last) out[`${t}map_memory_by_map_${n}`] = l.memoryByMap;
+      });
+      out[`${t}tc_ratio_${last}_vs_${first}`] = ratio(figures[`${t}tc_ns_${last}`], figures[`${t}tc_ns_${first}`]);
+      out[`${t}xdp_ratio_${last}_vs_${first}`] = ratio(figures[`${t}xdp_ns_${last}`], figures[`${t}xdp_ns_${first}`]);
+      out[`${t}xdp_drop_ratio_${last}_vs_${first}`] = ratio(figures[`${t}xdp_drop_ns_${last}`], figures[`${t}xdp_drop_ns_${first}`]);
+      for (const n of SIZES) {
+        out[`${t}weft_xdp_vs_xdp_filter_${n}`] = ratio(figures[`${t}xdp_ns_${n}`], figures.xdp_filter_ns);
+        out[`${t}weft_xdp_drop_vs_xdp_filter_drop_${n}`] = ratio(figures[`${t}xdp_drop_ns_${n}`], figures.xdp_filter_drop_ns);
+      }
+    });
+    if (BASELINE) {
+      out.baseline = BASELINE;
+      for (const n of SIZES) {
+        for (const f of ['tc_ns', 'xdp_ns', 'xdp_drop_ns']) out[`new_vs_base_${f}_${n}`] = ratio(figures[`${f}_${n}`], figures[`base_${f}_${n}`]);
+        out[`new_vs_base_map_memory_${n}`] = ratio(out[`map_memory_bytes_${n}`] as number, out[`base_map_memory_bytes_${n}`] as number);
+      }
     }
   } finally {
     for (const l of loaded) closeObject(l.m);
