@@ -59,10 +59,22 @@ struct weft_policy_search {
 	struct weft_policy_key k;
 	__u16 port;
 	__u8 found;
-	__u8 pad;
+	__u8 from; /* first index of the lengths to walk (0 is looked up in line) */
 	struct weft_policy_value out;
 };
 
+/* The cell at one port-key prefix length; the mask keeps the length in 0..31. */
+static __always_inline struct weft_policy_value *weft_policy_at(struct weft_policy_key *k, __u16 port, __u8 len)
+{
+	len &= 31;
+	__u16 mask = len >= 16 ? 0xffff : (__u16)~(0xffff >> len);
+
+	k->plen = len;
+	k->port = bpf_htons(port & mask);
+	return bpf_map_lookup_elem(&WEFT_MAP_POLICY, k);
+}
+
+/* One bpf_loop step per prefix length (the index masked to stay inside len[WEFT_PLEN_MAX = 256]). */
 static long weft_policy_step(__u32 i, void *ctx)
 {
 	struct weft_policy_search *s = ctx;
@@ -71,18 +83,37 @@ static long weft_policy_step(__u32 i, void *ctx)
 
 	if (!pl || i >= pl->count)
 		return 1;
-	/* the mask keeps the index provably inside len[WEFT_PLEN_MAX = 256] */
-	__u8 len = pl->len[i & 0xff] & 31;
-	__u16 mask = len >= 16 ? 0xffff : (__u16)~(0xffff >> len);
-
-	s->k.plen = len;
-	s->k.port = bpf_htons(s->port & mask);
-	v = bpf_map_lookup_elem(&WEFT_MAP_POLICY, &s->k);
+	if (i < s->from)
+		return 0;
+	v = weft_policy_at(&s->k, s->port, pl->len[i & 0xff]);
 	if (!v)
 		return 0;
 	s->out = *v;
 	s->found = 1;
 	return 1;
+}
+
+/* The longest port-key prefix first, in line: a bpf_loop walk (a call per
+ * step, the lengths re-read each step) costs more than the lookup itself, so
+ * it only runs over the lengths after a miss. Returns s->found. */
+static __always_inline int weft_policy_walk(struct weft_policy_search *s)
+{
+	struct weft_plens *pl = weft_plens(s->k.slot, WEFT_PLEN_POLICY);
+	struct weft_policy_value *v;
+
+	if (!pl || pl->count == 0)
+		return 0;
+	v = weft_policy_at(&s->k, s->port, pl->len[0]);
+	if (v) {
+		s->out = *v;
+		s->found = 1;
+		return 1;
+	}
+	if (pl->count > 1) {
+		s->from = 1;
+		bpf_loop(WEFT_PORT_MAX_LENS, weft_policy_step, s, 0);
+	}
+	return s->found;
 }
 
 /* Fills *out and returns 1 when a cell matches; 0: the default action applies. */
@@ -100,10 +131,9 @@ static __always_inline int weft_policy_lookup(__u8 slot, __u8 dir, const struct 
 		.port = weft_port_key(f),
 	};
 
-	bpf_loop(WEFT_PORT_MAX_LENS, weft_policy_step, &s, 0);
-	if (!s.found && remote != WEFT_ANY_REMOTE) {
+	if (!weft_policy_walk(&s) && remote != WEFT_ANY_REMOTE) {
 		s.k.remote = bpf_htonl(WEFT_ANY_REMOTE);
-		bpf_loop(WEFT_PORT_MAX_LENS, weft_policy_step, &s, 0);
+		weft_policy_walk(&s);
 	}
 	*out = s.out;
 	return s.found;
