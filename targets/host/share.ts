@@ -230,6 +230,21 @@ export interface ShareOptions {
   cells?: (locals: Iterable<number>, dir: ShareDirection) => Iterable<ShareCell>;
 }
 
+/** The rule lists every host of one IR carries alike, built once per IR (shareArtefacts then writes their text once too). */
+const ruleLists = new WeakMap<Ir, Pick<HostShare, 'rules' | 'ruleSources'>>();
+
+function rulesOf(ir: Ir): Pick<HostShare, 'rules' | 'ruleSources'> {
+  let x = ruleLists.get(ir);
+  if (!x) {
+    x = {
+      rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action, section: r.section, log: r.log })),
+      ruleSources: ir.rules.map((r) => ({ index: r.index, span: r.span })),
+    };
+    ruleLists.set(ir, x);
+  }
+  return x;
+}
+
 /** Headroom so that a policy change of moderate size still fits the loaded maps (a delta, not a reload). */
 function slotCapacity(n: number): number {
   return n + Math.ceil(n / 4) + 16;
@@ -274,7 +289,11 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
           else deniesFrom.set(c.remote, [c]);
         }
       }
-      // Object literals, not spreads: this loop makes hundreds of thousands of entries.
+      // Object literals, not spreads: this loop makes hundreds of thousands of entries, most of them for one port.
+      if (c.lo === c.hi) {
+        policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: c.lo, portLen: 16, rule: c.rule, verdict: r.action, log: r.log });
+        continue;
+      }
       for (const p of portPrefixes(c.lo, c.hi)) {
         policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: p.value, portLen: p.len, rule: c.rule, verdict: r.action, log: r.log });
       }
@@ -339,8 +358,7 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     policyName: ir.policyName,
     policyDigest: ir.policyDigest,
     defaultAction: ir.defaultAction,
-    rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action, section: r.section, log: r.log })),
-    ruleSources: ir.rules.map((r) => ({ index: r.index, span: r.span })),
+    ...rulesOf(ir),
     localAddresses,
     localIdentities: [...L].sort((a, b) => a - b),
     id4,
@@ -469,6 +487,31 @@ export interface HostArtefacts {
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
+/**
+ * JSON text of a list, and the digest of a text, kept for as long as the
+ * list (or text) is: every host of one IR shares its rule lists (rulesOf), so
+ * a fabric of many hosts serialises and digests them once.
+ */
+const texts = new WeakMap<object, string>();
+const digests = new Map<string, string>();
+
+function jsonText(list: object): string {
+  let t = texts.get(list);
+  if (t === undefined) texts.set(list, (t = `${JSON.stringify(list)}\n`));
+  return t;
+}
+
+function textDigest(text: string): string {
+  let d = digests.get(text);
+  if (d === undefined) {
+    d = sha256(text);
+    // One entry: the rules of the IR being compiled; a text of another policy replaces it.
+    digests.clear();
+    digests.set(text, d);
+  }
+  return d;
+}
+
 export function shareArtefacts(s: HostShare): HostArtefacts {
   const records: Record<RecordMap, Buffer> = {
     [MAP.id4]: encodeIdRecords(4, s.id4),
@@ -484,14 +527,14 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     blocks: blockDigests(records[map], RECORD_LAYOUT[map].key + RECORD_LAYOUT[map].value, (b) => sha256(b).slice(0, 32)),
   });
   const idRef = (map: RecordMap, es: IdEntry[]): RecordsRef => ({ ...ref(map, es.length, es.map((e) => e.prefix.len)), dropLengths: descending(dropLengths(es)) });
-  const rules = `${JSON.stringify(s.rules)}\n`;
-  const ruleSources = `${JSON.stringify(s.ruleSources)}\n`;
+  const rules = jsonText(s.rules);
+  const ruleSources = jsonText(s.ruleSources);
   const maps: MapsJson = {
     format: MAPS_FORMAT,
     device: s.device,
     policy: { name: s.policyName, digest: s.policyDigest },
     defaultAction: s.defaultAction,
-    rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: sha256(rules) },
+    rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: textDigest(rules) },
     localAddresses: s.localAddresses.map((a) => formatIp(a.family, a.value)),
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
