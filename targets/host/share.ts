@@ -32,10 +32,10 @@ import { ID4_KEY, ID6_KEY, ID_VALUE, MAP, POLICY_KEY, POLICY_VALUE } from './abi
 import { decodeIdRecord, decodePolicyRecord, encodeIdRecords, encodePolicyRecords } from './encode.ts';
 import { blockDigests, changedRange, checkRecordsHeader, decodeRecords, RECORDS_HEADER, recordKey, recordValue, type RecordTable } from './records.ts';
 import { cidrRange, FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
-import type { Ir, LpmEntry } from '../../orchestrator/ir/model.ts';
+import type { Ir, IrProto, LpmEntry } from '../../orchestrator/ir/model.ts';
 import { IrLookup } from '../../orchestrator/ir/lookup.ts';
 import type { SourceSpan } from '../../orchestrator/diagnostics.ts';
-import { ANY_REMOTE, shareCells, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
+import { ANY_REMOTE, forEachShareCell, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
 import { CAPACITY_EXCEEDED } from '../contract.ts';
 
@@ -264,7 +264,6 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     L.add(id);
   }
 
-  const cellsOf = opts.cells ?? ((locals: Iterable<number>, dir: ShareDirection) => shareCells(ir, locals, dir));
   // ANY_REMOTE stays 0: irrelevant identities collapse onto it below, and
   // the datapath's wildcard lookup is exactly what they need.
   const relevant = new Set<number>(L);
@@ -275,29 +274,34 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   const allowedFrom = new Set<number>();
   const wildAllows: ShareCell[] = [];
   const deniesFrom = new Map<number, ShareCell[]>();
-  for (const dir of ['egress', 'ingress'] as const) {
-    for (const c of cellsOf(L, dir)) {
-      const r = ir.rules[c.rule];
-      if (c.remote !== ANY_REMOTE) relevant.add(c.remote);
-      if (dir === 'ingress') {
-        if (r.action === 'allow') {
-          if (c.remote === ANY_REMOTE) wildAllows.push(c);
-          else allowedFrom.add(c.remote);
-        } else if (c.remote !== ANY_REMOTE) {
-          const list = deniesFrom.get(c.remote);
-          if (list) list.push(c);
-          else deniesFrom.set(c.remote, [c]);
-        }
-      }
-      // Object literals, not spreads: this loop makes hundreds of thousands of entries, most of them for one port.
-      if (c.lo === c.hi) {
-        policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: c.lo, portLen: 16, rule: c.rule, verdict: r.action, log: r.log });
-        continue;
-      }
-      for (const p of portPrefixes(c.lo, c.hi)) {
-        policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: p.value, portLen: p.len, rule: c.rule, verdict: r.action, log: r.log });
+  const action = ir.rules.map((r) => r.action);
+  const logged = ir.rules.map((r) => r.log);
+  // A cell as arguments, not an object: a host takes hundreds of thousands of them.
+  const take = (dir: ShareDirection, local: number, remote: number, proto: IrProto, lo: number, hi: number, rule: number): void => {
+    const verdict = action[rule];
+    const log = logged[rule];
+    if (remote !== ANY_REMOTE) relevant.add(remote);
+    if (dir === 'ingress') {
+      if (verdict === 'allow') {
+        if (remote === ANY_REMOTE) wildAllows.push({ local, remote, proto, lo, hi, rule });
+        else allowedFrom.add(remote);
+      } else if (remote !== ANY_REMOTE) {
+        const list = deniesFrom.get(remote);
+        const c = { local, remote, proto, lo, hi, rule };
+        if (list) list.push(c);
+        else deniesFrom.set(remote, [c]);
       }
     }
+    // Object literals, not spreads; most cells are one port.
+    if (lo === hi) {
+      policy.push({ dir, proto, local, remote, port: lo, portLen: 16, rule, verdict, log });
+      return;
+    }
+    for (const p of portPrefixes(lo, hi)) policy.push({ dir, proto, local, remote, port: p.value, portLen: p.len, rule, verdict, log });
+  };
+  for (const dir of ['egress', 'ingress'] as const) {
+    if (opts.cells) for (const c of opts.cells(L, dir)) take(dir, c.local, c.remote, c.proto, c.lo, c.hi, c.rule);
+    else forEachShareCell(ir, L, dir, (local, remote, proto, lo, hi, rule) => take(dir, local, remote, proto, lo, hi, rule));
   }
 
   const rewrite = (id: number): number => (relevant.has(id) ? id : 0);
