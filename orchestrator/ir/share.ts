@@ -116,12 +116,8 @@ class LocalResolver {
   }
 }
 
-/**
- * The cells judging flows whose local end has one of `locals` in direction
- * `dir`, sorted by (local, remote, proto, lo). Unknown identities have no
- * cells.
- */
-export function* shareCells(ir: Ir, locals: Iterable<number>, dir: ShareDirection): Generator<ShareCell> {
+/** Each local position's template, in ascending position order; locals alike share one. */
+function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection): Generator<{ local: number; t: Template }> {
   const reach = irReach(ir);
   const side = sidesOf(dir);
   const positions = [...new Set(locals)].flatMap((id) => {
@@ -135,15 +131,37 @@ export function* shareCells(ir: Ir, locals: Iterable<number>, dir: ShareDirectio
     const rules = reach.rulesHolding(p, side.local);
     const fam = reach.fam[p];
     // The key carries the family mask first: rule indices are never negative.
-    const t = templates.get([-fam, ...rules], (key) => resolver.resolve(key.slice(1), fam));
-    const local = ir.identities[p].id;
-    for (let k = 0; k < t.remote.length; k++) {
-      const remote = t.remote[k] < 0 ? ANY_REMOTE : ir.identities[t.remote[k]].id;
-      const seg = t.seg[k];
-      for (let i = 0; i < seg.lo.length; i++) {
-        yield { local, remote, proto: protoOfSlot(seg.slot[i]), lo: seg.lo[i], hi: seg.hi[i], rule: seg.rule[i] };
-      }
-    }
+    yield { local: ir.identities[p].id, t: templates.get([-fam, ...rules], (key) => resolver.resolve(key.slice(1), fam)) };
+  }
+}
+
+/**
+ * The cells judging flows whose local end has one of `locals` in direction
+ * `dir`, sorted by (local, remote, proto, lo). Unknown identities have no
+ * cells.
+ */
+export function* shareCells(ir: Ir, locals: Iterable<number>, dir: ShareDirection): Generator<ShareCell> {
+  const out: ShareCell[] = [];
+  for (const { local, t } of localTemplates(ir, locals, dir)) {
+    forTemplateCells(ir, t, (remote, proto, lo, hi, rule) => void out.push({ local, remote, proto, lo, hi, rule }));
+    yield* out;
+    out.length = 0;
+  }
+}
+
+/** What a cell is, as arguments: for a reader of hundreds of thousands of cells that keeps none of them as objects. */
+export type CellVisitor = (local: number, remote: number, proto: IrProto, lo: number, hi: number, rule: number) => void;
+
+/** shareCells, visiting each cell in the same order without allocating it. */
+export function forEachShareCell(ir: Ir, locals: Iterable<number>, dir: ShareDirection, visit: CellVisitor): void {
+  for (const { local, t } of localTemplates(ir, locals, dir)) forTemplateCells(ir, t, (remote, proto, lo, hi, rule) => visit(local, remote, proto, lo, hi, rule));
+}
+
+function forTemplateCells(ir: Ir, t: Template, visit: (remote: number, proto: IrProto, lo: number, hi: number, rule: number) => void): void {
+  for (let k = 0; k < t.remote.length; k++) {
+    const remote = t.remote[k] < 0 ? ANY_REMOTE : ir.identities[t.remote[k]].id;
+    const seg = t.seg[k];
+    for (let i = 0; i < seg.lo.length; i++) visit(remote, protoOfSlot(seg.slot[i]), seg.lo[i], seg.hi[i], seg.rule[i]);
   }
 }
 

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { CodegenInput, CodegenOutput, EnforcementMode } from '../contract.ts';
 import type { Device } from '../../inventory/model.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
-import { hostCodegen } from '../host/codegen.ts';
+import { hostShareCodegen } from '../host/codegen.ts';
 import { computeShare } from '../host/share.ts';
 import { buildPrefilter } from './build.ts';
 import { FLOWER_FILE, flowerFile, flowerRules } from './flower.ts';
@@ -105,11 +105,11 @@ async function prefilterCodegen(input: CodegenInput, spec: ProfileSpec): Promise
 }
 
 async function bluefieldCodegen(input: CodegenInput, spec: ProfileSpec): Promise<CodegenOutput> {
-  const host = await hostCodegen(input);
+  // The flower walk reads the same share (cells with the host's identity rewrite) as the DPU's own maps.
+  const share = computeShare(input.ir, input.fabric, input.device);
+  const host = await hostShareCodegen(input, share);
   const hostPort = input.devicePlacement.interfaces.find((i) => i.role === 'host')?.name;
   const capacity = spec.eswitchRules ?? 0;
-  // The flower walk needs the share's cells with the host's identity rewrite; the NIC capacity does not apply to the DPU's own maps.
-  const share = computeShare(input.ir, input.fabric, input.device, { slotLimit: Number.MAX_SAFE_INTEGER });
   const plan = flowerRules({ id4: share.id4, policy: share.policy, defaultAction: share.defaultAction }, capacity);
   const name = input.device.name;
   const notes = [

@@ -51,8 +51,30 @@ interface Range {
  * the datapath looks it up: the specific remote's cells, then ANY_REMOTE's,
  * then the default; adjacent ranges of one verdict merged.
  */
-function verdictRanges(byKey: Map<string, PolicyEntry[]>, dflt: 'allow' | 'deny', dir: string, proto: number, local: number, remote: number): Range[] {
-  const layers = (remote === ANY_REMOTE ? [remote] : [remote, ANY_REMOTE]).map((r) => byKey.get(`${dir}|${proto}|${local}|${r}`) ?? []);
+/**
+ * Policy entries by remote, then by (local, direction, protocol) as one
+ * number: a share holds hundreds of thousands of entries, and numbers, unlike
+ * text keys, cost no string per entry.
+ */
+type EntryIndex = Map<number, Map<number, PolicyEntry[]>>;
+
+const innerKey = (local: number, dir: PolicyEntry['dir'], proto: number): number => local * 512 + (dir === 'egress' ? 256 : 0) + proto;
+
+function indexEntries(policy: readonly PolicyEntry[]): EntryIndex {
+  const byRemote: EntryIndex = new Map();
+  for (const c of policy) {
+    let inner = byRemote.get(c.remote);
+    if (!inner) byRemote.set(c.remote, (inner = new Map()));
+    const k = innerKey(c.local, c.dir, c.proto);
+    const l = inner.get(k);
+    if (l) l.push(c);
+    else inner.set(k, [c]);
+  }
+  return byRemote;
+}
+
+function verdictRanges(index: EntryIndex, dflt: 'allow' | 'deny', dir: PolicyEntry['dir'], proto: number, local: number, remote: number): Range[] {
+  const layers = (remote === ANY_REMOTE ? [remote] : [remote, ANY_REMOTE]).map((r) => index.get(r)?.get(innerKey(local, dir, proto)) ?? []);
   const cuts = new Set<number>([0, 65536]);
   for (const layer of layers) for (const c of layer) {
     cuts.add(c.port);
@@ -99,18 +121,14 @@ export interface FlowerPlan {
 
 /** The flower rules for a share, in walk order up to `capacity` (the walk stops there). */
 export function flowerRules(share: Pick<PrefilterShare, 'id4' | 'policy' | 'defaultAction'>, capacity: number): FlowerPlan {
-  const byKey = new Map<string, PolicyEntry[]>();
-  for (const c of share.policy) {
-    const k = `${c.dir}|${c.proto}|${c.local}|${c.remote}`;
-    const l = byKey.get(k);
-    if (l) l.push(c);
-    else byKey.set(k, [c]);
-  }
-  const prefixes: Pick<IdEntry, 'prefix' | 'id'>[] = [...share.id4].sort((a, b) => b.prefix.len - a.prefix.len || (a.prefix.addr < b.prefix.addr ? -1 : 1));
+  const index = indexEntries(share.policy);
+  // Longest first, then by address: as numbers, IPv4 addresses fit a double.
+  const rank = (e: Pick<IdEntry, 'prefix'>): number => (32 - e.prefix.len) * 2 ** 32 + Number(e.prefix.addr);
+  const prefixes: Pick<IdEntry, 'prefix' | 'id'>[] = share.id4.map((e) => ({ e, r: rank(e) })).sort((a, b) => a.r - b.r).map((x) => x.e);
   if (!prefixes.some((p) => p.prefix.len === 0)) prefixes.push({ prefix: { family: 4, addr: 0n, len: 0 }, id: ANY_REMOTE });
   const locals = share.id4.filter((e) => e.local && e.prefix.len === 32);
   const rules: Omit<FlowerRule, 'pref'>[] = [{ src: { addr: 0n, len: 0 }, dst: { addr: 0n, len: 0 }, proto: 1, icmpType: 0, action: 'pass' }];
-  const ranges = (dir: string, proto: number, local: number, remote: number) => verdictRanges(byKey, share.defaultAction, dir, proto, local, remote);
+  const ranges = (dir: PolicyEntry['dir'], proto: number, local: number, remote: number) => verdictRanges(index, share.defaultAction, dir, proto, local, remote);
   let complete = true;
   walk: for (const p of prefixes) {
     for (const a of locals) {

@@ -25,8 +25,8 @@ import type { Ir } from '../../orchestrator/ir/model.ts';
 import { ANY_REMOTE } from '../../orchestrator/ir/share.ts';
 import { formatIp, parseIp, type IpAddr } from '../../orchestrator/net/ip.ts';
 import { ID4_KEY, ID_VALUE, POLICY_KEY, POLICY_VALUE } from '../host/abi.ts';
-import { decodeIdRecord, decodePolicyRecord, idKey, idValue, policyKey, policyValue } from '../host/encode.ts';
-import { decodeRecords, encodeRecords, recordKey, recordValue } from '../host/records.ts';
+import { decodeIdRecord, decodePolicyRecord, encodeIdRecords, encodePolicyRecords } from '../host/encode.ts';
+import { decodeRecords, recordKey, recordValue } from '../host/records.ts';
 import { computeShare, type HostShare, type IdEntry, type PolicyEntry, type RecordsRef } from '../host/share.ts';
 import { DPU_COUNTERS, DPU_MAP } from './abi.ts';
 import type { PrefilterBuild } from './build.ts';
@@ -164,8 +164,8 @@ export interface PrefilterArtefacts {
 
 export function prefilterArtefacts(s: PrefilterShare): PrefilterArtefacts {
   const records: Record<TableMap, Buffer> = {
-    [DPU_MAP.id4]: encodeRecords(ID4_KEY, ID_VALUE, s.id4.map((e) => [idKey(0, e), idValue(e)])),
-    [DPU_MAP.policy]: encodeRecords(POLICY_KEY, POLICY_VALUE, s.policy.map((e) => [policyKey(0, e), policyValue(e)])),
+    [DPU_MAP.id4]: encodeIdRecords(4, s.id4),
+    [DPU_MAP.policy]: encodePolicyRecords(s.policy),
   };
   const build = buildOf(s);
   const ref = (map: TableMap, count: number, lengths: number[]): RecordsRef => ({ file: tableFile(map), count, lengths, sha256: sha256(records[map]) });

@@ -18,10 +18,14 @@ import type { CodegenInput, CodegenOutput } from '../contract.ts';
 import { AGENT_VERSION } from './agent-version.ts';
 import { buildObject } from './build.ts';
 import { INTERFACES_FORMAT, type InterfacesJson } from './interfaces.ts';
-import { computeShare, RECORD_MAPS, RULE_SOURCES_FILE, RULES_FILE, shareArtefacts } from './share.ts';
+import { computeShare, RECORD_MAPS, RULE_SOURCES_FILE, RULES_FILE, shareArtefacts, type HostShare } from './share.ts';
 
-export async function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
-  const share = computeShare(input.ir, input.fabric, input.device);
+export function hostCodegen(input: CodegenInput): Promise<CodegenOutput> {
+  return hostShareCodegen(input, computeShare(input.ir, input.fabric, input.device));
+}
+
+/** The artefacts of a share already computed for the device (a DPU running the host datapath reads the share again for its flower rules). */
+export async function hostShareCodegen(input: CodegenInput, share: HostShare): Promise<CodegenOutput> {
   const object = readFileSync(await buildObject());
   const artefacts = shareArtefacts(share);
   const ifaces: InterfacesJson = {

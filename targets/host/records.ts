@@ -25,16 +25,22 @@ export interface RecordTable {
   data: Buffer;
 }
 
-/** Sorts (key, value) pairs by key bytes and writes the file contents. Keys must be unique. */
-export function encodeRecords(keySize: number, valueSize: number, pairs: [Buffer, Buffer][]): Buffer {
-  const sorted = [...pairs].sort((a, b) => Buffer.compare(a[0], b[0]));
-  const rec = keySize + valueSize;
-  const out = Buffer.alloc(HEADER + rec * sorted.length);
+/** A record file of `count` records with its header written; the caller writes the records, sorted by key bytes. */
+export function recordsBuffer(keySize: number, valueSize: number, count: number): Buffer {
+  const out = Buffer.alloc(HEADER + (keySize + valueSize) * count);
   out.write(RECORDS_MAGIC, 0, 'latin1');
   out.writeUInt16LE(RECORDS_VERSION, 4);
   out.writeUInt16LE(keySize, 6);
   out.writeUInt16LE(valueSize, 8);
-  out.writeUInt32LE(sorted.length, 12);
+  out.writeUInt32LE(count, 12);
+  return out;
+}
+
+/** Sorts (key, value) pairs by key bytes and writes the file contents. Keys must be unique. */
+export function encodeRecords(keySize: number, valueSize: number, pairs: [Buffer, Buffer][]): Buffer {
+  const sorted = [...pairs].sort((a, b) => Buffer.compare(a[0], b[0]));
+  const rec = keySize + valueSize;
+  const out = recordsBuffer(keySize, valueSize, sorted.length);
   sorted.forEach(([k, v], i) => {
     if (k.length !== keySize || v.length !== valueSize) throw new Error(`record ${i}: key ${k.length} / value ${v.length} bytes, want ${keySize} / ${valueSize}`);
     if (i > 0 && Buffer.compare(sorted[i - 1][0], k) === 0) throw new Error(`record ${i}: duplicate key ${k.toString('hex')}`);

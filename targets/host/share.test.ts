@@ -10,8 +10,17 @@ import { buildIr } from '../../orchestrator/ir/build.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { generateFlows, generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
 import { HostSemantics } from './semantics.ts';
+import { shapeYaml, SHAPE_DEFAULTS } from '../../bench/scenarios.ts';
+import { parsePolicy } from '../../orchestrator/policy/load.ts';
+import { parseInventory } from '../../inventory/load.ts';
 import { artefactRecords, computeShare, dropLengths, portPrefixes, shareArtefacts, shareFromArtefacts, type HostShare, type IdEntry } from './share.ts';
 import { ANY_REMOTE } from '../../orchestrator/ir/share.ts';
+import { irReach } from '../../orchestrator/ir/reach.ts';
+import { IrLookup } from '../../orchestrator/ir/lookup.ts';
+import { IR_PROTOS, type Ir } from '../../orchestrator/ir/model.ts';
+import type { Fabric } from '../../inventory/model.ts';
+import type { Flow } from '../../orchestrator/flow.ts';
+import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import { ANY_REMOTE_EXPECTED, anyRemoteCells, anyRemoteFabric, anyRemoteIr } from '../../test/fixtures/host-any-remote/fixture.ts';
 
 /** The share as the bundle carries it, read back. */
@@ -124,6 +133,97 @@ describe('computeShare', () => {
     const share = computeShare(ir, fabric, device);
     expect(share.failsafe).toEqual([{ address: { family: 4, value: 0xac141415n }, proto: 6, port: 2222 }]);
   });
+});
+
+/**
+ * Flows aimed at the rules a local address is on: a rule holding the
+ * address's identity on one side, an endpoint address of an identity on the
+ * other side (any endpoint for `any`), a port key the rule names; half are
+ * then nudged one port off, so first match has to look past the rule.
+ */
+function ruleAimedFlows(rng: ReturnType<typeof makeRng>, ir: Ir, fabric: Fabric, locals: IpAddr[], count: number): Flow[] {
+  const reach = irReach(ir);
+  const lookup = new IrLookup(ir);
+  const addressesOf = new Map(fabric.endpoints.map((e) => [e.name, e.addresses]));
+  const out: Flow[] = [];
+  for (let tries = 0; out.length < count && tries < count * 20; tries++) {
+    const local = rng.pick(locals);
+    const p = reach.pos.get(lookup.identityOf(local));
+    if (p === undefined) continue;
+    const egress = rng.chance(0.5);
+    const rules = reach.rulesHolding(p, egress ? 'from' : 'to');
+    if (rules.length === 0) continue;
+    const rule = ir.rules[rng.pick(rules)];
+    const members = reach.sideMembers(rule, egress ? 'to' : 'from');
+    const pool = members ? members.flatMap((m) => Array.from(m)) : [];
+    const names = members ? (pool.length ? ir.identities[rng.pick(pool)].endpoints : []) : [rng.pick(fabric.endpoints).name];
+    if (names.length === 0) continue;
+    const remote = (addressesOf.get(rng.pick(names)) ?? []).filter((a) => a.family === local.family);
+    if (remote.length === 0) continue;
+    const slots = rule.services.flatMap((r, slot) => (r.length ? [slot] : []));
+    if (slots.length === 0) continue;
+    const slot = rng.pick(slots);
+    const ranges = rule.services[slot];
+    const k = rng.int(0, ranges.length / 2 - 1);
+    let key = rng.int(ranges[2 * k], ranges[2 * k + 1]);
+    if (rng.chance(0.5)) key = Math.max(0, Math.min(65535, key + (rng.chance(0.5) ? 1 : -1)));
+    const proto = IR_PROTOS[slot];
+    const base = { src: egress ? local : rng.pick(remote), dst: egress ? rng.pick(remote) : local, sport: rng.int(1024, 65535) };
+    if (proto === 6 || proto === 17) out.push({ ...base, proto, dport: key });
+    else if (proto === 1 || proto === 58) {
+      if ((proto === 1) !== (local.family === 4)) continue;
+      out.push({ ...base, proto, dport: 0, icmpType: key >> 8, icmpCode: key & 0xff, icmpId: 1 });
+    } else out.push({ ...base, proto: 47, dport: 0 });
+  }
+  return out;
+}
+
+describe('computeShare on the data-center shapes', () => {
+  // bench/scenarios.ts at a small scale: app, env, tier and team labels,
+  // zones with holes, catch-all rules; hosts with hundreds of local endpoints.
+  for (const shape of ['correlated', 'catch-all', 'independent'] as const) {
+    it(`${shape}: a host's and a DPU's compiled shares judge sampled flows like the reference`, () => {
+      const rng = makeRng(11);
+      const files = shapeYaml(shape, { ...SHAPE_DEFAULTS, rules: 400, endpoints: 3000, devices: 66, apps: 300 });
+      const policy = parsePolicy(files.policy, 'policy.yaml');
+      const fabric = parseInventory(files.fabric, 'fabric.yaml');
+      const ir = buildIr(policy, fabric);
+      const ref = new ReferenceEvaluator(policy, fabric);
+      const devices = [fabric.devices.find((d) => d.name === 'host0')!, fabric.devices.find((d) => d.name === 'host7')!, fabric.devices.find((d) => d.kind === 'dpu')!];
+      let judged = 0;
+      let byRule = 0;
+      const mismatches: string[] = [];
+      for (const device of devices) {
+        const share = roundTrip(computeShare(ir, fabric, device));
+        expect(share.localAddresses.length).toBeGreaterThan(10);
+        const sem = new HostSemantics(share);
+        const locals = share.localAddresses;
+        const sampled = [
+          ...ruleAimedFlows(rng, ir, fabric, locals, 6000),
+          ...generateFlows(rng, policy, fabric, 2000).flatMap((f) => {
+            const sameFamily = locals.filter((a) => a.family === f.src.family);
+            return sameFamily.length ? [{ ...f, src: rng.pick(sameFamily) }, { ...f, dst: rng.pick(sameFamily) }] : [];
+          }),
+        ];
+        for (const v of sampled) {
+          {
+            const got = sem.verdict(v);
+            if (!got) continue;
+            judged++;
+            const want = ref.verdict(v);
+            if (want.rule >= 0) byRule++;
+            if (got.verdict !== want.verdict || got.rule !== want.rule) {
+              mismatches.push(`${device.name} ${JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString(16) : x))}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+            }
+          }
+        }
+      }
+      console.log(`host share, ${shape}: ${judged} flows judged by the artefact interpreter on ${devices.length} devices (${byRule} decided by a rule), ${mismatches.length} mismatches`);
+      expect(mismatches.slice(0, 5)).toEqual([]);
+      expect(judged).toBeGreaterThan(10_000);
+      expect(byRule).toBeGreaterThan(judged / 3);
+    });
+  }
 });
 
 describe('dropLengths', () => {

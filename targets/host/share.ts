@@ -29,12 +29,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID4_KEY, ID6_KEY, ID_VALUE, MAP, POLICY_KEY, POLICY_VALUE } from './abi.ts';
-import { decodeIdRecord, decodePolicyRecord, idKey, idValue, policyKey, policyValue } from './encode.ts';
-import { blockDigests, changedRange, checkRecordsHeader, decodeRecords, encodeRecords, RECORDS_HEADER, recordKey, recordValue, type RecordTable } from './records.ts';
-import { FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
-import type { Ir } from '../../orchestrator/ir/model.ts';
+import { decodeIdRecord, decodePolicyRecord, encodeIdRecords, encodePolicyRecords } from './encode.ts';
+import { blockDigests, changedRange, checkRecordsHeader, decodeRecords, RECORDS_HEADER, recordKey, recordValue, type RecordTable } from './records.ts';
+import { cidrRange, FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
+import type { Ir, IrProto, LpmEntry } from '../../orchestrator/ir/model.ts';
+import { IrLookup } from '../../orchestrator/ir/lookup.ts';
 import type { SourceSpan } from '../../orchestrator/diagnostics.ts';
-import { ANY_REMOTE, shareCells, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
+import { ANY_REMOTE, forEachShareCell, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
 import { CAPACITY_EXCEEDED } from '../contract.ts';
 
@@ -115,11 +116,30 @@ const CT_MIN = 65_536;
 const CT_MAX = 1_048_576;
 const FAILSAFE_MAX = 16;
 
+/** Endpoints by the host they sit on, built once per fabric: a fabric of many hosts asks once per device. */
+const endpointsByHost = new WeakMap<Fabric, Map<string, Fabric['endpoints']>>();
+
 /** The endpoints whose traffic a device enforces: its own, or its host's for a DPU/SmartNIC. */
 export function localEndpointsOf(fabric: Fabric, device: Device): Fabric['endpoints'] {
-  return fabric.endpoints.filter(
-    (e) => e.host !== undefined && (e.host === device.name || (device.attachedTo !== undefined && e.host === device.attachedTo)),
-  );
+  let byHost = endpointsByHost.get(fabric);
+  if (!byHost) {
+    byHost = new Map();
+    for (const e of fabric.endpoints) {
+      if (e.host === undefined) continue;
+      const l = byHost.get(e.host);
+      if (l) l.push(e);
+      else byHost.set(e.host, [e]);
+    }
+    endpointsByHost.set(fabric, byHost);
+  }
+  const own = byHost.get(device.name) ?? [];
+  if (device.attachedTo === undefined || device.attachedTo === device.name) return own;
+  const host = byHost.get(device.attachedTo) ?? [];
+  // In fabric order, as a filter over all endpoints would give.
+  if (own.length === 0) return host;
+  if (host.length === 0) return own;
+  const order = new Map(fabric.endpoints.map((e, i) => [e, i]));
+  return [...own, ...host].sort((a, b) => order.get(a)! - order.get(b)!);
 }
 
 /** The minimal list of 16-bit prefixes covering lo..hi exactly. */
@@ -145,32 +165,60 @@ function contains(outer: Cidr, inner: Cidr): boolean {
   return outer.len === 0 || inner.addr >> shift === outer.addr >> shift;
 }
 
-/** Longest-prefix resolution over the IR's table (the IR guarantees a /0 per family). */
-export function resolveIdentity(ir: Ir, addr: IpAddr): number {
-  let best = -1;
-  let id = 0;
-  for (const e of ir.lpm) {
-    if (e.prefix.family !== addr.family || e.prefix.len <= best) continue;
-    if (contains(e.prefix, { family: addr.family, addr: addr.value, len: FAMILY_BITS[addr.family] })) {
-      best = e.prefix.len;
-      id = e.id;
-    }
-  }
-  return id;
+/**
+ * What every host's share reads of one IR, built once per IR rather than once
+ * per host: the address lookup, and each family's LPM entries sorted by
+ * (address, length) with the last address each covers.
+ */
+interface IrHostIndex {
+  lookup: IrLookup;
+  sorted: Record<Family, { entries: LpmEntry[]; hi: bigint[] }>;
 }
 
+const hostIndexes = new WeakMap<Ir, IrHostIndex>();
+
+function hostIndex(ir: Ir): IrHostIndex {
+  let x = hostIndexes.get(ir);
+  if (!x) {
+    const family = (f: Family) => {
+      const entries = ir.lpm
+        .filter((e) => e.prefix.family === f)
+        .sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
+      return { entries, hi: entries.map((e) => cidrRange(e.prefix).hi) };
+    };
+    x = { lookup: new IrLookup(ir), sorted: { 4: family(4), 6: family(6) } };
+    hostIndexes.set(ir, x);
+  }
+  return x;
+}
+
+/** Longest-prefix resolution over the IR's table (the IR guarantees a /0 per family). */
+export function resolveIdentity(ir: Ir, addr: IpAddr): number {
+  return hostIndex(ir).lookup.identityOf(addr);
+}
+
+/**
+ * The family's entries with identities rewritten, minus those equal to their
+ * closest enclosing entry. Entries of one family nest or are disjoint, so in
+ * (address, length) order an entry lies inside the top of the stack exactly
+ * when it starts at or before that entry's last address.
+ */
 function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number, denyIngress: (id: number) => boolean): IdEntry[] {
-  const entries = ir.lpm
-    .filter((e) => e.prefix.family === family)
-    .map((e) => ({ prefix: e.prefix, id: rewrite(e.id) }))
-    .sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
+  const { entries, hi } = hostIndex(ir).sorted[family];
   const kept: IdEntry[] = [];
-  const stack: { prefix: Cidr; id: number }[] = [];
-  for (const e of entries) {
-    while (stack.length > 0 && !contains(stack[stack.length - 1].prefix, e.prefix)) stack.pop();
-    const parentId = stack.length > 0 ? stack[stack.length - 1].id : 0;
-    if (e.id !== parentId) kept.push({ prefix: e.prefix, id: e.id, local: false, denyIngress: denyIngress(e.id) });
-    stack.push(e);
+  const stackAt: number[] = [];
+  const stackId: number[] = [];
+  for (let k = 0; k < entries.length; k++) {
+    const e = entries[k];
+    while (stackAt.length > 0 && e.prefix.addr > hi[stackAt[stackAt.length - 1]]) {
+      stackAt.pop();
+      stackId.pop();
+    }
+    const id = rewrite(e.id);
+    const parentId = stackId.length > 0 ? stackId[stackId.length - 1] : 0;
+    if (id !== parentId) kept.push({ prefix: e.prefix, id, local: false, denyIngress: denyIngress(id) });
+    stackAt.push(k);
+    stackId.push(id);
   }
   return kept;
 }
@@ -182,6 +230,21 @@ export interface ShareOptions {
   cells?: (locals: Iterable<number>, dir: ShareDirection) => Iterable<ShareCell>;
 }
 
+/** The rule lists every host of one IR carries alike, built once per IR (shareArtefacts then writes their text once too). */
+const ruleLists = new WeakMap<Ir, Pick<HostShare, 'rules' | 'ruleSources'>>();
+
+function rulesOf(ir: Ir): Pick<HostShare, 'rules' | 'ruleSources'> {
+  let x = ruleLists.get(ir);
+  if (!x) {
+    x = {
+      rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action, section: r.section, log: r.log })),
+      ruleSources: ir.rules.map((r) => ({ index: r.index, span: r.span })),
+    };
+    ruleLists.set(ir, x);
+  }
+  return x;
+}
+
 /** Headroom so that a policy change of moderate size still fits the loaded maps (a delta, not a reload). */
 function slotCapacity(n: number): number {
   return n + Math.ceil(n / 4) + 16;
@@ -190,18 +253,17 @@ function slotCapacity(n: number): number {
 export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: ShareOptions = {}): HostShare {
   const endpoints = localEndpointsOf(fabric, device);
   const localAddresses: IpAddr[] = [];
-  for (const e of endpoints) for (const a of e.addresses) {
-    if (!localAddresses.some((x) => x.family === a.family && x.value === a.value)) localAddresses.push(a);
-  }
   const localIdOf = new Map<string, number>();
   const L = new Set<number>();
-  for (const a of localAddresses) {
+  for (const e of endpoints) for (const a of e.addresses) {
+    const key = `${a.family}|${a.value}`;
+    if (localIdOf.has(key)) continue;
     const id = resolveIdentity(ir, a);
-    localIdOf.set(`${a.family}|${a.value}`, id);
+    localAddresses.push(a);
+    localIdOf.set(key, id);
     L.add(id);
   }
 
-  const cellsOf = opts.cells ?? ((locals: Iterable<number>, dir: ShareDirection) => shareCells(ir, locals, dir));
   // ANY_REMOTE stays 0: irrelevant identities collapse onto it below, and
   // the datapath's wildcard lookup is exactly what they need.
   const relevant = new Set<number>(L);
@@ -212,25 +274,34 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   const allowedFrom = new Set<number>();
   const wildAllows: ShareCell[] = [];
   const deniesFrom = new Map<number, ShareCell[]>();
-  for (const dir of ['egress', 'ingress'] as const) {
-    for (const c of cellsOf(L, dir)) {
-      const r = ir.rules[c.rule];
-      if (c.remote !== ANY_REMOTE) relevant.add(c.remote);
-      if (dir === 'ingress') {
-        if (r.action === 'allow') {
-          if (c.remote === ANY_REMOTE) wildAllows.push(c);
-          else allowedFrom.add(c.remote);
-        } else if (c.remote !== ANY_REMOTE) {
-          const list = deniesFrom.get(c.remote);
-          if (list) list.push(c);
-          else deniesFrom.set(c.remote, [c]);
-        }
-      }
-      // Object literals, not spreads: this loop makes hundreds of thousands of entries.
-      for (const p of portPrefixes(c.lo, c.hi)) {
-        policy.push({ dir, proto: c.proto, local: c.local, remote: c.remote, port: p.value, portLen: p.len, rule: c.rule, verdict: r.action, log: r.log });
+  const action = ir.rules.map((r) => r.action);
+  const logged = ir.rules.map((r) => r.log);
+  // A cell as arguments, not an object: a host takes hundreds of thousands of them.
+  const take = (dir: ShareDirection, local: number, remote: number, proto: IrProto, lo: number, hi: number, rule: number): void => {
+    const verdict = action[rule];
+    const log = logged[rule];
+    if (remote !== ANY_REMOTE) relevant.add(remote);
+    if (dir === 'ingress') {
+      if (verdict === 'allow') {
+        if (remote === ANY_REMOTE) wildAllows.push({ local, remote, proto, lo, hi, rule });
+        else allowedFrom.add(remote);
+      } else if (remote !== ANY_REMOTE) {
+        const list = deniesFrom.get(remote);
+        const c = { local, remote, proto, lo, hi, rule };
+        if (list) list.push(c);
+        else deniesFrom.set(remote, [c]);
       }
     }
+    // Object literals, not spreads; most cells are one port.
+    if (lo === hi) {
+      policy.push({ dir, proto, local, remote, port: lo, portLen: 16, rule, verdict, log });
+      return;
+    }
+    for (const p of portPrefixes(lo, hi)) policy.push({ dir, proto, local, remote, port: p.value, portLen: p.len, rule, verdict, log });
+  };
+  for (const dir of ['egress', 'ingress'] as const) {
+    if (opts.cells) for (const c of opts.cells(L, dir)) take(dir, c.local, c.remote, c.proto, c.lo, c.hi, c.rule);
+    else forEachShareCell(ir, L, dir, (local, remote, proto, lo, hi, rule) => take(dir, local, remote, proto, lo, hi, rule));
   }
 
   const rewrite = (id: number): number => (relevant.has(id) ? id : 0);
@@ -242,12 +313,16 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   const byFamily = (family: Family): IdEntry[] => {
     const kept = pruneFamily(ir, family, rewrite, denyIngress);
     const bits = FAMILY_BITS[family];
+    const hostEntry = new Map<bigint, number>();
+    kept.forEach((e, i) => {
+      if (e.prefix.len === bits) hostEntry.set(e.prefix.addr, i);
+    });
     for (const a of localAddresses) {
       if (a.family !== family) continue;
       const id = rewrite(localIdOf.get(`${a.family}|${a.value}`) ?? 0);
-      const at = kept.findIndex((e) => e.prefix.len === bits && e.prefix.addr === a.value);
+      const at = hostEntry.get(a.value);
       const entry: IdEntry = { prefix: { family, addr: a.value, len: bits }, id, local: true, denyIngress: denyIngress(id) };
-      if (at >= 0) kept[at] = entry;
+      if (at !== undefined) kept[at] = entry;
       else kept.push(entry);
     }
     return kept.sort((x, y) => (x.prefix.addr < y.prefix.addr ? -1 : x.prefix.addr > y.prefix.addr ? 1 : x.prefix.len - y.prefix.len));
@@ -287,8 +362,7 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     policyName: ir.policyName,
     policyDigest: ir.policyDigest,
     defaultAction: ir.defaultAction,
-    rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action, section: r.section, log: r.log })),
-    ruleSources: ir.rules.map((r) => ({ index: r.index, span: r.span })),
+    ...rulesOf(ir),
     localAddresses,
     localIdentities: [...L].sort((a, b) => a - b),
     id4,
@@ -420,12 +494,36 @@ export interface HostArtefacts {
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
+/**
+ * JSON text of a list, and the digest of a text, kept for as long as the
+ * list (or text) is: every host of one IR shares its rule lists (rulesOf), so
+ * a fabric of many hosts serialises and digests them once.
+ */
+const texts = new WeakMap<object, string>();
+const digests = new Map<string, string>();
+
+function jsonText(list: object): string {
+  let t = texts.get(list);
+  if (t === undefined) texts.set(list, (t = `${JSON.stringify(list)}\n`));
+  return t;
+}
+
+function textDigest(text: string): string {
+  let d = digests.get(text);
+  if (d === undefined) {
+    d = sha256(text);
+    // One entry: the rules of the IR being compiled; a text of another policy replaces it.
+    digests.clear();
+    digests.set(text, d);
+  }
+  return d;
+}
+
 export function shareArtefacts(s: HostShare): HostArtefacts {
-  const idPairs = (es: IdEntry[]): [Buffer, Buffer][] => es.map((e) => [idKey(0, e), idValue(e)]);
   const records: Record<RecordMap, Buffer> = {
-    [MAP.id4]: encodeRecords(ID4_KEY, ID_VALUE, idPairs(s.id4)),
-    [MAP.id6]: encodeRecords(ID6_KEY, ID_VALUE, idPairs(s.id6)),
-    [MAP.policy]: encodeRecords(POLICY_KEY, POLICY_VALUE, s.policy.map((e) => [policyKey(0, e), policyValue(e)])),
+    [MAP.id4]: encodeIdRecords(4, s.id4),
+    [MAP.id6]: encodeIdRecords(6, s.id6),
+    [MAP.policy]: encodePolicyRecords(s.policy),
   };
   const descending = (lengths: number[]) => [...new Set(lengths)].sort((a, b) => b - a);
   const ref = (map: RecordMap, count: number, lengths: number[]): RecordsRef => ({
@@ -436,14 +534,14 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     blocks: blockDigests(records[map], RECORD_LAYOUT[map].key + RECORD_LAYOUT[map].value, (b) => sha256(b).slice(0, 32)),
   });
   const idRef = (map: RecordMap, es: IdEntry[]): RecordsRef => ({ ...ref(map, es.length, es.map((e) => e.prefix.len)), dropLengths: descending(dropLengths(es)) });
-  const rules = `${JSON.stringify(s.rules)}\n`;
-  const ruleSources = `${JSON.stringify(s.ruleSources)}\n`;
+  const rules = jsonText(s.rules);
+  const ruleSources = jsonText(s.ruleSources);
   const maps: MapsJson = {
     format: MAPS_FORMAT,
     device: s.device,
     policy: { name: s.policyName, digest: s.policyDigest },
     defaultAction: s.defaultAction,
-    rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: sha256(rules) },
+    rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: textDigest(rules) },
     localAddresses: s.localAddresses.map((a) => formatIp(a.family, a.value)),
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
