@@ -32,6 +32,7 @@
 import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
+import type { Ir } from '../../orchestrator/ir/model.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import { CAPACITY_EXCEEDED, type CodegenInput, type EnforcementMode } from '../contract.ts';
 import {
@@ -256,28 +257,58 @@ function peerStem(peers: Rule['from']): string {
   return peers.map((p) => (p.kind === 'group' ? p.name : 'any')).join('+');
 }
 
+/**
+ * A rule's source identities narrowed to the sources behind this switch's
+ * bound ports, one set object per distinct source set, so the resolver's
+ * covers are computed once per set and family. Each intersection walks the
+ * smaller side: the work follows the switch's own sources, not every identity.
+ */
+class LocalSources {
+  private readonly narrowed = new WeakMap<Set<number>, Set<number>>();
+
+  constructor(readonly ids: Set<number>) {}
+
+  of(from: Set<number> | undefined): Set<number> {
+    if (from === undefined) return this.ids;
+    let hit = this.narrowed.get(from);
+    if (!hit) {
+      hit = new Set<number>();
+      const [small, big] = from.size <= this.ids.size ? [from, this.ids] : [this.ids, from];
+      for (const id of small) if (big.has(id)) hit.add(id);
+      this.narrowed.set(from, hit);
+    }
+    return hit;
+  }
+}
+
 function ruleBlock(
   book: AddressResolver,
   rule: Rule,
   family: Family,
   mode: EnforcementMode,
-  sources: Set<number>,
+  sources: LocalSources,
   notes: Set<string>,
 ): Block | undefined {
   const from = book.identitiesOf(rule.from);
-  const narrowed = addressList(book, new Set([...sources].filter((id) => from === undefined || from.has(id))), family);
+  const narrowed = (): Side => addressList(book, sources.of(from), family);
   // Narrowing to the sources behind the bound ports (see buildSet) is required
   // for exact allows (anti-spoofing) and would be unsafe for prefilter allows
   // (a later deny must not catch what an earlier allow protected); a deny may
   // take whichever of the two needs fewer entries.
   let srcs: Side;
-  if (rule.action === 'allow') srcs = mode === 'exact' ? narrowed : addressList(book, from, family);
-  else {
+  let local = false;
+  if (rule.action === 'allow') {
+    local = mode === 'exact';
+    srcs = local ? narrowed() : addressList(book, from, family);
+  } else {
     const whole = addressList(book, from, family);
-    srcs = whole.length < narrowed.length ? whole : narrowed;
+    const mine = narrowed();
+    local = mine.length <= whole.length;
+    srcs = whole.length < mine.length ? whole : mine;
   }
+  if (srcs.length === 0) return undefined;
   const dsts = addressList(book, book.identitiesOf(rule.to), family);
-  if (srcs.length === 0 || dsts.length === 0) return undefined;
+  if (dsts.length === 0) return undefined;
   const fields: PortFields[] = [];
   for (const pm of rulePorts(rule)) {
     const ex = express(pm, family);
@@ -293,7 +324,7 @@ function ruleBlock(
       ...(g.dstPorts ? { dstPorts: g.dstPorts } : {}),
       action: rule.action === 'allow' ? 'ACCEPT' : 'DROP',
       log: rule.log,
-      names: { src: `${peerStem(rule.from)}${srcs === narrowed ? '-local' : ''}`, dst: peerStem(rule.to), dstPorts: `${rule.name}-dst` },
+      names: { src: `${peerStem(rule.from)}${local ? '-local' : ''}`, dst: peerStem(rule.to), dstPorts: `${rule.name}-dst` },
     }),
   );
   return { rule, family, templates };
@@ -384,20 +415,31 @@ function hostSideIdentities(input: CodegenInput, book: AddressResolver): Set<num
 }
 
 /**
- * The prefilter's rules: deny rules, cheapest first, while they fit the
- * budget together with the allow rules that must stay ahead of them (an
- * earlier allow that overlaps a kept deny). A deny left out only means the
- * hosts drop those flows instead; the result stays in policy order.
+ * What every switch of one compile shares, built once per IR: the rules that
+ * decide a flow, the prefilter reply templates (they do not depend on the
+ * switch), and each allow rule indexed by source identity for the prefilter's
+ * overlap checks. A switch's own work then follows the rules and prefixes it
+ * writes, not the policy's identities.
  */
-function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
+interface PolicyPlan {
+  policy: Policy;
+  rules: Rule[];
+  prefilterReplies: Record<Family, Template[]>;
+  peers: { from: Set<number> | undefined; to: Set<number> | undefined; services: ReturnType<typeof servicesOf> }[];
+  /** Positions (in `rules`) of allow rules, ascending; and of those by source identity, and with any source. */
+  allows: number[];
+  allowsFrom: Map<number, number[]>;
+  anyFrom: number[];
+}
+
+const policyPlans = new WeakMap<Ir, PolicyPlan>();
+
+function policyPlan(policy: Policy, ir: Ir, book: AddressResolver): PolicyPlan {
+  const hit = policyPlans.get(ir);
+  if (hit && hit.policy === policy) return hit;
+  const rules = decidingRules(policy, ir);
+  const reverse = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver: book }).reverse;
   const peers = rules.map((r) => ({ from: book.identitiesOf(r.from), to: book.identitiesOf(r.to), services: servicesOf(r.ports) }));
-  const overlaps = (i: number, j: number): boolean => {
-    const a = peers[i];
-    const d = peers[j];
-    return a.services.some((p) => d.services.some((q) => servicesOverlap(p, q))) && setsOverlap(a.from, d.from) && setsOverlap(a.to, d.to);
-  };
-  // Allows by source identity, so a deny only checks the allows that can
-  // share a source with it (overlaps() needs that), not every earlier rule.
   const allows: number[] = [];
   const allowsFrom = new Map<number, number[]>();
   rules.forEach((r, i) => {
@@ -409,7 +451,33 @@ function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) =>
       else allowsFrom.set(id, [i]);
     }
   });
-  const anyFrom = allows.filter((i) => peers[i].from === undefined);
+  const plan: PolicyPlan = {
+    policy,
+    rules,
+    prefilterReplies: { 4: reverseTemplates(policy, reverse, 4, 'prefilter'), 6: reverseTemplates(policy, reverse, 6, 'prefilter') },
+    peers,
+    allows,
+    allowsFrom,
+    anyFrom: allows.filter((i) => peers[i].from === undefined),
+  };
+  policyPlans.set(ir, plan);
+  return plan;
+}
+
+/**
+ * The prefilter's rules: deny rules, cheapest first, while they fit the
+ * budget together with the allow rules that must stay ahead of them (an
+ * earlier allow that overlaps a kept deny). A deny left out only means the
+ * hosts drop those flows instead; the result stays in policy order.
+ */
+function prefilterRules(plan: PolicyPlan, cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
+  const { rules, peers, allows, allowsFrom, anyFrom } = plan;
+  const overlaps = (i: number, j: number): boolean => {
+    const a = peers[i];
+    const d = peers[j];
+    return a.services.some((p) => d.services.some((q) => servicesOverlap(p, q))) && setsOverlap(a.from, d.from) && setsOverlap(a.to, d.to);
+  };
+  // A deny only checks the allows that can share a source with it (overlaps() needs that), not every earlier rule.
   const earlierAllows = (j: number): number[] => {
     const from = peers[j].from;
     if (from === undefined) return allows.filter((i) => i < j);
@@ -417,7 +485,7 @@ function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) =>
     for (const id of from) for (const i of allowsFrom.get(id) ?? []) if (i < j) out.add(i);
     return [...out].sort((a, b) => a - b);
   };
-  const denies = rules.map((r, i) => ({ r, i, c: cost(r) })).filter((x) => x.r.action === 'deny').sort((x, y) => x.c - y.c || x.i - y.i);
+  const denies = rules.flatMap((r, i) => (r.action === 'deny' ? [{ r, i, c: cost(r) }] : [])).sort((x, y) => x.c - y.c || x.i - y.i);
   const kept = new Set<number>();
   const left: Rule[] = [];
   let used = 0;
@@ -452,11 +520,19 @@ function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entrie
   };
 }
 
-function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number): never {
+/**
+ * Refuses a switch over capacity before its entries are materialised, naming
+ * the numbers and the rules (or reply and control entries) that cost most.
+ */
+function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number, lists: EntryList[]): never {
+  const byOrigin = new Map<string, number>();
+  for (const l of lists) for (const [d, n] of l.costByDescription) byOrigin.set(d, (byOrigin.get(d) ?? 0) + n);
+  const top = [...byOrigin].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3);
+  const largest = top.map(([d, n]) => `${d}: ${n}`).join(', ');
   const bag = new DiagnosticBag();
   bag.error(
     CAPACITY_EXCEEDED,
-    `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (${what})`,
+    `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (${what}; largest: ${largest}${byOrigin.size > 3 ? `, and ${byOrigin.size - 3} more` : ''})`,
     device.span,
     `raise capacity.aclEntries to at least ${total} if the switch has room, or narrow the rules placed on it`,
   );
@@ -475,23 +551,23 @@ function controlEntries(out: EntryList): void {
 const PREFILTER_REPLY_PAIRS = 64;
 
 /**
- * Prefilter reply entries, ahead of the denies (a reply of an allowed
- * connection must never be dropped, and a deny can match it): the reverse
- * rules fitted to the room. Where a UDP reply's address pairs are many, a
- * side is widened to any; with `pairs` 0 every UDP reply passes from the
- * allowed service ports with any address (a prefilter may pass more).
+ * Prefilter reply templates, written ahead of the denies (a reply of an
+ * allowed connection must never be dropped, and a deny can match it): the
+ * reverse rules fitted to the room. Where a UDP reply's address pairs are
+ * many, a side is widened to any; with `pairs` 0 every UDP reply passes from
+ * the allowed service ports with any address (a prefilter may pass more).
  */
-function prefilterReplyEntries(out: EntryList, templates: Template[], notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
+function prefilterReplyTemplates(templates: Template[], notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): Template[] {
   const udp = templates.filter((t) => t.fields?.protocol === 17);
-  for (const t of templates) if (t.fields?.protocol !== 17) out.add(t);
+  const out = templates.filter((t) => t.fields?.protocol !== 17);
   if (pairs === 0) {
     const anyPort = udp.some((t) => t.srcPorts === undefined);
     const all = anyPort ? [] : mergeRanges(udp.flatMap((t) => t.srcPorts ?? []));
     if (udp.length) {
       notes.add('prefilter: udp replies of allow rules are passed from their service ports with any address, to fit capacity.aclEntries');
-      out.add({ description: 'reply: udp from allowed service ports', fields: { protocol: 17 }, ...portsOrAny('srcPorts', anyPort ? FULL_PORTS : all), action: 'ACCEPT', names: { srcPorts: 'reply-udp' } });
+      out.push({ description: 'reply: udp from allowed service ports', fields: { protocol: 17 }, ...portsOrAny('srcPorts', anyPort ? FULL_PORTS : all), action: 'ACCEPT', names: { srcPorts: 'reply-udp' } });
     }
-    return;
+    return out;
   }
   for (const t of udp) {
     const from = t.srcs ?? ANY_SIDE;
@@ -504,17 +580,19 @@ function prefilterReplyEntries(out: EntryList, templates: Template[], notes: Set
     ];
     const [srcs, dsts] = choices.find(([a, b]) => a.length * b.length <= pairs) ?? choices[3];
     if (srcs !== from || dsts !== to) notes.add(`prefilter: ${t.description} (udp) passes with ${srcs === from ? 'any destination' : dsts === to ? 'any source' : 'any address'} (${from.length} x ${to.length} prefix pairs)`);
-    out.add({ ...t, srcs, dsts });
+    out.push({ ...t, srcs, dsts });
   }
+  return out;
 }
 
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
 export function planAcl(input: CodegenInput): AclPlan {
   const { policy, ir, device, devicePlacement } = input;
   const book = addressResolver(ir);
+  const plan = policyPlan(policy, ir, book);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
-  const rules = decidingRules(policy, ir);
+  const rules = plan.rules;
   const shadowed = policy.rules.length - rules.length;
   if (shadowed > 0) notes.add(`${shadowed} rule(s) never decide a flow (shadowed or empty groups): no entries`);
   const capacity = device.capacity?.aclEntries ?? DEFAULT_ACL_CAPACITY;
@@ -526,42 +604,40 @@ export function planAcl(input: CodegenInput): AclPlan {
   const modes = new Set(ports.map((p) => p.mode));
   const types: AclType[] = ['ACL_IPV4', 'ACL_IPV6'];
   const familyOf = (t: AclType): Family => (t === 'ACL_IPV4' ? 4 : 6);
-  const sets: AclSet[] = [];
-  // Device entries (the expansion) per written set, in the order of `sets`.
-  const costs: number[] = [];
-  const usedSoFar = (): number => costs.reduce((n, c) => n + c, 0);
+  // The acl-sets in order; their entries are materialised only once the total fits.
+  const lists: { mode: EnforcementMode; type: AclType; list: EntryList }[] = [];
+  const usedSoFar = (): number => lists.reduce((n, l) => n + l.list.cost, 0);
   // One book for the whole device: sets with the same members are shared across acl-sets.
   const setBook = device.capabilities?.definedSets === false ? undefined : new SetBook();
   const newList = (family: Family): EntryList => new EntryList(family, setBook);
-  const addSet = (mode: EnforcementMode, type: AclType, list: EntryList): void => {
-    sets.push(setOf(input, mode, type, list.entries));
-    costs.push(list.cost);
-  };
   let replies = 0;
 
   if (modes.has('exact')) {
     // Exact: the unmanaged endpoints' identities are the only sources; the
     // rest is dropped as spoofed.
-    const local = new Set(devicePlacement.localIdentities);
+    const local = new LocalSources(new Set(devicePlacement.localIdentities));
     const exactReverse = exactReplyRules(ir, devicePlacement.localIdentities, book);
-    const built = types.map((type) => {
+    // Both families' heads first, then their rules: sets are named in that order.
+    const exact = types.map((type) => {
       const family = familyOf(type);
       const list = newList(family);
       if (family === 6) controlEntries(list);
       const control = list.cost;
       for (const t of reverseTemplates(policy, exactReverse, family, 'exact')) list.add(t);
-      const blocks = rules.flatMap((r) => ruleBlock(book, r, family, 'exact', local, notes) ?? []);
-      return { type, family, list, replies: list.cost - control, blocks };
+      replies += list.cost - control;
+      lists.push({ mode: 'exact', type, list });
+      return { family, list };
     });
-    const size = built.reduce((n, b) => n + b.list.cost + b.blocks.reduce((m, x) => m + blockSize(x), 0) + 1, 0);
-    if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity);
-    for (const b of built) {
-      for (const block of b.blocks) writeBlock(b.list, block);
-      if (ir.defaultAction === 'allow') b.list.add({ description: 'default allow', srcs: book.cover(b.family, local), action: 'ACCEPT', names: { src: 'local' } });
-      b.list.add({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP' });
-      addSet('exact', b.type, b.list);
-      replies += b.replies;
+    for (const { family, list } of exact) {
+      for (const r of rules) {
+        const block = ruleBlock(book, r, family, 'exact', local, notes);
+        if (block) writeBlock(list, block);
+      }
+      if (ir.defaultAction === 'allow') list.add({ description: 'default allow', srcs: book.cover(family, local.ids), action: 'ACCEPT', names: { src: 'local' } });
+      list.add({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP' });
     }
+    const size = usedSoFar();
+    if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity, lists.map((l) => l.list));
     notes.add('exact ports admit only source addresses of the endpoints behind this switch\'s unmanaged ports (anti-spoofing); the policy decides the rest');
     notes.add(
       'exact ports are stateless: replies pass by reverse entries (TCP: ACK set; UDP: source port; ICMP: echo reply), ' +
@@ -573,8 +649,7 @@ export function planAcl(input: CodegenInput): AclPlan {
   if (modes.has('prefilter')) {
     // Prefilter: denies narrowed to the sources behind the host ports when
     // that is smaller (dropping less is always allowed).
-    const sources = hostSideIdentities(input, book);
-    const prefilterReverse = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver: book }).reverse;
+    const sources = new LocalSources(hostSideIdentities(input, book));
     const blocks = new Map<number, Block[]>();
     const blocksOf = (r: Rule): Block[] => {
       let b = blocks.get(r.index);
@@ -584,31 +659,34 @@ export function planAcl(input: CodegenInput): AclPlan {
     const cost = (r: Rule): number => blocksOf(r).reduce((n, b) => n + blockSize(b), 0);
     // Control and reply entries first; where they would take more than half
     // the room, UDP replies lose their addresses (a prefilter may pass more).
-    const headsOf = (pairs?: number): Map<AclType, EntryList> =>
-      new Map(
-        types.map((type) => {
-          const list = newList(familyOf(type));
-          if (familyOf(type) === 6) controlEntries(list);
-          prefilterReplyEntries(list, reverseTemplates(policy, prefilterReverse, familyOf(type), 'prefilter'), notes, pairs);
-          return [type, list] as const;
-        }),
-      );
+    const headsOf = (pairs?: number): { templates: Record<Family, Template[]>; cost: number; notes: Set<string> } => {
+      const why = new Set<string>();
+      const templates = { 4: prefilterReplyTemplates(plan.prefilterReplies[4], why, pairs), 6: prefilterReplyTemplates(plan.prefilterReplies[6], why, pairs) };
+      const cost = ND_TYPES.length + [...templates[4], ...templates[6]].reduce((n, t) => n + templateCost(t), 0);
+      return { templates, cost, notes: why };
+    };
     const room = capacity - usedSoFar();
     let heads = headsOf();
-    if ([...heads.values()].reduce((n, l) => n + l.cost, 0) > room / 2) heads = headsOf(0);
-    const used = usedSoFar() + [...heads.values()].reduce((n, l) => n + l.cost, 0);
-    const { keep, left } = prefilterRules(book, rules, cost, capacity - used - types.length);
+    if (heads.cost > room / 2) heads = headsOf(0);
+    for (const n of heads.notes) notes.add(n);
+    const { keep, left } = prefilterRules(plan, cost, room - heads.cost - types.length);
     if (left.length > 0) {
       notes.add(
         `prefilter: ${left.length} deny rule(s) left to the hosts to fit capacity.aclEntries ${capacity} ` +
           `(${left.slice(0, 3).map((r) => `${r.name}: ${cost(r)} entries`).join(', ')}${left.length > 3 ? ', ...' : ''})`,
       );
     }
-    for (const type of types) {
-      const list = heads.get(type)!;
-      for (const r of keep) for (const b of blocksOf(r)) if (b.family === familyOf(type)) writeBlock(list, b);
+    const prefilter = types.map((type) => {
+      const family = familyOf(type);
+      const list = newList(family);
+      if (family === 6) controlEntries(list);
+      for (const t of heads.templates[family]) list.add(t);
+      lists.push({ mode: 'prefilter', type, list });
+      return { family, list };
+    });
+    for (const { family, list } of prefilter) {
+      for (const r of keep) for (const b of blocksOf(r)) if (b.family === family) writeBlock(list, b);
       list.add({ description: 'prefilter: pass the rest to the hosts', action: 'ACCEPT' });
-      addSet('prefilter', type, list);
     }
   }
 
@@ -619,10 +697,11 @@ export function planAcl(input: CodegenInput): AclPlan {
   }));
   if (interfaces.length === 0) notes.add('no host or unmanaged-endpoint ports (uplinks only): no acl-set is bound, traffic is checked at its source');
 
-  // Device entries (the expansion, what capacity bounds) per family.
-  const count = (t: AclType): number => sets.reduce((n, s, i) => n + (s.type === t ? costs[i] : 0), 0);
+  // Device entries (the expansion, what capacity bounds) per family, counted before any entry is materialised.
+  const count = (t: AclType): number => lists.reduce((n, l) => n + (l.type === t ? l.list.cost : 0), 0);
   const total = count('ACL_IPV4') + count('ACL_IPV6');
-  if (total > capacity) capacityError(device, `ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')}`, total, capacity);
+  if (total > capacity) capacityError(device, `ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')}`, total, capacity, lists.map((l) => l.list));
+  const sets = lists.map((l) => setOf(input, l.mode, l.type, l.list.entries));
   const definedSets = setBook && setBook.defined.prefixSets.length + setBook.defined.portSets.length > 0 ? setBook.defined : undefined;
   if (setBook) {
     notes.add(
