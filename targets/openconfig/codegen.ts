@@ -524,9 +524,7 @@ function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entrie
  * Refuses a switch over capacity before its entries are materialised, naming
  * the numbers and the rules (or reply and control entries) that cost most.
  */
-function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number, lists: EntryList[]): never {
-  const byOrigin = new Map<string, number>();
-  for (const l of lists) for (const [d, n] of l.costByDescription) byOrigin.set(d, (byOrigin.get(d) ?? 0) + n);
+function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number, byOrigin: Map<string, number>): never {
   const top = [...byOrigin].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3);
   const largest = top.map(([d, n]) => `${d}: ${n}`).join(', ');
   const bag = new DiagnosticBag();
@@ -541,10 +539,17 @@ function capacityError(device: CodegenInput['device'], what: string, total: numb
 }
 
 /** IPv6 neighbour discovery, permitted ahead of everything else in every ACL_IPV6 set. */
-function controlEntries(out: EntryList): void {
-  for (const type of ND_TYPES) {
-    out.add({ description: `control: neighbour discovery (${ICMPV6_TYPES[type].toLowerCase()})`, fields: { protocol: 58, icmp: { type } }, action: 'ACCEPT' });
-  }
+const CONTROL_TEMPLATES: Template[] = ND_TYPES.map((type) => ({
+  description: `control: neighbour discovery (${ICMPV6_TYPES[type].toLowerCase()})`,
+  fields: { protocol: 58, icmp: { type } },
+  action: 'ACCEPT',
+}));
+
+/** Device entries by what they come from (a rule, its replies, control), to name what fills a switch. */
+function costByOrigin(templates: Template[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of templates) out.set(t.description, (out.get(t.description) ?? 0) + templateCost(t));
+  return out;
 }
 
 /** Address pairs one UDP reply template of a prefilter may take before it widens a side to any. */
@@ -617,27 +622,30 @@ export function planAcl(input: CodegenInput): AclPlan {
     // rest is dropped as spoofed.
     const local = new LocalSources(new Set(devicePlacement.localIdentities));
     const exactReverse = exactReplyRules(ir, devicePlacement.localIdentities, book);
-    // Both families' heads first, then their rules: sets are named in that order.
+    // Planned as templates and counted before anything is written: a refusal costs no entries and no set names.
     const exact = types.map((type) => {
       const family = familyOf(type);
-      const list = newList(family);
-      if (family === 6) controlEntries(list);
-      const control = list.cost;
-      for (const t of reverseTemplates(policy, exactReverse, family, 'exact')) list.add(t);
-      replies += list.cost - control;
-      lists.push({ mode: 'exact', type, list });
-      return { family, list };
+      const reply = reverseTemplates(policy, exactReverse, family, 'exact');
+      replies += reply.reduce((n, t) => n + templateCost(t), 0);
+      const head = [...(family === 6 ? CONTROL_TEMPLATES : []), ...reply];
+      const body = rules.flatMap((r) => ruleBlock(book, r, family, 'exact', local, notes)?.templates ?? []);
+      if (ir.defaultAction === 'allow') body.push({ description: 'default allow', srcs: book.cover(family, local.ids), action: 'ACCEPT', names: { src: 'local' } });
+      body.push({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP' });
+      return { type, family, head, body };
     });
-    for (const { family, list } of exact) {
-      for (const r of rules) {
-        const block = ruleBlock(book, r, family, 'exact', local, notes);
-        if (block) writeBlock(list, block);
-      }
-      if (ir.defaultAction === 'allow') list.add({ description: 'default allow', srcs: book.cover(family, local.ids), action: 'ACCEPT', names: { src: 'local' } });
-      list.add({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP' });
-    }
-    const size = usedSoFar();
-    if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity, lists.map((l) => l.list));
+    const planned = exact.flatMap((x) => [...x.head, ...x.body]);
+    const size = planned.reduce((n, t) => n + templateCost(t), 0);
+    if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity, costByOrigin(planned));
+    // Both families' heads first, then their rules: sets are named in that order.
+    const written = exact.map(({ type, family, head }) => {
+      const list = newList(family);
+      for (const t of head) list.add(t);
+      lists.push({ mode: 'exact', type, list });
+      return list;
+    });
+    exact.forEach(({ body }, k) => {
+      for (const t of body) written[k].add(t);
+    });
     notes.add('exact ports admit only source addresses of the endpoints behind this switch\'s unmanaged ports (anti-spoofing); the policy decides the rest');
     notes.add(
       'exact ports are stateless: replies pass by reverse entries (TCP: ACK set; UDP: source port; ICMP: echo reply), ' +
@@ -679,7 +687,7 @@ export function planAcl(input: CodegenInput): AclPlan {
     const prefilter = types.map((type) => {
       const family = familyOf(type);
       const list = newList(family);
-      if (family === 6) controlEntries(list);
+      for (const t of family === 6 ? CONTROL_TEMPLATES : []) list.add(t);
       for (const t of heads.templates[family]) list.add(t);
       lists.push({ mode: 'prefilter', type, list });
       return { family, list };
@@ -700,7 +708,7 @@ export function planAcl(input: CodegenInput): AclPlan {
   // Device entries (the expansion, what capacity bounds) per family, counted before any entry is materialised.
   const count = (t: AclType): number => lists.reduce((n, l) => n + (l.type === t ? l.list.cost : 0), 0);
   const total = count('ACL_IPV4') + count('ACL_IPV6');
-  if (total > capacity) capacityError(device, `ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')}`, total, capacity, lists.map((l) => l.list));
+  if (total > capacity) capacityError(device, `ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')}`, total, capacity, costByOrigin(lists.flatMap((l) => l.list.templates)));
   const sets = lists.map((l) => setOf(input, l.mode, l.type, l.list.entries));
   const definedSets = setBook && setBook.defined.prefixSets.length + setBook.defined.portSets.length > 0 ? setBook.defined : undefined;
   if (setBook) {

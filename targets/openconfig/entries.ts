@@ -7,7 +7,7 @@
 // list counts the expansion: that is what the device's TCAM holds, and what
 // capacity.aclEntries is checked against.
 
-import { formatCidr, type Cidr, type Family } from '../../orchestrator/net/ip.ts';
+import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import type { AclEntry, DefinedSets, ForwardingAction, PortRange } from './model.ts';
 
 /** Header fields of one entry besides addresses and ports. */
@@ -65,7 +65,7 @@ export class SetBook {
   }
 
   prefixSet(family: Family, prefixes: Cidr[], stem: string): string {
-    const key = `${family}|${membersKey(prefixes, () => prefixes.map(formatCidr).join(','))}`;
+    const key = `${family}|${membersKey(prefixes, () => prefixes.map((c) => `${c.addr.toString(16)}/${c.len}`).join(','))}`;
     let name = this.byMembers.get(key);
     if (!name) {
       name = this.name(stem, `-v${family}`);
@@ -99,10 +99,8 @@ export class EntryList {
   static readonly SEQ_STEP = 10;
   /** Device entries added so far (the expansion). */
   cost = 0;
-  /** The expansion by template description (a rule, its replies, control), to name what fills a switch. */
-  readonly costByDescription = new Map<string, number>();
-  /** One entry naming defined sets, or a template to expand, per added template. */
-  private readonly added: ({ entry: Written } | { expand: Template })[] = [];
+  /** Per added template, its one entry naming defined sets; without them it is expanded when read. */
+  private readonly added: { template: Template; entry?: Written }[] = [];
 
   /** `sets`: write set references (the device has openconfig-defined-sets); without it, expand. */
   constructor(
@@ -114,9 +112,8 @@ export class EntryList {
     const cost = templateCost(t);
     if (cost === 0) return;
     this.cost += cost;
-    this.costByDescription.set(t.description, (this.costByDescription.get(t.description) ?? 0) + cost);
     // Sets are named as templates arrive, so names follow the order rules are planned in.
-    this.added.push(this.sets ? { entry: this.withSets(t, this.sets) } : { expand: t });
+    this.added.push(this.sets ? { template: t, entry: this.withSets(t, this.sets) } : { template: t });
   }
 
   /** The acl-entries, expanded where the device has no defined sets. */
@@ -124,10 +121,15 @@ export class EntryList {
     const out: AclEntry[] = [];
     const push = (e: Written): void => void out.push({ ...e, seq: (out.length + 1) * EntryList.SEQ_STEP });
     for (const a of this.added) {
-      if ('entry' in a) push(a.entry);
-      else expand(a.expand, push);
+      if (a.entry) push(a.entry);
+      else expand(a.template, push);
     }
     return out;
+  }
+
+  /** The templates added, in order (those costing no entry are left out). */
+  get templates(): Template[] {
+    return this.added.map((a) => a.template);
   }
 
   private withSets(t: Template, sets: SetBook): Written {
