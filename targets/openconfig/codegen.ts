@@ -265,6 +265,8 @@ function peerStem(peers: Rule['from']): string {
  */
 class LocalSources {
   private readonly narrowed = new WeakMap<Set<number>, Set<number>>();
+  /** Shared by every rule with no local source: most rules at a switch. */
+  private static readonly NONE: Set<number> = new Set();
 
   constructor(readonly ids: Set<number>) {}
 
@@ -275,6 +277,7 @@ class LocalSources {
       hit = new Set<number>();
       const [small, big] = from.size <= this.ids.size ? [from, this.ids] : [this.ids, from];
       for (const id of small) if (big.has(id)) hit.add(id);
+      if (hit.size === 0) hit = LocalSources.NONE;
       this.narrowed.set(from, hit);
     }
     return hit;
@@ -290,21 +293,24 @@ function ruleBlock(
   notes: Set<string>,
 ): Block | undefined {
   const from = book.identitiesOf(rule.from);
-  const narrowed = (): Side => addressList(book, sources.of(from), family);
   // Narrowing to the sources behind the bound ports (see buildSet) is required
   // for exact allows (anti-spoofing) and would be unsafe for prefilter allows
   // (a later deny must not catch what an earlier allow protected); a deny may
-  // take whichever of the two needs fewer entries.
+  // take whichever of the two needs fewer entries. With no local source, an
+  // exact allow or a deny needs no entries at all.
+  const mine = rule.action === 'deny' || mode === 'exact' ? sources.of(from) : undefined;
+  if (mine?.size === 0) return undefined;
   let srcs: Side;
   let local = false;
-  if (rule.action === 'allow') {
-    local = mode === 'exact';
-    srcs = local ? narrowed() : addressList(book, from, family);
+  if (mine === undefined) srcs = addressList(book, from, family);
+  else if (rule.action === 'allow') {
+    local = true;
+    srcs = addressList(book, mine, family);
   } else {
     const whole = addressList(book, from, family);
-    const mine = narrowed();
-    local = mine.length <= whole.length;
-    srcs = whole.length < mine.length ? whole : mine;
+    const here = addressList(book, mine, family);
+    local = here.length <= whole.length;
+    srcs = whole.length < here.length ? whole : here;
   }
   if (srcs.length === 0) return undefined;
   const dsts = addressList(book, book.identitiesOf(rule.to), family);
