@@ -32,6 +32,7 @@
 import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
+import type { Fabric } from '../../inventory/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import { CAPACITY_EXCEEDED, type CodegenInput, type EnforcementMode } from '../contract.ts';
@@ -400,22 +401,20 @@ function portsOrAny(key: 'srcPorts' | 'dstPorts', ranges: PortRange[]): { srcPor
 }
 
 /** Identities of the endpoints on hosts (or behind their DPUs) attached to this switch's host ports. */
-function hostSideIdentities(input: CodegenInput, book: AddressResolver): Set<number> {
+function hostSideIdentities(input: CodegenInput, plan: PolicyPlan): Set<number> {
   const { fabric, device, devicePlacement } = input;
   const hostPorts = new Set(devicePlacement.interfaces.filter((i) => i.role === 'host').map((i) => i.name));
-  const hosts = new Set<string>();
+  const out = new Set<number>();
+  const take = (host: string): void => {
+    for (const id of plan.identitiesOnHost(host)) out.add(id);
+  };
   for (const l of fabric.links) {
     for (const [me, peer] of [[l.a, l.b], [l.b, l.a]]) {
       if (me.device !== device.name || !hostPorts.has(me.port)) continue;
-      hosts.add(peer.device);
-      const d = fabric.devices.find((x) => x.name === peer.device);
-      if (d?.attachedTo) hosts.add(d.attachedTo);
+      take(peer.device);
+      const attachedTo = plan.attachedTo(peer.device);
+      if (attachedTo !== undefined) take(attachedTo);
     }
-  }
-  const out = new Set<number>();
-  for (const e of fabric.endpoints) {
-    if (e.host === undefined || !hosts.has(e.host)) continue;
-    for (const a of e.addresses) out.add(book.identityOfAddress(a));
   }
   return out;
 }
@@ -429,6 +428,11 @@ function hostSideIdentities(input: CodegenInput, book: AddressResolver): Set<num
  */
 interface PolicyPlan {
   policy: Policy;
+  fabric: Fabric;
+  /** Identities of the endpoints on one host (indexed once per compile, on first use). */
+  identitiesOnHost(host: string): Set<number>;
+  /** The host a device (a DPU) is attached to. */
+  attachedTo(device: string): string | undefined;
   rules: Rule[];
   prefilterReplies: Record<Family, Template[]>;
   peers: { from: Set<number> | undefined; to: Set<number> | undefined; services: ReturnType<typeof servicesOf> }[];
@@ -440,9 +444,23 @@ interface PolicyPlan {
 
 const policyPlans = new WeakMap<Ir, PolicyPlan>();
 
-function policyPlan(policy: Policy, ir: Ir, book: AddressResolver): PolicyPlan {
+function policyPlan(policy: Policy, fabric: Fabric, ir: Ir, book: AddressResolver): PolicyPlan {
   const hit = policyPlans.get(ir);
-  if (hit && hit.policy === policy) return hit;
+  if (hit && hit.policy === policy && hit.fabric === fabric) return hit;
+  let onHost: Map<string, Set<number>> | undefined;
+  const identitiesOnHost = (host: string): Set<number> => {
+    if (!onHost) {
+      onHost = new Map();
+      for (const e of fabric.endpoints) {
+        if (e.host === undefined) continue;
+        let ids = onHost.get(e.host);
+        if (!ids) onHost.set(e.host, (ids = new Set()));
+        for (const a of e.addresses) ids.add(book.identityOfAddress(a));
+      }
+    }
+    return onHost.get(host) ?? new Set();
+  };
+  const attached = new Map(fabric.devices.flatMap((d) => (d.attachedTo ? [[d.name, d.attachedTo] as const] : [])));
   const rules = decidingRules(policy, ir);
   const reverse = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver: book }).reverse;
   const peers = rules.map((r) => ({ from: book.identitiesOf(r.from), to: book.identitiesOf(r.to), services: servicesOf(r.ports) }));
@@ -459,6 +477,9 @@ function policyPlan(policy: Policy, ir: Ir, book: AddressResolver): PolicyPlan {
   });
   const plan: PolicyPlan = {
     policy,
+    fabric,
+    identitiesOnHost,
+    attachedTo: (device) => attached.get(device),
     rules,
     prefilterReplies: { 4: reverseTemplates(policy, reverse, 4, 'prefilter'), 6: reverseTemplates(policy, reverse, 6, 'prefilter') },
     peers,
@@ -600,7 +621,7 @@ function prefilterReplyTemplates(templates: Template[], notes: Set<string>, pair
 export function planAcl(input: CodegenInput): AclPlan {
   const { policy, ir, device, devicePlacement } = input;
   const book = addressResolver(ir);
-  const plan = policyPlan(policy, ir, book);
+  const plan = policyPlan(policy, input.fabric, ir, book);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
   const rules = plan.rules;
@@ -663,7 +684,7 @@ export function planAcl(input: CodegenInput): AclPlan {
   if (modes.has('prefilter')) {
     // Prefilter: denies narrowed to the sources behind the host ports when
     // that is smaller (dropping less is always allowed).
-    const sources = new LocalSources(hostSideIdentities(input, book));
+    const sources = new LocalSources(hostSideIdentities(input, plan));
     const blocks = new Map<number, Block[]>();
     const blocksOf = (r: Rule): Block[] => {
       let b = blocks.get(r.index);
