@@ -435,11 +435,12 @@ interface PolicyPlan {
   attachedTo(device: string): string | undefined;
   rules: Rule[];
   prefilterReplies: Record<Family, Template[]>;
-  peers: { from: Set<number> | undefined; to: Set<number> | undefined; services: ReturnType<typeof servicesOf> }[];
-  /** Positions (in `rules`) of allow rules, ascending; and of those by source identity, and with any source. */
-  allows: number[];
-  allowsFrom: Map<number, number[]>;
-  anyFrom: number[];
+  /**
+   * Positions (in `rules`) of the allow rules before the deny at position
+   * `j` that overlap it, ascending: what first-match order needs kept ahead
+   * of it. The same at every switch, so computed once per deny and compile.
+   */
+  overlappingAllows(j: number): number[];
 }
 
 const policyPlans = new WeakMap<Ir, PolicyPlan>();
@@ -464,6 +465,13 @@ function policyPlan(policy: Policy, fabric: Fabric, ir: Ir, book: AddressResolve
   const rules = decidingRules(policy, ir);
   const reverse = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver: book }).reverse;
   const peers = rules.map((r) => ({ from: book.identitiesOf(r.from), to: book.identitiesOf(r.to), services: servicesOf(r.ports) }));
+  const overlaps = (i: number, j: number): boolean => {
+    const a = peers[i];
+    const d = peers[j];
+    return a.services.some((p) => d.services.some((q) => servicesOverlap(p, q))) && setsOverlap(a.from, d.from) && setsOverlap(a.to, d.to);
+  };
+  // Allows by source identity, so a deny only checks the allows that can
+  // share a source with it (overlaps() needs that), not every earlier rule.
   const allows: number[] = [];
   const allowsFrom = new Map<number, number[]>();
   rules.forEach((r, i) => {
@@ -475,6 +483,15 @@ function policyPlan(policy: Policy, fabric: Fabric, ir: Ir, book: AddressResolve
       else allowsFrom.set(id, [i]);
     }
   });
+  const anyFrom = allows.filter((i) => peers[i].from === undefined);
+  const earlierAllows = (j: number): number[] => {
+    const from = peers[j].from;
+    if (from === undefined) return allows.filter((i) => i < j);
+    const out = new Set(anyFrom.filter((i) => i < j));
+    for (const id of from) for (const i of allowsFrom.get(id) ?? []) if (i < j) out.add(i);
+    return [...out].sort((a, b) => a - b);
+  };
+  const overlapping = new Map<number, number[]>();
   const plan: PolicyPlan = {
     policy,
     fabric,
@@ -482,10 +499,11 @@ function policyPlan(policy: Policy, fabric: Fabric, ir: Ir, book: AddressResolve
     attachedTo: (device) => attached.get(device),
     rules,
     prefilterReplies: { 4: reverseTemplates(policy, reverse, 4, 'prefilter'), 6: reverseTemplates(policy, reverse, 6, 'prefilter') },
-    peers,
-    allows,
-    allowsFrom,
-    anyFrom: allows.filter((i) => peers[i].from === undefined),
+    overlappingAllows: (j) => {
+      let hit = overlapping.get(j);
+      if (!hit) overlapping.set(j, (hit = earlierAllows(j).filter((i) => overlaps(i, j))));
+      return hit;
+    },
   };
   policyPlans.set(ir, plan);
   return plan;
@@ -498,20 +516,7 @@ function policyPlan(policy: Policy, fabric: Fabric, ir: Ir, book: AddressResolve
  * hosts drop those flows instead; the result stays in policy order.
  */
 function prefilterRules(plan: PolicyPlan, cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
-  const { rules, peers, allows, allowsFrom, anyFrom } = plan;
-  const overlaps = (i: number, j: number): boolean => {
-    const a = peers[i];
-    const d = peers[j];
-    return a.services.some((p) => d.services.some((q) => servicesOverlap(p, q))) && setsOverlap(a.from, d.from) && setsOverlap(a.to, d.to);
-  };
-  // A deny only checks the allows that can share a source with it (overlaps() needs that), not every earlier rule.
-  const earlierAllows = (j: number): number[] => {
-    const from = peers[j].from;
-    if (from === undefined) return allows.filter((i) => i < j);
-    const out = new Set(anyFrom.filter((i) => i < j));
-    for (const id of from) for (const i of allowsFrom.get(id) ?? []) if (i < j) out.add(i);
-    return [...out].sort((a, b) => a - b);
-  };
+  const { rules } = plan;
   const denies = rules.flatMap((r, i) => (r.action === 'deny' ? [{ r, i, c: cost(r) }] : [])).sort((x, y) => x.c - y.c || x.i - y.i);
   const kept = new Set<number>();
   const left: Rule[] = [];
@@ -521,9 +526,9 @@ function prefilterRules(plan: PolicyPlan, cost: (r: Rule) => number, budget: num
     if (d.c === 0) continue;
     const needed: number[] = [];
     let extra = d.c;
-    for (const i of earlierAllows(d.i)) {
+    for (const i of plan.overlappingAllows(d.i)) {
       if (extra + used > budget) break;
-      if (kept.has(i) || !overlaps(i, d.i)) continue;
+      if (kept.has(i)) continue;
       needed.push(i);
       extra += cost(rules[i]);
     }
