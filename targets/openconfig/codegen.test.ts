@@ -126,6 +126,36 @@ describe('openconfig codegen', () => {
     expect(d.span?.file).toBe('test/fabric.yaml');
   });
 
+  it('counts the expansion of a switch without defined sets and refuses it over capacity before expanding, naming the rules that fill it', () => {
+    // 3,000 scattered host prefixes x the 2 source prefixes of the exact port's endpoints x 40 destination ports.
+    const big = Array.from({ length: 3000 }, (_, i) => `10.9.${i >> 7}.${(i & 127) * 2 + 1}/32`);
+    const ports = Array.from({ length: 40 }, (_, i) => ({ protocol: 'tcp' as const, port: 1000 + 2 * i }));
+    const input = smallInput(
+      [
+        { name: 'web-to-db', from: ['web'], to: ['db'], ports: [{ protocol: 'tcp', port: 5432 }], action: 'allow' },
+        { name: 'db-to-big', from: ['db'], to: ['big'], ports, action: 'deny' },
+      ],
+      { capacity: 1000, groups: { big: { cidrs: big } } },
+    );
+    const expanded = { ...input, device: { ...input.device, capabilities: { definedSets: false } } };
+    let err: unknown;
+    try {
+      planAcl(expanded);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    const d = (err as InputError).diagnostics[0];
+    expect(d.code).toBe('capacity-exceeded');
+    expect(d.message).toMatch(/^compile leaf1: (\d+) openconfig acl entries exceed capacity\.aclEntries 1000 \(exact acl-sets alone; largest: rule db-to-big: 240000, /);
+    // The same plan with room to spare: the count is the product, in both forms.
+    const roomy = (definedSets: boolean) => planAcl({ ...input, device: { ...input.device, capacity: { aclEntries: 300_000 }, capabilities: { definedSets } } });
+    const withSets = roomy(true);
+    expect(withSets.stats.entries).toBeGreaterThan(240_000);
+    expect(withSets.stats.configEntries).toBeLessThan(100);
+    expect(roomy(false).stats.configEntries).toBe(withSets.stats.entries);
+  });
+
   it('refuses an exact deny it cannot name, and fails closed or widens where it may', () => {
     const rules = (type: number, code: number, action: 'allow' | 'deny') => [{ name: 'odd', from: ['db'], to: ['any'], ports: [{ protocol: 'icmp' as const, type, code }], action }];
     expect(() => planAcl(smallInput(rules(3, 200, 'deny')))).toThrow(UnsupportedError);

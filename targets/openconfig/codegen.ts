@@ -32,6 +32,8 @@
 import { DiagnosticBag, UnsupportedError } from '../../orchestrator/diagnostics.ts';
 import { type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
+import type { Fabric } from '../../inventory/model.ts';
+import type { Ir } from '../../orchestrator/ir/model.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import { CAPACITY_EXCEEDED, type CodegenInput, type EnforcementMode } from '../contract.ts';
 import {
@@ -256,28 +258,64 @@ function peerStem(peers: Rule['from']): string {
   return peers.map((p) => (p.kind === 'group' ? p.name : 'any')).join('+');
 }
 
+/**
+ * A rule's source identities narrowed to the sources behind this switch's
+ * bound ports, one set object per distinct source set, so the resolver's
+ * covers are computed once per set and family. Each intersection walks the
+ * smaller side: the work follows the switch's own sources, not every identity.
+ */
+class LocalSources {
+  private readonly narrowed = new WeakMap<Set<number>, Set<number>>();
+  /** Shared by every rule with no local source: most rules at a switch. */
+  private static readonly NONE: Set<number> = new Set();
+
+  constructor(readonly ids: Set<number>) {}
+
+  of(from: Set<number> | undefined): Set<number> {
+    if (from === undefined) return this.ids;
+    let hit = this.narrowed.get(from);
+    if (!hit) {
+      hit = new Set<number>();
+      const [small, big] = from.size <= this.ids.size ? [from, this.ids] : [this.ids, from];
+      for (const id of small) if (big.has(id)) hit.add(id);
+      if (hit.size === 0) hit = LocalSources.NONE;
+      this.narrowed.set(from, hit);
+    }
+    return hit;
+  }
+}
+
 function ruleBlock(
   book: AddressResolver,
   rule: Rule,
   family: Family,
   mode: EnforcementMode,
-  sources: Set<number>,
+  sources: LocalSources,
   notes: Set<string>,
 ): Block | undefined {
   const from = book.identitiesOf(rule.from);
-  const narrowed = addressList(book, new Set([...sources].filter((id) => from === undefined || from.has(id))), family);
   // Narrowing to the sources behind the bound ports (see buildSet) is required
   // for exact allows (anti-spoofing) and would be unsafe for prefilter allows
   // (a later deny must not catch what an earlier allow protected); a deny may
-  // take whichever of the two needs fewer entries.
+  // take whichever of the two needs fewer entries. With no local source, an
+  // exact allow or a deny needs no entries at all.
+  const mine = rule.action === 'deny' || mode === 'exact' ? sources.of(from) : undefined;
+  if (mine?.size === 0) return undefined;
   let srcs: Side;
-  if (rule.action === 'allow') srcs = mode === 'exact' ? narrowed : addressList(book, from, family);
-  else {
+  let local = false;
+  if (mine === undefined) srcs = addressList(book, from, family);
+  else if (rule.action === 'allow') {
+    local = true;
+    srcs = addressList(book, mine, family);
+  } else {
     const whole = addressList(book, from, family);
-    srcs = whole.length < narrowed.length ? whole : narrowed;
+    const here = addressList(book, mine, family);
+    local = here.length <= whole.length;
+    srcs = whole.length < here.length ? whole : here;
   }
+  if (srcs.length === 0) return undefined;
   const dsts = addressList(book, book.identitiesOf(rule.to), family);
-  if (srcs.length === 0 || dsts.length === 0) return undefined;
+  if (dsts.length === 0) return undefined;
   const fields: PortFields[] = [];
   for (const pm of rulePorts(rule)) {
     const ex = express(pm, family);
@@ -293,7 +331,7 @@ function ruleBlock(
       ...(g.dstPorts ? { dstPorts: g.dstPorts } : {}),
       action: rule.action === 'allow' ? 'ACCEPT' : 'DROP',
       log: rule.log,
-      names: { src: `${peerStem(rule.from)}${srcs === narrowed ? '-local' : ''}`, dst: peerStem(rule.to), dstPorts: `${rule.name}-dst` },
+      names: { src: `${peerStem(rule.from)}${local ? '-local' : ''}`, dst: peerStem(rule.to), dstPorts: `${rule.name}-dst` },
     }),
   );
   return { rule, family, templates };
@@ -363,33 +401,69 @@ function portsOrAny(key: 'srcPorts' | 'dstPorts', ranges: PortRange[]): { srcPor
 }
 
 /** Identities of the endpoints on hosts (or behind their DPUs) attached to this switch's host ports. */
-function hostSideIdentities(input: CodegenInput, book: AddressResolver): Set<number> {
+function hostSideIdentities(input: CodegenInput, plan: PolicyPlan): Set<number> {
   const { fabric, device, devicePlacement } = input;
   const hostPorts = new Set(devicePlacement.interfaces.filter((i) => i.role === 'host').map((i) => i.name));
-  const hosts = new Set<string>();
+  const out = new Set<number>();
+  const take = (host: string): void => {
+    for (const id of plan.identitiesOnHost(host)) out.add(id);
+  };
   for (const l of fabric.links) {
     for (const [me, peer] of [[l.a, l.b], [l.b, l.a]]) {
       if (me.device !== device.name || !hostPorts.has(me.port)) continue;
-      hosts.add(peer.device);
-      const d = fabric.devices.find((x) => x.name === peer.device);
-      if (d?.attachedTo) hosts.add(d.attachedTo);
+      take(peer.device);
+      const attachedTo = plan.attachedTo(peer.device);
+      if (attachedTo !== undefined) take(attachedTo);
     }
-  }
-  const out = new Set<number>();
-  for (const e of fabric.endpoints) {
-    if (e.host === undefined || !hosts.has(e.host)) continue;
-    for (const a of e.addresses) out.add(book.identityOfAddress(a));
   }
   return out;
 }
 
 /**
- * The prefilter's rules: deny rules, cheapest first, while they fit the
- * budget together with the allow rules that must stay ahead of them (an
- * earlier allow that overlaps a kept deny). A deny left out only means the
- * hosts drop those flows instead; the result stays in policy order.
+ * What every switch of one compile shares, built once per IR: the rules that
+ * decide a flow, the prefilter reply templates (they do not depend on the
+ * switch), and each allow rule indexed by source identity for the prefilter's
+ * overlap checks. A switch's own work then follows the rules and prefixes it
+ * writes, not the policy's identities.
  */
-function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
+interface PolicyPlan {
+  policy: Policy;
+  fabric: Fabric;
+  /** Identities of the endpoints on one host (indexed once per compile, on first use). */
+  identitiesOnHost(host: string): Set<number>;
+  /** The host a device (a DPU) is attached to. */
+  attachedTo(device: string): string | undefined;
+  rules: Rule[];
+  prefilterReplies: Record<Family, Template[]>;
+  /**
+   * Positions (in `rules`) of the allow rules before the deny at position
+   * `j` that overlap it, ascending: what first-match order needs kept ahead
+   * of it. The same at every switch, so computed once per deny and compile.
+   */
+  overlappingAllows(j: number): number[];
+}
+
+const policyPlans = new WeakMap<Ir, PolicyPlan>();
+
+function policyPlan(policy: Policy, fabric: Fabric, ir: Ir, book: AddressResolver): PolicyPlan {
+  const hit = policyPlans.get(ir);
+  if (hit && hit.policy === policy && hit.fabric === fabric) return hit;
+  let onHost: Map<string, Set<number>> | undefined;
+  const identitiesOnHost = (host: string): Set<number> => {
+    if (!onHost) {
+      onHost = new Map();
+      for (const e of fabric.endpoints) {
+        if (e.host === undefined) continue;
+        let ids = onHost.get(e.host);
+        if (!ids) onHost.set(e.host, (ids = new Set()));
+        for (const a of e.addresses) ids.add(book.identityOfAddress(a));
+      }
+    }
+    return onHost.get(host) ?? new Set();
+  };
+  const attached = new Map(fabric.devices.flatMap((d) => (d.attachedTo ? [[d.name, d.attachedTo] as const] : [])));
+  const rules = decidingRules(policy, ir);
+  const reverse = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver: book }).reverse;
   const peers = rules.map((r) => ({ from: book.identitiesOf(r.from), to: book.identitiesOf(r.to), services: servicesOf(r.ports) }));
   const overlaps = (i: number, j: number): boolean => {
     const a = peers[i];
@@ -417,7 +491,33 @@ function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) =>
     for (const id of from) for (const i of allowsFrom.get(id) ?? []) if (i < j) out.add(i);
     return [...out].sort((a, b) => a - b);
   };
-  const denies = rules.map((r, i) => ({ r, i, c: cost(r) })).filter((x) => x.r.action === 'deny').sort((x, y) => x.c - y.c || x.i - y.i);
+  const overlapping = new Map<number, number[]>();
+  const plan: PolicyPlan = {
+    policy,
+    fabric,
+    identitiesOnHost,
+    attachedTo: (device) => attached.get(device),
+    rules,
+    prefilterReplies: { 4: reverseTemplates(policy, reverse, 4, 'prefilter'), 6: reverseTemplates(policy, reverse, 6, 'prefilter') },
+    overlappingAllows: (j) => {
+      let hit = overlapping.get(j);
+      if (!hit) overlapping.set(j, (hit = earlierAllows(j).filter((i) => overlaps(i, j))));
+      return hit;
+    },
+  };
+  policyPlans.set(ir, plan);
+  return plan;
+}
+
+/**
+ * The prefilter's rules: deny rules, cheapest first, while they fit the
+ * budget together with the allow rules that must stay ahead of them (an
+ * earlier allow that overlaps a kept deny). A deny left out only means the
+ * hosts drop those flows instead; the result stays in policy order.
+ */
+function prefilterRules(plan: PolicyPlan, cost: (r: Rule) => number, budget: number): { keep: Rule[]; left: Rule[] } {
+  const { rules } = plan;
+  const denies = rules.flatMap((r, i) => (r.action === 'deny' ? [{ r, i, c: cost(r) }] : [])).sort((x, y) => x.c - y.c || x.i - y.i);
   const kept = new Set<number>();
   const left: Rule[] = [];
   let used = 0;
@@ -426,9 +526,9 @@ function prefilterRules(book: AddressResolver, rules: Rule[], cost: (r: Rule) =>
     if (d.c === 0) continue;
     const needed: number[] = [];
     let extra = d.c;
-    for (const i of earlierAllows(d.i)) {
+    for (const i of plan.overlappingAllows(d.i)) {
       if (extra + used > budget) break;
-      if (kept.has(i) || !overlaps(i, d.i)) continue;
+      if (kept.has(i)) continue;
       needed.push(i);
       extra += cost(rules[i]);
     }
@@ -452,11 +552,17 @@ function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entrie
   };
 }
 
-function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number): never {
+/**
+ * Refuses a switch over capacity before its entries are materialised, naming
+ * the numbers and the rules (or reply and control entries) that cost most.
+ */
+function capacityError(device: CodegenInput['device'], what: string, total: number, capacity: number, byOrigin: Map<string, number>): never {
+  const top = [...byOrigin].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3);
+  const largest = top.map(([d, n]) => `${d}: ${n}`).join(', ');
   const bag = new DiagnosticBag();
   bag.error(
     CAPACITY_EXCEEDED,
-    `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (${what})`,
+    `compile ${device.name}: ${total} openconfig acl entries exceed capacity.aclEntries ${capacity} (${what}; largest: ${largest}${byOrigin.size > 3 ? `, and ${byOrigin.size - 3} more` : ''})`,
     device.span,
     `raise capacity.aclEntries to at least ${total} if the switch has room, or narrow the rules placed on it`,
   );
@@ -465,33 +571,40 @@ function capacityError(device: CodegenInput['device'], what: string, total: numb
 }
 
 /** IPv6 neighbour discovery, permitted ahead of everything else in every ACL_IPV6 set. */
-function controlEntries(out: EntryList): void {
-  for (const type of ND_TYPES) {
-    out.add({ description: `control: neighbour discovery (${ICMPV6_TYPES[type].toLowerCase()})`, fields: { protocol: 58, icmp: { type } }, action: 'ACCEPT' });
-  }
+const CONTROL_TEMPLATES: Template[] = ND_TYPES.map((type) => ({
+  description: `control: neighbour discovery (${ICMPV6_TYPES[type].toLowerCase()})`,
+  fields: { protocol: 58, icmp: { type } },
+  action: 'ACCEPT',
+}));
+
+/** Device entries by what they come from (a rule, its replies, control), to name what fills a switch. */
+function costByOrigin(templates: Template[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of templates) out.set(t.description, (out.get(t.description) ?? 0) + templateCost(t));
+  return out;
 }
 
 /** Address pairs one UDP reply template of a prefilter may take before it widens a side to any. */
 const PREFILTER_REPLY_PAIRS = 64;
 
 /**
- * Prefilter reply entries, ahead of the denies (a reply of an allowed
- * connection must never be dropped, and a deny can match it): the reverse
- * rules fitted to the room. Where a UDP reply's address pairs are many, a
- * side is widened to any; with `pairs` 0 every UDP reply passes from the
- * allowed service ports with any address (a prefilter may pass more).
+ * Prefilter reply templates, written ahead of the denies (a reply of an
+ * allowed connection must never be dropped, and a deny can match it): the
+ * reverse rules fitted to the room. Where a UDP reply's address pairs are
+ * many, a side is widened to any; with `pairs` 0 every UDP reply passes from
+ * the allowed service ports with any address (a prefilter may pass more).
  */
-function prefilterReplyEntries(out: EntryList, templates: Template[], notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): void {
+function prefilterReplyTemplates(templates: Template[], notes: Set<string>, pairs = PREFILTER_REPLY_PAIRS): Template[] {
   const udp = templates.filter((t) => t.fields?.protocol === 17);
-  for (const t of templates) if (t.fields?.protocol !== 17) out.add(t);
+  const out = templates.filter((t) => t.fields?.protocol !== 17);
   if (pairs === 0) {
     const anyPort = udp.some((t) => t.srcPorts === undefined);
     const all = anyPort ? [] : mergeRanges(udp.flatMap((t) => t.srcPorts ?? []));
     if (udp.length) {
       notes.add('prefilter: udp replies of allow rules are passed from their service ports with any address, to fit capacity.aclEntries');
-      out.add({ description: 'reply: udp from allowed service ports', fields: { protocol: 17 }, ...portsOrAny('srcPorts', anyPort ? FULL_PORTS : all), action: 'ACCEPT', names: { srcPorts: 'reply-udp' } });
+      out.push({ description: 'reply: udp from allowed service ports', fields: { protocol: 17 }, ...portsOrAny('srcPorts', anyPort ? FULL_PORTS : all), action: 'ACCEPT', names: { srcPorts: 'reply-udp' } });
     }
-    return;
+    return out;
   }
   for (const t of udp) {
     const from = t.srcs ?? ANY_SIDE;
@@ -504,17 +617,19 @@ function prefilterReplyEntries(out: EntryList, templates: Template[], notes: Set
     ];
     const [srcs, dsts] = choices.find(([a, b]) => a.length * b.length <= pairs) ?? choices[3];
     if (srcs !== from || dsts !== to) notes.add(`prefilter: ${t.description} (udp) passes with ${srcs === from ? 'any destination' : dsts === to ? 'any source' : 'any address'} (${from.length} x ${to.length} prefix pairs)`);
-    out.add({ ...t, srcs, dsts });
+    out.push({ ...t, srcs, dsts });
   }
+  return out;
 }
 
 /** The whole acl configuration of one switch, with notes and sizes. Throws InputError over capacity. */
 export function planAcl(input: CodegenInput): AclPlan {
   const { policy, ir, device, devicePlacement } = input;
   const book = addressResolver(ir);
+  const plan = policyPlan(policy, input.fabric, ir, book);
   const notes = new Set<string>();
   // Rules that win no cell are never a first match: they need no entries.
-  const rules = decidingRules(policy, ir);
+  const rules = plan.rules;
   const shadowed = policy.rules.length - rules.length;
   if (shadowed > 0) notes.add(`${shadowed} rule(s) never decide a flow (shadowed or empty groups): no entries`);
   const capacity = device.capacity?.aclEntries ?? DEFAULT_ACL_CAPACITY;
@@ -526,42 +641,43 @@ export function planAcl(input: CodegenInput): AclPlan {
   const modes = new Set(ports.map((p) => p.mode));
   const types: AclType[] = ['ACL_IPV4', 'ACL_IPV6'];
   const familyOf = (t: AclType): Family => (t === 'ACL_IPV4' ? 4 : 6);
-  const sets: AclSet[] = [];
-  // Device entries (the expansion) per written set, in the order of `sets`.
-  const costs: number[] = [];
-  const usedSoFar = (): number => costs.reduce((n, c) => n + c, 0);
+  // The acl-sets in order; their entries are materialised only once the total fits.
+  const lists: { mode: EnforcementMode; type: AclType; list: EntryList }[] = [];
+  const usedSoFar = (): number => lists.reduce((n, l) => n + l.list.cost, 0);
   // One book for the whole device: sets with the same members are shared across acl-sets.
   const setBook = device.capabilities?.definedSets === false ? undefined : new SetBook();
   const newList = (family: Family): EntryList => new EntryList(family, setBook);
-  const addSet = (mode: EnforcementMode, type: AclType, list: EntryList): void => {
-    sets.push(setOf(input, mode, type, list.entries));
-    costs.push(list.cost);
-  };
   let replies = 0;
 
   if (modes.has('exact')) {
     // Exact: the unmanaged endpoints' identities are the only sources; the
     // rest is dropped as spoofed.
-    const local = new Set(devicePlacement.localIdentities);
+    const local = new LocalSources(new Set(devicePlacement.localIdentities));
     const exactReverse = exactReplyRules(ir, devicePlacement.localIdentities, book);
-    const built = types.map((type) => {
+    // Planned as templates and counted before anything is written: a refusal costs no entries and no set names.
+    const exact = types.map((type) => {
       const family = familyOf(type);
-      const list = newList(family);
-      if (family === 6) controlEntries(list);
-      const control = list.cost;
-      for (const t of reverseTemplates(policy, exactReverse, family, 'exact')) list.add(t);
-      const blocks = rules.flatMap((r) => ruleBlock(book, r, family, 'exact', local, notes) ?? []);
-      return { type, family, list, replies: list.cost - control, blocks };
+      const reply = reverseTemplates(policy, exactReverse, family, 'exact');
+      replies += reply.reduce((n, t) => n + templateCost(t), 0);
+      const head = [...(family === 6 ? CONTROL_TEMPLATES : []), ...reply];
+      const body = rules.flatMap((r) => ruleBlock(book, r, family, 'exact', local, notes)?.templates ?? []);
+      if (ir.defaultAction === 'allow') body.push({ description: 'default allow', srcs: book.cover(family, local.ids), action: 'ACCEPT', names: { src: 'local' } });
+      body.push({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP' });
+      return { type, family, head, body };
     });
-    const size = built.reduce((n, b) => n + b.list.cost + b.blocks.reduce((m, x) => m + blockSize(x), 0) + 1, 0);
-    if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity);
-    for (const b of built) {
-      for (const block of b.blocks) writeBlock(b.list, block);
-      if (ir.defaultAction === 'allow') b.list.add({ description: 'default allow', srcs: book.cover(b.family, local), action: 'ACCEPT', names: { src: 'local' } });
-      b.list.add({ description: ir.defaultAction === 'allow' ? 'drop spoofed sources' : 'default deny', action: 'DROP' });
-      addSet('exact', b.type, b.list);
-      replies += b.replies;
-    }
+    const planned = exact.flatMap((x) => [...x.head, ...x.body]);
+    const size = planned.reduce((n, t) => n + templateCost(t), 0);
+    if (size > capacity) capacityError(device, 'exact acl-sets alone', size, capacity, costByOrigin(planned));
+    // Both families' heads first, then their rules: sets are named in that order.
+    const written = exact.map(({ type, family, head }) => {
+      const list = newList(family);
+      for (const t of head) list.add(t);
+      lists.push({ mode: 'exact', type, list });
+      return list;
+    });
+    exact.forEach(({ body }, k) => {
+      for (const t of body) written[k].add(t);
+    });
     notes.add('exact ports admit only source addresses of the endpoints behind this switch\'s unmanaged ports (anti-spoofing); the policy decides the rest');
     notes.add(
       'exact ports are stateless: replies pass by reverse entries (TCP: ACK set; UDP: source port; ICMP: echo reply), ' +
@@ -573,8 +689,7 @@ export function planAcl(input: CodegenInput): AclPlan {
   if (modes.has('prefilter')) {
     // Prefilter: denies narrowed to the sources behind the host ports when
     // that is smaller (dropping less is always allowed).
-    const sources = hostSideIdentities(input, book);
-    const prefilterReverse = deriveSwitchRules(policy, ir, { mode: 'prefilter', resolver: book }).reverse;
+    const sources = new LocalSources(hostSideIdentities(input, plan));
     const blocks = new Map<number, Block[]>();
     const blocksOf = (r: Rule): Block[] => {
       let b = blocks.get(r.index);
@@ -584,31 +699,34 @@ export function planAcl(input: CodegenInput): AclPlan {
     const cost = (r: Rule): number => blocksOf(r).reduce((n, b) => n + blockSize(b), 0);
     // Control and reply entries first; where they would take more than half
     // the room, UDP replies lose their addresses (a prefilter may pass more).
-    const headsOf = (pairs?: number): Map<AclType, EntryList> =>
-      new Map(
-        types.map((type) => {
-          const list = newList(familyOf(type));
-          if (familyOf(type) === 6) controlEntries(list);
-          prefilterReplyEntries(list, reverseTemplates(policy, prefilterReverse, familyOf(type), 'prefilter'), notes, pairs);
-          return [type, list] as const;
-        }),
-      );
+    const headsOf = (pairs?: number): { templates: Record<Family, Template[]>; cost: number; notes: Set<string> } => {
+      const why = new Set<string>();
+      const templates = { 4: prefilterReplyTemplates(plan.prefilterReplies[4], why, pairs), 6: prefilterReplyTemplates(plan.prefilterReplies[6], why, pairs) };
+      const cost = ND_TYPES.length + [...templates[4], ...templates[6]].reduce((n, t) => n + templateCost(t), 0);
+      return { templates, cost, notes: why };
+    };
     const room = capacity - usedSoFar();
     let heads = headsOf();
-    if ([...heads.values()].reduce((n, l) => n + l.cost, 0) > room / 2) heads = headsOf(0);
-    const used = usedSoFar() + [...heads.values()].reduce((n, l) => n + l.cost, 0);
-    const { keep, left } = prefilterRules(book, rules, cost, capacity - used - types.length);
+    if (heads.cost > room / 2) heads = headsOf(0);
+    for (const n of heads.notes) notes.add(n);
+    const { keep, left } = prefilterRules(plan, cost, room - heads.cost - types.length);
     if (left.length > 0) {
       notes.add(
         `prefilter: ${left.length} deny rule(s) left to the hosts to fit capacity.aclEntries ${capacity} ` +
           `(${left.slice(0, 3).map((r) => `${r.name}: ${cost(r)} entries`).join(', ')}${left.length > 3 ? ', ...' : ''})`,
       );
     }
-    for (const type of types) {
-      const list = heads.get(type)!;
-      for (const r of keep) for (const b of blocksOf(r)) if (b.family === familyOf(type)) writeBlock(list, b);
+    const prefilter = types.map((type) => {
+      const family = familyOf(type);
+      const list = newList(family);
+      for (const t of family === 6 ? CONTROL_TEMPLATES : []) list.add(t);
+      for (const t of heads.templates[family]) list.add(t);
+      lists.push({ mode: 'prefilter', type, list });
+      return { family, list };
+    });
+    for (const { family, list } of prefilter) {
+      for (const r of keep) for (const b of blocksOf(r)) if (b.family === family) writeBlock(list, b);
       list.add({ description: 'prefilter: pass the rest to the hosts', action: 'ACCEPT' });
-      addSet('prefilter', type, list);
     }
   }
 
@@ -619,10 +737,11 @@ export function planAcl(input: CodegenInput): AclPlan {
   }));
   if (interfaces.length === 0) notes.add('no host or unmanaged-endpoint ports (uplinks only): no acl-set is bound, traffic is checked at its source');
 
-  // Device entries (the expansion, what capacity bounds) per family.
-  const count = (t: AclType): number => sets.reduce((n, s, i) => n + (s.type === t ? costs[i] : 0), 0);
+  // Device entries (the expansion, what capacity bounds) per family, counted before any entry is materialised.
+  const count = (t: AclType): number => lists.reduce((n, l) => n + (l.type === t ? l.list.cost : 0), 0);
   const total = count('ACL_IPV4') + count('ACL_IPV6');
-  if (total > capacity) capacityError(device, `ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')}`, total, capacity);
+  if (total > capacity) capacityError(device, `ipv4 ${count('ACL_IPV4')}, ipv6 ${count('ACL_IPV6')}`, total, capacity, costByOrigin(lists.flatMap((l) => l.list.templates)));
+  const sets = lists.map((l) => setOf(input, l.mode, l.type, l.list.entries));
   const definedSets = setBook && setBook.defined.prefixSets.length + setBook.defined.portSets.length > 0 ? setBook.defined : undefined;
   if (setBook) {
     notes.add(

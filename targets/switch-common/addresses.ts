@@ -81,6 +81,8 @@ export class AddressResolver {
 
   constructor(ir: Ir) {
     this.intervals = { 4: lpmIntervals(ir.lpm, 4), 6: lpmIntervals(ir.lpm, 6) };
+    const joins = (ivs: AddressInterval[]): Uint8Array => Uint8Array.from(ivs, (iv, k) => (k + 1 < ivs.length && ivs[k + 1].lo === iv.hi + 1n ? 1 : 0));
+    this.joinsNext = { 4: joins(this.intervals[4]), 6: joins(this.intervals[6]) };
     for (const family of [4, 6] as const) {
       const of = this.intervalsOf[family];
       this.intervals[family].forEach((iv, k) => {
@@ -173,26 +175,35 @@ export class AddressResolver {
     return hit;
   }
 
+  /** Per interval position: 1 when the next interval starts right after it (the table may have gaps). */
+  private readonly joinsNext: Record<Family, Uint8Array>;
+  /** The prefixes of single intervals, by position: most identities' intervals stand alone in a cover. */
+  private readonly singles: Record<Family, (Cidr[] | undefined)[]> = { 4: [], 6: [] };
+
   private coverOnce(family: Family, ids: Set<number>): Cidr[] {
     const of = this.intervalsOf[family];
-    const picked: number[] = [];
+    let count = 0;
+    for (const id of ids) count += of.get(id)?.length ?? 0;
+    const picked = new Int32Array(count);
+    let n = 0;
     for (const id of ids) {
       const l = of.get(id);
-      if (l) for (const k of l) picked.push(k);
+      if (l) for (const k of l) picked[n++] = k;
     }
-    picked.sort((a, b) => a - b);
+    picked.sort();
     const ivs = this.intervals[family];
     const out: Cidr[] = [];
-    let run: { lo: bigint; hi: bigint } | undefined;
-    for (const k of picked) {
-      const iv = ivs[k];
-      if (run && run.hi + 1n === iv.lo) run.hi = iv.hi;
-      else {
-        if (run) out.push(...rangeToCidrs(family, run.lo, run.hi));
-        run = { lo: iv.lo, hi: iv.hi };
-      }
+    const joins = this.joinsNext[family];
+    for (let i = 0; i < count; ) {
+      let j = i;
+      while (j + 1 < count && picked[j + 1] === picked[j] + 1 && joins[picked[j]] === 1) j++;
+      if (i === j) {
+        const k = picked[i];
+        const single = (this.singles[family][k] ??= rangeToCidrs(family, ivs[k].lo, ivs[k].hi));
+        for (const c of single) out.push(c);
+      } else for (const c of rangeToCidrs(family, ivs[picked[i]].lo, ivs[picked[j]].hi)) out.push(c);
+      i = j + 1;
     }
-    if (run) out.push(...rangeToCidrs(family, run.lo, run.hi));
     return out;
   }
 }
