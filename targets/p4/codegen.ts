@@ -6,8 +6,8 @@
 // a band are disjoint, so their order does not matter):
 //   1. control: IPv6 neighbour discovery permitted on every port;
 //   2. one exact block per port facing unmanaged endpoints, keyed on that
-//      port: reverse entries for replies the endpoints send (TCP with ACK
-//      set, UDP from the service ports, echo replies),
+//      port: reverse entries for replies the endpoints send to flows whose
+//      first match is an allow (exactReplyRules, switch-common/rules.ts),
 //      the forward rules in policy order restricted to the endpoints'
 //      addresses as sources, the default, then a drop of all other IP (only
 //      spoofed packets are left);
@@ -206,7 +206,7 @@ export function buildBands(input: BuildInput, resolver = addressResolver(input.i
   let exactRules = 0;
   for (const port of exactPorts) {
     const sources = input.fabric ? endpointSources(input.fabric, devicePlacement.device, port) : [];
-    const list = deriveSwitchRules(policy, ir, { mode: 'exact', resolver, sources: sources.length ? sources : undefined });
+    const list = deriveSwitchRules(policy, ir, { mode: 'exact', resolver, sources: sources.length ? sources : undefined, localIdentities: devicePlacement.localIdentities });
     control ??= list.control;
     shadowed = list.stats.shadowed;
     exactRules += list.forward.length;
@@ -221,7 +221,7 @@ export function buildBands(input: BuildInput, resolver = addressResolver(input.i
     const name = list.guard ? 'other sources' : `default ${closing}`;
     band(`${label}: ${name}`, closing, allIp(name, closing), ports);
     notes.push(
-      `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; replies of allowed connections pass by ${list.reverse.length} reverse rule(s) from the rule's destinations to its sources (TCP: ACK set, service ports rounded out to one prefix; UDP: from the service ports; ICMP: echo replies), so a reply-shaped packet of a connection that was never opened passes too`,
+      `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; replies of first-match-allowed flows pass by ${list.reverse.length} reverse rule(s) (TCP: ACK set, from the allowed service ports; UDP: from the allowed service ports back to the flow's sources; ICMP: echo replies), so a reply-shaped packet of a connection that was never opened passes too`,
     );
   }
   if (otherPorts.length || exactPorts.length === 0) {
