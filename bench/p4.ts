@@ -180,12 +180,13 @@ class GroupBits implements SideLabels {
 
 const FABRIC: Fabric = { file: 'bench-p4', name: 'bench', devices: [], links: [], endpoints: [], digest: 'bench' };
 
-function placement(mode: 'exact' | 'prefilter'): DevicePlacement {
+/** Exact: every identity is behind the port (the whole policy, and every reply, on it). */
+function placement(mode: 'exact' | 'prefilter', ir: ReturnType<typeof buildIr>): DevicePlacement {
   return {
     device: 'leaf1',
     target: 'p4',
     mode,
-    localIdentities: [],
+    localIdentities: mode === 'exact' ? ir.identities.map((i) => i.id) : [],
     interfaces: [
       { name: 'eth1', role: 'uplink' },
       { name: 'eth2', role: mode === 'exact' ? 'unmanaged-endpoint' : 'host' },
@@ -197,7 +198,7 @@ function placement(mode: 'exact' | 'prefilter'): DevicePlacement {
 /** Entries per table for one policy on one switch, exact and prefilter, in every encoding. */
 function measure(out: Record<string, unknown>, name: string, policy: Policy, ir: ReturnType<typeof buildIr>): void {
   for (const mode of ['exact', 'prefilter'] as const) {
-    const input = { policy, ir, devicePlacement: placement(mode) };
+    const input = { policy, ir, devicePlacement: placement(mode, ir) };
     const t0 = performance.now();
     const program = buildAclEntries(input);
     const t1 = performance.now();

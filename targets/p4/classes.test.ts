@@ -87,6 +87,16 @@ describe('address labels', () => {
     expect(tried).toBeGreaterThan(50_000);
   });
 
+  it('nest prefixes: a zone holding single addresses of other sets costs one entry plus one per address', () => {
+    const zone: AddressSet = { any: false, v4: [v4(0x0a000000, 12)], v6: [] };
+    // Odd addresses spread over the zone: cut into disjoint prefixes, every gap would cost up to 2 x 20 entries.
+    const singles = Array.from({ length: 50 }, (_, i) => ({ any: false, v4: [v4(0x0a000000 + i * 7919 + 1, 32)], v6: [] }));
+    const sets = [zone, ...singles];
+    const labels = new AddressClasses(sets, 'leaf1');
+    expect(labels.lpm[4].length).toBe(1 + singles.length);
+    check(sets, makeRng(3), 200);
+  });
+
   it('put sets that overlap others into layers, while the layer bits last', () => {
     const rng = makeRng(5);
     const sets = Array.from({ length: 120 }, () => randomSet(rng, 40));

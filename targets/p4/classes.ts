@@ -20,7 +20,7 @@
 // it on ether_type with the class wildcarded. `any` is a wildcard.
 
 import { UnsupportedError } from '../../orchestrator/diagnostics.ts';
-import { cidrRange, rangeToCidrs, type Cidr, type Family } from '../../orchestrator/net/ip.ts';
+import { cidrRange, type Cidr, type Family } from '../../orchestrator/net/ip.ts';
 import type { AddressSet } from '../switch-common/index.ts';
 import { exactTernary, mergeTernaries, type Ternary } from './ternary.ts';
 
@@ -117,6 +117,64 @@ function numberClasses(intervals: { ids: number[] }[][], hasBit: (id: number) =>
   return { classOf, classesOfSet };
 }
 
+interface LabelRun {
+  lo: bigint;
+  hi: bigint;
+  label: bigint;
+}
+
+interface TrieNode {
+  /** Labels this subtree's root prefix may carry for its subtree to need the fewest entries (ORTC's candidate set). */
+  labels: bigint[];
+  kids?: [TrieNode, TrieNode];
+}
+
+const NO_LABEL: TrieNode = { labels: [0n] };
+
+/**
+ * The fewest LPM entries giving every address its run's label and every
+ * other address label 0 (a miss): the Optimal Routing Table Constructor
+ * (Draves, King, Venkatachary, Zill, INFOCOM 1999). Cutting runs into
+ * disjoint prefixes pays up to 2 x width entries per run; nesting pays one
+ * per run inside a background, so a zone whose endpoints carry other labels
+ * costs its own prefix plus theirs instead of the gaps between them.
+ * Pass 1 builds the binary trie down to uniform prefixes; pass 2 gives each
+ * node the labels that minimise its subtree (children's intersection, or
+ * their union when it is empty); pass 3 writes an entry only where the
+ * inherited label is not among them.
+ */
+function fewestPrefixes(family: Family, runs: LabelRun[]): ClassPrefix[] {
+  const bits = family === 4 ? 32 : 128;
+  const build = (lo: bigint, len: number, from: number, to: number): TrieNode => {
+    if (from >= to) return NO_LABEL;
+    const hi = lo + (1n << BigInt(bits - len)) - 1n;
+    if (to - from === 1 && runs[from].lo <= lo && runs[from].hi >= hi) return { labels: [runs[from].label] };
+    const mid = lo + (1n << BigInt(bits - len - 1));
+    let split = from;
+    while (split < to && runs[split].hi < mid) split++;
+    // A run crossing the middle belongs to both halves.
+    const left = build(lo, len + 1, from, split < to && runs[split].lo < mid ? split + 1 : split);
+    const right = build(mid, len + 1, split, to);
+    const both = left.labels.filter((l) => right.labels.includes(l));
+    const labels = both.length ? both : [...new Set([...left.labels, ...right.labels])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { labels, kids: [left, right] };
+  };
+  const out: ClassPrefix[] = [];
+  const write = (node: TrieNode, addr: bigint, len: number, inherited: bigint): void => {
+    let label = inherited;
+    if (!node.labels.includes(inherited)) {
+      label = node.labels[0];
+      out.push({ prefix: { family, addr, len }, label });
+    }
+    if (node.kids) {
+      write(node.kids[0], addr, len + 1, label);
+      write(node.kids[1], addr + (1n << BigInt(bits - len - 1)), len + 1, label);
+    }
+  };
+  write(build(0n, 0, 0, runs.length), 0n, 0, 0n);
+  return out;
+}
+
 const coverOf = (classes: number[] | undefined): Ternary[] => mergeTernaries((classes ?? []).map((c) => exactTernary(c, CLASS_ID_BITS)), CLASS_ID_BITS);
 
 interface Layer {
@@ -136,7 +194,7 @@ const widthFor = (members: number): number => 32 - Math.clz32(members);
  * last; the rest keep class ids, numbered over the sets outside layers.
  */
 export class AddressClasses implements SideLabels {
-  readonly lpm: Record<Family, ClassPrefix[]> = { 4: [], 6: [] };
+  lpm: Record<Family, ClassPrefix[]> = { 4: [], 6: [] };
   /** Class ids in use (1..count; 0 is "in no set outside the layers"). */
   readonly count: number;
   /** Sets placed in layers, and the layer bits used. */
@@ -187,20 +245,15 @@ export class AddressClasses implements SideLabels {
     }
     this.classesOfSet = classesOfSet;
     for (const family of [4, 6] as const) {
-      let run: { lo: bigint; hi: bigint; label: bigint } | undefined;
-      const flush = (): void => {
-        if (run) for (const prefix of rangeToCidrs(family, run.lo, run.hi)) this.lpm[family].push({ prefix, label: run.label });
-      };
+      const runs: LabelRun[] = [];
       for (const iv of intervals[family]) {
         let label = BigInt(classOf.get(iv.ids.filter((id) => !layerOf.has(id)).join(',')) ?? 0);
         for (const id of iv.ids) if (layerOf.has(id)) label |= this.layerMatch.get(id)!.value;
-        if (run && run.label === label && run.hi + 1n === iv.lo) run.hi = iv.hi;
-        else {
-          flush();
-          run = { lo: iv.lo, hi: iv.hi, label };
-        }
+        const last = runs[runs.length - 1];
+        if (last && last.label === label && last.hi + 1n === iv.lo) last.hi = iv.hi;
+        else runs.push({ lo: iv.lo, hi: iv.hi, label });
       }
-      flush();
+      this.lpm[family] = fewestPrefixes(family, runs);
     }
     this.count = classOf.size;
     this.layered = layerOf.size;

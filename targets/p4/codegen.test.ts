@@ -23,7 +23,7 @@ import {
   packetOfFlow,
   TCP_FLAG_ACK,
 } from '../switch-common/index.ts';
-import { buildAclEntries, checkCapacity, entriesDocument } from './codegen.ts';
+import { buildAclEntries, checkCapacity, countsOf, entriesDocument, planProgram } from './codegen.ts';
 import { p4EntryFromProto, type AclEntry, type ClassEntry } from './entries.ts';
 import { PipelineModel } from './semantics.ts';
 import { fenceEncode, fenceRangeTernaries, mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
@@ -146,6 +146,8 @@ describe('p4 entries against the reference evaluator', () => {
         ['prefilter only', asPrefilter(dp)],
       ] as const) {
         const program = buildAclEntries({ policy, ir, devicePlacement: placementOf, fabric });
+        // Capacity is checked on counts taken before the entries exist: they must be the entries' own.
+        expect(planProgram({ policy, ir, devicePlacement: placementOf, fabric }).counts).toEqual(countsOf(program));
         const interp = new PipelineModel(program.entries, program.classes);
         const exactPorts = placementOf.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
         const prefilterPorts = placementOf.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
@@ -344,22 +346,22 @@ describe('p4 entries on a hand-built policy', () => {
       }
       return '';
     };
-    const acl = message(() => checkCapacity({ device }, program));
+    const acl = message(() => checkCapacity({ device }, countsOf(program)));
     const n = program.entries.length;
     expect(acl).toContain(`leaf1: the policy needs ${n + 2} entries in p4 table weft_acl (${n} for the policy, 2 to drop all IP while a change too big for two generations is made in place), more than 4 (capacity.aclEntries of leaf1)`);
     expect(acl).toContain('fabric.yaml:7:5');
-    expect(checkCapacity({ device: { ...device, capacity: undefined } }, program)).toEqual([]);
+    expect(checkCapacity({ device: { ...device, capacity: undefined } }, countsOf(program))).toEqual([]);
     // Room for one generation and the closing entries, not for two: compiles, with a note that changes are not hitless.
-    expect(message(() => checkCapacity({ device: { ...device, capacity: { aclEntries: n + 1 } } }, program))).toContain(`needs ${n + 2} entries`);
-    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: n + 2 } } }, program)).toEqual([
+    expect(message(() => checkCapacity({ device: { ...device, capacity: { aclEntries: n + 1 } } }, countsOf(program)))).toContain(`needs ${n + 2} entries`);
+    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: n + 2 } } }, countsOf(program))).toEqual([
       `weft_acl: ${n} entries per policy generation, room for ${n + 2} (capacity.aclEntries of leaf1), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`,
     ]);
-    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: 2 * n } } }, program)).toEqual([]);
+    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: 2 * n } } }, countsOf(program))).toEqual([]);
     const big = { entries: Array.from({ length: 5000 }, () => program.entries[0]), classes: [] };
-    expect(message(() => checkCapacity({ device: { ...device, capacity: undefined } }, big))).toMatch(/needs 5002 entries in p4 table weft_acl .*more than 4096 \(the size of table weft_acl/);
+    expect(message(() => checkCapacity({ device: { ...device, capacity: undefined } }, countsOf(big)))).toMatch(/needs 5002 entries in p4 table weft_acl .*more than 4096 \(the size of table weft_acl/);
     const srcV4 = program.classes.filter((c) => c.table === 'weft_src_class_v4').length;
     expect(srcV4).toBeGreaterThan(1);
-    const lpm = message(() => checkCapacity({ device: { ...device, capacity: { lpmEntries: 1 } } }, program));
+    const lpm = message(() => checkCapacity({ device: { ...device, capacity: { lpmEntries: 1 } } }, countsOf(program)));
     expect(lpm).toContain(`needs ${srcV4} entries in p4 table weft_src_class_v4, more than 1 (capacity.lpmEntries of leaf1)`);
   });
 });

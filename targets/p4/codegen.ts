@@ -6,8 +6,8 @@
 // a band are disjoint, so their order does not matter):
 //   1. control: IPv6 neighbour discovery permitted on every port;
 //   2. one exact block per port facing unmanaged endpoints, keyed on that
-//      port: reverse entries for replies the endpoints send (TCP with ACK
-//      set, UDP from the service ports, echo replies),
+//      port: reverse entries for replies the endpoints send to flows whose
+//      first match is an allow (exactReplyRules, switch-common/rules.ts),
 //      the forward rules in policy order restricted to the endpoints'
 //      addresses as sources, the default, then a drop of all other IP (only
 //      spoofed packets are left);
@@ -127,12 +127,11 @@ export class ServiceMatches {
   }
 }
 
-/** The ACL matches of one band (without priority): side matches x side matches x services, on the given ingress ports. */
-export function bandMatches(band: P4Band, labels: Labels, expand = new ServiceMatches()): Match[] {
+/** The label and ether_type part of a band's matches: side matches x side matches, without services and ports. */
+function bandBases(band: P4Band, labels: Labels): Match[] {
   const { rule } = band;
   // A rule whose sides share no family matches no packet.
   if (!([4, 6] as const).some((f) => hasFamily(rule.src, f) && hasFamily(rule.dst, f))) return [];
-  const services = expand.of(rule.services);
   const out: Match[] = [];
   for (const s of labels.src.matchesOf(rule.src)) {
     for (const d of labels.dst.matchesOf(rule.dst)) {
@@ -145,11 +144,27 @@ export function bandMatches(band: P4Band, labels: Labels, expand = new ServiceMa
         if (ether) base.ether_type = ether;
         if (s.label && s.label.mask !== 0n) base.src_label = s.label;
         if (d.label && d.label.mask !== 0n) base.dst_label = d.label;
-        for (const svc of services) out.push({ ...base, ...svc });
+        out.push(base);
       }
     }
   }
+  return out;
+}
+
+/** The ACL matches of one band (without priority): side matches x side matches x services, on the given ingress ports. */
+export function bandMatches(band: P4Band, labels: Labels, expand = new ServiceMatches()): Match[] {
+  const bases = bandBases(band, labels);
+  if (bases.length === 0) return [];
+  const services = expand.of(band.rule.services);
+  const out: Match[] = [];
+  for (const base of bases) for (const svc of services) out.push({ ...base, ...svc });
   return onPorts(out, band.ports);
+}
+
+/** How many ACL entries bandMatches makes, without making them. */
+export function bandMatchCount(band: P4Band, labels: Labels, expand: ServiceMatches): number {
+  const bases = bandBases(band, labels).length;
+  return bases === 0 ? 0 : bases * expand.of(band.rule.services).length * (band.ports?.length ?? 1);
 }
 
 function onPorts(matches: Match[], ports: Ternary[] | undefined): Match[] {
@@ -206,7 +221,7 @@ export function buildBands(input: BuildInput, resolver = addressResolver(input.i
   let exactRules = 0;
   for (const port of exactPorts) {
     const sources = input.fabric ? endpointSources(input.fabric, devicePlacement.device, port) : [];
-    const list = deriveSwitchRules(policy, ir, { mode: 'exact', resolver, sources: sources.length ? sources : undefined });
+    const list = deriveSwitchRules(policy, ir, { mode: 'exact', resolver, sources: sources.length ? sources : undefined, localIdentities: devicePlacement.localIdentities });
     control ??= list.control;
     shadowed = list.stats.shadowed;
     exactRules += list.forward.length;
@@ -221,7 +236,7 @@ export function buildBands(input: BuildInput, resolver = addressResolver(input.i
     const name = list.guard ? 'other sources' : `default ${closing}`;
     band(`${label}: ${name}`, closing, allIp(name, closing), ports);
     notes.push(
-      `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; replies of allowed connections pass by ${list.reverse.length} reverse rule(s) from the rule's destinations to its sources (TCP: ACK set, service ports rounded out to one prefix; UDP: from the service ports; ICMP: echo replies), so a reply-shaped packet of a connection that was never opened passes too`,
+      `exact on ${port}${list.guard ? ` for ${sources.length} endpoint address(es), other sources dropped` : ''}: stateless; replies of first-match-allowed flows pass by ${list.reverse.length} reverse rule(s) (TCP: ACK set, from the allowed service ports; UDP: from the allowed service ports back to the flow's sources; ICMP: echo replies), so a reply-shaped packet of a connection that was never opened passes too`,
     );
   }
   if (otherPorts.length || exactPorts.length === 0) {
@@ -247,8 +262,7 @@ export function classify(bands: P4Band[], device: string): { src: AddressClasses
 }
 
 /** Numbers the bands' matches into priorities (bottom band = 1); a band without matches takes no priority. */
-export function numberBands(bands: P4Band[], labels: Labels): AclEntry[] {
-  const expand = new ServiceMatches();
+export function numberBands(bands: P4Band[], labels: Labels, expand = new ServiceMatches()): AclEntry[] {
   const perBand = bands.map((b) => ({ band: b, matches: bandMatches(b, labels, expand) })).filter((x) => x.matches.length > 0);
   const entries: AclEntry[] = [];
   let priority = perBand.length;
@@ -259,24 +273,61 @@ export function numberBands(bands: P4Band[], labels: Labels): AclEntry[] {
   return entries;
 }
 
-/** The whole program of one switch: classifier entries and ACL entries. */
-export function buildAclEntries(input: BuildInput, resolver = addressResolver(input.ir)): P4Program {
+/** Entries per table of one switch's program. */
+export interface TableCounts {
+  acl: number;
+  lpm: Record<ClassifierName, number>;
+}
+
+/** One switch's program, classified and counted but not yet materialised: a refused switch never builds its entries. */
+export interface P4Plan {
+  bands: P4Band[];
+  labels: { src: AddressClasses; dst: AddressClasses };
+  counts: TableCounts;
+  notes: string[];
+  stats: Record<string, number>;
+  expand: ServiceMatches;
+}
+
+export function planProgram(input: BuildInput, resolver = addressResolver(input.ir)): P4Plan {
   const { bands, notes, stats } = buildBands(input, resolver);
   const labels = classify(bands, input.devicePlacement.device);
-  const entries = numberBands(bands, labels);
+  const expand = new ServiceMatches();
+  const lpm = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [t, 0])) as Record<ClassifierName, number>;
+  for (const side of ['src', 'dst'] as const) for (const family of [4, 6] as const) lpm[classifierName(side, family)] += labels[side].lpm[family].length;
+  const acl = bands.reduce((n, b) => n + bandMatchCount(b, labels, expand), 0);
+  return { bands, labels, counts: { acl, lpm }, notes, stats, expand };
+}
+
+/** The plan's classifier entries and ACL entries. */
+export function materialise(plan: P4Plan): P4Program {
+  const { labels, counts } = plan;
+  const entries = numberBands(plan.bands, labels, plan.expand);
   const classes: ClassEntry[] = [];
   for (const side of ['src', 'dst'] as const) {
     for (const family of [4, 6] as const) {
       for (const c of labels[side].lpm[family]) classes.push({ table: classifierName(side, family), prefix: c.prefix, label: c.label });
     }
   }
-  const lpmStats = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [`lpm.${t}`, classes.filter((c) => c.table === t).length]));
+  const lpmStats = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [`lpm.${t}`, counts.lpm[t]]));
   return {
     entries,
     classes,
-    notes,
-    stats: { entries: entries.length, aclEntries: entries.length, lpmEntries: classes.length, ...lpmStats, srcClasses: labels.src.count, dstClasses: labels.dst.count, srcLayered: labels.src.layered, dstLayered: labels.dst.layered, srcLayerBits: labels.src.layerBits, dstLayerBits: labels.dst.layerBits, ...stats },
+    notes: plan.notes,
+    stats: { entries: entries.length, aclEntries: entries.length, lpmEntries: classes.length, ...lpmStats, srcClasses: labels.src.count, dstClasses: labels.dst.count, srcLayered: labels.src.layered, dstLayered: labels.dst.layered, srcLayerBits: labels.src.layerBits, dstLayerBits: labels.dst.layerBits, ...plan.stats },
   };
+}
+
+/** The whole program of one switch: classifier entries and ACL entries. */
+export function buildAclEntries(input: BuildInput, resolver = addressResolver(input.ir)): P4Program {
+  return materialise(planProgram(input, resolver));
+}
+
+/** Entries per table of a built program. */
+export function countsOf(program: Pick<P4Program, 'entries' | 'classes'>): TableCounts {
+  const lpm = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [t, 0])) as Record<ClassifierName, number>;
+  for (const c of program.classes) lpm[c.table]++;
+  return { acl: program.entries.length, lpm };
 }
 
 /**
@@ -286,7 +337,7 @@ export function buildAclEntries(input: BuildInput, resolver = addressResolver(in
  * but not two side by side: a change there is not hitless (made in place
  * with all IP dropped meanwhile).
  */
-export function checkCapacity(input: Pick<CodegenInput, 'device'>, program: Pick<P4Program, 'entries' | 'classes'>): string[] {
+export function checkCapacity(input: Pick<CodegenInput, 'device'>, counts: TableCounts): string[] {
   const { device } = input;
   const diagnostics: Diagnostic[] = [];
   const notes: string[] = [];
@@ -301,10 +352,9 @@ export function checkCapacity(input: Pick<CodegenInput, 'device'>, program: Pick
       notes.push(`${table}: ${count} entries per policy generation, room for ${cap} (${source}), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`);
     }
   };
-  check('weft_acl', program.entries.length, CLOSING_ENTRIES, PIPELINE.size, 'aclEntries', 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries');
+  check('weft_acl', counts.acl, CLOSING_ENTRIES, PIPELINE.size, 'aclEntries', 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries');
   for (const t of CLASSIFIER_TABLES) {
-    const count = program.classes.filter((c) => c.table === t).length;
-    check(t, count, 0, PIPELINE.classifiers[t].size, 'lpmEntries', 'use groups with fewer, larger prefixes (fewer except holes and single addresses), or enforce on hosts; raise capacity.lpmEntries only if the switch really has more LPM entries');
+    check(t, counts.lpm[t], 0, PIPELINE.classifiers[t].size, 'lpmEntries', 'use groups with fewer, larger prefixes (fewer except holes and single addresses), or enforce on hosts; raise capacity.lpmEntries only if the switch really has more LPM entries');
   }
   if (diagnostics.length) throw new InputError(diagnostics);
   return notes;

@@ -14,6 +14,7 @@ import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, type SwitchPacket, type SwitchVerdict }
 import type { AclEntry, ClassEntry } from './entries.ts';
 import { ACL_FIELDS, CLASSIFIER_SHAPES, type AclFieldName } from './p4info.ts';
 import { portNumber } from './codegen.ts';
+import { originWithoutBand } from './counters.ts';
 import { fenceEncode } from './ternary.ts';
 
 interface Compiled {
@@ -155,8 +156,15 @@ export class PipelineModel {
     return this.lookup(p)?.action ?? 'permit';
   }
 
-  /** Whether a reverse entry (a reply of an allow rule) decides the packet: a stateless approximation when the reference denies it. */
+  /**
+   * Whether a reverse entry decides the packet: a stateless approximation
+   * when the reference denies it. Exact-port replies are "reply of <rules>"
+   * (exactReplyRules), prefilter UDP replies "<rule> (reply)".
+   */
   replyEntry(p: SwitchPacket): boolean {
-    return this.lookup(p)?.origin.endsWith('(reply)') ?? false;
+    const origin = this.lookup(p)?.origin;
+    if (origin === undefined) return false;
+    const what = originWithoutBand(origin);
+    return what.startsWith('reply of ') || what.endsWith(' (reply)');
   }
 }

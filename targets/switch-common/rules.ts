@@ -10,16 +10,17 @@
 //     reach later rules of the same action or the fallback, same verdict.
 //     This covers trailing default-action rules and, in prefilter mode,
 //     every allow rule after the last deny rule.
-// The stateless reply approximation of both switch targets (README, OpenConfig
-// switches): allow rules yield reverse rules for replies. At exact ports TCP
-// replies with ACK set, UDP replies from the service port and echo replies,
-// from the rule's destinations to its sources (deriveSwitchRules, per allow
-// rule), or narrowed to the flows whose first match is an allow
-// (exactReplyRules, per allowed cell of the switch's local endpoints); in a
-// prefilter UDP replies from the service port, plus any TCP segment with ACK
-// set and any echo reply (a prefilter may pass more than the policy). All of
-// them only ever permit, so a reply-shaped packet of a connection never
-// opened can pass: verify counts it as an approximation.
+// The stateless reply approximation of both switch targets (README, "Replies
+// on switches"), defined once here: allow rules yield reverse permits for
+// replies. At exact ports (exactReplyRules) only for the flows whose first
+// match is an allow and whose destination is behind the port: TCP replies
+// with ACK set from the allowed service ports to any address, UDP replies
+// from the allowed service ports back to the flow's sources, echo replies
+// back to them; in a prefilter (deriveSwitchRules) UDP replies from the
+// service port, plus any TCP segment with ACK set and any echo reply (a
+// prefilter may pass more than the policy). All of them only ever permit,
+// so a reply-shaped packet of a connection never opened can pass: verify
+// counts it as an approximation.
 
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
@@ -136,35 +137,20 @@ export function roundOut(r: PortRange): PortRange {
 }
 
 /**
- * Reverse services for the replies of an allow rule's connections. For TCP
- * (and UDP in a prefilter) the service port range, now the reply's source
- * port, is rounded out to one prefix: replies need not be matched more
- * tightly than the stateless approximation already is, and this keeps one
- * entry per address pair. UDP replies at an exact port carry no flag to tell
- * them from new flows, so they keep the exact service ports.
+ * Prefilter UDP reply services of an allow rule's flows: the service port
+ * range, now the reply's source port, rounded out to one prefix (a
+ * prefilter may pass more, and this keeps one entry per address pair).
  */
-function reverseServices(services: Service[], proto: 6 | 17, round: boolean): Service[] {
+function reverseServices(services: Service[], proto: 17): Service[] {
   const out: Service[] = [];
   for (const s of services) {
-    if (s.kind === 'any') out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: FULL_PORTS, tcpAck: proto === 6 });
-    else if (s.kind === 'ports' && s.proto === proto) out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: mergeRanges(round ? s.dst.map(roundOut) : s.dst), tcpAck: proto === 6 });
+    if (s.kind === 'any') out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: FULL_PORTS, tcpAck: false });
+    else if (s.kind === 'ports' && s.proto === proto) out.push({ kind: 'ports', proto, dst: FULL_PORTS, src: mergeRanges(s.dst.map(roundOut)), tcpAck: false });
   }
   return out;
 }
 
 const ECHO: Record<1 | 58, { request: number; reply: number }> = { 1: { request: 8, reply: 0 }, 58: { request: 128, reply: 129 } };
-
-/** Echo replies for the echo requests an allow rule's services admit. */
-function echoReplyServices(services: Service[]): Service[] {
-  const protos = new Set<1 | 58>();
-  for (const s of services) {
-    if (s.kind === 'any') {
-      protos.add(1);
-      protos.add(58);
-    } else if (s.kind === 'icmp' && (s.type === undefined || s.type === ECHO[s.proto].request) && (s.code === undefined || s.code === 0)) protos.add(s.proto);
-  }
-  return [...protos].sort((a, b) => a - b).map((proto) => ({ kind: 'icmp', proto, type: ECHO[proto].reply, code: 0 }));
-}
 
 const ANY_V6: AddressSet = { any: false, v4: [], v6: ANY_ADDRESS.v6 };
 
@@ -216,6 +202,11 @@ export interface DeriveOptions {
    * else entering the port is spoofed (dropped by `guard`).
    */
   sources?: IpAddr[];
+  /**
+   * Exact mode without `sources`: the identities behind the port, whose
+   * replies it carries (exactReplyRules). With `sources`, theirs.
+   */
+  localIdentities?: Iterable<number>;
 }
 
 /**
@@ -257,24 +248,22 @@ export function deriveSwitchRules(policy: Policy, ir: Ir, opts: DeriveOptions): 
   const kept = pruneNeutral(live, fallback, resolver, sourceIds);
   const forward = kept.map((r) => toSwitch(r));
 
-  // Replies of every allow rule that decides flows, including those cut above.
-  const reverse: SwitchRule[] = opts.mode === 'prefilter' ? [...PREFILTER_REPLIES] : [];
-  const hasUdpDeny = forward.some((r) => r.action === 'deny' && r.services.some((s) => s.kind === 'any' || (s.kind === 'ports' && s.proto === 17)));
-  for (const r of deciding) {
-    // At an exact port, replies come only from its sources: a rule towards none of them has none.
-    if (r.action !== 'allow' || !reaches(r.to)) continue;
-    const fwd = { ...toSwitch(r), src: resolver.resolve(r.from), dst: srcOf(r.to) };
-    if (sources && fwd.dst.v4.length + fwd.dst.v6.length === 0) continue;
-    // Exact ports: TCP replies (ACK set), UDP replies from the service port
-    // and echo replies, each only from the rule's destinations back to its
-    // sources. Prefilter: established TCP and echo replies already pass.
-    const services =
-      opts.mode === 'exact'
-        ? [...reverseServices(fwd.services, 6, true), ...reverseServices(fwd.services, 17, false), ...echoReplyServices(fwd.services)]
-        : hasUdpDeny
-          ? reverseServices(fwd.services, 17, true)
-          : [];
-    if (services.length) reverse.push({ rule: r.index, name: `${r.name} (reply)`, action: 'permit', src: fwd.dst, dst: fwd.src, services });
+  // Exact: replies of the first-match-allowed flows towards the port's
+  // endpoints. Prefilter: established TCP and echo replies already pass; UDP
+  // replies of every allow rule that decides flows (including those cut
+  // above) need their own permits only where a deny could catch them.
+  const reverse: SwitchRule[] = [];
+  if (opts.mode === 'exact') {
+    const local = sourceIds ?? opts.localIdentities ?? [];
+    reverse.push(...exactReplyRules(ir, local, resolver, sources));
+  } else {
+    reverse.push(...PREFILTER_REPLIES);
+    const hasUdpDeny = forward.some((r) => r.action === 'deny' && r.services.some((s) => s.kind === 'any' || (s.kind === 'ports' && s.proto === 17)));
+    for (const r of hasUdpDeny ? deciding : []) {
+      if (r.action !== 'allow') continue;
+      const services = reverseServices(servicesOf(r.ports), 17);
+      if (services.length) reverse.push({ rule: r.index, name: `${r.name} (reply)`, action: 'permit', src: resolver.resolve(r.to), dst: resolver.resolve(r.from), services });
+    }
   }
   return {
     control: CONTROL_RULES,
@@ -375,9 +364,10 @@ function pruneNeutral(live: Rule[], fallback: Rule['action'], resolver: AddressR
  * destinations) share one rule. TCP replies carry ACK, which no
  * connection's first packet has: they may go to any address (as an ACL
  * "established" match does) and stay few. A reply never answers a flow an
- * earlier deny catches.
+ * earlier deny catches. With `sources` (the addresses behind the port), a
+ * reply's source is narrowed to those of them in its identities.
  */
-export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resolver: AddressResolver): SwitchRule[] {
+export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resolver: AddressResolver, sources?: IpAddr[]): SwitchRule[] {
   const ANY_PEER = -1;
   const spans = new Map<string, { from: number; proto: number; to: number; ranges: { lo: number; hi: number; rule: string }[] }>();
   for (const cell of concreteShareCells(ir, localIdentities, 'ingress')) {
@@ -436,7 +426,7 @@ export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resol
       rule: -1,
       name: `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`,
       action: 'permit',
-      src: setOf(g.from),
+      src: sources ? resolver.hostsIn(sources, g.from) : setOf(g.from),
       dst: g.to.has(ANY_PEER) ? ANY_ADDRESS : setOf(g.to),
       services: [service],
     };
