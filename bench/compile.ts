@@ -13,7 +13,7 @@
 // figures to report are those at scale 1.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve, dirname } from 'node:path';
@@ -25,6 +25,8 @@ import { compileBundle, type DeviceTiming, type PhaseTiming } from '../orchestra
 import { buildIr } from '../orchestrator/ir/build.ts';
 import { Explainer } from '../orchestrator/explain/explain.ts';
 import { place } from '../orchestrator/placement/place.ts';
+import { compactPlacement } from '../orchestrator/placement/compact.ts';
+import { winningRules } from '../orchestrator/analysis/facts.ts';
 import { loadPolicy } from '../orchestrator/policy/load.ts';
 import { loadInventory } from '../inventory/load.ts';
 import { scenarioToYaml, shapeYaml, SHAPE_DEFAULTS, type Shape } from './scenarios.ts';
@@ -259,7 +261,8 @@ async function compileHere(scenario: Scenario, scale: number, work: string): Pro
   const policy = loadPolicy(policyPath);
   const fabric = loadInventory(fabricPath);
   const ir = buildIr(policy, fabric);
-  const explainer = new Explainer(policy, fabric, ir, place(policy, fabric, ir));
+  const placement = place(policy, fabric, ir);
+  const explainer = new Explainer(policy, fabric, ir, placement);
   const ep = fabric.endpoints;
   const answer = explainer.explain({ src: ep[0].addresses[0], dst: ep[ep.length - 1].addresses[0], proto: 6, sport: 40000, dport: 443 });
   send({
@@ -278,8 +281,23 @@ async function compileHere(scenario: Scenario, scale: number, work: string): Pro
       explainColdWallMs: Math.round(performance.now() - e0),
       explainColdCpuMs: cpuMsSince(ec),
       explainVerdict: answer.verdict,
+      // Rules after analysis: those that decide some flow (a shadowed rule is placed nowhere).
+      rulesWinning: winningRules(ir).size,
+      placement: placementFigures(placement, join(work, 'out', 'placement.json')),
     },
   });
+}
+
+/** What placement.json holds: distinct points (each reason once), the per-side fragments rules refer to, and the points they expand to. */
+function placementFigures(placement: ReturnType<typeof place>, file: string): Record<string, number> {
+  const c = compactPlacement(placement);
+  const expanded = c.rules.reduce((n, r) => n + (r.from >= 0 ? c.fragments[r.from].length : 0) + (r.to >= 0 ? c.fragments[r.to].length : 0), 0);
+  return {
+    distinctPoints: c.points.length,
+    fragments: c.fragments.length,
+    rulePoints: expanded,
+    ...(existsSync(file) ? { fileMiB: Math.round((statSync(file).size / 2 ** 20) * 10) / 10 } : {}),
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import { loadInventory } from '../../inventory/load.ts';
 import type { CodegenInput } from '../../targets/contract.ts';
 import { irFromJson } from '../ir/json.ts';
 import type { Ir } from '../ir/model.ts';
+import { placementFromJson } from '../placement/compact.ts';
 import type { Placement } from '../placement/model.ts';
 import { loadPolicy } from '../policy/load.ts';
 import type { Policy } from '../policy/model.ts';
@@ -74,7 +75,7 @@ export async function readBundle(dirArg: string): Promise<Bundle> {
 
   const ir = irFromJson(readJson(dir, IR_FILE));
   if (ir.policyDigest !== manifest.policy.digest) problems.push(`${IR_FILE} was compiled from another policy`);
-  const placement = readJson(dir, PLACEMENT_FILE) as Placement;
+  const placement = placementFromJson(readJson(dir, PLACEMENT_FILE));
 
   for (const d of manifest.devices) {
     for (const f of d.files) {

@@ -18,6 +18,7 @@ import { checkShareBudget } from '../ir/budget.ts';
 import { irToJson } from '../ir/json.ts';
 import { logger } from '../log.ts';
 import { packageVersion } from '../package-root.ts';
+import { placementJson } from '../placement/compact.ts';
 import { place } from '../placement/place.ts';
 import { parsePolicy, readPolicyFile } from '../policy/load.ts';
 import { ANALYSIS_FILE, analysisDocument } from './analysis.ts';
@@ -156,7 +157,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     write(policySource, policyText);
     write(inventorySource, inventoryText);
     write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
-    write(PLACEMENT_FILE, `${JSON.stringify(placement, null, 2)}\n`);
+    write(PLACEMENT_FILE, placementJson(placement));
     write(ANALYSIS_FILE, analysisDocument([...(policy.warnings ?? []), ...(fabric.warnings ?? []), ...diagnostics]));
     lap('documents');
     const devices: ManifestDevice[] = [];

@@ -12,6 +12,8 @@ import { concreteShareCells } from '../ir/share.ts';
 import { loadPolicy } from '../policy/load.ts';
 import type { Policy } from '../policy/model.ts';
 import { generateScenario, makeRng } from '../testing/generate.ts';
+import { compactPlacement, placementFromJson, placementJson } from './compact.ts';
+import type { Placement } from './model.ts';
 import { hasAgent, place } from './place.ts';
 
 function example(edit?: (f: Fabric) => void): { policy: Policy; fabric: Fabric; ir: Ir } {
@@ -155,6 +157,23 @@ describe('place on examples/', () => {
 
   it('is deterministic', () => {
     expect(JSON.stringify(place(policy, fabric, ir))).toBe(JSON.stringify(p));
+  });
+
+  it('placement.json lists each distinct point once and reads back to the same points per rule', () => {
+    const expanded = p.rules.map((r) => ({ rule: r.rule, name: r.name, points: r.points }));
+    const text = placementJson(p);
+    const doc = JSON.parse(text) as ReturnType<typeof compactPlacement>;
+    const all = expanded.flatMap((r) => r.points);
+    expect(all.length).toBeGreaterThan(doc.points.length);
+    expect(new Set(doc.points.map((x) => JSON.stringify(x))).size).toBe(doc.points.length);
+    const back = placementFromJson(doc);
+    expect(back.devices).toEqual(p.devices);
+    expect(back.rules.map((r) => ({ rule: r.rule, name: r.name, points: r.points }))).toEqual(expanded);
+    // A placement assembled by hand (no compact form behind it) writes the same points.
+    const byHand: Placement = { devices: p.devices, rules: expanded };
+    expect(placementFromJson(JSON.parse(placementJson(byHand))).rules.map((r) => r.points)).toEqual(expanded.map((r) => r.points));
+    // Bundles written before the compact form still read.
+    expect(placementFromJson(JSON.parse(JSON.stringify(byHand))).rules).toEqual(expanded);
   });
 });
 

@@ -8,7 +8,8 @@ import { irReach } from '../ir/reach.ts';
 import { winningRules } from '../analysis/facts.ts';
 import type { Policy } from '../policy/model.ts';
 import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
-import type { DevicePlacement, EnforcementPoint, Placement, RulePlacement } from './model.ts';
+import { placementFromCompact } from './compact.ts';
+import { COMPACT_PLACEMENT_FORMAT, type CompactPlacement, type DevicePlacement, type Placement } from './model.ts';
 
 type Role = DevicePlacement['interfaces'][number]['role'];
 
@@ -196,8 +197,7 @@ function countOf(n: number, what: string): string {
 }
 
 export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
-  const epIds = endpointIdentities(ir);
-  const ix = indexFabric(fabric);
+  const epIds = endpointIdentities(ir);  const ix = indexFabric(fabric);
   const views = fabric.devices.map((d) => viewOf(ix, d)).filter((v): v is LocalView => v !== undefined);
 
   const devices: DevicePlacement[] = views.map((v) => {
@@ -223,104 +223,124 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
   // identity pair.
   const winners = winningRules(ir);
   const reach = irReach(ir);
-
-  // Where each identity's endpoints are enforced, so a rule only visits the
-  // devices its identities live on instead of every device of the fabric.
+  // Every (view, endpoint) pair gets a slot, numbered views ascending and
+  // each view's endpoints in its own order, so a side's endpoints are a
+  // sorted run of slots and each view's share of it a contiguous stretch.
   type Ep = LocalView['endpoints'][number];
-  const byId = new Map<number, { view: number; ep: number }[]>();
-  views.forEach((v, view) =>
-    v.endpoints.forEach((e, ep) => {
+  const slotView: number[] = [];
+  const slotEp: Ep[] = [];
+  // Where each identity's endpoints are enforced, so a side only visits the
+  // devices its identities live on instead of every device of the fabric.
+  const slotsOf = new Map<number, number[]>();
+  views.forEach((v, view) => {
+    for (const e of v.endpoints) {
+      const slot = slotEp.length;
+      slotView.push(view);
+      slotEp.push(e);
       for (const id of epIds.get(e.name) ?? []) {
-        let l = byId.get(id);
-        if (!l) byId.set(id, (l = []));
-        l.push({ view, ep });
-      }
-    }),
-  );
-  // A side's endpoints per view, in the view's own order, computed once per
-  // distinct side (many rules name the same groups).
-  const gather = (ids: Iterable<number>): Map<number, Ep[]> => {
-    const sets = new Map<number, Set<number>>();
-    for (const id of ids) {
-      for (const h of byId.get(id) ?? []) {
-        let l = sets.get(h.view);
-        if (!l) sets.set(h.view, (l = new Set()));
-        l.add(h.ep);
+        let l = slotsOf.get(id);
+        if (!l) slotsOf.set(id, (l = []));
+        l.push(slot);
       }
     }
-    const out = new Map<number, Ep[]>();
-    for (const [vi, eps] of sets) out.set(vi, [...eps].sort((a, b) => a - b).map((i) => views[vi].endpoints[i]));
+  });
+    // An endpoint with several identities is gathered once per side: a slot
+  // is taken when its stamp is not the side's.
+  const stamp = new Int32Array(slotEp.length);
+  let side = 0;
+  /** A side's endpoints per view, views ascending, each view's in its own order. */
+  const gather = (ids: Iterable<number>): [number, Ep[]][] => {
+    side++;
+    const taken: number[] = [];
+    for (const id of ids) {
+      for (const slot of slotsOf.get(id) ?? []) {
+        if (stamp[slot] === side) continue;
+        stamp[slot] = side;
+        taken.push(slot);
+      }
+    }
+    const sorted = Int32Array.from(taken).sort();
+    const out: [number, Ep[]][] = [];
+    for (let i = 0; i < sorted.length; ) {
+      const view = slotView[sorted[i]];
+      const eps: Ep[] = [];
+      for (; i < sorted.length && slotView[sorted[i]] === view; i++) eps.push(slotEp[sorted[i]]);
+      out.push([view, eps]);
+    }
     return out;
   };
-  const none = new Map<number, Ep[]>();
-  const everywhere = gather(byId.keys());
-  const byGroups = new Map<string, Map<number, Ep[]>>();
-  const hitsOf = (rule: Policy['rules'][number], side: 'from' | 'to'): Map<number, Ep[]> => {
-    if (!winners.has(rule.index)) return none;
-    const peers = ir.rules[rule.index][side];
-    if (peers === 'any') return everywhere;
-    const key = peers.groups.join('\n');
-    let h = byGroups.get(key);
+
+  // A side's points on a device depend only on the side (its groups, or
+  // `any`), on which end of the rule it is and, at the source, on whether
+  // the rule denies: each such fragment is built once, however many rules
+  // share it, and each distinct point (with its reason) is stored once.
+  const points: CompactPlacement['points'] = [];
+  const pointIds = new Map<string, number>();
+  const fragments: number[][] = [];
+  const fragmentIds = new Map<string, number>();
+  const sides = new Map<string, [number, Ep[]][]>();
+  const sideHits = (key: string, peers: Exclude<Ir['rules'][number]['from'], 'any'> | 'any'): [number, Ep[]][] => {
+    let h = sides.get(key);
     if (!h) {
-      const ids = new Set<number>();
-      for (const g of peers.groups) for (const p of reach.membersOf(g)) ids.add(ir.identities[p].id);
-      byGroups.set(key, (h = gather(ids)));
+      if (peers === 'any') h = gather(slotsOf.keys());
+      else {
+        const ids = new Set<number>();
+        for (const g of peers.groups) for (const p of reach.membersOf(g)) ids.add(ir.identities[p].id);
+        h = gather(ids);
+      }
+      sides.set(key, h);
     }
     return h;
   };
-
-  const rules: RulePlacement[] = policy.rules.map((rule) => {
-    const fromHits = hitsOf(rule, 'from');
-    const toHits = hitsOf(rule, 'to');
-    const points: RulePlacement['points'] = [];
-    // A view's endpoints on one side of the rule, in the view's own order.
-    const at = (hits: Map<number, Ep[]>, vi: number, pred?: (e: Ep) => boolean): Ep[] => {
-      const eps = hits.get(vi);
-      if (!eps) return [];
-      return pred ? eps.filter(pred) : eps;
+  const fragmentOf = (end: 'from' | 'to', deny: boolean, peers: Ir['rules'][number]['from']): number => {
+    const key = peers === 'any' ? '*' : peers.groups.join('\n');
+    const fkey = `${end === 'to' ? 'to' : deny ? 'from-deny' : 'from'}\0${key}`;
+    const known = fragmentIds.get(fkey);
+    if (known !== undefined) return known;
+    const ids: number[] = [];
+    const push = (vi: number, attach: string, mode: EnforcementMode, reason: string): void => {
+      // Sides that meet on a device in the same endpoints share its point.
+      const key = `${vi}\0${attach}\0${mode}\0${reason}`;
+      let id = pointIds.get(key);
+      if (id === undefined) {
+        pointIds.set(key, (id = points.length));
+        points.push([vi, attach, mode, reason]);
+      }
+      ids.push(id);
     };
-    const push = (v: LocalView, attach: string, mode: EnforcementMode, reason: string): void => {
-      const p: EnforcementPoint & { reason: string } = { device: v.device.name, target: v.target, attach, mode, reason };
-      points.push(p);
-    };
-    const touched = [...new Set([...fromHits.keys(), ...toHits.keys()])].sort((a, b) => a - b);
-    for (const vi of touched) {
+    for (const [vi, eps] of sideHits(key, peers)) {
       const v = views[vi];
       const name = v.device.name;
-      const hits = (side: 'from' | 'to', pred?: (e: Ep) => boolean): Ep[] => at(side === 'from' ? fromHits : toHits, vi, pred);
       switch (v.device.kind) {
-        case 'host': {
-          const out = hits('from');
-          if (out.length) push(v, viaAttach(out, 'egress'), 'exact', `${name} egress: ${names(out)} ${localOf(out, name)}`);
-          const inn = hits('to');
-          if (inn.length) push(v, viaAttach(inn, 'ingress'), 'exact', `${name} ingress: ${names(inn)} ${localOf(inn, name)}`);
+        case 'host':
+          if (end === 'from') push(vi, viaAttach(eps, 'egress'), 'exact', `${name} egress: ${names(eps)} ${localOf(eps, name)}`);
+          else push(vi, viaAttach(eps, 'ingress'), 'exact', `${name} ingress: ${names(eps)} ${localOf(eps, name)}`);
           break;
-        }
         case 'dpu':
         case 'smartnic': {
-          const out = hits('from');
-          const inn = hits('to');
           const kind = enforcerOf(v.device);
+          const via = eps[0].via;
           if (v.mode === 'exact') {
-            if (out.length) push(v, `${out[0].via} ingress`, 'exact', `${name} ${out[0].via} ingress exact (${kind}): ${names(out)} ${isAre(out)} behind ${name}, whose host runs no agent`);
-            if (inn.length) push(v, `${inn[0].via} egress`, 'exact', `${name} ${inn[0].via} egress exact (${kind}): ${names(inn)} ${isAre(inn)} behind ${name}, whose host runs no agent`);
-          } else if (rule.action === 'deny' && out.length) {
-            push(v, `${out[0].via} ingress`, 'prefilter', `${name} prefilter (${kind}): deny rule dropped close to the source (${names(out)} behind ${name}:${out[0].via}); what the NIC cannot hold stays on the host (compile notes)`);
+            const dir = end === 'from' ? 'ingress' : 'egress';
+            push(vi, `${via} ${dir}`, 'exact', `${name} ${via} ${dir} exact (${kind}): ${names(eps)} ${isAre(eps)} behind ${name}, whose host runs no agent`);
+          } else if (end === 'from' && deny) {
+            push(vi, `${via} ingress`, 'prefilter', `${name} prefilter (${kind}): deny rule dropped close to the source (${names(eps)} behind ${name}:${via}); what the NIC cannot hold stays on the host (compile notes)`);
           }
           break;
         }
         case 'switch': {
+          if (end === 'to') break;
           // Switch targets check only what enters a port facing an unmanaged
           // endpoint; traffic towards it is decided at its source.
-          for (const e of hits('from', (x) => x.role === 'unmanaged')) {
-            push(v, `${e.via} ingress`, 'exact', `${name} ${e.via} ingress exact: traffic from ${e.name} (unmanaged behind ${name}:${e.via}) is checked as it enters`);
+          for (const e of eps) {
+            if (e.role === 'unmanaged') push(vi, `${e.via} ingress`, 'exact', `${name} ${e.via} ingress exact: traffic from ${e.name} (unmanaged behind ${name}:${e.via}) is checked as it enters`);
           }
-          if (rule.action === 'deny') {
-            const src = hits('from', (x) => x.role === 'behind-host');
+          if (deny) {
+            const src = eps.filter((x) => x.role === 'behind-host');
             const ports = [...new Set(src.map((e) => e.via))].sort(comparePorts);
             for (const port of ports) {
               const behind = src.filter((e) => e.via === port);
-              push(v, `${port} ingress`, 'prefilter', `${name} prefilter: deny rule dropped close to the source (${names(behind)} behind ${name}:${port})`);
+              push(vi, `${port} ingress`, 'prefilter', `${name} prefilter: deny rule dropped close to the source (${names(behind)} behind ${name}:${port})`);
             }
           }
           break;
@@ -331,13 +351,22 @@ export function place(policy: Policy, fabric: Fabric, ir: Ir): Placement {
         }
       }
     }
-    return { rule: rule.index, name: rule.name, points };
+    fragmentIds.set(fkey, fragments.length);
+    fragments.push(ids);
+    return fragments.length - 1;
+  };
+
+  const rules: CompactPlacement['rules'] = policy.rules.map((rule) => {
+    if (!winners.has(rule.index)) return { rule: rule.index, name: rule.name, from: -1, to: -1 };
+    const r = ir.rules[rule.index];
+    return { rule: rule.index, name: rule.name, from: fragmentOf('from', rule.action === 'deny', r.from), to: fragmentOf('to', false, r.to) };
   });
 
-  return { devices, rules };
+    return placementFromCompact({ format: COMPACT_PLACEMENT_FORMAT, devices, points, fragments, rules });
 }
 
 function names(eps: { name: string }[]): string {
+  if (eps.length === 1) return eps[0].name;
   const all = [...new Set(eps.map((e) => e.name))];
   return all.length <= 3 ? all.join(', ') : `${all.slice(0, 3).join(', ')} and ${all.length - 3} more`;
 }
@@ -352,6 +381,8 @@ function localOf(eps: unknown[], host: string): string {
 
 /** Hosts enforce on their endpoint-facing ports; '*' means all of them. */
 function viaAttach(eps: { via: string }[], dir: 'ingress' | 'egress'): string {
+  const first = eps[0].via;
+  if (eps.every((e) => e.via === first)) return `${first} ${dir}`;
   const ports = [...new Set(eps.map((e) => e.via))].sort(comparePorts);
-  return ports.length === 1 ? `${ports[0]} ${dir}` : `${ports.includes('*') ? '*' : ports.join(',')} ${dir}`;
+  return `${ports.includes('*') ? '*' : ports.join(',')} ${dir}`;
 }

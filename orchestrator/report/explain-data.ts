@@ -7,6 +7,7 @@ import type { Fabric } from '../../inventory/model.ts';
 import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
 import { formatSpan, type SourceSpan } from '../diagnostics.ts';
 import { formatCidr, formatIp } from '../net/ip.ts';
+import { compactPlacement, rulePointIds } from '../placement/compact.ts';
 import type { Placement } from '../placement/model.ts';
 import type { Action, PeerRef, Policy, PortMatch } from '../policy/model.ts';
 
@@ -71,19 +72,11 @@ export function explainData(policy: Policy, fabric: Fabric, placement: Placement
   const groupNames = [...policy.groups.keys()];
   const groupIndex = new Map(groupNames.map((n, i) => [n, i]));
   const peer = (p: PeerRef): number => (p.kind === 'any' ? -1 : groupIndex.get(p.name)!);
-  const placed = new Map(placement.rules.map((r) => [r.rule, r.points]));
+  // placement.json already lists each distinct point once: the page keeps its table and indices.
+  const compact = compactPlacement(placement);
+  const placed = new Map(compact.rules.map((r, i) => [r.rule, i]));
   const targets = new Map(placement.devices.map((d) => [d.device, d]));
-  const points: RulePoint[] = [];
-  const pointIndex = new Map<string, number>();
-  const pointOf = (p: RulePoint): number => {
-    const key = JSON.stringify([p.device, p.attach, p.mode, p.reason]);
-    let i = pointIndex.get(key);
-    if (i === undefined) {
-      pointIndex.set(key, (i = points.length));
-      points.push({ device: p.device, attach: p.attach, mode: p.mode, reason: p.reason });
-    }
-    return i;
-  };
+  const points: RulePoint[] = compact.points.map(([view, attach, mode, reason]) => ({ device: compact.devices[view].device, attach, mode, reason }));
   return {
     defaultAction: policy.defaultAction,
     endpoints: fabric.endpoints.map((e) => {
@@ -106,7 +99,7 @@ export function explainData(policy: Policy, fabric: Fabric, placement: Placement
       from: r.from.map(peer),
       to: r.to.map(peer),
       ports: r.ports.map(portJson),
-      points: (placed.get(r.index) ?? []).map(pointOf),
+      points: ((i) => (i === undefined ? [] : rulePointIds(compact, i)))(placed.get(r.index)),
     })),
     points,
     devices: fabric.devices.map((d) => {
