@@ -78,12 +78,14 @@ function formatAttachment(a: Attachment): string {
 
 /** Everything explain needs, built once per policy and fabric. */
 export class Explainer {
-  private readonly reference: ReferenceEvaluator;
+  /** Shared by every explained flow when the caller places the whole fabric; else built per flow (see referenceFor). */
+  private readonly reference: ReferenceEvaluator | undefined;
   private readonly lookup: IrLookup;
   private readonly placement: ExplainPlacement;
 
   /**
-   * Without `placement`, only the devices on each explained path are placed
+   * Without `placement`, only the devices on each explained path are placed,
+   * and the reference reads only the endpoints owning the flow's addresses
    * (what a one-off `weft explain` needs); with one, its answers are read.
    */
   constructor(
@@ -92,7 +94,7 @@ export class Explainer {
     private readonly ir: Ir,
     placement?: Placement,
   ) {
-    this.reference = new ReferenceEvaluator(policy, fabric);
+    this.reference = placement ? new ReferenceEvaluator(policy, fabric) : undefined;
     this.lookup = new IrLookup(ir);
     this.placement = placement ? wholePlacement(placement) : new PathPlacement(fabric, ir);
   }
@@ -114,8 +116,20 @@ export class Explainer {
     };
   }
 
+  /**
+   * The reference evaluator for `flow`. A selector puts an address in a
+   * group only through the endpoints having that address, so the endpoints
+   * owning the flow's two addresses give the verdict the whole fabric gives,
+   * without matching every group's selector against every endpoint.
+   */
+  private referenceFor(flow: Flow): ReferenceEvaluator {
+    if (this.reference) return this.reference;
+    const endpoints = this.fabric.endpoints.filter((e) => e.addresses.some((a) => sameAddr(a, flow.src) || sameAddr(a, flow.dst)));
+    return new ReferenceEvaluator(this.policy, { ...this.fabric, endpoints });
+  }
+
   explain(flow: Flow): Explanation {
-    const ref = this.reference.verdict(flow);
+    const ref = this.referenceFor(flow).verdict(flow);
     const compiled = this.lookup.lookup(flow);
     const src = this.end(flow.src);
     const dst = this.end(flow.dst);
