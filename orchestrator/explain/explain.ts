@@ -96,7 +96,7 @@ export class Explainer {
   ) {
     this.reference = placement ? new ReferenceEvaluator(policy, fabric) : undefined;
     this.lookup = new IrLookup(ir);
-    this.placement = placement ? wholePlacement(placement) : new PathPlacement(fabric, ir);
+    this.placement = placement ? wholePlacement(placement) : new PathPlacement(fabric, ir, (a) => this.lookup.identityOf(a));
   }
 
   private end(addr: IpAddr): { info: EndInfo; endpoint?: Endpoint } {

@@ -6,11 +6,12 @@
 // explain on a fabric of 1,000 devices does not place 10,000 rules on all of
 // them to read one rule on a handful.
 
-import type { Fabric } from '../../inventory/model.ts';
+import type { Endpoint, Fabric } from '../../inventory/model.ts';
+import type { IpAddr } from '../net/ip.ts';
 import type { Ir } from '../ir/model.ts';
 import { irReach, type IrReach } from '../ir/reach.ts';
 import type { DevicePlacement, Placement } from '../placement/model.ts';
-import { endpointIdentities, indexFabric, viewOf, type FabricIndex, type LocalView } from '../placement/place.ts';
+import { indexFabric, viewOf, type FabricIndex, type LocalView } from '../placement/place.ts';
 
 /** A device's enforcement point as explain shows it. */
 export type PathDevice = Pick<DevicePlacement, 'device' | 'target' | 'mode' | 'interfaces'>;
@@ -42,15 +43,22 @@ export function wholePlacement(placement: Placement): ExplainPlacement {
 export class PathPlacement implements ExplainPlacement {
   private readonly index: FabricIndex;
   private readonly views = new Map<string, LocalView | undefined>();
-  private epIds: Map<string, Set<number>> | undefined;
   private readonly reach: IrReach;
+  private endpoints: Map<string, Endpoint> | undefined;
 
+  /** `identityOf`: the identity of an address (the IR's LPM lookup). */
   constructor(
-    fabric: Fabric,
+    private readonly fabric: Fabric,
     private readonly ir: Ir,
+    private readonly identityOf: (a: IpAddr) => number,
   ) {
     this.index = indexFabric(fabric);
     this.reach = irReach(ir);
+  }
+
+  private endpointNamed(name: string): Endpoint | undefined {
+    this.endpoints ??= new Map(this.fabric.endpoints.map((e) => [e.name, e]));
+    return this.endpoints.get(name);
   }
 
   private view(name: string): LocalView | undefined {
@@ -77,11 +85,11 @@ export class PathPlacement implements ExplainPlacement {
     if ((kind === 'dpu' || kind === 'smartnic') && v.mode === 'prefilter') candidates = v.endpoints;
     else if (kind === 'switch') candidates = v.endpoints.filter((e) => e.role === 'behind-host');
     else return false;
-    this.epIds ??= endpointIdentities(this.ir);
     for (const e of candidates) {
       if (e.via !== port) continue;
-      for (const id of this.epIds.get(e.name) ?? []) {
-        const p = this.reach.pos.get(id);
+      // An endpoint's identities are those of its addresses (Identity.endpoints), found without indexing every identity.
+      for (const a of this.endpointNamed(e.name)?.addresses ?? []) {
+        const p = this.reach.pos.get(this.identityOf(a));
         if (p !== undefined && this.reach.holds(rule, 'from', p)) return true;
       }
     }

@@ -53,7 +53,7 @@ export interface LocalView {
 }
 
 /** Identity ids of every endpoint, from the IR's identity table. */
-export function endpointIdentities(ir: Ir): Map<string, Set<number>> {
+function endpointIdentities(ir: Ir): Map<string, Set<number>> {
   const out = new Map<string, Set<number>>();
   for (const id of ir.identities) {
     for (const ep of id.endpoints) {
