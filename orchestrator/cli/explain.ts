@@ -7,7 +7,6 @@ import { Explainer, formatExplanation } from '../explain/explain.ts';
 import type { Flow } from '../flow.ts';
 import { buildIr } from '../ir/build.ts';
 import { formatIp, parseIp, type IpAddr } from '../net/ip.ts';
-import { place } from '../placement/place.ts';
 import { loadPolicy } from '../policy/load.ts';
 import { IPPROTO } from '../policy/model.ts';
 import { flag, num, str, UsageError, type CliCommand, type ParsedArgs } from './command.ts';
@@ -81,8 +80,8 @@ export const explainCommand: CliCommand = {
     const policy = loadPolicy(str(args, 'policy')!);
     const fabric = loadInventory(str(args, 'inventory')!);
     const ir = buildIr(policy, fabric);
-    const placement = place(policy, fabric, ir);
-    const x = new Explainer(policy, fabric, ir, placement).explain(flow);
+    // One flow: only the devices on its path are placed.
+    const x = new Explainer(policy, fabric, ir).explain(flow);
     io.out(flag(args, 'json') ? JSON.stringify(x, null, 2) : formatExplanation(x));
     return 0;
   },

@@ -10,7 +10,7 @@ import { parseIp } from '../net/ip.ts';
 import { place } from '../placement/place.ts';
 import { loadPolicy } from '../policy/load.ts';
 import { ReferenceEvaluator } from '../reference/evaluator.ts';
-import { generateFlows, makeRng } from '../testing/generate.ts';
+import { generateFlows, generateScenario, makeRng } from '../testing/generate.ts';
 import { Explainer, formatExplanation, type Explanation } from './explain.ts';
 
 const policy = loadPolicy('examples/policy.yaml');
@@ -174,5 +174,48 @@ describe('explain on the dpu-wire lab topology', () => {
       expect(p).toMatchObject({ profile: 'bluefield', decision: ref.verdict });
       expect(x.droppedAt?.device).toBe(ref.verdict === 'deny' ? 'dpu2' : undefined);
     }
+  });
+});
+
+describe('explain without a whole placement (what `weft explain` runs)', () => {
+  // Placing only the devices on a flow's path must give the answer the whole
+  // placement gives: same points, modes, decisions and reasons, field by field.
+  const compare = (p: typeof policy, f: typeof fabric, flows: Flow[]): { flows: number; prefilterDenies: number; mismatches: number } => {
+    const i = buildIr(p, f);
+    const whole = new Explainer(p, f, i, place(p, f, i));
+    const pathOnly = new Explainer(p, f, i);
+    let prefilterDenies = 0;
+    let mismatches = 0;
+    for (const flow of flows) {
+      const a = whole.explain(flow);
+      const b = pathOnly.explain(flow);
+      if (JSON.stringify(a) !== JSON.stringify(b)) mismatches++;
+      if (a.points.some((q) => q.mode === 'prefilter' && q.decision === 'deny')) prefilterDenies++;
+    }
+    return { flows: flows.length, prefilterDenies, mismatches };
+  };
+
+  it('on examples/ and the dpu-wire topology: the same explanation for every generated flow', () => {
+    const wirePolicy = loadPolicy('test/fixtures/lab-dpu/policy.yaml');
+    const wire = loadInventory('lab/topologies/dpu-wire.clab.yml');
+    const ex = compare(policy, fabric, generateFlows(makeRng(21), policy, fabric, 2000));
+    const wr = compare(wirePolicy, wire, generateFlows(makeRng(22), wirePolicy, wire, 1000));
+    console.log(`explain path-only vs whole placement: examples ${JSON.stringify(ex)}, dpu-wire ${JSON.stringify(wr)}`);
+    expect(ex.mismatches + wr.mismatches).toBe(0);
+    expect(ex.prefilterDenies).toBeGreaterThan(0);
+  });
+
+  it('on generated fabrics and policies (DPUs with and without their host agent): the same explanation for every generated flow', () => {
+    let total = { flows: 0, prefilterDenies: 0, mismatches: 0 };
+    for (let seed = 1; seed <= 12; seed++) {
+      const { policy: p, fabric: f } = generateScenario(makeRng(seed));
+      const dpu = f.devices.find((d) => d.kind === 'dpu' || d.kind === 'smartnic');
+      if (dpu && seed % 2 === 0) f.devices.find((d) => d.name === dpu.attachedTo)!.agent = false;
+      const r = compare(p, f, generateFlows(makeRng(100 + seed), p, f, 400));
+      total = { flows: total.flows + r.flows, prefilterDenies: total.prefilterDenies + r.prefilterDenies, mismatches: total.mismatches + r.mismatches };
+    }
+    console.log(`explain path-only vs whole placement on 12 generated scenarios: ${JSON.stringify(total)}`);
+    expect(total.mismatches).toBe(0);
+    expect(total.prefilterDenies).toBeGreaterThan(0);
   });
 });

@@ -11,10 +11,11 @@ import type { Flow, Verdict } from '../flow.ts';
 import { IrLookup } from '../ir/lookup.ts';
 import type { Ir } from '../ir/model.ts';
 import { formatIp, type IpAddr } from '../net/ip.ts';
-import type { DevicePlacement, Placement } from '../placement/model.ts';
+import type { Placement } from '../placement/model.ts';
 import type { Policy } from '../policy/model.ts';
 import { ReferenceEvaluator } from '../reference/evaluator.ts';
 import { findPath, formatPath, pathToFabric, type Attachment, type Hop } from './path.ts';
+import { PathPlacement, wholePlacement, type ExplainPlacement, type PathDevice } from './placement.ts';
 
 export interface EndInfo {
   address: string;
@@ -77,19 +78,25 @@ function formatAttachment(a: Attachment): string {
 
 /** Everything explain needs, built once per policy and fabric. */
 export class Explainer {
-  private readonly reference: ReferenceEvaluator;
+  /** Shared by every explained flow when the caller places the whole fabric; else built per flow (see referenceFor). */
+  private readonly reference: ReferenceEvaluator | undefined;
   private readonly lookup: IrLookup;
-  private readonly devices: Map<string, DevicePlacement>;
+  private readonly placement: ExplainPlacement;
 
+  /**
+   * Without `placement`, only the devices on each explained path are placed,
+   * and the reference reads only the endpoints owning the flow's addresses
+   * (what a one-off `weft explain` needs); with one, its answers are read.
+   */
   constructor(
     private readonly policy: Policy,
     private readonly fabric: Fabric,
     private readonly ir: Ir,
-    private readonly placement: Placement,
+    placement?: Placement,
   ) {
-    this.reference = new ReferenceEvaluator(policy, fabric);
+    this.reference = placement ? new ReferenceEvaluator(policy, fabric) : undefined;
     this.lookup = new IrLookup(ir);
-    this.devices = new Map(placement.devices.map((d) => [d.device, d]));
+    this.placement = placement ? wholePlacement(placement) : new PathPlacement(fabric, ir, (a) => this.lookup.identityOf(a));
   }
 
   private end(addr: IpAddr): { info: EndInfo; endpoint?: Endpoint } {
@@ -109,8 +116,20 @@ export class Explainer {
     };
   }
 
+  /**
+   * The reference evaluator for `flow`. A selector puts an address in a
+   * group only through the endpoints having that address, so the endpoints
+   * owning the flow's two addresses give the verdict the whole fabric gives,
+   * without matching every group's selector against every endpoint.
+   */
+  private referenceFor(flow: Flow): ReferenceEvaluator {
+    if (this.reference) return this.reference;
+    const endpoints = this.fabric.endpoints.filter((e) => e.addresses.some((a) => sameAddr(a, flow.src) || sameAddr(a, flow.dst)));
+    return new ReferenceEvaluator(this.policy, { ...this.fabric, endpoints });
+  }
+
   explain(flow: Flow): Explanation {
-    const ref = this.reference.verdict(flow);
+    const ref = this.referenceFor(flow).verdict(flow);
     const compiled = this.lookup.lookup(flow);
     const src = this.end(flow.src);
     const dst = this.end(flow.dst);
@@ -166,18 +185,15 @@ export class Explainer {
     const verdict: Verdict = rule >= 0 ? this.ir.rules[rule].action : this.ir.defaultAction;
     const ruleName = rule >= 0 ? `rule ${this.ir.rules[rule].name}` : `default ${this.ir.defaultAction}`;
     const out: PointDecision[] = [];
-    const profileOf = (dp: DevicePlacement): { profile?: DpuProfile } => {
+    const profileOf = (dp: PathDevice): { profile?: DpuProfile } => {
       const profile = this.fabric.devices.find((d) => d.name === dp.device)?.profile;
       return profile ? { profile } : {};
     };
-    const exact = (dp: DevicePlacement, iface: string, direction: PointDecision['direction'], why: string): void => {
+    const exact = (dp: PathDevice, iface: string, direction: PointDecision['direction'], why: string): void => {
       out.push({ device: dp.device, target: dp.target, interface: iface, direction, mode: 'exact', ...profileOf(dp), decision: verdict, why: `${why}; ${ruleName}` });
     };
-    const prefilter = (dp: DevicePlacement, port: string, direction: PointDecision['direction'], passWhy?: string): void => {
-      const placed =
-        rule >= 0 &&
-        this.ir.rules[rule].action === 'deny' &&
-        this.placement.rules[rule]?.points.some((p) => p.device === dp.device && p.mode === 'prefilter' && p.attach === `${port} ${direction}`);
+    const prefilter = (dp: PathDevice, port: string, direction: PointDecision['direction'], passWhy?: string): void => {
+      const placed = rule >= 0 && this.ir.rules[rule].action === 'deny' && this.placement.prefilterPlaced(rule, dp.device, `${port} ${direction}`);
       const why = placed
         ? `deny rule ${this.ir.rules[rule].name} is placed here, close to the source`
         : verdict === 'allow'
@@ -186,7 +202,7 @@ export class Explainer {
       out.push({ device: dp.device, target: dp.target, interface: port, direction, mode: 'prefilter', ...profileOf(dp), decision: placed ? 'deny' : 'pass', why });
     };
     hops.forEach((hop, i) => {
-      const dp = this.devices.get(hop.device);
+      const dp = this.placement.device(hop.device);
       if (!dp) return; // transit without an agent
       const role = (port: string | undefined) => (port === undefined ? undefined : dp.interfaces.find((f) => f.name === port)?.role);
       const kind = this.fabric.devices.find((d) => d.name === hop.device)?.kind;

@@ -43,7 +43,7 @@ export function comparePorts(a: string, b: string): number {
   return portCollator.compare(a, b);
 }
 
-interface LocalView {
+export interface LocalView {
   device: Device;
   target: TargetName;
   mode: EnforcementMode;
@@ -67,7 +67,7 @@ function endpointIdentities(ir: Ir): Map<string, Set<number>> {
 }
 
 /** Lookups built once per fabric, so placing a device costs what it touches. */
-interface FabricIndex {
+export interface FabricIndex {
   byName: Map<string, Device>;
   peers: Map<string, { port: string; peer: Device | undefined }[]>;
   /** Managed endpoints by the device named in their `host`. */
@@ -76,7 +76,7 @@ interface FabricIndex {
   unmanagedAt: Map<string, Endpoint[]>;
 }
 
-function indexFabric(fabric: Fabric): FabricIndex {
+export function indexFabric(fabric: Fabric): FabricIndex {
   const byName = new Map(fabric.devices.map((d) => [d.name, d]));
   const push = <T>(m: Map<string, T[]>, k: string, v: T): void => {
     let l = m.get(k);
@@ -97,7 +97,7 @@ function indexFabric(fabric: Fabric): FabricIndex {
   return { byName, peers, byHost, unmanagedAt };
 }
 
-function viewOf(ix: FabricIndex, device: Device): LocalView | undefined {
+export function viewOf(ix: FabricIndex, device: Device): LocalView | undefined {
   const target = targetNameOf(device);
   if (!target || !hasAgent(device)) return undefined;
   const { byName } = ix;
