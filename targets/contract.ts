@@ -117,6 +117,8 @@ export interface SelfRevert {
   confirm(ctx: DriverContext, id: string): Promise<string>;
   /** Goes back at once instead of at the deadline; without it a plain push supersedes the armed revert. */
   cancel?(ctx: DriverContext, id: string): Promise<string>;
+  /** Moves the deadline of the armed revert to `withinMs` from now; throws when nothing awaits confirmation there. */
+  extend(ctx: DriverContext, id: string, withinMs: number): Promise<string>;
 }
 
 /**

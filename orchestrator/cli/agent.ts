@@ -96,7 +96,7 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
       `${p} apply BUNDLE_DIR --device NAME [--netns NS] [--confirm-within DUR] [--log-rate N] [--require-offload]`,
       `${p} status [--device NAME] [--netns NS]`,
       `${p} logs [--netns NS] [--follow]`,
-      `${p} confirm --device NAME [--netns NS]`,
+      `${p} confirm --device NAME [--netns NS] [--extend DUR]`,
       `${p} remove [--netns NS]`,
     ].join(' | '),
     options: [
@@ -105,6 +105,7 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
       { name: 'confirm-within', type: 'string', help: 'apply: go back to the previous generation unless `confirm` comes within this time (30s, 2m)' },
       { name: 'log-rate', type: 'number', help: 'apply: flow log events per second per CPU, also the burst [default: 100]' },
       { name: 'require-offload', type: 'boolean', help: 'apply, NIC prefilter: fail unless every port runs it on the NIC (no native or generic fallback)' },
+      { name: 'extend', type: 'string', help: 'confirm: instead of confirming, move the deadline to this time from now (30s, 2m)' },
       { name: 'follow', type: 'boolean', help: 'logs: keep printing events as they come (until interrupted)' },
       { name: 'token', type: 'string', help: 'revert-unconfirmed: the timer the apply started (internal)' },
     ],
@@ -188,6 +189,19 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
         }
         case 'confirm': {
           if (!device) throw new UsageError('confirm needs --device NAME');
+          const extend = str(args, 'extend');
+          if (extend !== undefined) {
+            let withinMs: number;
+            try {
+              withinMs = parseDuration(extend);
+            } catch (e) {
+              throw new UsageError(`--extend: ${(e as Error).message}`);
+            }
+            const x = confirm.agentExtend(device, opts, withinMs, program.self);
+            if (json) io.out(JSON.stringify(x, null, 2));
+            else io.out(`${x.device} [${x.scope}]: generation ${x.generation} awaits confirmation until ${x.confirmBy}`);
+            return 0;
+          }
           const r = confirm.agentConfirm(device, opts);
           if (json) io.out(JSON.stringify(r, null, 2));
           else io.out(`${r.device} [${r.scope}]: generation ${r.generation} confirmed`);

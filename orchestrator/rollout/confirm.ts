@@ -312,6 +312,60 @@ export async function confirmLocked(o: ConfirmOptions): Promise<{ pending: Pendi
   }
 }
 
+export interface ExtendedDevice {
+  device: string;
+  held: PendingDevice['held'];
+  /** extended: its revert now waits for the new deadline; failed: it still goes back at the old one. */
+  status: 'extended' | 'failed';
+  detail: string;
+}
+
+/**
+ * `weft confirm --extend` under the caller's lock: moves the deadline of the
+ * rollout awaiting confirmation to `withinMs` from now. Each device holding
+ * its own revert is told first (the agent's timer, gNMI
+ * set_rollback_duration), while the old record and watchdog still guard the
+ * old deadline; then the record is taken (so the watchdog cannot fire
+ * meanwhile), written again with the new deadline for a new watchdog, and
+ * the old watchdog stopped. The new deadline is journaled. A device that
+ * could not be told still goes back at the old deadline, and says so.
+ */
+export async function extendLocked(statePath: string, withinMs: number, o: Omit<ConfirmOptions, 'state' | 'statePath'> = {}): Promise<{ pending: PendingConfirm; devices: ExtendedDevice[] }> {
+  const seen = readPending(statePath);
+  if (!seen) throw new PendingConfirmError(`nothing awaits confirmation (no ${pendingPath(statePath)}): it was confirmed already, or its deadline passed and the devices went back (journal ${journalPath(statePath)})`);
+  if (!seen.complete) {
+    throw new PendingConfirmError(`${describePending(seen)}. A rollout cut short cannot be confirmed, so its window is not extended: wait for the deadline, or put the devices back now with \`weft confirm --cancel\``);
+  }
+  if (Date.parse(seen.deadline) <= Date.now()) throw new PendingConfirmError(`too late: the deadline ${seen.deadline} passed and the watchdog is putting the devices back (see ${journalPath(statePath)})`);
+  const deadline = new Date(Date.now() + withinMs).toISOString();
+  const r = await reach(statePath, seen, o);
+  try {
+    const devices = await inPool(seen.devices, o.parallel ?? DEFAULT_PARALLEL, async (d): Promise<ExtendedDevice> => {
+      const h = r.handles.get(d.device);
+      if (d.held === 'watchdog') return { device: d.device, held: d.held, status: 'extended', detail: `the watchdog restores it at ${deadline}` };
+      try {
+        if (!h?.driver.selfRevert) throw new Error('its driver holds no revert of its own');
+        return { device: d.device, held: d.held, status: 'extended', detail: await h.driver.selfRevert.extend(r.ctxOf(h.device), seen.id, Date.parse(deadline) - Date.now()) };
+      } catch (e) {
+        return { device: d.device, held: d.held, status: 'failed', detail: `not extended, it goes back by itself at ${seen.deadline} unless confirmed first: ${message(e)}` };
+      }
+    });
+    const p = claimPending(statePath, seen.token);
+    if (!p) throw new PendingConfirmError(`too late: the deadline ${seen.deadline} passed while extending, and the watchdog is putting the devices back (see ${journalPath(statePath)})`);
+    const next: PendingConfirm = { ...p, deadline, token: randomBytes(8).toString('hex'), watchdogPid: undefined };
+    writePending(statePath, next);
+    next.watchdogPid = startWatchdog(statePath, next.token);
+    writePending(statePath, next);
+    stopWatchdog(p);
+    const failed = devices.filter((d) => d.status === 'failed').map((d) => d.device);
+    await r.journal.append({ step: 'extended', confirmBy: deadline, detail: failed.length ? `not extended on ${failed.join(', ')} (they go back at ${seen.deadline})` : `from ${seen.deadline}` });
+    log.info({ deadline, was: seen.deadline, failed: failed.length }, 'confirm window extended');
+    return { pending: next, devices };
+  } finally {
+    r.journal.close();
+  }
+}
+
 /**
  * Puts every device of a taken record back on what it ran before. `now`
  * (`weft confirm --cancel`): at once, cancelling each device's own revert.

@@ -72,7 +72,7 @@ export function acquireLock(statePath: string, what: string): () => void {
   throw new LockError(`${path}: could not take the lock`);
 }
 
-export type JournalStep = 'begin' | 'intent' | 'pushed' | 'verified' | 'confirmed' | 'failed' | 'restored' | 'end';
+export type JournalStep = 'begin' | 'intent' | 'pushed' | 'verified' | 'confirmed' | 'failed' | 'restored' | 'extended' | 'end';
 
 export interface JournalRecord {
   run: string;
@@ -87,7 +87,7 @@ export interface JournalRecord {
   /** intent, pushed, verified, confirmed: the new generation; restored: the one it runs again (absent: removed). */
   generation?: string;
   detail?: string;
-  /** begin: a commit-confirmed run's deadline (ISO). */
+  /** begin: a commit-confirmed run's deadline (ISO); extended: its new deadline. */
   confirmBy?: string;
   /** end: how the run ended; pending: every device runs the new generation and awaits `weft confirm` (a later end closes the run). */
   outcome?: 'applied' | 'restored' | 'failed' | 'pending';
@@ -212,6 +212,7 @@ export function lastRun(records: JournalRecord[]): RunSummary | undefined {
         if (d.runs === 'unknown') d.runs = 'old';
         break;
       case 'begin':
+      case 'extended':
       case 'end':
         break;
     }

@@ -14,8 +14,10 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { readInventoryFile } from '../../inventory/load.ts';
+import { DiagnosticBag } from '../diagnostics.ts';
+import { isMap, isScalar, isSeq, type MapNode } from '../yaml/node.ts';
+import { YamlSource } from '../yaml/source.ts';
 import type { Device } from '../../inventory/model.ts';
 import type { DeviceArtefacts, DriverContext, PushOptions, TargetDriver, TargetName, Transport } from '../../targets/contract.ts';
 import { targetFor } from '../../targets/registry.ts';
@@ -167,16 +169,35 @@ interface SshExtras {
 
 /**
  * SSH settings of each device that only the rollout uses (`mgmt.ssh.identityFile`,
- * `mgmt.ssh.stagingDir`), read straight from the inventory file.
+ * `mgmt.ssh.stagingDir`), read straight from the inventory file. Read
+ * through Weft's own YAML reader: its fast path keeps this a small part of
+ * a large fleet's rollout, where the `yaml` package cost as much as loading
+ * the whole inventory.
  */
 function sshExtras(inventoryPath: string): Map<string, SshExtras> {
   const out = new Map<string, SshExtras>();
-  const doc = parseDocument(readInventoryFile(inventoryPath)).toJS() as { spec?: { devices?: { name?: string; mgmt?: { ssh?: SshExtras } }[] } } | null;
-  for (const d of doc?.spec?.devices ?? []) {
-    const ssh = d.mgmt?.ssh;
-    if (!d.name || !ssh) continue;
-    const f = ssh.identityFile;
-    out.set(d.name, { identityFile: f ? (isAbsolute(f) ? f : resolve(dirname(inventoryPath), f)) : undefined, stagingDir: ssh.stagingDir });
+  const bag = new DiagnosticBag();
+  const src = YamlSource.parse(readInventoryFile(inventoryPath), inventoryPath, bag);
+  // The inventory was loaded (and its errors reported) with the bundle; what cannot be read here has no SSH settings.
+  if (!src || !isMap(src.root)) return out;
+  const text = (m: MapNode, key: string): string | undefined => {
+    const v = src.get(m, key);
+    return isScalar(v) && typeof v.value === 'string' ? v.value : undefined;
+  };
+  const map = (m: MapNode | undefined, key: string): MapNode | undefined => {
+    const v = m && src.get(m, key);
+    return isMap(v) ? v : undefined;
+  };
+  const spec = map(src.root, 'spec');
+  const devices = spec && src.get(spec, 'devices');
+  if (!isSeq(devices)) return out;
+  for (const d of devices.items) {
+    if (!isMap(d)) continue;
+    const name = text(d, 'name');
+    const ssh = map(map(d, 'mgmt'), 'ssh');
+    if (!name || !ssh) continue;
+    const f = text(ssh, 'identityFile');
+    out.set(name, { identityFile: f ? (isAbsolute(f) ? f : resolve(dirname(inventoryPath), f)) : undefined, stagingDir: text(ssh, 'stagingDir') });
   }
   return out;
 }

@@ -12,7 +12,21 @@ import type { Bundle } from '../compile/bundle.ts';
 import { logger } from '../log.ts';
 import { keepBundle, readKept, recordGeneration } from './history.ts';
 import { acquireLock, Journal, journalPath, lastRun, readJournal, type RunSummary } from './journal.ts';
-import { armConfirm, cancelLocked, completeConfirm, confirmLocked, describePending, disarmConfirm, PendingConfirmError, readPending, type ConfirmedDevice, type ConfirmOptions, type PendingConfirm } from './confirm.ts';
+import {
+  armConfirm,
+  cancelLocked,
+  completeConfirm,
+  confirmLocked,
+  describePending,
+  disarmConfirm,
+  extendLocked,
+  PendingConfirmError,
+  readPending,
+  type ConfirmedDevice,
+  type ConfirmOptions,
+  type ExtendedDevice,
+  type PendingConfirm,
+} from './confirm.ts';
 import {
   applyRollout,
   contextMaker,
@@ -129,6 +143,16 @@ export async function runCancel(opts: Omit<ConfirmOptions, 'state'>): Promise<{ 
   const release = acquireLock(opts.statePath, 'weft confirm --cancel');
   try {
     return await cancelLocked(opts.statePath, opts);
+  } finally {
+    release();
+  }
+}
+
+/** `weft confirm --extend D`: the rollout awaiting confirmation gets until D from now, on every device and in the watchdog. */
+export async function runExtend(opts: Omit<ConfirmOptions, 'state'>, withinMs: number): Promise<{ pending: PendingConfirm; devices: ExtendedDevice[] }> {
+  const release = acquireLock(opts.statePath, 'weft confirm --extend');
+  try {
+    return await extendLocked(opts.statePath, withinMs, opts);
   } finally {
     release();
   }

@@ -80,6 +80,19 @@ export function applyConfirmed(bundleDir: string, device: string, o: AgentOption
   const r = agentApply(bundleDir, device, o);
   const superseded = earlier && claimPendingConfirm(runDir, earlier.token);
   if (superseded) stopTimer(superseded);
+  const pending = armTimer(runDir, o, self, withinMs, {
+    device,
+    generation: r.generation,
+    previousBundle: previous.bundle,
+    previousGeneration: previous.generation,
+    previousLogRate: previous.logRate,
+  });
+  log.info({ device, deadline: pending.deadline, revertsTo: previous.generation }, 'applied; awaiting confirmation');
+  return { ...r, confirmBy: pending.deadline, revertsTo: previous.generation };
+}
+
+/** Starts a detached timer for `withinMs` from now and writes the record it guards (a timer of its own token, so an earlier one settles). */
+function armTimer(runDir: string, o: AgentOptions, self: AgentSelf, withinMs: number, what: Omit<PendingConfirm, 'token' | 'deadline' | 'timerPid'>): PendingConfirm {
   const token = randomBytes(8).toString('hex');
   const deadline = new Date(Date.now() + withinMs).toISOString();
   const out = openSync(join(runDir, CONFIRM_LOG), 'a', 0o600);
@@ -95,19 +108,9 @@ export function applyConfirmed(bundleDir: string, device: string, o: AgentOption
     closeSync(out);
   }
   if (timerPid === undefined) throw new Error(`cannot start the confirm timer (${process.execPath} ${self.join(' ')})`);
-  const pending: PendingConfirm = {
-    device,
-    token,
-    deadline,
-    generation: r.generation,
-    previousBundle: previous.bundle,
-    previousGeneration: previous.generation,
-    previousLogRate: previous.logRate,
-    timerPid,
-  };
+  const pending: PendingConfirm = { ...what, token, deadline, timerPid };
   writeJsonAtomic(join(runDir, PENDING_FILE), pending);
-  log.info({ device, deadline, revertsTo: previous.generation }, 'applied; awaiting confirmation');
-  return { ...r, confirmBy: deadline, revertsTo: previous.generation };
+  return pending;
 }
 
 /** A plain apply: the operator's latest word, so an earlier unconfirmed apply is no longer reverted. */
@@ -137,6 +140,32 @@ export function agentConfirm(device: string, o: AgentOptions): ConfirmResult {
   }
   stopTimer(p);
   return { device, scope, generation: p.generation };
+}
+
+export interface ExtendResult extends ConfirmResult {
+  /** The new deadline (ISO). */
+  confirmBy: string;
+}
+
+/**
+ * Moves the deadline of the apply awaiting confirmation to `withinMs` from
+ * now: the record is taken (so the running timer cannot revert meanwhile),
+ * a new timer is armed with the new deadline, and the old timer is stopped.
+ */
+export function agentExtend(device: string, o: AgentOptions, withinMs: number, self: AgentSelf): ExtendResult {
+  preflight(o);
+  const { runDir, scope } = paths(o);
+  const seen = readPendingConfirm(runDir);
+  if (seen && seen.device !== device) throw new Error(`scope ${scope} awaits confirmation for device ${seen.device}, not ${device}`);
+  const p = claimPendingConfirm(runDir);
+  if (!p) {
+    throw new Error(`nothing awaits confirmation for ${device} in scope ${scope}: it was confirmed already, or the timer reverted it (see ${join(runDir, CONFIRM_LOG)})`);
+  }
+  const { token: _token, deadline: _deadline, timerPid: _timerPid, ...what } = p;
+  const next = armTimer(runDir, o, self, withinMs, what);
+  stopTimer(p);
+  log.info({ device, deadline: next.deadline, was: p.deadline }, 'confirm deadline moved');
+  return { device, scope, generation: p.generation, confirmBy: next.deadline };
 }
 
 export interface RevertResult {

@@ -159,6 +159,12 @@ export const agentSelfRevert: SelfRevert = {
       if (r.code !== 0) throw new Error(`${ctx.device.name}: weft agent confirm exited ${r.code}: ${lastLines(r)}`);
       return `agent confirmed generation ${(JSON.parse(r.stdout) as { generation: number }).generation}`;
     }),
+  extend: (ctx, _id, withinMs) =>
+    withSession(ctx, async (session) => {
+      const r = await session.exec(remoteAgentCommand(ctx, ['confirm', '--device', ctx.device.name, '--extend', `${Math.max(1, Math.floor(withinMs))}ms`, '--json']));
+      if (r.code !== 0) throw new Error(`${ctx.device.name}: weft agent confirm --extend exited ${r.code}: ${lastLines(r)}`);
+      return `agent timer moved to ${(JSON.parse(r.stdout) as { confirmBy: string }).confirmBy}`;
+    }),
 };
 
 export const hostDriver: TargetDriver = { transport: 'ssh', wave: 2, push, readBack, remove, diff, counters, selfRevert: agentSelfRevert };

@@ -130,6 +130,11 @@ export class OpenconfigDriver {
     await this.client.set({ extension: [{ commit }] });
   }
 
+  /** set_rollback_duration: the switch's rollback of commit `id` restarts with `withinMs` to go. */
+  async extendCommit(id: string, withinMs: number): Promise<void> {
+    await this.client.set({ extension: [{ commit: { id, setRollbackDuration: { rollbackDuration: msDuration(withinMs) } } }] });
+  }
+
   /**
    * Pushes a compiled device directory in one Set and confirms the switch runs it; `entries` is what the device programs (the expansion).
    * With `commit`, the Set carries the commit-confirmed extension: the switch goes back unless confirmed within `withinMs`.
@@ -259,6 +264,7 @@ export const openconfigDriver: TargetDriver = {
     unsupported: (ctx) => withDriver(ctx, async (d) => ((await d.commitConfirmed()) ? undefined : 'its gNMI Capabilities do not list the commit-confirmed extension')),
     confirm: (ctx, id) => withDriver(ctx, async (d) => (await d.commitAction(id, 'confirm'), `gNMI commit ${id} confirmed`)),
     cancel: (ctx, id) => withDriver(ctx, async (d) => (await d.commitAction(id, 'cancel'), `gNMI commit ${id} cancelled: the switch went back`)),
+    extend: (ctx, id, withinMs) => withDriver(ctx, async (d) => (await d.extendCommit(id, withinMs), `gNMI commit ${id}: set_rollback_duration ${Math.ceil(withinMs / 1000)}s`)),
   },
   readBack: (ctx, art) =>
     withDriver(ctx, async (d) => {

@@ -2,7 +2,8 @@
 // an apply with --confirm-within that is never confirmed goes back to the
 // previous generation by itself (read through status and real packets),
 // even though the process group that applied it is killed at once; an apply
-// that is confirmed in time stays.
+// that is confirmed in time stays; confirm --extend moves the deadline past
+// the first one.
 
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +128,30 @@ describe.skipIf(why !== undefined)('shipped host agent: commit-confirmed', () =>
     expect(after.generation).toBe(applied.generation);
     expect(ruleNames(after)).toContain('web-to-db-9090');
     expect(await tcpConnect(nsA, B4, 9090)).toBe(true);
+  });
+
+  it('keeps waiting past the first deadline once extended, until confirmed', async () => {
+    const applied = JSON.parse(await applyThenKillGroup(bundles.p1.path, '3s')) as { generation: number; confirmBy: string };
+    const x = await agent.run(['confirm', '--device', 'host1', '--netns', nsA, '--extend', '60s', '--json']);
+    expect(x.code, x.stderr).toBe(0);
+    const extended = JSON.parse(x.stdout) as { generation: number; confirmBy: string };
+    expect(extended.generation).toBe(applied.generation);
+    expect(Date.parse(extended.confirmBy)).toBeGreaterThan(Date.parse(applied.confirmBy) + 50_000);
+
+    // Well past the first deadline: the first timer was stopped, the new one waits.
+    await sleep(Date.parse(applied.confirmBy) - Date.now() + 3000);
+    const during = await status();
+    expect(during.pendingConfirm?.deadline).toBe(extended.confirmBy);
+    expect(during.generation).toBe(applied.generation);
+    expect(ruleNames(during)).toEqual(['web-to-db']);
+    expect(await tcpConnect(nsA, B4, 9090)).toBe(false);
+
+    const ok = await agent.run(['confirm', '--device', 'host1', '--netns', nsA, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await status()).pendingConfirm).toBeUndefined();
+    const late = await agent.run(['confirm', '--device', 'host1', '--netns', nsA, '--extend', '10s']);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toContain('nothing awaits confirmation for host1');
   });
 
   it('refuses a duration it cannot read, applying nothing', async () => {

@@ -4,7 +4,8 @@
 // generation; an orchestrator killed with SIGKILL right after its last push
 // and never confirmed leaves every switch back on the old generation by the
 // deadline (gNMI switches by themselves, P4 switches by the watchdog), as
-// read back and as journaled; `weft confirm --cancel` goes back at once;
+// read back and as journaled; `weft confirm --extend` moves the deadline on
+// every switch and in the watchdog; `weft confirm --cancel` goes back at once;
 // nothing else rolls out while one is pending; and a gNMI switch without the
 // extension is refused unless --confirm-fallback.
 
@@ -140,6 +141,40 @@ describe('commit-confirmed rollout to simulated switches', { timeout: 300_000 },
     expect(state().current).toBe(bundleDigest(v2));
     // The fabric is free again.
     expect((await weft(['plan', '--bundle', v2.dir, '--detailed-exitcode'])).code).toBe(0);
+  });
+
+  it('keeps the new generation past the first deadline once extended, on gNMI switches and in the watchdog', async () => {
+    const withinS = 10;
+    const r = await weft(['apply', '--bundle', v1.dir, '--confirm-within', `${withinS}s`]);
+    expect(r.code, r.err).toBe(0);
+    const first = readPending(statePath) as NonNullable<ReturnType<typeof readPending>>;
+    const x = await weft(['confirm', '--extend', '90s', '--json']);
+    expect(x.code, x.err).toBe(0);
+    const out = JSON.parse(x.out) as { deadline: string; devices: { device: string; status: string; detail: string }[] };
+    expect(out.devices.map((d) => d.status)).toEqual(first.devices.map(() => 'extended'));
+    for (const s of fleet.switches) expect(out.devices.find((d) => d.device === s.name)?.detail, s.name).toMatch(s.pipeline === 'p4' ? /watchdog restores it at/ : /set_rollback_duration/);
+    const next = readPending(statePath);
+    expect(next?.deadline).toBe(out.deadline);
+    expect(Date.parse(out.deadline)).toBeGreaterThan(Date.parse(first.deadline) + 60_000);
+    expect(next?.watchdogPid).not.toBe(first.watchdogPid);
+    expect(alive(next?.watchdogPid as number)).toBe(true);
+    await until('the first watchdog to stop', 5000, () => !alive(first.watchdogPid as number));
+    const journaled = readJournal(statePath).filter((j) => j.run === first.run && j.step === 'extended');
+    expect(journaled.map((j) => j.confirmBy)).toEqual([out.deadline]);
+
+    // Past the first deadline and the switches' own rollback: nothing went back.
+    await sleep(Date.parse(first.deadline) - Date.now() + 4000);
+    await expectAllRun(v1);
+    expect(lastRun(readJournal(statePath))?.outcome).toBe('pending');
+    const c = await weft(['confirm', '--json']);
+    expect(c.code, c.err).toBe(0);
+    expect(state().current).toBe(bundleDigest(v1));
+    expect(lastRun(readJournal(statePath))?.outcome).toBe('applied');
+    await until('the watchdog to stop', 5000, () => !alive(next?.watchdogPid as number));
+    expect((await weft(['confirm', '--extend', '10s'])).code).toBe(1);
+    // Back on v2 for the tests after this one.
+    const back = await weft(['apply', '--bundle', v2.dir]);
+    expect(back.code, back.err).toBe(0);
   });
 
   it('goes back at once with confirm --cancel', async () => {

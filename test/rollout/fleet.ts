@@ -102,7 +102,8 @@ export class Fleet {
       ]),
       ...this.hosts.map((h, i) => ({ name: `app-${h.name}`, host: h.name, addresses: [`10.${i % 2 ? 5 : 65}.${i & 255}.${31 + (i >> 8)}`], labels: { app: i % 2 ? 'web' : 'db' } })),
     ];
-    writeFileSync(this.inventoryPath, stringify({ apiVersion: 'weft.dev/v1', kind: 'Fabric', metadata: { name: 'sim' }, spec: { devices, endpoints } }));
+    // One line per value, as an inventory is written by hand: the yaml package folds long host keys otherwise.
+    writeFileSync(this.inventoryPath, stringify({ apiVersion: 'weft.dev/v1', kind: 'Fabric', metadata: { name: 'sim' }, spec: { devices, endpoints } }, { lineWidth: 0 }));
   }
 
   /**
