@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../duration.ts';
-import { flag, num, str, UsageError, type CliCommand, type CliIo } from './command.ts';
+import { duration, flag, num, str, UsageError, type CliCommand, type CliIo } from './command.ts';
 import type { AgentOptions, ApplyResult, RemoveResult, StatusResult } from '../../targets/host/agent.ts';
 import type { ConfirmedApplyResult } from '../../targets/host/confirm.ts';
 import type { DpuApplyResult, DpuRemoveResult, DpuStatusResult } from '../../targets/dpu/agent.ts';
@@ -189,14 +189,8 @@ export function agentCommandFor(program: AgentProgram): CliCommand {
         }
         case 'confirm': {
           if (!device) throw new UsageError('confirm needs --device NAME');
-          const extend = str(args, 'extend');
-          if (extend !== undefined) {
-            let withinMs: number;
-            try {
-              withinMs = parseDuration(extend);
-            } catch (e) {
-              throw new UsageError(`--extend: ${(e as Error).message}`);
-            }
+          const withinMs = duration(args, 'extend');
+          if (withinMs !== undefined) {
             const x = confirm.agentExtend(device, opts, withinMs, program.self);
             if (json) io.out(JSON.stringify(x, null, 2));
             else io.out(`${x.device} [${x.scope}]: generation ${x.generation} awaits confirmation until ${x.confirmBy}`);

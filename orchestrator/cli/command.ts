@@ -2,6 +2,7 @@
 
 import { formatDiagnostic, InputError, UnsupportedError } from '../diagnostics.ts';
 import { setLogLevel } from '../log.ts';
+import { parseDuration } from '../duration.ts';
 
 export interface OptionSpec {
   name: string; // long name without dashes
@@ -121,6 +122,16 @@ export function formatHelp(cmd: CliCommand, title = `weft ${cmd.name}`): string 
 export function str(args: ParsedArgs, name: string): string | undefined {
   const v = args.options[name];
   return typeof v === 'string' ? v : undefined;
+}
+/** A duration option (`90s`, `5m`) in ms; a malformed one is a usage error naming the option. */
+export function duration(args: ParsedArgs, name: string): number | undefined {
+  const text = str(args, name);
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
 }
 export function num(args: ParsedArgs, name: string): number | undefined {
   const v = args.options[name];

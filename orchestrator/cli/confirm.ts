@@ -6,8 +6,7 @@
 
 import { describePending, runWatchdog, type ConfirmedDevice, type ExtendedDevice, type PendingConfirm } from '../rollout/confirm.ts';
 import { runCancel, runConfirm, runExtend } from '../rollout/run.ts';
-import { parseDuration } from '../duration.ts';
-import { flag, str, UsageError, type CliCommand, type CliIo, type ParsedArgs } from './command.ts';
+import { duration, flag, str, UsageError, type CliCommand, type CliIo, type ParsedArgs } from './command.ts';
 import { deviceOptions, DEVICE_OPTIONS, STATE_OPTION, statePathOf } from './rollout.ts';
 
 function print(io: CliIo, args: ParsedArgs, verb: string, r: { pending: PendingConfirm; devices: (ConfirmedDevice | ExtendedDevice)[] }): number {
@@ -41,16 +40,10 @@ export const confirmCommand: CliCommand = {
     }
     // Without --inventory, the devices are reached as the apply reached them.
     const opts = { ...deviceOptions(args), statePath };
-    const extend = str(args, 'extend');
-    if (extend !== undefined && flag(args, 'cancel')) throw new UsageError('--extend and --cancel exclude each other');
+    const withinMs = duration(args, 'extend');
+    if (withinMs !== undefined && flag(args, 'cancel')) throw new UsageError('--extend and --cancel exclude each other');
     if (flag(args, 'cancel')) return print(io, args, 'cancelled', await runCancel(opts));
-    if (extend !== undefined) {
-      let withinMs: number;
-      try {
-        withinMs = parseDuration(extend);
-      } catch (e) {
-        throw new UsageError(`--extend: ${(e as Error).message}`);
-      }
+    if (withinMs !== undefined) {
       const r = await runExtend(opts, withinMs);
       const code = print(io, args, `extended until ${r.pending.deadline}:`, r);
       if (code !== 0 && !args.options.json) io.out(describePending(r.pending));

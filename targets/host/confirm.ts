@@ -127,7 +127,8 @@ export interface ConfirmResult {
   generation: number;
 }
 
-export function agentConfirm(device: string, o: AgentOptions): ConfirmResult {
+/** Takes this device's record awaiting confirmation, so no timer can act on it meanwhile; an error when there is none. */
+function claimFor(device: string, o: AgentOptions) {
   preflight(o);
   const { runDir, scope } = paths(o);
   const seen = readPendingConfirm(runDir);
@@ -138,6 +139,11 @@ export function agentConfirm(device: string, o: AgentOptions): ConfirmResult {
       `nothing awaits confirmation for ${device} in scope ${scope}: it was confirmed already, or the timer reverted it (see ${join(runDir, CONFIRM_LOG)})`,
     );
   }
+  return { runDir, scope, p };
+}
+
+export function agentConfirm(device: string, o: AgentOptions): ConfirmResult {
+  const { runDir, scope, p } = claimFor(device, o);
   stopTimer(p);
   return { device, scope, generation: p.generation };
 }
@@ -153,14 +159,7 @@ export interface ExtendResult extends ConfirmResult {
  * a new timer is armed with the new deadline, and the old timer is stopped.
  */
 export function agentExtend(device: string, o: AgentOptions, withinMs: number, self: AgentSelf): ExtendResult {
-  preflight(o);
-  const { runDir, scope } = paths(o);
-  const seen = readPendingConfirm(runDir);
-  if (seen && seen.device !== device) throw new Error(`scope ${scope} awaits confirmation for device ${seen.device}, not ${device}`);
-  const p = claimPendingConfirm(runDir);
-  if (!p) {
-    throw new Error(`nothing awaits confirmation for ${device} in scope ${scope}: it was confirmed already, or the timer reverted it (see ${join(runDir, CONFIRM_LOG)})`);
-  }
+  const { runDir, scope, p } = claimFor(device, o);
   const { token: _token, deadline: _deadline, timerPid: _timerPid, ...what } = p;
   const next = armTimer(runDir, o, self, withinMs, what);
   stopTimer(p);
