@@ -9,6 +9,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Bundle } from '../compile/bundle.ts';
+import { failpoint, FAILPOINTS } from '../failpoint.ts';
 import { logger } from '../log.ts';
 import { keepBundle, readKept, recordGeneration } from './history.ts';
 import { acquireLock, Journal, journalPath, lastRun, readJournal, type RunSummary } from './journal.ts';
@@ -93,6 +94,7 @@ async function journaled(opts: RunOptions, verb: 'apply' | 'rollback' | 'resume'
     const results = await applyRollout({ ...opts, state, journal, keptBundle: (d) => readKept(statePath, d), confirm });
     const failed = results.some((r) => r.status === 'failed');
     if (pending && !failed) {
+      failpoint(FAILPOINTS.rolloutBeforeComplete);
       if (!completeConfirm(statePath, pending)) {
         throw new Error(`the confirm window closed (${pending.deadline}) before the rollout finished: the watchdog is putting every device back; give --confirm-within more time`);
       }

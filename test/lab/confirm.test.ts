@@ -1,8 +1,8 @@
 // Commit-confirmed in the two-leaf lab, over the real transports from the
 // management namespace: policy A applied, then policy B with
-// --confirm-within; the orchestrator is killed (SIGKILL) right after its last
-// push and nobody confirms. By the deadline every device is on A again on its
-// own: the hosts by their agent's timer, the OpenConfig switch by the gNMI
+// --confirm-within; the orchestrator is killed (SIGKILL, by a failpoint)
+// right after its last push and nobody confirms. By the deadline every
+// device is on A again on its own: the hosts by their agent's timer, the OpenConfig switch by the gNMI
 // commit-confirmed extension, the P4 switch by the watchdog. Shown by
 // read-back (`weft status`), by the journal, and by `weft lab probe`
 // matching A's reference verdicts. Then the confirmed path: B applied with
@@ -25,6 +25,7 @@ import { probeLab } from '../../lab/probe.ts';
 import { labDir, mgmtNetnsName } from '../../lab/state.ts';
 import { loadTopology } from '../../lab/topology.ts';
 import { labName, leftovers, netnsExec, requireLab } from './helpers.ts';
+import { FAILPOINTS } from '../../orchestrator/failpoint.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
 const policyA = join(repo, 'test/fixtures/lab-two-leaf/policy.yaml');
@@ -82,14 +83,17 @@ describe.runIf(enabled)('commit-confirmed in the two-leaf lab', () => {
     // B with a deadline; the orchestrator dies right after its last push.
     const t0 = Date.now();
     const before = lastRun(readJournal(statePath))?.run;
-    const child = spawn('ip', ['netns', 'exec', mgmt, ...weftArgv(['apply', '--bundle', bDir, '--confirm-within', `${WITHIN_S}s`])], { stdio: 'ignore' });
-    const allPushed = (): boolean => {
-      const run = lastRun(readJournal(statePath));
-      return run !== undefined && run.run !== before && run.bundle === bundleDigest(b) && run.devices.length === 4 && run.devices.every((d) => d.runs === 'new');
-    };
-    await until('every device pushed and read back', WITHIN_S * 1000, allPushed);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    // The failpoint kills the apply with SIGKILL right after its last read-back, before it marks the run complete.
+    const child = spawn('ip', ['netns', 'exec', mgmt, ...weftArgv(['apply', '--bundle', bDir, '--confirm-within', `${WITHIN_S}s`])], {
+      stdio: 'ignore',
+      env: { ...process.env, WEFT_FAILPOINTS: FAILPOINTS.rolloutBeforeComplete },
+    });
+    const signal = await new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, sig) => r(sig)));
+    expect(signal).toBe('SIGKILL');
+    const run0 = lastRun(readJournal(statePath));
+    expect(run0?.run).not.toBe(before);
+    expect(run0?.bundle).toBe(bundleDigest(b));
+    expect(run0?.devices.map((d) => `${d.device} ${d.runs}`).sort()).toEqual(['host1 new', 'host2 new', 'leaf1 new', 'leaf2 new']);
     const killedAt = Date.now() - t0;
     console.log(`lab: orchestrator killed ${killedAt} ms after start, every device pushed`);
     expect(offSync(b)).toEqual([]);

@@ -9,7 +9,6 @@
 // nothing else rolls out while one is pending; and a gNMI switch without the
 // extension is refused unless --confirm-fallback.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +23,7 @@ import type { DeviceStatus } from '../../orchestrator/rollout/status.ts';
 import { Fleet } from './fleet.ts';
 import { runWeft, weftArgv, type Run } from './weft-run.ts';
 import { processAlive as alive } from '../../orchestrator/process-alive.ts';
+import { FAILPOINTS } from '../../orchestrator/failpoint.ts';
 
 const work = mkdtempSync(join(tmpdir(), `weft-confirm-${process.pid}-`));
 const statePath = join(work, 'state/rollout.json');
@@ -106,14 +106,13 @@ describe('commit-confirmed rollout to simulated switches', { timeout: 300_000 },
     const withinS = 20;
     const t0 = Date.now();
     const before = lastRun(readJournal(statePath))?.run;
-    const child = spawn(process.execPath, argv(['apply', '--bundle', v1.dir, '--confirm-within', `${withinS}s`]), { stdio: 'ignore' });
-    const pushed = (): boolean => {
-      const run = lastRun(readJournal(statePath));
-      return run !== undefined && run.run !== before && run.bundle === bundleDigest(v1) && run.devices.length === fleet.switches.length && run.devices.every((d) => d.runs === 'new');
-    };
-    await until('every switch pushed and read back', withinS * 1000, pushed);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    // The failpoint kills the apply with SIGKILL right after its last read-back, before it marks the run complete.
+    const killed = await runWeft(argv(['apply', '--bundle', v1.dir, '--confirm-within', `${withinS}s`]), { WEFT_FAILPOINTS: FAILPOINTS.rolloutBeforeComplete });
+    expect(killed.signal, killed.err).toBe('SIGKILL');
+    const run0 = lastRun(readJournal(statePath));
+    expect(run0?.run).not.toBe(before);
+    expect(run0?.bundle).toBe(bundleDigest(v1));
+    expect(run0?.devices.map((d) => `${d.device} ${d.runs}`).sort()).toEqual(fleet.switches.map((s) => `${s.name} new`).sort());
     console.log(`orchestrator killed ${Date.now() - t0} ms after start, every switch pushed`);
     await expectAllRun(v1);
     const p = readPending(statePath);

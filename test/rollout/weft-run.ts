@@ -9,6 +9,7 @@ const repo = resolve(import.meta.dirname, '../..');
 
 export interface Run {
   code: number;
+  signal: NodeJS.Signals | null;
   out: string;
   err: string;
 }
@@ -18,15 +19,15 @@ export function weftArgv(inventoryPath: string, statePath: string, args: string[
   return [join(repo, 'bin/weft.js'), ...args, '--inventory', inventoryPath, '--state', statePath];
 }
 
-/** Runs `node ARGV` and resolves with its exit code and output. */
-export function runWeft(argv: string[]): Promise<Run> {
+/** Runs `node ARGV` (with `env` added to this process's environment) and resolves with its exit code, the signal that ended it, and its output. */
+export function runWeft(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, out, err }));
+    child.on('close', (code, signal) => res({ code: code ?? -1, signal, out, err }));
   });
 }
