@@ -112,21 +112,6 @@ function fullRange(lo: number, hi: number): boolean {
   return lo === 0 && hi === 65535;
 }
 
-/** Port matches overlap: used to decide which allow rules a prefilter keeps. */
-function portsOverlap(a: PortMatch, b: PortMatch): boolean {
-  if (a.protocol === 'any' || b.protocol === 'any') return true;
-  if (a.protocol !== b.protocol) return false;
-  if ((a.protocol === 'tcp' || a.protocol === 'udp') && (b.protocol === 'tcp' || b.protocol === 'udp')) {
-    return a.lo <= b.hi && b.lo <= a.hi;
-  }
-  if ((a.protocol === 'icmp' || a.protocol === 'icmpv6') && (b.protocol === 'icmp' || b.protocol === 'icmpv6')) {
-    const t = a.type === undefined || b.type === undefined || a.type === b.type;
-    const c = a.code === undefined || b.code === undefined || a.code === b.code;
-    return t && c;
-  }
-  return true;
-}
-
 /**
  * A port match in one family: `fields` (a union of entries) matches exactly
  * the flows of the match that the openconfig model can name; when `complete`

@@ -20,7 +20,7 @@
 // band costs the label covers of its two sets times its port expansion.
 
 import { InputError, UnsupportedError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
-import type { CodegenInput } from '../contract.ts';
+import { CAPACITY_EXCEEDED, type CodegenInput } from '../contract.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import {
   addressResolver,
@@ -347,7 +347,7 @@ export function checkCapacity(input: Pick<CodegenInput, 'device'>, counts: Table
     const source = inventoryCap !== undefined && inventoryCap < pipelineSize ? `capacity.${key} of ${device.name}` : `the size of table ${table} in p4/weft_acl.p4`;
     if (count + extra > cap) {
       const why = extra ? ` (${count} for the policy, ${extra} to drop all IP while a change too big for two generations is made in place)` : '';
-      diagnostics.push({ code: 'capacity-exceeded', severity: 'error', message: `${device.name}: the policy needs ${count + extra} entries in p4 table ${table}${why}, more than ${cap} (${source})`, span: device.span, hint });
+      diagnostics.push({ code: CAPACITY_EXCEEDED, severity: 'error', message: `${device.name}: the policy needs ${count + extra} entries in p4 table ${table}${why}, more than ${cap} (${source})`, span: device.span, hint });
     } else if (2 * count > cap) {
       notes.push(`${table}: ${count} entries per policy generation, room for ${cap} (${source}), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`);
     }
