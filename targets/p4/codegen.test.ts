@@ -10,6 +10,7 @@ import { buildIr } from '../../orchestrator/ir/build.ts';
 import { place } from '../../orchestrator/placement/place.ts';
 import { ReferenceEvaluator } from '../../orchestrator/reference/evaluator.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
+import { CAPACITY_EXCEEDED } from '../contract.ts';
 import { parseCidr, parseIp, type Cidr } from '../../orchestrator/net/ip.ts';
 import type { DevicePlacement } from '../../orchestrator/placement/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
@@ -342,6 +343,8 @@ describe('p4 entries on a hand-built policy', () => {
         f();
       } catch (e) {
         expect(e).toBeInstanceOf(InputError);
+        // The same code as every other target's capacity error.
+        expect(new Set((e as InputError).diagnostics.map((d) => d.code))).toEqual(new Set([CAPACITY_EXCEEDED]));
         return (e as InputError).message;
       }
       return '';
