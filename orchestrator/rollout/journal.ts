@@ -13,6 +13,7 @@
 
 import { closeSync, existsSync, fsync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { failpoint, FAILPOINTS } from '../failpoint.ts';
 import { processAlive as alive } from '../process-alive.ts';
 
 export class LockError extends Error {
@@ -108,6 +109,7 @@ export class Journal {
 
   private write(rec: Omit<JournalRecord, 'run' | 'at'>): void {
     writeSync(this.fd, `${JSON.stringify({ run: this.run, at: new Date().toISOString(), ...rec })}\n`);
+    failpoint(FAILPOINTS.journalRecord);
   }
 
   /** Appends a record and resolves once it (and every record before it) is on disk. */

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle } from '../../orchestrator/compile/bundle.ts';
 import { bundleDigest } from '../../orchestrator/rollout/history.ts';
+import { FAILPOINTS } from '../../orchestrator/failpoint.ts';
 import { journalPath, lastRun, lockPath, readJournal } from '../../orchestrator/rollout/journal.ts';
 import type { DeviceResult, ProgressEvent, RolloutState } from '../../orchestrator/rollout/rollout.ts';
 import type { DeviceStatus } from '../../orchestrator/rollout/status.ts';
@@ -253,21 +254,21 @@ describe('rollout to simulated switches', { timeout: 300_000 }, () => {
 });
 
 describe('rollout killed mid-run', { timeout: 300_000 }, () => {
-  // Kill -9 after this many journal records of the run: before any push, mid-wave, and at the end-of-run read-back.
+  // Killed (SIGKILL, by the journal.record failpoint) once this many journal records of the run are written: before
+  // any push, mid-wave, and at the end-of-run read-back.
   const points = [1, 4, 9, 14];
   for (const [i, k] of points.entries()) {
     const recover = i % 2 === 0 ? 'rollback' : 'resume';
     it(`leaves every switch on the old or the new generation after kill -9 at record ${k}, as the journal says; ${recover} then converges`, async () => {
       await fromV1();
       const skip = readJournal(statePath).length;
-      const child = spawn(process.execPath, [join(repo, 'bin/weft.js'), 'apply', '--bundle', v2.dir, '--parallel', '2', '--inventory', fleet.inventoryPath, '--state', statePath], { stdio: 'ignore' });
-      const closed = new Promise<void>((res) => child.on('close', () => res()));
-      for (;;) {
-        if (readJournal(statePath).length - skip >= k) break;
-        await new Promise((res) => setTimeout(res, 2));
-      }
-      child.kill('SIGKILL');
-      await closed;
+      const child = spawn(process.execPath, [join(repo, 'bin/weft.js'), 'apply', '--bundle', v2.dir, '--parallel', '2', '--inventory', fleet.inventoryPath, '--state', statePath], {
+        stdio: 'ignore',
+        env: { ...process.env, WEFT_FAILPOINTS: `${FAILPOINTS.journalRecord}@${k}` },
+      });
+      const signal = await new Promise<NodeJS.Signals | null>((res) => child.on('close', (_code, sig) => res(sig)));
+      expect(signal, 'the apply ran to its end instead of dying at the failpoint').toBe('SIGKILL');
+      expect(readJournal(statePath).length - skip).toBe(k);
       const run = lastRun(readJournal(statePath));
       if (!run) throw new Error('no run in the journal');
       expect(run.ended).toBe(false);
