@@ -64,7 +64,7 @@ describe('bad DPU input', () => {
 
   it('a profile whose capacity cannot hold even the deny set', async () => {
     const r = await compileError('capacity', ['{name: nic1, kind: smartnic, profile: nfp, attachedTo: host1, capacity: {aclEntries: 2}}']);
-    expect(r.message).toMatch(/-fabric\.yaml:7:7: error: nic1: its nfp NIC holds 2 entries, but even the deny set of its share needs \d+ .*\[dpu-capacity\]/);
+    expect(r.message).toMatch(/-fabric\.yaml:7:7: error: nic1: its nfp NIC holds 2 entries, but even the deny set of its share needs \d+ .*\[capacity-exceeded\]/);
     expect(r.code).toBe(2);
     expect(existsSync(r.out)).toBe(false);
   });

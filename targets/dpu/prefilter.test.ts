@@ -12,6 +12,7 @@ import { streamPackets } from './packets.ts';
 import { prefilterShare, type PrefilterShare } from './prefilter.ts';
 import { PrefilterSemantics } from './semantics.ts';
 import { dpuScenario } from './testing.ts';
+import { CAPACITY_EXCEEDED } from '../contract.ts';
 
 const PACKETS = 30_000;
 
@@ -80,6 +81,6 @@ describe('DPU prefilter share (interpreter against the reference)', () => {
     }
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).message).toMatch(/^fabric\.yaml:42:7: error: dpu-nfp: its nfp NIC holds 3 entries, but even the deny set of its share needs \d+/);
-    expect((err as InputError).diagnostics[0].code).toBe('dpu-capacity');
+    expect((err as InputError).diagnostics[0].code).toBe(CAPACITY_EXCEEDED);
   });
 });

@@ -28,6 +28,7 @@ import { ID4_KEY, ID_VALUE, POLICY_KEY, POLICY_VALUE } from '../host/abi.ts';
 import { decodeIdRecord, decodePolicyRecord, encodeIdRecords, encodePolicyRecords } from '../host/encode.ts';
 import { decodeRecords, recordKey, recordValue } from '../host/records.ts';
 import { computeShare, type HostShare, type IdEntry, type PolicyEntry, type RecordsRef } from '../host/share.ts';
+import { CAPACITY_EXCEEDED } from '../contract.ts';
 import { DPU_COUNTERS, DPU_MAP } from './abi.ts';
 import type { PrefilterBuild } from './build.ts';
 import { profileOf } from './profiles.ts';
@@ -99,7 +100,7 @@ export function prefilterShare(ir: Ir, fabric: Fabric, device: Device): Prefilte
   if (need > capacity) {
     throw new InputError([
       {
-        code: 'dpu-capacity',
+        code: CAPACITY_EXCEEDED,
         severity: 'error',
         message: `${device.name}: its ${profile} NIC holds ${capacity.toLocaleString('en')} entries, but even the deny set of its share needs ${need.toLocaleString('en')} (${host.id4.length} address entries, ${denies.length} deny cells, ${shadows.length} allow cells in front of denies valid for any remote)`,
         span: device.span,
