@@ -4,13 +4,13 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InputError, UnsupportedError } from '../../orchestrator/diagnostics.ts';
+import { InputError, UnsupportedError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
 import { parseFabric } from '../../inventory/fabric.ts';
 import { buildIr } from '../../orchestrator/ir/build.ts';
 import { place } from '../../orchestrator/placement/place.ts';
 import { parsePolicy } from '../../orchestrator/policy/load.ts';
 import { generateFlows, makeRng } from '../../orchestrator/testing/generate.ts';
-import type { CodegenInput } from '../contract.ts';
+import { CAPACITY_EXCEEDED, type CodegenInput } from '../contract.ts';
 import { planAcl } from './codegen.ts';
 import { jsonIetfValue } from './gnmi.ts';
 import { openconfigTarget } from './index.ts';
@@ -34,6 +34,20 @@ function fixtureInput(): CodegenInput {
 
 type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const doc0 = (text: string): J => JSON.parse(text) as J;
+
+/** The diagnostic of a plan refused for capacity; fails when the plan is not refused that way. */
+function capacityRefusal(input: CodegenInput): Diagnostic {
+  let err: unknown;
+  try {
+    planAcl(input);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(InputError);
+  const d = (err as InputError).diagnostics[0];
+  expect(d.code).toBe(CAPACITY_EXCEEDED);
+  return d;
+}
 
 describe('openconfig codegen', () => {
   it('writes the fixture acl.json (golden) and set-request.json', async () => {
@@ -113,15 +127,7 @@ describe('openconfig codegen', () => {
 
   it('refuses a switch over capacity, naming the count', () => {
     const input = smallInput([{ name: 'web-to-db', from: ['web'], to: ['db'], ports: [{ protocol: 'tcp', port: 5432 }], action: 'allow' }], { capacity: 3 });
-    let err: unknown;
-    try {
-      planAcl(input);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    const d = (err as InputError).diagnostics[0];
-    expect(d.code).toBe('capacity-exceeded');
+    const d = capacityRefusal(input);
     expect(d.message).toMatch(/leaf1: \d+ openconfig acl entries exceed capacity.aclEntries 3/);
     expect(d.span?.file).toBe('test/fabric.yaml');
   });
@@ -138,15 +144,7 @@ describe('openconfig codegen', () => {
       { capacity: 1000, groups: { big: { cidrs: big } } },
     );
     const expanded = { ...input, device: { ...input.device, capabilities: { definedSets: false } } };
-    let err: unknown;
-    try {
-      planAcl(expanded);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    const d = (err as InputError).diagnostics[0];
-    expect(d.code).toBe('capacity-exceeded');
+    const d = capacityRefusal(expanded);
     expect(d.message).toMatch(/^compile leaf1: (\d+) openconfig acl entries exceed capacity\.aclEntries 1000 \(exact acl-sets alone; largest: rule db-to-big: 240000, /);
     // The same plan with room to spare: the count is the product, in both forms.
     const roomy = (definedSets: boolean) => planAcl({ ...input, device: { ...input.device, capacity: { aclEntries: 300_000 }, capabilities: { definedSets } } });
