@@ -35,14 +35,19 @@ function fixtureInput(): CodegenInput {
 type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const doc0 = (text: string): J => JSON.parse(text) as J;
 
+/** What `f` throws (undefined when it returns). */
+function thrownBy(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 /** The diagnostic of a plan refused for capacity; fails when the plan is not refused that way. */
 function capacityRefusal(input: CodegenInput): Diagnostic {
-  let err: unknown;
-  try {
-    planAcl(input);
-  } catch (e) {
-    err = e;
-  }
+  const err = thrownBy(() => planAcl(input));
   expect(err).toBeInstanceOf(InputError);
   const d = (err as InputError).diagnostics[0];
   expect(d.code).toBe(CAPACITY_EXCEEDED);
@@ -207,12 +212,7 @@ describe('openconfig codegen', () => {
         },
       },
     };
-    let err: unknown;
-    try {
-      parseAclConfig(bad);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrownBy(() => parseAclConfig(bad));
     expect(err).toBeInstanceOf(AclConfigError);
     const text = (err as AclConfigError).problems.map((p) => `${p.path}: ${p.message}`).join('\n');
     expect(text).toMatch(/acl-entry\[sequence-id=1\]\/ipv6: ipv6 match in an ACL_IPV4 acl-set/);
