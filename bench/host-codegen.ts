@@ -13,6 +13,7 @@ import { buildIr } from '../orchestrator/ir/build.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { hostCodegen } from '../targets/host/codegen.ts';
 import { dpuCodegen } from '../targets/dpu/codegen.ts';
+import { STATS_VALUE } from '../targets/host/abi.ts';
 
 const cpuMs = (): number => {
   const c = process.cpuUsage();
@@ -39,6 +40,8 @@ export async function run(shape: Shape = 'correlated', scale = 0.1, count = 8): 
     const ms: number[] = [];
     const policyEntries: number[] = [];
     const id4Entries: number[] = [];
+    const countedRules: number[] = [];
+    const statsBytes: number[] = [];
     for (const dp of picked) {
       const input = { policy, fabric, ir, placement, device: deviceOf.get(dp.device)!, devicePlacement: dp };
       const c0 = cpuMs();
@@ -46,12 +49,17 @@ export async function run(shape: Shape = 'correlated', scale = 0.1, count = 8): 
       ms.push(cpuMs() - c0);
       policyEntries.push(out.stats.policyEntries ?? 0);
       id4Entries.push(out.stats.id4Entries ?? 0);
+      countedRules.push(out.stats.countedRules ?? 0);
+      statsBytes.push((out.stats.statsMaxEntries ?? 0) * STATS_VALUE);
     }
     figures[`${kind}Devices`] = picked.length;
     figures[`${kind}CodegenCpuMsMedian`] = Math.round(median(ms));
     figures[`${kind}CodegenCpuMsMax`] = Math.round(Math.max(0, ...ms));
     figures[`${kind}PolicyEntriesMedian`] = median(policyEntries);
     figures[`${kind}Id4EntriesMedian`] = median(id4Entries);
+    // Rule hit counters: per possible CPU, so a 64-CPU host holds 64 times this.
+    figures[`${kind}CountedRulesMedian`] = median(countedRules);
+    figures[`${kind}CountersBytesPerCpuMedian`] = median(statsBytes);
   }
   figures.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
   return figures;

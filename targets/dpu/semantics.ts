@@ -19,7 +19,7 @@ export class PrefilterSemantics {
   private readonly idLengths: number[];
   private readonly portLengths: number[];
 
-  constructor(private readonly share: Pick<PrefilterShare, 'id4' | 'policy' | 'defaultAction'>) {
+  constructor(private readonly share: Pick<PrefilterShare, 'id4' | 'policy' | 'defaultAction' | 'rules'>) {
     for (const e of share.id4) this.ids.set(`${e.prefix.len}|${e.prefix.addr}`, e);
     for (const e of share.policy) this.cells.set(PrefilterSemantics.cellKey(e.dir, e.proto, e.local, e.remote, e.portLen, e.port), e);
     this.idLengths = [...new Set(share.id4.map((e) => e.prefix.len))].sort((a, b) => b - a);
@@ -44,7 +44,8 @@ export class PrefilterSemantics {
       for (const len of this.portLengths) {
         const masked = len === 0 ? 0 : (port >> (16 - len)) << (16 - len);
         const c = this.cells.get(PrefilterSemantics.cellKey(dir, proto, local, r, len, masked));
-        if (c) return { verdict: c.verdict, rule: c.rule };
+        // A cell names its rule by position in the share's list; callers get the policy index.
+        if (c) return { verdict: c.verdict, rule: this.share.rules[c.rule].index };
       }
     }
     return { verdict: this.share.defaultAction };

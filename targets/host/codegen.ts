@@ -55,6 +55,9 @@ export async function hostShareCodegen(input: CodegenInput, share: HostShare): P
       policyEntries: share.policy.length,
       policyMaxEntries: share.maxEntries.policy,
       ctEntries: share.maxEntries.ct,
+      // The rules this host counts hits for (its per-CPU counters hold both slots of them, with headroom).
+      countedRules: share.rules.length,
+      statsMaxEntries: share.maxEntries.stats,
     },
   };
 }

@@ -106,10 +106,14 @@ export class FlowLogReader {
     }
   }
 
-  /** Rules of a slot as recorded when it was written; reread when an event names a rule it does not have. */
-  private ruleOf(slot: number, index: number): HostRule | undefined {
+  /**
+   * The rule at `position` in a slot's rule list as recorded when the slot
+   * was written (an event names its rule by that position, as the hit
+   * counters do); reread when the event names a rule the cached list lacks.
+   */
+  private ruleAt(slot: number, position: number): HostRule | undefined {
     let rules = this.rules[slot];
-    if (!rules || !rules[index]) {
+    if (!rules || !rules[position]) {
       try {
         rules = readHostRules(slotDir(this.runDir, slot));
         this.sources[slot] = readRuleSources(slotDir(this.runDir, slot));
@@ -118,11 +122,11 @@ export class FlowLogReader {
       }
       this.rules[slot] = rules;
     }
-    return rules.find((r) => r.index === index);
+    return rules[position];
   }
 
   private name(e: RawFlowEvent): FlowLogEvent {
-    const r = this.ruleOf(e.slot, e.rule);
+    const r = this.ruleAt(e.slot, e.rule);
     const span = r && this.sources[e.slot]?.find((x) => x.index === r.index)?.span;
     const wallMs = Date.now() - Number(process.hrtime.bigint() - e.tsNs) / 1e6;
     return {
@@ -131,7 +135,7 @@ export class FlowLogReader {
       generation: e.generation,
       rule: r
         ? { index: r.index, name: r.name, section: r.section, source: span ? `${span.file}:${span.line}:${span.col}` : '(not recorded)' }
-        : { index: e.rule, name: `rule #${e.rule}`, section: '', source: '(unknown: the slot was rewritten since)' },
+        : { index: -1, name: `rule #${e.rule} of slot ${e.slot}`, section: '', source: '(unknown: the slot was rewritten since)' },
       verdict: e.verdict,
       direction: e.direction,
       hook: e.hook,

@@ -44,7 +44,7 @@ export class HostSemantics {
     return { id: 0, local: false };
   }
 
-  /** undefined: the host does not judge this flow (neither end is local). */
+  /** undefined: the host does not judge this flow (neither end is local). `rule`: the deciding rule's policy index, -1 for the default. */
   verdict(f: Flow): { verdict: Verdict; rule: number } | undefined {
     const s = this.identity(f.src);
     const d = this.identity(f.dst);
@@ -57,7 +57,8 @@ export class HostSemantics {
       for (const len of this.portLens) {
         const masked = len === 0 ? 0 : key & (0xffff << (16 - len)) & 0xffff;
         const c = this.cells.get(`${dir}|${proto}|${local}|${r}|${len}|${masked}`);
-        if (c) return { verdict: c.verdict, rule: c.rule };
+        // A cell names its rule by position in the share's list; the caller gets the policy index.
+        if (c) return { verdict: c.verdict, rule: this.share.rules[c.rule].index };
       }
     }
     return { verdict: this.share.defaultAction, rule: -1 };

@@ -56,6 +56,7 @@ export interface PolicyEntry {
   remote: number;
   port: number; // port-key prefix value
   portLen: number; // 0..16
+  /** Position of the deciding rule in the share's `rules` (its hit counter), not its policy index. */
   rule: number;
   verdict: 'allow' | 'deny';
   log: boolean;
@@ -95,7 +96,11 @@ export interface HostShare {
   policyName: string;
   policyDigest: string;
   defaultAction: 'allow' | 'deny';
-  /** The policy's rules in first-match order; section, log and the source position are for status and flow logs. */
+  /**
+   * The rules this host's cells name, in first-match order: a cell's `rule`
+   * is a position in this list, `index` the rule's place in the policy.
+   * Section, log and the source position are for status and flow logs.
+   */
   rules: HostRule[];
   ruleSources: RuleSource[];
   localAddresses: IpAddr[];
@@ -230,17 +235,39 @@ export interface ShareOptions {
   cells?: (locals: Iterable<number>, dir: ShareDirection) => Iterable<ShareCell>;
 }
 
-/** The rule lists every host of one IR carries alike, built once per IR (shareArtefacts then writes their text once too). */
-const ruleLists = new WeakMap<Ir, Pick<HostShare, 'rules' | 'ruleSources'>>();
+/**
+ * The rule lists of an IR's hosts, by the rules they hold: hosts on the same
+ * rules share one list, so shareArtefacts serialises and digests it once.
+ */
+const ruleLists = new WeakMap<Ir, Map<string, Pick<HostShare, 'rules' | 'ruleSources'>>>();
 
-function rulesOf(ir: Ir): Pick<HostShare, 'rules' | 'ruleSources'> {
-  let x = ruleLists.get(ir);
+/**
+ * Numbers the rules a host's cells name 0..n-1 in policy order and rewrites
+ * the cells to those numbers. The datapath counts hits per rule number in a
+ * per-CPU array (one counter per rule, slot and possible CPU), so the host
+ * carries counters for its own rules only: a host on a handful of the
+ * policy's 100,000 rules does not hold 100,000 counters on every CPU. The
+ * rule list keeps each rule's policy index for status and flow logs.
+ */
+function hostRules(ir: Ir, policy: PolicyEntry[]): Pick<HostShare, 'rules' | 'ruleSources'> {
+  const number = new Int32Array(ir.rules.length).fill(-1);
+  for (const e of policy) number[e.rule] = 0;
+  const used: number[] = [];
+  for (let r = 0; r < number.length; r++) if (number[r] === 0) number[r] = used.push(r) - 1;
+  for (const e of policy) e.rule = number[e.rule];
+  let byRules = ruleLists.get(ir);
+  if (!byRules) ruleLists.set(ir, (byRules = new Map()));
+  const key = used.join(',');
+  let x = byRules.get(key);
   if (!x) {
     x = {
-      rules: ir.rules.map((r) => ({ index: r.index, name: r.name, action: r.action, section: r.section, log: r.log })),
-      ruleSources: ir.rules.map((r) => ({ index: r.index, span: r.span })),
+      rules: used.map((i) => {
+        const r = ir.rules[i];
+        return { index: r.index, name: r.name, action: r.action, section: r.section, log: r.log };
+      }),
+      ruleSources: used.map((i) => ({ index: ir.rules[i].index, span: ir.rules[i].span })),
     };
-    ruleLists.set(ir, x);
+    byRules.set(key, x);
   }
   return x;
 }
@@ -354,15 +381,16 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     );
   }
 
+  const rules = hostRules(ir, policy);
   // Room for added rules too, so that a policy growing a little stays a delta.
-  const statsStride = slotCapacity(ir.rules.length + 1);
+  const statsStride = slotCapacity(rules.rules.length + 1);
   const ct = Math.min(CT_MAX, Math.max(CT_MIN, endpoints.length * CT_PER_ENDPOINT));
   return {
     device: device.name,
     policyName: ir.policyName,
     policyDigest: ir.policyDigest,
     defaultAction: ir.defaultAction,
-    ...rulesOf(ir),
+    ...rules,
     localAddresses,
     localIdentities: [...L].sort((a, b) => a - b),
     id4,
@@ -495,28 +523,19 @@ export interface HostArtefacts {
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 /**
- * JSON text of a list, and the digest of a text, kept for as long as the
- * list (or text) is: every host of one IR shares its rule lists (rulesOf), so
- * a fabric of many hosts serialises and digests them once.
+ * JSON text of a list and its digest, kept for as long as the list is:
+ * hosts on the same rules share their rule lists (hostRules), so a fabric of
+ * many hosts serialises and digests each list once.
  */
-const texts = new WeakMap<object, string>();
-const digests = new Map<string, string>();
+const texts = new WeakMap<object, { text: string; sha256: string }>();
 
-function jsonText(list: object): string {
+function jsonText(list: object): { text: string; sha256: string } {
   let t = texts.get(list);
-  if (t === undefined) texts.set(list, (t = `${JSON.stringify(list)}\n`));
-  return t;
-}
-
-function textDigest(text: string): string {
-  let d = digests.get(text);
-  if (d === undefined) {
-    d = sha256(text);
-    // One entry: the rules of the IR being compiled; a text of another policy replaces it.
-    digests.clear();
-    digests.set(text, d);
+  if (t === undefined) {
+    const text = `${JSON.stringify(list)}\n`;
+    texts.set(list, (t = { text, sha256: sha256(text) }));
   }
-  return d;
+  return t;
 }
 
 export function shareArtefacts(s: HostShare): HostArtefacts {
@@ -541,7 +560,7 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
     device: s.device,
     policy: { name: s.policyName, digest: s.policyDigest },
     defaultAction: s.defaultAction,
-    rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: textDigest(rules) },
+    rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: rules.sha256 },
     localAddresses: s.localAddresses.map((a) => formatIp(a.family, a.value)),
     localIdentities: s.localIdentities,
     statsStride: s.statsStride,
@@ -557,7 +576,7 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
       },
     },
   };
-  return { maps, records, rules, ruleSources };
+  return { maps, records, rules: rules.text, ruleSources: ruleSources.text };
 }
 
 /** A device directory's host artefacts as comparable text: each map's entries (records as hex), the rules and the default. */
