@@ -397,8 +397,11 @@ describe('p4 entries on a hand-built policy', () => {
     }
     expect(error).toBeInstanceOf(InputError);
     const byTable = new Map(error!.diagnostics.map((d) => [/p4 table (\w+)/.exec(d.message)![1], d.message]));
+    // Every entry is a rule's or shared (replies, defaults, control).
+    expect(costs.acl.get(0)! + costs.acl.get(1)! + costs.aclShared).toBe(plan.counts.acl);
+    expect(costs.aclShared).toBeGreaterThan(0);
     expect(byTable.get('weft_acl')).toContain(
-      `; costliest: rule 'web-to-wide' (policy.yaml:20:7): ${costs.acl.get(1)!.toLocaleString('en-US')} entries; rule 'web-to-db' (policy.yaml:10:7): ${costs.acl.get(0)} entries`,
+      `; costliest: rule 'web-to-wide' (policy.yaml:20:7): ${costs.acl.get(1)!.toLocaleString('en-US')} entries; rule 'web-to-db' (policy.yaml:10:7): ${costs.acl.get(0)} entries; ${costs.aclShared} entries for replies, defaults and control traffic`,
     );
     expect(byTable.get('weft_dst_class_v4')).toMatch(/costliest: rule 'web-to-wide' \(policy\.yaml:20:7\): [3-9] IPv4 prefixes in its destination set; rule 'web-to-db' \(policy\.yaml:10:7\): 1 IPv4 prefixes/);
     // Without the costs the refusal still names the table and the numbers.

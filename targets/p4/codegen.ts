@@ -340,16 +340,22 @@ export function countsOf(program: Pick<P4Program, 'entries' | 'classes'>): Table
  */
 export interface RuleCosts {
   acl: Map<number, number>;
+  /** ACL entries of no single rule: reverse entries for replies (merged across rules), defaults, control traffic. */
+  aclShared: number;
   lpm: Record<ClassifierName, Map<number, number>>;
 }
 
 export function ruleCosts(plan: Pick<P4Plan, 'bands' | 'labels' | 'expand'>): RuleCosts {
   const acl = new Map<number, number>();
   const lpm = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [t, new Map<number, number>()])) as RuleCosts['lpm'];
+  let aclShared = 0;
   const seen = { src: new Set<string>(), dst: new Set<string>() };
   for (const band of plan.bands) {
     const { rule } = band;
-    if (rule.rule < 0) continue;
+    if (rule.rule < 0) {
+      aclShared += bandMatchCount(band, plan.labels, plan.expand);
+      continue;
+    }
     acl.set(rule.rule, (acl.get(rule.rule) ?? 0) + bandMatchCount(band, plan.labels, plan.expand));
     for (const side of ['src', 'dst'] as const) {
       const set = rule[side];
@@ -362,7 +368,7 @@ export function ruleCosts(plan: Pick<P4Plan, 'bands' | 'labels' | 'expand'>): Ru
       }
     }
   }
-  return { acl, lpm };
+  return { acl, aclShared, lpm };
 }
 
 /** How many of the costliest rules a refusal names. */
@@ -404,6 +410,7 @@ export function checkCapacity(input: Pick<CodegenInput, 'device' | 'policy'>, co
         costs ??= costsOf();
         const perRule = costOf(costs);
         if (perRule.size) most = `; costliest: ${costliest(policy, perRule, unit)}`;
+        if (key === 'aclEntries' && costs.aclShared) most += `; ${costs.aclShared.toLocaleString('en-US')} entries for replies, defaults and control traffic`;
       }
       diagnostics.push({ code: CAPACITY_EXCEEDED, severity: 'error', message: `${device.name}: the policy needs ${count + extra} entries in p4 table ${table}${why}, more than ${cap} (${source})${most}`, span: device.span, hint });
     } else if (2 * count > cap) {
