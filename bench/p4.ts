@@ -121,13 +121,21 @@ function naiveGroupPrefixes(g: GroupDef | undefined, family: Family): number {
   return n;
 }
 
-function naiveEntries(policy: Policy): number {
+/**
+ * Naive entries: per rule, its sources' prefixes x its destinations' x its
+ * port expansion. With `replies`, also what a naive stateless switch needs
+ * to carry an allowed flow's replies: the same product reversed, per allow
+ * rule (the reply's source port is the rule's service port), which is what
+ * the exact pipeline's reverse entries do.
+ */
+function naiveEntries(policy: Policy, replies = false): number {
   let total = 0;
   for (const r of policy.rules) {
     const ports = r.ports.reduce((n, p) => n + (p.protocol === 'tcp' || p.protocol === 'udp' ? rangeTernaries(p.lo, p.hi, 16).length : 1), 0);
     for (const family of [4, 6] as const) {
       const count = (refs: PeerRef[]) => refs.reduce((n, p) => n + naiveGroupPrefixes(p.kind === 'any' ? undefined : policy.groups.get(p.name), family), 0);
-      total += count(r.from) * count(r.to) * ports;
+      const product = count(r.from) * count(r.to) * ports;
+      total += replies && r.action === 'allow' ? 2 * product : product;
     }
   }
   return total;
@@ -315,6 +323,7 @@ export async function run(): Promise<Record<string, unknown>> {
     progress(`zones${size}: IR built`);
     out[`zones${size}.irCpuMs`] = Math.round(cpuMsSince(c0));
     out[`zones${size}.naive.aclEntries`] = naiveEntries(policy);
+    out[`zones${size}.naiveWithReplies.aclEntries`] = naiveEntries(policy, true);
     // Exact without known sources: the whole policy on the port, the like-for-like comparison with the naive expansion.
     measure(out, `zones${size}`, policy, ir);
   }
@@ -324,6 +333,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const ir = buildIr(policy, fabric);
     progress(`labels${rules}: IR built`);
     out[`labels${rules}.naive.aclEntries`] = naiveEntries(policy);
+    out[`labels${rules}.naiveWithReplies.aclEntries`] = naiveEntries(policy, true);
     measure(out, `labels${rules}`, policy, ir);
   }
   measureScenarios(out);
