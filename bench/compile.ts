@@ -169,7 +169,8 @@ function scaled(n: number, scale: number): number {
   return Math.max(1, Math.round(n * scale));
 }
 
-function inputFiles(scenario: Scenario, scale: number): { policy: string; fabric: string } {
+/** The scenario's policy and fabric as YAML, as `weft compile` reads them. */
+export function scenarioFiles(scenario: Scenario, scale: number): { policy: string; fabric: string } {
   if (scenario === 'today') {
     const { policy, fabric } = benchScenario({ ...DEFAULTS, rules: scaled(DEFAULTS.rules, scale), endpoints: scaled(DEFAULTS.endpoints, scale), devices: scaled(DEFAULTS.devices, scale) });
     return scenarioToYaml(policy, fabric);
@@ -198,7 +199,7 @@ type ChildEvent =
 /** Compiles one scenario in this process through compileBundle, streaming events to stdout; called in the child. */
 async function compileHere(scenario: Scenario, scale: number, work: string): Promise<void> {
   const send = (e: ChildEvent): void => void process.stdout.write(`${JSON.stringify(e)}\n`);
-  const files = inputFiles(scenario, scale);
+  const files = scenarioFiles(scenario, scale);
   const policyPath = join(work, 'policy.yaml');
   const fabricPath = join(work, 'fabric.yaml');
   writeFileSync(policyPath, files.policy);

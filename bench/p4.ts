@@ -15,7 +15,11 @@
 // Policies: "zones" (groups of CIDR blocks that do not overlap, 1-3 port
 // matches per rule, 45% ranges) and "labels" (the test generator's
 // overlapping selector groups, holes, ICMP and IPv6). The switch has one
-// uplink and one port that is exact (the whole policy) or prefilter.
+// uplink and one port that is exact (the whole policy) or prefilter. Then
+// the P4 leaves of the compile benchmark's scenarios, as placed. Entries are
+// counted, as codegen counts them before its capacity check; a program is
+// built (and its codegen CPU time given) only when it is small enough to
+// hold in memory. Times are CPU (user + system) of this process.
 // Run alone: node bin/run-ts.js bench/p4.ts
 
 import { resolve } from 'node:path';
@@ -27,9 +31,14 @@ import type { Fabric } from '../inventory/model.ts';
 import type { DevicePlacement } from '../orchestrator/placement/model.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
 import { generateScenario, makeRng, type Rng } from '../orchestrator/testing/generate.ts';
-import { bandMatches, buildAclEntries, buildBands, numberBands, ServiceMatches, type P4Band } from '../targets/p4/codegen.ts';
+import { bandMatchCount, materialise, planProgram, ServiceMatches, type Labels, type P4Band } from '../targets/p4/codegen.ts';
+import { CLOSING_ENTRIES } from '../targets/p4/generation.ts';
+import { parsePolicy } from '../orchestrator/policy/load.ts';
+import { parseInventory } from '../inventory/load.ts';
+import { place } from '../orchestrator/placement/place.ts';
+import { scenarioFiles, SCENARIOS } from './compile.ts';
 import { AddressClasses, setKey, type SideLabels, type SideMatch } from '../targets/p4/classes.ts';
-import { CLASSIFIER_TABLES } from '../targets/p4/p4info.ts';
+import { CLASSIFIER_TABLES, PIPELINE } from '../targets/p4/p4info.ts';
 import { cidrTernary, mergeTernaries, rangeTernaries } from '../targets/p4/ternary.ts';
 import type { AddressSet, Service } from '../targets/switch-common/index.ts';
 
@@ -112,13 +121,21 @@ function naiveGroupPrefixes(g: GroupDef | undefined, family: Family): number {
   return n;
 }
 
-function naiveEntries(policy: Policy): number {
+/**
+ * Naive entries: per rule, its sources' prefixes x its destinations' x its
+ * port expansion. With `replies`, also what a naive stateless switch needs
+ * to carry an allowed flow's replies: the same product reversed, per allow
+ * rule (the reply's source port is the rule's service port), which is what
+ * the exact pipeline's reverse entries do.
+ */
+function naiveEntries(policy: Policy, replies = false): number {
   let total = 0;
   for (const r of policy.rules) {
     const ports = r.ports.reduce((n, p) => n + (p.protocol === 'tcp' || p.protocol === 'udp' ? rangeTernaries(p.lo, p.hi, 16).length : 1), 0);
     for (const family of [4, 6] as const) {
       const count = (refs: PeerRef[]) => refs.reduce((n, p) => n + naiveGroupPrefixes(p.kind === 'any' ? undefined : policy.groups.get(p.name), family), 0);
-      total += count(r.from) * count(r.to) * ports;
+      const product = count(r.from) * count(r.to) * ports;
+      total += replies && r.action === 'allow' ? 2 * product : product;
     }
   }
   return total;
@@ -178,6 +195,18 @@ class GroupBits implements SideLabels {
   }
 }
 
+/** CPU time (user + system) since `c`, in ms: the machine is shared, so wall time says little. */
+function cpuMsSince(c: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / 1000;
+}
+
+/** One line on stderr per step, with CPU and heap so far: a run cut short still shows how far it got and what it held. */
+function progress(step: string): void {
+  const cpu = process.cpuUsage();
+  process.stderr.write(`bench p4: ${step} (${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU, ${Math.round(process.memoryUsage().heapUsed / 2 ** 20)} MiB heap)\n`);
+}
+
 const FABRIC: Fabric = { file: 'bench-p4', name: 'bench', devices: [], links: [], endpoints: [], digest: 'bench' };
 
 /** Exact: every identity is behind the port (the whole policy, and every reply, on it). */
@@ -195,25 +224,36 @@ function placement(mode: 'exact' | 'prefilter', ir: ReturnType<typeof buildIr>):
   };
 }
 
+/** Above this many ACL entries the bench counts a program without building it (as codegen does before refusing it): millions of entry objects would not fit the heap. */
+const BUILD_LIMIT = 200_000;
+
+/** ACL entries of the bands under other labels, counted without building them. */
+function countWith(bands: P4Band[], labels: Labels, expand: ServiceMatches): number {
+  return bands.reduce((n, b) => n + bandMatchCount(b, labels, expand), 0);
+}
+
 /** Entries per table for one policy on one switch, exact and prefilter, in every encoding. */
 function measure(out: Record<string, unknown>, name: string, policy: Policy, ir: ReturnType<typeof buildIr>): void {
   for (const mode of ['exact', 'prefilter'] as const) {
     const input = { policy, ir, devicePlacement: placement(mode, ir) };
-    const t0 = performance.now();
-    const program = buildAclEntries(input);
-    const t1 = performance.now();
-    const { bands } = buildBands(input);
-    const bits = { src: new GroupBits(bands.map((b) => b.rule.src)), dst: new GroupBits(bands.map((b) => b.rule.dst)) };
-    const expand = new ServiceMatches();
+    const c0 = process.cpuUsage();
+    const plan = planProgram(input);
+    const planCpu = cpuMsSince(c0);
+    const { bands, labels, counts, expand } = plan;
     const k = `${name}.${mode}`;
+    progress(`${k}: planned, ${counts.acl} ACL entries`);
     out[`${k}.flat.aclEntries`] = flatEntries(bands);
-    out[`${k}.classes.aclEntries`] = program.entries.length;
-    out[`${k}.classes.lpmEntries`] = program.classes.length;
-    for (const t of CLASSIFIER_TABLES) out[`${k}.classes.${t}`] = program.classes.filter((c) => c.table === t).length;
-    out[`${k}.classes.classIds`] = `${program.stats.srcClasses}+${program.stats.dstClasses}`;
-    out[`${k}.classes.layeredSets`] = `${program.stats.srcLayered}+${program.stats.dstLayered}`;
-    out[`${k}.classes.layerBits`] = `${program.stats.srcLayerBits}+${program.stats.dstLayerBits}`;
-    out[`${k}.bits.aclEntries`] = bands.reduce((n, b) => n + bandMatches(b, bits, expand).length, 0);
+    out[`${k}.classes.aclEntries`] = counts.acl;
+    // Of which reverse entries for replies at exact ports (exactReplyRules): the naive and flat counts carry no replies at all.
+    out[`${k}.classes.exactReplyAclEntries`] = countWith(bands.filter((b) => b.rule.rule < 0 && b.rule.name.startsWith('reply of')), labels, expand);
+    out[`${k}.classes.lpmEntries`] = CLASSIFIER_TABLES.reduce((n, t) => n + counts.lpm[t], 0);
+    for (const t of CLASSIFIER_TABLES) out[`${k}.classes.${t}`] = counts.lpm[t];
+    out[`${k}.classes.classIds`] = `${labels.src.count}+${labels.dst.count}`;
+    out[`${k}.classes.layeredSets`] = `${labels.src.layered}+${labels.dst.layered}`;
+    out[`${k}.classes.layerBits`] = `${labels.src.layerBits}+${labels.dst.layerBits}`;
+    const bits = { src: new GroupBits(bands.map((b) => b.rule.src)), dst: new GroupBits(bands.map((b) => b.rule.dst)) };
+    out[`${k}.bits.aclEntries`] = countWith(bands, bits, new ServiceMatches());
+    out[`${k}.bits.labelBits`] = `${bits.src.bit.size}+${bits.dst.bit.size}`;
     // Class ids alone (no layers), and layers twice as wide (a 128-bit label).
     for (const [variant, budget] of [
       ['classIdsOnly', 0],
@@ -221,10 +261,56 @@ function measure(out: Record<string, unknown>, name: string, policy: Policy, ir:
     ] as const) {
       const src = bands.map((b) => b.rule.src);
       const dst = bands.map((b) => b.rule.dst);
-      out[`${k}.${variant}.aclEntries`] = numberBands(bands, { src: new AddressClasses(src, 'bench', budget), dst: new AddressClasses(dst, 'bench', budget) }).length;
+      out[`${k}.${variant}.aclEntries`] = countWith(bands, { src: new AddressClasses(src, 'bench', budget), dst: new AddressClasses(dst, 'bench', budget) }, expand);
     }
-    out[`${k}.bits.labelBits`] = `${bits.src.bit.size}+${bits.dst.bit.size}`;
-    out[`${k}.codegenMs`] = Math.round(t1 - t0);
+    // CPU of codegen's own work: classify and count (all a refused switch costs), then build the entries.
+    out[`${k}.planCpuMs`] = Math.round(planCpu);
+    if (counts.acl <= BUILD_LIMIT) {
+      const c1 = process.cpuUsage();
+      materialise(plan);
+      out[`${k}.codegenCpuMs`] = Math.round(planCpu + cpuMsSince(c1));
+    } else out[`${k}.codegenCpuMs`] = `not built (${counts.acl.toLocaleString('en-US')} entries > ${BUILD_LIMIT.toLocaleString('en-US')})`;
+  }
+}
+
+/**
+ * The P4 leaves of the compile benchmark's scenarios (bench/compile.ts,
+ * at WEFT_P4_SCENARIO_SCALE, 0.1 by default: scale 1 takes minutes per
+ * scenario), placed as `weft compile` places them: per scenario the number
+ * of P4 leaves, the largest table of any leaf in the flat pipeline and in
+ * Weft's, and how many leaves exceed the program's tables. Selector groups
+ * have no prefixes as written, so there is no naive figure.
+ */
+function measureScenarios(out: Record<string, unknown>): void {
+  const scale = Number(process.env.WEFT_P4_SCENARIO_SCALE ?? '0.1');
+  if (!(scale > 0)) throw new Error(`WEFT_P4_SCENARIO_SCALE must be a positive number, not ${process.env.WEFT_P4_SCENARIO_SCALE}`);
+  for (const scenario of SCENARIOS) {
+    const files = scenarioFiles(scenario, scale);
+    const policy = parsePolicy(files.policy, 'policy.yaml');
+    const fabric = parseInventory(files.fabric, 'fabric.yaml');
+    const ir = buildIr(policy, fabric);
+    const leaves = place(policy, fabric, ir).devices.filter((d) => d.target === 'p4');
+    const k = `${scenario}@${scale}`;
+    progress(`${k}: placed, ${leaves.length} P4 leaves`);
+    let flat = 0;
+    let acl = 0;
+    let lpm = 0;
+    let over = 0;
+    const c0 = process.cpuUsage();
+    for (const devicePlacement of leaves) {
+      const plan = planProgram({ policy, ir, devicePlacement, fabric });
+      flat = Math.max(flat, flatEntries(plan.bands));
+      acl = Math.max(acl, plan.counts.acl);
+      const largestLpm = Math.max(...CLASSIFIER_TABLES.map((t) => plan.counts.lpm[t]));
+      lpm = Math.max(lpm, largestLpm);
+      if (plan.counts.acl + CLOSING_ENTRIES > PIPELINE.size || CLASSIFIER_TABLES.some((t) => plan.counts.lpm[t] > PIPELINE.classifiers[t].size)) over++;
+    }
+    out[`${k}.p4Leaves`] = leaves.length;
+    out[`${k}.maxLeaf.flat.aclEntries`] = flat;
+    out[`${k}.maxLeaf.classes.aclEntries`] = acl;
+    out[`${k}.maxLeaf.classes.lpmEntriesOneTable`] = lpm;
+    out[`${k}.leavesOverProgramSize`] = over;
+    out[`${k}.planCpuMsAllLeaves`] = Math.round(cpuMsSince(c0));
   }
 }
 
@@ -232,10 +318,12 @@ export async function run(): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const size of SIZES) {
     const policy = makePolicy(makeRng(size), size);
-    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const ir = buildIr(policy, FABRIC);
-    out[`zones${size}.irMs`] = Math.round(performance.now() - t0);
+    progress(`zones${size}: IR built`);
+    out[`zones${size}.irCpuMs`] = Math.round(cpuMsSince(c0));
     out[`zones${size}.naive.aclEntries`] = naiveEntries(policy);
+    out[`zones${size}.naiveWithReplies.aclEntries`] = naiveEntries(policy, true);
     // Exact without known sources: the whole policy on the port, the like-for-like comparison with the naive expansion.
     measure(out, `zones${size}`, policy, ir);
   }
@@ -243,9 +331,12 @@ export async function run(): Promise<Record<string, unknown>> {
   for (const rules of [200, 1_000]) {
     const { policy, fabric } = generateScenario(makeRng(rules), { rules, groups: Math.max(10, rules / 10), endpoints: rules * 2 });
     const ir = buildIr(policy, fabric);
+    progress(`labels${rules}: IR built`);
     out[`labels${rules}.naive.aclEntries`] = naiveEntries(policy);
+    out[`labels${rules}.naiveWithReplies.aclEntries`] = naiveEntries(policy, true);
     measure(out, `labels${rules}`, policy, ir);
   }
+  measureScenarios(out);
   return out;
 }
 

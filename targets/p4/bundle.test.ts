@@ -86,7 +86,7 @@ describe('p4 target in a compiled bundle', () => {
       env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
     });
     expect(cli.status).toBe(2);
-    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 .*\), more than 16 .*\[capacity-exceeded\]/);
+    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 .*\), more than 16 \(capacity\.aclEntries of leaf1\); costliest: rule '[\w-]+' \(\S*policy\.yaml:\d+:\d+\): \d+ entries.*\[capacity-exceeded\]/);
     expect(existsSync(out)).toBe(false);
   });
 
@@ -95,8 +95,29 @@ describe('p4 target in a compiled bundle', () => {
     expect(input.diagnostics.length).toBeGreaterThan(0);
     for (const d of input.diagnostics) {
       expect(d.code).toBe('capacity-exceeded');
-      expect(d.message).toMatch(/^leaf1: the policy needs \d+ entries in p4 table weft_(src|dst)_class_v[46], more than 1 \(capacity\.lpmEntries of leaf1\)$/);
+      // The rules whose address sets on that side have the most prefixes, with where they are written.
+      expect(d.message).toMatch(/^leaf1: the policy needs \d+ entries in p4 table weft_(src|dst)_class_v[46], more than 1 \(capacity\.lpmEntries of leaf1\); costliest: rule '[\w-]+' \(\S*policy\.yaml:\d+:\d+\): \d+ IPv[46] prefixes in its (source|destination) set/);
     }
     expect(existsSync(out)).toBe(false);
+  });
+
+  it("fits the example policy on the example's P4 leaves with a 1,024-entry ACL", async () => {
+    const inv = join(work, 'example-1024.yaml');
+    const text = readFileSync(join(REPO, 'examples', 'fabric.yaml'), 'utf8');
+    expect(text.match(/aclEntries: 4096/g)).toHaveLength(2);
+    writeFileSync(inv, text.replaceAll('aclEntries: 4096', 'aclEntries: 1024'));
+    const out = join(work, 'out-example');
+    await compileBundle({ policyPath: join(REPO, 'examples', 'policy.yaml'), inventoryPath: inv, outDir: out });
+    const bundle = await readBundle(out);
+    const leaves = bundle.placement.devices.filter((d) => d.target === 'p4');
+    expect(leaves.map((d) => d.device).sort()).toEqual(['leaf1', 'leaf2']);
+    for (const { device } of leaves) {
+      const doc = JSON.parse(readFileSync(join(bundle.deviceDir(device), 'entries.json'), 'utf8')) as { updates: { entity: { tableEntry: { priority?: number } } }[] };
+      const acl = doc.updates.filter((u) => u.entity.tableEntry.priority).length;
+      console.log(`example ${device}: ${acl} ACL entries, ${doc.updates.length - acl} classifier entries`);
+      // Room for the policy and the 2 entries of an in-place change; README: 27 and 38.
+      expect(acl).toBeGreaterThan(0);
+      expect(acl + 2).toBeLessThanOrEqual(1024);
+    }
   });
 });

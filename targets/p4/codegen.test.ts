@@ -24,7 +24,7 @@ import {
   packetOfFlow,
   TCP_FLAG_ACK,
 } from '../switch-common/index.ts';
-import { buildAclEntries, checkCapacity, countsOf, entriesDocument, planProgram } from './codegen.ts';
+import { buildAclEntries, checkCapacity, countsOf, entriesDocument, planProgram, ruleCosts } from './codegen.ts';
 import { p4EntryFromProto, type AclEntry, type ClassEntry } from './entries.ts';
 import { PipelineModel } from './semantics.ts';
 import { fenceEncode, fenceRangeTernaries, mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
@@ -349,23 +349,63 @@ describe('p4 entries on a hand-built policy', () => {
       }
       return '';
     };
-    const acl = message(() => checkCapacity({ device }, countsOf(program)));
+    const acl = message(() => checkCapacity({ device, policy }, countsOf(program)));
     const n = program.entries.length;
     expect(acl).toContain(`leaf1: the policy needs ${n + 2} entries in p4 table weft_acl (${n} for the policy, 2 to drop all IP while a change too big for two generations is made in place), more than 4 (capacity.aclEntries of leaf1)`);
     expect(acl).toContain('fabric.yaml:7:5');
-    expect(checkCapacity({ device: { ...device, capacity: undefined } }, countsOf(program))).toEqual([]);
+    expect(checkCapacity({ policy, device: { ...device, capacity: undefined } }, countsOf(program))).toEqual([]);
     // Room for one generation and the closing entries, not for two: compiles, with a note that changes are not hitless.
-    expect(message(() => checkCapacity({ device: { ...device, capacity: { aclEntries: n + 1 } } }, countsOf(program)))).toContain(`needs ${n + 2} entries`);
-    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: n + 2 } } }, countsOf(program))).toEqual([
+    expect(message(() => checkCapacity({ policy, device: { ...device, capacity: { aclEntries: n + 1 } } }, countsOf(program)))).toContain(`needs ${n + 2} entries`);
+    expect(checkCapacity({ policy, device: { ...device, capacity: { aclEntries: n + 2 } } }, countsOf(program))).toEqual([
       `weft_acl: ${n} entries per policy generation, room for ${n + 2} (capacity.aclEntries of leaf1), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`,
     ]);
-    expect(checkCapacity({ device: { ...device, capacity: { aclEntries: 2 * n } } }, countsOf(program))).toEqual([]);
+    expect(checkCapacity({ policy, device: { ...device, capacity: { aclEntries: 2 * n } } }, countsOf(program))).toEqual([]);
     const big = { entries: Array.from({ length: 5000 }, () => program.entries[0]), classes: [] };
-    expect(message(() => checkCapacity({ device: { ...device, capacity: undefined } }, countsOf(big)))).toMatch(/needs 5002 entries in p4 table weft_acl .*more than 4096 \(the size of table weft_acl/);
+    expect(message(() => checkCapacity({ policy, device: { ...device, capacity: undefined } }, countsOf(big)))).toMatch(/needs 5002 entries in p4 table weft_acl .*more than 4096 \(the size of table weft_acl/);
     const srcV4 = program.classes.filter((c) => c.table === 'weft_src_class_v4').length;
     expect(srcV4).toBeGreaterThan(1);
-    const lpm = message(() => checkCapacity({ device: { ...device, capacity: { lpmEntries: 1 } } }, countsOf(program)));
+    const lpm = message(() => checkCapacity({ policy, device: { ...device, capacity: { lpmEntries: 1 } } }, countsOf(program)));
     expect(lpm).toContain(`needs ${srcV4} entries in p4 table weft_src_class_v4, more than 1 (capacity.lpmEntries of leaf1)`);
+  });
+
+  it('names the rules that cost a refused table most, with their file:line:col', () => {
+    const ruleSpan = (line: number) => ({ file: 'policy.yaml', line, col: 7 });
+    // A second rule from web to a 3-prefix set, over a port range: it costs more ACL entries than web-to-db, and its destination set has more prefixes.
+    const wide = {
+      ...policy.rules[0],
+      index: 1,
+      name: 'web-to-wide',
+      to: [{ kind: 'group' as const, name: 'wide', span }],
+      ports: [{ protocol: 'tcp' as const, lo: 1000, hi: 1999, span }],
+      span: ruleSpan(20),
+    };
+    const two = {
+      ...policy,
+      groups: new Map([...policy.groups, ['wide', { name: 'wide', cidrs: [c('10.0.4.1/32'), c('10.0.6.0/24'), c('10.0.9.0/25')], except: [], span }]]),
+      rules: [{ ...policy.rules[0], span: ruleSpan(10) }, wide],
+    };
+    const irTwo = buildIr(two, { file: 'hand', name: 'hand', devices: [], links: [], endpoints: [], digest: '' });
+    const plan = planProgram({ policy: two, ir: irTwo, devicePlacement: { ...dp, localIdentities: irTwo.identities.map((i) => i.id) } });
+    const costs = ruleCosts(plan);
+    expect(costs.acl.get(1)).toBeGreaterThan(costs.acl.get(0)!);
+    const device = { name: 'leaf1', kind: 'switch', pipeline: 'p4', mgmt: {}, capacity: { aclEntries: 4, lpmEntries: 2 }, labels: {}, span: { file: 'fabric.yaml', line: 7, col: 5 } } as Device;
+    let error: InputError | undefined;
+    try {
+      checkCapacity({ device, policy: two }, plan.counts, () => ruleCosts(plan));
+    } catch (e) {
+      error = e as InputError;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    const byTable = new Map(error!.diagnostics.map((d) => [/p4 table (\w+)/.exec(d.message)![1], d.message]));
+    // Every entry is a rule's or shared (replies, defaults, control).
+    expect(costs.acl.get(0)! + costs.acl.get(1)! + costs.aclShared).toBe(plan.counts.acl);
+    expect(costs.aclShared).toBeGreaterThan(0);
+    expect(byTable.get('weft_acl')).toContain(
+      `; costliest: rule 'web-to-wide' (policy.yaml:20:7): ${costs.acl.get(1)!.toLocaleString('en-US')} entries; rule 'web-to-db' (policy.yaml:10:7): ${costs.acl.get(0)} entries; ${costs.aclShared} entries for replies, defaults and control traffic`,
+    );
+    expect(byTable.get('weft_dst_class_v4')).toMatch(/costliest: rule 'web-to-wide' \(policy\.yaml:20:7\): [3-9] IPv4 prefixes in its destination set; rule 'web-to-db' \(policy\.yaml:10:7\): 1 IPv4 prefixes/);
+    // Without the costs the refusal still names the table and the numbers.
+    expect(() => checkCapacity({ device, policy: two }, plan.counts)).toThrow(/needs \d+ entries in p4 table weft_acl .*more than 4 \(capacity\.aclEntries of leaf1\) \(merge or remove rules/);
   });
 });
 

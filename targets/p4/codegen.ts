@@ -19,7 +19,7 @@
 // Every band's address sets are labelled once per side (classes.ts), so a
 // band costs the label covers of its two sets times its port expansion.
 
-import { InputError, UnsupportedError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
+import { formatSpan, InputError, UnsupportedError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
 import { CAPACITY_EXCEEDED, type CodegenInput } from '../contract.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import {
@@ -36,7 +36,7 @@ import {
   type Service,
   type SwitchRule,
 } from '../switch-common/index.ts';
-import { AddressClasses, type SideLabels } from './classes.ts';
+import { AddressClasses, setKey, type SideLabels } from './classes.ts';
 import { classEntryToJson, entryToJson, type AclEntry, type ClassEntry, type EntriesDocument } from './entries.ts';
 import { CLOSING_ENTRIES } from './generation.ts';
 import { classifierName, CLASSIFIER_TABLES, PIPELINE, type AclFieldName, type ClassifierName } from './p4info.ts';
@@ -331,30 +331,96 @@ export function countsOf(program: Pick<P4Program, 'entries' | 'classes'>): Table
 }
 
 /**
+ * What each policy rule (by index) costs a switch, so that a refusal can say
+ * what to change: per rule its ACL entries (all its bands), and per
+ * classifier table the prefixes of the address sets it is the first to name
+ * on that side (a set several rules share is counted once). Classifier
+ * entries are those of the sets' partition, not a sum over sets, so the
+ * prefixes rank the sets rather than add up to the table.
+ */
+export interface RuleCosts {
+  acl: Map<number, number>;
+  /** ACL entries of no single rule: reverse entries for replies (merged across rules), defaults, control traffic. */
+  aclShared: number;
+  lpm: Record<ClassifierName, Map<number, number>>;
+}
+
+export function ruleCosts(plan: Pick<P4Plan, 'bands' | 'labels' | 'expand'>): RuleCosts {
+  const acl = new Map<number, number>();
+  const lpm = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [t, new Map<number, number>()])) as RuleCosts['lpm'];
+  let aclShared = 0;
+  const seen = { src: new Set<string>(), dst: new Set<string>() };
+  for (const band of plan.bands) {
+    const { rule } = band;
+    if (rule.rule < 0) {
+      aclShared += bandMatchCount(band, plan.labels, plan.expand);
+      continue;
+    }
+    acl.set(rule.rule, (acl.get(rule.rule) ?? 0) + bandMatchCount(band, plan.labels, plan.expand));
+    for (const side of ['src', 'dst'] as const) {
+      const set = rule[side];
+      if (set.any || seen[side].has(setKey(set))) continue;
+      seen[side].add(setKey(set));
+      for (const family of [4, 6] as const) {
+        const n = (family === 4 ? set.v4 : set.v6).length;
+        const costs = lpm[classifierName(side, family)];
+        if (n) costs.set(rule.rule, (costs.get(rule.rule) ?? 0) + n);
+      }
+    }
+  }
+  return { acl, aclShared, lpm };
+}
+
+/** How many of the costliest rules a refusal names. */
+const NAMED_RULES = 3;
+
+/** "rule 'web-to-db' (policy.yaml:31:11): 3,200 entries; ..." for the rules that cost a table most. */
+function costliest(policy: CodegenInput['policy'], costs: Map<number, number>, unit: string): string {
+  const top = [...costs].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, NAMED_RULES);
+  return top
+    .map(([index, n]) => {
+      const rule = policy.rules[index]?.index === index ? policy.rules[index] : policy.rules.find((r) => r.index === index);
+      return `rule '${rule?.name ?? index}' (${formatSpan(rule?.span)}): ${n.toLocaleString('en-US')} ${unit}`;
+    })
+    .join('; ');
+}
+
+/**
  * Refuses a program when one generation of it does not fit the device (any
  * table: the ACL with its closing entries, each classifier), naming each
- * table and the numbers. Returns a note per table that fits one generation
- * but not two side by side: a change there is not hitless (made in place
- * with all IP dropped meanwhile).
+ * table, the numbers and, with `costsOf`, the rules that cost that table most.
+ * Returns a note per table that fits one generation but not two side by
+ * side: a change there is not hitless (made in place with all IP dropped
+ * meanwhile).
  */
-export function checkCapacity(input: Pick<CodegenInput, 'device'>, counts: TableCounts): string[] {
-  const { device } = input;
+export function checkCapacity(input: Pick<CodegenInput, 'device' | 'policy'>, counts: TableCounts, costsOf?: () => RuleCosts): string[] {
+  const { device, policy } = input;
+  // Worked out only for a refusal: it walks every band again.
+  let costs: RuleCosts | undefined;
   const diagnostics: Diagnostic[] = [];
   const notes: string[] = [];
-  const check = (table: string, count: number, extra: number, pipelineSize: number, key: 'aclEntries' | 'lpmEntries', hint: string): void => {
+  const check = (table: string, count: number, extra: number, pipelineSize: number, key: 'aclEntries' | 'lpmEntries', hint: string, costOf: (c: RuleCosts) => Map<number, number>, unit: string): void => {
     const inventoryCap = device.capacity?.[key];
     const cap = Math.min(pipelineSize, inventoryCap ?? Number.POSITIVE_INFINITY);
     const source = inventoryCap !== undefined && inventoryCap < pipelineSize ? `capacity.${key} of ${device.name}` : `the size of table ${table} in p4/weft_acl.p4`;
     if (count + extra > cap) {
       const why = extra ? ` (${count} for the policy, ${extra} to drop all IP while a change too big for two generations is made in place)` : '';
-      diagnostics.push({ code: CAPACITY_EXCEEDED, severity: 'error', message: `${device.name}: the policy needs ${count + extra} entries in p4 table ${table}${why}, more than ${cap} (${source})`, span: device.span, hint });
+      let most = '';
+      if (costsOf) {
+        costs ??= costsOf();
+        const perRule = costOf(costs);
+        if (perRule.size) most = `; costliest: ${costliest(policy, perRule, unit)}`;
+        if (key === 'aclEntries' && costs.aclShared) most += `; ${costs.aclShared.toLocaleString('en-US')} entries for replies, defaults and control traffic`;
+      }
+      diagnostics.push({ code: CAPACITY_EXCEEDED, severity: 'error', message: `${device.name}: the policy needs ${count + extra} entries in p4 table ${table}${why}, more than ${cap} (${source})${most}`, span: device.span, hint });
     } else if (2 * count > cap) {
       notes.push(`${table}: ${count} entries per policy generation, room for ${cap} (${source}), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`);
     }
   };
-  check('weft_acl', counts.acl, CLOSING_ENTRIES, PIPELINE.size, 'aclEntries', 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries');
+  check('weft_acl', counts.acl, CLOSING_ENTRIES, PIPELINE.size, 'aclEntries', 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries', (c) => c.acl, 'entries');
   for (const t of CLASSIFIER_TABLES) {
-    check(t, counts.lpm[t], 0, PIPELINE.classifiers[t].size, 'lpmEntries', 'use groups with fewer, larger prefixes (fewer except holes and single addresses), or enforce on hosts; raise capacity.lpmEntries only if the switch really has more LPM entries');
+    const unit = `${t.endsWith('v4') ? 'IPv4' : 'IPv6'} prefixes in its ${t.includes('_src_') ? 'source' : 'destination'} set`;
+    check(t, counts.lpm[t], 0, PIPELINE.classifiers[t].size, 'lpmEntries', 'use groups with fewer, larger prefixes (fewer except holes and single addresses), or enforce on hosts; raise capacity.lpmEntries only if the switch really has more LPM entries', (c) => c.lpm[t], unit);
   }
   if (diagnostics.length) throw new InputError(diagnostics);
   return notes;

@@ -5,14 +5,14 @@
 
 import type { Device } from '../../inventory/model.ts';
 import type { CodegenInput, CodegenOutput, Target } from '../contract.ts';
-import { checkCapacity, entriesDocument, materialise, planProgram } from './codegen.ts';
+import { checkCapacity, entriesDocument, materialise, planProgram, ruleCosts } from './codegen.ts';
 import { P4INFO_TEXT } from './p4info.ts';
 import { ENTRIES_FILE, P4INFO_FILE, verifyP4 } from './verify.ts';
 
 async function codegen(input: CodegenInput): Promise<CodegenOutput> {
   // Counted first: a switch the policy does not fit is refused before its entries are built.
   const plan = planProgram(input);
-  const capacityNotes = checkCapacity(input, plan.counts);
+  const capacityNotes = checkCapacity(input, plan.counts, () => ruleCosts(plan));
   const program = materialise(plan);
   const doc = entriesDocument(program, input.device.mgmt.p4runtime?.deviceId ?? 1);
   return {
