@@ -33,7 +33,7 @@ function fnv1a(text: string): number {
 }
 
 /** Sorted union of two sorted, duplicate-free lists. */
-function union(a: readonly number[], b: readonly number[]): number[] {
+export function union(a: readonly number[], b: readonly number[]): number[] {
   if (b.length === 0) return a as number[];
   if (a.length === 0) return b as number[];
   const out: number[] = [];
@@ -50,13 +50,24 @@ function union(a: readonly number[], b: readonly number[]): number[] {
   return out;
 }
 
-function sortedUnique(xs: number[]): number[] {
+export function sortedUnique(xs: number[]): number[] {
   xs.sort((x, y) => x - y);
   return xs.filter((x, i) => i === 0 || xs[i - 1] !== x);
 }
 
+/** The groups naming a prefix or one of its ancestors (`parent`: the ancestors' chain), sorted. */
+export function extendChain(parent: number[] | undefined, own: readonly number[]): number[] {
+  if (own.length === 0 && parent) return parent;
+  return union(parent ?? [], sortedUnique([...own]));
+}
+
+/** Groups an address gets from its prefixes' CIDRs: those in `cidrs` along its chain and in no `except` along it. */
+export function cidrMembership(cidrChain: number[], exceptChain: number[]): number[] {
+  return exceptChain.length === 0 ? cidrChain : cidrChain.filter((g) => !exceptChain.includes(g));
+}
+
 /** For each endpoint, the indices of the groups whose selector it satisfies. */
-function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], fabric: Fabric): number[][] {
+export function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], fabric: Fabric): number[][] {
   // Index selectors by one of their key=value pairs so each endpoint only
   // checks groups that can possibly select it.
   const byPair = new Map<string, number[]>();
@@ -104,7 +115,7 @@ function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], 
  * a 24-bit space, so an identity keeps its id when an edit does not touch
  * its groups. Collisions probe linearly, in signature order.
  */
-function assignIds(signatures: string[][]): number[] {
+export function assignIds(signatures: string[][]): number[] {
   const order = signatures.map((_, i) => i);
   const text = signatures.map((s) => s.join('\n'));
   order.sort((a, b) => (text[a] < text[b] ? -1 : text[a] > text[b] ? 1 : 0));
@@ -191,12 +202,10 @@ export function buildIdentities(policy: Policy, fabric: Fabric): IdentityTable {
     const p = stack.length > 0 ? stack[stack.length - 1] : -1;
     parent[i] = p;
     const inherited = p >= 0;
-    cidrChain[i] = n.cidrOf.length === 0 && inherited ? cidrChain[p] : union(inherited ? cidrChain[p] : [], sortedUnique([...n.cidrOf]));
-    exceptChain[i] = n.exceptOf.length === 0 && inherited ? exceptChain[p] : union(inherited ? exceptChain[p] : [], sortedUnique([...n.exceptOf]));
+    cidrChain[i] = extendChain(inherited ? cidrChain[p] : undefined, n.cidrOf);
+    exceptChain[i] = extendChain(inherited ? exceptChain[p] : undefined, n.exceptOf);
     if (p >= 0) covered[p] += 1n << BigInt(FAMILY_BITS[n.family] - n.len);
-    const ex = exceptChain[i];
-    const fromCidrs = ex.length === 0 ? cidrChain[i] : cidrChain[i].filter((g) => !ex.includes(g));
-    const member = union(fromCidrs, n.selectedBy);
+    const member = union(cidrMembership(cidrChain[i], exceptChain[i]), n.selectedBy);
     const key = member.join(',');
     let s = sigIndex.get(key);
     if (s === undefined) {
