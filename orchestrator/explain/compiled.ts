@@ -16,7 +16,7 @@ import { irKey, IrLookup } from '../ir/lookup.ts';
 import type { Ir, IrPeers, IrRule } from '../ir/model.ts';
 import { irReach } from '../ir/reach.ts';
 import type { IpAddr } from '../net/ip.ts';
-import type { Policy } from '../policy/model.ts';
+import type { PeerRef, Policy } from '../policy/model.ts';
 
 export interface CompiledView {
   identityOf(a: IpAddr): { id: number; groups: string[] };
@@ -49,6 +49,11 @@ function peersHold(peers: IrPeers, groups: ReadonlySet<string>): boolean {
   return peers === 'any' || peers.groups.some((g) => groups.has(g));
 }
 
+/** Whether a rule side as written can hold an address in `groups` (a quick test; the IR's form decides). */
+function mayHold(refs: PeerRef[], groups: ReadonlySet<string>): boolean {
+  return refs.some((p) => p.kind === 'any' || groups.has(p.name));
+}
+
 /** The compiled policy for the addresses asked about only: no identity table, LPM or rule index of the whole fabric. */
 export class ScopedView implements CompiledView {
   private readonly identities: ScopedIdentities;
@@ -74,6 +79,9 @@ export class ScopedView implements CompiledView {
     const dst = new Set(this.identities.groupsOf(flow.dst));
     const { proto, key } = irKey(flow);
     for (let i = 0; i < this.policy.rules.length; i++) {
+      // The IR form costs more than a glance at the rule's own sides: built only for rules that can match.
+      const { from, to } = this.policy.rules[i];
+      if (!mayHold(from, src) || !mayHold(to, dst)) continue;
       const r = this.rule(i);
       if (peersHold(r.from, src) && peersHold(r.to, dst) && servicesHold(r.services, proto, key)) return i;
     }

@@ -23,15 +23,6 @@ interface Node {
   endpoints: string[];
 }
 
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** Sorted union of two sorted, duplicate-free lists. */
 export function union(a: readonly number[], b: readonly number[]): number[] {
   if (b.length === 0) return a as number[];
@@ -110,6 +101,26 @@ export function selectedGroups(groupSelectors: (Record<string, string> | undefin
   });
 }
 
+/** Slots of the id space (ids from FIRST_HASHED_IDENTITY on). */
+export const ID_SLOTS = ID_SPACE - FIRST_HASHED_IDENTITY;
+
+/** The slot a signature (sorted group names) hashes to: fnv1a of the names joined by newlines, without joining them. */
+export function signatureSlot(names: readonly string[]): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < names.length; k++) {
+    if (k > 0) {
+      h ^= 10;
+      h = Math.imul(h, 0x01000193);
+    }
+    const name = names[k];
+    for (let i = 0; i < name.length; i++) {
+      h ^= name.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+  }
+  return (h >>> 0) % ID_SLOTS;
+}
+
 /**
  * Assigns ids to membership signatures: a hash of the sorted group names into
  * a 24-bit space, so an identity keeps its id when an edit does not touch
@@ -121,13 +132,13 @@ export function assignIds(signatures: string[][]): number[] {
   order.sort((a, b) => (text[a] < text[b] ? -1 : text[a] > text[b] ? 1 : 0));
   const taken = new Set<number>();
   const ids = new Array<number>(signatures.length);
-  const span = ID_SPACE - FIRST_HASHED_IDENTITY;
+  const span = ID_SLOTS;
   for (const i of order) {
     if (signatures[i].length === 0) {
       ids[i] = WORLD_IDENTITY;
       continue;
     }
-    let slot = fnv1a(text[i]) % span;
+    let slot = signatureSlot(signatures[i]);
     while (taken.has(slot)) slot = (slot + 1) % span;
     taken.add(slot);
     ids[i] = FIRST_HASHED_IDENTITY + slot;
