@@ -59,9 +59,10 @@ export function cidrMembership(cidrChain: number[], exceptChain: number[]): numb
 
 /** For each endpoint, the indices of the groups whose selector it satisfies. */
 export function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], fabric: Fabric): number[][] {
-  // Index selectors by one of their key=value pairs so each endpoint only
-  // checks groups that can possibly select it.
-  const byPair = new Map<string, number[]>();
+  // Index selectors by one of their key=value pairs (key, then value, so a
+  // lookup builds no string) so each endpoint only checks groups that can
+  // possibly select it.
+  const byPair = new Map<string, Map<string, number[]>>();
   const matchAll: number[] = [];
   groupSelectors.forEach((sel, gi) => {
     if (!sel) return;
@@ -70,10 +71,11 @@ export function selectedGroups(groupSelectors: (Record<string, string> | undefin
       matchAll.push(gi);
       return;
     }
-    const key = `${first[0]}=${first[1]}`;
-    const list = byPair.get(key);
+    let byValue = byPair.get(first[0]);
+    if (!byValue) byPair.set(first[0], (byValue = new Map()));
+    const list = byValue.get(first[1]);
     if (list) list.push(gi);
-    else byPair.set(key, [gi]);
+    else byValue.set(first[1], [gi]);
   });
   // Endpoints with the same labels select the same groups.
   const memo = new Map<string, number[]>();
@@ -82,8 +84,10 @@ export function selectedGroups(groupSelectors: (Record<string, string> | undefin
     const known = memo.get(labelKey);
     if (known) return known;
     const out = [...matchAll];
-    for (const [k, v] of Object.entries(ep.labels)) {
-      for (const gi of byPair.get(`${k}=${v}`) ?? []) {
+    for (const k in ep.labels) {
+      const candidates = byPair.get(k)?.get(ep.labels[k]);
+      if (!candidates) continue;
+      for (const gi of candidates) {
         const sel = groupSelectors[gi]!;
         let ok = true;
         for (const sk in sel) {
