@@ -27,7 +27,8 @@
 // emulator (lab/topology.ts).
 
 import { stringify } from 'yaml';
-import { contentDigest, isMap, isScalar, type MapNode } from '../orchestrator/yaml/node.ts';
+import { withLazyDigest } from '../orchestrator/yaml/lazy-digest.ts';
+import { isMap, isScalar, type MapNode } from '../orchestrator/yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { logger } from '../orchestrator/log.ts';
 import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
@@ -216,7 +217,7 @@ export function readContainerlabDocument(src: YamlSource): Fabric | undefined {
     if (e) b.endpoint(e.endpoint, e.spans);
   }
   b.check();
-  const fabric: Fabric = { file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: contentDigest(src.root) };
+  const fabric: Fabric = withLazyDigest({ file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints }, src.root);
   if (b.bridges.length > 0) fabric.bridges = b.bridges;
   return fabric;
 }

@@ -2,7 +2,8 @@
 // inventory source shares (device references, port use, endpoint placement,
 // duplicate addresses), which containerlab topologies run too.
 
-import { contentDigest, isMap, isScalar, isSeq, type MapNode } from '../orchestrator/yaml/node.ts';
+import { withLazyDigest } from '../orchestrator/yaml/lazy-digest.ts';
+import { isMap, isScalar, isSeq, type MapNode } from '../orchestrator/yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { formatIp, parseIp, type IpAddr } from '../orchestrator/net/ip.ts';
 import { checkWeftHeader, clip, listChoices, YamlSource, type YNode } from '../orchestrator/yaml/source.ts';
@@ -293,7 +294,7 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   const eps = epNode === undefined ? undefined : src.seq(epNode, 'spec.endpoints');
   for (const item of eps ? src.items(eps) : []) readEndpoint(src, b, item);
   b.check();
-  return { file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: contentDigest(src.root) };
+  return withLazyDigest({ file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints }, src.root);
 }
 
 /** Every mapping key anywhere in the document that looks like a credential. */

@@ -5,7 +5,6 @@
 import { loadInventory } from '../../inventory/load.ts';
 import { Explainer, formatExplanation } from '../explain/explain.ts';
 import type { Flow } from '../flow.ts';
-import { buildIr } from '../ir/build.ts';
 import { formatIp, parseIp, type IpAddr } from '../net/ip.ts';
 import { loadPolicy } from '../policy/load.ts';
 import { IPPROTO } from '../policy/model.ts';
@@ -79,9 +78,8 @@ export const explainCommand: CliCommand = {
     const flow = flowFromArgs(args);
     const policy = loadPolicy(str(args, 'policy')!);
     const fabric = loadInventory(str(args, 'inventory')!);
-    const ir = buildIr(policy, fabric);
-    // One flow: only the devices on its path are placed.
-    const x = new Explainer(policy, fabric, ir).explain(flow);
+    // One flow: only the identities of its addresses are built and only the devices on its path placed.
+    const x = new Explainer(policy, fabric).explain(flow);
     io.out(flag(args, 'json') ? JSON.stringify(x, null, 2) : formatExplanation(x));
     return 0;
   },

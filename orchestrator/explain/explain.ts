@@ -8,12 +8,12 @@ import type { DpuProfile, Endpoint, Fabric } from '../../inventory/model.ts';
 import type { EnforcementMode, TargetName } from '../../targets/contract.ts';
 import { formatSpan } from '../diagnostics.ts';
 import type { Flow, Verdict } from '../flow.ts';
-import { IrLookup } from '../ir/lookup.ts';
 import type { Ir } from '../ir/model.ts';
 import { formatIp, type IpAddr } from '../net/ip.ts';
 import type { Placement } from '../placement/model.ts';
 import type { Policy } from '../policy/model.ts';
 import { ReferenceEvaluator } from '../reference/evaluator.ts';
+import { irView, ScopedView, type CompiledView } from './compiled.ts';
 import { findPath, formatPath, pathToFabric, type Attachment, type Hop } from './path.ts';
 import { PathPlacement, wholePlacement, type ExplainPlacement, type PathDevice } from './placement.ts';
 
@@ -80,35 +80,42 @@ function formatAttachment(a: Attachment): string {
 export class Explainer {
   /** Shared by every explained flow when the caller places the whole fabric; else built per flow (see referenceFor). */
   private readonly reference: ReferenceEvaluator | undefined;
-  private readonly lookup: IrLookup;
+  private readonly compiled: CompiledView;
   private readonly placement: ExplainPlacement;
 
   /**
-   * Without `placement`, only the devices on each explained path are placed,
-   * and the reference reads only the endpoints owning the flow's addresses
-   * (what a one-off `weft explain` needs); with one, its answers are read.
+   * With `ir` and `placement`, their answers are read (callers explaining
+   * many flows). Without `placement`, only the devices on each explained
+   * path are placed, and the reference reads only the endpoints owning the
+   * flow's addresses; without `ir` either, no identity table, LPM or rule
+   * index of the whole fabric is built, only the identities of the
+   * addresses asked about (what a one-off `weft explain` needs).
    */
   constructor(
     private readonly policy: Policy,
     private readonly fabric: Fabric,
-    private readonly ir: Ir,
+    ir?: Ir,
     placement?: Placement,
   ) {
+    if (placement && !ir) throw new Error('explain: a placement is read together with the IR it was placed from');
     this.reference = placement ? new ReferenceEvaluator(policy, fabric) : undefined;
-    this.lookup = new IrLookup(ir);
-    this.placement = placement ? wholePlacement(placement) : new PathPlacement(fabric, ir, (a) => this.lookup.identityOf(a));
+    this.compiled = ir ? irView(ir) : new ScopedView(policy, fabric);
+    this.placement = placement ? wholePlacement(placement) : new PathPlacement(fabric, policy, (rule, a) => this.compiled.sourceHolds(rule, a));
   }
 
-  private end(addr: IpAddr): { info: EndInfo; endpoint?: Endpoint } {
-    const id = this.lookup.identityOf(addr);
-    const identity = this.ir.identities.find((i) => i.id === id);
-    const owners = this.fabric.endpoints.filter((e) => e.addresses.some((a) => sameAddr(a, addr)));
+  /** The fabric endpoints having `a` (usually one). */
+  private ownersOf(a: IpAddr): Endpoint[] {
+    return this.fabric.endpoints.filter((e) => e.addresses.some((x) => sameAddr(x, a)));
+  }
+
+  private end(addr: IpAddr, owners: Endpoint[]): { info: EndInfo; endpoint?: Endpoint } {
+    const identity = this.compiled.identityOf(addr);
     const at = owners.length ? attachmentOf(owners[0]) : undefined;
     return {
       info: {
         address: formatIp(addr.family, addr.value),
-        identity: id,
-        groups: identity ? identity.groups : [],
+        identity: identity.id,
+        groups: identity.groups,
         endpoints: owners.map((e) => e.name),
         ...(at ? { attachment: formatAttachment(at) } : {}),
       },
@@ -117,25 +124,27 @@ export class Explainer {
   }
 
   /**
-   * The reference evaluator for `flow`. A selector puts an address in a
-   * group only through the endpoints having that address, so the endpoints
-   * owning the flow's two addresses give the verdict the whole fabric gives,
-   * without matching every group's selector against every endpoint.
+   * The reference evaluator for a flow between endpoints `owners`. A
+   * selector puts an address in a group only through the endpoints having
+   * that address, so the endpoints owning the flow's two addresses give the
+   * verdict the whole fabric gives, without matching every group's selector
+   * against every endpoint.
    */
-  private referenceFor(flow: Flow): ReferenceEvaluator {
-    if (this.reference) return this.reference;
-    const endpoints = this.fabric.endpoints.filter((e) => e.addresses.some((a) => sameAddr(a, flow.src) || sameAddr(a, flow.dst)));
-    return new ReferenceEvaluator(this.policy, { ...this.fabric, endpoints });
+  private referenceFor(owners: Endpoint[]): ReferenceEvaluator {
+    return this.reference ?? new ReferenceEvaluator(this.policy, { endpoints: owners });
   }
 
   explain(flow: Flow): Explanation {
-    const ref = this.referenceFor(flow).verdict(flow);
-    const compiled = this.lookup.lookup(flow);
-    const src = this.end(flow.src);
-    const dst = this.end(flow.dst);
+    const srcOwners = this.ownersOf(flow.src);
+    const dstOwners = this.ownersOf(flow.dst);
+    const ref = this.referenceFor([...new Set([...srcOwners, ...dstOwners])]).verdict(flow);
+    const compiledRule = this.compiled.firstMatch(flow);
+    const compiledVerdict = this.verdictOf(compiledRule);
+    const src = this.end(flow.src, srcOwners);
+    const dst = this.end(flow.dst, dstOwners);
     const notes: string[] = [];
-    if (compiled.verdict !== ref.verdict || compiled.rule !== ref.rule) {
-      notes.push(`the compiled IR decides ${compiled.verdict} (rule ${compiled.rule}) but the reference decides ${ref.verdict} (rule ${ref.rule}): compiler bug, please report`);
+    if (compiledVerdict !== ref.verdict || compiledRule !== ref.rule) {
+      notes.push(`the compiled IR decides ${compiledVerdict} (rule ${compiledRule}) but the reference decides ${ref.verdict} (rule ${ref.rule}): compiler bug, please report`);
     }
     if (src.info.endpoints.length > 1) notes.push(`${src.info.address} belongs to several endpoints (${src.info.endpoints.join(', ')}); the path starts at ${src.info.endpoints[0]}`);
     if (dst.info.endpoints.length > 1) notes.push(`${dst.info.address} belongs to several endpoints (${dst.info.endpoints.join(', ')}); the path ends at ${dst.info.endpoints[0]}`);
@@ -157,7 +166,7 @@ export class Explainer {
       notes.push('neither address is a fabric endpoint: no Weft enforcement point is on this path');
     }
 
-    const points = hops ? this.pointsOn(hops, flow, compiled.rule, src.endpoint, dst.endpoint) : [];
+    const points = hops ? this.pointsOn(hops, compiledRule, src.endpoint, dst.endpoint) : [];
     const dstEp = dst.endpoint;
     if (dstEp?.host === undefined && dstEp?.attach && !points.some((p) => p.mode === 'exact')) {
       notes.push(
@@ -171,7 +180,7 @@ export class Explainer {
       verdict: ref.verdict,
       decidedBy: rule ? 'rule' : 'default',
       ...(rule ? { rule: { index: rule.index, name: rule.name, section: rule.section, action: rule.action, location: formatSpan(rule.span) } } : {}),
-      compiledVerdict: compiled.verdict,
+      compiledVerdict,
       src: src.info,
       dst: dst.info,
       ...(hops ? { path: { hops, text: formatPath(hops) } } : {}),
@@ -181,9 +190,14 @@ export class Explainer {
     };
   }
 
-  private pointsOn(hops: Hop[], flow: Flow, rule: number, srcEp?: Endpoint, dstEp?: Endpoint): PointDecision[] {
-    const verdict: Verdict = rule >= 0 ? this.ir.rules[rule].action : this.ir.defaultAction;
-    const ruleName = rule >= 0 ? `rule ${this.ir.rules[rule].name}` : `default ${this.ir.defaultAction}`;
+  /** The verdict of rule `rule` of the policy, or the default action for -1. */
+  private verdictOf(rule: number): Verdict {
+    return rule >= 0 ? this.policy.rules[rule].action : this.policy.defaultAction;
+  }
+
+  private pointsOn(hops: Hop[], rule: number, srcEp?: Endpoint, dstEp?: Endpoint): PointDecision[] {
+    const verdict = this.verdictOf(rule);
+    const ruleName = rule >= 0 ? `rule ${this.policy.rules[rule].name}` : `default ${this.policy.defaultAction}`;
     const out: PointDecision[] = [];
     const profileOf = (dp: PathDevice): { profile?: DpuProfile } => {
       const profile = this.fabric.devices.find((d) => d.name === dp.device)?.profile;
@@ -193,9 +207,9 @@ export class Explainer {
       out.push({ device: dp.device, target: dp.target, interface: iface, direction, mode: 'exact', ...profileOf(dp), decision: verdict, why: `${why}; ${ruleName}` });
     };
     const prefilter = (dp: PathDevice, port: string, direction: PointDecision['direction'], passWhy?: string): void => {
-      const placed = rule >= 0 && this.ir.rules[rule].action === 'deny' && this.placement.prefilterPlaced(rule, dp.device, `${port} ${direction}`);
+      const placed = rule >= 0 && this.policy.rules[rule].action === 'deny' && this.placement.prefilterPlaced(rule, dp.device, `${port} ${direction}`);
       const why = placed
-        ? `deny rule ${this.ir.rules[rule].name} is placed here, close to the source`
+        ? `deny rule ${this.policy.rules[rule].name} is placed here, close to the source`
         : verdict === 'allow'
           ? `${ruleName} allows it; a prefilter only drops`
           : `${ruleName}; ${passWhy ?? 'a prefilter carries deny rules only, an exact point on the path drops it'}`;

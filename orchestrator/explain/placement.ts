@@ -6,11 +6,10 @@
 // explain on a fabric of 1,000 devices does not place 10,000 rules on all of
 // them to read one rule on a handful.
 
-import type { Endpoint, Fabric } from '../../inventory/model.ts';
+import type { Fabric } from '../../inventory/model.ts';
 import type { IpAddr } from '../net/ip.ts';
-import type { Ir } from '../ir/model.ts';
-import { irReach, type IrReach } from '../ir/reach.ts';
 import type { DevicePlacement, Placement } from '../placement/model.ts';
+import type { Policy } from '../policy/model.ts';
 import { indexFabric, viewOf, type FabricIndex, type LocalView } from '../placement/place.ts';
 
 /** A device's enforcement point as explain shows it. */
@@ -43,22 +42,26 @@ export function wholePlacement(placement: Placement): ExplainPlacement {
 export class PathPlacement implements ExplainPlacement {
   private readonly index: FabricIndex;
   private readonly views = new Map<string, LocalView | undefined>();
-  private readonly reach: IrReach;
-  private endpoints: Map<string, Endpoint> | undefined;
+  /** Addresses of the endpoints looked up so far, by name. */
+  private readonly addresses = new Map<string, IpAddr[]>();
 
-  /** `identityOf`: the identity of an address (the IR's LPM lookup). */
+  /** `sourceHolds`: whether a rule's source side holds an address (the compiled policy's answer). */
   constructor(
     private readonly fabric: Fabric,
-    private readonly ir: Ir,
-    private readonly identityOf: (a: IpAddr) => number,
+    private readonly policy: Policy,
+    private readonly sourceHolds: (rule: number, a: IpAddr) => boolean,
   ) {
     this.index = indexFabric(fabric);
-    this.reach = irReach(ir);
   }
 
-  private endpointNamed(name: string): Endpoint | undefined {
-    this.endpoints ??= new Map(this.fabric.endpoints.map((e) => [e.name, e]));
-    return this.endpoints.get(name);
+  /** Addresses of the named endpoints, found in one pass over the fabric's endpoints instead of indexing them all. */
+  private addressesOf(names: string[]): IpAddr[][] {
+    const missing = new Set(names.filter((n) => !this.addresses.has(n)));
+    if (missing.size > 0) {
+      for (const e of this.fabric.endpoints) if (missing.has(e.name)) this.addresses.set(e.name, e.addresses);
+      for (const n of missing) if (!this.addresses.has(n)) this.addresses.set(n, []);
+    }
+    return names.map((n) => this.addresses.get(n)!);
   }
 
   private view(name: string): LocalView | undefined {
@@ -75,7 +78,7 @@ export class PathPlacement implements ExplainPlacement {
   }
 
   prefilterPlaced(rule: number, device: string, attach: string): boolean {
-    const r = this.ir.rules[rule];
+    const r = this.policy.rules[rule];
     const v = this.view(device);
     if (!r || r.action !== 'deny' || !v) return false;
     const [port, direction] = attach.split(' ');
@@ -85,14 +88,8 @@ export class PathPlacement implements ExplainPlacement {
     if ((kind === 'dpu' || kind === 'smartnic') && v.mode === 'prefilter') candidates = v.endpoints;
     else if (kind === 'switch') candidates = v.endpoints.filter((e) => e.role === 'behind-host');
     else return false;
-    for (const e of candidates) {
-      if (e.via !== port) continue;
-      // An endpoint's identities are those of its addresses (Identity.endpoints), found without indexing every identity.
-      for (const a of this.endpointNamed(e.name)?.addresses ?? []) {
-        const p = this.reach.pos.get(this.identityOf(a));
-        if (p !== undefined && this.reach.holds(rule, 'from', p)) return true;
-      }
-    }
-    return false;
+    // An endpoint's identities are those of its addresses (Identity.endpoints).
+    const behind = candidates.filter((e) => e.via === port).map((e) => e.name);
+    return this.addressesOf(behind).some((addrs) => addrs.some((a) => this.sourceHolds(rule, a)));
   }
 }

@@ -23,17 +23,8 @@ interface Node {
   endpoints: string[];
 }
 
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** Sorted union of two sorted, duplicate-free lists. */
-function union(a: readonly number[], b: readonly number[]): number[] {
+export function union(a: readonly number[], b: readonly number[]): number[] {
   if (b.length === 0) return a as number[];
   if (a.length === 0) return b as number[];
   const out: number[] = [];
@@ -50,16 +41,28 @@ function union(a: readonly number[], b: readonly number[]): number[] {
   return out;
 }
 
-function sortedUnique(xs: number[]): number[] {
+export function sortedUnique(xs: number[]): number[] {
   xs.sort((x, y) => x - y);
   return xs.filter((x, i) => i === 0 || xs[i - 1] !== x);
 }
 
+/** The groups naming a prefix or one of its ancestors (`parent`: the ancestors' chain), sorted. */
+export function extendChain(parent: number[] | undefined, own: readonly number[]): number[] {
+  if (own.length === 0 && parent) return parent;
+  return union(parent ?? [], sortedUnique([...own]));
+}
+
+/** Groups an address gets from its prefixes' CIDRs: those in `cidrs` along its chain and in no `except` along it. */
+export function cidrMembership(cidrChain: number[], exceptChain: number[]): number[] {
+  return exceptChain.length === 0 ? cidrChain : cidrChain.filter((g) => !exceptChain.includes(g));
+}
+
 /** For each endpoint, the indices of the groups whose selector it satisfies. */
-function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], fabric: Fabric): number[][] {
-  // Index selectors by one of their key=value pairs so each endpoint only
-  // checks groups that can possibly select it.
-  const byPair = new Map<string, number[]>();
+export function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], fabric: Fabric): number[][] {
+  // Index selectors by one of their key=value pairs (key, then value, so a
+  // lookup builds no string) so each endpoint only checks groups that can
+  // possibly select it.
+  const byPair = new Map<string, Map<string, number[]>>();
   const matchAll: number[] = [];
   groupSelectors.forEach((sel, gi) => {
     if (!sel) return;
@@ -68,10 +71,11 @@ function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], 
       matchAll.push(gi);
       return;
     }
-    const key = `${first[0]}=${first[1]}`;
-    const list = byPair.get(key);
+    let byValue = byPair.get(first[0]);
+    if (!byValue) byPair.set(first[0], (byValue = new Map()));
+    const list = byValue.get(first[1]);
     if (list) list.push(gi);
-    else byPair.set(key, [gi]);
+    else byValue.set(first[1], [gi]);
   });
   // Endpoints with the same labels select the same groups.
   const memo = new Map<string, number[]>();
@@ -80,8 +84,10 @@ function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], 
     const known = memo.get(labelKey);
     if (known) return known;
     const out = [...matchAll];
-    for (const [k, v] of Object.entries(ep.labels)) {
-      for (const gi of byPair.get(`${k}=${v}`) ?? []) {
+    for (const k in ep.labels) {
+      const candidates = byPair.get(k)?.get(ep.labels[k]);
+      if (!candidates) continue;
+      for (const gi of candidates) {
         const sel = groupSelectors[gi]!;
         let ok = true;
         for (const sk in sel) {
@@ -99,24 +105,44 @@ function selectedGroups(groupSelectors: (Record<string, string> | undefined)[], 
   });
 }
 
+/** Slots of the id space (ids from FIRST_HASHED_IDENTITY on). */
+export const ID_SLOTS = ID_SPACE - FIRST_HASHED_IDENTITY;
+
+/** The slot a signature (sorted group names) hashes to: fnv1a of the names joined by newlines, without joining them. */
+export function signatureSlot(names: readonly string[]): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < names.length; k++) {
+    if (k > 0) {
+      h ^= 10;
+      h = Math.imul(h, 0x01000193);
+    }
+    const name = names[k];
+    for (let i = 0; i < name.length; i++) {
+      h ^= name.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+  }
+  return (h >>> 0) % ID_SLOTS;
+}
+
 /**
  * Assigns ids to membership signatures: a hash of the sorted group names into
  * a 24-bit space, so an identity keeps its id when an edit does not touch
  * its groups. Collisions probe linearly, in signature order.
  */
-function assignIds(signatures: string[][]): number[] {
+export function assignIds(signatures: string[][]): number[] {
   const order = signatures.map((_, i) => i);
   const text = signatures.map((s) => s.join('\n'));
   order.sort((a, b) => (text[a] < text[b] ? -1 : text[a] > text[b] ? 1 : 0));
   const taken = new Set<number>();
   const ids = new Array<number>(signatures.length);
-  const span = ID_SPACE - FIRST_HASHED_IDENTITY;
+  const span = ID_SLOTS;
   for (const i of order) {
     if (signatures[i].length === 0) {
       ids[i] = WORLD_IDENTITY;
       continue;
     }
-    let slot = fnv1a(text[i]) % span;
+    let slot = signatureSlot(signatures[i]);
     while (taken.has(slot)) slot = (slot + 1) % span;
     taken.add(slot);
     ids[i] = FIRST_HASHED_IDENTITY + slot;
@@ -191,12 +217,10 @@ export function buildIdentities(policy: Policy, fabric: Fabric): IdentityTable {
     const p = stack.length > 0 ? stack[stack.length - 1] : -1;
     parent[i] = p;
     const inherited = p >= 0;
-    cidrChain[i] = n.cidrOf.length === 0 && inherited ? cidrChain[p] : union(inherited ? cidrChain[p] : [], sortedUnique([...n.cidrOf]));
-    exceptChain[i] = n.exceptOf.length === 0 && inherited ? exceptChain[p] : union(inherited ? exceptChain[p] : [], sortedUnique([...n.exceptOf]));
+    cidrChain[i] = extendChain(inherited ? cidrChain[p] : undefined, n.cidrOf);
+    exceptChain[i] = extendChain(inherited ? exceptChain[p] : undefined, n.exceptOf);
     if (p >= 0) covered[p] += 1n << BigInt(FAMILY_BITS[n.family] - n.len);
-    const ex = exceptChain[i];
-    const fromCidrs = ex.length === 0 ? cidrChain[i] : cidrChain[i].filter((g) => !ex.includes(g));
-    const member = union(fromCidrs, n.selectedBy);
+    const member = union(cidrMembership(cidrChain[i], exceptChain[i]), n.selectedBy);
     const key = member.join(',');
     let s = sigIndex.get(key);
     if (s === undefined) {

@@ -3,7 +3,7 @@
 // their services as port-key ranges. Its size is that of the policy and the
 // identities; nothing here multiplies identities by identities.
 
-import type { PeerRef, Policy } from '../policy/model.ts';
+import type { PeerRef, Policy, Rule } from '../policy/model.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import { buildIdentities, type IdentityTable } from '../identity/build.ts';
 import { logger } from '../log.ts';
@@ -19,14 +19,9 @@ function peersOf(refs: PeerRef[]): IrPeers {
   return { groups: [...groups].sort() };
 }
 
-/** `table`: the identities when already built (benchmarks time the two phases apart). */
-export function buildIr(policy: Policy, fabric: Fabric, table: IdentityTable = buildIdentities(policy, fabric)): Ir {
-  const t0 = performance.now();
-  const { identities, lpm } = table;
-  policy.rules.forEach((r, i) => {
-    if (r.index !== i) throw new Error(`rule ${r.name}: index ${r.index} is not its position ${i}`);
-  });
-  const rules: IrRule[] = policy.rules.map((r) => ({
+/** A policy rule in the IR's form. */
+export function irRule(r: Rule): IrRule {
+  return {
     index: r.index,
     name: r.name,
     section: r.section,
@@ -36,7 +31,17 @@ export function buildIr(policy: Policy, fabric: Fabric, table: IdentityTable = b
     from: peersOf(r.from),
     to: peersOf(r.to),
     services: ruleShape(r.ports),
-  }));
+  };
+}
+
+/** `table`: the identities when already built (benchmarks time the two phases apart). */
+export function buildIr(policy: Policy, fabric: Fabric, table: IdentityTable = buildIdentities(policy, fabric)): Ir {
+  const t0 = performance.now();
+  const { identities, lpm } = table;
+  policy.rules.forEach((r, i) => {
+    if (r.index !== i) throw new Error(`rule ${r.name}: index ${r.index} is not its position ${i}`);
+  });
+  const rules: IrRule[] = policy.rules.map(irRule);
   log.debug({ identities: identities.length, lpm: lpm.length, rules: rules.length, ms: performance.now() - t0 }, 'ir built');
   return {
     policyName: policy.name,

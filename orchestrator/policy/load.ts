@@ -11,7 +11,8 @@
 // endpoint.
 
 import { basename } from 'node:path';
-import { contentDigest, isScalar, type MapNode } from '../yaml/node.ts';
+import { withLazyDigest } from '../yaml/lazy-digest.ts';
+import { isScalar, type MapNode } from '../yaml/node.ts';
 import { DiagnosticBag, type SourceSpan } from '../diagnostics.ts';
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from '../net/ip.ts';
 import { checkWeftHeader, readInputFile, clip, listChoices, YamlSource, type YNode } from '../yaml/source.ts';
@@ -93,15 +94,7 @@ function readPolicy(src: YamlSource): Policy | undefined {
   } else if (sectionsNode !== undefined) {
     readSections(ctx, sectionsNode, sections);
   }
-  return {
-    file: src.file,
-    name,
-    defaultAction,
-    groups,
-    sections,
-    rules,
-    digest: contentDigest(src.root),
-  };
+  return withLazyDigest({ file: src.file, name, defaultAction, groups, sections, rules }, src.root);
 }
 
 function readAction(src: YamlSource, node: YNode, what: string): Action | undefined {

@@ -33,9 +33,10 @@ function inRanges(a: IpAddr, ranges: Range[]): boolean {
 export class ReferenceEvaluator {
   private readonly groups = new Map<string, ResolvedGroup>();
 
+  /** Reads only the fabric's endpoints (explain passes just those owning a flow's addresses). */
   constructor(
     private readonly policy: Policy,
-    fabric: Fabric,
+    fabric: Fabric | Pick<Fabric, 'endpoints'>,
   ) {
     for (const g of policy.groups.values()) {
       const endpointAddresses = new Set<string>();
