@@ -98,9 +98,10 @@ export class FabricBuilder<H> {
     this.handles.set(l, where);
   }
 
-  endpoint(e: Endpoint, where: H): void {
+  /** Without `where`, a diagnostic about the endpoint points at its span. */
+  endpoint(e: Endpoint, where?: H): void {
     this.endpoints.push(e);
-    this.handles.set(e, where);
+    if (where !== undefined) this.handles.set(e, where);
   }
 
   bridge(br: Bridge): void {
@@ -248,16 +249,6 @@ export class FabricBuilder<H> {
   }
 }
 
-/** Parses fabric.yaml text; throws InputError with every diagnostic on bad input. */
-export function parseFabric(text: string, file: string): Fabric {
-  const bag = new DiagnosticBag();
-  const src = YamlSource.parse(text, file, bag);
-  const fabric = src ? readFabricDocument(src) : undefined;
-  bag.throwIfErrors();
-  if (!fabric) throw new Error('unreachable: fabric unread without errors');
-  return withWarnings(fabric, bag);
-}
-
 /** Hands the parser's warnings (unknown keys) to the caller on the model. */
 export function withWarnings(fabric: Fabric, bag: DiagnosticBag): Fabric {
   const warnings = bag.items.filter((d) => d.severity === 'warning');
@@ -272,7 +263,7 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   checkSecrets(src, top);
   checkWeftHeader(src, top, 'Fabric');
   src.checkKeys(top, FABRIC_KEYS.top, 'fabric document');
-  let name = src.file.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/, '');
+  let name = defaultFabricName(src.file);
   const meta = src.get(top, 'metadata');
   const metaMap = meta === undefined ? undefined : src.map(meta, 'metadata');
   if (metaMap) src.checkKeys(metaMap, FABRIC_KEYS.metadata, 'metadata');
@@ -296,8 +287,13 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   return { file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: contentDigest(src.root) };
 }
 
-/** Every mapping key anywhere in the document that looks like a credential. */
-function checkSecrets(src: YamlSource, root: YNode): void {
+/** A fabric without metadata.name is named after its file. */
+export function defaultFabricName(file: string): string {
+  return file.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/, '');
+}
+
+/** Every mapping key anywhere in the document (or under `root`) that looks like a credential. */
+export function checkSecrets(src: YamlSource, root: YNode): void {
   const walk = (n: YNode | null, depth: number): void => {
     if (n === null || depth > 64) return;
     if (isMap(n)) {
@@ -332,7 +328,7 @@ function choice<T extends string>(src: YamlSource, node: YNode, what: string, co
   return undefined;
 }
 
-function readDevice(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
+export function readDevice(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
   const m = src.map(node, 'device', 'valid: {name, kind, mgmt, ...}');
   if (!m) return;
   const nameNode = src.require(m, 'name', 'device', 'valid: name: leaf1');
@@ -533,17 +529,20 @@ export function readLabels(src: YamlSource, node: YNode, what: string): Record<s
 export function readPortRef(src: YamlSource, node: YNode | null, what: string): PortRef | undefined {
   const t = src.string(node, what, 'valid: "<device>:<port>", e.g. "leaf1:eth1"');
   if (t === undefined) return undefined;
-  const i = t.indexOf(':');
-  const device = t.slice(0, i);
-  const port = t.slice(i + 1);
-  if (i <= 0 || port === '' || /\s/.test(t)) {
-    src.bag.error('bad-port-ref', `${what} "${clip(t)}" is not "<device>:<port>"`, src.span(node), 'valid: "<device>:<port>", e.g. "leaf1:eth1"');
-    return undefined;
-  }
-  return { device, port };
+  const ref = splitPortRef(t);
+  if (!ref) src.bag.error('bad-port-ref', `${what} "${clip(t)}" is not "<device>:<port>"`, src.span(node), 'valid: "<device>:<port>", e.g. "leaf1:eth1"');
+  return ref;
 }
 
-function readLink(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
+/** "dev:port" -> PortRef; undefined without a device, a port, or with white space. */
+export function splitPortRef(t: string): PortRef | undefined {
+  const i = t.indexOf(':');
+  const port = t.slice(i + 1);
+  if (i <= 0 || port === '' || /\s/.test(t)) return undefined;
+  return { device: t.slice(0, i), port };
+}
+
+export function readLink(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
   const m = src.map(node, 'link', 'valid: {endpoints: ["host1:eth1", "leaf1:eth1"]}');
   if (!m) return;
   src.checkKeys(m, FABRIC_KEYS.link, 'link');
@@ -572,7 +571,7 @@ function addressOf(node: YNode | null): IpAddr | undefined {
  * end in its `endpoints` list, or an endpoint's i-th address (counting the
  * items that held one, as the endpoint's `addresses` do).
  */
-function fabricFieldAt(src: YamlSource): FieldLocator<MapNode> {
+export function fabricFieldAt(src: YamlSource): FieldLocator<MapNode> {
   return (m, field) => {
     if (field === 'a' || field === 'b') {
       const ends = src.get(m, 'endpoints');

@@ -131,45 +131,101 @@ function lineStarts(text: string): Int32Array {
 }
 
 /**
+ * A document as plain JavaScript values, without positions: what the
+ * loaders' fast path for large inputs reads (plain.ts). Mappings are objects
+ * whose keys keep the document's order, lists are arrays.
+ */
+export type PlainValue = string | number | boolean | null | PlainValue[] | PlainMap;
+export interface PlainMap {
+  [key: string]: PlainValue;
+}
+
+/**
+ * Feeds a document's canonical text to a hash in chunks: a whole 64 MiB
+ * document is never one string.
+ */
+class DigestWriter {
+  private readonly hash = createHash('sha256');
+  private buf = '';
+
+  put(s: string): void {
+    this.buf += s;
+    if (this.buf.length > 1 << 16) {
+      this.hash.update(this.buf);
+      this.buf = '';
+    }
+  }
+
+  scalar(v: ScalarValue): void {
+    this.put(typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v));
+  }
+
+  end(): string {
+    this.hash.update(this.buf);
+    return this.hash.digest('hex');
+  }
+}
+
+/**
  * A digest of what a document says, not how it is written: YAML and JSON
  * spellings of one document, or a copy with other comments and layout,
  * digest alike, so a JSON twin compiles to the same artefacts. Keys keep
  * their order (rule order is meaning); scalars are told apart by type.
  */
 export function contentDigest(root: SourceNode | null): string {
-  const hash = createHash('sha256');
-  let buf = '';
-  const put = (s: string): void => {
-    buf += s;
-    if (buf.length > 1 << 16) {
-      hash.update(buf);
-      buf = '';
-    }
-  };
+  const out = new DigestWriter();
   const walk = (n: SourceNode | null): void => {
-    if (n === null) return put('~');
+    if (n === null) return out.put('~');
     if (n.kind === 'map') {
-      put('{');
+      out.put('{');
       for (const p of n.items) {
         walk(p.key);
-        put(':');
+        out.put(':');
         walk(p.value);
-        put(',');
+        out.put(',');
       }
-      return put('}');
+      return out.put('}');
     }
     if (n.kind === 'seq') {
-      put('[');
+      out.put('[');
       for (const i of n.items) {
         walk(i);
-        put(',');
+        out.put(',');
       }
-      return put(']');
+      return out.put(']');
     }
-    const v = n.value;
-    put(typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v));
+    out.scalar(n.value);
   };
   walk(root);
-  hash.update(buf);
-  return hash.digest('hex');
+  return out.end();
+}
+
+/**
+ * contentDigest of the same document read as plain values (whose keys are
+ * all strings; a null is a scalar null, never a missing node): the same
+ * text is hashed, so both readings digest alike.
+ */
+export function plainDigest(root: PlainValue): string {
+  const out = new DigestWriter();
+  const walk = (v: PlainValue): void => {
+    if (v === null || typeof v !== 'object') return out.scalar(v);
+    if (Array.isArray(v)) {
+      out.put('[');
+      for (const i of v) {
+        walk(i);
+        out.put(',');
+      }
+      return out.put(']');
+    }
+    out.put('{');
+    for (const k in v) {
+      out.scalar(k);
+      out.put(':');
+      walk(v[k]);
+      out.put(',');
+    }
+    out.put('}');
+  };
+  walk(root);
+  return out.end();
 }

@@ -41,7 +41,7 @@ export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 export const MAX_FULL_YAML_BYTES = 16 * 1024 * 1024;
 
 /** Nesting beyond this is refused before any recursive walk. */
-const MAX_DEPTH = 64;
+export const MAX_DEPTH = 64;
 
 export function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : `${n} bytes`;
@@ -99,6 +99,10 @@ function hasKey(pairs: readonly YPair[], key: string): boolean {
 /** JSON files are read as JSON; everything else as YAML. */
 const JSON_NAME_RE = /\.json$/i;
 
+export function isJsonFile(file: string): boolean {
+  return JSON_NAME_RE.test(file);
+}
+
 export class YamlSource {
   private readonly lines: LineIndex;
 
@@ -134,6 +138,14 @@ export class YamlSource {
     if (read === undefined) return undefined;
     // An empty document (a stray or trailing `---`) holds no object: kubectl skips it, and so does Weft.
     return read.roots.filter((root) => root !== null && !(isScalar(root) && root.value === null)).map((root) => new YamlSource(file, text, root, read.lines, bag));
+  }
+
+  /**
+   * A source for nodes made elsewhere (from plain values) whose offsets
+   * point into `text`: its readers and spans work on them as on parsed ones.
+   */
+  static forNodes(text: string, file: string, bag: DiagnosticBag): YamlSource {
+    return new YamlSource(file, text, null, new LineIndex(text), bag);
   }
 
   spanAt(offset: number): SourceSpan {
@@ -312,7 +324,7 @@ function readDocuments(text: string, file: string, bag: DiagnosticBag, stream: b
   const limits = { maxDepth: MAX_DEPTH, spanAt: (offset: number): SourceSpan => lines.span(file, offset) };
   const one = (root: YNode | null | undefined): (YNode | null)[] | undefined => (root === undefined ? undefined : [root]);
   let roots: (YNode | null)[] | undefined;
-  if (JSON_NAME_RE.test(file)) {
+  if (isJsonFile(file)) {
     roots = one(readJson(text, bag, limits));
   } else {
     const fast = readFastYaml(text, MAX_DEPTH);
