@@ -107,16 +107,27 @@ function readEndpoint(m: PlainMap, span: SourceSpan, secret: (key: string) => bo
   const labels = m.labels;
   if (labels !== undefined && labels !== null) {
     if (!isPlainMap(labels)) return undefined;
-    const out: Record<string, string> = {};
+    let text = true;
     for (const k in labels) {
       if (k.startsWith('weft.') || secret(k)) return undefined;
       const v = labels[k];
-      // Numbers and booleans of a plain document are written as they print.
-      const t = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
-      if (t === '') return undefined;
-      out[k] = t;
+      if (typeof v === 'string') {
+        if (v === '') return undefined;
+      } else if (typeof v === 'number' || typeof v === 'boolean') {
+        text = false;
+      } else {
+        return undefined;
+      }
     }
-    e.labels = out;
+    // The document's own object when every value is text already: the plain tree is dropped after the load.
+    e.labels = text ? (labels as Record<string, string>) : labelText(labels);
   }
   return e;
+}
+
+/** Labels with numbers and booleans as text (a plain document writes them as they print). */
+function labelText(labels: PlainMap): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in labels) out[k] = String(labels[k]);
+  return out;
 }

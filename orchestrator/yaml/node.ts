@@ -140,28 +140,51 @@ export interface PlainMap {
   [key: string]: PlainValue;
 }
 
+/** Pieces of canonical text gathered before they are joined and hashed. */
+const DIGEST_BATCH = 8192;
+/** Distinct keys remembered with their quotes: a document repeats a few keys on every item. */
+const QUOTED_KEYS = 1024;
+/** What JSON.stringify escapes in a string (a lone surrogate too); other strings are quoted as they are. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function quote(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
 /**
- * Feeds a document's canonical text to a hash in chunks: a whole 64 MiB
- * document is never one string.
+ * Feeds a document's canonical text to a hash in batches of pieces, joined
+ * once per batch: a 64 MiB document is never one string, and its millions
+ * of scalars make no string per concatenation.
  */
 class DigestWriter {
   private readonly hash = createHash('sha256');
-  private buf = '';
+  private parts: string[] = [];
+  private readonly keys = new Map<string, string>();
 
   put(s: string): void {
-    this.buf += s;
-    if (this.buf.length > 1 << 16) {
-      this.hash.update(this.buf);
-      this.buf = '';
+    this.parts.push(s);
+    if (this.parts.length >= DIGEST_BATCH) {
+      this.hash.update(this.parts.join(''));
+      this.parts = [];
     }
   }
 
   scalar(v: ScalarValue): void {
-    this.put(typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v));
+    this.put(typeof v === 'string' ? quote(v) : typeof v === 'bigint' ? `${v}n` : String(v));
+  }
+
+  /** A string key and the colon after it. */
+  key(k: string): void {
+    let q = this.keys.get(k);
+    if (q === undefined) {
+      q = `${quote(k)}:`;
+      if (this.keys.size < QUOTED_KEYS) this.keys.set(k, q);
+    }
+    this.put(q);
   }
 
   end(): string {
-    this.hash.update(this.buf);
+    this.hash.update(this.parts.join(''));
     return this.hash.digest('hex');
   }
 }
@@ -179,8 +202,13 @@ export function contentDigest(root: SourceNode | null): string {
     if (n.kind === 'map') {
       out.put('{');
       for (const p of n.items) {
-        walk(p.key);
-        out.put(':');
+        const k = p.key;
+        if (k !== null && k.kind === 'scalar' && typeof k.value === 'string') {
+          out.key(k.value);
+        } else {
+          walk(k);
+          out.put(':');
+        }
         walk(p.value);
         out.put(',');
       }
@@ -219,8 +247,7 @@ export function plainDigest(root: PlainValue): string {
     }
     out.put('{');
     for (const k in v) {
-      out.scalar(k);
-      out.put(':');
+      out.key(k);
       walk(v[k]);
       out.put(',');
     }
