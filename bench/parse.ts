@@ -40,7 +40,7 @@ interface Job {
   format: Format;
   reader: Reader;
   endpoints: number;
-  /** A checkout whose inventory/fabric.ts does the load (the baseline); absent: this tree's. */
+  /** A checkout whose inventory/load.ts parseFabric does the load (the baseline); absent: this tree's. */
   impl?: string;
 }
 

@@ -18,15 +18,12 @@ import { isMap, isScalar, isSeq, LineIndex, type MapNode, type SeqNode, type Sou
 export const WEFT_API_VERSION = 'weft.dev/v1';
 
 /**
- * Largest input Weft reads. JSON and YAML inside the fast reader's subset
- * (what Weft writes and what generated inventories look like) keep about
- * 20 bytes of heap per input byte and no parser state; the whole load of a
- * fabric (parse and the loader's checks) costs about a sixth of the CPU the
- * `yaml` package's parse alone did (bench/parse.ts). At 64 MiB (520,000
- * endpoints) the reader's memory is about 1.2-1.5 GB, a third of Node's
- * default heap, and the load costs less time and memory than the old 16 MiB
- * limit cost with the `yaml` package. Anything larger is refused before it
- * is read: such an inventory is better split.
+ * Largest input Weft reads. A fabric in JSON or fast-subset YAML loads
+ * through plain values (plain.ts) at about 2 s of CPU per 16 MiB; at
+ * 64 MiB (520,000 endpoints, five times the 100,000 Weft is built for) the
+ * load takes 7 to 10 s and about 0.9 GB (bench/parse.ts), and it grows a
+ * little faster than the file. Anything larger is refused before it is
+ * read: such an inventory is better split.
  */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
