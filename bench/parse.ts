@@ -40,7 +40,7 @@ interface Job {
   format: Format;
   reader: Reader;
   endpoints: number;
-  /** A checkout whose inventory/fabric.ts does the load (the baseline); absent: this tree's. */
+  /** A checkout whose inventory/load.ts parseFabric does the load (the baseline); absent: this tree's. */
   impl?: string;
 }
 
@@ -90,7 +90,7 @@ export function fabricJson(f: Fabric): string {
 
 /** Runs in the child: generate, then time only the read. */
 async function measure(job: Job): Promise<Record<string, unknown>> {
-  const load = job.impl === undefined ? parseFabric : ((await import(pathToFileURL(join(job.impl, 'inventory/fabric.ts')).href)) as { parseFabric: typeof parseFabric }).parseFabric;
+  const load = job.impl === undefined ? parseFabric : ((await import(pathToFileURL(join(job.impl, 'inventory/load.ts')).href)) as { parseFabric: typeof parseFabric }).parseFabric;
   const fabric = scenarioFabric(job.endpoints);
   const text = job.format === 'yaml' ? fabricYaml(fabric) : fabricJson(fabric);
   const file = job.format === 'yaml' ? 'bench/fabric.yaml' : 'bench/fabric.json';

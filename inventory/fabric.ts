@@ -99,9 +99,10 @@ export class FabricBuilder<H> {
     this.handles.set(l, where);
   }
 
-  endpoint(e: Endpoint, where: H): void {
+  /** Without `where`, a diagnostic about the endpoint points at its span. */
+  endpoint(e: Endpoint, where?: H): void {
     this.endpoints.push(e);
-    this.handles.set(e, where);
+    if (where !== undefined) this.handles.set(e, where);
   }
 
   bridge(br: Bridge): void {
@@ -194,6 +195,8 @@ export class FabricBuilder<H> {
     const epNames = new Map<string, Endpoint>();
     // Address -> the endpoint that has it, one map per family (v4 values are small bigints, v6 ones are not).
     const addrs = { 4: new Map<bigint, Endpoint>(), 6: new Map<bigint, Endpoint>() };
+    // Most fabrics have no address twice: then the maps are never filled.
+    const sharedAddresses = hasRepeatedAddress(this.endpoints);
     for (const e of this.endpoints) {
       const first = epNames.get(e.name);
       if (first) bag.error('duplicate-endpoint', `endpoint "${e.name}" is defined twice`, this.at(e, 'name'), `valid: unique endpoint names; the first is at line ${this.at(first, 'name').line}`);
@@ -229,7 +232,7 @@ export class FabricBuilder<H> {
           if (link) bag.error('port-in-use', `endpoint ${e.name}: attach port ${key} is already used by a link`, this.at(e, 'attach'), `valid: a port facing the endpoint, not one linking devices (the link is at line ${this.at(link.link, link.side).line})`);
         }
       }
-      for (let i = 0; i < e.addresses.length; i++) {
+      for (let i = 0; sharedAddresses && i < e.addresses.length; i++) {
         const a = e.addresses[i];
         const seen = addrs[a.family];
         const other = seen.get(a.value);
@@ -249,14 +252,27 @@ export class FabricBuilder<H> {
   }
 }
 
-/** Parses fabric.yaml text; throws InputError with every diagnostic on bad input. */
-export function parseFabric(text: string, file: string): Fabric {
-  const bag = new DiagnosticBag();
-  const src = YamlSource.parse(text, file, bag);
-  const fabric = src ? readFabricDocument(src) : undefined;
-  bag.throwIfErrors();
-  if (!fabric) throw new Error('unreachable: fabric unread without errors');
-  return withWarnings(fabric, bag);
+/**
+ * Whether some address belongs to two endpoints (or twice to one): IPv4
+ * values sorted as numbers in a typed array, IPv6 ones through a set, far
+ * cheaper on 100,000 endpoints than a map from every address to its owner.
+ */
+function hasRepeatedAddress(endpoints: readonly Endpoint[]): boolean {
+  let v4 = 0;
+  for (const e of endpoints) for (const a of e.addresses) if (a.family === 4) v4++;
+  const sorted = new Float64Array(v4);
+  const v6 = new Set<bigint>();
+  let n = 0;
+  for (const e of endpoints) {
+    for (const a of e.addresses) {
+      if (a.family === 4) sorted[n++] = Number(a.value);
+      else if (v6.has(a.value)) return true;
+      else v6.add(a.value);
+    }
+  }
+  sorted.sort();
+  for (let i = 1; i < n; i++) if (sorted[i] === sorted[i - 1]) return true;
+  return false;
 }
 
 /** Hands the parser's warnings (unknown keys) to the caller on the model. */
@@ -273,7 +289,7 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   checkSecrets(src, top);
   checkWeftHeader(src, top, 'Fabric');
   src.checkKeys(top, FABRIC_KEYS.top, 'fabric document');
-  let name = src.file.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/, '');
+  let name = defaultFabricName(src.file);
   const meta = src.get(top, 'metadata');
   const metaMap = meta === undefined ? undefined : src.map(meta, 'metadata');
   if (metaMap) src.checkKeys(metaMap, FABRIC_KEYS.metadata, 'metadata');
@@ -297,8 +313,13 @@ export function readFabricDocument(src: YamlSource): Fabric | undefined {
   return withLazyDigest({ file: src.file, name, devices: b.devices, links: b.links, endpoints: b.endpoints }, src.root);
 }
 
-/** Every mapping key anywhere in the document that looks like a credential. */
-function checkSecrets(src: YamlSource, root: YNode): void {
+/** A fabric without metadata.name is named after its file. */
+export function defaultFabricName(file: string): string {
+  return file.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/, '');
+}
+
+/** Every mapping key anywhere in the document (or under `root`) that looks like a credential. */
+export function checkSecrets(src: YamlSource, root: YNode): void {
   const walk = (n: YNode | null, depth: number): void => {
     if (n === null || depth > 64) return;
     if (isMap(n)) {
@@ -333,7 +354,7 @@ function choice<T extends string>(src: YamlSource, node: YNode, what: string, co
   return undefined;
 }
 
-function readDevice(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
+export function readDevice(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
   const m = src.map(node, 'device', 'valid: {name, kind, mgmt, ...}');
   if (!m) return;
   const nameNode = src.require(m, 'name', 'device', 'valid: name: leaf1');
@@ -534,17 +555,20 @@ export function readLabels(src: YamlSource, node: YNode, what: string): Record<s
 export function readPortRef(src: YamlSource, node: YNode | null, what: string): PortRef | undefined {
   const t = src.string(node, what, 'valid: "<device>:<port>", e.g. "leaf1:eth1"');
   if (t === undefined) return undefined;
-  const i = t.indexOf(':');
-  const device = t.slice(0, i);
-  const port = t.slice(i + 1);
-  if (i <= 0 || port === '' || /\s/.test(t)) {
-    src.bag.error('bad-port-ref', `${what} "${clip(t)}" is not "<device>:<port>"`, src.span(node), 'valid: "<device>:<port>", e.g. "leaf1:eth1"');
-    return undefined;
-  }
-  return { device, port };
+  const ref = splitPortRef(t);
+  if (!ref) src.bag.error('bad-port-ref', `${what} "${clip(t)}" is not "<device>:<port>"`, src.span(node), 'valid: "<device>:<port>", e.g. "leaf1:eth1"');
+  return ref;
 }
 
-function readLink(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
+/** "dev:port" -> PortRef; undefined without a device, a port, or with white space. */
+export function splitPortRef(t: string): PortRef | undefined {
+  const i = t.indexOf(':');
+  const port = t.slice(i + 1);
+  if (i <= 0 || port === '' || /\s/.test(t)) return undefined;
+  return { device: t.slice(0, i), port };
+}
+
+export function readLink(src: YamlSource, b: FabricBuilder<MapNode>, node: YNode | null): void {
   const m = src.map(node, 'link', 'valid: {endpoints: ["host1:eth1", "leaf1:eth1"]}');
   if (!m) return;
   src.checkKeys(m, FABRIC_KEYS.link, 'link');
@@ -573,7 +597,7 @@ function addressOf(node: YNode | null): IpAddr | undefined {
  * end in its `endpoints` list, or an endpoint's i-th address (counting the
  * items that held one, as the endpoint's `addresses` do).
  */
-function fabricFieldAt(src: YamlSource): FieldLocator<MapNode> {
+export function fabricFieldAt(src: YamlSource): FieldLocator<MapNode> {
   return (m, field) => {
     if (field === 'a' || field === 'b') {
       const ends = src.get(m, 'endpoints');

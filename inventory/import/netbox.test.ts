@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { formatIp } from '../../orchestrator/net/ip.ts';
-import { parseFabric } from '../fabric.ts';
+import { parseFabric } from '../load.ts';
 import { importNetbox } from './netbox.ts';
 
 const DC1 = 'test/fixtures/import/netbox-dc1';

@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseFabric } from '../../inventory/fabric.ts';
+import { parseFabric } from '../../inventory/load.ts';
 import type { Fabric } from '../../inventory/model.ts';
 import type { Flow } from '../flow.ts';
 import { importPolicy, type PolicySource } from '../import/policy.ts';

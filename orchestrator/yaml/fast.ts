@@ -8,8 +8,12 @@
 // directives, several documents, duplicate keys, syntax errors) makes it
 // give up, and the caller reads the text with the `yaml` package instead:
 // the subset is an optimisation, never a different reading of a file.
+// It builds either source nodes (with offsets, for the loaders'
+// diagnostics) or plain values (objects, arrays, strings) for the loaders'
+// fast path on large documents, which bails out wherever a plain value would
+// lose something a node keeps.
 
-import { scalar, SliceInterner, type MapNode, type PairNode, type ScalarNode, type ScalarValue, type SeqNode, type SourceNode } from './node.ts';
+import { scalar, SliceInterner, type PairNode, type PlainMap, type PlainValue, type ScalarNode, type ScalarValue, type SourceNode } from './node.ts';
 
 /** Why the fast reader handed a text over to the full parser (and where). */
 export interface Unsupported {
@@ -57,10 +61,86 @@ const MAX_IMPLICIT_KEY = 1024;
  */
 export function readFastYaml(text: string, maxDepth: number): { root: SourceNode } | Unsupported {
   try {
-    return { root: new FastYamlReader(text, maxDepth).document() };
+    return { root: new FastYamlReader(text, maxDepth, NODES).document() };
   } catch (e) {
     if (e instanceof Bail) return { offset: e.offset, reason: e.reason };
     throw e;
+  }
+}
+
+/**
+ * Reads `text` as plain values, with the offset of every mapping (`starts`),
+ * if it is inside the subset and every value survives as a plain value: keys
+ * are strings a JavaScript object keeps in order (none starts with a digit,
+ * none is `__proto__`), numbers and booleans are written the way String()
+ * spells them (so "as written" and the value agree). Otherwise the reason.
+ */
+export function readFastYamlPlain(text: string, maxDepth: number): { root: PlainValue; starts: Map<object, number> } | Unsupported {
+  const plain = new PlainBuilder();
+  try {
+    return { root: new FastYamlReader(text, maxDepth, plain).document(), starts: plain.starts };
+  } catch (e) {
+    if (e instanceof Bail) return { offset: e.offset, reason: e.reason };
+    throw e;
+  }
+}
+
+/**
+ * What the reader makes of what it read: `S` for a scalar (also a key), `N`
+ * for any node. A mapping's keys and values, and a list's items, are handed
+ * over as a range [base, top) of the reader's scratch stacks.
+ */
+interface TreeBuilder<S extends N, N> {
+  scalar(start: number, value: ScalarValue, source: string): S;
+  /** The value a key is compared by for duplicates. */
+  keyValue(key: S): ScalarValue;
+  map(start: number, keys: readonly S[], values: readonly N[], base: number, top: number): N;
+  seq(start: number, items: readonly N[], base: number, top: number): N;
+}
+
+/** Source nodes, as every loader reads them. */
+const NODES: TreeBuilder<ScalarNode, SourceNode> = {
+  scalar,
+  keyValue: (key) => key.value,
+  map(start, keys, values, base, top) {
+    // Exactly as long as the mapping: the tree lives until the loader is done.
+    const items = new Array<PairNode>(top - base);
+    for (let i = base; i < top; i++) items[i - base] = { key: keys[i], value: values[i] };
+    return { kind: 'map', start, items };
+  },
+  seq: (start, items, base, top) => ({ kind: 'seq', start, items: items.slice(base, top) }),
+};
+
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/** Plain values; bails where a value would lose its spelling or its key order. */
+class PlainBuilder implements TreeBuilder<PlainValue, PlainValue> {
+  readonly starts = new Map<object, number>();
+
+  scalar(start: number, value: ScalarValue, source: string): PlainValue {
+    if (typeof value === 'string' || value === null || (typeof value !== 'bigint' && String(value) === source)) return value as PlainValue;
+    throw new Bail(start, 'a number or boolean spelled otherwise than its value prints');
+  }
+
+  keyValue(key: PlainValue): ScalarValue {
+    return key as ScalarValue;
+  }
+
+  map(start: number, keys: readonly PlainValue[], values: readonly PlainValue[], base: number, top: number): PlainValue {
+    const out: PlainMap = {};
+    for (let i = base; i < top; i++) {
+      const k = keys[i];
+      // An object puts integer-like keys first and treats __proto__ apart: neither keeps the document's reading.
+      if (typeof k !== 'string' || k === '__proto__' || (k.charCodeAt(0) >= DIGIT_0 && k.charCodeAt(0) <= DIGIT_9)) throw new Bail(start, 'a key a plain object does not keep in order');
+      out[k] = values[i];
+    }
+    this.starts.set(out, start);
+    return out;
+  }
+
+  seq(_start: number, items: readonly PlainValue[], base: number, top: number): PlainValue {
+    return items.slice(base, top);
   }
 }
 
@@ -162,7 +242,7 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 
 const HEX_ESCAPE_LENGTH: Record<string, number> = { x: 2, u: 4, U: 8 };
 
-class FastYamlReader {
+class FastYamlReader<S extends N, N> {
   private pos = 0;
   /** Offset where the current line starts. */
   private lineStart = 0;
@@ -177,14 +257,16 @@ class FastYamlReader {
    * A collection's entries start at the stack top it found (its base);
    * nested collections push above and take theirs off before it goes on.
    */
-  private readonly pairStack: PairNode[] = [];
+  private readonly keyStack: S[] = [];
+  private readonly valueStack: N[] = [];
   private pairTop = 0;
-  private readonly itemStack: (SourceNode | null)[] = [];
+  private readonly itemStack: N[] = [];
   private itemTop = 0;
 
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
+    private readonly tree: TreeBuilder<S, N>,
   ) {
     this.strings = new SliceInterner(s);
   }
@@ -200,42 +282,45 @@ class FastYamlReader {
    * keys in `index` (returned, made here when needed), so a 100,000-key
    * mapping stays linear.
    */
-  private addPair(base: number, key: ScalarNode, value: SourceNode, index: Set<ScalarValue> | undefined): Set<ScalarValue> | undefined {
-    const stack = this.pairStack;
+  private addPair(base: number, key: S, keyStart: number, value: N, index: Set<ScalarValue> | undefined): Set<ScalarValue> | undefined {
+    const keys = this.keyStack;
+    const tree = this.tree;
     const top = this.pairTop;
-    const v = key.value;
+    const v = tree.keyValue(key);
     if (index === undefined && top - base >= LINEAR_DUP_CHECK) {
       index = new Set<ScalarValue>();
-      for (let i = base; i < top; i++) index.add((stack[i].key as ScalarNode).value);
+      for (let i = base; i < top; i++) index.add(tree.keyValue(keys[i]));
     }
     if (index !== undefined) {
-      if (index.has(v) && !Number.isNaN(v)) this.bail('a duplicate key', key.start);
+      if (index.has(v) && !Number.isNaN(v)) this.bail('a duplicate key', keyStart);
       index.add(v);
     } else {
-      for (let i = base; i < top; i++) if ((stack[i].key as ScalarNode).value === v) this.bail('a duplicate key', key.start);
+      for (let i = base; i < top; i++) if (tree.keyValue(keys[i]) === v) this.bail('a duplicate key', keyStart);
     }
-    stack[this.pairTop++] = { key, value };
+    keys[top] = key;
+    this.valueStack[top] = value;
+    this.pairTop = top + 1;
     return index;
   }
 
-  /** The pairs pushed since `base`, as an array of their own, off the stack. */
-  private takePairs(base: number): PairNode[] {
-    const out = this.pairStack.slice(base, this.pairTop);
+  /** The mapping of the pairs pushed since `base`, taking them off the stacks. */
+  private takeMap(start: number, base: number): N {
+    const map = this.tree.map(start, this.keyStack, this.valueStack, base, this.pairTop);
     this.pairTop = base;
-    return out;
+    return map;
   }
 
-  private pushItem(item: SourceNode | null): void {
+  private pushItem(item: N): void {
     this.itemStack[this.itemTop++] = item;
   }
 
-  private takeItems(base: number): (SourceNode | null)[] {
-    const out = this.itemStack.slice(base, this.itemTop);
+  private takeSeq(start: number, base: number): N {
+    const seq = this.tree.seq(start, this.itemStack, base, this.itemTop);
     this.itemTop = base;
-    return out;
+    return seq;
   }
 
-  document(): SourceNode {
+  document(): N {
     this.nextContentLine(true);
     if (this.indent < 0) this.bail('a document without content', 0);
     const root = this.blockNode(0);
@@ -324,7 +409,7 @@ class FastYamlReader {
   }
 
   /** The block node at the reader's position (a content line, or after "- " on one). */
-  private blockNode(depth: number): SourceNode {
+  private blockNode(depth: number): N {
     if (depth > this.maxDepth) this.bail('deep nesting');
     const s = this.s;
     const c = s.charCodeAt(this.pos);
@@ -354,7 +439,7 @@ class FastYamlReader {
     return true;
   }
 
-  private blockMap(start: number, firstKey: ScalarNode, depth: number): MapNode {
+  private blockMap(start: number, firstKey: S, depth: number): N {
     const col = start - this.lineStart;
     const base = this.pairTop;
     let index: Set<ScalarValue> | undefined;
@@ -364,19 +449,19 @@ class FastYamlReader {
       if (this.pos - keyStart > MAX_IMPLICIT_KEY) this.bail('a very long key', keyStart);
       this.pos++; // the ":"
       this.skipSpaces();
-      let value: SourceNode;
+      let value: N;
       if (this.atLineEnd()) {
         const emptyAt = this.pos;
         this.endLine();
         this.nextContentLine();
         if (this.indent > col) value = this.blockNode(depth + 1);
         else if (this.indent === col && this.s.charCodeAt(this.pos) === DASH && isBlankAt(this.s, this.pos + 1)) value = this.blockSeq(depth + 1);
-        else value = scalar(emptyAt, null, '');
+        else value = this.tree.scalar(emptyAt, null, '');
       } else {
         value = this.inlineValue(depth + 1);
       }
-      index = this.addPair(base, key, value, index);
-      if (this.indent < col) return { kind: 'map', start, items: this.takePairs(base) };
+      index = this.addPair(base, key, keyStart, value, index);
+      if (this.indent < col) return this.takeMap(start, base);
       if (this.indent > col) this.bail('unexpected indentation');
       const c = this.s.charCodeAt(this.pos);
       if (c === DASH && isBlankAt(this.s, this.pos + 1)) this.bail('a list item where a key was expected');
@@ -388,10 +473,10 @@ class FastYamlReader {
   }
 
   /** A value on the same line as its key: a scalar or a flow collection, then the line's end. */
-  private inlineValue(depth: number): SourceNode {
+  private inlineValue(depth: number): N {
     const s = this.s;
     const c = s.charCodeAt(this.pos);
-    let node: SourceNode;
+    let node: N;
     if (c === LBRACKET || c === LBRACE) {
       if (depth > this.maxDepth) this.bail('deep nesting');
       node = this.flowCollection(depth);
@@ -403,7 +488,7 @@ class FastYamlReader {
     return node;
   }
 
-  private blockSeq(depth: number): SeqNode {
+  private blockSeq(depth: number): N {
     const s = this.s;
     const start = this.pos;
     const col = start - this.lineStart;
@@ -415,24 +500,24 @@ class FastYamlReader {
         const emptyAt = this.pos;
         this.endLine();
         this.nextContentLine();
-        this.pushItem(this.indent > col ? this.blockNode(depth + 1) : scalar(emptyAt, null, ''));
+        this.pushItem(this.indent > col ? this.blockNode(depth + 1) : this.tree.scalar(emptyAt, null, ''));
       } else {
         this.pushItem(this.blockNode(depth + 1));
       }
       if (this.indent > col) this.bail('unexpected indentation');
-      if (this.indent < col || !(s.charCodeAt(this.pos) === DASH && isBlankAt(s, this.pos + 1))) return { kind: 'seq', start, items: this.takeItems(base) };
+      if (this.indent < col || !(s.charCodeAt(this.pos) === DASH && isBlankAt(s, this.pos + 1))) return this.takeSeq(start, base);
     }
   }
 
   /** A quoted or plain scalar on the current line. */
-  private scalarToken(flow: boolean): ScalarNode {
+  private scalarToken(flow: boolean): S {
     const c = this.s.charCodeAt(this.pos);
     if (c === SQUOTE) return this.singleQuoted();
     if (c === DQUOTE) return this.doubleQuoted();
     return this.plain(flow);
   }
 
-  private plain(flow: boolean): ScalarNode {
+  private plain(flow: boolean): S {
     const s = this.s;
     const n = s.length;
     const start = this.pos;
@@ -465,10 +550,10 @@ class FastYamlReader {
     if (end === start) this.bail('an empty plain scalar');
     this.pos = end;
     const str = this.strings.slice(start, end);
-    return scalar(start, resolvePlain(str), str);
+    return this.tree.scalar(start, resolvePlain(str), str);
   }
 
-  private singleQuoted(): ScalarNode {
+  private singleQuoted(): S {
     const s = this.s;
     const start = this.pos;
     let out = '';
@@ -485,13 +570,13 @@ class FastYamlReader {
           continue;
         }
         this.pos = p + 1;
-        return scalar(start, out, out);
+        return this.tree.scalar(start, out, out);
       }
       if (c === LF || c === CR || isAwkward(c)) this.bail('a multi-line quoted scalar or a control character', p);
     }
   }
 
-  private doubleQuoted(): ScalarNode {
+  private doubleQuoted(): S {
     const s = this.s;
     const start = this.pos;
     let out = '';
@@ -502,7 +587,7 @@ class FastYamlReader {
       if (c === DQUOTE) {
         out = from === start + 1 ? this.strings.slice(from, p) : out + s.slice(from, p);
         this.pos = p + 1;
-        return scalar(start, out, out);
+        return this.tree.scalar(start, out, out);
       }
       if (c === BACKSLASH) {
         out += s.slice(from, p);
@@ -534,33 +619,33 @@ class FastYamlReader {
     if (c === LF || c === CR || c === TAB || c === HASH) this.bail('a flow collection over several lines, a tab or a comment inside one');
   }
 
-  private flowCollection(depth: number): SourceNode {
+  private flowCollection(depth: number): N {
     return this.s.charCodeAt(this.pos) === LBRACKET ? this.flowSeq(depth) : this.flowMap(depth);
   }
 
-  private flowItem(depth: number): SourceNode {
+  private flowItem(depth: number): N {
     if (depth > this.maxDepth) this.bail('deep nesting');
     const c = this.s.charCodeAt(this.pos);
     if (c === LBRACKET || c === LBRACE) return this.flowCollection(depth);
     return this.scalarToken(true);
   }
 
-  private flowSeq(depth: number): SeqNode {
+  private flowSeq(depth: number): N {
     const s = this.s;
     const start = this.pos++;
+    const base = this.itemTop;
     this.flowSpaces();
     if (s.charCodeAt(this.pos) === RBRACKET) {
       this.pos++;
-      return { kind: 'seq', start, items: [] };
+      return this.takeSeq(start, base);
     }
-    const base = this.itemTop;
     for (;;) {
       this.pushItem(this.flowItem(depth + 1));
       this.flowSpaces();
       const c = s.charCodeAt(this.pos);
       if (c === RBRACKET) {
         this.pos++;
-        return { kind: 'seq', start, items: this.takeItems(base) };
+        return this.takeSeq(start, base);
       }
       if (c !== COMMA) this.bail('a flow list entry the fast reader does not read');
       this.pos++;
@@ -569,19 +654,20 @@ class FastYamlReader {
     }
   }
 
-  private flowMap(depth: number): MapNode {
+  private flowMap(depth: number): N {
     const s = this.s;
     const start = this.pos++;
+    const base = this.pairTop;
     this.flowSpaces();
     if (s.charCodeAt(this.pos) === RBRACE) {
       this.pos++;
-      return { kind: 'map', start, items: [] };
+      return this.takeMap(start, base);
     }
-    const base = this.pairTop;
     let index: Set<ScalarValue> | undefined;
     for (;;) {
       const c0 = s.charCodeAt(this.pos);
       if (c0 === LBRACKET || c0 === LBRACE) this.bail('a flow collection as a key');
+      const keyStart = this.pos;
       const key = this.scalarToken(true);
       this.flowSpaces();
       if (s.charCodeAt(this.pos) !== COLON || s.charCodeAt(this.pos + 1) !== SPACE) this.bail('a flow mapping entry without ": "');
@@ -589,12 +675,12 @@ class FastYamlReader {
       this.flowSpaces();
       const c = s.charCodeAt(this.pos);
       if (c === COMMA || c === RBRACE) this.bail('an empty flow mapping value');
-      index = this.addPair(base, key, this.flowItem(depth + 1), index);
+      index = this.addPair(base, key, keyStart, this.flowItem(depth + 1), index);
       this.flowSpaces();
       const e = s.charCodeAt(this.pos);
       if (e === RBRACE) {
         this.pos++;
-        return { kind: 'map', start, items: this.takePairs(base) };
+        return this.takeMap(start, base);
       }
       if (e !== COMMA) this.bail('a flow mapping entry the fast reader does not read');
       this.pos++;

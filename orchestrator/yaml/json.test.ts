@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseFabric } from '../../inventory/fabric.ts';
+import { parseFabric } from '../../inventory/load.ts';
 import { compileBundle } from '../compile/driver.ts';
 import { DiagnosticBag } from '../diagnostics.ts';
 import { parsePolicy } from '../policy/load.ts';

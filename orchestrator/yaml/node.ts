@@ -131,45 +131,128 @@ function lineStarts(text: string): Int32Array {
 }
 
 /**
+ * A document as plain JavaScript values, without positions: what the
+ * loaders' fast path for large inputs reads (plain.ts). Mappings are objects
+ * whose keys keep the document's order, lists are arrays.
+ */
+export type PlainValue = string | number | boolean | null | PlainValue[] | PlainMap;
+export interface PlainMap {
+  [key: string]: PlainValue;
+}
+
+/** Pieces of canonical text gathered before they are joined and hashed. */
+const DIGEST_BATCH = 8192;
+/** Distinct keys remembered with their quotes: a document repeats a few keys on every item. */
+const QUOTED_KEYS = 1024;
+/** What JSON.stringify escapes in a string (a lone surrogate too); other strings are quoted as they are. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function quote(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/**
+ * Feeds a document's canonical text to a hash in batches of pieces, joined
+ * once per batch: a 64 MiB document is never one string, and its millions
+ * of scalars make no string per concatenation.
+ */
+class DigestWriter {
+  private readonly hash = createHash('sha256');
+  private parts: string[] = [];
+  private readonly keys = new Map<string, string>();
+
+  put(s: string): void {
+    this.parts.push(s);
+    if (this.parts.length >= DIGEST_BATCH) {
+      this.hash.update(this.parts.join(''));
+      this.parts = [];
+    }
+  }
+
+  scalar(v: ScalarValue): void {
+    this.put(typeof v === 'string' ? quote(v) : typeof v === 'bigint' ? `${v}n` : String(v));
+  }
+
+  /** A string key and the colon after it. */
+  key(k: string): void {
+    let q = this.keys.get(k);
+    if (q === undefined) {
+      q = `${quote(k)}:`;
+      if (this.keys.size < QUOTED_KEYS) this.keys.set(k, q);
+    }
+    this.put(q);
+  }
+
+  end(): string {
+    this.hash.update(this.parts.join(''));
+    return this.hash.digest('hex');
+  }
+}
+
+/**
  * A digest of what a document says, not how it is written: YAML and JSON
  * spellings of one document, or a copy with other comments and layout,
  * digest alike, so a JSON twin compiles to the same artefacts. Keys keep
  * their order (rule order is meaning); scalars are told apart by type.
  */
 export function contentDigest(root: SourceNode | null): string {
-  const hash = createHash('sha256');
-  let buf = '';
-  const put = (s: string): void => {
-    buf += s;
-    if (buf.length > 1 << 16) {
-      hash.update(buf);
-      buf = '';
-    }
-  };
+  const out = new DigestWriter();
   const walk = (n: SourceNode | null): void => {
-    if (n === null) return put('~');
+    if (n === null) return out.put('~');
     if (n.kind === 'map') {
-      put('{');
+      out.put('{');
       for (const p of n.items) {
-        walk(p.key);
-        put(':');
+        const k = p.key;
+        if (k !== null && k.kind === 'scalar' && typeof k.value === 'string') {
+          out.key(k.value);
+        } else {
+          walk(k);
+          out.put(':');
+        }
         walk(p.value);
-        put(',');
+        out.put(',');
       }
-      return put('}');
+      return out.put('}');
     }
     if (n.kind === 'seq') {
-      put('[');
+      out.put('[');
       for (const i of n.items) {
         walk(i);
-        put(',');
+        out.put(',');
       }
-      return put(']');
+      return out.put(']');
     }
-    const v = n.value;
-    put(typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' ? `${v}n` : String(v));
+    out.scalar(n.value);
   };
   walk(root);
-  hash.update(buf);
-  return hash.digest('hex');
+  return out.end();
+}
+
+/**
+ * contentDigest of the same document read as plain values (whose keys are
+ * all strings; a null is a scalar null, never a missing node): the same
+ * text is hashed, so both readings digest alike.
+ */
+export function plainDigest(root: PlainValue): string {
+  const out = new DigestWriter();
+  const walk = (v: PlainValue): void => {
+    if (v === null || typeof v !== 'object') return out.scalar(v);
+    if (Array.isArray(v)) {
+      out.put('[');
+      for (const i of v) {
+        walk(i);
+        out.put(',');
+      }
+      return out.put(']');
+    }
+    out.put('{');
+    for (const k in v) {
+      out.key(k);
+      walk(v[k]);
+      out.put(',');
+    }
+    out.put('}');
+  };
+  walk(root);
+  return out.end();
 }

@@ -18,15 +18,12 @@ import { isMap, isScalar, isSeq, LineIndex, type MapNode, type SeqNode, type Sou
 export const WEFT_API_VERSION = 'weft.dev/v1';
 
 /**
- * Largest input Weft reads. JSON and YAML inside the fast reader's subset
- * (what Weft writes and what generated inventories look like) keep about
- * 20 bytes of heap per input byte and no parser state; the whole load of a
- * fabric (parse and the loader's checks) costs about a sixth of the CPU the
- * `yaml` package's parse alone did (bench/parse.ts). At 64 MiB (520,000
- * endpoints) the reader's memory is about 1.2-1.5 GB, a third of Node's
- * default heap, and the load costs less time and memory than the old 16 MiB
- * limit cost with the `yaml` package. Anything larger is refused before it
- * is read: such an inventory is better split.
+ * Largest input Weft reads. A fabric in JSON or fast-subset YAML loads
+ * through plain values (plain.ts) at about 2 s of CPU per 16 MiB; at
+ * 64 MiB (520,000 endpoints, five times the 100,000 Weft is built for) the
+ * load takes 7 to 10 s and about 0.9 GB (bench/parse.ts), and it grows a
+ * little faster than the file. Anything larger is refused before it is
+ * read: such an inventory is better split.
  */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
@@ -41,7 +38,7 @@ export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 export const MAX_FULL_YAML_BYTES = 16 * 1024 * 1024;
 
 /** Nesting beyond this is refused before any recursive walk. */
-const MAX_DEPTH = 64;
+export const MAX_DEPTH = 64;
 
 export function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : `${n} bytes`;
@@ -99,6 +96,10 @@ function hasKey(pairs: readonly YPair[], key: string): boolean {
 /** JSON files are read as JSON; everything else as YAML. */
 const JSON_NAME_RE = /\.json$/i;
 
+export function isJsonFile(file: string): boolean {
+  return JSON_NAME_RE.test(file);
+}
+
 export class YamlSource {
   private readonly lines: LineIndex;
 
@@ -134,6 +135,14 @@ export class YamlSource {
     if (read === undefined) return undefined;
     // An empty document (a stray or trailing `---`) holds no object: kubectl skips it, and so does Weft.
     return read.roots.filter((root) => root !== null && !(isScalar(root) && root.value === null)).map((root) => new YamlSource(file, text, root, read.lines, bag));
+  }
+
+  /**
+   * A source for nodes made elsewhere (from plain values) whose offsets
+   * point into `text`: its readers and spans work on them as on parsed ones.
+   */
+  static forNodes(text: string, file: string, bag: DiagnosticBag): YamlSource {
+    return new YamlSource(file, text, null, new LineIndex(text), bag);
   }
 
   spanAt(offset: number): SourceSpan {
@@ -312,7 +321,7 @@ function readDocuments(text: string, file: string, bag: DiagnosticBag, stream: b
   const limits = { maxDepth: MAX_DEPTH, spanAt: (offset: number): SourceSpan => lines.span(file, offset) };
   const one = (root: YNode | null | undefined): (YNode | null)[] | undefined => (root === undefined ? undefined : [root]);
   let roots: (YNode | null)[] | undefined;
-  if (JSON_NAME_RE.test(file)) {
+  if (isJsonFile(file)) {
     roots = one(readJson(text, bag, limits));
   } else {
     const fast = readFastYaml(text, MAX_DEPTH);

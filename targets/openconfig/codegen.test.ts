@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError, UnsupportedError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
-import { parseFabric } from '../../inventory/fabric.ts';
+import { parseFabric } from '../../inventory/load.ts';
 import { buildIr } from '../../orchestrator/ir/build.ts';
 import { place } from '../../orchestrator/placement/place.ts';
 import { parsePolicy } from '../../orchestrator/policy/load.ts';
