@@ -11,6 +11,7 @@
 import { DiagnosticBag, type SourceSpan } from '../orchestrator/diagnostics.ts';
 import { parseIp } from '../orchestrator/net/ip.ts';
 import { plainDigest, type PlainMap } from '../orchestrator/yaml/node.ts';
+import { withLazyDigest } from '../orchestrator/yaml/lazy-digest.ts';
 import { isPlainMap, plainToNode, readPlainDocument } from '../orchestrator/yaml/plain.ts';
 import { WEFT_API_VERSION, YamlSource } from '../orchestrator/yaml/source.ts';
 import { checkSecrets, defaultFabricName, FABRIC_KEYS, FabricBuilder, fabricFieldAt, isSecretKey, NAME_RE, readDevice, readLink, splitPortRef } from './fabric.ts';
@@ -59,7 +60,7 @@ export function readFabricPlain(text: string, file: string): Fabric | undefined 
   }
   b.check();
   if (bag.items.length) return undefined;
-  return { file, name, devices: b.devices, links: b.links, endpoints: b.endpoints, digest: plainDigest(top) };
+  return withLazyDigest({ file, name, devices: b.devices, links: b.links, endpoints: b.endpoints }, () => plainDigest(top));
 }
 
 function onlyKeys(m: PlainMap, known: readonly string[]): boolean {

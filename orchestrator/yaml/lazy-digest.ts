@@ -6,19 +6,20 @@
 import { contentDigest, type SourceNode } from './node.ts';
 
 /**
- * Defines `digest` on `o` as contentDigest(root), computed on first read
- * (then the tree is let go). Enumerable, so spreads, JSON and deep equality
- * see it as a plain field; assigning a value replaces it.
+ * Defines `digest` on `o` as contentDigest(root), or as `root()` for a
+ * document read as plain values, computed on first read (then the tree is
+ * let go). Enumerable, so spreads, JSON and deep equality see it as a plain
+ * field; assigning a value replaces it.
  */
-export function withLazyDigest<T extends object>(o: T, root: SourceNode | null): T & { digest: string } {
-  let tree: SourceNode | null | undefined = root;
+export function withLazyDigest<T extends object>(o: T, root: SourceNode | null | (() => string)): T & { digest: string } {
+  let tree: SourceNode | null | (() => string) | undefined = root;
   let digest: string | undefined;
   Object.defineProperty(o, 'digest', {
     enumerable: true,
     configurable: true,
     get(): string {
       if (digest === undefined) {
-        digest = contentDigest(tree ?? null);
+        digest = typeof tree === 'function' ? tree() : contentDigest(tree ?? null);
         tree = undefined;
       }
       return digest;
