@@ -5,16 +5,16 @@
 // same kinds, values, source text and start offset of every node. What it
 // does not accept it must hand over, never misread.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DiagnosticBag } from '../diagnostics.ts';
 import { makeRng, type Rng } from '../testing/generate.ts';
+import { repoYamlFiles } from '../testing/repo-yaml.ts';
 import { readFastYaml } from './fast.ts';
 import { readFullYaml } from './full.ts';
 import { LineIndex, type SourceNode } from './node.ts';
 
-const REPO = join(import.meta.dirname, '../..');
 
 /** The yaml package's reading, or undefined when it reports any error. */
 function fullReading(text: string): SourceNode | null | undefined {
@@ -43,19 +43,6 @@ function compare(text: string, label: string): boolean {
   expect(full, `${label}: the fast reader accepted a document the yaml package refuses:\n${text}`).not.toBeUndefined();
   expect(shape(fast.root), `${label}:\n${text}`).toEqual(shape(full ?? null));
   return true;
-}
-
-function repoDocuments(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const f of readdirSync(dir)) {
-      const p = join(dir, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.ya?ml$/.test(f)) out.push(p);
-    }
-  };
-  for (const d of ['examples', 'test/fixtures', 'lab/topologies']) walk(join(REPO, d));
-  return out.sort();
 }
 
 const TRICKY_SCALARS = [
@@ -149,7 +136,7 @@ function mutate(rng: Rng, text: string): string {
 
 describe('fast YAML reader', () => {
   it('reads every repository document exactly as the yaml package does', () => {
-    const docs = repoDocuments();
+    const docs = repoYamlFiles();
     // Imported manifests (Kubernetes, Cilium) are multi-document streams, which only the full parser reads.
     const imported = join('test', 'fixtures', 'import');
     let weft = 0;

@@ -4,17 +4,16 @@
 // hides, a number spelled otherwise than it prints, an integer-like key an
 // object reorders) is left unread for the positional readers.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DiagnosticBag } from '../diagnostics.ts';
 import { makeRng, type Rng } from '../testing/generate.ts';
+import { repoYamlFiles } from '../testing/repo-yaml.ts';
 import { readFastYaml, readFastYamlPlain } from './fast.ts';
 import { readJson } from './json.ts';
 import { contentDigest, LineIndex, plainDigest, type PlainValue, type SourceNode } from './node.ts';
 import { readPlainDocument } from './plain.ts';
 
-const REPO = join(import.meta.dirname, '../..');
 
 function jsonNodes(text: string): SourceNode {
   const lines = new LineIndex(text);
@@ -84,23 +83,10 @@ describe('plain JSON documents', () => {
   });
 });
 
-function repoYaml(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const f of readdirSync(dir)) {
-      const p = join(dir, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.ya?ml$/.test(f)) out.push(p);
-    }
-  };
-  for (const d of ['examples', 'test/fixtures', 'lab/topologies']) walk(join(REPO, d));
-  return out.sort();
-}
-
 describe('plain YAML documents', () => {
   it('read every repository document the fast reader reads to the same values, offsets and digest', () => {
     let read = 0;
-    for (const file of repoYaml()) {
+    for (const file of repoYamlFiles()) {
       const text = readFileSync(file, 'utf8');
       const nodes = readFastYaml(text, 64);
       const plain = readFastYamlPlain(text, 64);
