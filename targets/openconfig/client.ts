@@ -17,7 +17,7 @@ import {
   type SubscribeResponse,
   type SubscriptionList,
 } from './gnmi.ts';
-import { SWITCH_CHANNEL_OPTIONS } from '../switch-common/grpc-channel.ts';
+import { channelTarget, SWITCH_CHANNEL_OPTIONS } from '../switch-common/grpc-channel.ts';
 
 const GnmiStub = grpc.makeGenericClientConstructor(GNMI_SERVICE, 'gNMI');
 
@@ -48,7 +48,7 @@ export class GnmiClient {
     readonly address: string,
     opts: GnmiClientOptions = {},
   ) {
-    this.stub = new GnmiStub(address, grpc.credentials.createInsecure(), SWITCH_CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
+    this.stub = new GnmiStub(channelTarget(address), grpc.credentials.createInsecure(), SWITCH_CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
@@ -98,6 +98,12 @@ export class GnmiClient {
     } finally {
       sub.close();
     }
+  }
+
+  /** False once the channel failed to reach the switch or was closed: a call on it would fail without trying again. */
+  get usable(): boolean {
+    const s = this.stub.getChannel().getConnectivityState(false);
+    return s !== grpc.connectivityState.TRANSIENT_FAILURE && s !== grpc.connectivityState.SHUTDOWN;
   }
 
   close(): void {
