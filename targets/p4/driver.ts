@@ -21,7 +21,7 @@ import { p4EntryFromProto, p4EntryKey, p4EntryToJson, type EntriesDocument, type
 import { versioningOf, type Versioning } from './generation.ts';
 import { parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from './p4info.ts';
 import { bmv2ConfigProblems, entryProblems, firstProblems, p4InfoDifferences, p4InfoDigestKey } from './pipeline-check.ts';
-import { P4RuntimeClient } from './client.ts';
+import { P4RuntimeClient, type PipelineConfig } from './client.ts';
 import { entryString, wireEntry, type WireEntry } from './table-entry.ts';
 import { driftOf, planTransition, runTransition, splitGenerations, type EntryWriter, type SwitchTables } from './transition.ts';
 import { p4CounterHits } from './counters.ts';
@@ -259,21 +259,37 @@ async function preparePush(opts: P4ApplyOptions): Promise<PreparedPush> {
   return { p4info, desired, deviceConfig, cookie: pipelineCookie(p4info, deviceConfig) };
 }
 
+/**
+ * 'ours' when the switch's pipeline carries `cookie`, so it is the one Weft
+ * set with this P4Info and device config (the cookie is their digest);
+ * otherwise the pipeline with its P4Info, or undefined when there is none.
+ * Asking for the cookie first spares fetching and decoding the P4Info in
+ * the usual case, where Weft set the pipeline.
+ */
+async function pipelineUnlessOurs(client: P4RuntimeClient, cookie: bigint): Promise<'ours' | PipelineConfig | undefined> {
+  const tag = await client.getPipelineConfig('COOKIE_ONLY');
+  if (!tag) return undefined;
+  if (tag.cookie === cookie) return 'ours';
+  return client.getPipelineConfig('P4INFO_AND_COOKIE');
+}
+
 /** The push on a connection as the primary controller. */
 async function pushPrepared(client: P4RuntimeClient, opts: P4ApplyOptions, { p4info, desired, deviceConfig, cookie }: PreparedPush): Promise<P4ApplyResult> {
   const { device } = opts;
-  const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
+  const found = await pipelineUnlessOurs(client, cookie);
+  // 'ours' is the pipeline Weft set, with this P4Info and device config: nothing to check or set.
+  const have = found === 'ours' ? undefined : found;
   let pipelineSet = false;
   const otherProgram = have?.p4info !== undefined && p4InfoDigestKey(have.p4info) !== weftDigestKey(p4info);
   if (otherProgram && !deviceConfig) {
-    const diff = p4InfoDifferences(have.p4info!, p4info, 'the switch', join(opts.deviceDir, P4INFO_FILE));
+    const diff = p4InfoDifferences(have!.p4info!, p4info, 'the switch', join(opts.deviceDir, P4INFO_FILE));
     throw new Error(
       `${device.name}: the switch runs a pipeline whose P4Info differs from Weft's: ${firstProblems(diff)}; ` +
         'without mgmt.p4runtime.deviceConfig Weft cannot replace its program, nothing written',
     );
   }
   // Without a device config the P4Info alone says whether the pipeline is Weft's; with one, the cookie also says whether it is this config.
-  if (!have?.p4info || otherProgram || (deviceConfig !== undefined && have.cookie !== cookie)) {
+  if (found !== 'ours' && (!have?.p4info || otherProgram || (deviceConfig !== undefined && have.cookie !== cookie))) {
     await client.setPipeline(p4info, 'VERIFY_AND_COMMIT', deviceConfig, cookie);
     pipelineSet = true;
   }
@@ -381,11 +397,15 @@ export const p4Driver: TargetDriver = {
     const desired = await readDesiredEntries(art.deviceDir, p4info);
     const cookie = pipelineCookie(p4info, await readDeviceConfig(ctx.device, ctx.inventoryDir));
     return withConnection(ctx.connections, ctx.device.name, switchLink(ctx, false), async (client) => {
-      const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
-      if (!have?.p4info) return { differences: ["no pipeline set (the switch runs nothing of Weft's)"], entries: 0 };
+      const have = await pipelineUnlessOurs(client, cookie);
+      if (have === undefined || (have !== 'ours' && !have.p4info)) return { differences: ["no pipeline set (the switch runs nothing of Weft's)"], entries: 0 };
       const differences: string[] = [];
-      if (p4InfoDigestKey(have.p4info) !== weftDigestKey(p4info)) differences.push(`pipeline: another P4Info (${firstProblems(p4InfoDifferences(have.p4info, p4info, 'the switch', P4INFO_FILE))})`);
-      else if (have.cookie !== undefined && have.cookie !== cookie && ctx.device.mgmt.p4runtime?.deviceConfig !== undefined) differences.push(`pipeline cookie ${have.cookie}, wanted ${cookie}`);
+      // 'ours' is the pipeline Weft set, with this P4Info and device config; another is compared in full.
+      if (have !== 'ours') {
+        const info = have.p4info as P4InfoObject;
+        if (p4InfoDigestKey(info) !== weftDigestKey(p4info)) differences.push(`pipeline: another P4Info (${firstProblems(p4InfoDifferences(info, p4info, 'the switch', P4INFO_FILE))})`);
+        else if (have.cookie !== undefined && have.cookie !== cookie && ctx.device.mgmt.p4runtime?.deviceConfig !== undefined) differences.push(`pipeline cookie ${have.cookie}, wanted ${cookie}`);
+      }
       const sw = weftTables(client, p4info);
       const running = await sw.readTables();
       const drift = driftLines(running, desired, sw.versioning);
