@@ -72,10 +72,17 @@ export class GnmiClient {
 
   /** The JSON_IETF value at one path ("/acl", "/acl/acl-sets", ...). */
   async getJson(path: string): Promise<unknown> {
-    const res = await this.get({ path: [parsePath(path)], encoding: 'JSON_IETF', type: 'CONFIG' });
-    const u = res.notification?.[0]?.update?.[0];
-    if (!u) throw new Error(`gnmi get ${path}: no update in the response`);
-    return jsonIetfValue(u.val);
+    return (await this.getJsonOf([path]))[0];
+  }
+
+  /** The JSON_IETF values at several paths, in one Get: the switch answers with one notification per path, in the request's order. */
+  async getJsonOf(paths: string[]): Promise<unknown[]> {
+    const res = await this.get({ path: paths.map(parsePath), encoding: 'JSON_IETF', type: 'CONFIG' });
+    return paths.map((path, i) => {
+      const u = res.notification?.[i]?.update?.[0];
+      if (!u) throw new Error(`gnmi get ${path}: no update in the response`);
+      return jsonIetfValue(u.val);
+    });
   }
 
   set(req: SetRequest): Promise<SetResponse> {

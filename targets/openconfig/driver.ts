@@ -99,8 +99,9 @@ export class OpenconfigDriver {
 
   /** The switch's running acl configuration (Get /acl, and /defined-sets when `definedSets`). */
   async running(definedSets = false): Promise<AclConfig> {
-    const sets = definedSets ? parseDefinedSets(await this.client.getJson('/defined-sets')) : undefined;
-    return parseAclConfig(await this.client.getJson('/acl'), undefined, sets);
+    if (!definedSets) return parseAclConfig(await this.client.getJson('/acl'));
+    const [acl, sets] = await this.client.getJsonOf(['/acl', '/defined-sets']);
+    return parseAclConfig(acl, undefined, parseDefinedSets(sets));
   }
 
   /** Checks the switch speaks openconfig-acl (and openconfig-defined-sets when `definedSets`) in JSON_IETF before anything is written. */
