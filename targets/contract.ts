@@ -5,6 +5,7 @@ import type { Device, Fabric } from '../inventory/model.ts';
 import type { Ir } from '../orchestrator/ir/model.ts';
 import type { Policy } from '../orchestrator/policy/model.ts';
 import type { Placement, DevicePlacement } from '../orchestrator/placement/model.ts';
+import type { HeldConnections } from './connections.ts';
 
 export type TargetName = 'host' | 'dpu' | 'p4' | 'openconfig';
 export type EnforcementMode = 'exact' | 'prefilter';
@@ -71,6 +72,8 @@ export interface DriverContext {
   ssh: { identityFile: string; stagingDir: string };
   /** Deadline of each remote call. */
   timeoutMs: number;
+  /** A rollout's connections, kept from a device's push to its end-of-run read-back; absent, each call opens its own. */
+  connections?: HeldConnections;
 }
 
 /** One device's artefacts in a compiled bundle. */

@@ -104,7 +104,25 @@ export function deviceOptions(args: ParsedArgs): { inventoryPath: string; identi
 }
 
 export function reportProgress(): ReturnType<typeof progressReporter> {
-  return progressReporter({ write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY });
+  return progressReporter({ write: onceATurn((t) => process.stderr.write(t)), isTTY: process.stderr.isTTY });
+}
+
+/**
+ * Text written once per turn of the event loop: stderr on a pipe is written
+ * synchronously, and devices finishing together would otherwise cost one
+ * write each.
+ */
+function onceATurn(write: (text: string) => void): (text: string) => void {
+  let pending = '';
+  const flush = (): void => {
+    const text = pending;
+    pending = '';
+    write(text);
+  };
+  return (text) => {
+    if (pending === '') setImmediate(flush);
+    pending += text;
+  };
 }
 
 export function printResults(io: CliIo, args: ParsedArgs, head: string, json: Record<string, unknown>, results: DeviceResult[]): number {

@@ -4,7 +4,7 @@
 // had already changed, and `weft diff` can compare against what runs. Only
 // the last KEEP_GENERATIONS are kept, plus any a device still runs.
 
-import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { MANIFEST_FILE, readBundle, type Bundle } from '../compile/bundle.ts';
 import { sha256 } from '../compile/manifest.ts';
@@ -57,10 +57,25 @@ export function keepBundle(statePath: string, bundle: Bundle): string {
     // Copy beside, then rename: a half-copied bundle is never taken for a kept one.
     const tmp = `${dest}.${process.pid}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
-    cpSync(bundle.dir, tmp, { recursive: true });
+    copyTree(bundle.dir, tmp);
     renameSync(tmp, dest);
   }
   return digest;
+}
+
+/**
+ * Copies a directory of plain files and directories (a bundle holds nothing
+ * else). fs.cpSync stats every source and destination path several times,
+ * which for a thousand-device bundle cost the run seconds of CPU.
+ */
+function copyTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    const [src, dst] = [join(from, e.name), join(to, e.name)];
+    if (e.isDirectory()) copyTree(src, dst);
+    else if (e.isFile()) copyFileSync(src, dst);
+    else throw new Error(`${src}: not a file or directory; a bundle holds only those`);
+  }
 }
 
 /**

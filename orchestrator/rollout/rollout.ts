@@ -21,6 +21,7 @@ import { YamlSource } from '../yaml/source.ts';
 import type { Device } from '../../inventory/model.ts';
 import type { DeviceArtefacts, DriverContext, PushOptions, TargetDriver, TargetName, Transport } from '../../targets/contract.ts';
 import { targetFor } from '../../targets/registry.ts';
+import { HeldConnections } from '../../targets/connections.ts';
 import type { Bundle } from '../compile/bundle.ts';
 import { logger } from '../log.ts';
 import { bundleDigest } from './history.ts';
@@ -249,11 +250,24 @@ function armedPush(opts: ApplyOptions, device: string): PushOptions | undefined 
 }
 
 export async function applyRollout(opts: ApplyOptions): Promise<DeviceResult[]> {
-  const { bundle, journal } = opts;
+  const { bundle } = opts;
   const handles = await deviceHandles(bundle);
   const byName = new Map(handles.map((h) => [h.device.name, h]));
   const plan = planRollout(bundle, handles, opts.state, opts);
-  const ctxOf = contextMaker(opts);
+  // One connection per device for the whole run: its push, the read-back at the end, and a restore.
+  const connections = new HeldConnections();
+  const contextOf = contextMaker(opts);
+  const ctxOf = (device: Device): DriverContext => ({ ...contextOf(device), connections });
+  try {
+    return await pushAll(opts, plan, byName, ctxOf);
+  } finally {
+    connections.close();
+  }
+}
+
+/** applyRollout's waves, end-of-run read-back, restore on failure and state update. */
+async function pushAll(opts: ApplyOptions, plan: PlanItem[], byName: Map<string, DeviceHandle>, ctxOf: (device: Device) => DriverContext): Promise<DeviceResult[]> {
+  const { bundle, journal } = opts;
   const parallel = opts.parallel ?? DEFAULT_PARALLEL;
   const results: DeviceResult[] = [];
   /** Devices this run sent something to: restored if the run fails. */

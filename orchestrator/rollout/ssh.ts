@@ -57,12 +57,21 @@ export function keyLine(keyBlob: Buffer): string {
 }
 
 export class SshSession {
+  private ended = false;
+
   private constructor(
     private readonly client: Client,
     readonly target: SshTarget,
     /** The host key the server presented (and that matched a pinned one). */
     readonly hostKey: string,
-  ) {}
+  ) {
+    client.on('close', () => (this.ended = true));
+  }
+
+  /** False once the connection closed (by either side): nothing more can run on it. */
+  get usable(): boolean {
+    return !this.ended;
+  }
 
   static connect(t: SshTarget, timeoutMs = 10_000): Promise<SshSession> {
     const client = new Client();
@@ -148,6 +157,7 @@ export class SshSession {
   }
 
   close(): void {
+    this.ended = true;
     this.client.end();
   }
 }

@@ -11,6 +11,7 @@ import { join, posix } from 'node:path';
 import { MANIFEST_FILE } from '../../orchestrator/compile/bundle.ts';
 import type { Manifest } from '../../orchestrator/compile/manifest.ts';
 import { SshSession, type SshTarget } from '../../orchestrator/rollout/ssh.ts';
+import { withConnection, type Link } from '../connections.ts';
 import type { ArtefactChange, DeviceArtefacts, DriverContext, PushOptions, ReadBack, RuleHits, SelfRevert, TargetDriver } from '../contract.ts';
 import { hitsOfAgentStatus } from './counters.ts';
 import { agentCommandLine, remoteAgentDir, shipAgent } from './agent-ship.ts';
@@ -28,14 +29,14 @@ function sshTarget(ctx: DriverContext): SshTarget {
   return { name: device.name, host: device.mgmt.address, port: ssh.port, user: ssh.user, privateKey: readFileSync(ctx.ssh.identityFile), hostKey: ssh.hostKey };
 }
 
-async function withSession<T>(ctx: DriverContext, f: (s: SshSession) => Promise<T>): Promise<T> {
-  const session = await SshSession.connect(sshTarget(ctx), ctx.timeoutMs);
-  try {
-    return await f(session);
-  } finally {
-    session.close();
-  }
-}
+/** The rollout driver's SSH session to a device; held by a run, it serves the device's push and its end-of-run read-back. */
+const sessionLink = (ctx: DriverContext): Link<SshSession> => ({
+  open: () => SshSession.connect(sshTarget(ctx), ctx.timeoutMs),
+  usable: (s) => s.usable,
+  close: (s) => s.close(),
+});
+
+const withSession = <T>(ctx: DriverContext, f: (s: SshSession) => Promise<T>): Promise<T> => withConnection(ctx.connections, ctx.device.name, sessionLink(ctx), f);
 
 /** Where a generation's bundle is copied on the device: its name says which generation the agent runs. */
 function remoteBundleDir(ctx: DriverContext, generation: string): string {

@@ -17,7 +17,7 @@ import {
   type SubscribeResponse,
   type SubscriptionList,
 } from './gnmi.ts';
-import { SWITCH_CHANNEL_OPTIONS } from '../switch-common/grpc-channel.ts';
+import { channelTarget, SWITCH_CHANNEL_OPTIONS } from '../switch-common/grpc-channel.ts';
 
 const GnmiStub = grpc.makeGenericClientConstructor(GNMI_SERVICE, 'gNMI');
 
@@ -48,7 +48,7 @@ export class GnmiClient {
     readonly address: string,
     opts: GnmiClientOptions = {},
   ) {
-    this.stub = new GnmiStub(address, grpc.credentials.createInsecure(), SWITCH_CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
+    this.stub = new GnmiStub(channelTarget(address), grpc.credentials.createInsecure(), SWITCH_CHANNEL_OPTIONS) as grpc.Client & Record<string, unknown>;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
@@ -72,10 +72,17 @@ export class GnmiClient {
 
   /** The JSON_IETF value at one path ("/acl", "/acl/acl-sets", ...). */
   async getJson(path: string): Promise<unknown> {
-    const res = await this.get({ path: [parsePath(path)], encoding: 'JSON_IETF', type: 'CONFIG' });
-    const u = res.notification?.[0]?.update?.[0];
-    if (!u) throw new Error(`gnmi get ${path}: no update in the response`);
-    return jsonIetfValue(u.val);
+    return (await this.getJsonOf([path]))[0];
+  }
+
+  /** The JSON_IETF values at several paths, in one Get: the switch answers with one notification per path, in the request's order. */
+  async getJsonOf(paths: string[]): Promise<unknown[]> {
+    const res = await this.get({ path: paths.map(parsePath), encoding: 'JSON_IETF', type: 'CONFIG' });
+    return paths.map((path, i) => {
+      const u = res.notification?.[i]?.update?.[0];
+      if (!u) throw new Error(`gnmi get ${path}: no update in the response`);
+      return jsonIetfValue(u.val);
+    });
   }
 
   set(req: SetRequest): Promise<SetResponse> {
@@ -98,6 +105,12 @@ export class GnmiClient {
     } finally {
       sub.close();
     }
+  }
+
+  /** False once the channel failed to reach the switch or was closed: a call on it would fail without trying again. */
+  get usable(): boolean {
+    const s = this.stub.getChannel().getConnectivityState(false);
+    return s !== grpc.connectivityState.TRANSIENT_FAILURE && s !== grpc.connectivityState.SHUTDOWN;
   }
 
   close(): void {

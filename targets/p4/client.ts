@@ -8,7 +8,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../orchestrator/log.ts';
-import { SWITCH_CHANNEL_OPTIONS } from '../switch-common/grpc-channel.ts';
+import { channelTarget, SWITCH_CHANNEL_OPTIONS } from '../switch-common/grpc-channel.ts';
 import { entryFromProto, type AclEntry, type TableEntryLike } from './entries.ts';
 import { PIPELINE, type P4InfoObject } from './p4info.ts';
 import { keyString, wireEntry, type WireEntry } from './table-entry.ts';
@@ -115,7 +115,7 @@ export class P4RuntimeClient {
    */
   static async connect(opts: ConnectOptions): Promise<P4RuntimeClient> {
     const full: P4RuntimeClient['opts'] = { ...opts, name: opts.name ?? opts.address, role: opts.role ?? '', timeoutMs: opts.timeoutMs ?? 10_000 };
-    const client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), {
+    const client = new grpc.Client(channelTarget(opts.address), grpc.credentials.createInsecure(), {
       ...SWITCH_CHANNEL_OPTIONS,
       'grpc.max_send_message_length': MAX_MESSAGE,
       'grpc.max_receive_message_length': MAX_MESSAGE,
@@ -316,6 +316,24 @@ export class P4RuntimeClient {
     return te && wireEntry(te);
   }
 
+  /**
+   * Every entry of every table, and the default entry of `defaultOf`, in one
+   * Read: a wildcard read leaves default entries out, so the second entity
+   * asks for that one (one round trip instead of two).
+   */
+  async readTablesWithDefault(defaultOf: number): Promise<{ entries: WireEntry[]; defaultEntry: WireEntry | undefined }> {
+    const ents = await this.readRaw([{ tableEntry: { tableId: 0 } }, { tableEntry: { tableId: defaultOf, isDefaultAction: true } }]);
+    const entries: WireEntry[] = [];
+    let defaultEntry: WireEntry | undefined;
+    for (const { tableEntry } of ents) {
+      if (!tableEntry) continue;
+      const e = wireEntry(tableEntry);
+      if (!e.isDefaultAction) entries.push(e);
+      else if (e.tableId === defaultOf) defaultEntry = e;
+    }
+    return { entries, defaultEntry };
+  }
+
   /** Every entry of Weft's ACL table. */
   async readEntries(): Promise<AclEntry[]> {
     const ents = await this.readRaw([{ tableEntry: { tableId: PIPELINE.tableId } }]);
@@ -350,6 +368,7 @@ export class P4RuntimeClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.primary = false;
     for (const call of this.inflight) call.cancel();
     this.inflight.clear();
     this.stream.end();

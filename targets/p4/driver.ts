@@ -9,17 +9,19 @@
 // and a switch running another program is never reprogrammed without one.
 
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Device } from '../../inventory/model.ts';
 import type { DriverContext, TargetDriver } from '../contract.ts';
+import { withConnection, type Link } from '../connections.ts';
 import { InputError } from '../../orchestrator/diagnostics.ts';
 import { logger } from '../../orchestrator/log.ts';
 import { p4EntryFromProto, p4EntryKey, p4EntryToJson, type EntriesDocument, type P4Entry, type UpdateJson } from './entries.ts';
 import { versioningOf, type Versioning } from './generation.ts';
 import { parseP4InfoText, pipelineFromP4Info, type P4InfoObject } from './p4info.ts';
 import { bmv2ConfigProblems, entryProblems, firstProblems, p4InfoDifferences, p4InfoDigestKey } from './pipeline-check.ts';
-import { P4RuntimeClient } from './client.ts';
+import { P4RuntimeClient, type PipelineConfig } from './client.ts';
 import { entryString, wireEntry, type WireEntry } from './table-entry.ts';
 import { driftOf, planTransition, runTransition, splitGenerations, type EntryWriter, type SwitchTables } from './transition.ts';
 import { p4CounterHits } from './counters.ts';
@@ -82,10 +84,15 @@ export function diffEntries(current: P4Entry[], desired: P4Entry[]): UpdateJson[
  */
 const p4InfoByText = new Map<string, P4InfoObject>();
 
-/** The P4Info of a device directory; callers share the object and never change it. */
+/**
+ * The P4Info of a device directory; callers share the object and never
+ * change it. Artefact files are a few kilobytes, read at once: an
+ * asynchronous read's four steps (open, stat, read, close) cost a
+ * thousand-switch rollout more CPU than the reads themselves.
+ */
 async function readP4Info(deviceDir: string): Promise<P4InfoObject> {
   const file = join(deviceDir, P4INFO_FILE);
-  const text = await readFile(file, 'utf8');
+  const text = readFileSync(file, 'utf8');
   let info = p4InfoByText.get(text);
   if (!info) {
     info = parseP4InfoText(text, file);
@@ -110,7 +117,7 @@ function weftDigestKey(info: P4InfoObject): string {
 export async function readDeviceArtefacts(deviceDir: string): Promise<{ p4info: P4InfoObject; entries: P4Entry[] }> {
   const p4info = await readP4Info(deviceDir);
   const pipe = pipelineFromP4Info(p4info);
-  const doc = JSON.parse(await readFile(join(deviceDir, ENTRIES_FILE), 'utf8')) as EntriesDocument;
+  const doc = JSON.parse(readFileSync(join(deviceDir, ENTRIES_FILE), 'utf8')) as EntriesDocument;
   return { p4info, entries: doc.updates.map((u) => p4EntryFromProto(u.entity.tableEntry, pipe)) };
 }
 
@@ -141,16 +148,31 @@ export function pipelineCookie(p4info: P4InfoObject, deviceConfig: Uint8Array | 
   return h.digest().readBigUInt64BE(0);
 }
 
-/** The entries Weft wants on the switch, in wire form, each checked against the P4Info it was compiled for. */
+/**
+ * The last desired entries made from each entries.json, with the text and
+ * P4Info they came from: a rollout reads a switch's twice (its push, the
+ * read-back at the end of the run), and converting and checking the entries
+ * cost more than reading the file.
+ */
+const desiredByFile = new Map<string, { text: string; p4info: P4InfoObject; entries: readonly WireEntry[] }>();
+
+/** The entries Weft wants on the switch, in wire form, each checked against the P4Info it was compiled for (frozen: shared by every caller). */
 export async function readDesiredEntries(deviceDir: string, p4info: P4InfoObject): Promise<WireEntry[]> {
   const file = join(deviceDir, ENTRIES_FILE);
-  const doc = JSON.parse(await readFile(file, 'utf8')) as EntriesDocument;
-  return doc.updates.map((u, i) => {
-    const e = wireEntry(u.entity.tableEntry);
-    const problems = entryProblems(e, p4info);
-    if (problems.length) throw new Error(`${file}: update ${i}: ${problems.join('; ')}`);
-    return e;
-  });
+  const text = readFileSync(file, 'utf8');
+  const known = desiredByFile.get(file);
+  if (known && known.text === text && known.p4info === p4info) return [...known.entries];
+  const doc = JSON.parse(text) as EntriesDocument;
+  const entries = Object.freeze(
+    doc.updates.map((u, i) => {
+      const e = wireEntry(u.entity.tableEntry);
+      const problems = entryProblems(e, p4info);
+      if (problems.length) throw new Error(`${file}: update ${i}: ${problems.join('; ')}`);
+      return Object.freeze(e);
+    }),
+  );
+  desiredByFile.set(file, { text, p4info, entries });
+  return [...entries];
 }
 
 /** Refuses a device config that cannot be this P4Info's program, before anything reaches the switch. */
@@ -211,54 +233,88 @@ export function weftTables(client: P4RuntimeClient, p4info: P4InfoObject): Entry
     versioning,
     writeEach: (updates) => client.writeEach(updates),
     async readTables(): Promise<SwitchTables> {
-      const entries = (await client.readTableEntries()).filter((e) => ids.has(e.tableId));
-      const flag = await client.readDefaultEntry(versioning.flagTable);
+      const read = await client.readTablesWithDefault(versioning.flagTable);
+      const entries = read.entries.filter((e) => ids.has(e.tableId));
+      const flag = read.defaultEntry;
       if (!flag) throw new Error(`${client.name}: the switch did not return the default entry of weft_gen (the active policy generation)`);
       return { entries, active: versioning.activeOf(flag) };
     },
   };
 }
 
-export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
-  const { device } = opts;
+/** What a push writes, read from the device directory and checked before anything reaches the switch. */
+interface PreparedPush {
+  p4info: P4InfoObject;
+  desired: WireEntry[];
+  deviceConfig: Uint8Array | undefined;
+  cookie: bigint;
+}
+
+async function preparePush(opts: P4ApplyOptions): Promise<PreparedPush> {
   const p4info = await readP4Info(opts.deviceDir);
   const desired = await readDesiredEntries(opts.deviceDir, p4info);
   // Read and check before connecting: an unfit device config must fail before anything reaches the switch.
-  const deviceConfig = await readDeviceConfig(device, opts.inventoryDir);
-  checkDeviceConfig(device, p4info, deviceConfig, opts.inventoryDir);
-  const cookie = pipelineCookie(p4info, deviceConfig);
+  const deviceConfig = await readDeviceConfig(opts.device, opts.inventoryDir);
+  checkDeviceConfig(opts.device, p4info, deviceConfig, opts.inventoryDir);
+  return { p4info, desired, deviceConfig, cookie: pipelineCookie(p4info, deviceConfig) };
+}
+
+/**
+ * 'ours' when the switch's pipeline carries `cookie`, so it is the one Weft
+ * set with this P4Info and device config (the cookie is their digest);
+ * otherwise the pipeline with its P4Info, or undefined when there is none.
+ * Asking for the cookie first spares fetching and decoding the P4Info in
+ * the usual case, where Weft set the pipeline.
+ */
+async function pipelineUnlessOurs(client: P4RuntimeClient, cookie: bigint): Promise<'ours' | PipelineConfig | undefined> {
+  const tag = await client.getPipelineConfig('COOKIE_ONLY');
+  if (!tag) return undefined;
+  if (tag.cookie === cookie) return 'ours';
+  return client.getPipelineConfig('P4INFO_AND_COOKIE');
+}
+
+/** The push on a connection as the primary controller. */
+async function pushPrepared(client: P4RuntimeClient, opts: P4ApplyOptions, { p4info, desired, deviceConfig, cookie }: PreparedPush): Promise<P4ApplyResult> {
+  const { device } = opts;
+  const found = await pipelineUnlessOurs(client, cookie);
+  // 'ours' is the pipeline Weft set, with this P4Info and device config: nothing to check or set.
+  const have = found === 'ours' ? undefined : found;
+  let pipelineSet = false;
+  const otherProgram = have?.p4info !== undefined && p4InfoDigestKey(have.p4info) !== weftDigestKey(p4info);
+  if (otherProgram && !deviceConfig) {
+    const diff = p4InfoDifferences(have!.p4info!, p4info, 'the switch', join(opts.deviceDir, P4INFO_FILE));
+    throw new Error(
+      `${device.name}: the switch runs a pipeline whose P4Info differs from Weft's: ${firstProblems(diff)}; ` +
+        'without mgmt.p4runtime.deviceConfig Weft cannot replace its program, nothing written',
+    );
+  }
+  // Without a device config the P4Info alone says whether the pipeline is Weft's; with one, the cookie also says whether it is this config.
+  if (found !== 'ours' && (!have?.p4info || otherProgram || (deviceConfig !== undefined && have.cookie !== cookie))) {
+    await client.setPipeline(p4info, 'VERIFY_AND_COMMIT', deviceConfig, cookie);
+    pipelineSet = true;
+  }
+  const sw = weftTables(client, p4info);
+  const current = await sw.readTables();
+  const plan = planTransition(current, desired, tableSizes(p4info, device), sw.versioning);
+  if (plan.closed) log.warn({ device: device.name, tables: plan.inPlace }, 'tables too full for two policy generations: changing them in place with every IP packet dropped meanwhile');
+  await runTransition(sw, plan, current, sw.versioning);
+  const after = await sw.readTables();
+  const want = new Set(plan.final.map(entryString));
+  const unexpected = after.entries.filter((e) => !want.has(entryString(e))).length;
+  if (after.entries.length !== plan.final.length || unexpected > 0 || after.active !== plan.active) {
+    throw new Error(`${device.name}: read-back shows ${after.entries.length} entries (${unexpected} not written by Weft) in generation ${after.active}, expected ${plan.final.length} in generation ${plan.active}`);
+  }
+  const count = (t: 'INSERT' | 'MODIFY' | 'DELETE'): number => plan.batches.flat().filter((u) => u.type === t && !u.entry.isDefaultAction).length;
+  const result: P4ApplyResult = { device: device.name, pipelineSet, inPlaceTables: plan.inPlace, generation: after.active, inserted: count('INSERT'), modified: count('MODIFY'), deleted: count('DELETE'), entries: after.entries.length };
+  log.info(result, 'p4 device applied');
+  return result;
+}
+
+export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
+  const prepared = await preparePush(opts);
   const client = await connect(opts);
   try {
-    const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
-    let pipelineSet = false;
-    const otherProgram = have?.p4info !== undefined && p4InfoDigestKey(have.p4info) !== weftDigestKey(p4info);
-    if (otherProgram && !deviceConfig) {
-      const diff = p4InfoDifferences(have.p4info!, p4info, 'the switch', join(opts.deviceDir, P4INFO_FILE));
-      throw new Error(
-        `${device.name}: the switch runs a pipeline whose P4Info differs from Weft's: ${firstProblems(diff)}; ` +
-          'without mgmt.p4runtime.deviceConfig Weft cannot replace its program, nothing written',
-      );
-    }
-    // Without a device config the P4Info alone says whether the pipeline is Weft's; with one, the cookie also says whether it is this config.
-    if (!have?.p4info || otherProgram || (deviceConfig !== undefined && have.cookie !== cookie)) {
-      await client.setPipeline(p4info, 'VERIFY_AND_COMMIT', deviceConfig, cookie);
-      pipelineSet = true;
-    }
-    const sw = weftTables(client, p4info);
-    const current = await sw.readTables();
-    const plan = planTransition(current, desired, tableSizes(p4info, device), sw.versioning);
-    if (plan.closed) log.warn({ device: device.name, tables: plan.inPlace }, 'tables too full for two policy generations: changing them in place with every IP packet dropped meanwhile');
-    await runTransition(sw, plan, current, sw.versioning);
-    const after = await sw.readTables();
-    const want = new Set(plan.final.map(entryString));
-    const unexpected = after.entries.filter((e) => !want.has(entryString(e))).length;
-    if (after.entries.length !== plan.final.length || unexpected > 0 || after.active !== plan.active) {
-      throw new Error(`${device.name}: read-back shows ${after.entries.length} entries (${unexpected} not written by Weft) in generation ${after.active}, expected ${plan.final.length} in generation ${plan.active}`);
-    }
-    const count = (t: 'INSERT' | 'MODIFY' | 'DELETE'): number => plan.batches.flat().filter((u) => u.type === t && !u.entry.isDefaultAction).length;
-    const result: P4ApplyResult = { device: device.name, pipelineSet, inPlaceTables: plan.inPlace, generation: after.active, inserted: count('INSERT'), modified: count('MODIFY'), deleted: count('DELETE'), entries: after.entries.length };
-    log.info(result, 'p4 device applied');
-    return result;
+    return await pushPrepared(client, opts, prepared);
   } finally {
     client.close();
   }
@@ -268,16 +324,21 @@ export async function applyP4(opts: P4ApplyOptions): Promise<P4ApplyResult> {
 export async function removeP4(opts: Omit<P4ApplyOptions, 'deviceDir'>): Promise<number> {
   const client = await connect(opts);
   try {
-    const have = await client.getPipeline();
-    if (!have) return 0;
-    const sw = weftTables(client, have);
-    const current = await sw.readTables();
-    const plan = planTransition(current, [], tableSizes(have, opts.device), sw.versioning);
-    await runTransition(sw, plan, current, sw.versioning);
-    return current.entries.length;
+    return await removeOn(client, opts.device);
   } finally {
     client.close();
   }
+}
+
+/** removeP4 on a connection as the primary controller. */
+async function removeOn(client: P4RuntimeClient, device: Device): Promise<number> {
+  const have = await client.getPipeline();
+  if (!have) return 0;
+  const sw = weftTables(client, have);
+  const current = await sw.readTables();
+  const plan = planTransition(current, [], tableSizes(have, device), sw.versioning);
+  await runTransition(sw, plan, current, sw.versioning);
+  return current.entries.length;
 }
 
 /**
@@ -307,17 +368,27 @@ export async function driftP4(opts: P4ApplyOptions): Promise<string[]> {
   }
 }
 
-/** A connection as the primary controller, for the rollout driver's read-back. */
-async function connectFor(ctx: DriverContext): Promise<P4RuntimeClient> {
-  return P4RuntimeClient.connect({ address: p4Address(ctx.device), deviceId: ctx.device.mgmt.p4runtime?.deviceId ?? 1, electionId: 1n, name: ctx.device.name, timeoutMs: ctx.timeoutMs });
-}
+/**
+ * The rollout driver's connection to a switch, arbitrated with election id
+ * 1: a push needs to be primary (`writes`), a read-back does not. Held by a
+ * run, it serves the device's push and its end-of-run read-back; once it is
+ * no longer primary (its stream channel closed, the switch restarted) the
+ * next call opens a fresh one.
+ */
+const switchLink = (ctx: DriverContext, writes: boolean): Link<P4RuntimeClient> => ({
+  open: () => connect({ device: ctx.device, timeoutMs: ctx.timeoutMs }, writes),
+  usable: (c) => c.isPrimary,
+  close: (c) => c.close(),
+});
 
 /** The P4 target's side of the rollout contract (targets/contract.ts). */
 export const p4Driver: TargetDriver = {
   transport: 'p4runtime',
   wave: 1,
   async push(ctx, art) {
-    const r = await applyP4({ device: ctx.device, deviceDir: art.deviceDir, inventoryDir: ctx.inventoryDir, timeoutMs: ctx.timeoutMs });
+    const opts: P4ApplyOptions = { device: ctx.device, deviceDir: art.deviceDir, inventoryDir: ctx.inventoryDir, timeoutMs: ctx.timeoutMs };
+    const prepared = await preparePush(opts);
+    const r = await withConnection(ctx.connections, ctx.device.name, switchLink(ctx, true), (client) => pushPrepared(client, opts, prepared));
     const how = r.inPlaceTables.length ? `tables ${r.inPlaceTables.join(', ')} changed in place with all IP dropped meanwhile (no room for two generations)` : `generation ${r.generation} active`;
     return `P4Runtime write: ${r.inserted} inserted, ${r.modified} modified, ${r.deleted} deleted${r.pipelineSet ? ', pipeline set' : ''}; ${how}; ${r.entries} entries read back`;
   },
@@ -325,25 +396,26 @@ export const p4Driver: TargetDriver = {
     const p4info = await readP4Info(art.deviceDir);
     const desired = await readDesiredEntries(art.deviceDir, p4info);
     const cookie = pipelineCookie(p4info, await readDeviceConfig(ctx.device, ctx.inventoryDir));
-    const client = await connectFor(ctx);
-    try {
-      const have = await client.getPipelineConfig('P4INFO_AND_COOKIE');
-      if (!have?.p4info) return { differences: ["no pipeline set (the switch runs nothing of Weft's)"], entries: 0 };
+    return withConnection(ctx.connections, ctx.device.name, switchLink(ctx, false), async (client) => {
+      const have = await pipelineUnlessOurs(client, cookie);
+      if (have === undefined || (have !== 'ours' && !have.p4info)) return { differences: ["no pipeline set (the switch runs nothing of Weft's)"], entries: 0 };
       const differences: string[] = [];
-      if (p4InfoDigestKey(have.p4info) !== weftDigestKey(p4info)) differences.push(`pipeline: another P4Info (${firstProblems(p4InfoDifferences(have.p4info, p4info, 'the switch', P4INFO_FILE))})`);
-      else if (have.cookie !== undefined && have.cookie !== cookie && ctx.device.mgmt.p4runtime?.deviceConfig !== undefined) differences.push(`pipeline cookie ${have.cookie}, wanted ${cookie}`);
+      // 'ours' is the pipeline Weft set, with this P4Info and device config; another is compared in full.
+      if (have !== 'ours') {
+        const info = have.p4info as P4InfoObject;
+        if (p4InfoDigestKey(info) !== weftDigestKey(p4info)) differences.push(`pipeline: another P4Info (${firstProblems(p4InfoDifferences(info, p4info, 'the switch', P4INFO_FILE))})`);
+        else if (have.cookie !== undefined && have.cookie !== cookie && ctx.device.mgmt.p4runtime?.deviceConfig !== undefined) differences.push(`pipeline cookie ${have.cookie}, wanted ${cookie}`);
+      }
       const sw = weftTables(client, p4info);
       const running = await sw.readTables();
       const drift = driftLines(running, desired, sw.versioning);
       differences.push(...drift.differences);
       if (drift.leftovers) log.info({ device: ctx.device.name, generation: running.active, leftovers: drift.leftovers }, 'inactive generation holds entries of a change cut short (not enforced; the next apply clears them)');
       return { differences, entries: running.entries.length - drift.leftovers };
-    } finally {
-      client.close();
-    }
+    });
   },
   async remove(ctx) {
-    const n = await removeP4({ device: ctx.device, timeoutMs: ctx.timeoutMs });
+    const n = await withConnection(ctx.connections, ctx.device.name, switchLink(ctx, true), (client) => removeOn(client, ctx.device));
     return `${n} entries deleted`;
   },
   async diff(beforeDir, afterDir) {
@@ -352,12 +424,5 @@ export const p4Driver: TargetDriver = {
     const [added, modified, removed] = [n('INSERT'), n('MODIFY'), n('DELETE')];
     return { added, removed, modified, summary: `table entries: ${added} inserted, ${modified} modified, ${removed} deleted` };
   },
-  async counters(ctx) {
-    const client = await connectFor(ctx);
-    try {
-      return p4CounterHits(await client.readCounters());
-    } finally {
-      client.close();
-    }
-  },
+  counters: (ctx) => withConnection(undefined, ctx.device.name, switchLink(ctx, false), async (client) => p4CounterHits(await client.readCounters())),
 };
