@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GnmiClient, type GnmiClientOptions } from './client.ts';
-import { jsonIetfValue, msDuration, type CommitExtension, type SetRequest } from './gnmi.ts';
+import { jsonIetfValue, msDuration, type CapabilityResponse, type CommitExtension, type SetRequest } from './gnmi.ts';
 import { aclContentJson, DEFINED_SETS_MODULE, definedSetsContentJson, expandedEntryCount, parseAclConfig, parseDefinedSets, resolveDefinedSets, type AclConfig, type DefinedSets } from './model.ts';
 import { readAclConfig } from './verify.ts';
 import { buildSetRequest } from './set-request.ts';
@@ -92,6 +92,13 @@ function aclOfRoots(values: Map<string, unknown>): AclConfig {
 
 export class OpenconfigDriver {
   private readonly client: GnmiClient;
+  /**
+   * The switch's Capabilities, asked once per connection: they describe the
+   * software it runs, which a connection does not outlive (a rollout holds
+   * one driver per switch for the whole run, and a switch that restarts
+   * drops it).
+   */
+  private caps?: Promise<CapabilityResponse>;
 
   constructor(address: string, opts: GnmiClientOptions = {}) {
     this.client = new GnmiClient(address, opts);
@@ -106,7 +113,7 @@ export class OpenconfigDriver {
 
   /** Checks the switch speaks openconfig-acl (and openconfig-defined-sets when `definedSets`) in JSON_IETF before anything is written. */
   async checkCapabilities(definedSets = false): Promise<void> {
-    const caps = await this.client.capabilities();
+    const caps = await this.capabilities();
     const models = caps.supportedModels ?? [];
     if (!models.some((m) => m.name === 'openconfig-acl')) {
       throw new Error(`gnmi ${this.client.address}: the switch does not list openconfig-acl among its models`);
@@ -124,7 +131,15 @@ export class OpenconfigDriver {
 
   /** Whether the switch lists the commit-confirmed extension in its Capabilities. */
   async commitConfirmed(): Promise<boolean> {
-    return ((await this.client.capabilities()).extension ?? []).some((e) => e.commit !== undefined);
+    return ((await this.capabilities()).extension ?? []).some((e) => e.commit !== undefined);
+  }
+
+  private capabilities(): Promise<CapabilityResponse> {
+    this.caps ??= this.client.capabilities().catch((e: unknown) => {
+      this.caps = undefined;
+      throw e;
+    });
+    return this.caps;
   }
 
   /** One action on the switch's commit-confirmed slot, in a Set carrying no configuration. */
