@@ -6,14 +6,14 @@
 // its peak RSS is its own; the child reports each phase's wall and CPU time
 // as it ends, so a compile cut short by the time limit still shows where
 // the time went. Per device: entries (max and median per target) and the
-// devices refused, with why. Then a cold `weft explain` (parse, IR,
-// placement, one answer). Run alone:
+// devices refused, with why. Then a cold `weft explain` on the same files
+// (bench/explain.ts). Run alone:
 //   node bin/run-ts.js bench/compile.ts [SCENARIO...] [--scale 0.1] [--limit-s 600]
 // --scale shrinks rules, endpoints and devices for exploratory runs; the
 // figures to report are those at scale 1.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve, dirname } from 'node:path';
@@ -23,7 +23,8 @@ import type { Device, Endpoint, Fabric, Link } from '../inventory/model.ts';
 import type { IpAddr } from '../orchestrator/net/ip.ts';
 import { compileBundle, type DeviceTiming, type PhaseTiming } from '../orchestrator/compile/driver.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
-import { Explainer } from '../orchestrator/explain/explain.ts';
+import { explainOnce } from './explain.ts';
+import { ensureDistCurrent } from '../test/build-dist.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { compactPlacement } from '../orchestrator/placement/compact.ts';
 import { winningRules } from '../orchestrator/analysis/facts.ts';
@@ -197,6 +198,12 @@ type ChildEvent =
   | { event: 'done'; figures: Record<string, unknown> };
 
 /** Compiles one scenario in this process through compileBundle, streaming events to stdout; called in the child. */
+/** A device's table entries: what switch codegen counts, or the eBPF targets' address and policy tables. */
+function deviceEntries(d: DeviceTiming): number {
+  const s = d.stats;
+  return s.entries ?? (s.id4Entries ?? 0) + (s.id6Entries ?? 0) + (s.policyEntries ?? 0);
+}
+
 async function compileHere(scenario: Scenario, scale: number, work: string): Promise<void> {
   const send = (e: ChildEvent): void => void process.stdout.write(`${JSON.stringify(e)}\n`);
   const files = scenarioFiles(scenario, scale);
@@ -235,7 +242,7 @@ async function compileHere(scenario: Scenario, scale: number, work: string): Pro
   const refusedWhy: Record<string, number> = {};
   for (const target of [...new Set(devices.map((d) => d.target))].sort()) {
     const mine = devices.filter((d) => d.target === target);
-    const entries = mine.filter((d) => !d.refused).map((d) => d.stats.entries ?? 0);
+    const entries = mine.filter((d) => !d.refused).map(deviceEntries);
     codegen[target] = {
       devices: mine.length,
       refused: mine.filter((d) => d.refused).length,
@@ -256,16 +263,12 @@ async function compileHere(scenario: Scenario, scale: number, work: string): Pro
   const slowest = [...devices].sort((a, b) => b.wallMs - a.wallMs).slice(0, 3).map((d) => ({ device: d.device, wallMs: d.wallMs }));
   send({ event: 'devices', codegen, refusedWhy, slowest });
 
-  // Cold explain as `weft explain` does it: parse, IR, placement, one answer.
-  const e0 = performance.now();
-  const ec = process.cpuUsage();
+  // The figures below (identities, rules after analysis, placement) are read
+  // again here, untimed: the compile keeps none of its intermediates.
   const policy = loadPolicy(policyPath);
   const fabric = loadInventory(fabricPath);
   const ir = buildIr(policy, fabric);
   const placement = place(policy, fabric, ir);
-  const explainer = new Explainer(policy, fabric, ir, placement);
-  const ep = fabric.endpoints;
-  const answer = explainer.explain({ src: ep[0].addresses[0], dst: ep[ep.length - 1].addresses[0], proto: 6, sport: 40000, dport: 443 });
   send({
     event: 'done',
     figures: {
@@ -279,9 +282,6 @@ async function compileHere(scenario: Scenario, scale: number, work: string): Pro
       compileCpuMs: cpuMs,
       compilePeakRssMiB: peakRssMiB,
       phases: Object.fromEntries(phases.map((p) => [p.phase, `${p.wallMs} ms wall, ${p.cpuMs} ms cpu`])),
-      explainColdWallMs: Math.round(performance.now() - e0),
-      explainColdCpuMs: cpuMsSince(ec),
-      explainVerdict: answer.verdict,
       // Rules after analysis: those that decide some flow (a shadowed rule is placed nowhere).
       rulesWinning: winningRules(ir).size,
       placement: placementFigures(placement, join(work, 'out', 'placement.json')),
@@ -346,10 +346,12 @@ async function runChildIn(work: string, scenario: Scenario, scale: number, limit
   clearTimeout(timer);
   if (timedOut) return { ...out, error: `did not finish within ${limitS} s (wall); phases finished: ${Object.keys(phases).join(', ') || 'none'}`, phasesFinished: phases };
   if (code !== 0) return { ...out, error: `child exited with ${code} after ${Math.round((performance.now() - started) / 1000)} s`, phasesFinished: phases };
-  return out;
+  // A cold `weft explain` on the same files, in a process of its own.
+  return { ...out, explainCold: explainOnce(work, readFileSync(join(work, 'fabric.yaml'), 'utf8')) };
 }
 
 export async function run(only: readonly Scenario[] = SCENARIOS, scale = 1, limitS = 600): Promise<Record<string, unknown>> {
+  ensureDistCurrent();
   const figures: Record<string, unknown> = {};
   for (const s of only) figures[s] = await runChild(s, scale, limitS);
   return figures;

@@ -22,7 +22,7 @@ const USAGE_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.wr
 const ADDRESS_RE = /addresses: \["([0-9.]+)"/g;
 
 /** Explains a flow from the fabric's first IPv4 endpoint to its last, in a new process. */
-function explainOnce(dir: string, fabricText: string): Record<string, unknown> {
+export function explainOnce(dir: string, fabricText: string): Record<string, unknown> {
   const addrs = [...fabricText.matchAll(ADDRESS_RE)].map((m) => m[1]);
   const args = [WEFT_BIN, 'explain', '--policy', join(dir, 'policy.yaml'), '--inventory', join(dir, 'fabric.yaml'), '--src', addrs[0], '--dst', addrs[addrs.length - 1], '--proto', 'tcp', '--dport', '443', '--json'];
   const t0 = performance.now();

@@ -20,6 +20,8 @@
 
 import type { IrProto, Ir } from './model.ts';
 import { ListInterner, protoOfSlot, resolveList, type Segments } from './expand.ts';
+
+export type { Segments } from './expand.ts';
 import { irReach, type IrReach, type RuleSide } from './reach.ts';
 
 /** The remote identity of a cell valid for every remote without a specific cell there. */
@@ -64,6 +66,8 @@ class LocalResolver {
   constructor(
     private readonly reach: IrReach,
     private readonly remoteSide: RuleSide,
+    /** Remotes to give rows (by position); all when absent. */
+    private readonly emit?: (d: number) => boolean,
   ) {
     const wild = Uint8Array.from(reach.ir.rules, (r) => (r[remoteSide] === 'any' ? 1 : 0));
     this.isWildcard = (r) => wild[r] === 1;
@@ -91,6 +95,7 @@ class LocalResolver {
           const d = members[i];
           // No flow pairs identities without an address family in common.
           if ((reach.fam[d] & fam) === 0) continue;
+          if (this.emit && !this.emit(d)) continue;
           const b = buckets.get(d);
           if (!b) buckets.set(d, [r]);
           else if (b[b.length - 1] !== r) b.push(r);
@@ -117,7 +122,7 @@ class LocalResolver {
 }
 
 /** Each local position's template, in ascending position order; locals alike share one. */
-function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection): Generator<{ local: number; t: Template }> {
+function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection, emit?: (d: number) => boolean): Generator<{ local: number; t: Template }> {
   const reach = irReach(ir);
   const side = sidesOf(dir);
   const positions = [...new Set(locals)].flatMap((id) => {
@@ -126,7 +131,7 @@ function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection):
   });
   positions.sort((a, b) => a - b);
   const templates = new ListInterner<Template>();
-  const resolver = new LocalResolver(reach, side.remote);
+  const resolver = new LocalResolver(reach, side.remote, emit);
   for (const p of positions) {
     const rules = reach.rulesHolding(p, side.local);
     const fam = reach.fam[p];
@@ -143,26 +148,91 @@ function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection):
 export function* shareCells(ir: Ir, locals: Iterable<number>, dir: ShareDirection): Generator<ShareCell> {
   const out: ShareCell[] = [];
   for (const { local, t } of localTemplates(ir, locals, dir)) {
-    forTemplateCells(ir, t, (remote, proto, lo, hi, rule) => void out.push({ local, remote, proto, lo, hi, rule }));
+    for (let k = 0; k < t.remote.length; k++) {
+      const remote = t.remote[k] < 0 ? ANY_REMOTE : ir.identities[t.remote[k]].id;
+      forEachSegmentCell(t.seg[k], (proto, lo, hi, rule) => void out.push({ local, remote, proto, lo, hi, rule }));
+    }
     yield* out;
     out.length = 0;
   }
 }
 
-/** What a cell is, as arguments: for a reader of hundreds of thousands of cells that keeps none of them as objects. */
-export type CellVisitor = (local: number, remote: number, proto: IrProto, lo: number, hi: number, rule: number) => void;
+/**
+ * A local's cells toward one remote (or ANY_REMOTE), as the resolved segment
+ * list they expand to: rows of one call decided by the same rules share one
+ * Segments object, so a reader can tell remotes alike apart without
+ * expanding their cells.
+ */
+export type RowVisitor = (local: number, remote: number, seg: Segments) => void;
 
-/** shareCells, visiting each cell in the same order without allocating it. */
-export function forEachShareCell(ir: Ir, locals: Iterable<number>, dir: ShareDirection, visit: CellVisitor): void {
-  for (const { local, t } of localTemplates(ir, locals, dir)) forTemplateCells(ir, t, (remote, proto, lo, hi, rule) => visit(local, remote, proto, lo, hi, rule));
+/**
+ * shareCells by row, in the same order. With `alike`, a remote gets rows
+ * only if it is the first of its group: the others of a group have the
+ * same rows under their own identity.
+ */
+export function forEachShareRow(ir: Ir, locals: Iterable<number>, dir: ShareDirection, visit: RowVisitor, alike?: AlikeRemotes): void {
+  const first = alike?.first;
+  const emit = first && ((d: number) => first[d] === d);
+  for (const { local, t } of localTemplates(ir, locals, dir, emit)) {
+    for (let k = 0; k < t.remote.length; k++) visit(local, t.remote[k] < 0 ? ANY_REMOTE : ir.identities[t.remote[k]].id, t.seg[k]);
+  }
 }
 
-function forTemplateCells(ir: Ir, t: Template, visit: (remote: number, proto: IrProto, lo: number, hi: number, rule: number) => void): void {
-  for (let k = 0; k < t.remote.length; k++) {
-    const remote = t.remote[k] < 0 ? ANY_REMOTE : ir.identities[t.remote[k]].id;
-    const seg = t.seg[k];
-    for (let i = 0; i < seg.lo.length; i++) visit(remote, protoOfSlot(seg.slot[i]), seg.lo[i], seg.hi[i], seg.rule[i]);
+/**
+ * Remotes alike for a set of locals: identities named on the remote side by
+ * the same rules, among the specific rules the locals hold on their local
+ * side (in each direction), and with the same address families, fall in the
+ * same bucket of every local's template, so every local gives them the same
+ * rows. A local is a group of its own: its identity is also a `local` key.
+ */
+export class AlikeRemotes {
+  /** By identity position: the smallest position of its group; -1 when named by none of these rules. */
+  readonly first: Int32Array;
+
+  constructor(
+    private readonly ir: Ir,
+    locals: Iterable<number>,
+  ) {
+    const reach = irReach(ir);
+    const positions = [...new Set(locals)].flatMap((id) => reach.pos.get(id) ?? []);
+    // The rules naming each position, egress ones as r and ingress ones as
+    // -1 - r, in visiting order (which repeats a rule only back to back).
+    const naming: number[][] = Array.from({ length: reach.count }, () => []);
+    for (const dir of ['egress', 'ingress'] as const) {
+      const side = sidesOf(dir);
+      const held = new Set<number>();
+      for (const p of positions) for (const r of reach.rulesHolding(p, side.local)) held.add(r);
+      for (const r of [...held].sort((a, b) => a - b)) {
+        const code = dir === 'egress' ? r : -1 - r;
+        for (const members of reach.sideMembers(ir.rules[r], side.remote) ?? []) {
+          for (let i = 0; i < members.length; i++) {
+            const list = naming[members[i]];
+            if (list[list.length - 1] !== code) list.push(code);
+          }
+        }
+      }
+    }
+    this.first = new Int32Array(reach.count).fill(-1);
+    for (const p of positions) this.first[p] = p;
+    const groups = new ListInterner<number>();
+    for (let d = 0; d < reach.count; d++) {
+      if (naming[d].length === 0 || this.first[d] === d) continue;
+      // The family mask first, then the rules.
+      this.first[d] = groups.get([reach.fam[d], ...naming[d]], () => d);
+    }
   }
+
+  /** The identity of the first of `id`'s group, or undefined when no rule here names it. */
+  groupOf(id: number): number | undefined {
+    const p = irReach(this.ir).pos.get(id);
+    if (p === undefined || this.first[p] < 0) return undefined;
+    return this.ir.identities[this.first[p]].id;
+  }
+}
+
+/** A row's cells (protocol, port key range, deciding rule), sorted by protocol slot then port. */
+export function forEachSegmentCell(seg: Segments, visit: (proto: IrProto, lo: number, hi: number, rule: number) => void): void {
+  for (let i = 0; i < seg.lo.length; i++) visit(protoOfSlot(seg.slot[i]), seg.lo[i], seg.hi[i], seg.rule[i]);
 }
 
 /**

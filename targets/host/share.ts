@@ -15,6 +15,9 @@
 //   "irrelevant": a specific lookup with them can only miss, so their LPM
 //   entries are rewritten to identity 0 = ANY_REMOTE, and their flows are
 //   judged by the wildcard cells or the default action, as the contract says.
+// - Remote identities with exactly the same cells on this host form a class
+//   (remote-classes.ts): their entries are rewritten to the class's identity
+//   and the policy table holds its cells once. No lookup tells them apart.
 // - An identity whose every ingress cell, every ANY_REMOTE ingress cell and
 //   the default deny is flagged denyIngress on its address entries: the XDP
 //   early stage drops its packets without the policy lookup. An entry whose rewritten
@@ -35,9 +38,10 @@ import { cidrRange, FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type
 import type { Ir, IrProto, LpmEntry } from '../../orchestrator/ir/model.ts';
 import { IrLookup } from '../../orchestrator/ir/lookup.ts';
 import type { SourceSpan } from '../../orchestrator/diagnostics.ts';
-import { ANY_REMOTE, forEachShareCell, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
+import { AlikeRemotes, ANY_REMOTE, forEachSegmentCell, forEachShareRow, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
 import { CAPACITY_EXCEEDED } from '../contract.ts';
+import { remoteClasses, ShareRows } from './remote-classes.ts';
 
 export interface IdEntry {
   prefix: Cidr;
@@ -291,9 +295,20 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     L.add(id);
   }
 
-  // ANY_REMOTE stays 0: irrelevant identities collapse onto it below, and
-  // the datapath's wildcard lookup is exactly what they need.
-  const relevant = new Set<number>(L);
+  // Every row first (a local's cells toward one remote): remotes alike on
+  // this host are found from them (remote-classes.ts), and only their
+  // class's cells are expanded into entries.
+  // Remotes that the locals' rules name alike are not even given rows but
+  // the first of their group (AlikeRemotes).
+  const alike = opts.cells ? undefined : new AlikeRemotes(ir, L);
+  const rows = new ShareRows();
+  for (const dir of ['egress', 'ingress'] as const) {
+    if (opts.cells) rows.pushCells(dir, opts.cells(L, dir));
+    else forEachShareRow(ir, L, dir, (local, remote, seg) => rows.push(dir, local, remote, seg), alike);
+  }
+  const rowClass = remoteClasses(rows, L);
+  const classOf = (id: number): number | undefined => rowClass.get(alike ? (alike.groupOf(id) ?? ANY_REMOTE) : id);
+
   const policy: PolicyEntry[] = [];
   // Remotes some specific ingress cell allows; the ANY_REMOTE ingress cells
   // that allow; and every remote's specific ingress denies, which may hide
@@ -303,11 +318,9 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   const deniesFrom = new Map<number, ShareCell[]>();
   const action = ir.rules.map((r) => r.action);
   const logged = ir.rules.map((r) => r.log);
-  // A cell as arguments, not an object: a host takes hundreds of thousands of them.
   const take = (dir: ShareDirection, local: number, remote: number, proto: IrProto, lo: number, hi: number, rule: number): void => {
     const verdict = action[rule];
     const log = logged[rule];
-    if (remote !== ANY_REMOTE) relevant.add(remote);
     if (dir === 'ingress') {
       if (verdict === 'allow') {
         if (remote === ANY_REMOTE) wildAllows.push({ local, remote, proto, lo, hi, rule });
@@ -326,12 +339,19 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     }
     for (const p of portPrefixes(lo, hi)) policy.push({ dir, proto, local, remote, port: p.value, portLen: p.len, rule, verdict, log });
   };
-  for (const dir of ['egress', 'ingress'] as const) {
-    if (opts.cells) for (const c of opts.cells(L, dir)) take(dir, c.local, c.remote, c.proto, c.lo, c.hi, c.rule);
-    else forEachShareCell(ir, L, dir, (local, remote, proto, lo, hi, rule) => take(dir, local, remote, proto, lo, hi, rule));
+  for (let i = 0; i < rows.length; i++) {
+    const remote = rows.remote[i];
+    // A class holds its cells once, under the class's identity.
+    if (remote !== ANY_REMOTE && !L.has(remote) && rowClass.get(remote) !== remote) continue;
+    const dir = rows.dir[i];
+    const local = rows.local[i];
+    forEachSegmentCell(rows.seg[i], (proto, lo, hi, rule) => take(dir, local, remote, proto, lo, hi, rule));
   }
 
-  const rewrite = (id: number): number => (relevant.has(id) ? id : 0);
+  // Locals keep their identity; a remote with cells takes its class's; any
+  // other identity is named by no cell and becomes ANY_REMOTE (0), which is
+  // exactly what the datapath's wildcard lookup needs.
+  const rewrite = (id: number): number => (L.has(id) ? id : (classOf(id) ?? ANY_REMOTE));
   // Judged by its own cells, then the ANY_REMOTE ones, then the default: all
   // must deny. A wildcard allow reaches the identity only where its own deny
   // cells (disjoint, per local and protocol) leave a gap.
