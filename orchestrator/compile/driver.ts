@@ -7,9 +7,10 @@
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Device } from '../../inventory/model.ts';
+import type { Device, Fabric } from '../../inventory/model.ts';
+import type { Policy } from '../policy/model.ts';
 import { parseInventory, readInventoryFile } from '../../inventory/load.ts';
-import type { CodegenInput, Target } from '../../targets/contract.ts';
+import type { CodegenInput, CodegenOutput, Target } from '../../targets/contract.ts';
 import { targetFor as registryTargetFor } from '../../targets/registry.ts';
 import { analyze } from '../analysis/analyze.ts';
 import { InputError, UnsupportedError, type Diagnostic } from '../diagnostics.ts';
@@ -35,6 +36,7 @@ import {
   type ManifestFile,
 } from './manifest.ts';
 import { replaceDir } from './swap.ts';
+import { CodegenWorker, compileThreads, workersFor } from './codegen-pool.ts';
 
 const log = logger('compile');
 
@@ -54,6 +56,8 @@ export interface CompileOptions {
   onPhase?: (t: PhaseTiming) => void;
   /** Receives each device's codegen figures as it is written. */
   onDevice?: (d: DeviceTiming) => void;
+  /** Threads for device codegen, this one included (codegen-pool.ts); default WEFT_COMPILE_THREADS or the cores available. */
+  threads?: number;
 }
 
 export interface PhaseTiming {
@@ -68,6 +72,8 @@ export interface DeviceTiming {
   target: string;
   wallMs: number;
   stats: Record<string, number>;
+  /** Where its codegen ran: 0 on the compile's own thread, k on worker k (codegen-pool.ts). */
+  thread: number;
   /** Why the device was refused (its share does not fit it); the compile then fails once every device is tried. */
   refused?: Diagnostic[];
 }
@@ -121,7 +127,34 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
   const fabric = parseInventory(inventoryText, opts.inventoryPath);
   for (const d of [...(policy.warnings ?? []), ...(fabric.warnings ?? [])]) opts.onInputWarning?.(d);
   checkReplaceable(outDir);
+  // Workers start now, so that their own parse, IR and placement overlap
+  // this thread's. A caller's own targets run here only.
+  const workerCount = opts.targetFor ? 0 : workersFor(fabric.devices.length, compileThreads(opts.threads));
+  const workers = Array.from(
+    { length: workerCount },
+    () => new CodegenWorker({ policyText, policyPath: opts.policyPath, inventoryText, inventoryPath: opts.inventoryPath }),
+  );
   lap('parse');
+  try {
+    return await compileParsed(opts, { policyText, inventoryText, policy, fabric, outDir, lap, targetFor, workers });
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+  }
+}
+
+interface Parsed {
+  policyText: string;
+  inventoryText: string;
+  policy: Policy;
+  fabric: Fabric;
+  outDir: string;
+  lap: (phase: PhaseTiming['phase']) => void;
+  targetFor: (device: Device) => Target;
+  workers: CodegenWorker[];
+}
+
+async function compileParsed(opts: CompileOptions, parsed: Parsed): Promise<Manifest> {
+  const { policyText, inventoryText, policy, fabric, outDir, lap, targetFor, workers } = parsed;
 
   const ir = buildIr(policy, fabric);
   const diagnostics = analyze(policy, fabric, ir);
@@ -160,31 +193,14 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
     write(PLACEMENT_FILE, placementJson(placement));
     write(ANALYSIS_FILE, analysisDocument([...(policy.warnings ?? []), ...(fabric.warnings ?? []), ...diagnostics]));
     lap('documents');
-    const devices: ManifestDevice[] = [];
-    const refusals: Diagnostic[] = [];
-    for (const dp of placement.devices) {
-      const device = deviceOf.get(dp.device)!;
-      const target = targetFor(device);
-      const input: CodegenInput = { policy, fabric, ir, placement, device, devicePlacement: dp };
-      const started = performance.now();
-      let out;
-      try {
-        out = await target.codegen(input);
-      } catch (e) {
-        // A device refused for bad input (a share that does not fit it) does
-        // not stop the others: every refusal is reported together, and
-        // nothing is written (the CLI exits 2).
-        if (e instanceof InputError) {
-          refusals.push(...e.diagnostics);
-          opts.onDevice?.({ device: device.name, target: target.name, wallMs: Math.round(performance.now() - started), stats: {}, refused: e.diagnostics });
-          continue;
-        }
-        if (e instanceof UnsupportedError) throw e;
-        throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-      }
-      const wallMs = Math.round(performance.now() - started);
-      log.debug({ device: device.name, target: target.name, ms: wallMs }, 'codegen done');
-      opts.onDevice?.({ device: device.name, target: target.name, wallMs, stats: out.stats });
+    // Each device's codegen runs on this thread or a worker, whichever is
+    // free first; its artefacts are written here as it returns. Devices and
+    // refusals keep placement order whatever the order of completion.
+    const byDevice: (ManifestDevice | Diagnostic[] | undefined)[] = new Array(placement.devices.length);
+    const record = (i: number, device: Device, target: Target, thread: number, wallMs: number, out: CodegenOutput): void => {
+      log.debug({ device: device.name, target: target.name, thread, ms: wallMs }, 'codegen done');
+      opts.onDevice?.({ device: device.name, target: target.name, thread, wallMs, stats: out.stats });
+      const dp = placement.devices[i];
       const files: ManifestFile[] = [];
       const seen = new Set<string>();
       for (const f of out.files) {
@@ -197,7 +213,7 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
       }
       mkdirSync(join(tmp, DEVICES_DIR, device.name), { recursive: true });
       files.sort((x, y) => (x.path < y.path ? -1 : 1));
-      devices.push({
+      byDevice[i] = {
         name: device.name,
         kind: device.kind,
         target: dp.target,
@@ -206,8 +222,59 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
         files,
         notes: out.notes,
         stats: out.stats,
-      });
-    }
+      };
+    };
+    let next = 0;
+    let stopped = false;
+    const lane = async (thread: number, run: (input: CodegenInput, target: Target) => Promise<CodegenOutput>): Promise<void> => {
+      try {
+        await laneLoop(thread, run);
+      } catch (e) {
+        // The other lanes stop after their current device; nothing more is written.
+        stopped = true;
+        throw e;
+      }
+    };
+    const laneLoop = async (thread: number, run: (input: CodegenInput, target: Target) => Promise<CodegenOutput>): Promise<void> => {
+      while (!stopped && next < placement.devices.length) {
+        const i = next++;
+        const dp = placement.devices[i];
+        const device = deviceOf.get(dp.device)!;
+        const target = targetFor(device);
+        const started = performance.now();
+        let out;
+        try {
+          out = await run({ policy, fabric, ir, placement, device, devicePlacement: dp }, target);
+        } catch (e) {
+          // A device refused for bad input (a share that does not fit it) does
+          // not stop the others: every refusal is reported together, and
+          // nothing is written (the CLI exits 2).
+          if (e instanceof InputError) {
+            byDevice[i] = e.diagnostics;
+            opts.onDevice?.({ device: device.name, target: target.name, thread, wallMs: Math.round(performance.now() - started), stats: {}, refused: e.diagnostics });
+            continue;
+          }
+          if (e instanceof UnsupportedError) throw e;
+          throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        }
+        if (!stopped) record(i, device, target, thread, Math.round(performance.now() - started), out);
+      }
+    };
+    // Two requests in flight per worker, so that a worker does not wait for
+    // this thread to finish a device of its own before it gets the next.
+    const lanes = await Promise.allSettled([
+      // This thread's codegen is mostly synchronous: it yields to the event
+      // loop before each device so that the workers' replies are taken in.
+      lane(0, async (input, target) => {
+        await new Promise(setImmediate);
+        return target.codegen(input);
+      }),
+      ...workers.flatMap((w, k) => [0, 1].map(() => lane(k + 1, (input) => w.codegen(input.device.name)))),
+    ]);
+    const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+    if (failed) throw failed.reason;
+    const devices = byDevice.filter((d): d is ManifestDevice => d !== undefined && !Array.isArray(d));
+    const refusals = byDevice.flatMap((d) => (Array.isArray(d) ? d : []));
     lap('codegen');
     if (refusals.length) throw new InputError(refusals);
     manifest = validateManifest(

@@ -3,6 +3,7 @@
 // loops and no .rodata), so the object is built per distinct setting and
 // cached under .weft-build/dpu/ by the digest of source and flags.
 
+import { threadId } from 'node:worker_threads';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
@@ -51,7 +52,7 @@ export async function buildPrefilter(b: PrefilterBuild): Promise<string> {
   const out = join(CACHE_DIR, `offload-${digest(flags)}.bpf.o`);
   if (existsSync(out)) return out;
   mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
+  const tmp = `${out}.${process.pid}-${threadId}.tmp`;
   try {
     await run('clang', [...CLANG_FLAGS, ...flags, '-c', join(BPF_DIR, OFFLOAD_SOURCE), '-o', tmp]);
   } catch (e) {

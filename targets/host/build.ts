@@ -2,6 +2,7 @@
 // on the policy (maps are sized at load time), so it is built once per source
 // digest and cached under .weft-build/.
 
+import { threadId } from 'node:worker_threads';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
@@ -31,7 +32,7 @@ export async function buildObject(): Promise<string> {
   const out = join(CACHE_DIR, `weft-${sourceDigest()}.bpf.o`);
   if (existsSync(out)) return out;
   mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
+  const tmp = `${out}.${process.pid}-${threadId}.tmp`;
   try {
     await run('clang', [...CLANG_FLAGS, '-c', join(BPF_DIR, 'weft.bpf.c'), '-o', tmp]);
   } catch (e) {

@@ -4,6 +4,7 @@
 // looked up in $WEFT_P4TOOLS (a directory with bin/, as p4lang packages
 // install them), then ../shared/p4tools beside the checkout, then PATH.
 
+import { threadId } from 'node:worker_threads';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -60,7 +61,7 @@ export async function compileP4(opts: { source?: string; outDir?: string; p4c?: 
   if (!p4c) throw new Error(p4ToolMissing('p4c-bm2-ss'));
   const source = opts.source ?? P4_SOURCE_PATH;
   const outDir = opts.outDir ?? P4_BUILD_DIR;
-  const tmp = `${outDir}.tmp-${process.pid}`;
+  const tmp = `${outDir}.tmp-${process.pid}-${threadId}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
