@@ -72,9 +72,10 @@ describe('p4 target in a compiled bundle', () => {
   });
 
   it('refuses a switch whose table would overflow, and writes nothing', async () => {
-    const { inv, out, input } = await compileWithCapacity('aclEntries: 16', 'small');
+    // leaf1 takes 30 entries and 2 closing ones; its rules alone need 27 (aclFloor).
+    const { inv, out, input } = await compileWithCapacity('aclEntries: 28', 'small');
     expect(input.diagnostics.map((d) => d.code)).toEqual(['capacity-exceeded']);
-    expect(input.message).toMatch(/leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 to drop all IP while a change too big for two generations is made in place\), more than 16 \(capacity\.aclEntries of leaf1\)/);
+    expect(input.message).toMatch(/leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 to drop all IP while a change too big for two generations is made in place\), more than 28 \(capacity\.aclEntries of leaf1\)/);
     expect(input.message).toMatch(/fabric-small\.yaml:\d+:\d+: error: /);
     expect(existsSync(out)).toBe(false);
 
@@ -86,8 +87,14 @@ describe('p4 target in a compiled bundle', () => {
       env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
     });
     expect(cli.status).toBe(2);
-    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 .*\), more than 16 \(capacity\.aclEntries of leaf1\); costliest: rule '[\w-]+' \(\S*policy\.yaml:\d+:\d+\): \d+ entries.*\[capacity-exceeded\]/);
+    expect(cli.stderr).toMatch(/fabric-small\.yaml:\d+:\d+: error: leaf1: the policy needs \d+ entries in p4 table weft_acl \(\d+ for the policy, 2 .*\), more than 28 \(capacity\.aclEntries of leaf1\); costliest: rule '[\w-]+' \(\S*policy\.yaml:\d+:\d+\): \d+ entries.*\[capacity-exceeded\]/);
     expect(existsSync(out)).toBe(false);
+
+    // Far too small: refused on its rules alone, before its addresses are classified.
+    const tiny = await compileWithCapacity('aclEntries: 16', 'tiny');
+    expect(tiny.input.diagnostics.map((d) => d.code)).toEqual(['capacity-exceeded']);
+    expect(tiny.input.message).toMatch(/leaf1: the policy needs at least 27 entries in p4 table weft_acl \(one per service and port of each rule, before its addresses are classified\), more than 16 \(capacity\.aclEntries of leaf1\); costliest: rule '[\w-]+' \(\S*policy\.yaml:\d+:\d+\): \d+ entries at least/);
+    expect(existsSync(tiny.out)).toBe(false);
   });
 
   it('refuses a switch whose classifier tables would overflow, naming each table', async () => {

@@ -24,7 +24,8 @@ import {
   packetOfFlow,
   TCP_FLAG_ACK,
 } from '../switch-common/index.ts';
-import { buildAclEntries, checkCapacity, countsOf, entriesDocument, planProgram, ruleCosts } from './codegen.ts';
+import { aclFloor, buildAclEntries, checkCapacity, countsOf, entriesDocument, planProgram, ruleCosts, ServiceMatches } from './codegen.ts';
+import { CLOSING_ENTRIES } from './generation.ts';
 import { p4EntryFromProto, type AclEntry, type ClassEntry } from './entries.ts';
 import { PipelineModel } from './semantics.ts';
 import { fenceEncode, fenceRangeTernaries, mergeTernaries, rangeTernaries, type Ternary } from './ternary.ts';
@@ -148,7 +149,12 @@ describe('p4 entries against the reference evaluator', () => {
       ] as const) {
         const program = buildAclEntries({ policy, ir, devicePlacement: placementOf, fabric });
         // Capacity is checked on counts taken before the entries exist: they must be the entries' own.
-        expect(planProgram({ policy, ir, devicePlacement: placementOf, fabric }).counts).toEqual(countsOf(program));
+        const plan = planProgram({ policy, ir, devicePlacement: placementOf, fabric });
+        expect(plan.counts).toEqual(countsOf(program));
+        // The floor an early refusal reads is never above the entries.
+        const floor = aclFloor(plan.bands, new ServiceMatches());
+        expect(floor.total).toBeLessThanOrEqual(plan.counts.acl);
+        expect(floor.total).toBeGreaterThan(0);
         const interp = new PipelineModel(program.entries, program.classes);
         const exactPorts = placementOf.interfaces.filter((i) => i.role === 'unmanaged-endpoint').map((i) => i.name);
         const prefilterPorts = placementOf.interfaces.filter((i) => i.role !== 'unmanaged-endpoint').map((i) => i.name);
@@ -406,6 +412,14 @@ describe('p4 entries on a hand-built policy', () => {
     expect(byTable.get('weft_dst_class_v4')).toMatch(/costliest: rule 'web-to-wide' \(policy\.yaml:20:7\): [3-9] IPv4 prefixes in its destination set; rule 'web-to-db' \(policy\.yaml:10:7\): 1 IPv4 prefixes/);
     // Without the costs the refusal still names the table and the numbers.
     expect(() => checkCapacity({ device, policy: two }, plan.counts)).toThrow(/needs \d+ entries in p4 table weft_acl .*more than 4 \(capacity\.aclEntries of leaf1\) \(merge or remove rules/);
+    // With the device, rules that alone need more than it holds are refused before any address is classified.
+    const floor = aclFloor(plan.bands, new ServiceMatches());
+    expect(floor.total).toBeLessThanOrEqual(plan.counts.acl);
+    expect(() => planProgram({ policy: two, ir: irTwo, devicePlacement: { ...dp, localIdentities: irTwo.identities.map((i) => i.id) }, device })).toThrow(
+      new RegExp(`leaf1: the policy needs at least ${floor.total + CLOSING_ENTRIES} entries in p4 table weft_acl \\(one per service and port of each rule, before its addresses are classified\\), more than 4 \\(capacity\\.aclEntries of leaf1\\); costliest: rule 'web-to-wide' \\(policy\\.yaml:20:7\\): \\d+ entries at least`),
+    );
+    // A device that holds the floor is planned in full.
+    expect(planProgram({ policy: two, ir: irTwo, devicePlacement: { ...dp, localIdentities: irTwo.identities.map((i) => i.id) }, device: { ...device, capacity: { aclEntries: floor.total + CLOSING_ENTRIES } } }).counts).toEqual(plan.counts);
   });
 });
 

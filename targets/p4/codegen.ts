@@ -21,7 +21,7 @@
 
 import { formatSpan, InputError, UnsupportedError, type Diagnostic } from '../../orchestrator/diagnostics.ts';
 import { CAPACITY_EXCEEDED, type CodegenInput } from '../contract.ts';
-import type { Fabric } from '../../inventory/model.ts';
+import type { Device, Fabric } from '../../inventory/model.ts';
 import {
   addressResolver,
   type AddressResolver,
@@ -289,10 +289,37 @@ export interface P4Plan {
   expand: ServiceMatches;
 }
 
-export function planProgram(input: BuildInput, resolver = addressResolver(input.ir)): P4Plan {
+/**
+ * A floor on the ACL entries of the bands, from the bands alone: a band
+ * whose sides share an address family takes at least one label match, so at
+ * least its service matches times its ports. Per policy rule, and the part
+ * of no single rule (replies, defaults, control traffic).
+ */
+export function aclFloor(bands: P4Band[], expand: ServiceMatches): { total: number; byRule: Map<number, number>; shared: number } {
+  const byRule = new Map<number, number>();
+  let total = 0;
+  let shared = 0;
+  for (const band of bands) {
+    const { rule } = band;
+    if (!([4, 6] as const).some((f) => hasFamily(rule.src, f) && hasFamily(rule.dst, f))) continue;
+    const n = expand.of(rule.services).length * (band.ports?.length ?? 1);
+    total += n;
+    if (rule.rule < 0) shared += n;
+    else byRule.set(rule.rule, (byRule.get(rule.rule) ?? 0) + n);
+  }
+  return { total, byRule, shared };
+}
+
+/**
+ * Plans a switch's program. With the device, a policy whose bands alone
+ * already need more ACL entries than the device holds (aclFloor) is refused
+ * before its addresses are classified, the costly part of a plan.
+ */
+export function planProgram(input: BuildInput & { device?: Pick<Device, 'name' | 'capacity' | 'span'> }, resolver = addressResolver(input.ir)): P4Plan {
   const { bands, notes, stats } = buildBands(input, resolver);
-  const labels = classify(bands, input.devicePlacement.device);
   const expand = new ServiceMatches();
+  if (input.device) checkAclFloor(input.device, input.policy, aclFloor(bands, expand));
+  const labels = classify(bands, input.devicePlacement.device);
   const lpm = Object.fromEntries(CLASSIFIER_TABLES.map((t) => [t, 0])) as Record<ClassifierName, number>;
   for (const side of ['src', 'dst'] as const) for (const family of [4, 6] as const) lpm[classifierName(side, family)] += labels[side].lpm[family].length;
   const acl = bands.reduce((n, b) => n + bandMatchCount(b, labels, expand), 0);
@@ -385,6 +412,32 @@ function costliest(policy: CodegenInput['policy'], costs: Map<number, number>, u
     .join('; ');
 }
 
+/** The ACL entries a device holds, and where that limit comes from. */
+function aclLimit(device: Pick<Device, 'name' | 'capacity'>): { cap: number; source: string } {
+  const inventoryCap = device.capacity?.aclEntries;
+  const cap = Math.min(PIPELINE.size, inventoryCap ?? Number.POSITIVE_INFINITY);
+  return { cap, source: inventoryCap !== undefined && inventoryCap < PIPELINE.size ? `capacity.aclEntries of ${device.name}` : 'the size of table weft_acl in p4/weft_acl.p4' };
+}
+
+const ACL_HINT = 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries';
+
+function checkAclFloor(device: Pick<Device, 'name' | 'capacity' | 'span'>, policy: CodegenInput['policy'], floor: ReturnType<typeof aclFloor>): void {
+  const { cap, source } = aclLimit(device);
+  const need = floor.total + CLOSING_ENTRIES;
+  if (need <= cap) return;
+  let most = floor.byRule.size ? `; costliest: ${costliest(policy, floor.byRule, 'entries at least')}` : '';
+  if (floor.shared) most += `; at least ${floor.shared.toLocaleString('en-US')} entries for replies, defaults and control traffic`;
+  throw new InputError([
+    {
+      code: CAPACITY_EXCEEDED,
+      severity: 'error',
+      message: `${device.name}: the policy needs at least ${need} entries in p4 table weft_acl (one per service and port of each rule, before its addresses are classified), more than ${cap} (${source})${most}`,
+      span: device.span,
+      hint: ACL_HINT,
+    },
+  ]);
+}
+
 /**
  * Refuses a program when one generation of it does not fit the device (any
  * table: the ACL with its closing entries, each classifier), naming each
@@ -417,7 +470,7 @@ export function checkCapacity(input: Pick<CodegenInput, 'device' | 'policy'>, co
       notes.push(`${table}: ${count} entries per policy generation, room for ${cap} (${source}), not for two: a change on this switch is not hitless, it is made in place with all IP through the switch dropped meanwhile`);
     }
   };
-  check('weft_acl', counts.acl, CLOSING_ENTRIES, PIPELINE.size, 'aclEntries', 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries', (c) => c.acl, 'entries');
+  check('weft_acl', counts.acl, CLOSING_ENTRIES, PIPELINE.size, 'aclEntries', ACL_HINT, (c) => c.acl, 'entries');
   for (const t of CLASSIFIER_TABLES) {
     const unit = `${t.endsWith('v4') ? 'IPv4' : 'IPv6'} prefixes in its ${t.includes('_src_') ? 'source' : 'destination'} set`;
     check(t, counts.lpm[t], 0, PIPELINE.classifiers[t].size, 'lpmEntries', 'use groups with fewer, larger prefixes (fewer except holes and single addresses), or enforce on hosts; raise capacity.lpmEntries only if the switch really has more LPM entries', (c) => c.lpm[t], unit);

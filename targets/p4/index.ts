@@ -10,7 +10,9 @@ import { P4INFO_TEXT } from './p4info.ts';
 import { ENTRIES_FILE, P4INFO_FILE, verifyP4 } from './verify.ts';
 
 async function codegen(input: CodegenInput): Promise<CodegenOutput> {
-  // Counted first: a switch the policy does not fit is refused before its entries are built.
+  // Counted first: a switch the policy does not fit is refused before its
+  // entries are built (and, when its rules alone are too many, before its
+  // addresses are classified).
   const plan = planProgram(input);
   const capacityNotes = checkCapacity(input, plan.counts, () => ruleCosts(plan));
   const program = materialise(plan);
