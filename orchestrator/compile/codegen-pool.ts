@@ -89,8 +89,7 @@ export class CodegenWorker {
 
   constructor(sources: WorkerSources) {
     this.worker = startWorker(sources);
-    this.worker.on('message', (m: CodegenReply | { ready: true }) => {
-      if ('ready' in m) return;
+    this.worker.on('message', (m: CodegenReply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);

@@ -1,8 +1,10 @@
 // A codegen worker thread (codegen-pool.ts): reads the same policy and
 // inventory texts as the compile, builds the same IR and placement (both
 // are deterministic), then runs device codegen on request and posts the
-// artefacts back, their bytes transferred rather than copied. The thread
-// writes nothing: the compile driver writes every artefact.
+// artefacts back. Their bytes are copied, not transferred: a target may keep
+// a buffer it returns (shared by devices alike), which a transfer would
+// empty. The thread writes nothing: the compile driver writes every
+// artefact.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseInventory } from '../../inventory/load.ts';
@@ -46,4 +48,3 @@ port.on('message', (req: CodegenRequest) => {
     },
   );
 });
-port.postMessage({ ready: true });

@@ -20,9 +20,9 @@
 
 import type { IrProto, Ir } from './model.ts';
 import { ListInterner, protoOfSlot, resolveList, type Segments } from './expand.ts';
+import { irReach, type IrReach, type RuleSide } from './reach.ts';
 
 export type { Segments } from './expand.ts';
-import { irReach, type IrReach, type RuleSide } from './reach.ts';
 
 /** The remote identity of a cell valid for every remote without a specific cell there. */
 export const ANY_REMOTE = 0;

@@ -16,7 +16,7 @@
 // Local identities are never merged: their identity is also the `local` key
 // of the cells, and a host's locals are few.
 
-import { slotOfProto } from '../../orchestrator/ir/expand.ts';
+import { ListInterner, slotOfProto } from '../../orchestrator/ir/expand.ts';
 import { ANY_REMOTE, type Segments, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 
 /** A host's rows, in emission order (direction, local, remote). */
@@ -56,16 +56,6 @@ export class ShareRows {
   }
 }
 
-function sameSegments(a: Segments, b: Segments): boolean {
-  if (a === b) return true;
-  const n = a.lo.length;
-  if (b.lo.length !== n) return false;
-  for (let i = 0; i < n; i++) {
-    if (a.slot[i] !== b.slot[i] || a.lo[i] !== b.lo[i] || a.hi[i] !== b.hi[i] || a.rule[i] !== b.rule[i]) return false;
-  }
-  return true;
-}
-
 /**
  * The class of every remote with rows of its own (not ANY_REMOTE, not a
  * local): the smallest identity with exactly the same rows. A class's
@@ -81,58 +71,27 @@ export function remoteClasses(rows: ShareRows, locals: ReadonlySet<number>): Map
     if (list) list.push(i);
     else rowsOf.set(r, [i]);
   }
-  // A hash of each segment list's content, once per object: rows decided by
-  // the same rules share one Segments object.
-  const segHashes = new Map<Segments, number>();
-  const segHash = (s: Segments): number => {
-    let h = segHashes.get(s);
-    if (h === undefined) {
-      h = 0x811c9dc5 ^ s.lo.length;
-      for (let i = 0; i < s.lo.length; i++) {
-        h = Math.imul(h ^ s.slot[i], 0x01000193);
-        h = Math.imul(h ^ s.lo[i], 0x01000193);
-        h = Math.imul(h ^ s.hi[i], 0x01000193);
-        h = Math.imul(h ^ s.rule[i], 0x01000193);
-      }
-      segHashes.set(s, h);
+  // A number per distinct segment list content, looked up once per object:
+  // rows decided by the same rules share one Segments object.
+  const segContents = new ListInterner<number>();
+  const segIds = new Map<Segments, number>();
+  const segId = (s: Segments): number => {
+    let id = segIds.get(s);
+    if (id === undefined) {
+      const flat: number[] = [];
+      for (let i = 0; i < s.lo.length; i++) flat.push(s.slot[i], s.lo[i], s.hi[i], s.rule[i]);
+      id = segContents.get(flat, () => segContents.size);
+      segIds.set(s, id);
     }
-    return h;
+    return id;
   };
-  const sameRows = (a: number[], b: number[]): boolean => {
-    if (a.length !== b.length) return false;
-    for (let k = 0; k < a.length; k++) {
-      const x = a[k];
-      const y = b[k];
-      if (rows.dir[x] !== rows.dir[y] || rows.local[x] !== rows.local[y] || !sameSegments(rows.seg[x], rows.seg[y])) return false;
-    }
-    return true;
-  };
-  // Candidates by a hash of the rows; a hit is checked row by row.
-  const byHash = new Map<number, number[]>();
+  // Remotes in ascending order, so that a class is named by its smallest.
+  const classes = new ListInterner<number>();
   const classOf = new Map<number, number>();
   for (const remote of [...rowsOf.keys()].sort((a, b) => a - b)) {
-    const own = rowsOf.get(remote)!;
-    let h1 = 0x811c9dc5 ^ own.length;
-    let h2 = 0x9747b28c;
-    const mix = (x: number): void => {
-      h1 = Math.imul(h1 ^ x, 0x01000193);
-      h2 = Math.imul(h2 ^ x, 0x5bd1e995) ^ (h2 >>> 15);
-    };
-    for (const i of own) {
-      mix(rows.dir[i] === 'egress' ? 1 : 2);
-      mix(rows.local[i]);
-      mix(segHash(rows.seg[i]));
-    }
-    const key = (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
-    const candidates = byHash.get(key);
-    const rep = candidates?.find((c) => sameRows(rowsOf.get(c)!, own));
-    if (rep !== undefined) {
-      classOf.set(remote, rep);
-      continue;
-    }
-    classOf.set(remote, remote);
-    if (candidates) candidates.push(remote);
-    else byHash.set(key, [remote]);
+    const key: number[] = [];
+    for (const i of rowsOf.get(remote)!) key.push(rows.dir[i] === 'egress' ? 1 : 2, rows.local[i], segId(rows.seg[i]));
+    classOf.set(remote, classes.get(key, () => remote));
   }
   return classOf;
 }
