@@ -228,37 +228,35 @@ async function compileParsed(opts: CompileOptions, parsed: Parsed): Promise<Mani
     let stopped = false;
     const lane = async (thread: number, run: (input: CodegenInput, target: Target) => Promise<CodegenOutput>): Promise<void> => {
       try {
-        await laneLoop(thread, run);
+        while (!stopped && next < placement.devices.length) await codegenDevice(thread, run);
       } catch (e) {
         // The other lanes stop after their current device; nothing more is written.
         stopped = true;
         throw e;
       }
     };
-    const laneLoop = async (thread: number, run: (input: CodegenInput, target: Target) => Promise<CodegenOutput>): Promise<void> => {
-      while (!stopped && next < placement.devices.length) {
-        const i = next++;
-        const dp = placement.devices[i];
-        const device = deviceOf.get(dp.device)!;
-        const target = targetFor(device);
-        const started = performance.now();
-        let out;
-        try {
-          out = await run({ policy, fabric, ir, placement, device, devicePlacement: dp }, target);
-        } catch (e) {
-          // A device refused for bad input (a share that does not fit it) does
-          // not stop the others: every refusal is reported together, and
-          // nothing is written (the CLI exits 2).
-          if (e instanceof InputError) {
-            byDevice[i] = e.diagnostics;
-            opts.onDevice?.({ device: device.name, target: target.name, thread, wallMs: Math.round(performance.now() - started), stats: {}, refused: e.diagnostics });
-            continue;
-          }
-          if (e instanceof UnsupportedError) throw e;
-          throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    const codegenDevice = async (thread: number, run: (input: CodegenInput, target: Target) => Promise<CodegenOutput>): Promise<void> => {
+      const i = next++;
+      const dp = placement.devices[i];
+      const device = deviceOf.get(dp.device)!;
+      const target = targetFor(device);
+      const started = performance.now();
+      let out;
+      try {
+        out = await run({ policy, fabric, ir, placement, device, devicePlacement: dp }, target);
+      } catch (e) {
+        // A device refused for bad input (a share that does not fit it) does
+        // not stop the others: every refusal is reported together, and
+        // nothing is written (the CLI exits 2).
+        if (e instanceof InputError) {
+          byDevice[i] = e.diagnostics;
+          opts.onDevice?.({ device: device.name, target: target.name, thread, wallMs: Math.round(performance.now() - started), stats: {}, refused: e.diagnostics });
+          return;
         }
-        if (!stopped) record(i, device, target, thread, Math.round(performance.now() - started), out);
+        if (e instanceof UnsupportedError) throw e;
+        throw new Error(`compile ${device.name}: ${target.name} codegen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
+      if (!stopped) record(i, device, target, thread, Math.round(performance.now() - started), out);
     };
     // Two requests in flight per worker, so that a worker does not wait for
     // this thread to finish a device of its own before it gets the next.
