@@ -10,7 +10,8 @@
 // (bench/explain.ts). Run alone:
 //   node bin/run-ts.js bench/compile.ts [SCENARIO...] [--scale 0.1] [--limit-s 600]
 // --scale shrinks rules, endpoints and devices for exploratory runs; the
-// figures to report are those at scale 1.
+// figures to report are those at scale 1. Codegen uses every core unless
+// WEFT_COMPILE_THREADS says otherwise (=1: one thread, for a side-by-side).
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import type { GroupDef, Policy, PortMatch, Rule } from '../orchestrator/policy/m
 import type { Device, Endpoint, Fabric, Link } from '../inventory/model.ts';
 import type { IpAddr } from '../orchestrator/net/ip.ts';
 import { compileBundle, type DeviceTiming, type PhaseTiming } from '../orchestrator/compile/driver.ts';
+import { compileThreads, workersFor } from '../orchestrator/compile/codegen-pool.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
 import { explainOnce } from './explain.ts';
 import { ensureDistCurrent } from '../test/build-dist.ts';
@@ -281,6 +283,8 @@ async function compileHere(scenario: Scenario, scale: number, work: string): Pro
       compileWallMs: wallMs,
       compileCpuMs: cpuMs,
       compilePeakRssMiB: peakRssMiB,
+      // Threads that ran codegen: this one and its workers.
+      codegenThreads: 1 + workersFor(fabric.devices.length, compileThreads()),
       phases: Object.fromEntries(phases.map((p) => [p.phase, `${p.wallMs} ms wall, ${p.cpuMs} ms cpu`])),
       // Rules after analysis: those that decide some flow (a shadowed rule is placed nowhere).
       rulesWinning: winningRules(ir).size,
