@@ -199,13 +199,13 @@ type ChildEvent =
   | { event: 'devices'; codegen: Record<string, { devices: number; refused: number; wallMs: number; maxEntries: number; medianEntries: number; totalEntries: number }>; refusedWhy: Record<string, number>; slowest: { device: string; wallMs: number }[] }
   | { event: 'done'; figures: Record<string, unknown> };
 
-/** Compiles one scenario in this process through compileBundle, streaming events to stdout; called in the child. */
 /** A device's table entries: what switch codegen counts, or the eBPF targets' address and policy tables. */
 function deviceEntries(d: DeviceTiming): number {
   const s = d.stats;
   return s.entries ?? (s.id4Entries ?? 0) + (s.id6Entries ?? 0) + (s.policyEntries ?? 0);
 }
 
+/** Compiles one scenario in this process through compileBundle, streaming events to stdout; called in the child. */
 async function compileHere(scenario: Scenario, scale: number, work: string): Promise<void> {
   const send = (e: ChildEvent): void => void process.stdout.write(`${JSON.stringify(e)}\n`);
   const files = scenarioFiles(scenario, scale);

@@ -121,15 +121,21 @@ class LocalResolver {
   }
 }
 
+/** The positions of the known identities among `locals`, ascending, each once. */
+function localPositions(reach: IrReach, locals: Iterable<number>): number[] {
+  return [...new Set(locals)].flatMap((id) => reach.pos.get(id) ?? []).sort((a, b) => a - b);
+}
+
+/** A template's remote position as an identity (-1: ANY_REMOTE). */
+function remoteId(ir: Ir, position: number): number {
+  return position < 0 ? ANY_REMOTE : ir.identities[position].id;
+}
+
 /** Each local position's template, in ascending position order; locals alike share one. */
 function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection, emit?: (d: number) => boolean): Generator<{ local: number; t: Template }> {
   const reach = irReach(ir);
   const side = sidesOf(dir);
-  const positions = [...new Set(locals)].flatMap((id) => {
-    const p = reach.pos.get(id);
-    return p === undefined ? [] : [p];
-  });
-  positions.sort((a, b) => a - b);
+  const positions = localPositions(reach, locals);
   const templates = new ListInterner<Template>();
   const resolver = new LocalResolver(reach, side.remote, emit);
   for (const p of positions) {
@@ -149,7 +155,7 @@ export function* shareCells(ir: Ir, locals: Iterable<number>, dir: ShareDirectio
   const out: ShareCell[] = [];
   for (const { local, t } of localTemplates(ir, locals, dir)) {
     for (let k = 0; k < t.remote.length; k++) {
-      const remote = t.remote[k] < 0 ? ANY_REMOTE : ir.identities[t.remote[k]].id;
+      const remote = remoteId(ir, t.remote[k]);
       forEachSegmentCell(t.seg[k], (proto, lo, hi, rule) => void out.push({ local, remote, proto, lo, hi, rule }));
     }
     yield* out;
@@ -174,7 +180,7 @@ export function forEachShareRow(ir: Ir, locals: Iterable<number>, dir: ShareDire
   const first = alike?.first;
   const emit = first && ((d: number) => first[d] === d);
   for (const { local, t } of localTemplates(ir, locals, dir, emit)) {
-    for (let k = 0; k < t.remote.length; k++) visit(local, t.remote[k] < 0 ? ANY_REMOTE : ir.identities[t.remote[k]].id, t.seg[k]);
+    for (let k = 0; k < t.remote.length; k++) visit(local, remoteId(ir, t.remote[k]), t.seg[k]);
   }
 }
 
@@ -188,13 +194,14 @@ export function forEachShareRow(ir: Ir, locals: Iterable<number>, dir: ShareDire
 export class AlikeRemotes {
   /** By identity position: the smallest position of its group; -1 when named by none of these rules. */
   readonly first: Int32Array;
+  private readonly reach: IrReach;
 
   constructor(
     private readonly ir: Ir,
     locals: Iterable<number>,
   ) {
-    const reach = irReach(ir);
-    const positions = [...new Set(locals)].flatMap((id) => reach.pos.get(id) ?? []);
+    const reach = (this.reach = irReach(ir));
+    const positions = localPositions(reach, locals);
     // The rules naming each position, egress ones as r and ingress ones as
     // -1 - r, in visiting order (which repeats a rule only back to back).
     const naming: number[][] = Array.from({ length: reach.count }, () => []);
@@ -224,7 +231,7 @@ export class AlikeRemotes {
 
   /** The identity of the first of `id`'s group, or undefined when no rule here names it. */
   groupOf(id: number): number | undefined {
-    const p = irReach(this.ir).pos.get(id);
+    const p = this.reach.pos.get(id);
     if (p === undefined || this.first[p] < 0) return undefined;
     return this.ir.identities[this.first[p]].id;
   }

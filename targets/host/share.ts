@@ -295,11 +295,10 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     L.add(id);
   }
 
-  // Every row first (a local's cells toward one remote): remotes alike on
-  // this host are found from them (remote-classes.ts), and only their
-  // class's cells are expanded into entries.
-  // Remotes that the locals' rules name alike are not even given rows but
-  // the first of their group (AlikeRemotes).
+  // Every row first (a local's cells toward one remote), then the classes
+  // of remotes alike on this host (remote-classes.ts): only a class's cells
+  // are expanded into entries. Remotes that the locals' rules name alike
+  // get no rows at all but the first of their group (AlikeRemotes).
   const alike = opts.cells ? undefined : new AlikeRemotes(ir, L);
   const rows = new ShareRows();
   for (const dir of ['egress', 'ingress'] as const) {
@@ -307,7 +306,10 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
     else forEachShareRow(ir, L, dir, (local, remote, seg) => rows.push(dir, local, remote, seg), alike);
   }
   const rowClass = remoteClasses(rows, L);
-  const classOf = (id: number): number | undefined => rowClass.get(alike ? (alike.groupOf(id) ?? ANY_REMOTE) : id);
+  const classOf = (id: number): number | undefined => {
+    const rowsFrom = alike ? alike.groupOf(id) : id;
+    return rowsFrom === undefined ? undefined : rowClass.get(rowsFrom);
+  };
 
   const policy: PolicyEntry[] = [];
   // Remotes some specific ingress cell allows; the ANY_REMOTE ingress cells
@@ -318,6 +320,7 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   const deniesFrom = new Map<number, ShareCell[]>();
   const action = ir.rules.map((r) => r.action);
   const logged = ir.rules.map((r) => r.log);
+  // A cell as arguments, not an object: a host takes hundreds of thousands of them.
   const take = (dir: ShareDirection, local: number, remote: number, proto: IrProto, lo: number, hi: number, rule: number): void => {
     const verdict = action[rule];
     const log = logged[rule];

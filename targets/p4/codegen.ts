@@ -127,11 +127,15 @@ export class ServiceMatches {
   }
 }
 
+/** Whether a rule's sides share an address family: one that does not matches no packet. */
+function sidesShareFamily(rule: SwitchRule): boolean {
+  return ([4, 6] as const).some((f) => hasFamily(rule.src, f) && hasFamily(rule.dst, f));
+}
+
 /** The label and ether_type part of a band's matches: side matches x side matches, without services and ports. */
 function bandBases(band: P4Band, labels: Labels): Match[] {
   const { rule } = band;
-  // A rule whose sides share no family matches no packet.
-  if (!([4, 6] as const).some((f) => hasFamily(rule.src, f) && hasFamily(rule.dst, f))) return [];
+  if (!sidesShareFamily(rule)) return [];
   const out: Match[] = [];
   for (const s of labels.src.matchesOf(rule.src)) {
     for (const d of labels.dst.matchesOf(rule.dst)) {
@@ -301,7 +305,7 @@ export function aclFloor(bands: P4Band[], expand: ServiceMatches): { total: numb
   let shared = 0;
   for (const band of bands) {
     const { rule } = band;
-    if (!([4, 6] as const).some((f) => hasFamily(rule.src, f) && hasFamily(rule.dst, f))) continue;
+    if (!sidesShareFamily(rule)) continue;
     const n = expand.of(rule.services).length * (band.ports?.length ?? 1);
     total += n;
     if (rule.rule < 0) shared += n;
@@ -412,17 +416,17 @@ function costliest(policy: CodegenInput['policy'], costs: Map<number, number>, u
     .join('; ');
 }
 
-/** The ACL entries a device holds, and where that limit comes from. */
-function aclLimit(device: Pick<Device, 'name' | 'capacity'>): { cap: number; source: string } {
-  const inventoryCap = device.capacity?.aclEntries;
-  const cap = Math.min(PIPELINE.size, inventoryCap ?? Number.POSITIVE_INFINITY);
-  return { cap, source: inventoryCap !== undefined && inventoryCap < PIPELINE.size ? `capacity.aclEntries of ${device.name}` : 'the size of table weft_acl in p4/weft_acl.p4' };
+/** The entries a device's table holds: the pipeline's size, or less when the inventory says so, and where that limit comes from. */
+function tableLimit(device: Pick<Device, 'name' | 'capacity'>, table: string, pipelineSize: number, key: 'aclEntries' | 'lpmEntries'): { cap: number; source: string } {
+  const inventoryCap = device.capacity?.[key];
+  const cap = Math.min(pipelineSize, inventoryCap ?? Number.POSITIVE_INFINITY);
+  return { cap, source: inventoryCap !== undefined && inventoryCap < pipelineSize ? `capacity.${key} of ${device.name}` : `the size of table ${table} in p4/weft_acl.p4` };
 }
 
 const ACL_HINT = 'merge or remove rules, use fewer port ranges, or enforce on hosts; raise capacity.aclEntries only if the switch really has more entries';
 
 function checkAclFloor(device: Pick<Device, 'name' | 'capacity' | 'span'>, policy: CodegenInput['policy'], floor: ReturnType<typeof aclFloor>): void {
-  const { cap, source } = aclLimit(device);
+  const { cap, source } = tableLimit(device, 'weft_acl', PIPELINE.size, 'aclEntries');
   const need = floor.total + CLOSING_ENTRIES;
   if (need <= cap) return;
   let most = floor.byRule.size ? `; costliest: ${costliest(policy, floor.byRule, 'entries at least')}` : '';
@@ -453,9 +457,7 @@ export function checkCapacity(input: Pick<CodegenInput, 'device' | 'policy'>, co
   const diagnostics: Diagnostic[] = [];
   const notes: string[] = [];
   const check = (table: string, count: number, extra: number, pipelineSize: number, key: 'aclEntries' | 'lpmEntries', hint: string, costOf: (c: RuleCosts) => Map<number, number>, unit: string): void => {
-    const inventoryCap = device.capacity?.[key];
-    const cap = Math.min(pipelineSize, inventoryCap ?? Number.POSITIVE_INFINITY);
-    const source = inventoryCap !== undefined && inventoryCap < pipelineSize ? `capacity.${key} of ${device.name}` : `the size of table ${table} in p4/weft_acl.p4`;
+    const { cap, source } = tableLimit(device, table, pipelineSize, key);
     if (count + extra > cap) {
       const why = extra ? ` (${count} for the policy, ${extra} to drop all IP while a change too big for two generations is made in place)` : '';
       let most = '';
