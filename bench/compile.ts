@@ -7,13 +7,17 @@
 // as it ends, so a compile cut short by the time limit still shows where
 // the time went. Per device: entries (max and median per target) and the
 // devices refused, with why. Then a cold `weft explain` on the same files
-// (bench/explain.ts). Run alone:
-//   node bin/run-ts.js bench/compile.ts [SCENARIO...] [--scale 0.1] [--limit-s 600]
+// (bench/explain.ts), and a recompile after a one-rule edit into the bundle
+// just written (a new `weft compile` process too; devices the edit did not
+// reach keep their artefacts). Run alone:
+//   node bin/run-ts.js bench/compile.ts [SCENARIO...] [--scale 0.1] [--limit-s 600] [--leaves openconfig]
+// --leaves openconfig makes every P4 leaf an OpenConfig one, for scenarios
+// whose P4 leaves are refused (no bundle is written, so nothing to recompile).
 // --scale shrinks rules, endpoints and devices for exploratory runs; the
 // figures to report are those at scale 1. Codegen uses every core unless
 // WEFT_COMPILE_THREADS says otherwise (=1: one thread, for a side-by-side).
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +29,8 @@ import type { IpAddr } from '../orchestrator/net/ip.ts';
 import { compileBundle, type DeviceTiming, type PhaseTiming } from '../orchestrator/compile/driver.ts';
 import { compileThreads, workersFor } from '../orchestrator/compile/codegen-pool.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
-import { explainOnce } from './explain.ts';
+import { explainOnce, USAGE_HOOK } from './explain.ts';
+import { WEFT_BIN } from '../orchestrator/package-root.ts';
 import { ensureDistCurrent } from '../test/build-dist.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { compactPlacement } from '../orchestrator/placement/compact.ts';
@@ -172,8 +177,16 @@ function scaled(n: number, scale: number): number {
   return Math.max(1, Math.round(n * scale));
 }
 
+/** P4 leaves as generated, or all leaves OpenConfig (--leaves openconfig). */
+export type Leaves = 'as-generated' | 'openconfig';
+
 /** The scenario's policy and fabric as YAML, as `weft compile` reads them. */
-export function scenarioFiles(scenario: Scenario, scale: number): { policy: string; fabric: string } {
+export function scenarioFiles(scenario: Scenario, scale: number, leaves: Leaves = 'as-generated'): { policy: string; fabric: string } {
+  const files = generatedFiles(scenario, scale);
+  return leaves === 'openconfig' ? { ...files, fabric: files.fabric.replaceAll('pipeline: p4', 'pipeline: openconfig') } : files;
+}
+
+function generatedFiles(scenario: Scenario, scale: number): { policy: string; fabric: string } {
   if (scenario === 'today') {
     const { policy, fabric } = benchScenario({ ...DEFAULTS, rules: scaled(DEFAULTS.rules, scale), endpoints: scaled(DEFAULTS.endpoints, scale), devices: scaled(DEFAULTS.devices, scale) });
     return scenarioToYaml(policy, fabric);
@@ -206,9 +219,9 @@ function deviceEntries(d: DeviceTiming): number {
 }
 
 /** Compiles one scenario in this process through compileBundle, streaming events to stdout; called in the child. */
-async function compileHere(scenario: Scenario, scale: number, work: string): Promise<void> {
+async function compileHere(scenario: Scenario, scale: number, work: string, leaves: Leaves): Promise<void> {
   const send = (e: ChildEvent): void => void process.stdout.write(`${JSON.stringify(e)}\n`);
-  const files = scenarioFiles(scenario, scale);
+  const files = scenarioFiles(scenario, scale, leaves);
   const policyPath = join(work, 'policy.yaml');
   const fabricPath = join(work, 'fabric.yaml');
   writeFileSync(policyPath, files.policy);
@@ -310,21 +323,21 @@ function placementFigures(placement: ReturnType<typeof place>, file: string): Re
  * cut-short run reports the phases it finished. The parent owns the work
  * directory, so a killed child leaves nothing behind.
  */
-async function runChild(scenario: Scenario, scale: number, limitS: number): Promise<Record<string, unknown>> {
+async function runChild(scenario: Scenario, scale: number, limitS: number, leaves: Leaves): Promise<Record<string, unknown>> {
   const work = mkdtempSync(join(tmpdir(), `weft-bench-compile-${process.pid}-`));
   try {
-    return await runChildIn(work, scenario, scale, limitS);
+    return await runChildIn(work, scenario, scale, limitS, leaves);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-async function runChildIn(work: string, scenario: Scenario, scale: number, limitS: number): Promise<Record<string, unknown>> {
+async function runChildIn(work: string, scenario: Scenario, scale: number, limitS: number, leaves: Leaves): Promise<Record<string, unknown>> {
   const here = fileURLToPath(import.meta.url);
   const runner = resolve(dirname(here), '../bin/run-ts.js');
   const started = performance.now();
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', runner, here, '--child', scenario, String(scale), work], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const out: Record<string, unknown> = { scenario, scale };
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', runner, here, '--child', scenario, String(scale), work, leaves], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const out: Record<string, unknown> = { scenario, scale, leaves };
   const phases: Record<string, string> = {};
   let buffered = '';
   child.stdout.setEncoding('utf8');
@@ -351,13 +364,45 @@ async function runChildIn(work: string, scenario: Scenario, scale: number, limit
   if (timedOut) return { ...out, error: `did not finish within ${limitS} s (wall); phases finished: ${Object.keys(phases).join(', ') || 'none'}`, phasesFinished: phases };
   if (code !== 0) return { ...out, error: `child exited with ${code} after ${Math.round((performance.now() - started) / 1000)} s`, phasesFinished: phases };
   // A cold `weft explain` on the same files, in a process of its own.
-  return { ...out, explainCold: explainOnce(work, readFileSync(join(work, 'fabric.yaml'), 'utf8')) };
+  const explainCold = explainOnce(work, readFileSync(join(work, 'fabric.yaml'), 'utf8'));
+  return { ...out, explainCold, recompileOneRule: recompileOnce(work) };
 }
 
-export async function run(only: readonly Scenario[] = SCENARIOS, scale = 1, limitS = 600): Promise<Record<string, unknown>> {
+/**
+ * Edits one rule between two apps (its first port becomes 2999) and runs
+ * `weft compile` again into the bundle just written, as a new process;
+ * reports its wall and CPU time and the devices it reused.
+ */
+function recompileOnce(work: string): Record<string, unknown> {
+  if (!existsSync(join(work, 'out', 'manifest.json'))) return { skipped: 'the first compile wrote no bundle (refused), so there is nothing to reuse' };
+  const policyPath = join(work, 'policy.yaml');
+  const lines = readFileSync(policyPath, 'utf8').split('\n');
+  const at = lines.findIndex((l) => /from: \[app\d+\], to: \[app\d+\]/.test(l) && /port: "?\d+/.test(l));
+  if (at < 0) return { skipped: 'no rule between two apps to edit' };
+  const rule = /name: ([^,]+)/.exec(lines[at])?.[1];
+  lines[at] = lines[at].replace(/port: "?\d+(-\d+)?"?/, 'port: 2999');
+  writeFileSync(policyPath, lines.join('\n'));
+  const args = [WEFT_BIN, 'compile', '--policy', policyPath, '--inventory', join(work, 'fabric.yaml'), '--out', join(work, 'out')];
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--max-old-space-size=4096', `--import=${USAGE_HOOK}`, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const wallMs = Math.round(performance.now() - t0);
+  if (r.status !== 0) return { rule, error: `weft compile exited ${r.status ?? r.signal}: ${r.stderr.slice(-400)}` };
+  const u = JSON.parse(/weft-usage (\{.*\})/.exec(r.stderr)?.[1] ?? '{}') as { userCPUTime?: number; systemCPUTime?: number; maxRSS?: number };
+  const head = /\((\d+) devices(?:, (\d+) unchanged since the previous bundle)?\)/.exec(r.stdout);
+  return {
+    rule,
+    wallMs,
+    cpuMs: Math.round(((u.userCPUTime ?? 0) + (u.systemCPUTime ?? 0)) / 1000),
+    peakRssMiB: Math.round((u.maxRSS ?? 0) / 1024),
+    devices: Number(head?.[1] ?? 0),
+    reused: Number(head?.[2] ?? 0),
+  };
+}
+
+export async function run(only: readonly Scenario[] = SCENARIOS, scale = 1, limitS = 600, leaves: Leaves = 'as-generated'): Promise<Record<string, unknown>> {
   ensureDistCurrent();
   const figures: Record<string, unknown> = {};
-  for (const s of only) figures[s] = await runChild(s, scale, limitS);
+  for (const s of only) figures[s] = await runChild(s, scale, limitS, leaves);
   return figures;
 }
 
@@ -365,7 +410,7 @@ const invokedAs = process.argv[1] ? resolve(process.argv[1]) : '';
 if (invokedAs === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {
-    await compileHere(args[1] as Scenario, Number(args[2]), args[3]);
+    await compileHere(args[1] as Scenario, Number(args[2]), args[3], args[4] as Leaves);
   } else {
     const option = (name: string, fallback: number): number => {
       const i = args.indexOf(name);
@@ -374,6 +419,8 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
       return v;
     };
     const picked = args.filter((a): a is Scenario => (SCENARIOS as readonly string[]).includes(a));
-    console.log(JSON.stringify(await run(picked.length ? picked : SCENARIOS, option('--scale', 1), option('--limit-s', 600)), null, 2));
+    const leaves = args.includes('--leaves') ? args[args.indexOf('--leaves') + 1] : 'as-generated';
+    if (leaves !== 'as-generated' && leaves !== 'openconfig') throw new Error('--leaves takes openconfig');
+    console.log(JSON.stringify(await run(picked.length ? picked : SCENARIOS, option('--scale', 1), option('--limit-s', 600), leaves), null, 2));
   }
 }

@@ -17,8 +17,8 @@ import { SHAPE_DEFAULTS, shapeYaml, type Shape } from './scenarios.ts';
 
 const SHAPES: readonly Shape[] = ['correlated', 'catch-all', 'independent'];
 const LIMIT_S = 300;
-/** Printed by the explain process as it exits: its own CPU time and peak RSS (node's process.resourceUsage). */
-const USAGE_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\nweft-usage '+JSON.stringify(process.resourceUsage())+'\\n'))`;
+/** Printed by a weft process as it exits: its own CPU time and peak RSS (node's process.resourceUsage). */
+export const USAGE_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\nweft-usage '+JSON.stringify(process.resourceUsage())+'\\n'))`;
 const ADDRESS_RE = /addresses: \["([0-9.]+)"/g;
 
 /** Explains a flow from the fabric's first IPv4 endpoint to its last, in a new process. */

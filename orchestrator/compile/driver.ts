@@ -36,7 +36,8 @@ import {
   type ManifestFile,
 } from './manifest.ts';
 import { replaceDir } from './swap.ts';
-import { CodegenWorker, compileThreads, workersFor } from './codegen-pool.ts';
+import { CodegenWorker, compileThreads, workersFor, type WorkerSources } from './codegen-pool.ts';
+import { InputDigests, linkDeviceFiles, previousBundle, reusableDevice, type PreviousBundle } from './reuse.ts';
 
 const log = logger('compile');
 
@@ -58,6 +59,8 @@ export interface CompileOptions {
   onDevice?: (d: DeviceTiming) => void;
   /** Threads for device codegen, this one included (codegen-pool.ts); default WEFT_COMPILE_THREADS or the cores available. */
   threads?: number;
+  /** Keep the artefacts of devices whose inputs are unchanged from the bundle already at outDir (reuse.ts); default true. */
+  reuse?: boolean;
 }
 
 export interface PhaseTiming {
@@ -74,6 +77,8 @@ export interface DeviceTiming {
   stats: Record<string, number>;
   /** Where its codegen ran: 0 on the compile's own thread, k on worker k (codegen-pool.ts). */
   thread: number;
+  /** Its inputs were unchanged: its artefacts were taken from the previous bundle, no codegen ran. */
+  reused?: boolean;
   /** Why the device was refused (its share does not fit it); the compile then fails once every device is tried. */
   refused?: Diagnostic[];
 }
@@ -127,16 +132,22 @@ export async function compileBundle(opts: CompileOptions): Promise<Manifest> {
   const fabric = parseInventory(inventoryText, opts.inventoryPath);
   for (const d of [...(policy.warnings ?? []), ...(fabric.warnings ?? [])]) opts.onInputWarning?.(d);
   checkReplaceable(outDir);
-  // Workers start now, so that their own parse, IR and placement overlap
-  // this thread's. A caller's own targets run here only.
-  const workerCount = opts.targetFor ? 0 : workersFor(fabric.devices.length, compileThreads(opts.threads));
-  const workers = Array.from(
-    { length: workerCount },
-    () => new CodegenWorker({ policyText, policyPath: opts.policyPath, inventoryText, inventoryPath: opts.inventoryPath }),
-  );
+  // A caller's own targets run on this thread only, and lend nothing to a
+  // recompile: what they read is theirs.
+  const threads = opts.targetFor ? 1 : compileThreads(opts.threads);
+  const previous = opts.targetFor || opts.reuse === false ? undefined : previousBundle(outDir, GENERATOR);
+  const sources: WorkerSources = { policyText, policyPath: opts.policyPath, inventoryText, inventoryPath: opts.inventoryPath };
+  const workers: CodegenWorker[] = [];
+  // With no bundle to reuse from, every device is compiled: workers start
+  // now, so that their own parse, IR and placement overlap this thread's.
+  // Otherwise they start once it is known how many devices changed.
+  const startWorkers = (devices: number): void => {
+    for (let k = workers.length; k < workersFor(devices, threads); k++) workers.push(new CodegenWorker(sources));
+  };
+  if (!previous) startWorkers(fabric.devices.length);
   lap('parse');
   try {
-    return await compileParsed(opts, { policyText, inventoryText, policy, fabric, outDir, lap, targetFor, workers });
+    return await compileParsed(opts, { policyText, inventoryText, policy, fabric, outDir, lap, targetFor, workers, startWorkers, previous });
   } finally {
     await Promise.all(workers.map((w) => w.close()));
   }
@@ -151,10 +162,13 @@ interface Parsed {
   lap: (phase: PhaseTiming['phase']) => void;
   targetFor: (device: Device) => Target;
   workers: CodegenWorker[];
+  /** Starts the workers worth it for this many devices to compile (none if already started). */
+  startWorkers: (devices: number) => void;
+  previous?: PreviousBundle;
 }
 
 async function compileParsed(opts: CompileOptions, parsed: Parsed): Promise<Manifest> {
-  const { policyText, inventoryText, policy, fabric, outDir, lap, targetFor, workers } = parsed;
+  const { policyText, inventoryText, policy, fabric, outDir, lap, targetFor, workers, startWorkers, previous } = parsed;
 
   const ir = buildIr(policy, fabric);
   const diagnostics = analyze(policy, fabric, ir);
@@ -166,11 +180,23 @@ async function compileParsed(opts: CompileOptions, parsed: Parsed): Promise<Mani
   }
   lap('rules');
   const placement = place(policy, fabric, ir);
+  const placementText = placementJson(placement);
   lap('placement');
-  // Every device's share is sized before any codegen allocates it.
+  // Each device's inputs, and whether the previous bundle holds its
+  // artefacts for exactly these (reuse.ts). Artefacts of a caller's own
+  // targets are not recorded as reusable.
   const deviceOf = new Map(fabric.devices.map((d) => [d.name, d]));
-  for (const dp of placement.devices) checkShareBudget(ir, deviceOf.get(dp.device)!, dp.localIdentities, opts.maxShareTriples);
+  const digests = opts.targetFor ? undefined : new InputDigests(ir, policy, fabric, placementText, `budget=${opts.maxShareTriples ?? 'default'}`);
+  const inputs = placement.devices.map((dp) => digests?.of(deviceOf.get(dp.device)!, dp, dp.target));
+  const reused = placement.devices.map((dp, i) => (previous && inputs[i] ? reusableDevice(previous, dp.device, inputs[i]) : undefined));
+  const pending = placement.devices.flatMap((_, i) => (reused[i] ? [] : [i]));
+  // Every changed device's share is sized before any codegen allocates it.
+  for (const i of pending) {
+    const dp = placement.devices[i];
+    checkShareBudget(ir, deviceOf.get(dp.device)!, dp.localIdentities, opts.maxShareTriples);
+  }
   lap('budget');
+  startWorkers(pending.length);
 
   // The bundle is assembled in a temporary directory beside the output: each
   // device's artefacts are written as soon as its codegen returns, so memory
@@ -190,7 +216,7 @@ async function compileParsed(opts: CompileOptions, parsed: Parsed): Promise<Mani
     write(policySource, policyText);
     write(inventorySource, inventoryText);
     write(IR_FILE, `${JSON.stringify(irToJson(ir), null, 1)}\n`);
-    write(PLACEMENT_FILE, placementJson(placement));
+    write(PLACEMENT_FILE, placementText);
     write(ANALYSIS_FILE, analysisDocument([...(policy.warnings ?? []), ...(fabric.warnings ?? []), ...diagnostics]));
     lap('documents');
     // Each device's codegen runs on this thread or a worker, whichever is
@@ -219,16 +245,23 @@ async function compileParsed(opts: CompileOptions, parsed: Parsed): Promise<Mani
         target: dp.target,
         mode: dp.mode,
         generation: generationDigest(files),
+        inputs: inputs[i],
         files,
         notes: out.notes,
         stats: out.stats,
       };
     };
+    for (const [i, d] of reused.entries()) {
+      if (!d || !previous) continue;
+      linkDeviceFiles(previous, tmp, d);
+      byDevice[i] = d;
+      opts.onDevice?.({ device: d.name, target: d.target, thread: 0, wallMs: 0, stats: d.stats, reused: true });
+    }
     let next = 0;
     let stopped = false;
     const lane = async (thread: number, run: (input: CodegenInput, target: Target) => Promise<CodegenOutput>): Promise<void> => {
       try {
-        while (!stopped && next < placement.devices.length) await codegenDevice(thread, run);
+        while (!stopped && next < pending.length) await codegenDevice(thread, run);
       } catch (e) {
         // The other lanes stop after their current device; nothing more is written.
         stopped = true;
@@ -236,7 +269,7 @@ async function compileParsed(opts: CompileOptions, parsed: Parsed): Promise<Mani
       }
     };
     const codegenDevice = async (thread: number, run: (input: CodegenInput, target: Target) => Promise<CodegenOutput>): Promise<void> => {
-      const i = next++;
+      const i = pending[next++];
       const dp = placement.devices[i];
       const device = deviceOf.get(dp.device)!;
       const target = targetFor(device);
@@ -296,6 +329,6 @@ async function compileParsed(opts: CompileOptions, parsed: Parsed): Promise<Mani
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  log.info({ out: outDir, devices: manifest.devices.length }, 'bundle written');
+  log.info({ out: outDir, devices: manifest.devices.length, reused: manifest.devices.length - pending.length }, 'bundle written');
   return manifest;
 }

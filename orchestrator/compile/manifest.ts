@@ -30,6 +30,8 @@ export interface ManifestDevice {
   mode: EnforcementMode;
   /** sha256 over this device's files (paths and contents): equal when its artefacts are equal. */
   generation: string;
+  /** sha256 of everything the device's codegen read (reuse.ts): a recompile with equal inputs keeps its files. Absent in bundles of older Weft. */
+  inputs?: string;
   files: ManifestFile[];
   notes: string[];
   stats: Record<string, number>;
@@ -94,6 +96,7 @@ function checkDevice(d: unknown, at: string, check: Check): void {
   check(TARGET_NAMES.includes(d.target as TargetName), `${at}.target must be one of ${TARGET_NAMES.join('|')}`);
   check(MODES.includes(d.mode as EnforcementMode), `${at}.mode must be one of ${MODES.join('|')}`);
   check(typeof d.generation === 'string' && HEX64.test(d.generation), `${at}.generation must be a sha256 hex digest`);
+  check(d.inputs === undefined || (typeof d.inputs === 'string' && HEX64.test(d.inputs)), `${at}.inputs must be a sha256 hex digest`);
   if (!Array.isArray(d.files)) check(false, `${at}.files must be a list`);
   else
     d.files.forEach((f: unknown, i: number) => {

@@ -39,7 +39,6 @@ export interface PrefilterShare {
   device: string;
   profile: DpuProfile;
   policyName: string;
-  policyDigest: string;
   /** What the NIC answers where no cell matches: the policy's default (whole), or allow (deny-set). */
   defaultAction: 'allow' | 'deny';
   scope: NicScope;
@@ -85,7 +84,6 @@ export function prefilterShare(ir: Ir, fabric: Fabric, device: Device): Prefilte
     device: device.name,
     profile,
     policyName: host.policyName,
-    policyDigest: host.policyDigest,
     rules: host.rules,
     localAddresses: host.localAddresses.filter((a) => a.family === 4),
     id4: host.id4,
@@ -132,7 +130,8 @@ export interface DpuMapsJson {
   format: typeof DPU_MAPS_FORMAT;
   device: string;
   profile: DpuProfile;
-  policy: { name: string; digest: string };
+  /** The name only, as a host's maps.json (targets/host/share.ts). */
+  policy: { name: string };
   defaultAction: 'allow' | 'deny';
   rulesFile: { file: typeof DPU_RULES_FILE; count: number };
   localAddresses: string[];
@@ -174,7 +173,7 @@ export function prefilterArtefacts(s: PrefilterShare): PrefilterArtefacts {
     format: DPU_MAPS_FORMAT,
     device: s.device,
     profile: s.profile,
-    policy: { name: s.policyName, digest: s.policyDigest },
+    policy: { name: s.policyName },
     defaultAction: s.defaultAction,
     rulesFile: { file: DPU_RULES_FILE, count: s.rules.length },
     localAddresses: s.localAddresses.map((a) => formatIp(a.family, a.value)),
@@ -222,7 +221,6 @@ export function readPrefilterDir(dir: string): PrefilterDir {
     device: maps.device,
     profile: maps.profile,
     policyName: maps.policy.name,
-    policyDigest: maps.policy.digest,
     defaultAction: maps.defaultAction,
     rules,
     localAddresses: maps.localAddresses.map((a) => {

@@ -98,7 +98,6 @@ export interface RuleSource {
 export interface HostShare {
   device: string;
   policyName: string;
-  policyDigest: string;
   defaultAction: 'allow' | 'deny';
   /**
    * The rules this host's cells name, in first-match order: a cell's `rule`
@@ -411,7 +410,6 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   return {
     device: device.name,
     policyName: ir.policyName,
-    policyDigest: ir.policyDigest,
     defaultAction: ir.defaultAction,
     ...rules,
     localAddresses,
@@ -510,7 +508,12 @@ export interface FailsafeJson {
 export interface MapsJson {
   format: typeof MAPS_FORMAT;
   device: string;
-  policy: { name: string; digest: string };
+  /**
+   * The policy's name only: not its digest, so that a host whose share an
+   * edit did not touch keeps byte-equal artefacts (the same generation, no
+   * redeploy, and a recompile reuses them).
+   */
+  policy: { name: string };
   defaultAction: 'allow' | 'deny';
   rulesFile: { file: typeof RULES_FILE; count: number; sha256: string };
   localAddresses: string[];
@@ -581,7 +584,7 @@ export function shareArtefacts(s: HostShare): HostArtefacts {
   const maps: MapsJson = {
     format: MAPS_FORMAT,
     device: s.device,
-    policy: { name: s.policyName, digest: s.policyDigest },
+    policy: { name: s.policyName },
     defaultAction: s.defaultAction,
     rulesFile: { file: RULES_FILE, count: s.rules.length, sha256: rules.sha256 },
     localAddresses: s.localAddresses.map((a) => formatIp(a.family, a.value)),
@@ -754,7 +757,6 @@ export function shareFromArtefacts(src: RecordSource, rules: HostShare['rules'],
   return {
     device: j.device,
     policyName: j.policy.name,
-    policyDigest: j.policy.digest,
     defaultAction: j.defaultAction,
     rules,
     ruleSources: [],

@@ -532,7 +532,9 @@ function setOf(input: CodegenInput, mode: EnforcementMode, type: AclType, entrie
   return {
     name: setName(mode, type),
     type,
-    description: `weft ${mode} policy ${input.ir.policyName} ${input.ir.policyDigest.slice(0, 12)}`,
+    // No policy digest: a switch whose entries an edit did not change keeps
+    // the same configuration, so a rollout leaves it alone.
+    description: `weft ${mode} policy ${input.ir.policyName}`,
     entries,
   };
 }
