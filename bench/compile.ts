@@ -382,13 +382,20 @@ function recompileOnce(work: string): Record<string, unknown> {
   const rule = /name: ([^,]+)/.exec(lines[at])?.[1];
   lines[at] = lines[at].replace(/port: "?\d+(-\d+)?"?/, 'port: 2999');
   writeFileSync(policyPath, lines.join('\n'));
-  const args = [WEFT_BIN, 'compile', '--policy', policyPath, '--inventory', join(work, 'fabric.yaml'), '--out', join(work, 'out')];
+  const args = [WEFT_BIN, 'compile', '--policy', policyPath, '--inventory', join(work, 'fabric.yaml'), '--out', join(work, 'out'), '--log-level', 'debug'];
   const t0 = performance.now();
   const r = spawnSync(process.execPath, ['--max-old-space-size=4096', `--import=${USAGE_HOOK}`, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
   const wallMs = Math.round(performance.now() - t0);
   if (r.status !== 0) return { rule, error: `weft compile exited ${r.status ?? r.signal}: ${r.stderr.slice(-400)}` };
   const u = JSON.parse(/weft-usage (\{.*\})/.exec(r.stderr)?.[1] ?? '{}') as { userCPUTime?: number; systemCPUTime?: number; maxRSS?: number };
   const head = /\((\d+) devices(?:, (\d+) unchanged since the previous bundle)?\)/.exec(r.stdout);
+  // Each phase's wall time, from the compile's own debug log.
+  const phases: Record<string, number> = {};
+  for (const line of r.stderr.split('\n')) {
+    if (!line.includes('compile phase done')) continue;
+    const e = JSON.parse(line) as { phase: string; ms: number };
+    phases[e.phase] = e.ms;
+  }
   return {
     rule,
     wallMs,
@@ -396,6 +403,7 @@ function recompileOnce(work: string): Record<string, unknown> {
     peakRssMiB: Math.round((u.maxRSS ?? 0) / 1024),
     devices: Number(head?.[1] ?? 0),
     reused: Number(head?.[2] ?? 0),
+    phasesWallMs: phases,
   };
 }
 
