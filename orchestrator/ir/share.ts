@@ -243,16 +243,22 @@ export function forEachSegmentCell(seg: Segments, visit: (proto: IrProto, lo: nu
 }
 
 /**
- * The share with every ANY_REMOTE cell spelled out per remote identity (with
- * an address family in common with the local), for datapaths that key on
- * the exact remote: the verdicts are those of the lookup contract, the cells
- * those a remote-by-remote first match gives. Costs locals x identities:
- * only for small sets of locals.
+ * The share remote by remote: for each local and each remote identity with
+ * an address family in common with it, in local then identity order, the
+ * remote's own cells (`own`), or undefined when it has none; its cells are
+ * then `wild`, the local's ANY_REMOTE cells, under its identity. Readers that
+ * key on the exact remote (concreteShareCells) spell them out; others can
+ * take the remotes without cells of their own in bulk.
  */
-export function* concreteShareCells(ir: Ir, locals: Iterable<number>, dir: ShareDirection): Generator<ShareCell> {
+export function forEachConcreteRemote(
+  ir: Ir,
+  locals: Iterable<number>,
+  dir: ShareDirection,
+  visit: (local: number, remote: number, own: ShareCell[] | undefined, wild: ShareCell[]) => void,
+): void {
   const reach = irReach(ir);
   let cur: ShareCell[] = [];
-  const flush = function* (): Generator<ShareCell> {
+  const flush = (): void => {
     if (cur.length === 0) return;
     const local = cur[0].local;
     const fam = reach.fam[reach.pos.get(local)!];
@@ -267,26 +273,46 @@ export function* concreteShareCells(ir: Ir, locals: Iterable<number>, dir: Share
     for (let d = 0; d < reach.count; d++) {
       if ((reach.fam[d] & fam) === 0) continue;
       const remote = ir.identities[d].id;
-      const own = byRemote.get(remote) ?? [];
-      const cells: ShareCell[] = [...own];
-      // Wildcard cells fill what the remote's own cells leave open.
-      for (const w of wild) {
-        let lo = w.lo;
-        for (const c of own) {
-          if (c.proto !== w.proto || c.hi < lo || c.lo > w.hi) continue;
-          if (c.lo > lo) cells.push({ ...w, remote, lo, hi: c.lo - 1 });
-          lo = c.hi + 1;
-        }
-        if (lo <= w.hi) cells.push({ ...w, remote, lo, hi: w.hi });
-      }
-      cells.sort((a, b) => a.proto - b.proto || a.lo - b.lo);
-      yield* cells;
+      visit(local, remote, byRemote.get(remote), wild);
     }
     cur = [];
   };
   for (const c of shareCells(ir, locals, dir)) {
-    if (cur.length > 0 && cur[0].local !== c.local) yield* flush();
+    if (cur.length > 0 && cur[0].local !== c.local) flush();
     cur.push(c);
   }
-  yield* flush();
+  flush();
+}
+
+/**
+ * A remote's cells with the wildcard cells filling what its own leave open,
+ * sorted by protocol then port (own undefined: the wildcard cells alone).
+ */
+export function concreteCells(remote: number, own: ShareCell[] | undefined, wild: ShareCell[]): ShareCell[] {
+  const cells: ShareCell[] = own ? [...own] : [];
+  for (const w of wild) {
+    let lo = w.lo;
+    for (const c of own ?? []) {
+      if (c.proto !== w.proto || c.hi < lo || c.lo > w.hi) continue;
+      if (c.lo > lo) cells.push({ ...w, remote, lo, hi: c.lo - 1 });
+      lo = c.hi + 1;
+    }
+    if (lo <= w.hi) cells.push({ ...w, remote, lo, hi: w.hi });
+  }
+  return cells.sort((a, b) => a.proto - b.proto || a.lo - b.lo);
+}
+
+/**
+ * The share with every ANY_REMOTE cell spelled out per remote identity (with
+ * an address family in common with the local), for datapaths that key on
+ * the exact remote: the verdicts are those of the lookup contract, the cells
+ * those a remote-by-remote first match gives. Costs locals x identities:
+ * only for small sets of locals.
+ */
+export function* concreteShareCells(ir: Ir, locals: Iterable<number>, dir: ShareDirection): Generator<ShareCell> {
+  const out: ShareCell[] = [];
+  forEachConcreteRemote(ir, locals, dir, (_local, remote, own, wild) => {
+    for (const c of concreteCells(remote, own, wild)) out.push(c);
+  });
+  yield* out;
 }

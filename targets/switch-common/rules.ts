@@ -25,7 +25,7 @@
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
 import { winningRules } from '../../orchestrator/analysis/facts.ts';
-import { concreteShareCells } from '../../orchestrator/ir/share.ts';
+import { ANY_REMOTE, concreteCells, forEachConcreteRemote, type ShareCell } from '../../orchestrator/ir/share.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { EnforcementMode } from '../contract.ts';
 import { addressResolver, ANY_ADDRESS, type AddressResolver, type AddressSet } from './addresses.ts';
@@ -369,43 +369,126 @@ function pruneNeutral(live: Rule[], fallback: Rule['action'], resolver: AddressR
  */
 export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resolver: AddressResolver, sources?: IpAddr[]): SwitchRule[] {
   const ANY_PEER = -1;
-  const spans = new Map<string, { from: number; proto: number; to: number; ranges: { lo: number; hi: number; rule: string }[] }>();
-  for (const cell of concreteShareCells(ir, localIdentities, 'ingress')) {
+  interface Range {
+    lo: number;
+    hi: number;
+    rule: string;
+  }
+  /** The replies of one (local, protocol, remote), or of one local's TCP to any peer; `shared`: a remote without cells of its own. */
+  interface Span {
+    from: number;
+    proto: number;
+    to: number;
+    ranges: Range[];
+    shared?: boolean;
+  }
+  /** The reply an allow cell asks for (an ICMP cell: its echo request only), or undefined. */
+  const replyOf = (cell: ShareCell): (Range & { proto: number }) | undefined => {
     const rule = ir.rules[cell.rule];
-    if (rule.action !== 'allow') continue;
+    if (rule.action !== 'allow') return undefined;
     const proto = cell.proto;
     let { lo, hi } = cell;
     if (proto === 1 || proto === 58) {
       const echo = ECHO[proto].request << 8;
-      if (lo > echo || hi < echo) continue;
+      if (lo > echo || hi < echo) return undefined;
       lo = hi = echo;
-    } else if (proto !== 6 && proto !== 17) continue;
-    const to = proto === 6 ? ANY_PEER : cell.remote;
-    const key = `${cell.local}|${proto}|${to}`;
-    let s = spans.get(key);
-    if (!s) spans.set(key, (s = { from: cell.local, proto, to, ranges: [] }));
-    s.ranges.push({ lo, hi, rule: rule.name });
-  }
+    } else if (proto !== 6 && proto !== 17) return undefined;
+    return { proto, lo, hi, rule: rule.name };
+  };
+  // Spans in the order a remote-by-remote walk of the cells (sorted by
+  // protocol, then port) first meets them. The many remotes without cells
+  // of their own all get the local's wildcard cells: their replies are
+  // worked out once per local and their spans share them.
+  const spans: Span[] = [];
+  let local: number | undefined;
+  let tcp: Span | undefined;
+  let tcpHasWild = false;
+  let wildReplies: { protos: number[]; ranges: Map<number, Range[]> } | undefined;
+  const tcpSpan = (from: number): Span => {
+    if (!tcp) spans.push((tcp = { from, proto: 6, to: ANY_PEER, ranges: [] }));
+    return tcp;
+  };
+  forEachConcreteRemote(ir, localIdentities, 'ingress', (from, remote, own, wild) => {
+    if (from !== local) {
+      local = from;
+      tcp = undefined;
+      tcpHasWild = false;
+      wildReplies = undefined;
+    }
+    if (own) {
+      const byProto = new Map<number, Span>();
+      for (const cell of concreteCells(remote, own, wild)) {
+        const r = replyOf(cell);
+        if (!r) continue;
+        const range = { lo: r.lo, hi: r.hi, rule: r.rule };
+        if (r.proto === 6) {
+          tcpSpan(from).ranges.push(range);
+          continue;
+        }
+        let span = byProto.get(r.proto);
+        if (!span) {
+          byProto.set(r.proto, (span = { from, proto: r.proto, to: remote, ranges: [] }));
+          spans.push(span);
+        }
+        span.ranges.push(range);
+      }
+      return;
+    }
+    if (!wildReplies) {
+      wildReplies = { protos: [], ranges: new Map() };
+      for (const cell of concreteCells(ANY_REMOTE, undefined, wild)) {
+        const r = replyOf(cell);
+        if (!r) continue;
+        let list = wildReplies.ranges.get(r.proto);
+        if (!list) {
+          wildReplies.ranges.set(r.proto, (list = []));
+          wildReplies.protos.push(r.proto);
+        }
+        list.push({ lo: r.lo, hi: r.hi, rule: r.rule });
+      }
+    }
+    for (const proto of wildReplies.protos) {
+      const ranges = wildReplies.ranges.get(proto)!;
+      if (proto !== 6) spans.push({ from, proto, to: remote, ranges, shared: true });
+      else {
+        // TCP replies go to any peer: the wildcard ranges count once per local.
+        const span = tcpSpan(from);
+        if (!tcpHasWild) span.ranges.push(...ranges);
+        tcpHasWild = true;
+      }
+    }
+  });
   // Merged (reply source, proto, port range) -> reply destinations, then
   // regrouped by (proto, port range, destinations) so sources share rules.
   const byRange = new Map<string, { from: number; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
-  for (const s of spans.values()) {
-    s.ranges.sort((x, y) => x.lo - y.lo);
+  const merge = (ranges: Range[]): { lo: number; hi: number; rules: Set<string> }[] => {
     const merged: { lo: number; hi: number; rules: Set<string> }[] = [];
-    for (const r of s.ranges) {
+    for (const r of [...ranges].sort((x, y) => x.lo - y.lo)) {
       const last = merged[merged.length - 1];
       if (last && r.lo <= last.hi + 1) {
         last.hi = Math.max(last.hi, r.hi);
         last.rules.add(r.rule);
       } else merged.push({ lo: r.lo, hi: r.hi, rules: new Set([r.rule]) });
     }
-    for (const m of merged) {
+    return merged;
+  };
+  const rangeGroups = (s: Span) =>
+    merge(s.ranges).map((m) => {
       const key = `${s.from}|${s.proto}|${m.lo}|${m.hi}`;
       let g = byRange.get(key);
       if (!g) byRange.set(key, (g = { from: s.from, proto: s.proto, lo: m.lo, hi: m.hi, to: new Set(), rules: new Set() }));
-      g.to.add(s.to);
       for (const n of m.rules) g.rules.add(n);
+      return g;
+    });
+  // Spans sharing their ranges land in the same groups: found once.
+  const sharedGroups = new Map<Range[], ReturnType<typeof rangeGroups>>();
+  for (const s of spans) {
+    let gs = s.shared ? sharedGroups.get(s.ranges) : undefined;
+    if (!gs) {
+      gs = rangeGroups(s);
+      if (s.shared) sharedGroups.set(s.ranges, gs);
     }
+    for (const g of gs) g.to.add(s.to);
   }
   const groups = new Map<string, { from: Set<number>; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
   for (const g of byRange.values()) {
