@@ -2,7 +2,7 @@
 // the same bundle, file for file and byte for byte, as on one thread, with
 // devices done on both threads; the thread count is checked.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,19 +10,10 @@ import { SHAPE_DEFAULTS, shapeYaml } from '../../bench/scenarios.ts';
 import { InputError } from '../diagnostics.ts';
 import { compileThreads, MIN_DEVICES_PER_WORKER, THREADS_ENV, workersFor } from './codegen-pool.ts';
 import { compileBundle, type DeviceTiming } from './driver.ts';
+import { fileTree } from '../testing/file-tree.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'weft-pool-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function tree(dir: string, rel = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = join(rel, name);
-    if (statSync(join(dir, p)).isDirectory()) Object.assign(out, tree(dir, p));
-    else out[p] = readFileSync(join(dir, p)).toString('base64');
-  }
-  return out;
-}
 
 describe('codegen on worker threads', () => {
   it('writes the same bundle as one thread, with devices done on the worker', async () => {
@@ -40,11 +31,11 @@ describe('codegen on worker threads', () => {
     }
     const [one, two] = runs;
     const onWorker = two.devices.filter((d) => d.thread === 1).length;
-    console.log(`codegen pool: ${two.devices.length} devices, ${onWorker} of them on the worker; ${Object.keys(tree(one.dir)).length} files compared`);
+    console.log(`codegen pool: ${two.devices.length} devices, ${onWorker} of them on the worker; ${Object.keys(fileTree(one.dir)).length} files compared`);
     expect(one.devices.every((d) => d.thread === 0)).toBe(true);
     expect(onWorker).toBeGreaterThan(0);
     expect(onWorker).toBeLessThan(two.devices.length);
-    expect(tree(two.dir)).toEqual(tree(one.dir));
+    expect(fileTree(two.dir)).toEqual(fileTree(one.dir));
   }, 300_000);
 
   it('takes its thread count from the option, then the environment, and refuses nonsense', () => {

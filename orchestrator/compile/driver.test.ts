@@ -12,6 +12,7 @@ import { InputError } from '../diagnostics.ts';
 import { readBundle } from './bundle.ts';
 import { compileBundle } from './driver.ts';
 import { ManifestError } from './manifest.ts';
+import { fileTree } from '../testing/file-tree.ts';
 
 /**
  * A target whose artefact is the device's placement and the rules placed on
@@ -55,19 +56,6 @@ const base = { policyPath: 'examples/policy.yaml', inventoryPath: 'examples/fabr
 const target = recordingTarget();
 const targetFor = (_d: Device) => target;
 
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(join(d, e.name), r);
-      else out[r] = readFileSync(join(d, e.name), 'utf8');
-    }
-  };
-  walk(dir, '');
-  return out;
-}
-
 describe('compileBundle', () => {
   it('writes a bundle that readBundle accepts, with sources, IR and placement', async () => {
     const outDir = join(work, 'out');
@@ -108,17 +96,17 @@ describe('compileBundle', () => {
   it('leaves the previous bundle intact and no temp dir when a codegen fails', async () => {
     const outDir = join(work, 'out');
     await compileBundle({ ...base, outDir, targetFor });
-    const before = tree(outDir);
+    const before = fileTree(outDir, 'utf8');
     const failing = recordingTarget('host2');
     await expect(compileBundle({ ...base, outDir, targetFor: () => failing })).rejects.toThrow(/compile host2: host codegen: simulated codegen failure/);
-    expect(tree(outDir)).toEqual(before);
+    expect(fileTree(outDir, 'utf8')).toEqual(before);
     expect(readdirSync(work)).toEqual(['out']);
   });
 
   it('tries every device when some are refused, reports all refusals together, and writes nothing', async () => {
     const outDir = join(work, 'out');
     await compileBundle({ ...base, outDir, targetFor });
-    const before = tree(outDir);
+    const before = fileTree(outDir, 'utf8');
     const refusing: Target = {
       ...target,
       codegen: async (input) => {
@@ -141,7 +129,7 @@ describe('compileBundle', () => {
     expect((err as InputError).diagnostics.map((d) => d.message)).toEqual(refusedHosts.map((h) => `${h}: too big`));
     expect(seen.some((d) => !d.refused)).toBe(true);
     expect(phases).toEqual(['parse', 'rules', 'placement', 'budget', 'documents', 'codegen']);
-    expect(tree(outDir)).toEqual(before);
+    expect(fileTree(outDir, 'utf8')).toEqual(before);
     expect(readdirSync(work)).toEqual(['out']);
   });
 
@@ -174,7 +162,7 @@ describe('compileBundle', () => {
     mkdirSync(outDir);
     writeFileSync(join(outDir, 'precious.txt'), 'keep me');
     await expect(compileBundle({ ...base, outDir, targetFor })).rejects.toThrow(/not a Weft bundle/);
-    expect(tree(outDir)).toEqual({ 'precious.txt': 'keep me' });
+    expect(fileTree(outDir, 'utf8')).toEqual({ 'precious.txt': 'keep me' });
     expect(readdirSync(work)).toEqual(['src']);
   });
 });

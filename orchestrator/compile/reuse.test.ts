@@ -4,7 +4,7 @@
 // writes, manifest included; devices the edit did not reach keep their
 // artefacts without codegen.
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,19 +13,10 @@ import type { Fabric } from '../../inventory/model.ts';
 import type { Policy } from '../policy/model.ts';
 import { generateScenario, makeRng, type Rng } from '../testing/generate.ts';
 import { compileBundle } from './driver.ts';
+import { fileTree } from '../testing/file-tree.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'weft-reuse-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function tree(dir: string, rel = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = join(rel, name);
-    if (statSync(join(dir, p)).isDirectory()) Object.assign(out, tree(dir, p));
-    else out[p] = readFileSync(join(dir, p)).toString('base64');
-  }
-  return out;
-}
 
 type Edit = { what: string; apply: (p: Policy, f: Fabric) => void };
 
@@ -115,7 +106,7 @@ async function compileBoth(policyText: string, fabricText: string, dir: string, 
   const again = await attempt(join(dir, 'incremental'), true);
   expect(again).toEqual(fresh);
   if (fresh !== undefined) return 'refused';
-  expect(tree(join(dir, 'incremental'))).toEqual(tree(join(dir, 'fresh')));
+  expect(fileTree(join(dir, 'incremental'))).toEqual(fileTree(join(dir, 'fresh')));
   return 'compiled';
 }
 

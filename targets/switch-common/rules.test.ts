@@ -1,5 +1,6 @@
 // Exact-port reply rules (exactReplyRules) against a direct walk of the
-// concrete cells, remote by remote: the same rules, in the same order, on
+// concrete cells, remote by remote, regrouped the same way (replyRulesOf):
+// the same rules, in the same order, on
 // generated policies and fabrics, for every switch's exact locals and for
 // random sets of locals, with and without the addresses behind the port.
 
@@ -10,15 +11,13 @@ import { concreteShareCells } from '../../orchestrator/ir/share.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import { place } from '../../orchestrator/placement/place.ts';
 import { generateScenario, makeRng } from '../../orchestrator/testing/generate.ts';
-import { addressResolver, ANY_ADDRESS, type AddressResolver, type AddressSet } from './addresses.ts';
-import { exactReplyRules, type Service, type SwitchRule } from './rules.ts';
+import { addressResolver, type AddressResolver } from './addresses.ts';
+import { ANY_PEER, exactReplyRules, replyRulesOf, type SwitchRule } from './rules.ts';
 
 const ECHO: Record<1 | 58, { request: number; reply: number }> = { 1: { request: 8, reply: 0 }, 58: { request: 128, reply: 129 } };
-const FULL_PORTS = [{ lo: 0, hi: 65535 }];
 
-/** The rules as a walk of every concrete cell writes them: one span per (local, protocol, remote), TCP per local. */
+/** The reply ranges as a walk of every concrete cell finds them (one span per (local, protocol, remote), TCP per local), as switch rules. */
 function directReplyRules(ir: Ir, localIdentities: Iterable<number>, resolver: AddressResolver, sources?: IpAddr[]): SwitchRule[] {
-  const ANY_PEER = -1;
   const spans = new Map<string, { from: number; proto: number; to: number; ranges: { lo: number; hi: number; rule: string }[] }>();
   for (const cell of concreteShareCells(ir, localIdentities, 'ingress')) {
     const rule = ir.rules[cell.rule];
@@ -57,30 +56,7 @@ function directReplyRules(ir: Ir, localIdentities: Iterable<number>, resolver: A
       for (const n of m.rules) g.rules.add(n);
     }
   }
-  const groups = new Map<string, { from: Set<number>; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
-  for (const g of byRange.values()) {
-    const key = `${g.proto}|${g.lo}|${g.hi}|${[...g.to].sort((a, b) => a - b).join(',')}`;
-    let h = groups.get(key);
-    if (!h) groups.set(key, (h = { from: new Set(), proto: g.proto, lo: g.lo, hi: g.hi, to: g.to, rules: new Set() }));
-    h.from.add(g.from);
-    for (const n of g.rules) h.rules.add(n);
-  }
-  const setOf = (ids: Set<number>): AddressSet => ({ any: false, v4: resolver.cover(4, ids), v6: resolver.cover(6, ids) });
-  return [...groups.values()].map((g): SwitchRule => {
-    const names = [...g.rules].sort();
-    const service: Service =
-      g.proto === 6 || g.proto === 17
-        ? { kind: 'ports', proto: g.proto, dst: FULL_PORTS, src: [{ lo: g.lo, hi: g.hi }], tcpAck: g.proto === 6 }
-        : { kind: 'icmp', proto: g.proto as 1 | 58, type: ECHO[g.proto as 1 | 58].reply, code: 0 };
-    return {
-      rule: -1,
-      name: `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`,
-      action: 'permit',
-      src: sources ? resolver.hostsIn(sources, g.from) : setOf(g.from),
-      dst: g.to.has(ANY_PEER) ? ANY_ADDRESS : setOf(g.to),
-      services: [service],
-    };
-  });
+  return replyRulesOf(byRange.values(), resolver, sources);
 }
 
 describe('exact-port reply rules', () => {

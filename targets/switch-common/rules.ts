@@ -355,6 +355,47 @@ function pruneNeutral(live: Rule[], fallback: Rule['action'], resolver: AddressR
   return keptRev.reverse();
 }
 
+/** A reply destination standing for every address: TCP replies (they carry ACK) go to any peer. */
+export const ANY_PEER = -1;
+
+/** Merged replies of one (source identity, protocol, port range): the destinations and the rules they answer. */
+export interface ReplyRange {
+  from: number;
+  proto: number;
+  lo: number;
+  hi: number;
+  to: Set<number>;
+  rules: Set<string>;
+}
+
+/** Reply ranges regrouped by (protocol, port range, destinations), so sources share rules, as switch rules. */
+export function replyRulesOf(byRange: Iterable<ReplyRange>, resolver: AddressResolver, sources?: IpAddr[]): SwitchRule[] {
+  const groups = new Map<string, { from: Set<number>; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
+  for (const g of byRange) {
+    const key = `${g.proto}|${g.lo}|${g.hi}|${[...g.to].sort((a, b) => a - b).join(',')}`;
+    let h = groups.get(key);
+    if (!h) groups.set(key, (h = { from: new Set(), proto: g.proto, lo: g.lo, hi: g.hi, to: g.to, rules: new Set() }));
+    h.from.add(g.from);
+    for (const n of g.rules) h.rules.add(n);
+  }
+  const setOf = (ids: Set<number>): AddressSet => ({ any: false, v4: resolver.cover(4, ids), v6: resolver.cover(6, ids) });
+  return [...groups.values()].map((g): SwitchRule => {
+    const names = [...g.rules].sort();
+    const service: Service =
+      g.proto === 6 || g.proto === 17
+        ? { kind: 'ports', proto: g.proto, dst: FULL_PORTS, src: [{ lo: g.lo, hi: g.hi }], tcpAck: g.proto === 6 }
+        : { kind: 'icmp', proto: g.proto as 1 | 58, type: ECHO[g.proto as 1 | 58].reply, code: 0 };
+    return {
+      rule: -1,
+      name: `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`,
+      action: 'permit',
+      src: sources ? resolver.hostsIn(sources, g.from) : setOf(g.from),
+      dst: g.to.has(ANY_PEER) ? ANY_ADDRESS : setOf(g.to),
+      services: [service],
+    };
+  });
+}
+
 /**
  * Exact-port reverse rules narrowed to first-match-allowed flows: for every
  * allow cell whose destination is one of `localIdentities` (the switch's
@@ -368,7 +409,6 @@ function pruneNeutral(live: Rule[], fallback: Rule['action'], resolver: AddressR
  * reply's source is narrowed to those of them in its identities.
  */
 export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resolver: AddressResolver, sources?: IpAddr[]): SwitchRule[] {
-  const ANY_PEER = -1;
   interface Range {
     lo: number;
     hi: number;
@@ -460,7 +500,7 @@ export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resol
   });
   // Merged (reply source, proto, port range) -> reply destinations, then
   // regrouped by (proto, port range, destinations) so sources share rules.
-  const byRange = new Map<string, { from: number; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
+  const byRange = new Map<string, ReplyRange>();
   const merge = (ranges: Range[]): { lo: number; hi: number; rules: Set<string> }[] => {
     const merged: { lo: number; hi: number; rules: Set<string> }[] = [];
     for (const r of [...ranges].sort((x, y) => x.lo - y.lo)) {
@@ -490,28 +530,5 @@ export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resol
     }
     for (const g of gs) g.to.add(s.to);
   }
-  const groups = new Map<string, { from: Set<number>; proto: number; lo: number; hi: number; to: Set<number>; rules: Set<string> }>();
-  for (const g of byRange.values()) {
-    const key = `${g.proto}|${g.lo}|${g.hi}|${[...g.to].sort((a, b) => a - b).join(',')}`;
-    let h = groups.get(key);
-    if (!h) groups.set(key, (h = { from: new Set(), proto: g.proto, lo: g.lo, hi: g.hi, to: g.to, rules: new Set() }));
-    h.from.add(g.from);
-    for (const n of g.rules) h.rules.add(n);
-  }
-  const setOf = (ids: Set<number>): AddressSet => ({ any: false, v4: resolver.cover(4, ids), v6: resolver.cover(6, ids) });
-  return [...groups.values()].map((g): SwitchRule => {
-    const names = [...g.rules].sort();
-    const service: Service =
-      g.proto === 6 || g.proto === 17
-        ? { kind: 'ports', proto: g.proto, dst: FULL_PORTS, src: [{ lo: g.lo, hi: g.hi }], tcpAck: g.proto === 6 }
-        : { kind: 'icmp', proto: g.proto as 1 | 58, type: ECHO[g.proto as 1 | 58].reply, code: 0 };
-    return {
-      rule: -1,
-      name: `reply of ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`,
-      action: 'permit',
-      src: sources ? resolver.hostsIn(sources, g.from) : setOf(g.from),
-      dst: g.to.has(ANY_PEER) ? ANY_ADDRESS : setOf(g.to),
-      services: [service],
-    };
-  });
+  return replyRulesOf(byRange.values(), resolver, sources);
 }
