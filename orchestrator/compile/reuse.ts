@@ -85,7 +85,7 @@ export class InputDigests {
 
   constructor(
     private readonly ir: Ir,
-    private readonly policy: Policy,
+    policy: Policy,
     private readonly fabric: Fabric,
     placementText: string,
     /** Options of the compile that decide artefacts or refusals (the share budget). */
