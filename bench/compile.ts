@@ -17,7 +17,7 @@
 // figures to report are those at scale 1. Codegen uses every core unless
 // WEFT_COMPILE_THREADS says otherwise (=1: one thread, for a side-by-side).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +29,7 @@ import type { IpAddr } from '../orchestrator/net/ip.ts';
 import { compileBundle, type DeviceTiming, type PhaseTiming } from '../orchestrator/compile/driver.ts';
 import { compileThreads, workersFor } from '../orchestrator/compile/codegen-pool.ts';
 import { buildIr } from '../orchestrator/ir/build.ts';
-import { explainOnce, USAGE_HOOK } from './explain.ts';
-import { WEFT_BIN } from '../orchestrator/package-root.ts';
+import { explainOnce, runWeft } from './explain.ts';
 import { ensureDistCurrent } from '../test/build-dist.ts';
 import { place } from '../orchestrator/placement/place.ts';
 import { compactPlacement } from '../orchestrator/placement/compact.ts';
@@ -382,12 +381,8 @@ function recompileOnce(work: string): Record<string, unknown> {
   const rule = /name: ([^,]+)/.exec(lines[at])?.[1];
   lines[at] = lines[at].replace(/port: "?\d+(-\d+)?"?/, 'port: 2999');
   writeFileSync(policyPath, lines.join('\n'));
-  const args = [WEFT_BIN, 'compile', '--policy', policyPath, '--inventory', join(work, 'fabric.yaml'), '--out', join(work, 'out'), '--log-level', 'debug'];
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--max-old-space-size=4096', `--import=${USAGE_HOOK}`, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
-  const wallMs = Math.round(performance.now() - t0);
-  if (r.status !== 0) return { rule, error: `weft compile exited ${r.status ?? r.signal}: ${r.stderr.slice(-400)}` };
-  const u = JSON.parse(/weft-usage (\{.*\})/.exec(r.stderr)?.[1] ?? '{}') as { userCPUTime?: number; systemCPUTime?: number; maxRSS?: number };
+  const r = runWeft(['compile', '--policy', policyPath, '--inventory', join(work, 'fabric.yaml'), '--out', join(work, 'out'), '--log-level', 'debug'], ['--max-old-space-size=4096'], 3600);
+  if (r.status !== 0) return { rule, error: `weft compile exited ${r.status}: ${r.stderr.slice(-400)}` };
   const head = /\((\d+) devices(?:, (\d+) unchanged since the previous bundle)?\)/.exec(r.stdout);
   // Each phase's wall time, from the compile's own debug log.
   const phases: Record<string, number> = {};
@@ -398,9 +393,9 @@ function recompileOnce(work: string): Record<string, unknown> {
   }
   return {
     rule,
-    wallMs,
-    cpuMs: Math.round(((u.userCPUTime ?? 0) + (u.systemCPUTime ?? 0)) / 1000),
-    peakRssMiB: Math.round((u.maxRSS ?? 0) / 1024),
+    wallMs: r.wallMs,
+    cpuMs: r.cpuMs,
+    peakRssMiB: r.peakRssMiB,
     devices: Number(head?.[1] ?? 0),
     reused: Number(head?.[2] ?? 0),
     phasesWallMs: phases,

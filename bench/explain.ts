@@ -18,22 +18,37 @@ import { SHAPE_DEFAULTS, shapeYaml, type Shape } from './scenarios.ts';
 const SHAPES: readonly Shape[] = ['correlated', 'catch-all', 'independent'];
 const LIMIT_S = 300;
 /** Printed by a weft process as it exits: its own CPU time and peak RSS (node's process.resourceUsage). */
-export const USAGE_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\nweft-usage '+JSON.stringify(process.resourceUsage())+'\\n'))`;
+const USAGE_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\nweft-usage '+JSON.stringify(process.resourceUsage())+'\\n'))`;
 const ADDRESS_RE = /addresses: \["([0-9.]+)"/g;
+
+export interface WeftRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+  /** User and system CPU time of the process, as it reported at exit. */
+  cpuMs: number;
+  peakRssMiB: number;
+}
+
+/** Runs `weft ARGS` as a new process (node flags first), timed, with its own CPU time and peak RSS; killed after `limitS`. */
+export function runWeft(args: string[], nodeFlags: string[] = [], limitS = LIMIT_S): WeftRun {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [...nodeFlags, `--import=${USAGE_HOOK}`, WEFT_BIN, ...args], { encoding: 'utf8', timeout: limitS * 1000, maxBuffer: 256 << 20 });
+  const wallMs = Math.round(performance.now() - t0);
+  const usage = /weft-usage (\{.*\})/.exec(r.stderr);
+  if (!usage) throw new Error(`weft ${args[0]}: the process did not report its resource usage (exit ${r.status ?? r.signal}): ${r.stderr.slice(-400)}`);
+  const u = JSON.parse(usage[1]) as { userCPUTime: number; systemCPUTime: number; maxRSS: number };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, wallMs, cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000), peakRssMiB: Math.round(u.maxRSS / 1024) };
+}
 
 /** Explains a flow from the fabric's first IPv4 endpoint to its last, in a new process. */
 export function explainOnce(dir: string, fabricText: string): Record<string, unknown> {
   const addrs = [...fabricText.matchAll(ADDRESS_RE)].map((m) => m[1]);
-  const args = [WEFT_BIN, 'explain', '--policy', join(dir, 'policy.yaml'), '--inventory', join(dir, 'fabric.yaml'), '--src', addrs[0], '--dst', addrs[addrs.length - 1], '--proto', 'tcp', '--dport', '443', '--json'];
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [`--import=${USAGE_HOOK}`, ...args], { encoding: 'utf8', timeout: LIMIT_S * 1000, maxBuffer: 64 << 20 });
-  const wallMs = Math.round(performance.now() - t0);
-  if (r.status !== 0) throw new Error(`explain exited ${r.status ?? r.signal}: ${r.stderr.slice(-400)}`);
-  const usage = /weft-usage (\{.*\})/.exec(r.stderr);
-  if (!usage) throw new Error('explain: the process did not report its resource usage');
-  const u = JSON.parse(usage[1]) as { userCPUTime: number; systemCPUTime: number; maxRSS: number };
+  const r = runWeft(['explain', '--policy', join(dir, 'policy.yaml'), '--inventory', join(dir, 'fabric.yaml'), '--src', addrs[0], '--dst', addrs[addrs.length - 1], '--proto', 'tcp', '--dport', '443', '--json']);
+  if (r.status !== 0) throw new Error(`explain exited ${r.status}: ${r.stderr.slice(-400)}`);
   const x = JSON.parse(r.stdout) as { verdict: string; points: unknown[] };
-  return { wallMs, cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000), peakRssMiB: Math.round(u.maxRSS / 1024), verdict: x.verdict, points: x.points.length };
+  return { wallMs: r.wallMs, cpuMs: r.cpuMs, peakRssMiB: r.peakRssMiB, verdict: x.verdict, points: x.points.length };
 }
 
 export async function run(): Promise<Record<string, unknown>> {

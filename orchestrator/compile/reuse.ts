@@ -29,6 +29,7 @@ import type { Device, Fabric } from '../../inventory/model.ts';
 import type { TargetName } from '../../targets/contract.ts';
 import { localEndpointsOf, resolveIdentity } from '../../targets/host/share.ts';
 import type { Ir } from '../ir/model.ts';
+import { irReach, type IrReach } from '../ir/reach.ts';
 import { logger } from '../log.ts';
 import { packagePath } from '../package-root.ts';
 import type { DevicePlacement } from '../placement/model.ts';
@@ -80,8 +81,9 @@ export class InputDigests {
   private readonly wildcardRules: number[] = [];
   /** Rules naming each group on either side. */
   private readonly rulesOfGroup = new Map<string, number[]>();
-  private readonly identityAt = new Map<number, number>();
   private readonly whole: string;
+  /** Identity positions (irReach), looked up per endpoint address. */
+  private readonly reach: IrReach;
 
   constructor(
     private readonly ir: Ir,
@@ -91,11 +93,11 @@ export class InputDigests {
     /** Options of the compile that decide artefacts or refusals (the share budget). */
     options: string,
   ) {
+    this.reach = irReach(ir);
     const h = createHash('sha256').update(codeDigest()).update(options);
     for (const i of ir.identities) h.update(`${i.id}|${i.groups.join(',')}|${(i.families ?? [4, 6]).join(',')}\n`);
     for (const e of ir.lpm) h.update(`${e.prefix.family}|${e.prefix.addr.toString(16)}/${e.prefix.len}=${e.id}\n`);
     this.addressTable = h.update(`${ir.defaultAction}|${ir.policyName}`).digest('hex');
-    ir.identities.forEach((x, i) => this.identityAt.set(x.id, i));
     this.ruleDigests = ir.rules.map((r, i) => {
       if (r.from === 'any' || r.to === 'any') this.wildcardRules.push(i);
       for (const side of [r.from, r.to]) {
@@ -121,7 +123,7 @@ export class InputDigests {
     for (const e of endpoints) {
       h.update(jsonOf(e)).update('\n');
       for (const a of e.addresses) {
-        const at = this.identityAt.get(resolveIdentity(this.ir, a));
+        const at = this.reach.pos.get(resolveIdentity(this.ir, a));
         if (at !== undefined) for (const g of this.ir.identities[at].groups) groups.add(g);
       }
     }

@@ -111,30 +111,31 @@ export function recordValue(t: RecordTable, i: number): Buffer {
   return t.data.subarray(at, at + t.valueSize);
 }
 
-/** Records compared by the first memcmp when skipping an equal run; the span doubles while it matches. */
+/** Records compared by the first memcmp when skipping the tables' equal ends; the span doubles while it matches. */
 const FIRST_SPAN = 64;
 
 /**
- * How many records, from the front (or from the back), two tables share byte
- * for byte: a galloping search whose spans double while they match and halve
- * once one does not, so a run of n records costs O(log n) native compares.
+ * How many records from before[i] and after[j] on (with `fromEnd`, counted
+ * back from the last record) are equal byte for byte, at most `limit`: a
+ * galloping search whose spans double while they match and halve once one
+ * does not, so a run of n records costs O(log n) native compares.
  */
-function sharedRun(a: RecordTable, b: RecordTable, fromEnd: boolean, limit: number): number {
-  const rec = a.keySize + a.valueSize;
-  const at = (t: RecordTable, i: number, n: number) => (fromEnd ? (t.count - i - n) * rec : i * rec);
-  let i = 0;
-  let n = FIRST_SPAN;
-  while (i < limit) {
-    n = Math.min(n, limit - i);
-    const x = at(a, i, n);
-    const y = at(b, i, n);
-    if (a.data.compare(b.data, y, y + n * rec, x, x + n * rec) === 0) {
-      i += n;
+function equalRun(before: RecordTable, i: number, after: RecordTable, j: number, limit: number, first = 1, fromEnd = false): number {
+  const rec = before.keySize + before.valueSize;
+  const at = (t: RecordTable, from: number, k: number, n: number) => (fromEnd ? t.count - from - k - n : from + k) * rec;
+  let k = 0;
+  let n = first;
+  while (k < limit) {
+    n = Math.min(n, limit - k);
+    const x = at(before, i, k, n);
+    const y = at(after, j, k, n);
+    if (before.data.compare(after.data, y, y + n * rec, x, x + n * rec) === 0) {
+      k += n;
       n *= 2;
     } else if (n > 1) n >>= 1;
     else break;
   }
-  return i;
+  return k;
 }
 
 export interface RecordDelta {
@@ -145,31 +146,10 @@ export interface RecordDelta {
 }
 
 /**
- * How many records from before[i] and after[j] on are equal byte for byte,
- * at most `limit`: a galloping search from one record, so a position where
- * the tables differ costs one native compare and a run of n equal records
- * O(log n).
- */
-function equalRun(before: RecordTable, i: number, after: RecordTable, j: number, limit: number): number {
-  const rec = before.keySize + before.valueSize;
-  let k = 0;
-  let n = 1;
-  while (k < limit) {
-    n = Math.min(n, limit - k);
-    if (before.data.compare(after.data, (j + k) * rec, (j + k + n) * rec, (i + k) * rec, (i + k + n) * rec) === 0) {
-      k += n;
-      n *= 2;
-    } else if (n > 1) n >>= 1;
-    else break;
-  }
-  return k;
-}
-
-/**
  * The delta from `before` (undefined: empty) to `after`: a linear merge over
  * both sorted tables, after skipping the records they share at either end.
  * Within the merge, runs of equal records (those shifted by an insertion or
- * a deletion before them) are skipped by equalRun: the agent diffs in a
+ * a deletion before them) are skipped the same way: the agent diffs in a
  * fresh process, where a compare per record, run by the interpreter, costs
  * milliseconds per block.
  */
@@ -180,8 +160,9 @@ export function diffRecords(before: RecordTable | undefined, after: RecordTable)
     return delta;
   }
   if (before.keySize !== after.keySize || before.valueSize !== after.valueSize) throw new Error('record tables of different layouts cannot be diffed');
-  const head = sharedRun(before, after, false, Math.min(before.count, after.count));
-  const tail = sharedRun(before, after, true, Math.min(before.count, after.count) - head);
+  const shared = Math.min(before.count, after.count);
+  const head = equalRun(before, 0, after, 0, shared, FIRST_SPAN);
+  const tail = equalRun(before, 0, after, 0, shared - head, FIRST_SPAN, true);
   const ks = after.keySize;
   const rec = ks + after.valueSize;
   const bEnd = before.count - tail;
