@@ -62,6 +62,8 @@ class LocalResolver {
   private readonly lists = new ListInterner<Segments>();
   private readonly isWildcard: (rule: number) => boolean;
   private readonly isSpecific: (rule: number) => boolean;
+  /** Scratch of resolve, by remote position: the specific rules naming it. */
+  private buckets: (number[] | undefined)[] | undefined;
 
   constructor(
     private readonly reach: IrReach,
@@ -87,7 +89,10 @@ class LocalResolver {
     }
     // Each remote collects the specific rules naming it, ascending (rules are
     // visited in order, so the last entry tells whether a rule is already in).
-    const buckets = new Map<number, number[]>();
+    // By position, in arrays kept across calls: a local can name tens of
+    // thousands of remotes, and a Map of them costs more than the walk.
+    const buckets = (this.buckets ??= new Array<number[] | undefined>(reach.count));
+    const named: number[] = [];
     for (const r of rules) {
       if (this.isWildcard(r)) continue;
       for (const members of reach.sideMembers(reach.ir.rules[r], remoteSide)!) {
@@ -96,16 +101,19 @@ class LocalResolver {
           // No flow pairs identities without an address family in common.
           if ((reach.fam[d] & fam) === 0) continue;
           if (this.emit && !this.emit(d)) continue;
-          const b = buckets.get(d);
-          if (!b) buckets.set(d, [r]);
-          else if (b[b.length - 1] !== r) b.push(r);
+          const b = buckets[d];
+          if (!b) {
+            buckets[d] = [r];
+            named.push(d);
+          } else if (b[b.length - 1] !== r) b.push(r);
         }
       }
     }
     const resolve = (list: number[]): Segments => resolveList(list, shapes, this.isSpecific);
-    for (const d of [...buckets.keys()].sort((a, b) => a - b)) {
+    for (const d of Int32Array.from(named).sort()) {
       // Wildcard rules before the last specific one can take its flows.
-      const list = buckets.get(d)!;
+      const list = buckets[d]!;
+      buckets[d] = undefined;
       const last = list[list.length - 1];
       for (const w of wildcard) {
         if (w > last) break;
@@ -132,7 +140,7 @@ function remoteId(ir: Ir, position: number): number {
 }
 
 /** Each local position's template, in ascending position order; locals alike share one. */
-function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection, emit?: (d: number) => boolean): Generator<{ local: number; t: Template }> {
+function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection, emit?: (d: number) => boolean): Generator<{ local: number; fam: number; t: Template }> {
   const reach = irReach(ir);
   const side = sidesOf(dir);
   const positions = localPositions(reach, locals);
@@ -142,7 +150,7 @@ function* localTemplates(ir: Ir, locals: Iterable<number>, dir: ShareDirection, 
     const rules = reach.rulesHolding(p, side.local);
     const fam = reach.fam[p];
     // The key carries the family mask first: rule indices are never negative.
-    yield { local: ir.identities[p].id, t: templates.get([-fam, ...rules], (key) => resolver.resolve(key.slice(1), fam)) };
+    yield { local: ir.identities[p].id, fam, t: templates.get([-fam, ...rules], (key) => resolver.resolve(key.slice(1), fam)) };
   }
 }
 
@@ -245,60 +253,58 @@ export function forEachSegmentCell(seg: Segments, visit: (proto: IrProto, lo: nu
 /**
  * The share remote by remote: for each local and each remote identity with
  * an address family in common with it, in local then identity order, the
- * remote's own cells (`own`), or undefined when it has none; its cells are
- * then `wild`, the local's ANY_REMOTE cells, under its identity. Readers that
- * key on the exact remote (concreteShareCells) spell them out; others can
- * take the remotes without cells of their own in bulk.
+ * remote's own cells as a segment list (`own`), or undefined when it has
+ * none; its cells are then `wild`, the local's ANY_REMOTE cells (undefined:
+ * none), under its identity. Remotes decided by the same rules share one
+ * `own` object, so a reader can work out once what a list gives (the
+ * replies it asks for, say) instead of once per remote; concreteCells
+ * spells a remote's cells out. Locals without cells are not visited.
  */
 export function forEachConcreteRemote(
   ir: Ir,
   locals: Iterable<number>,
   dir: ShareDirection,
-  visit: (local: number, remote: number, own: ShareCell[] | undefined, wild: ShareCell[]) => void,
+  visit: (local: number, remote: number, own: Segments | undefined, wild: Segments | undefined) => void,
 ): void {
-  const reach = irReach(ir);
-  let cur: ShareCell[] = [];
-  const flush = (): void => {
-    if (cur.length === 0) return;
-    const local = cur[0].local;
-    const fam = reach.fam[reach.pos.get(local)!];
-    const wild = cur.filter((c) => c.remote === ANY_REMOTE);
-    const byRemote = new Map<number, ShareCell[]>();
-    for (const c of cur) {
-      if (c.remote === ANY_REMOTE) continue;
-      const l = byRemote.get(c.remote);
-      if (l) l.push(c);
-      else byRemote.set(c.remote, [c]);
+  const families = irReach(ir).fam;
+  const ids = Int32Array.from(ir.identities, (i) => i.id);
+  for (const { local, fam, t } of localTemplates(ir, locals, dir)) {
+    const { remote, seg } = t;
+    if (remote.length === 0) continue;
+    // The ANY_REMOTE row (position -1) sorts first; then remotes by position.
+    const wild = remote[0] < 0 ? seg[0] : undefined;
+    let k = wild ? 1 : 0;
+    let next = k < remote.length ? remote[k] : -1;
+    for (let d = 0; d < ids.length; d++) {
+      if ((families[d] & fam) === 0) continue;
+      if (d !== next) visit(local, ids[d], undefined, wild);
+      else {
+        visit(local, ids[d], seg[k++], wild);
+        next = k < remote.length ? remote[k] : -1;
+      }
     }
-    for (let d = 0; d < reach.count; d++) {
-      if ((reach.fam[d] & fam) === 0) continue;
-      const remote = ir.identities[d].id;
-      visit(local, remote, byRemote.get(remote), wild);
-    }
-    cur = [];
-  };
-  for (const c of shareCells(ir, locals, dir)) {
-    if (cur.length > 0 && cur[0].local !== c.local) flush();
-    cur.push(c);
   }
-  flush();
 }
 
 /**
  * A remote's cells with the wildcard cells filling what its own leave open,
  * sorted by protocol then port (own undefined: the wildcard cells alone).
  */
-export function concreteCells(remote: number, own: ShareCell[] | undefined, wild: ShareCell[]): ShareCell[] {
-  const cells: ShareCell[] = own ? [...own] : [];
-  for (const w of wild) {
-    let lo = w.lo;
-    for (const c of own ?? []) {
-      if (c.proto !== w.proto || c.hi < lo || c.lo > w.hi) continue;
-      if (c.lo > lo) cells.push({ ...w, remote, lo, hi: c.lo - 1 });
-      lo = c.hi + 1;
-    }
-    if (lo <= w.hi) cells.push({ ...w, remote, lo, hi: w.hi });
-  }
+export function concreteCells(local: number, remote: number, own: Segments | undefined, wild: Segments | undefined): ShareCell[] {
+  const cells: ShareCell[] = [];
+  if (own) forEachSegmentCell(own, (proto, lo, hi, rule) => void cells.push({ local, remote, proto, lo, hi, rule }));
+  const ownCount = cells.length;
+  if (wild)
+    forEachSegmentCell(wild, (proto, wlo, hi, rule) => {
+      let lo = wlo;
+      for (let i = 0; i < ownCount; i++) {
+        const c = cells[i];
+        if (c.proto !== proto || c.hi < lo || c.lo > hi) continue;
+        if (c.lo > lo) cells.push({ local, remote, proto, lo, hi: c.lo - 1, rule });
+        lo = c.hi + 1;
+      }
+      if (lo <= hi) cells.push({ local, remote, proto, lo, hi, rule });
+    });
   return cells.sort((a, b) => a.proto - b.proto || a.lo - b.lo);
 }
 
@@ -311,8 +317,8 @@ export function concreteCells(remote: number, own: ShareCell[] | undefined, wild
  */
 export function* concreteShareCells(ir: Ir, locals: Iterable<number>, dir: ShareDirection): Generator<ShareCell> {
   const out: ShareCell[] = [];
-  forEachConcreteRemote(ir, locals, dir, (_local, remote, own, wild) => {
-    for (const c of concreteCells(remote, own, wild)) out.push(c);
+  forEachConcreteRemote(ir, locals, dir, (local, remote, own, wild) => {
+    for (const c of concreteCells(local, remote, own, wild)) out.push(c);
   });
   yield* out;
 }

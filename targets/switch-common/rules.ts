@@ -25,7 +25,7 @@
 import { IPPROTO, type Policy, type PortMatch, type Rule } from '../../orchestrator/policy/model.ts';
 import type { Ir } from '../../orchestrator/ir/model.ts';
 import { winningRules } from '../../orchestrator/analysis/facts.ts';
-import { ANY_REMOTE, concreteCells, forEachConcreteRemote, type ShareCell } from '../../orchestrator/ir/share.ts';
+import { ANY_REMOTE, concreteCells, forEachConcreteRemote, type Segments, type ShareCell } from '../../orchestrator/ir/share.ts';
 import type { IpAddr } from '../../orchestrator/net/ip.ts';
 import type { EnforcementMode } from '../contract.ts';
 import { addressResolver, ANY_ADDRESS, type AddressResolver, type AddressSet } from './addresses.ts';
@@ -396,6 +396,9 @@ export function replyRulesOf(byRange: Iterable<ReplyRange>, resolver: AddressRes
   });
 }
 
+/** The key of a remote without cells of its own among a local's replies. */
+const NO_OWN: Segments = { slot: [], lo: [], hi: [], rule: [] };
+
 /**
  * Exact-port reverse rules narrowed to first-match-allowed flows: for every
  * allow cell whose destination is one of `localIdentities` (the switch's
@@ -414,13 +417,12 @@ export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resol
     hi: number;
     rule: string;
   }
-  /** The replies of one (local, protocol, remote), or of one local's TCP to any peer; `shared`: a remote without cells of its own. */
+  /** The replies of one (local, protocol, remote), or of one local's TCP to any peer. */
   interface Span {
     from: number;
     proto: number;
     to: number;
     ranges: Range[];
-    shared?: boolean;
   }
   /** The reply an allow cell asks for (an ICMP cell: its echo request only), or undefined. */
   const replyOf = (cell: ShareCell): (Range & { proto: number }) | undefined => {
@@ -436,65 +438,57 @@ export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resol
     return { proto, lo, hi, rule: rule.name };
   };
   // Spans in the order a remote-by-remote walk of the cells (sorted by
-  // protocol, then port) first meets them. The many remotes without cells
-  // of their own all get the local's wildcard cells: their replies are
-  // worked out once per local and their spans share them.
+  // protocol, then port) first meets them. Remotes decided by the same rules
+  // share their cell lists (forEachConcreteRemote), so their replies are
+  // worked out once per local and list, and their spans share them; the many
+  // remotes without cells of their own all share the local's wildcard ones.
+  interface Replies {
+    /** Protocols in the order the cells (by protocol, then port) meet them, with their ranges. */
+    protos: number[];
+    ranges: Range[][];
+    /** Whether the TCP ranges are in this local's TCP span already. */
+    inTcp: boolean;
+  }
   const spans: Span[] = [];
   let local: number | undefined;
   let tcp: Span | undefined;
-  let tcpHasWild = false;
-  let wildReplies: { protos: number[]; ranges: Map<number, Range[]> } | undefined;
-  const tcpSpan = (from: number): Span => {
-    if (!tcp) spans.push((tcp = { from, proto: 6, to: ANY_PEER, ranges: [] }));
-    return tcp;
+  /** This local's replies by the remote's own cell list (NO_OWN: none), and the last one asked: runs of remotes share one. */
+  let replies = new Map<Segments, Replies>();
+  let lastOwn: Segments | undefined;
+  let last: Replies | undefined;
+  const repliesOf = (from: number, own: Segments | undefined, wild: Segments | undefined): Replies => {
+    let x = replies.get(own ?? NO_OWN);
+    if (x) return x;
+    x = { protos: [], ranges: [], inTcp: false };
+    for (const cell of concreteCells(from, ANY_REMOTE, own, wild)) {
+      const r = replyOf(cell);
+      if (!r) continue;
+      if (x.protos[x.protos.length - 1] !== r.proto) {
+        x.protos.push(r.proto);
+        x.ranges.push([]);
+      }
+      x.ranges[x.ranges.length - 1].push({ lo: r.lo, hi: r.hi, rule: r.rule });
+    }
+    replies.set(own ?? NO_OWN, x);
+    return x;
   };
   forEachConcreteRemote(ir, localIdentities, 'ingress', (from, remote, own, wild) => {
     if (from !== local) {
       local = from;
       tcp = undefined;
-      tcpHasWild = false;
-      wildReplies = undefined;
+      replies = new Map();
+      last = undefined;
     }
-    if (own) {
-      const byProto = new Map<number, Span>();
-      for (const cell of concreteCells(remote, own, wild)) {
-        const r = replyOf(cell);
-        if (!r) continue;
-        const range = { lo: r.lo, hi: r.hi, rule: r.rule };
-        if (r.proto === 6) {
-          tcpSpan(from).ranges.push(range);
-          continue;
-        }
-        let span = byProto.get(r.proto);
-        if (!span) {
-          byProto.set(r.proto, (span = { from, proto: r.proto, to: remote, ranges: [] }));
-          spans.push(span);
-        }
-        span.ranges.push(range);
-      }
-      return;
-    }
-    if (!wildReplies) {
-      wildReplies = { protos: [], ranges: new Map() };
-      for (const cell of concreteCells(ANY_REMOTE, undefined, wild)) {
-        const r = replyOf(cell);
-        if (!r) continue;
-        let list = wildReplies.ranges.get(r.proto);
-        if (!list) {
-          wildReplies.ranges.set(r.proto, (list = []));
-          wildReplies.protos.push(r.proto);
-        }
-        list.push({ lo: r.lo, hi: r.hi, rule: r.rule });
-      }
-    }
-    for (const proto of wildReplies.protos) {
-      const ranges = wildReplies.ranges.get(proto)!;
-      if (proto !== 6) spans.push({ from, proto, to: remote, ranges, shared: true });
-      else {
-        // TCP replies go to any peer: the wildcard ranges count once per local.
-        const span = tcpSpan(from);
-        if (!tcpHasWild) span.ranges.push(...ranges);
-        tcpHasWild = true;
+    const x = last && own === lastOwn ? last : repliesOf(from, own, wild);
+    lastOwn = own;
+    last = x;
+    for (let k = 0; k < x.protos.length; k++) {
+      if (x.protos[k] !== 6) spans.push({ from, proto: x.protos[k], to: remote, ranges: x.ranges[k] });
+      else if (!x.inTcp) {
+        // TCP replies go to any peer: each list's ranges count once per local.
+        if (!tcp) spans.push((tcp = { from, proto: 6, to: ANY_PEER, ranges: [] }));
+        tcp.ranges.push(...x.ranges[k]);
+        x.inTcp = true;
       }
     }
   });
@@ -520,14 +514,11 @@ export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resol
       for (const n of m.rules) g.rules.add(n);
       return g;
     });
-  // Spans sharing their ranges land in the same groups: found once.
-  const sharedGroups = new Map<Range[], ReturnType<typeof rangeGroups>>();
+  // Spans sharing their ranges (one local's, one protocol's) land in the same groups: found once.
+  const groupsOf = new Map<Range[], ReturnType<typeof rangeGroups>>();
   for (const s of spans) {
-    let gs = s.shared ? sharedGroups.get(s.ranges) : undefined;
-    if (!gs) {
-      gs = rangeGroups(s);
-      if (s.shared) sharedGroups.set(s.ranges, gs);
-    }
+    let gs = groupsOf.get(s.ranges);
+    if (!gs) groupsOf.set(s.ranges, (gs = rangeGroups(s)));
     for (const g of gs) g.to.add(s.to);
   }
   return replyRulesOf(byRange.values(), resolver, sources);
