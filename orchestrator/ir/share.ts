@@ -212,7 +212,8 @@ export class AlikeRemotes {
     const positions = localPositions(reach, locals);
     // The rules naming each position, egress ones as r and ingress ones as
     // -1 - r, in visiting order (which repeats a rule only back to back).
-    const naming: number[][] = Array.from({ length: reach.count }, () => []);
+    // Most identities are named by none of them: lists only for those named.
+    const naming = new Array<number[] | undefined>(reach.count);
     for (const dir of ['egress', 'ingress'] as const) {
       const side = sidesOf(dir);
       const held = new Set<number>();
@@ -222,7 +223,8 @@ export class AlikeRemotes {
         for (const members of reach.sideMembers(ir.rules[r], side.remote) ?? []) {
           for (let i = 0; i < members.length; i++) {
             const list = naming[members[i]];
-            if (list[list.length - 1] !== code) list.push(code);
+            if (!list) naming[members[i]] = [code];
+            else if (list[list.length - 1] !== code) list.push(code);
           }
         }
       }
@@ -231,9 +233,11 @@ export class AlikeRemotes {
     for (const p of positions) this.first[p] = p;
     const groups = new ListInterner<number>();
     for (let d = 0; d < reach.count; d++) {
-      if (naming[d].length === 0 || this.first[d] === d) continue;
+      const list = naming[d];
+      if (!list || this.first[d] === d) continue;
       // The family mask first, then the rules.
-      this.first[d] = groups.get([reach.fam[d], ...naming[d]], () => d);
+      list.unshift(reach.fam[d]);
+      this.first[d] = groups.get(list, () => d);
     }
   }
 

@@ -37,6 +37,7 @@ import { blockDigests, changedRange, checkRecordsHeader, decodeRecords, RECORDS_
 import { cidrRange, FAMILY_BITS, formatIp, parseIp, type Cidr, type Family, type IpAddr } from '../../orchestrator/net/ip.ts';
 import type { Ir, IrProto, LpmEntry } from '../../orchestrator/ir/model.ts';
 import { IrLookup } from '../../orchestrator/ir/lookup.ts';
+import { irReach } from '../../orchestrator/ir/reach.ts';
 import type { SourceSpan } from '../../orchestrator/diagnostics.ts';
 import { AlikeRemotes, ANY_REMOTE, forEachSegmentCell, forEachShareRow, type ShareCell, type ShareDirection } from '../../orchestrator/ir/share.ts';
 import type { Device, Fabric } from '../../inventory/model.ts';
@@ -176,11 +177,14 @@ function contains(outer: Cidr, inner: Cidr): boolean {
 /**
  * What every host's share reads of one IR, built once per IR rather than once
  * per host: the address lookup, and each family's LPM entries sorted by
- * (address, length) with the last address each covers.
+ * (address, length), each with the position of its identity and of its
+ * closest enclosing entry (-1: none). Entries of one family nest or are
+ * disjoint, so in that order an entry lies inside the top of a stack of
+ * entries exactly when it starts at or before that entry's last address.
  */
 interface IrHostIndex {
   lookup: IrLookup;
-  sorted: Record<Family, { entries: LpmEntry[]; hi: bigint[] }>;
+  sorted: Record<Family, { entries: LpmEntry[]; identityAt: Int32Array; parent: Int32Array }>;
 }
 
 const hostIndexes = new WeakMap<Ir, IrHostIndex>();
@@ -188,11 +192,21 @@ const hostIndexes = new WeakMap<Ir, IrHostIndex>();
 function hostIndex(ir: Ir): IrHostIndex {
   let x = hostIndexes.get(ir);
   if (!x) {
+    const pos = irReach(ir).pos;
     const family = (f: Family) => {
       const entries = ir.lpm
         .filter((e) => e.prefix.family === f)
         .sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
-      return { entries, hi: entries.map((e) => cidrRange(e.prefix).hi) };
+      const parent = new Int32Array(entries.length);
+      const stack: number[] = [];
+      const hi: bigint[] = [];
+      entries.forEach((e, k) => {
+        hi.push(cidrRange(e.prefix).hi);
+        while (stack.length > 0 && e.prefix.addr > hi[stack[stack.length - 1]]) stack.pop();
+        parent[k] = stack.length > 0 ? stack[stack.length - 1] : -1;
+        stack.push(k);
+      });
+      return { entries, identityAt: Int32Array.from(entries, (e) => pos.get(e.id) ?? -1), parent };
     };
     x = { lookup: new IrLookup(ir), sorted: { 4: family(4), 6: family(6) } };
     hostIndexes.set(ir, x);
@@ -206,29 +220,49 @@ export function resolveIdentity(ir: Ir, addr: IpAddr): number {
 }
 
 /**
- * The family's entries with identities rewritten, minus those equal to their
- * closest enclosing entry. Entries of one family nest or are disjoint, so in
- * (address, length) order an entry lies inside the top of the stack exactly
- * when it starts at or before that entry's last address.
+ * The family's entries with identities rewritten (`rewrite` is given the
+ * identity and its position, -1 when unknown), minus those equal to their closest enclosing entry; a virtual /0 with
+ * identity 0 encloses them all.
  */
-function pruneFamily(ir: Ir, family: Family, rewrite: (id: number) => number, denyIngress: (id: number) => boolean): IdEntry[] {
-  const { entries, hi } = hostIndex(ir).sorted[family];
+function pruneFamily(ir: Ir, family: Family, rewrite: (id: number, position: number) => number, denyIngress: (id: number) => boolean): IdEntry[] {
+  const { entries, identityAt, parent } = hostIndex(ir).sorted[family];
   const kept: IdEntry[] = [];
-  const stackAt: number[] = [];
-  const stackId: number[] = [];
+  const ids = new Int32Array(entries.length);
   for (let k = 0; k < entries.length; k++) {
-    const e = entries[k];
-    while (stackAt.length > 0 && e.prefix.addr > hi[stackAt[stackAt.length - 1]]) {
-      stackAt.pop();
-      stackId.pop();
-    }
-    const id = rewrite(e.id);
-    const parentId = stackId.length > 0 ? stackId[stackId.length - 1] : 0;
-    if (id !== parentId) kept.push({ prefix: e.prefix, id, local: false, denyIngress: denyIngress(id) });
-    stackAt.push(k);
-    stackId.push(id);
+    const id = (ids[k] = rewrite(entries[k].id, identityAt[k]));
+    if (id !== (parent[k] >= 0 ? ids[parent[k]] : 0)) kept.push({ prefix: entries[k].prefix, id, local: false, denyIngress: denyIngress(id) });
   }
   return kept;
+}
+
+/** IdEntry order: by address, then length. */
+function byPrefix(x: IdEntry, y: IdEntry): number {
+  return x.prefix.addr < y.prefix.addr ? -1 : x.prefix.addr > y.prefix.addr ? 1 : x.prefix.len - y.prefix.len;
+}
+
+/** Where `prefix` is in `sorted` (by byPrefix), or -1. */
+function entryAt(sorted: IdEntry[], prefix: Cidr): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const p = sorted[mid].prefix;
+    if (p.addr < prefix.addr || (p.addr === prefix.addr && p.len < prefix.len)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo].prefix.addr === prefix.addr && sorted[lo].prefix.len === prefix.len ? lo : -1;
+}
+
+/** Two lists sorted by byPrefix with no prefix in both, as one. */
+function mergeEntries(a: IdEntry[], b: IdEntry[]): IdEntry[] {
+  const out: IdEntry[] = [];
+  let j = 0;
+  for (const e of a) {
+    while (j < b.length && byPrefix(b[j], e) < 0) out.push(b[j++]);
+    out.push(e);
+  }
+  while (j < b.length) out.push(b[j++]);
+  return out;
 }
 
 export interface ShareOptions {
@@ -354,27 +388,28 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   // other identity is named by no cell and becomes ANY_REMOTE (0), which is
   // exactly what the datapath's wildcard lookup needs.
   const rewrite = (id: number): number => (L.has(id) ? id : (classOf(id) ?? ANY_REMOTE));
+  // The same by position where it is known: most identities are named by no
+  // rule of these locals (alike.first < 0), and locals are first of their own.
+  const rewriteAt = (id: number, position: number): number => (alike && position >= 0 && alike.first[position] < 0 ? ANY_REMOTE : rewrite(id));
   // Judged by its own cells, then the ANY_REMOTE ones, then the default: all
   // must deny. A wildcard allow reaches the identity only where its own deny
   // cells (disjoint, per local and protocol) leave a gap.
   const denyIngress = (id: number): boolean =>
     ir.defaultAction === 'deny' && !allowedFrom.has(id) && wildAllows.every((w) => coveredBy(w, id === ANY_REMOTE ? undefined : deniesFrom.get(id)));
   const byFamily = (family: Family): IdEntry[] => {
-    const kept = pruneFamily(ir, family, rewrite, denyIngress);
+    // Sorted by (address, length), as the LPM entries it keeps.
+    const kept = pruneFamily(ir, family, rewriteAt, denyIngress);
     const bits = FAMILY_BITS[family];
-    const hostEntry = new Map<bigint, number>();
-    kept.forEach((e, i) => {
-      if (e.prefix.len === bits) hostEntry.set(e.prefix.addr, i);
-    });
+    const added: IdEntry[] = [];
     for (const a of localAddresses) {
       if (a.family !== family) continue;
       const id = rewrite(localIdOf.get(`${a.family}|${a.value}`) ?? 0);
-      const at = hostEntry.get(a.value);
       const entry: IdEntry = { prefix: { family, addr: a.value, len: bits }, id, local: true, denyIngress: denyIngress(id) };
-      if (at !== undefined) kept[at] = entry;
-      else kept.push(entry);
+      const at = entryAt(kept, entry.prefix);
+      if (at >= 0) kept[at] = entry;
+      else added.push(entry);
     }
-    return kept.sort((x, y) => (x.prefix.addr < y.prefix.addr ? -1 : x.prefix.addr > y.prefix.addr ? 1 : x.prefix.len - y.prefix.len));
+    return added.length === 0 ? kept : mergeEntries(kept, added.sort(byPrefix));
   };
   const id4 = byFamily(4);
   const id6 = byFamily(6);
