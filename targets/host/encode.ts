@@ -83,16 +83,19 @@ const LOW48 = (1n << 48n) - 1n;
 export function encodeIdRecords(family: Family, entries: readonly IdEntry[]): Buffer {
   const keySize = family === 4 ? ID4_KEY : ID6_KEY;
   const n = entries.length;
-  // Key bytes after the slot: length, two zero bytes, the address big endian (IPv6: as 32 + 48 + 48 bits).
-  const keys = family === 4 ? [new Float64Array(n)] : [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+  // Key bytes after the slot: length, two zero bytes, the address big endian
+  // (IPv6: as 32 + 48 + 48 bits). The length is a number of its own: a share
+  // comes in address order, so each length's entries are in order already.
+  const keys = family === 4 ? [new Float64Array(n), new Float64Array(n)] : [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)];
   for (let i = 0; i < n; i++) {
     const e = entries[i];
     if (e.prefix.family !== family) throw new Error(`IPv${e.prefix.family} entry in the IPv${family} table`);
-    if (family === 4) keys[0][i] = e.prefix.len * 2 ** 32 + Number(e.prefix.addr);
+    keys[0][i] = e.prefix.len;
+    if (family === 4) keys[1][i] = Number(e.prefix.addr);
     else {
-      keys[0][i] = e.prefix.len * 2 ** 32 + Number(e.prefix.addr >> 96n);
-      keys[1][i] = Number((e.prefix.addr >> 48n) & LOW48);
-      keys[2][i] = Number(e.prefix.addr & LOW48);
+      keys[1][i] = Number(e.prefix.addr >> 96n);
+      keys[2][i] = Number((e.prefix.addr >> 48n) & LOW48);
+      keys[3][i] = Number(e.prefix.addr & LOW48);
     }
   }
   const order = keyOrder(keys, (i) => `${entries[i].prefix.addr}/${entries[i].prefix.len}`);

@@ -168,12 +168,6 @@ export function portPrefixes(lo: number, hi: number): { value: number; len: numb
   return out;
 }
 
-function contains(outer: Cidr, inner: Cidr): boolean {
-  if (outer.family !== inner.family || outer.len > inner.len) return false;
-  const shift = BigInt(FAMILY_BITS[outer.family] - outer.len);
-  return outer.len === 0 || inner.addr >> shift === outer.addr >> shift;
-}
-
 /**
  * What every host's share reads of one IR, built once per IR rather than once
  * per host: the address lookup, and each family's LPM entries sorted by
@@ -388,14 +382,28 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
   // other identity is named by no cell and becomes ANY_REMOTE (0), which is
   // exactly what the datapath's wildcard lookup needs.
   const rewrite = (id: number): number => (L.has(id) ? id : (classOf(id) ?? ANY_REMOTE));
-  // The same by position where it is known: most identities are named by no
-  // rule of these locals (alike.first < 0), and locals are first of their own.
-  const rewriteAt = (id: number, position: number): number => (alike && position >= 0 && alike.first[position] < 0 ? ANY_REMOTE : rewrite(id));
+  // The same by position where it is known, once per identity (an identity
+  // can own many LPM entries): most identities are named by no rule of these
+  // locals (alike.first < 0), and locals are first of their own group.
+  const rewritten = new Int32Array(irReach(ir).count).fill(-1);
+  const rewriteAt = (id: number, position: number): number => {
+    if (position < 0) return rewrite(id);
+    let r = rewritten[position];
+    if (r < 0) r = rewritten[position] = alike && alike.first[position] < 0 ? ANY_REMOTE : rewrite(id);
+    return r;
+  };
   // Judged by its own cells, then the ANY_REMOTE ones, then the default: all
   // must deny. A wildcard allow reaches the identity only where its own deny
-  // cells (disjoint, per local and protocol) leave a gap.
-  const denyIngress = (id: number): boolean =>
-    ir.defaultAction === 'deny' && !allowedFrom.has(id) && wildAllows.every((w) => coveredBy(w, id === ANY_REMOTE ? undefined : deniesFrom.get(id)));
+  // cells (disjoint, per local and protocol) leave a gap. Once per identity.
+  const denies = new Map<number, boolean>();
+  const denyIngress = (id: number): boolean => {
+    let d = denies.get(id);
+    if (d === undefined) {
+      d = ir.defaultAction === 'deny' && !allowedFrom.has(id) && wildAllows.every((w) => coveredBy(w, id === ANY_REMOTE ? undefined : deniesFrom.get(id)));
+      denies.set(id, d);
+    }
+    return d;
+  };
   const byFamily = (family: Family): IdEntry[] => {
     // Sorted by (address, length), as the LPM entries it keeps.
     const kept = pruneFamily(ir, family, rewriteAt, denyIngress);
@@ -482,12 +490,20 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
 export function dropLengths(entries: IdEntry[]): number[] {
   const sorted = entries.filter((e) => !e.local).sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
   const out: number[] = [];
+  // Entries nest or are disjoint: in this order, the top of the stack
+  // encloses an entry exactly when the entry starts at or before its last
+  // address (and is of its family).
   const stack: IdEntry[] = [];
+  const stackHi: bigint[] = [];
   for (const e of sorted) {
-    while (stack.length > 0 && !contains(stack[stack.length - 1].prefix, e.prefix)) stack.pop();
+    while (stack.length > 0 && (stack[stack.length - 1].prefix.family !== e.prefix.family || e.prefix.addr > stackHi[stackHi.length - 1])) {
+      stack.pop();
+      stackHi.pop();
+    }
     const enclosing = stack.length > 0 && stack[stack.length - 1].denyIngress;
     if (e.denyIngress !== enclosing) out.push(e.prefix.len);
     stack.push(e);
+    stackHi.push(cidrRange(e.prefix).hi);
   }
   return out;
 }
