@@ -215,8 +215,8 @@ export function resolveIdentity(ir: Ir, addr: IpAddr): number {
 
 /**
  * The family's entries with identities rewritten (`rewrite` is given the
- * identity and its position, -1 when unknown), minus those equal to their closest enclosing entry; a virtual /0 with
- * identity 0 encloses them all.
+ * identity and its position, -1 when unknown), minus those equal to their
+ * closest enclosing entry; a virtual /0 with identity 0 encloses them all.
  */
 function pruneFamily(ir: Ir, family: Family, rewrite: (id: number, position: number) => number, denyIngress: (id: number) => boolean): IdEntry[] {
   const { entries, identityAt, parent } = hostIndex(ir).sorted[family];

@@ -396,9 +396,6 @@ export function replyRulesOf(byRange: Iterable<ReplyRange>, resolver: AddressRes
   });
 }
 
-/** The key of a remote without cells of its own among a local's replies. */
-const NO_OWN: Segments = { slot: [], lo: [], hi: [], rule: [] };
-
 /**
  * Exact-port reverse rules narrowed to first-match-allowed flows: for every
  * allow cell whose destination is one of `localIdentities` (the switch's
@@ -452,12 +449,12 @@ export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resol
   const spans: Span[] = [];
   let local: number | undefined;
   let tcp: Span | undefined;
-  /** This local's replies by the remote's own cell list (NO_OWN: none), and the last one asked: runs of remotes share one. */
-  let replies = new Map<Segments, Replies>();
+  /** This local's replies by the remote's own cell list (undefined: none), and the last one asked: runs of remotes share one. */
+  let replies = new Map<Segments | undefined, Replies>();
   let lastOwn: Segments | undefined;
   let last: Replies | undefined;
   const repliesOf = (from: number, own: Segments | undefined, wild: Segments | undefined): Replies => {
-    let x = replies.get(own ?? NO_OWN);
+    let x = replies.get(own);
     if (x) return x;
     x = { protos: [], ranges: [], inTcp: false };
     for (const cell of concreteCells(from, ANY_REMOTE, own, wild)) {
@@ -469,7 +466,7 @@ export function exactReplyRules(ir: Ir, localIdentities: Iterable<number>, resol
       }
       x.ranges[x.ranges.length - 1].push({ lo: r.lo, hi: r.hi, rule: r.rule });
     }
-    replies.set(own ?? NO_OWN, x);
+    replies.set(own, x);
     return x;
   };
   forEachConcreteRemote(ir, localIdentities, 'ingress', (from, remote, own, wild) => {
