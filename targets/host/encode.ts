@@ -47,8 +47,9 @@ function writePolicyRecord(buf: Buffer, at: number, e: PolicyEntry): void {
  * keys' buffers, is what keeps a host's share of hundreds of thousands of
  * entries cheap. Records are grouped by their first number, stably; a
  * group is sorted by the rest only when it is not already in order, which a
- * share's cells are (they come sorted by local, remote and port). Equal
- * keys are refused, as encodeRecords refuses them.
+ * share's are: its cells come sorted by local, remote and port, its address
+ * entries by address (grouped by length). Equal keys are refused, as
+ * encodeRecords refuses them.
  */
 function keyOrder(keys: Float64Array[], describe: (i: number) => string): Uint32Array {
   const [first, ...rest] = keys;

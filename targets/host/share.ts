@@ -168,13 +168,38 @@ export function portPrefixes(lo: number, hi: number): { value: number; len: numb
   return out;
 }
 
+/** Prefix order: by address, then length (an enclosing prefix first). */
+function byAddress(a: Cidr, b: Cidr): number {
+  return a.family - b.family || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.len - b.len);
+}
+
+/**
+ * The closest enclosing prefix of each of `sorted` (by byAddress), by
+ * position, -1 for none. Prefixes nest or are disjoint, so in that order a
+ * prefix lies inside the top of a stack of prefixes exactly when it is of
+ * its family and starts at or before its last address.
+ */
+function enclosingOf(sorted: Cidr[]): Int32Array {
+  const parent = new Int32Array(sorted.length);
+  const stack: number[] = [];
+  const hi: bigint[] = [];
+  sorted.forEach((c, k) => {
+    while (stack.length > 0 && (sorted[stack[stack.length - 1]].family !== c.family || c.addr > hi[hi.length - 1])) {
+      stack.pop();
+      hi.pop();
+    }
+    parent[k] = stack.length > 0 ? stack[stack.length - 1] : -1;
+    stack.push(k);
+    hi.push(cidrRange(c).hi);
+  });
+  return parent;
+}
+
 /**
  * What every host's share reads of one IR, built once per IR rather than once
  * per host: the address lookup, and each family's LPM entries sorted by
  * (address, length), each with the position of its identity and of its
- * closest enclosing entry (-1: none). Entries of one family nest or are
- * disjoint, so in that order an entry lies inside the top of a stack of
- * entries exactly when it starts at or before that entry's last address.
+ * closest enclosing entry (enclosingOf).
  */
 interface IrHostIndex {
   lookup: IrLookup;
@@ -188,19 +213,8 @@ function hostIndex(ir: Ir): IrHostIndex {
   if (!x) {
     const pos = irReach(ir).pos;
     const family = (f: Family) => {
-      const entries = ir.lpm
-        .filter((e) => e.prefix.family === f)
-        .sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
-      const parent = new Int32Array(entries.length);
-      const stack: number[] = [];
-      const hi: bigint[] = [];
-      entries.forEach((e, k) => {
-        hi.push(cidrRange(e.prefix).hi);
-        while (stack.length > 0 && e.prefix.addr > hi[stack[stack.length - 1]]) stack.pop();
-        parent[k] = stack.length > 0 ? stack[stack.length - 1] : -1;
-        stack.push(k);
-      });
-      return { entries, identityAt: Int32Array.from(entries, (e) => pos.get(e.id) ?? -1), parent };
+      const entries = ir.lpm.filter((e) => e.prefix.family === f).sort((a, b) => byAddress(a.prefix, b.prefix));
+      return { entries, identityAt: Int32Array.from(entries, (e) => pos.get(e.id) ?? -1), parent: enclosingOf(entries.map((e) => e.prefix)) };
     };
     x = { lookup: new IrLookup(ir), sorted: { 4: family(4), 6: family(6) } };
     hostIndexes.set(ir, x);
@@ -229,9 +243,9 @@ function pruneFamily(ir: Ir, family: Family, rewrite: (id: number, position: num
   return kept;
 }
 
-/** IdEntry order: by address, then length. */
+/** IdEntry order: byAddress of their prefixes. */
 function byPrefix(x: IdEntry, y: IdEntry): number {
-  return x.prefix.addr < y.prefix.addr ? -1 : x.prefix.addr > y.prefix.addr ? 1 : x.prefix.len - y.prefix.len;
+  return byAddress(x.prefix, y.prefix);
 }
 
 /** Where `prefix` is in `sorted` (by byPrefix), or -1. */
@@ -488,23 +502,13 @@ export function computeShare(ir: Ir, fabric: Fabric, device: Device, opts: Share
  * keep their flags; a host's own addresses then add no length of their own.
  */
 export function dropLengths(entries: IdEntry[]): number[] {
-  const sorted = entries.filter((e) => !e.local).sort((a, b) => (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
+  const sorted = entries.filter((e) => !e.local).sort(byPrefix);
+  const parent = enclosingOf(sorted.map((e) => e.prefix));
   const out: number[] = [];
-  // Entries nest or are disjoint: in this order, the top of the stack
-  // encloses an entry exactly when the entry starts at or before its last
-  // address (and is of its family).
-  const stack: IdEntry[] = [];
-  const stackHi: bigint[] = [];
-  for (const e of sorted) {
-    while (stack.length > 0 && (stack[stack.length - 1].prefix.family !== e.prefix.family || e.prefix.addr > stackHi[stackHi.length - 1])) {
-      stack.pop();
-      stackHi.pop();
-    }
-    const enclosing = stack.length > 0 && stack[stack.length - 1].denyIngress;
+  sorted.forEach((e, k) => {
+    const enclosing = parent[k] >= 0 && sorted[parent[k]].denyIngress;
     if (e.denyIngress !== enclosing) out.push(e.prefix.len);
-    stack.push(e);
-    stackHi.push(cidrRange(e.prefix).hi);
-  }
+  });
   return out;
 }
 
